@@ -1,0 +1,57 @@
+"""Event stores: per task, the event log, the transcript and the latest task state."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import ConfigError
+from .base import EventStore
+from .memory import MemoryEventStore
+from .sqlite import SqliteEventStore
+
+__all__ = ["EventStore", "MemoryEventStore", "SqliteEventStore", "open_event_store"]
+
+_SQLITE_PREFIX = "sqlite:///"
+
+
+async def open_event_store(url: str, *, poll_interval: float = 0.25) -> EventStore:
+    """Open the event store `url` names (`events.url`).
+
+    - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: a SQLite file, as in
+      SQLAlchemy (three slashes, then the path; an absolute path adds the fourth). The path is
+      taken as written: no percent-decoding, no `~`, no query parameters.
+    - `memory://`: this process's memory; for tests, since no other process sees it.
+    """
+    scheme, separator, _ = url.partition("://")
+    scheme = scheme.lower()
+    if separator and scheme == "memory" and url.lower() == "memory://":
+        return MemoryEventStore(poll_interval=poll_interval)
+    if separator and scheme == "sqlite":
+        path = _sqlite_path(url)
+        try:
+            return await SqliteEventStore.open(path, poll_interval=poll_interval)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"events.url: cannot open SQLite database {path}: {exc}") from exc
+    # Only the scheme goes into the message: the rest of a database URL may hold a password.
+    shown = f"{scheme!r}" if separator else "(none)"
+    raise ConfigError(
+        f"events.url: unsupported scheme {shown}; use sqlite:///path/to/events.db or memory://"
+    )
+
+
+def _sqlite_path(url: str) -> Path:
+    if not url.lower().startswith(_SQLITE_PREFIX):
+        raise ConfigError(
+            "events.url: a SQLite URL is sqlite:///relative/path.db or "
+            "sqlite:////absolute/path.db (no host)"
+        )
+    path = url[len(_SQLITE_PREFIX) :]
+    if not path or path == ":memory:":
+        raise ConfigError(
+            "events.url: SQLite needs a file path that the API and worker processes share; "
+            "use memory:// for a store in one process"
+        )
+    if "?" in path:
+        raise ConfigError("events.url: query parameters are not supported in a SQLite URL")
+    return Path(path)

@@ -1,0 +1,91 @@
+"""An event store in this process's memory, for tests and single-process development."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ..models import Event, Message, TaskState
+from .base import EventStore
+
+__all__ = ["MemoryEventStore"]
+
+
+class MemoryEventStore(EventStore):
+    """Keeps everything in dicts; lost when the process exits.
+
+    Event data goes through JSON as it would in a database, so a test fails here too when it
+    appends something that is not JSON, and a caller mutating its dict cannot change the log.
+    """
+
+    def __init__(self, *, poll_interval: float = 0.25) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self._events: dict[str, list[Event]] = {}
+        self._by_key: dict[str, dict[str, Event]] = {}
+        self._latest_attempt: dict[tuple[str, str], int] = {}
+        self._messages: dict[str, dict[int, Message]] = {}
+        self._tasks: dict[str, TaskState] = {}
+
+    async def _append(
+        self,
+        task_id: str,
+        key: str,
+        type: str,
+        data: dict[str, Any],
+        stream: str | None,
+        attempt: int,
+    ) -> Event | None:
+        # No await below: on one event loop the whole append is atomic.
+        encoded = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        by_key = self._by_key.setdefault(task_id, {})
+        existing = by_key.get(key)
+        if existing is not None:
+            return existing.model_copy(deep=True)
+        if stream is not None:
+            latest = self._latest_attempt.get((task_id, stream))
+            if latest is not None and latest > attempt:
+                return None
+        log = self._events.setdefault(task_id, [])
+        event = Event(
+            task_id=task_id,
+            seq=len(log) + 1,
+            type=type,
+            data=json.loads(encoded),
+            time=time.time(),
+        )
+        log.append(event)
+        by_key[key] = event
+        if stream is not None:
+            self._latest_attempt[(task_id, stream)] = attempt
+        return event.model_copy(deep=True)
+
+    async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        start = max(after, 0)
+        log = self._events.get(task_id, [])
+        return [event.model_copy(deep=True) for event in log[start : start + max(limit, 0)]]
+
+    async def put_messages(self, task_id: str, first_index: int, messages: list[Message]) -> None:
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
+        stored = self._messages.setdefault(task_id, {})
+        for offset, message in enumerate(messages):
+            stored[first_index + offset] = message.model_copy(deep=True)
+
+    async def get_messages(self, task_id: str, count: int) -> list[Message]:
+        stored = self._messages.get(task_id, {})
+        result: list[Message] = []
+        # Stop at the first missing index: entries after a gap would shift into wrong places.
+        for index in range(count):
+            message = stored.get(index)
+            if message is None:
+                break
+            result.append(message.model_copy(deep=True))
+        return result
+
+    async def save_task(self, state: TaskState) -> None:
+        self._tasks[state.task_id] = state.model_copy(deep=True)
+
+    async def get_task(self, task_id: str) -> TaskState | None:
+        state = self._tasks.get(task_id)
+        return None if state is None else state.model_copy(deep=True)

@@ -1,0 +1,379 @@
+"""The event store contract, against the in-memory and the SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from temporal_executor.errors import ConfigError
+from temporal_executor.events import (
+    EventStore,
+    MemoryEventStore,
+    SqliteEventStore,
+    open_event_store,
+)
+from temporal_executor.models import Event, Message, TaskState, TaskStatus, ToolCall, Usage
+
+MakeStore = Callable[..., Awaitable[EventStore]]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """Opens stores of the parametrised kind; SQLite ones share one file."""
+    opened: list[EventStore] = []
+
+    async def make(poll_interval: float = 0.05) -> EventStore:
+        store: EventStore
+        if request.param == "memory":
+            store = MemoryEventStore(poll_interval=poll_interval)
+        else:
+            path = tmp_path / "state" / "events.db"
+            store = await SqliteEventStore.open(path, poll_interval=poll_interval)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(make_store: MakeStore) -> EventStore:
+    return await make_store()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+async def take(events: AsyncIterator[Event], count: int, within: float = 5.0) -> list[Event]:
+    async with asyncio.timeout(within):
+        return [await anext(events) for _ in range(count)]
+
+
+# --- append ----------------------------------------------------------------------------------
+
+
+async def test_seq_is_gap_free_from_one(store: EventStore) -> None:
+    for i in range(5):
+        event = await store.append("t1", f"k{i}", "test", {"i": i})
+        assert event is not None
+        assert (event.task_id, event.seq, event.type, event.data) == ("t1", i + 1, "test", {"i": i})
+
+    events = await store.read("t1")
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert [e.data["i"] for e in events] == [0, 1, 2, 3, 4]
+
+
+async def test_same_key_returns_the_stored_event(store: EventStore) -> None:
+    first = await store.append("t1", "started", "task.started", {"a": 1})
+    again = await store.append("t1", "started", "task.started", {"a": 2})
+    after = await store.append("t1", "next", "test", {})
+
+    assert first is not None and again is not None and after is not None
+    assert again == first
+    assert again.data == {"a": 1}
+    assert after.seq == 2
+    assert len(await store.read("t1")) == 2
+
+
+async def test_stale_attempt_is_dropped(store: EventStore) -> None:
+    one = await store.append("t1", "llm-3/1/0", "llm.delta", {"t": "a"}, stream="llm-3", attempt=1)
+    two = await store.append("t1", "llm-3/2/0", "llm.delta", {"t": "b"}, stream="llm-3", attempt=2)
+    stale = await store.append(
+        "t1", "llm-3/1/1", "llm.delta", {"t": "c"}, stream="llm-3", attempt=1
+    )
+    more = await store.append("t1", "llm-3/2/1", "llm.delta", {"t": "d"}, stream="llm-3", attempt=2)
+    other = await store.append(
+        "t1", "llm-4/1/0", "llm.delta", {"t": "e"}, stream="llm-4", attempt=1
+    )
+
+    assert stale is None
+    assert one is not None and two is not None and more is not None and other is not None
+    assert [one.seq, two.seq, more.seq, other.seq] == [1, 2, 3, 4]
+    assert [e.data["t"] for e in await store.read("t1")] == ["a", "b", "d", "e"]
+
+
+async def test_seq_is_per_task(store: EventStore) -> None:
+    a1 = await store.append("a", "k1", "test", {})
+    b1 = await store.append("b", "k1", "test", {})
+    a2 = await store.append("a", "k2", "test", {})
+
+    assert a1 is not None and b1 is not None and a2 is not None
+    assert (a1.seq, b1.seq, a2.seq) == (1, 1, 2)
+    assert [e.seq for e in await store.read("b")] == [1]
+
+
+async def test_read_after_and_limit(store: EventStore) -> None:
+    for i in range(10):
+        await store.append("t1", f"k{i}", "test", {})
+
+    assert [e.seq for e in await store.read("t1", after=7)] == [8, 9, 10]
+    assert [e.seq for e in await store.read("t1", after=2, limit=3)] == [3, 4, 5]
+    assert await store.read("t1", after=10) == []
+    assert await store.read("unknown") == []
+
+
+async def test_data_that_is_not_json_is_rejected(store: EventStore) -> None:
+    with pytest.raises(TypeError):
+        await store.append("t1", "k", "test", {"x": object()})
+    assert await store.read("t1") == []
+
+
+# --- follow ----------------------------------------------------------------------------------
+
+
+async def test_follow_yields_existing_then_new_events(store: EventStore) -> None:
+    await store.append("t1", "k1", "test", {"n": 1})
+    await store.append("t1", "k2", "test", {"n": 2})
+    events = store.follow("t1")
+    try:
+        assert [e.seq for e in await take(events, 2)] == [1, 2]
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            await store.append("t1", "k3", "test", {"n": 3})
+            await store.append("t1", "k4", "test", {"n": 4})
+
+        writer = asyncio.create_task(later())
+        assert [e.data["n"] for e in await take(events, 2)] == [3, 4]
+        await writer
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_follow_after_skips_earlier_events(store: EventStore) -> None:
+    for i in range(3):
+        await store.append("t1", f"k{i}", "test", {})
+    events = store.follow("t1", after=2)
+    try:
+        assert [e.seq for e in await take(events, 1)] == [3]
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_follow_wakes_on_append_without_polling(make_store: MakeStore) -> None:
+    store = await make_store(poll_interval=60)
+    events = store.follow("t1")
+    try:
+        first = asyncio.create_task(take(events, 1, within=1))
+        await asyncio.sleep(0.05)  # the follower has read nothing and waits
+        assert not first.done()
+        await store.append("t1", "k1", "test", {})
+        assert [e.seq for e in await first] == [1]
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_follow_sees_another_instance_by_polling(make_store: MakeStore) -> None:
+    reader = await make_store(poll_interval=0.02)
+    writer = await make_store() if isinstance(reader, SqliteEventStore) else reader
+    events = reader.follow("t1")
+    try:
+        first = asyncio.create_task(take(events, 2))
+        await asyncio.sleep(0.05)
+        await writer.append("t1", "k1", "test", {})
+        await writer.append("t1", "k2", "test", {})
+        assert [e.seq for e in await first] == [1, 2]
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+# --- transcript and task state ---------------------------------------------------------------
+
+
+def transcript() -> list[Message]:
+    return [
+        Message(role="system", content="be brief"),
+        Message(role="user", content="weather in Paris?"),
+        Message(
+            role="assistant",
+            tool_calls=[ToolCall(id="c1", name="weather", arguments={"city": "Paris"})],
+        ),
+        Message(role="tool", tool_call_id="c1", name="weather", content="sunny"),
+    ]
+
+
+async def test_messages_at_fixed_indexes(store: EventStore) -> None:
+    messages = transcript()
+    await store.put_messages("t1", 0, messages[:2])
+    await store.put_messages("t1", 2, messages[2:])
+    await store.put_messages("t1", 2, messages[2:])  # a retried activity writes them again
+
+    assert await store.get_messages("t1", 4) == messages
+    assert await store.get_messages("t1", 2) == messages[:2]
+    assert await store.get_messages("t1", 10) == messages
+    assert await store.get_messages("t1", 0) == []
+    assert await store.get_messages("other", 4) == []
+
+
+async def test_messages_stop_at_a_gap(store: EventStore) -> None:
+    messages = transcript()
+    await store.put_messages("t1", 0, messages[:2])
+    await store.put_messages("t1", 3, messages[3:])
+
+    assert await store.get_messages("t1", 4) == messages[:2]
+
+
+async def test_task_state_roundtrip(store: EventStore) -> None:
+    assert await store.get_task("t1") is None
+    state = TaskState(task_id="t1", session_id="s1")
+    await store.save_task(state)
+    assert await store.get_task("t1") == state
+
+    done = state.model_copy(
+        update={"status": TaskStatus.COMPLETED, "iterations": 2, "usage": Usage(total_tokens=7)}
+    )
+    await store.save_task(done)
+    assert await store.get_task("t1") == done
+
+
+# --- SQLite across connections and processes --------------------------------------------------
+
+
+async def test_two_instances_append_concurrently(sqlite_path: Path) -> None:
+    a = await SqliteEventStore.open(sqlite_path)
+    b = await SqliteEventStore.open(sqlite_path)
+    try:
+
+        async def append_all(store: EventStore, name: str) -> None:
+            for i in range(200):
+                await store.append("t1", f"{name}-{i}", "test", {"by": name})
+                await asyncio.sleep(0.001)  # without a pause one side takes the lock throughout
+
+        await asyncio.gather(append_all(a, "a"), append_all(b, "b"))
+        events = await a.read("t1", limit=1000)
+    finally:
+        await a.close()
+        await b.close()
+
+    assert [e.seq for e in events] == list(range(1, 401))
+    assert sum(e.data["by"] == "a" for e in events) == 200
+
+
+CHILD = """
+import asyncio, sys
+from temporal_executor.events import SqliteEventStore
+
+async def main() -> None:
+    store = await SqliteEventStore.open(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for i in range(100):
+        await store.append("t1", f"child-{i}", "test", {"by": "child"})
+        await asyncio.sleep(0.001)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_append_concurrently(sqlite_path: Path) -> None:
+    store = await SqliteEventStore.open(sqlite_path)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        str(sqlite_path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        async with asyncio.timeout(8):
+            assert await child.stdout.readline() == b"ready\n"
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
+            for i in range(100):
+                await store.append("t1", f"parent-{i}", "test", {"by": "parent"})
+                await asyncio.sleep(0.001)  # let the child take the write lock in between
+            assert await child.wait() == 0
+        events = await store.read("t1")
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await store.close()
+
+    assert [e.seq for e in events] == list(range(1, 201))
+    assert sum(e.data["by"] == "child" for e in events) == 100
+
+
+async def test_a_cancelled_append_leaves_no_transaction_open(sqlite_path: Path) -> None:
+    store = await SqliteEventStore.open(sqlite_path)
+    other = await SqliteEventStore.open(sqlite_path, busy_timeout=0.5)
+    try:
+        for n in range(20):
+            append = asyncio.create_task(store.append("t1", f"cancelled-{n}", "test", {}))
+            await asyncio.sleep(0.0002 * n)  # cancel at a different statement each time
+            append.cancel()
+            with suppress(asyncio.CancelledError):
+                await append
+            assert await store.append("t1", f"store-{n}", "test", {}) is not None
+            # An open transaction left behind would hold the write lock: this would time out.
+            assert await other.append("t1", f"other-{n}", "test", {}) is not None
+        events = await store.read("t1")
+    finally:
+        await store.close()
+        await other.close()
+
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert len(events) >= 40
+
+
+async def test_schema_version_is_recorded(sqlite_path: Path) -> None:
+    store = await SqliteEventStore.open(sqlite_path)
+    await store.close()
+
+    with sqlite3.connect(sqlite_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+# --- open_event_store ------------------------------------------------------------------------
+
+
+async def test_open_sqlite_url_absolute_and_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    absolute = tmp_path / "abs" / "events.db"
+    store = await open_event_store(f"sqlite:///{absolute}", poll_interval=0.5)
+    assert isinstance(store, SqliteEventStore)
+    assert store.path == absolute and store.poll_interval == 0.5
+    await store.close()
+    assert absolute.exists()
+
+    monkeypatch.chdir(tmp_path)
+    store = await open_event_store("sqlite:///rel/events.db")
+    assert isinstance(store, SqliteEventStore)
+    assert store.path == Path("rel/events.db")
+    await store.close()
+    assert (tmp_path / "rel" / "events.db").exists()
+
+
+async def test_open_memory_url() -> None:
+    store = await open_event_store("memory://")
+    assert isinstance(store, MemoryEventStore)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:secret@db/events",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite://host/events.db",
+        "events.db",
+    ],
+)
+async def test_open_rejects_other_urls(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^events\.url: ") as caught:
+        await open_event_store(url)
+    assert "secret" not in str(caught.value)

@@ -1,0 +1,311 @@
+"""The OpenAI Chat Completions adapter, on the official `openai` SDK.
+
+OpenAI-compatible servers speak the same wire format, so a subclass that only overrides
+`_make_client()` (Azure, a local server) reuses the conversion and the error mapping.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessage,
+    ChatCompletionMessageFunctionToolCall,
+    ChatCompletionMessageParam,
+)
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.completion_usage import CompletionUsage
+
+from ..config import parse_duration
+from ..errors import ProviderError
+from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .base import Provider
+
+__all__ = ["OpenAIProvider"]
+
+DEFAULT_TIMEOUT = 600.0
+_EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+# What the SDK raises: its own errors, and ValueError (JSONDecodeError) for a body it cannot
+# parse, such as a reply cut off mid-JSON or a stream event that is not JSON.
+_SDK_ERRORS = (openai.OpenAIError, ValueError)
+
+
+class OpenAIProvider(Provider):
+    """Chat Completions with tools, streaming or not; config keys `base_url`, `organization`,
+    `timeout` (seconds or a duration such as `90s`)."""
+
+    name = "openai"
+    supported_models = tuple(
+        "gpt-5.5 gpt-5.4 gpt-5.4-mini gpt-5.4-nano gpt-5.2 gpt-5.1 gpt-5 gpt-5-mini gpt-5-nano "
+        "gpt-4.1 gpt-4.1-mini gpt-4.1-nano gpt-4o gpt-4o-mini o4-mini o3 o3-mini o1".split()
+    )
+
+    _client: openai.AsyncOpenAI | None = None
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        """Build the SDK client; subclasses for OpenAI-compatible endpoints override this."""
+        settings = self.config.config
+        try:
+            timeout = parse_duration(settings.get("timeout", DEFAULT_TIMEOUT))
+        except ValueError as exc:
+            raise ProviderError(f"{self.name}: config.timeout: {exc}", retryable=False) from exc
+        return openai.AsyncOpenAI(
+            api_key=self.config.api_key(),
+            base_url=settings.get("base_url"),
+            organization=settings.get("organization"),
+            timeout=timeout,
+            max_retries=0,
+        )
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            try:
+                self._client = self._make_client()
+            except openai.OpenAIError as exc:
+                raise _provider_error(exc, self.name) from exc
+        return self._client
+
+    async def chat(self, request: LLMRequest) -> LLMResponse:
+        client = self._get_client()
+        try:
+            completion = await client.chat.completions.create(**_params(request))
+        except _SDK_ERRORS as exc:
+            raise _provider_error(exc, self.name) from exc
+        return self._response(completion)
+
+    async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        client = self._get_client()
+        reply = _Accumulator()
+        try:
+            stream = await client.chat.completions.create(
+                **_params(request), stream=True, stream_options={"include_usage": True}
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage:
+                        reply.usage = _usage(chunk.usage)
+                    for choice in chunk.choices or []:
+                        if text := reply.add(choice):
+                            yield StreamChunk(text=text)
+        except _SDK_ERRORS as exc:
+            raise _provider_error(exc, self.name) from exc
+        if reply.finish_reason is None:
+            raise ProviderError(
+                f"{self.name}: stream ended before the model finished", retryable=True
+            )
+        calls = [reply.calls[i] for i in sorted(reply.calls)]
+        message = Message(
+            role="assistant",
+            content="".join(reply.text) or None,
+            tool_calls=[self._tool_call(c.id, c.name, "".join(c.arguments)) for c in calls],
+        )
+        response = LLMResponse(
+            message=message, usage=reply.usage, finish_reason=reply.finish_reason
+        )
+        yield StreamChunk(response=response)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    # --- replies -> our format ------------------------------------------------------------
+
+    def _response(self, completion: ChatCompletion) -> LLMResponse:
+        choices = completion.choices if isinstance(completion, ChatCompletion) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Choice):
+            raise self._malformed("the reply has no choices")
+        choice = choices[0]
+        message = choice.message
+        if not isinstance(message, ChatCompletionMessage):
+            raise self._malformed("the reply's choice has no message")
+        calls: list[ToolCall] = []
+        for call in message.tool_calls or []:
+            if not isinstance(call, ChatCompletionMessageFunctionToolCall) or not call.function:
+                raise self._malformed(f"unsupported tool call {getattr(call, 'type', call)!r}")
+            calls.append(self._tool_call(call.id, call.function.name, call.function.arguments))
+        content = message.content if isinstance(message.content, str) else None
+        return LLMResponse(
+            message=Message(role="assistant", content=content, tool_calls=calls),
+            usage=_usage(completion.usage) if completion.usage else Usage(),
+            finish_reason=choice.finish_reason,
+        )
+
+    def _tool_call(self, call_id: str | None, name: str | None, raw: str | None) -> ToolCall:
+        if not call_id or not name:
+            raise self._malformed("a tool call without an id or a function name")
+        arguments, error = _parse_arguments(raw)
+        return ToolCall(id=call_id, name=name, arguments=arguments, arguments_error=error)
+
+    def _malformed(self, what: str) -> ProviderError:
+        return ProviderError(f"{self.name}: malformed reply: {what}", retryable=False)
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Accumulator:
+    """The streamed reply so far: text, tool calls by index, finish reason, usage."""
+
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def add(self, choice: ChunkChoice) -> str:
+        """Take one streamed choice; return its text delta ("" if none)."""
+        delta = choice.delta
+        text = (delta.content if delta else None) or ""
+        if text:
+            self.text.append(text)
+        for piece in (delta.tool_calls if delta else None) or []:
+            # Some compatible servers omit `index` and send each call whole.
+            index = piece.index if isinstance(piece.index, int) else len(self.calls)
+            call = self.calls.setdefault(index, _PartialCall())
+            call.id = call.id or piece.id or ""
+            if piece.function:
+                call.name = call.name or piece.function.name or ""
+                call.arguments.append(piece.function.arguments or "")
+        if choice.finish_reason:
+            self.finish_reason = choice.finish_reason
+        return text
+
+
+# --- our format -> request -----------------------------------------------------------------
+
+
+def _params(request: LLMRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_message(m) for m in request.messages],
+    }
+    if request.tools:
+        params["tools"] = [
+            ChatCompletionFunctionToolParam(
+                type="function",
+                function={
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters or _EMPTY_SCHEMA,
+                },
+            )
+            for t in request.tools
+        ]
+    for key in ("temperature", "max_tokens", "top_p", "stop"):
+        if (value := getattr(request, key)) is not None:
+            params[key] = value
+    return params
+
+
+def _message(message: Message) -> ChatCompletionMessageParam:
+    content = message.content or ""
+    match message.role:
+        case "system":
+            return {"role": "system", "content": content}
+        case "user":
+            return {"role": "user", "content": content}
+        case "assistant" if message.tool_calls:
+            return {
+                "role": "assistant",
+                "content": message.content,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in message.tool_calls
+                ],
+            }
+        case "assistant":
+            return {"role": "assistant", "content": content}
+        case "tool":
+            # An error result is still a tool message; its text says what went wrong.
+            return {"role": "tool", "content": content, "tool_call_id": message.tool_call_id or ""}
+
+
+def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
+    if raw is None or not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, f"invalid JSON arguments from the model: {exc.msg} at position {exc.pos}"
+    if not isinstance(value, dict):
+        return {}, "invalid JSON arguments from the model: expected a JSON object"
+    return value, None
+
+
+def _usage(usage: CompletionUsage) -> Usage:
+    prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=usage.total_tokens or prompt + completion,
+    )
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _provider_error(exc: Exception, provider: str = "openai") -> ProviderError:
+    """Translate an SDK error into our `ProviderError`; the only place that knows them."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError(f"{provider}: request timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError(f"{provider}: connection failed: {exc.message}", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retryable = status in (408, 409, 429) or status >= 500
+        return ProviderError(
+            f"{provider}: {status} {_error_message(exc.body) or exc.response.reason_phrase}",
+            retryable=retryable,
+            retry_after=_retry_after(exc.response.headers) if retryable else None,
+            status=status,
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderError(f"{provider}: malformed reply: {exc.message}", retryable=False)
+    if isinstance(exc, openai.APIError):
+        # An error event inside a 200 stream: the server failed mid-answer.
+        retryable = exc.type != "invalid_request_error"
+        return ProviderError(f"{provider}: error in stream: {exc.message}", retryable=retryable)
+    if isinstance(exc, ValueError):
+        return ProviderError(f"{provider}: malformed reply: {str(exc)[:200]}", retryable=False)
+    return ProviderError(f"{provider}: {exc}", retryable=False)
+
+
+def _error_message(body: object) -> str:
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    if isinstance(body, str):
+        return body.strip()[:500]
+    return ""
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            seconds = float(headers.get(name) or "nan") * scale
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    value = headers.get("retry-after")
+    parsed = email.utils.parsedate_tz(value) if value else None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None

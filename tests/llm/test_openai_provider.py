@@ -1,0 +1,397 @@
+"""`OpenAIProvider` through the official SDK against the local OpenAI wire fake."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from temporal_executor.config import ProviderConfig
+from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
+from temporal_executor.llm.openai import OpenAIProvider
+from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
+from tests.fakes.openai_fake import FakeOpenAIControl, openai_fake_server
+from tests.fakes.server import FakeServer
+
+KEY = "sk-fake-test-key"
+KEY_ENV = "TEST_FAKE_OPENAI_KEY"
+MODEL = "gpt-4o-mini"
+TOOLS = [
+    ToolDefinition(name="search", description="Search the web", parameters={"type": "object"}),
+    ToolDefinition(name="fetch", description="Fetch a page"),
+]
+BOTH = pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FakeServer]:
+    with openai_fake_server(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def fake(server: FakeServer) -> FakeOpenAIControl:
+    control = FakeOpenAIControl(server.base_url)
+    control.reset()
+    return control
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only our config decides where the SDK goes and with which key."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_CUSTOM_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+def make_provider(base_url: str, key_env: str = KEY_ENV, **config: Any) -> OpenAIProvider:
+    config["base_url"] = base_url
+    return OpenAIProvider(ProviderConfig(name="openai", api_key_env=key_env, config=config))
+
+
+@pytest.fixture
+async def provider(server: FakeServer) -> AsyncIterator[OpenAIProvider]:
+    adapter = make_provider(server.url)
+    yield adapter
+    await adapter.aclose()
+
+
+def user(text: str, tools: list[ToolDefinition] | None = None, **kw: Any) -> LLMRequest:
+    return LLMRequest(
+        model=MODEL, messages=[Message(role="user", content=text)], tools=tools or [], **kw
+    )
+
+
+async def complete(
+    provider: OpenAIProvider, request: LLMRequest, stream: bool
+) -> tuple[LLMResponse, list[str]]:
+    """The response and, when streaming, the text deltas; checks the stream contract."""
+    if not stream:
+        return await provider.chat(request), []
+    chunks = [chunk async for chunk in provider.chat_stream(request)]
+    assert [c.response is not None for c in chunks].count(True) == 1
+    final = chunks[-1].response
+    assert final is not None, "the whole response comes last"
+    return final, [c.text for c in chunks[:-1]]
+
+
+async def failure(provider: OpenAIProvider, request: LLMRequest, stream: bool) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        await complete(provider, request, stream)
+    return caught.value
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+@BOTH
+async def test_plain_answer(
+    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
+) -> None:
+    response, deltas = await complete(provider, user("hello there, friend"), stream)
+
+    assert response.message.role == "assistant"
+    assert response.message.content == "Echo: hello there, friend"
+    assert response.message.tool_calls == []
+    assert response.finish_reason == "stop"
+    if stream:
+        assert len(deltas) > 1 and "".join(deltas) == response.message.content
+    sent = fake.requests()[-1]
+    assert sent["model"] == MODEL
+    assert sent["messages"] == [{"role": "user", "content": "hello there, friend"}]
+    assert "tools" not in sent and "temperature" not in sent and "max_tokens" not in sent
+    assert sent.get("stream", False) is stream
+
+
+async def test_sampling_parameters_are_sent_when_set(
+    provider: OpenAIProvider, fake: FakeOpenAIControl
+) -> None:
+    request = user("hi", temperature=0.2, max_tokens=50, top_p=0.9, stop=["END"])
+    await provider.chat(request)
+
+    sent = fake.requests()[-1]
+    assert (sent["temperature"], sent["max_tokens"], sent["top_p"]) == (0.2, 50, 0.9)
+    assert sent["stop"] == ["END"]
+
+
+@BOTH
+async def test_usage_is_reported(provider: OpenAIProvider, stream: bool) -> None:
+    request = LLMRequest(
+        model=MODEL,
+        messages=[
+            Message(role="system", content="be brief"),  # 8 characters
+            Message(role="user", content="hello world!"),  # 12
+        ],
+    )
+    response, _ = await complete(provider, request, stream)
+
+    # The fake counts characters / 4: (8 + 12) / 4 and len("Echo: hello world!") // 4.
+    assert response.usage.model_dump() == {
+        "prompt_tokens": 5,
+        "completion_tokens": 4,
+        "total_tokens": 9,
+    }
+
+
+# --- tool calls ------------------------------------------------------------------------------
+
+
+@BOTH
+async def test_tool_call_round_trip(
+    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
+) -> None:
+    first, deltas = await complete(provider, user("weather in Paris", TOOLS), stream)
+
+    assert first.finish_reason == "tool_calls"
+    assert first.message.content is None and deltas == []
+    [call] = first.message.tool_calls
+    assert call.id.startswith("call_") and call.name == "search"
+    assert call.arguments == {"query": "weather in Paris"} and call.arguments_error is None
+    sent = fake.requests()[-1]
+    assert sent["tools"][0] == {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web",
+            "parameters": {"type": "object"},
+        },
+    }
+    assert sent["tools"][1]["function"]["parameters"] == {"type": "object", "properties": {}}
+
+    result = Message(role="tool", tool_call_id=call.id, name="search", content="sunny")
+    request = user("weather in Paris", TOOLS)
+    request.messages += [first.message, result]
+    second, _ = await complete(provider, request, stream)
+
+    assert second.message.content == "Tool results: search=sunny"
+    assert second.finish_reason == "stop"
+    assistant, tool = fake.requests()[-1]["messages"][1:]
+    assert assistant["tool_calls"] == [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": "search", "arguments": '{"query": "weather in Paris"}'},
+        }
+    ]
+    assert tool == {"role": "tool", "content": "sunny", "tool_call_id": call.id}
+
+
+@BOTH
+async def test_two_tool_calls_in_one_turn(provider: OpenAIProvider, stream: bool) -> None:
+    first, _ = await complete(provider, user("compare [two tools]", TOOLS), stream)
+
+    assert [c.name for c in first.message.tool_calls] == ["search", "fetch"]
+    assert len({c.id for c in first.message.tool_calls}) == 2
+    assert all(c.arguments == {"query": "compare [two tools]"} for c in first.message.tool_calls)
+
+    search, fetch = first.message.tool_calls
+    request = user("compare [two tools]", TOOLS)
+    request.messages += [
+        first.message,
+        Message(role="tool", tool_call_id=search.id, content="a"),
+        Message(role="tool", tool_call_id=fetch.id, content="not found", is_error=True),
+    ]
+    second, _ = await complete(provider, request, stream)
+
+    assert second.message.content == "Tool results: search=a | fetch=not found"
+
+
+async def test_fake_rules_for_agent_loops(provider: OpenAIProvider) -> None:
+    """The fake's switches that integration tests rely on, seen through the provider."""
+    no_tools = await provider.chat(user("just talk [no tools]", TOOLS))
+    assert no_tools.message.content == "Echo: just talk [no tools]"
+
+    request = user("[loop] forever", TOOLS)
+    for _ in range(3):
+        response = await provider.chat(request)
+        [call] = response.message.tool_calls
+        result = Message(role="tool", tool_call_id=call.id, content="again")
+        request.messages += [response.message, result]
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("raw", "arguments", "error"),
+    [
+        ('{"query": "unterminated', {}, "invalid JSON arguments from the model: "),
+        ("[1, 2]", {}, "invalid JSON arguments from the model: expected a JSON object"),
+        ("", {}, None),
+    ],
+    ids=["invalid", "not-object", "empty"],
+)
+async def test_bad_tool_arguments_are_reported_not_raised(
+    provider: OpenAIProvider,
+    fake: FakeOpenAIControl,
+    stream: bool,
+    raw: str,
+    arguments: dict[str, Any],
+    error: str | None,
+) -> None:
+    fake.enqueue({"tool_calls": [{"name": "search", "arguments": raw}]})
+
+    response, _ = await complete(provider, user("go", TOOLS), stream)
+
+    [call] = response.message.tool_calls
+    assert call.name == "search" and call.arguments == arguments
+    if error is None:
+        assert call.arguments_error is None
+    else:
+        assert call.arguments_error is not None and call.arguments_error.startswith(error)
+
+
+async def test_stream_delivers_text_as_it_arrives(
+    provider: OpenAIProvider, fake: FakeOpenAIControl
+) -> None:
+    fake.configure(chunk_delay=0.05)
+    started = time.monotonic()
+    arrivals = [time.monotonic() - started async for _ in provider.chat_stream(user("a b c d e"))]
+
+    assert len(arrivals) >= 6
+    assert arrivals[-1] - arrivals[0] >= 0.2, "chunks arrive over time, not all at the end"
+
+
+# --- failures --------------------------------------------------------------------------------
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"retry-after": "1"}, 1.0), ({"retry-after-ms": "1500"}, 1.5), ({}, None)],
+    ids=["seconds", "milliseconds", "none"],
+)
+async def test_rate_limit_is_retryable_with_retry_after(
+    provider: OpenAIProvider,
+    fake: FakeOpenAIControl,
+    stream: bool,
+    headers: dict[str, str],
+    expected: float | None,
+) -> None:
+    body = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+    fake.enqueue({"status": 429, "headers": headers, "body": body})
+
+    error = await failure(provider, user("hi"), stream)
+
+    assert error.retryable and error.status == 429 and error.retry_after == expected
+    assert str(error) == "openai: 429 Rate limit reached"
+    assert isinstance(error.__cause__, Exception)
+
+
+async def test_retry_after_as_http_date(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    fake.enqueue({"status": 503, "headers": {"retry-after": when}})
+
+    error = await failure(provider, user("hi"), stream=False)
+
+    assert error.retryable and error.retry_after is not None and 25 <= error.retry_after <= 31
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [(500, True), (502, True), (409, True), (400, False), (403, False), (404, False), (422, False)],
+)
+async def test_status_errors(
+    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool, status: int, retryable: bool
+) -> None:
+    body = {"error": {"message": f"problem {status}", "type": "x", "param": None, "code": None}}
+    fake.enqueue({"status": status, "body": body})
+
+    error = await failure(provider, user("hi"), stream)
+
+    assert error.retryable is retryable and error.status == status
+    assert str(error) == f"openai: {status} problem {status}"
+    assert error.retry_after is None
+
+
+@BOTH
+async def test_wrong_key_is_not_retryable_and_not_echoed(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    wrong = "sk-wrong-key-123"
+    monkeypatch.setenv("TEST_WRONG_KEY", wrong)
+    provider = make_provider(server.url, key_env="TEST_WRONG_KEY")
+
+    error = await failure(provider, user("hi"), stream)
+    await provider.aclose()
+
+    assert not error.retryable and error.status == 401
+    assert "Incorrect API key" in str(error) and wrong not in str(error)
+
+
+async def test_missing_key(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    provider = make_provider(server.url)
+
+    with pytest.raises(ProviderNotConfiguredError):
+        provider.check()
+    error = await failure(provider, user("hi"), stream=False)
+    assert not error.retryable and "Missing credentials" in str(error)
+
+
+def test_fake_requires_a_bearer_key(server: FakeServer) -> None:
+    response = httpx.post(f"{server.url}/chat/completions", json={"model": MODEL})
+
+    assert response.status_code == 401
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_malformed_reply(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
+    fake.enqueue({"malformed": True}, {"truncate": True})
+
+    no_choices = await failure(provider, user("hi"), stream=False)
+    cut_json = await failure(provider, user("hi"), stream=False)
+
+    assert not no_choices.retryable and "malformed reply" in str(no_choices)
+    assert not cut_json.retryable and "malformed reply" in str(cut_json)
+
+
+async def test_truncated_stream_is_retryable(
+    provider: OpenAIProvider, fake: FakeOpenAIControl
+) -> None:
+    fake.enqueue({"truncate": True})
+    texts: list[str] = []
+
+    with pytest.raises(ProviderError) as caught:
+        async for chunk in provider.chat_stream(user("one two three four five six")):
+            assert chunk.response is None
+            texts.append(chunk.text)
+
+    assert caught.value.retryable
+    assert str(caught.value) == "openai: stream ended before the model finished"
+    assert texts, "the deltas before the cut were delivered"
+
+
+async def test_connection_refused_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    provider = make_provider(f"http://127.0.0.1:{port}/v1")
+
+    error = await failure(provider, user("hi"), stream=False)
+
+    assert error.retryable and error.status is None
+    await provider.aclose()
+
+
+async def test_timeout_is_retryable(server: FakeServer, fake: FakeOpenAIControl) -> None:
+    provider = make_provider(server.url, timeout=0.2)
+    fake.enqueue({"delay": 1})
+
+    error = await failure(provider, user("hi"), stream=False)
+
+    assert error.retryable and "timed out" in str(error)
+    await provider.aclose()
+
+
+async def test_client_is_recreated_after_aclose(provider: OpenAIProvider) -> None:
+    await provider.chat(user("one"))
+    await provider.aclose()
+
+    response = await provider.chat(user("two"))
+
+    assert response.message.content == "Echo: two"

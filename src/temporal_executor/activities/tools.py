@@ -1,0 +1,39 @@
+"""`execute_tool`: run one tool call. Caller mistakes and definitive tool failures become an
+error result for the LLM; transient failures raise so that Temporal retries."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ..errors import ToolError, ToolSpecError
+from ..models import ToolCallInput, ToolResult
+from ..tools import ToolRegistry
+from .heartbeat import heartbeating
+
+__all__ = ["ToolActivities"]
+
+
+class ToolActivities:
+    def __init__(self, tools: ToolRegistry) -> None:
+        self.tools = tools
+
+    @activity.defn(name="execute_tool")
+    async def execute_tool(self, input: ToolCallInput) -> ToolResult:
+        call, spec = input.call, input.spec
+
+        def error(message: str) -> ToolResult:
+            return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+
+        if call.arguments_error:
+            return error(call.arguments_error)
+        try:
+            async with heartbeating():
+                content = await self.tools.call(spec, call)
+        except ToolSpecError as exc:
+            return error(exc.message)
+        except ToolError as exc:
+            if exc.retryable:
+                raise ApplicationError(exc.message, type="ToolError") from exc
+            return error(exc.message)
+        return ToolResult(tool_call_id=call.id, name=call.name, content=content)

@@ -1,0 +1,35 @@
+"""The Temporal worker: the agent workflow and its activities on the task queue."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from .activities import build_activities
+from .config import Config
+from .events import EventStore
+from .llm import ProviderRegistry
+from .tools import ToolRegistry
+from .workflows import AgentExecutionWorkflow
+
+__all__ = ["build_worker"]
+
+
+def build_worker(
+    client: Client,
+    config: Config,
+    store: EventStore,
+    providers: ProviderRegistry,
+    tools: ToolRegistry,
+) -> Worker:
+    executor = config.executor
+    return Worker(
+        client,
+        task_queue=config.temporal.task_queue,
+        workflows=[AgentExecutionWorkflow],
+        activities=build_activities(providers, tools, store),
+        max_cached_workflows=executor.max_concurrent_workflows,
+        max_concurrent_workflow_tasks=max(2, min(executor.max_concurrent_workflows, 100)),
+        max_concurrent_activities=executor.max_concurrent_activities,
+        max_concurrent_local_activities=executor.max_concurrent_activities,
+    )

@@ -1,0 +1,305 @@
+"""`AgentExecutionWorkflow`: the agent loop, as deterministic orchestration only.
+
+LLM call → (approval, when required) → tool calls in parallel → LLM call … until the LLM
+answers without tool calls, or `max_iterations` LLM calls were made (the task then fails,
+transcript kept). Every event gets its key from the workflow's own counter, so a replay or
+an activity retry never publishes an event twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from ..models import (
+        AgentInput,
+        ApprovalDecision,
+        EventType,
+        LLMCallInput,
+        LLMResponse,
+        Message,
+        PendingApproval,
+        PublishEventInput,
+        TaskError,
+        TaskResult,
+        TaskState,
+        TaskStatus,
+        ToolCall,
+        ToolCallInput,
+        ToolDefinition,
+        ToolResult,
+    )
+    from ..policies import EVENT_RETRY, EVENT_TIMEOUT, retry_policy, seconds
+
+__all__ = ["AgentExecutionWorkflow", "workflow_id"]
+
+
+def workflow_id(task_id: str) -> str:
+    return f"agent-execution-{task_id}"
+
+
+class _TaskFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error = TaskError(code=code, message=message)
+
+
+@workflow.defn(name="AgentExecutionWorkflow")
+class AgentExecutionWorkflow:
+    @workflow.init
+    def __init__(self, input: AgentInput) -> None:
+        self.input = input
+        self.state = TaskState(task_id=input.task_id, session_id=input.session_id)
+        self._seq = 0
+        self._stored_messages = 0
+        self._decision: ApprovalDecision | None = None
+
+    # --- handlers ------------------------------------------------------------------------
+
+    @workflow.query(name="state")
+    def state_query(self) -> TaskState:
+        return self.state
+
+    @workflow.update
+    async def approve(self, decision: ApprovalDecision) -> TaskState:
+        """Decide on the pending tool calls; rejected (→ 409) when nothing is pending."""
+        if self._decision is not None:
+            raise ApplicationError("a decision was already made", type="Conflict")
+        self._decision = decision
+        return self.state
+
+    @approve.validator
+    def _validate_approve(self, decision: ApprovalDecision) -> None:
+        if self.state.pending_approval is None or self._decision is not None:
+            raise ApplicationError("no tool call is awaiting approval", type="Conflict")
+
+    @workflow.signal
+    def decide(self, decision: ApprovalDecision) -> None:
+        """The same decision as the `approve` update, for callers that cannot wait."""
+        if self.state.pending_approval is not None and self._decision is None:
+            self._decision = decision
+        else:
+            workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
+
+    # --- the loop ------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: AgentInput) -> TaskState:
+        try:
+            await self._publish(
+                EventType.TASK_STARTED,
+                {"session_id": input.session_id, "model": input.model.model_dump(mode="json")},
+            )
+            await self._save()
+            answer = await self._loop()
+        except _TaskFailed as failed:
+            await self._finish(TaskStatus.FAILED, error=failed.error)
+            raise ApplicationError(failed.error.message, type=failed.error.code) from None
+        except asyncio.CancelledError:
+            await self._finish(TaskStatus.CANCELLED)
+            raise
+        await self._finish(TaskStatus.COMPLETED, result=TaskResult(content=answer))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    async def _loop(self) -> str:
+        new_messages: list[Message] = []
+        if self.input.system_message:
+            new_messages.append(Message(role="system", content=self.input.system_message))
+        new_messages.append(Message(role="user", content=self.input.user_message))
+        while True:
+            if self.state.iterations >= self.input.max_iterations:
+                raise _TaskFailed(
+                    "max_iterations",
+                    f"no final answer after {self.input.max_iterations} LLM calls "
+                    "(max_iterations reached)",
+                )
+            response = await self._invoke_llm(new_messages)
+            message = response.message
+            if not message.tool_calls:
+                return message.content or ""
+            results = await self._run_tools(message.tool_calls)
+            new_messages = [message] + [
+                Message(
+                    role="tool",
+                    content=r.content,
+                    tool_call_id=r.tool_call_id,
+                    name=r.name,
+                    is_error=r.is_error,
+                )
+                for r in results
+            ]
+
+    async def _invoke_llm(self, new_messages: list[Message]) -> LLMResponse:
+        self.state.iterations += 1
+        policies = self.input.policies
+        call = LLMCallInput(
+            task_id=self.input.task_id,
+            call_key=f"llm:{self.state.iterations}",
+            first_index=self._stored_messages,
+            new_messages=new_messages,
+            model=self.input.model,
+            tools=[
+                ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
+                for t in self.input.tools
+            ],
+        )
+        try:
+            response: LLMResponse = await workflow.execute_activity(
+                "invoke_llm",
+                call,
+                result_type=LLMResponse,
+                start_to_close_timeout=seconds(policies.llm_timeout),
+                heartbeat_timeout=seconds(policies.heartbeat_timeout),
+                retry_policy=retry_policy(policies.llm_retry),
+                summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
+            )
+        except ActivityError as exc:
+            raise _TaskFailed("llm_error", _cause(exc)) from exc
+        self._stored_messages += len(new_messages)
+        self.state.usage = self.state.usage + response.usage
+        message = response.message
+        await self._publish(
+            EventType.LLM_MESSAGE,
+            {
+                "iteration": self.state.iterations,
+                "content": message.content,
+                "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
+                "usage": response.usage.model_dump(),
+                "finish_reason": response.finish_reason,
+            },
+        )
+        return response
+
+    async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
+        specs = {t.name: t for t in self.input.tools}
+        for call in calls:
+            await self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
+        gated = [c for c in calls if c.name in specs and self._needs_approval(c.name)]
+        gated_ids = {c.id for c in gated}
+        decision = await self._await_approval(gated) if gated else None
+
+        async def run_one(call: ToolCall) -> ToolResult:
+            if call.name not in specs:
+                result = _error_result(call, f"unknown tool {call.name!r}")
+            elif decision is not None and call.id in gated_ids and not decision.approved:
+                reason = f": {decision.reason}" if decision.reason else ""
+                result = _error_result(call, f"The user rejected this tool call{reason}")
+            else:
+                result = await self._execute_tool(call, specs[call.name])
+            await self._publish(EventType.TOOL_RESULT, result.model_dump(mode="json"))
+            return result
+
+        return list(await asyncio.gather(*(run_one(c) for c in calls)))
+
+    async def _execute_tool(self, call: ToolCall, spec: Any) -> ToolResult:
+        policies = self.input.policies
+        try:
+            result: ToolResult = await workflow.execute_activity(
+                "execute_tool",
+                ToolCallInput(task_id=self.input.task_id, call=call, spec=spec),
+                result_type=ToolResult,
+                start_to_close_timeout=seconds(policies.tool_timeout),
+                heartbeat_timeout=seconds(policies.heartbeat_timeout),
+                retry_policy=retry_policy(policies.tool_retry),
+                summary=f"tool {call.name} ({call.id})",
+            )
+            return result
+        except ActivityError as exc:
+            return _error_result(call, f"tool failed: {_cause(exc)}")
+
+    def _needs_approval(self, name: str) -> bool:
+        policy = self.input.require_approval
+        return policy if isinstance(policy, bool) else name in policy
+
+    async def _await_approval(self, calls: list[ToolCall]) -> ApprovalDecision:
+        self.state.status = TaskStatus.AWAITING_APPROVAL
+        self.state.pending_approval = PendingApproval(tool_calls=calls)
+        await self._publish(
+            EventType.APPROVAL_REQUIRED,
+            {"tool_calls": [c.model_dump(mode="json") for c in calls]},
+        )
+        await self._save()
+        remaining = self.input.policies.task_timeout - _elapsed()
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None, timeout=max(remaining, 1.0)
+            )
+        except TimeoutError:
+            raise _TaskFailed("approval_timeout", "no approval decision in time") from None
+        decision = self._decision
+        assert decision is not None
+        self._decision = None
+        self.state.status = TaskStatus.RUNNING
+        self.state.pending_approval = None
+        await self._publish(EventType.APPROVAL_DECIDED, decision.model_dump())
+        await self._save()
+        return decision
+
+    # --- events and state ----------------------------------------------------------------
+
+    async def _finish(
+        self,
+        status: TaskStatus,
+        *,
+        result: TaskResult | None = None,
+        error: TaskError | None = None,
+    ) -> None:
+        self.state.status = status
+        self.state.result = result
+        self.state.error = error
+        self.state.pending_approval = None
+        data: dict[str, Any] = {
+            "usage": self.state.usage.model_dump(),
+            "iterations": self.state.iterations,
+        }
+        if result is not None:
+            data["result"] = result.model_dump()
+        if error is not None:
+            data["error"] = error.model_dump()
+        terminal = {
+            TaskStatus.COMPLETED: EventType.TASK_COMPLETED,
+            TaskStatus.FAILED: EventType.TASK_FAILED,
+            TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
+        }[status]
+        # Save before publishing: a client that sees the terminal event finds the final state.
+        await self._save()
+        await self._publish(terminal, data)
+
+    async def _publish(self, type: EventType, data: dict[str, Any]) -> None:
+        self._seq += 1
+        await workflow.execute_local_activity(
+            "publish_event",
+            PublishEventInput(
+                task_id=self.input.task_id, key=f"wf:{self._seq}", type=type, data=data
+            ),
+            result_type=int,
+            start_to_close_timeout=EVENT_TIMEOUT,
+            retry_policy=EVENT_RETRY,
+        )
+
+    async def _save(self) -> None:
+        await workflow.execute_local_activity(
+            "save_state",
+            self.state,
+            start_to_close_timeout=EVENT_TIMEOUT,
+            retry_policy=EVENT_RETRY,
+        )
+
+
+def _error_result(call: ToolCall, message: str) -> ToolResult:
+    return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+
+
+def _cause(exc: ActivityError) -> str:
+    return str(exc.cause or exc)
+
+
+def _elapsed() -> float:
+    start = workflow.info().workflow_start_time
+    return (workflow.now() - start) / timedelta(seconds=1)

@@ -1,0 +1,7 @@
+"""The HTTP API: REST routes, SSE and (later) the A2A server, in one FastAPI app."""
+
+from __future__ import annotations
+
+from .app import create_app
+
+__all__ = ["create_app"]

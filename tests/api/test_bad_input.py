@@ -1,0 +1,161 @@
+"""Bad input gets the documented 4xx with a JSON error body — never a 500, never a trace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Stack, config_data, running_stack, weather_tool
+from tests.fakes.server import FakeServer
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {"user_message": "hi", "model_config": MODEL, **overrides}
+
+
+async def expect(stack: Stack, status: int, code: str, payload: Any, *, contains: str = "") -> None:
+    response = await stack.http.post("/api/v1/execute", json=payload)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    assert contains in error["message"], error
+    assert "Traceback" not in response.text
+
+
+@pytest.fixture
+async def strict_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    data["llm"]["providers"] = [
+        {
+            "name": "openai",
+            "api_key_env": "TE_TEST_UNSET_KEY",
+            "config": {"base_url": openai_fake.url},
+        }
+    ]
+    data["server"]["max_body_bytes"] = 64 * 1024
+    async with running_stack(data, worker=False) as stack:
+        yield stack
+
+
+async def test_unknown_provider(stack: Stack) -> None:
+    await expect(
+        stack,
+        400,
+        "unknown_provider",
+        body(model_config={"provider": "nope", "model": "x"}),
+        contains="nope",
+    )
+
+
+async def test_missing_api_key_env(strict_stack: Stack) -> None:
+    await expect(strict_stack, 400, "provider_not_configured", body(), contains="TE_TEST_UNSET_KEY")
+
+
+async def test_base_url_not_accepted_from_requests(stack: Stack) -> None:
+    payload = body(model_config={**MODEL, "base_url": "http://evil.example/v1"})
+    await expect(stack, 422, "invalid_request", payload, contains="model_config.base_url")
+
+
+async def test_wrong_types(stack: Stack) -> None:
+    await expect(
+        stack, 422, "invalid_request", body(max_iterations="many"), contains="max_iterations"
+    )
+    await expect(stack, 422, "invalid_request", body(user_message=42), contains="user_message")
+    await expect(stack, 422, "invalid_request", {"model_config": MODEL}, contains="user_message")
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(model_config={**MODEL, "temperature": 9}),
+        contains="temperature",
+    )
+    await expect(
+        stack, 422, "invalid_request", body(surprise=True), contains="surprise: unknown field"
+    )
+
+
+async def test_invalid_json(stack: Stack) -> None:
+    response = await stack.http.post(
+        "/api/v1/execute", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "request body is not valid JSON"
+
+
+async def test_malformed_tools(stack: Stack, tool_server: FakeServer) -> None:
+    good = weather_tool(tool_server)
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(tools=[{**good, "name": "bad name!"}]),
+        contains="tools.0.name",
+    )
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(tools=[{**good, "parameters": {"type": "string"}}]),
+        contains="parameters",
+    )
+    await expect(
+        stack, 422, "invalid_request", body(tools=[good, good]), contains="duplicate tool names"
+    )
+    await expect(stack, 422, "invalid_request", body(tools="get_weather"), contains="tools")
+    await expect(
+        stack, 400, "invalid_tool", body(tools=[{**good, "type": "teleport"}]), contains="teleport"
+    )
+    await expect(
+        stack, 400, "invalid_tool", body(tools=[{**good, "config": {}}]), contains="endpoint"
+    )
+
+
+async def test_max_iterations_above_server_bound(stack: Stack) -> None:
+    await expect(stack, 400, "invalid_request", body(max_iterations=1000), contains="at most 5")
+
+
+async def test_huge_body(strict_stack: Stack) -> None:
+    payload = body(user_message="x" * (128 * 1024))
+    response = await strict_stack.http.post("/api/v1/execute", json=payload)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+async def test_unknown_task(stack: Stack) -> None:
+    for method, path in (
+        ("GET", "/api/v1/tasks/no-such-task"),
+        ("GET", "/api/v1/tasks/no-such-task/events"),
+        ("POST", "/api/v1/tasks/no-such-task/cancel"),
+    ):
+        response = await stack.http.request(method, path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"]["code"] == "task_not_found"
+    for workflow in ("agent-execution-no-such-task", "something-else"):
+        response = await stack.http.post(f"/api/v1/approve/{workflow}", json={"approved": True})
+        assert response.status_code == 404, response.text
+
+
+async def test_approve_when_not_pending(stack: Stack) -> None:
+    await stack.execute(task_id="done-1", user_message="hi [no tools]", model_config=MODEL)
+    await stack.events("done-1")
+    response = await stack.http.post(
+        "/api/v1/approve/agent-execution-done-1", json={"approved": True}
+    )
+    assert response.status_code == 409
+    bad = await stack.http.post(
+        "/api/v1/approve/agent-execution-done-1", json={"approved": "maybe"}
+    )
+    assert bad.status_code == 422
+
+
+async def test_unknown_route_is_json(stack: Stack) -> None:
+    response = await stack.http.get("/api/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,266 @@
+"""A task end to end on a real Temporal server: the LLM (OpenAI wire fake, official SDK),
+an HTTP tool, approval, cancellation, max_iterations — observed as a user would, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from temporalio.api.enums.v1 import EventType as HistoryEventType
+
+from tests.conftest import Stack, read_sse, weather_tool
+from tests.fakes.server import FakeServer
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.2}
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["event"] for e in events if e["event"] != "llm.delta"]
+
+
+def assert_gap_free(events: list[dict[str, Any]]) -> None:
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+
+
+async def activity_types(stack: Stack, task_id: str) -> list[str]:
+    handle = stack.services.client.get_workflow_handle(f"agent-execution-{task_id}")
+    history = await handle.fetch_history()
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == HistoryEventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def wait_status(stack: Stack, task_id: str, status: str) -> dict[str, Any]:
+    for _ in range(200):
+        task = await stack.task(task_id)
+        if task["status"] == status:
+            return task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached {status}: {task}")
+
+
+async def calls_to(tool_server: FakeServer) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as http:
+        result: list[dict[str, Any]] = (
+            await http.get(tool_server.base_url + "/_tool/calls")
+        ).json()
+        return result
+
+
+async def test_task_with_one_tool_call(stack: Stack, tool_server: FakeServer) -> None:
+    accepted = await stack.execute(
+        task_id="weather-1",
+        session_id="session-1",
+        user_message="What is the weather in San Francisco?",
+        system_message="You are a helpful weather assistant.",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+    )
+    assert accepted["workflow_id"] == "agent-execution-weather-1"
+    assert accepted["status"] == "running"
+
+    events = await stack.events("weather-1")
+    assert_gap_free(events)
+    assert types(events) == [
+        "task.started",
+        "llm.message",
+        "tool.call",
+        "tool.result",
+        "llm.message",
+        "task.completed",
+    ]
+    deltas = "".join(e["data"]["text"] for e in events if e["event"] == "llm.delta")
+    final = next(e for e in reversed(events) if e["event"] == "llm.message")["data"]["content"]
+    assert deltas == final and final.startswith("Tool results: get_weather=")
+    assert "sunny" in final
+
+    task = await stack.task("weather-1")
+    assert task["status"] == "completed"
+    assert task["session_id"] == "session-1"
+    assert task["result"]["content"] == final
+    assert task["iterations"] == 2
+    usage = task["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert task["pending_approval"] is None and task["error"] is None
+
+    call_id = next(e for e in events if e["event"] == "tool.call")["data"]["id"]
+    calls = await calls_to(tool_server)
+    assert [c["idempotency_key"] for c in calls] == [call_id]
+    assert calls[0]["arguments"] == {"query": "What is the weather in San Francisco?"}
+
+    scheduled = await activity_types(stack, "weather-1")
+    assert scheduled == ["invoke_llm", "execute_tool", "invoke_llm"]
+
+
+async def test_non_streaming_and_wait(stack: Stack, tool_server: FakeServer) -> None:
+    response = await stack.http.post(
+        "/api/v1/execute?wait=true",
+        json={
+            "user_message": "Weather in Paris?",
+            "model_config": {**MODEL, "stream": False},
+            "tools": [weather_tool(tool_server)],
+        },
+    )
+    assert response.status_code == 200, response.text
+    task = response.json()
+    assert task["status"] == "completed"
+    assert task["result"]["content"].startswith("Tool results: get_weather=")
+    events = await stack.events(task["task_id"])
+    assert not [e for e in events if e["event"] == "llm.delta"]
+
+
+async def test_repost_returns_the_same_task(stack: Stack, tool_server: FakeServer) -> None:
+    body = {"task_id": "same-1", "user_message": "hello [no tools]", "model_config": MODEL}
+    first = await stack.execute(**body)
+    second = await stack.execute(**body)
+    assert first["workflow_id"] == second["workflow_id"]
+    await stack.events("same-1")
+    third = await stack.execute(**body)
+    assert third["status"] == "completed"
+    handle = stack.services.client.get_workflow_handle("agent-execution-same-1")
+    history = await handle.fetch_history()
+    starts = [
+        e
+        for e in history.events
+        if e.event_type == HistoryEventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    ]
+    assert len(starts) == 1
+    assert (await stack.task("same-1"))["result"]["content"] == "Echo: hello [no tools]"
+
+
+async def test_approval_then_approve(stack: Stack, tool_server: FakeServer) -> None:
+    await stack.execute(
+        task_id="approve-1",
+        user_message="Weather in Oslo?",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+        require_approval=True,
+    )
+    task = await wait_status(stack, "approve-1", "awaiting_approval")
+    pending = task["pending_approval"]["tool_calls"]
+    assert [c["name"] for c in pending] == ["get_weather"]
+    assert pending[0]["arguments"] == {"query": "Weather in Oslo?"}
+    assert await calls_to(tool_server) == []
+
+    response = await stack.http.post(
+        "/api/v1/approve/agent-execution-approve-1", json={"approved": True}
+    )
+    assert response.status_code == 200, response.text
+    again = await stack.http.post(
+        "/api/v1/approve/agent-execution-approve-1", json={"approved": True}
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+
+    events = await stack.events("approve-1")
+    assert types(events) == [
+        "task.started",
+        "llm.message",
+        "tool.call",
+        "approval.required",
+        "approval.decided",
+        "tool.result",
+        "llm.message",
+        "task.completed",
+    ]
+    assert len(await calls_to(tool_server)) == 1
+    assert (await stack.task("approve-1"))["status"] == "completed"
+
+
+async def test_approval_then_reject(stack: Stack, tool_server: FakeServer) -> None:
+    await stack.execute(
+        task_id="reject-1",
+        user_message="Weather in Rome?",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+        require_approval=["get_weather"],
+    )
+    await wait_status(stack, "reject-1", "awaiting_approval")
+    response = await stack.http.post(
+        "/api/v1/approve/agent-execution-reject-1",
+        json={"approved": False, "reason": "not today"},
+    )
+    assert response.status_code == 200
+    events = await stack.events("reject-1")
+    result = next(e for e in events if e["event"] == "tool.result")["data"]
+    assert result["is_error"] is True
+    assert "rejected" in result["content"] and "not today" in result["content"]
+    task = await stack.task("reject-1")
+    assert task["status"] == "completed"
+    # The LLM saw the rejection: the fake answers with the tool results it was sent.
+    assert "rejected" in task["result"]["content"]
+    assert await calls_to(tool_server) == []
+
+
+async def test_cancel_while_awaiting_approval(stack: Stack, tool_server: FakeServer) -> None:
+    await stack.execute(
+        task_id="cancel-1",
+        user_message="Weather in Lima?",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+        require_approval=True,
+    )
+    await wait_status(stack, "cancel-1", "awaiting_approval")
+    response = await stack.http.post("/api/v1/tasks/cancel-1/cancel")
+    assert response.status_code == 202
+    events = await stack.events("cancel-1")
+    assert events[-1]["event"] == "task.cancelled"
+    task = await stack.task("cancel-1")
+    assert task["status"] == "cancelled" and task["pending_approval"] is None
+    late = await stack.http.post(
+        "/api/v1/approve/agent-execution-cancel-1", json={"approved": True}
+    )
+    assert late.status_code == 409
+    assert (await stack.http.post("/api/v1/tasks/cancel-1/cancel")).status_code == 409
+    assert await calls_to(tool_server) == []
+
+
+async def test_max_iterations_fails_and_keeps_transcript(
+    stack: Stack, tool_server: FakeServer
+) -> None:
+    await stack.execute(
+        task_id="loop-1",
+        user_message="[loop] keep calling",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+        max_iterations=2,
+    )
+    events = await stack.events("loop-1")
+    assert events[-1]["event"] == "task.failed"
+    task = await stack.task("loop-1")
+    assert task["status"] == "failed"
+    assert task["error"]["code"] == "max_iterations"
+    assert "max_iterations" in task["error"]["message"]
+    assert task["iterations"] == 2
+    transcript = await stack.services.store.get_messages("loop-1", 100)
+    assert [m.role for m in transcript] == ["user", "assistant", "tool"]
+
+
+async def test_a2a_simplified_message(stack: Stack) -> None:
+    response = await stack.http.post(
+        "/a2a/message?wait=true",
+        json={
+            "task_id": "a2a-1",
+            "session_id": "s-a2a",
+            "content": [{"type": "text", "text": "Hi there"}],
+            "metadata": {"system_message": "Be brief.", "model_config": MODEL},
+        },
+    )
+    assert response.status_code == 200, response.text
+    task = response.json()
+    assert task["status"] == "completed" and task["session_id"] == "s-a2a"
+    assert task["result"]["content"] == "Echo: Hi there"
+
+
+async def test_sse_resume_with_last_event_id(stack: Stack) -> None:
+    await stack.execute(task_id="resume-1", user_message="resume me", model_config=MODEL)
+    everything = await stack.events("resume-1")
+    tail = await read_sse(stack.http, "resume-1", after=2)
+    assert tail == everything[2:]
+    via_query = await stack.http.get("/api/v1/tasks/resume-1/events?after=3")
+    assert via_query.text.count("\nevent: ") + via_query.text.startswith("event: ") >= 1
+    assert f"id: {everything[-1]['id']}" in via_query.text and "id: 3\n" not in via_query.text

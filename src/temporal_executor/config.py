@@ -185,7 +185,10 @@ class ServerConfig(_Section):
 
 class DefaultAgent(_Section):
     system_message: str | None = None
-    model: dict[str, Any] | None = Field(default=None, alias="model_config")
+    model: dict[str, Any] | None = Field(
+        default_factory=lambda: {"provider": "openai", "model": "gpt-4o-mini"},
+        alias="model_config",
+    )
     tools: list[ToolSpec] = Field(default_factory=list)
     require_approval: bool | list[str] | None = None
 

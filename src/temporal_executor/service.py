@@ -10,12 +10,11 @@ from datetime import timedelta
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Config
@@ -185,7 +184,9 @@ class TaskService:
         try:
             return await handle.execute_update(AgentExecutionWorkflow.approve, decision)
         except WorkflowUpdateFailedError as exc:
-            raise ConflictError(str(exc.cause or exc)) from None
+            cause = exc.cause
+            message = cause.message if isinstance(cause, FailureError) else str(exc)
+            raise ConflictError(message) from None
         except RPCError as exc:
             await self._raise_not_found_or_closed(task_id, exc)
             raise
@@ -200,14 +201,6 @@ class TaskService:
             await self._raise_not_found_or_closed(task_id, exc)
             raise
         return state
-
-    async def result(self, task_id: str) -> TaskState:
-        """Wait for the workflow to close and return the final state."""
-        try:
-            await self._handle(task_id).result()
-        except WorkflowFailureError:
-            pass
-        return await self.get(task_id)
 
     def _handle(self, task_id: str) -> WorkflowHandle[AgentExecutionWorkflow, TaskState]:
         return self.client.get_workflow_handle_for(AgentExecutionWorkflow.run, workflow_id(task_id))

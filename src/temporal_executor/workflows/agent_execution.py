@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from ..models import (
@@ -297,7 +297,8 @@ def _error_result(call: ToolCall, message: str) -> ToolResult:
 
 
 def _cause(exc: ActivityError) -> str:
-    return str(exc.cause or exc)
+    cause = exc.cause
+    return cause.message if isinstance(cause, FailureError) else exc.message
 
 
 def _elapsed() -> float:

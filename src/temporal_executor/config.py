@@ -139,9 +139,12 @@ class ProviderConfig(_Section):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+_DEFAULT_PROVIDER = {"name": "openai", "api_key_env": "OPENAI_API_KEY"}
+
+
 class LLMConfig(_Section):
     providers: list[ProviderConfig] = Field(
-        default_factory=lambda: [ProviderConfig(name="openai", api_key_env="OPENAI_API_KEY")]
+        default_factory=lambda: [ProviderConfig.model_validate(_DEFAULT_PROVIDER)]
     )
 
     @field_validator("providers")
@@ -235,6 +238,9 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     data: dict[str, Any] = {}
     if path:
         data = _read_yaml(Path(path))
+    if not (data.get("llm") or {}).get("providers"):
+        # Env overrides by index (…__PROVIDERS__0__…) apply to the built-in provider list too.
+        data["llm"] = {**(data.get("llm") or {}), "providers": [dict(_DEFAULT_PROVIDER)]}
     _apply_env_overrides(data, env)
     try:
         return Config.model_validate(data)

@@ -36,6 +36,7 @@ __all__ = [
     "PendingApproval",
     "PublishEventInput",
     "RetrySettings",
+    "SaveStateInput",
     "StreamChunk",
     "TaskError",
     "TaskPolicies",
@@ -322,6 +323,14 @@ class TaskState(BaseModel):
     iterations: int = 0
     pending_approval: PendingApproval | None = None
     error: TaskError | None = None
+
+
+class SaveStateInput(BaseModel):
+    """Input of `save_state`: the task's state and transcript messages not yet stored."""
+
+    state: TaskState
+    first_index: int = 0
+    messages: list[Message] = Field(default_factory=list)
 
 
 class EventType(StrEnum):

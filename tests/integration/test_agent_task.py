@@ -237,7 +237,7 @@ async def test_max_iterations_fails_and_keeps_transcript(
     assert "max_iterations" in task["error"]["message"]
     assert task["iterations"] == 2
     transcript = await stack.services.store.get_messages("loop-1", 100)
-    assert [m.role for m in transcript] == ["user", "assistant", "tool"]
+    assert [m.role for m in transcript] == ["user", "assistant", "tool", "assistant", "tool"]
 
 
 async def test_a2a_simplified_message(stack: Stack) -> None:

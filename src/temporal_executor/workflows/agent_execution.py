@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         Message,
         PendingApproval,
         PublishEventInput,
+        SaveStateInput,
         TaskError,
         TaskResult,
         TaskState,
@@ -57,6 +58,7 @@ class AgentExecutionWorkflow:
         self.state = TaskState(task_id=input.task_id, session_id=input.session_id)
         self._seq = 0
         self._stored_messages = 0
+        self._unsaved: list[Message] = []
         self._decision: ApprovalDecision | None = None
 
     # --- handlers ------------------------------------------------------------------------
@@ -108,10 +110,9 @@ class AgentExecutionWorkflow:
         return self.state
 
     async def _loop(self) -> str:
-        new_messages: list[Message] = []
         if self.input.system_message:
-            new_messages.append(Message(role="system", content=self.input.system_message))
-        new_messages.append(Message(role="user", content=self.input.user_message))
+            self._unsaved.append(Message(role="system", content=self.input.system_message))
+        self._unsaved.append(Message(role="user", content=self.input.user_message))
         while True:
             if self.state.iterations >= self.input.max_iterations:
                 raise _TaskFailed(
@@ -119,12 +120,12 @@ class AgentExecutionWorkflow:
                     f"no final answer after {self.input.max_iterations} LLM calls "
                     "(max_iterations reached)",
                 )
-            response = await self._invoke_llm(new_messages)
-            message = response.message
+            message = (await self._invoke_llm()).message
+            self._unsaved = [message]
             if not message.tool_calls:
                 return message.content or ""
             results = await self._run_tools(message.tool_calls)
-            new_messages = [message] + [
+            self._unsaved += [
                 Message(
                     role="tool",
                     content=r.content,
@@ -135,14 +136,14 @@ class AgentExecutionWorkflow:
                 for r in results
             ]
 
-    async def _invoke_llm(self, new_messages: list[Message]) -> LLMResponse:
+    async def _invoke_llm(self) -> LLMResponse:
         self.state.iterations += 1
         policies = self.input.policies
         call = LLMCallInput(
             task_id=self.input.task_id,
             call_key=f"llm:{self.state.iterations}",
             first_index=self._stored_messages,
-            new_messages=new_messages,
+            new_messages=self._unsaved,
             model=self.input.model,
             tools=[
                 ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
@@ -161,7 +162,7 @@ class AgentExecutionWorkflow:
             )
         except ActivityError as exc:
             raise _TaskFailed("llm_error", _cause(exc)) from exc
-        self._stored_messages += len(new_messages)
+        self._stored_messages += len(self._unsaved)
         self.state.usage = self.state.usage + response.usage
         message = response.message
         await self._publish(
@@ -267,8 +268,9 @@ class AgentExecutionWorkflow:
             TaskStatus.FAILED: EventType.TASK_FAILED,
             TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
         }[status]
-        # Save before publishing: a client that sees the terminal event finds the final state.
-        await self._save()
+        # Save before publishing: a client that sees the terminal event finds the final state
+        # and the whole transcript, the last answer and unsent tool results included.
+        await self._save(with_transcript=True)
         await self._publish(terminal, data)
 
     async def _publish(self, type: EventType, data: dict[str, Any]) -> None:
@@ -283,10 +285,14 @@ class AgentExecutionWorkflow:
             retry_policy=EVENT_RETRY,
         )
 
-    async def _save(self) -> None:
+    async def _save(self, *, with_transcript: bool = False) -> None:
         await workflow.execute_local_activity(
             "save_state",
-            self.state,
+            SaveStateInput(
+                state=self.state,
+                first_index=self._stored_messages,
+                messages=self._unsaved if with_transcript else [],
+            ),
             start_to_close_timeout=EVENT_TIMEOUT,
             retry_policy=EVENT_RETRY,
         )

@@ -93,7 +93,7 @@ def test_invalid_config_is_one_clear_error(
 
 
 def test_missing_file() -> None:
-    with pytest.raises(ConfigError, match="no-such.yaml"):
+    with pytest.raises(ConfigError, match=r"no-such\.yaml"):
         load_config("/no/such/dir/no-such.yaml", env={})
 
 

@@ -77,6 +77,7 @@ class ModelSettings(_Strict):
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     top_p: float | None = Field(default=None, gt=0, le=1)
     stop: list[str] | None = Field(default=None, max_length=4)
+    response_format: dict[str, Any] | None = None
     stream: bool = True
 
 
@@ -161,16 +162,17 @@ class Message(BaseModel):
 
 
 class Usage(BaseModel):
+    """Token counts; `cache_read_tokens` / `cache_creation_tokens` where the vendor reports
+    prompt caching (they are part of, not added to, `prompt_tokens`)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            total_tokens=self.total_tokens + other.total_tokens,
-        )
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
 
 
 class ToolDefinition(BaseModel):
@@ -189,6 +191,7 @@ class LLMRequest(BaseModel):
     max_tokens: int | None = None
     top_p: float | None = None
     stop: list[str] | None = None
+    response_format: dict[str, Any] | None = None
 
     model_config = ConfigDict(protected_namespaces=())
 

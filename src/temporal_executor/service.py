@@ -65,7 +65,7 @@ class TaskService:
 
     def prepare(self, request: ExecuteRequest) -> AgentInput:
         """Validate a request against this server's config and resolve its defaults."""
-        self.providers.check(request.model.provider)
+        self.providers.check(request.model.provider, request.model.model)
         self.tools.validate(request.tools)
         executor = self.config.executor
         max_iterations = request.max_iterations or executor.max_iterations

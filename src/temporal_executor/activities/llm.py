@@ -136,6 +136,7 @@ class LLMActivities:
             max_tokens=model.max_tokens,
             top_p=model.top_p,
             stop=model.stop,
+            response_format=model.response_format,
         )
 
     async def _stream(self, input: LLMCallInput, request: LLMRequest) -> LLMResponse:

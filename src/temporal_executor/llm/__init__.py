@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .base import Provider
-from .registry import PROVIDER_TYPES, ProviderRegistry
+from .registry import PROVIDERS, ProviderRegistry
 
-__all__ = ["PROVIDER_TYPES", "Provider", "ProviderRegistry"]
+__all__ = ["PROVIDERS", "Provider", "ProviderRegistry"]

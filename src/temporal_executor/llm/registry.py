@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..config import LLMConfig
 from ..errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
+from ..plugins import Plugins
 from .base import Provider
-from .openai import OpenAIProvider
 
-__all__ = ["PROVIDER_TYPES", "ProviderRegistry"]
+__all__ = ["PROVIDERS", "ProviderRegistry"]
 
-PROVIDER_TYPES: dict[str, type[Provider]] = {OpenAIProvider.name: OpenAIProvider}
+logger = logging.getLogger(__name__)
+
+PROVIDERS = Plugins(
+    "temporal_executor.providers",
+    {
+        "openai": ".llm.openai:OpenAIProvider",
+        "openai-compatible": ".llm.openai:OpenAICompatibleProvider",
+        "ollama": ".llm.openai:OpenAICompatibleProvider",
+        "azure-openai": ".llm.azure:AzureOpenAIProvider",
+        "anthropic": ".llm.anthropic:AnthropicProvider",
+        "vertexai": ".llm.vertex:VertexAIProvider",
+        "gemini": ".llm.gemini:GeminiProvider",
+    },
+)
 
 
 class ProviderRegistry:
     """One `Provider` per entry of `llm.providers`, created when first used."""
 
     def __init__(self, config: LLMConfig) -> None:
+        known = PROVIDERS.names()
         for i, entry in enumerate(config.providers):
-            if entry.name not in PROVIDER_TYPES:
+            if entry.name not in known:
                 raise ConfigError(
                     f"config: llm.providers.{i}.name: unknown provider {entry.name!r} "
-                    f"(known: {', '.join(sorted(PROVIDER_TYPES))})"
+                    f"(known: {', '.join(known)})"
                 )
         self._configs = {entry.name: entry for entry in config.providers}
         self._providers: dict[str, Provider] = {}
@@ -29,9 +45,10 @@ class ProviderRegistry:
         provider = self._providers.get(name)
         if provider is not None:
             return provider
-        if name not in PROVIDER_TYPES:
+        cls = PROVIDERS.load(name)
+        if cls is None:
             raise UnknownProviderError(
-                f"unknown provider {name!r} (known: {', '.join(sorted(PROVIDER_TYPES))})"
+                f"unknown provider {name!r} (known: {', '.join(PROVIDERS.names())})"
             )
         config = self._configs.get(name)
         if config is None:
@@ -39,12 +56,22 @@ class ProviderRegistry:
             raise ProviderNotConfiguredError(
                 f"provider {name!r} is not configured on this server (configured: {configured})"
             )
-        provider = self._providers[name] = PROVIDER_TYPES[name](config)
+        provider = cls(config)
+        if not isinstance(provider, Provider):
+            raise ConfigError(f"provider {name!r}: {cls!r} is not a Provider subclass")
+        self._providers[name] = provider
         return provider
 
-    def check(self, name: str) -> None:
-        """Raise a `RequestError` unless a task may use this provider now."""
-        self.get(name).check()
+    def check(self, name: str, model: str | None = None) -> None:
+        """Raise a `RequestError` unless a task may use this provider (and model) now."""
+        provider = self.get(name)
+        provider.check()
+        if (
+            model is not None
+            and provider.supported_models
+            and model not in provider.supported_models
+        ):
+            logger.info("provider %s: model %r is not in its list of known models", name, model)
 
     async def aclose(self) -> None:
         for provider in self._providers.values():

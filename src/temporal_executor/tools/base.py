@@ -30,6 +30,15 @@ class ToolType(ABC):
     def validate(self, spec: ToolSpec) -> None:  # noqa: B027 - optional hook
         """Raise `ToolSpecError` if `spec.config` is unusable."""
 
+    def expands(self, spec: ToolSpec) -> bool:
+        """True when `spec` stands for several tools that `expand` lists (e.g. a whole MCP
+        server); the workflow then expands it in an activity before the first LLM call."""
+        return False
+
+    async def expand(self, spec: ToolSpec) -> list[ToolSpec]:
+        """The concrete tools `spec` stands for, with their schemas."""
+        return [spec]
+
     @abstractmethod
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
         """Run one call and return its result as text."""

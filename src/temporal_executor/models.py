@@ -17,6 +17,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Event",
     "EventType",
     "ExecuteRequest",
+    "ExpandToolsInput",
     "LLMCallInput",
     "LLMRequest",
     "LLMResponse",
@@ -45,6 +47,7 @@ __all__ = [
     "TaskStatus",
     "ToolCall",
     "ToolCallInput",
+    "ToolDecision",
     "ToolDefinition",
     "ToolResult",
     "ToolSpec",
@@ -124,11 +127,24 @@ class ExecuteRequest(_Strict):
         return tools
 
 
-class ApproveBody(_Strict):
-    """Body of `POST /api/v1/approve/{workflow_id}`."""
-
+class ToolDecision(_Strict):
     approved: bool
     reason: str | None = Field(default=None, max_length=8192)
+
+
+class ApproveBody(_Strict):
+    """Body of `POST /api/v1/approve/{workflow_id}`: `approved` decides every pending call;
+    `tool_calls` (by call id) decides calls one by one and overrides `approved` for them."""
+
+    approved: bool | None = None
+    reason: str | None = Field(default=None, max_length=8192)
+    tool_calls: dict[str, ToolDecision] = Field(default_factory=dict, max_length=128)
+
+    @model_validator(mode="after")
+    def _something_decided(self) -> ApproveBody:
+        if self.approved is None and not self.tool_calls:
+            raise ValueError('give "approved", or a decision per call in "tool_calls"')
+        return self
 
 
 # --- the internal message format -----------------------------------------------------------
@@ -231,7 +247,8 @@ class TaskPolicies(BaseModel):
 
 
 class AgentInput(BaseModel):
-    """Input of `AgentExecutionWorkflow`: the request with every default resolved."""
+    """Input of `AgentExecutionWorkflow`: the request with every default resolved.
+    `expand_tools` is set when a spec stands for several tools (a whole MCP server)."""
 
     task_id: str
     session_id: str
@@ -241,6 +258,7 @@ class AgentInput(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     max_iterations: int
     require_approval: bool | list[str] = False
+    expand_tools: bool = False
     policies: TaskPolicies = Field(default_factory=TaskPolicies)
 
     model_config = ConfigDict(protected_namespaces=())
@@ -266,6 +284,11 @@ class ToolCallInput(BaseModel):
     spec: ToolSpec
 
 
+class ExpandToolsInput(BaseModel):
+    task_id: str
+    tools: list[ToolSpec]
+
+
 class ToolResult(BaseModel):
     tool_call_id: str
     name: str
@@ -281,10 +304,28 @@ class PublishEventInput(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
-    """Update / signal argument: the decision on every pending tool call."""
+    """Update / signal argument: `approved` for every pending call, `tool_calls` per call id."""
 
-    approved: bool
+    approved: bool | None = None
     reason: str | None = None
+    tool_calls: dict[str, ToolDecision] = Field(default_factory=dict)
+
+    def problem(self, pending: list[ToolCall]) -> str | None:
+        """Why this decision cannot settle `pending`, or None when it can."""
+        ids = {call.id for call in pending}
+        unknown = sorted(set(self.tool_calls) - ids)
+        if unknown:
+            return f"no pending tool call with id {', '.join(unknown)}"
+        if self.approved is None and ids - set(self.tool_calls):
+            missing = ", ".join(sorted(ids - set(self.tool_calls)))
+            return f"no decision for pending tool call {missing}"
+        return None
+
+    def for_call(self, call_id: str) -> ToolDecision:
+        decided = self.tool_calls.get(call_id)
+        if decided is not None:
+            return decided
+        return ToolDecision(approved=bool(self.approved), reason=self.reason)
 
 
 # --- task state and events -----------------------------------------------------------------

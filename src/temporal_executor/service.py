@@ -14,7 +14,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Config
@@ -87,6 +87,7 @@ class TaskService:
             tools=request.tools,
             max_iterations=max_iterations,
             require_approval=require_approval,
+            expand_tools=self.tools.expands(request.tools),
             policies=executor.policies(),
         )
 
@@ -186,6 +187,8 @@ class TaskService:
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, FailureError) else str(exc)
+            if isinstance(cause, ApplicationError) and cause.type == "InvalidDecision":
+                raise RequestError(message) from None
             raise ConflictError(message) from None
         except RPCError as exc:
             await self._raise_not_found_or_closed(task_id, exc)

@@ -264,3 +264,36 @@ async def test_sse_resume_with_last_event_id(stack: Stack) -> None:
     via_query = await stack.http.get("/api/v1/tasks/resume-1/events?after=3")
     assert via_query.text.count("\nevent: ") + via_query.text.startswith("event: ") >= 1
     assert f"id: {everything[-1]['id']}" in via_query.text and "id: 3\n" not in via_query.text
+
+
+async def test_per_call_approval(stack: Stack, tool_server: FakeServer) -> None:
+    tools = [weather_tool(tool_server), weather_tool(tool_server, name="get_forecast")]
+    await stack.execute(
+        task_id="percall-1",
+        user_message="Weather and forecast? [two tools]",
+        model_config=MODEL,
+        tools=tools,
+        require_approval=["get_weather", "get_forecast"],
+    )
+    task = await wait_status(stack, "percall-1", "awaiting_approval")
+    first, second = (c["id"] for c in task["pending_approval"]["tool_calls"])
+    url = "/api/v1/approve/agent-execution-percall-1"
+    unknown = await stack.http.post(url, json={"tool_calls": {"nope": {"approved": True}}})
+    assert unknown.status_code == 400 and "nope" in unknown.json()["error"]["message"]
+    partial = await stack.http.post(url, json={"tool_calls": {first: {"approved": True}}})
+    assert partial.status_code == 400 and second in partial.json()["error"]["message"]
+    response = await stack.http.post(
+        url,
+        json={
+            "tool_calls": {
+                first: {"approved": True},
+                second: {"approved": False, "reason": "too far ahead"},
+            }
+        },
+    )
+    assert response.status_code == 200, response.text
+    events = await stack.events("percall-1")
+    results = {e["data"]["tool_call_id"]: e["data"] for e in events if e["event"] == "tool.result"}
+    assert results[first]["is_error"] is False and "sunny" in results[first]["content"]
+    assert results[second]["is_error"] is True and "too far ahead" in results[second]["content"]
+    assert len(await calls_to(tool_server)) == 1

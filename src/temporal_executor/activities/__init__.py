@@ -26,9 +26,11 @@ def build_activities(
     providers: ProviderRegistry, tools: ToolRegistry, store: EventStore
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
+    tool_activities = ToolActivities(tools)
     return [
         LLMActivities(providers, store).invoke_llm,
-        ToolActivities(tools).execute_tool,
+        tool_activities.expand_tools,
+        tool_activities.execute_tool,
         EventActivities(store).publish_event,
         StateActivities(store).save_state,
     ]

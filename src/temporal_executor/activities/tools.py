@@ -7,7 +7,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..errors import ToolError, ToolSpecError
-from ..models import ToolCallInput, ToolResult
+from ..models import ExpandToolsInput, ToolCallInput, ToolResult, ToolSpec
 from ..tools import ToolRegistry
 from .heartbeat import heartbeating
 
@@ -17,6 +17,19 @@ __all__ = ["ToolActivities"]
 class ToolActivities:
     def __init__(self, tools: ToolRegistry) -> None:
         self.tools = tools
+
+    @activity.defn(name="expand_tools")
+    async def expand_tools(self, input: ExpandToolsInput) -> list[ToolSpec]:
+        """Replace specs that stand for many tools (a whole MCP server) by those tools."""
+        try:
+            async with heartbeating():
+                return await self.tools.expand(input.tools)
+        except ToolSpecError as exc:
+            raise ApplicationError(exc.message, type="ToolSpecError", non_retryable=True) from exc
+        except ToolError as exc:
+            raise ApplicationError(
+                exc.message, type="ToolError", non_retryable=not exc.retryable
+            ) from exc
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, input: ToolCallInput) -> ToolResult:

@@ -101,14 +101,9 @@ async def approve(workflow_id: str, body: ApproveBody, request: Request) -> dict
     if not workflow_id.startswith(WORKFLOW_PREFIX):
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
     task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
-    decision = ApprovalDecision(approved=body.approved, reason=body.reason)
+    decision = ApprovalDecision.model_validate(body.model_dump())
     await _service(request).approve(task_id, decision)
-    return {
-        "task_id": task_id,
-        "workflow_id": workflow_id,
-        "approved": body.approved,
-        "reason": body.reason,
-    }
+    return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
 
 
 @router.post("/api/v1/tasks/{task_id}/cancel", status_code=202, tags=["tasks"])

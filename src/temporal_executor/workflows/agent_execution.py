@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         AgentInput,
         ApprovalDecision,
         EventType,
+        ExpandToolsInput,
         LLMCallInput,
         LLMResponse,
         Message,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolDefinition,
         ToolResult,
+        ToolSpec,
     )
     from ..policies import EVENT_RETRY, EVENT_TIMEOUT, retry_policy, seconds
 
@@ -60,6 +62,7 @@ class AgentExecutionWorkflow:
         self._stored_messages = 0
         self._unsaved: list[Message] = []
         self._decision: ApprovalDecision | None = None
+        self._tools = input.tools
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -77,16 +80,23 @@ class AgentExecutionWorkflow:
 
     @approve.validator
     def _validate_approve(self, decision: ApprovalDecision) -> None:
-        if self.state.pending_approval is None or self._decision is not None:
+        pending = self.state.pending_approval
+        if pending is None or self._decision is not None:
             raise ApplicationError("no tool call is awaiting approval", type="Conflict")
+        problem = decision.problem(pending.tool_calls)
+        if problem:
+            raise ApplicationError(problem, type="InvalidDecision")
 
     @workflow.signal
     def decide(self, decision: ApprovalDecision) -> None:
         """The same decision as the `approve` update, for callers that cannot wait."""
-        if self.state.pending_approval is not None and self._decision is None:
-            self._decision = decision
-        else:
+        pending = self.state.pending_approval
+        if pending is None or self._decision is not None:
             workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
+        elif problem := decision.problem(pending.tool_calls):
+            workflow.logger.warning("approval signal ignored: %s", problem)
+        else:
+            self._decision = decision
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -98,6 +108,8 @@ class AgentExecutionWorkflow:
                 {"session_id": input.session_id, "model": input.model.model_dump(mode="json")},
             )
             await self._save()
+            if input.expand_tools:
+                await self._expand_tools()
             answer = await self._loop()
         except _TaskFailed as failed:
             await self._finish(TaskStatus.FAILED, error=failed.error)
@@ -136,6 +148,21 @@ class AgentExecutionWorkflow:
                 for r in results
             ]
 
+    async def _expand_tools(self) -> None:
+        policies = self.input.policies
+        try:
+            self._tools = await workflow.execute_activity(
+                "expand_tools",
+                ExpandToolsInput(task_id=self.input.task_id, tools=self._tools),
+                result_type=list[ToolSpec],
+                start_to_close_timeout=seconds(policies.tool_timeout),
+                heartbeat_timeout=seconds(policies.heartbeat_timeout),
+                retry_policy=retry_policy(policies.tool_retry),
+                summary="list the tools of MCP servers",
+            )
+        except ActivityError as exc:
+            raise _TaskFailed("tool_error", f"could not list tools: {_cause(exc)}") from exc
+
     async def _invoke_llm(self) -> LLMResponse:
         self.state.iterations += 1
         policies = self.input.policies
@@ -147,7 +174,7 @@ class AgentExecutionWorkflow:
             model=self.input.model,
             tools=[
                 ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
-                for t in self.input.tools
+                for t in self._tools
             ],
         )
         try:
@@ -178,7 +205,7 @@ class AgentExecutionWorkflow:
         return response
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
-        specs = {t.name: t for t in self.input.tools}
+        specs = {t.name: t for t in self._tools}
         for call in calls:
             await self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
         gated = [c for c in calls if c.name in specs and self._needs_approval(c.name)]
@@ -188,8 +215,12 @@ class AgentExecutionWorkflow:
         async def run_one(call: ToolCall) -> ToolResult:
             if call.name not in specs:
                 result = _error_result(call, f"unknown tool {call.name!r}")
-            elif decision is not None and call.id in gated_ids and not decision.approved:
-                reason = f": {decision.reason}" if decision.reason else ""
+            elif (
+                decision is not None
+                and call.id in gated_ids
+                and not (verdict := decision.for_call(call.id)).approved
+            ):
+                reason = f": {verdict.reason}" if verdict.reason else ""
                 result = _error_result(call, f"The user rejected this tool call{reason}")
             else:
                 result = await self._execute_tool(call, specs[call.name])
@@ -198,7 +229,7 @@ class AgentExecutionWorkflow:
 
         return list(await asyncio.gather(*(run_one(c) for c in calls)))
 
-    async def _execute_tool(self, call: ToolCall, spec: Any) -> ToolResult:
+    async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         policies = self.input.policies
         try:
             result: ToolResult = await workflow.execute_activity(

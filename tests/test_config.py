@@ -129,6 +129,6 @@ def test_cli_reports_unknown_provider(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: config: llm.providers.0.name: unknown provider 'skynet' (known: openai)"
+    assert result.stderr.strip().startswith(
+        "error: config: llm.providers.0.name: unknown provider 'skynet' (known: anthropic, "
     )

@@ -7,6 +7,7 @@ ExecutorError
 │   ├── ProviderNotConfiguredError
 │   └── ToolSpecError
 ├── TaskNotFoundError      no task with that id (HTTP 404)
+│   └── SessionNotFoundError
 ├── ConflictError          the task is not in a state that allows the call (HTTP 409)
 ├── ProviderError          an LLM provider failed; `retryable` says whether to try again
 └── ToolError              a tool call failed; the message goes back to the LLM
@@ -24,6 +25,7 @@ __all__ = [
     "ProviderError",
     "ProviderNotConfiguredError",
     "RequestError",
+    "SessionNotFoundError",
     "TaskNotFoundError",
     "ToolError",
     "ToolSpecError",
@@ -76,6 +78,12 @@ class TaskNotFoundError(ExecutorError):
     """No task has that id."""
 
     code = "task_not_found"
+
+
+class SessionNotFoundError(TaskNotFoundError):
+    """No session has that id."""
+
+    code = "session_not_found"
 
 
 class ConflictError(ExecutorError):

@@ -35,12 +35,15 @@ __all__ = [
     "LLMResponse",
     "Message",
     "ModelSettings",
+    "OpenSessionInput",
     "PendingApproval",
     "PublishEventInput",
     "RetrySettings",
     "SaveStateInput",
+    "Session",
     "StreamChunk",
     "TaskError",
+    "TaskPage",
     "TaskPolicies",
     "TaskResult",
     "TaskState",
@@ -269,6 +272,7 @@ class LLMCallInput(BaseModel):
     through history; the activity appends them to the stored transcript and reads it whole."""
 
     task_id: str
+    conversation: str
     call_key: str
     first_index: int
     new_messages: list[Message]
@@ -369,6 +373,11 @@ class TaskState(BaseModel):
     error: TaskError | None = None
 
 
+class OpenSessionInput(BaseModel):
+    session_id: str
+    task_id: str
+
+
 class SaveStateInput(BaseModel):
     """Input of `save_state`: the task's state and transcript messages not yet stored."""
 
@@ -421,3 +430,19 @@ class A2AMessageBody(_Strict):
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
     content: list[A2AContentPart] = Field(min_length=1, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(BaseModel):
+    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript and usage."""
+
+    session_id: str
+    tasks: list[TaskState]
+    messages: list[Message]
+    usage: Usage
+
+
+class TaskPage(BaseModel):
+    """`GET /api/v1/tasks`: one page of tasks, oldest first."""
+
+    tasks: list[TaskState]
+    next_offset: int | None = None

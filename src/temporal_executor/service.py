@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Config
-from .errors import ConflictError, RequestError, TaskNotFoundError
+from .errors import ConflictError, RequestError, SessionNotFoundError, TaskNotFoundError
 from .events import EventStore
 from .llm import ProviderRegistry
 from .models import (
@@ -27,9 +27,13 @@ from .models import (
     Event,
     EventType,
     ExecuteRequest,
+    Message,
+    Session,
     TaskError,
     TaskState,
     TaskStatus,
+    ToolCall,
+    Usage,
 )
 from .tools import ToolRegistry
 from .workflows import AgentExecutionWorkflow, workflow_id
@@ -92,10 +96,14 @@ class TaskService:
         )
 
     async def submit(self, request: ExecuteRequest) -> TaskState:
-        """Start the task's workflow, or return the existing task with that id."""
+        """Start the task's workflow, or return the existing task with that id.
+
+        One task runs at a time in a session (its turns share one transcript): a second one
+        is refused with `ConflictError` while the first has not ended."""
         input = self.prepare(request)
         if request.task_id and (existing := await self._existing(input.task_id)) is not None:
             return existing
+        await self._claim_session(input.session_id, input.task_id)
         try:
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
@@ -113,6 +121,21 @@ class TaskService:
         return await self._existing(input.task_id) or TaskState(
             task_id=input.task_id, session_id=input.session_id
         )
+
+    async def _claim_session(self, session_id: str, task_id: str) -> None:
+        holder = await self.store.claim_session(session_id, task_id)
+        if holder is None:
+            return
+        state = await self._existing(holder)
+        if state is not None and not state.status.terminal:
+            raise ConflictError(
+                f"session {session_id!r} has a task that has not ended ({holder!r}, "
+                f"{state.status.value}); a session runs one task at a time",
+                details={"session_id": session_id, "task_id": holder},
+            )
+        # The holder ended without releasing the session (e.g. terminated from the UI).
+        if await self.store.claim_session(session_id, task_id, replace=holder) is not None:
+            raise ConflictError(f"session {session_id!r} was claimed by another task just now")
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:
@@ -159,6 +182,60 @@ class TaskService:
                 "error": TaskError(code=f"workflow_{reason}", message=f"workflow {reason}"),
             }
         )
+
+    async def list_tasks(
+        self,
+        session_id: str | None = None,
+        status: TaskStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        statuses = [status.value] if status is not None else None
+        return await self.store.list_tasks(
+            session_id=session_id, statuses=statuses, limit=limit, offset=offset
+        )
+
+    async def history(self, task_id: str) -> list[Message]:
+        """The task's own turn: its user message, the LLM's messages, the tool results."""
+        await self.get(task_id)
+        history: list[Message] = []
+        for event in await self.store.read(task_id, 0, limit=1_000_000):
+            data = event.data
+            if event.type == EventType.TASK_STARTED and "user_message" in data:
+                history.append(Message(role="user", content=data["user_message"]))
+            elif event.type == EventType.LLM_MESSAGE:
+                calls = [ToolCall.model_validate(c) for c in data.get("tool_calls", [])]
+                history.append(
+                    Message(role="assistant", content=data.get("content"), tool_calls=calls)
+                )
+            elif event.type == EventType.TOOL_RESULT:
+                history.append(
+                    Message(
+                        role="tool",
+                        content=data["content"],
+                        tool_call_id=data["tool_call_id"],
+                        name=data["name"],
+                        is_error=data.get("is_error", False),
+                    )
+                )
+        return history
+
+    async def session(self, session_id: str) -> Session:
+        tasks = await self.store.list_tasks(session_id=session_id, limit=1_000_000)
+        if not tasks:
+            raise SessionNotFoundError(f"no session with id {session_id!r}")
+        usage = sum((t.usage for t in tasks), Usage())
+        messages = await self.store.get_messages(session_id)
+        return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
+
+    async def delete_session(self, session_id: str) -> None:
+        session = await self.session(session_id)
+        for task in session.tasks:
+            if not (await self.get(task.task_id)).status.terminal:
+                raise ConflictError(
+                    f"session {session_id!r} has a running task ({task.task_id!r}); cancel it first"
+                )
+        await self.store.delete_session(session_id)
 
     async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """The task's events after `after`, live, ending with its terminal event."""

@@ -27,10 +27,12 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
     tool_activities = ToolActivities(tools)
+    state_activities = StateActivities(store)
     return [
         LLMActivities(providers, store).invoke_llm,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
         EventActivities(store).publish_event,
-        StateActivities(store).save_state,
+        state_activities.open_session,
+        state_activities.save_state,
     ]

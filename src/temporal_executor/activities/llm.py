@@ -22,10 +22,10 @@ from temporalio.exceptions import ApplicationError
 from ..errors import ProviderError, RequestError
 from ..events import EventStore
 from ..llm import ProviderRegistry
-from ..models import EventType, LLMCallInput, LLMRequest, LLMResponse
+from ..models import EventType, LLMCallInput, LLMRequest, LLMResponse, Message, ToolCall
 from .heartbeat import heartbeating
 
-__all__ = ["DELTA_WINDOW", "LLMActivities"]
+__all__ = ["DELTA_WINDOW", "LLMActivities", "answer_dangling_calls"]
 
 DELTA_WINDOW = 0.02
 DELTA_MAX_CHARS = 2048
@@ -88,6 +88,33 @@ class _DeltaPublisher:
         self.superseded = self.superseded or event is None
 
 
+def answer_dangling_calls(messages: list[Message]) -> list[Message]:
+    """Every assistant tool call followed by its result, as providers require: an earlier turn
+    of the session that ended abruptly (terminated, crashed) may have left calls unanswered."""
+    repaired: list[Message] = []
+    waiting: list[ToolCall] = []
+    for message in messages:
+        if message.role != "tool" and waiting:
+            repaired += [_no_result(call) for call in waiting]
+            waiting = []
+        if message.role == "tool":
+            waiting = [call for call in waiting if call.id != message.tool_call_id]
+        repaired.append(message)
+        if message.role == "assistant":
+            waiting = list(message.tool_calls)
+    return repaired
+
+
+def _no_result(call: ToolCall) -> Message:
+    return Message(
+        role="tool",
+        content="no result: the task ended before this tool call ran",
+        tool_call_id=call.id,
+        name=call.name,
+        is_error=True,
+    )
+
+
 class LLMActivities:
     def __init__(self, providers: ProviderRegistry, store: EventStore) -> None:
         self.providers = providers
@@ -118,19 +145,20 @@ class LLMActivities:
             ) from exc
 
     async def _request(self, input: LLMCallInput) -> LLMRequest:
-        await self.store.put_messages(input.task_id, input.first_index, input.new_messages)
+        await self.store.put_messages(input.conversation, input.first_index, input.new_messages)
         count = input.first_index + len(input.new_messages)
-        messages = await self.store.get_messages(input.task_id, count)
+        messages = await self.store.get_messages(input.conversation, count)
         if len(messages) != count:
             raise ApplicationError(
-                f"transcript of task {input.task_id} has {len(messages)} of {count} messages",
+                f"transcript of session {input.conversation} has {len(messages)} of {count} "
+                "messages",
                 type="TranscriptError",
                 non_retryable=True,
             )
         model = input.model
         return LLMRequest(
             model=model.model,
-            messages=messages,
+            messages=answer_dangling_calls(messages),
             tools=input.tools,
             temperature=model.temperature,
             max_tokens=model.max_tokens,

@@ -16,7 +16,10 @@ from ..models import (
     ApprovalDecision,
     ApproveBody,
     ExecuteRequest,
+    Session,
+    TaskPage,
     TaskState,
+    TaskStatus,
 )
 from ..service import TaskService
 from ..workflows import workflow_id
@@ -63,6 +66,33 @@ async def execute(
 ) -> Any:
     """Start a task (or return the existing one with the same `task_id`)."""
     return await _execute(_service(request), body, wait, response)
+
+
+@router.get("/api/v1/tasks", response_model=TaskPage, tags=["tasks"])
+async def list_tasks(
+    request: Request,
+    session_id: Annotated[str | None, Query()] = None,
+    status: Annotated[TaskStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TaskPage:
+    """Tasks, oldest first, optionally of one session and/or in one status; paged."""
+    tasks = await _service(request).list_tasks(session_id, status, limit + 1, offset)
+    more = len(tasks) > limit
+    return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
+
+
+@router.get("/api/v1/sessions/{session_id}", response_model=Session, tags=["sessions"])
+async def get_session(session_id: str, request: Request) -> Session:
+    """The session's turns (its tasks), its transcript and its summed token usage."""
+    return await _service(request).session(session_id)
+
+
+@router.delete("/api/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
+async def delete_session(session_id: str, request: Request) -> Response:
+    """Delete the session's tasks, events and transcript (409 while a task runs)."""
+    await _service(request).delete_session(session_id)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskState, tags=["tasks"])

@@ -10,8 +10,12 @@ Contract of every implementation:
   already has events of a later attempt: a stale activity attempt that is still running after
   Temporal gave up on it cannot interleave its half answer with the retry's.
 - `put_messages` writes transcript entries at fixed indexes, idempotently; `get_messages`
-  reads the first `count` of them.
-- `save_task` / `get_task` keep the latest `TaskState` of each task.
+  reads the first `count` of them. A transcript belongs to a conversation (a session), so a
+  task sees the turns of the tasks before it in its session.
+- `save_task` / `get_task` keep the latest `TaskState` of each task; `list_tasks` pages them.
+- `claim_session` makes a task the one running task of its session, atomically, and
+  `release_session` ends that; `delete_session` removes a session's tasks, events and
+  transcript.
 
 Subscribers (`follow`) are woken at once by appends through the same store instance (the
 API and an in-process worker share one in `dev`) and otherwise
@@ -93,12 +97,18 @@ class EventStore(ABC):
         """Events with `seq > after`, in order, at most `limit`."""
 
     @abstractmethod
-    async def put_messages(self, task_id: str, first_index: int, messages: list[Message]) -> None:
+    async def put_messages(
+        self, conversation: str, first_index: int, messages: list[Message]
+    ) -> None:
         """Store transcript entries at `first_index`, `first_index + 1`, … (idempotent)."""
 
     @abstractmethod
-    async def get_messages(self, task_id: str, count: int) -> list[Message]:
-        """The first `count` transcript entries; fewer only if fewer were stored."""
+    async def get_messages(self, conversation: str, count: int | None = None) -> list[Message]:
+        """The first `count` transcript entries (all when None); fewer only if fewer exist."""
+
+    @abstractmethod
+    async def message_count(self, conversation: str) -> int:
+        """How many transcript entries the conversation has (no gaps: indexes 0 … n-1)."""
 
     @abstractmethod
     async def save_task(self, state: TaskState) -> None:
@@ -107,6 +117,32 @@ class EventStore(ABC):
     @abstractmethod
     async def get_task(self, task_id: str) -> TaskState | None:
         """The latest stored state of a task, or None."""
+
+    @abstractmethod
+    async def list_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        """Stored tasks, oldest first, filtered by session and status."""
+
+    @abstractmethod
+    async def claim_session(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        """Make `task_id` the session's running task. Returns the task that holds the session
+        instead (and changes nothing), unless that holder is `replace` or `task_id` itself."""
+
+    @abstractmethod
+    async def release_session(self, session_id: str, task_id: str) -> None:
+        """End `task_id`'s hold on the session (no-op when another task holds it)."""
+
+    @abstractmethod
+    async def delete_session(self, session_id: str) -> int:
+        """Delete the session's tasks, their events, and its transcript; return the task count."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -26,6 +26,7 @@ class MemoryEventStore(EventStore):
         self._latest_attempt: dict[tuple[str, str], int] = {}
         self._messages: dict[str, dict[int, Message]] = {}
         self._tasks: dict[str, TaskState] = {}
+        self._holders: dict[str, str] = {}
 
     async def _append(
         self,
@@ -65,23 +66,28 @@ class MemoryEventStore(EventStore):
         log = self._events.get(task_id, [])
         return [event.model_copy(deep=True) for event in log[start : start + max(limit, 0)]]
 
-    async def put_messages(self, task_id: str, first_index: int, messages: list[Message]) -> None:
+    async def put_messages(
+        self, conversation: str, first_index: int, messages: list[Message]
+    ) -> None:
         if first_index < 0:
             raise ValueError("first_index must be >= 0")
-        stored = self._messages.setdefault(task_id, {})
+        stored = self._messages.setdefault(conversation, {})
         for offset, message in enumerate(messages):
             stored[first_index + offset] = message.model_copy(deep=True)
 
-    async def get_messages(self, task_id: str, count: int) -> list[Message]:
-        stored = self._messages.get(task_id, {})
+    async def get_messages(self, conversation: str, count: int | None = None) -> list[Message]:
+        stored = self._messages.get(conversation, {})
         result: list[Message] = []
         # Stop at the first missing index: entries after a gap would shift into wrong places.
-        for index in range(count):
+        for index in range(len(stored) if count is None else count):
             message = stored.get(index)
             if message is None:
                 break
             result.append(message.model_copy(deep=True))
         return result
+
+    async def message_count(self, conversation: str) -> int:
+        return len(await self.get_messages(conversation))
 
     async def save_task(self, state: TaskState) -> None:
         self._tasks[state.task_id] = state.model_copy(deep=True)
@@ -89,3 +95,44 @@ class MemoryEventStore(EventStore):
     async def get_task(self, task_id: str) -> TaskState | None:
         state = self._tasks.get(task_id)
         return None if state is None else state.model_copy(deep=True)
+
+    async def list_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        found = [
+            state.model_copy(deep=True)
+            for state in self._tasks.values()  # dicts keep insertion order: oldest first
+            if (session_id is None or state.session_id == session_id)
+            and (statuses is None or state.status in statuses)
+        ]
+        return found[max(offset, 0) : max(offset, 0) + max(limit, 0)]
+
+    async def claim_session(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        holder = self._holders.get(session_id)
+        if holder is not None and holder not in (task_id, replace):
+            return holder
+        self._holders[session_id] = task_id
+        return None
+
+    async def release_session(self, session_id: str, task_id: str) -> None:
+        if self._holders.get(session_id) == task_id:
+            del self._holders[session_id]
+
+    async def delete_session(self, session_id: str) -> int:
+        doomed = [t for t, s in self._tasks.items() if s.session_id == session_id]
+        for task_id in doomed:
+            del self._tasks[task_id]
+            self._events.pop(task_id, None)
+            self._by_key.pop(task_id, None)
+            for key in [k for k in self._latest_attempt if k[0] == task_id]:
+                del self._latest_attempt[key]
+        self._messages.pop(session_id, None)
+        self._holders.pop(session_id, None)
+        return len(doomed)

@@ -51,10 +51,10 @@ _SCHEMA = (
     """,
     """
     CREATE TABLE IF NOT EXISTS messages (
-        task_id TEXT NOT NULL,
-        idx     INTEGER NOT NULL,
-        body    TEXT NOT NULL,
-        PRIMARY KEY (task_id, idx)
+        conversation TEXT NOT NULL,
+        idx          INTEGER NOT NULL,
+        body         TEXT NOT NULL,
+        PRIMARY KEY (conversation, idx)
     ) WITHOUT ROWID
     """,
     """
@@ -63,10 +63,18 @@ _SCHEMA = (
         session_id TEXT NOT NULL,
         status     TEXT NOT NULL,
         state      TEXT NOT NULL,
+        created    REAL NOT NULL,
         updated    REAL NOT NULL
     )
     """,
-    "CREATE INDEX IF NOT EXISTS tasks_session ON tasks (session_id)",
+    """
+    CREATE TABLE IF NOT EXISTS sessions (
+        session_id  TEXT PRIMARY KEY,
+        active_task TEXT
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS tasks_session ON tasks (session_id, created)",
+    "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created)",
     "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status)",
 )
 
@@ -175,25 +183,27 @@ class SqliteEventStore(EventStore):
             for seq, type, data, at in rows
         ]
 
-    async def put_messages(self, task_id: str, first_index: int, messages: list[Message]) -> None:
+    async def put_messages(
+        self, conversation: str, first_index: int, messages: list[Message]
+    ) -> None:
         if first_index < 0:
             raise ValueError("first_index must be >= 0")
         if not messages:
             return
         rows = [
-            (task_id, first_index + offset, message.model_dump_json())
+            (conversation, first_index + offset, message.model_dump_json())
             for offset, message in enumerate(messages)
         ]
         async with self._transaction() as db:
             await db.executemany(
-                "INSERT OR REPLACE INTO messages (task_id, idx, body) VALUES (?, ?, ?)", rows
+                "INSERT OR REPLACE INTO messages (conversation, idx, body) VALUES (?, ?, ?)", rows
             )
 
-    async def get_messages(self, task_id: str, count: int) -> list[Message]:
+    async def get_messages(self, conversation: str, count: int | None = None) -> list[Message]:
         rows = await self._query(
-            "SELECT idx, body FROM messages WHERE task_id = ? AND idx >= 0 AND idx < ?"
+            "SELECT idx, body FROM messages WHERE conversation = ? AND idx >= 0 AND idx < ?"
             " ORDER BY idx",
-            (task_id, count),
+            (conversation, 2**62 if count is None else count),
         )
         result: list[Message] = []
         for idx, body in rows:
@@ -203,11 +213,19 @@ class SqliteEventStore(EventStore):
             result.append(Message.model_validate_json(body))
         return result
 
+    async def message_count(self, conversation: str) -> int:
+        # Writes are in order from index 0, so the count is the next index.
+        rows = await self._query(
+            "SELECT COALESCE(MAX(idx), -1) + 1 FROM messages WHERE conversation = ?",
+            (conversation,),
+        )
+        return int(rows[0][0])
+
     async def save_task(self, state: TaskState) -> None:
         async with self._transaction() as db:
             await db.execute_fetchall(
-                "INSERT INTO tasks (task_id, session_id, status, state, updated)"
-                " VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO tasks (task_id, session_id, status, state, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
                 " status = excluded.status, state = excluded.state, updated = excluded.updated",
                 (
@@ -215,13 +233,74 @@ class SqliteEventStore(EventStore):
                     state.session_id,
                     state.status.value,
                     state.model_dump_json(),
-                    time.time(),
+                    now := time.time(),
+                    now,
                 ),
             )
 
     async def get_task(self, task_id: str) -> TaskState | None:
         rows = await self._query("SELECT state FROM tasks WHERE task_id = ?", (task_id,))
         return TaskState.model_validate_json(rows[0][0]) if rows else None
+
+    async def list_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        where, parameters = ["1 = 1"], []
+        if session_id is not None:
+            where.append("session_id = ?")
+            parameters.append(session_id)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            parameters += statuses
+        rows = await self._query(
+            f"SELECT state FROM tasks WHERE {' AND '.join(where)}"
+            " ORDER BY created, task_id LIMIT ? OFFSET ?",
+            [*parameters, max(limit, 0), max(offset, 0)],
+        )
+        return [TaskState.model_validate_json(state) for (state,) in rows]
+
+    async def claim_session(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        async with self._transaction() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT active_task FROM sessions WHERE session_id = ?", (session_id,)
+                )
+            )
+            holder = rows[0][0] if rows else None
+            if holder is not None and holder not in (task_id, replace):
+                return str(holder)
+            await db.execute_fetchall(
+                "INSERT INTO sessions (session_id, active_task) VALUES (?, ?)"
+                " ON CONFLICT (session_id) DO UPDATE SET active_task = excluded.active_task",
+                (session_id, task_id),
+            )
+        return None
+
+    async def release_session(self, session_id: str, task_id: str) -> None:
+        async with self._transaction() as db:
+            await db.execute_fetchall(
+                "UPDATE sessions SET active_task = NULL WHERE session_id = ? AND active_task = ?",
+                (session_id, task_id),
+            )
+
+    async def delete_session(self, session_id: str) -> int:
+        async with self._transaction() as db:
+            condition = "task_id IN (SELECT task_id FROM tasks WHERE session_id = ?)"
+            await db.execute_fetchall(f"DELETE FROM events WHERE {condition}", (session_id,))
+            ((count,),) = await db.execute_fetchall(
+                "SELECT COUNT(*) FROM tasks WHERE session_id = ?", (session_id,)
+            )
+            await db.execute_fetchall("DELETE FROM tasks WHERE session_id = ?", (session_id,))
+            await db.execute_fetchall("DELETE FROM messages WHERE conversation = ?", (session_id,))
+            await db.execute_fetchall("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return int(count)
 
     # --- the connection ------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         LLMCallInput,
         LLMResponse,
         Message,
+        OpenSessionInput,
         PendingApproval,
         PublishEventInput,
         SaveStateInput,
@@ -105,7 +106,18 @@ class AgentExecutionWorkflow:
         try:
             await self._publish(
                 EventType.TASK_STARTED,
-                {"session_id": input.session_id, "model": input.model.model_dump(mode="json")},
+                {
+                    "session_id": input.session_id,
+                    "user_message": input.user_message,
+                    "model": input.model.model_dump(mode="json"),
+                },
+            )
+            self._stored_messages = await workflow.execute_local_activity(
+                "open_session",
+                OpenSessionInput(session_id=input.session_id, task_id=input.task_id),
+                result_type=int,
+                start_to_close_timeout=EVENT_TIMEOUT,
+                retry_policy=EVENT_RETRY,
             )
             await self._save()
             if input.expand_tools:
@@ -122,7 +134,8 @@ class AgentExecutionWorkflow:
         return self.state
 
     async def _loop(self) -> str:
-        if self.input.system_message:
+        # A session's system message is its first turn's: later turns continue that conversation.
+        if self.input.system_message and self._stored_messages == 0:
             self._unsaved.append(Message(role="system", content=self.input.system_message))
         self._unsaved.append(Message(role="user", content=self.input.user_message))
         while True:
@@ -168,6 +181,7 @@ class AgentExecutionWorkflow:
         policies = self.input.policies
         call = LLMCallInput(
             task_id=self.input.task_id,
+            conversation=self.input.session_id,
             call_key=f"llm:{self.state.iterations}",
             first_index=self._stored_messages,
             new_messages=self._unsaved,

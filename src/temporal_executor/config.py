@@ -114,6 +114,7 @@ class ExecutorConfig(_Section):
     max_concurrent_workflows: int = Field(default=100, ge=1)
     max_concurrent_activities: int = Field(default=200, ge=1)
     max_iterations: int = Field(default=10, ge=1, le=10_000)
+    history_limit: int = Field(default=10_000, ge=100, le=50_000)
     require_approval: bool | list[str] = False
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
@@ -124,6 +125,7 @@ class ExecutorConfig(_Section):
             tool_timeout=self.timeouts.tool,
             heartbeat_timeout=self.timeouts.heartbeat,
             task_timeout=self.timeouts.task,
+            history_limit=self.history_limit,
             llm_retry=self.retry.llm,
             tool_retry=self.retry.tool,
         )

@@ -23,6 +23,7 @@ from pydantic import (
 __all__ = [
     "A2AContentPart",
     "A2AMessageBody",
+    "AgentCarry",
     "AgentInput",
     "ApprovalDecision",
     "ApproveBody",
@@ -245,8 +246,20 @@ class TaskPolicies(BaseModel):
     tool_timeout: float = 60.0
     heartbeat_timeout: float = 30.0
     task_timeout: float = 3600.0
+    history_limit: int = 10_000
     llm_retry: RetrySettings = Field(default_factory=RetrySettings)
     tool_retry: RetrySettings = Field(default_factory=lambda: RetrySettings(max_attempts=3))
+
+
+class AgentCarry(BaseModel):
+    """What a run hands to the next when it continues as new: the loop's whole state."""
+
+    state: TaskState
+    seq: int
+    stored_messages: int
+    unsaved: list[Message]
+    tools: list[ToolSpec]
+    started: float
 
 
 class AgentInput(BaseModel):
@@ -263,6 +276,7 @@ class AgentInput(BaseModel):
     require_approval: bool | list[str] = False
     expand_tools: bool = False
     policies: TaskPolicies = Field(default_factory=TaskPolicies)
+    carry: AgentCarry | None = None
 
     model_config = ConfigDict(protected_namespaces=())
 

@@ -9,14 +9,14 @@ an activity retry never publishes an event twice.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from ..models import (
+        AgentCarry,
         AgentInput,
         ApprovalDecision,
         EventType,
@@ -64,6 +64,15 @@ class AgentExecutionWorkflow:
         self._unsaved: list[Message] = []
         self._decision: ApprovalDecision | None = None
         self._tools = input.tools
+        self._started = workflow.time()
+        if input.carry is not None:
+            carry = input.carry
+            self.state = carry.state
+            self._seq = carry.seq
+            self._stored_messages = carry.stored_messages
+            self._unsaved = carry.unsaved
+            self._tools = carry.tools
+            self._started = carry.started
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -104,24 +113,8 @@ class AgentExecutionWorkflow:
     @workflow.run
     async def run(self, input: AgentInput) -> TaskState:
         try:
-            await self._publish(
-                EventType.TASK_STARTED,
-                {
-                    "session_id": input.session_id,
-                    "user_message": input.user_message,
-                    "model": input.model.model_dump(mode="json"),
-                },
-            )
-            self._stored_messages = await workflow.execute_local_activity(
-                "open_session",
-                OpenSessionInput(session_id=input.session_id, task_id=input.task_id),
-                result_type=int,
-                start_to_close_timeout=EVENT_TIMEOUT,
-                retry_policy=EVENT_RETRY,
-            )
-            await self._save()
-            if input.expand_tools:
-                await self._expand_tools()
+            if input.carry is None:
+                await self._start()
             answer = await self._loop()
         except _TaskFailed as failed:
             await self._finish(TaskStatus.FAILED, error=failed.error)
@@ -133,12 +126,35 @@ class AgentExecutionWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
-    async def _loop(self) -> str:
+    async def _start(self) -> None:
+        input = self.input
+        await self._publish(
+            EventType.TASK_STARTED,
+            {
+                "session_id": input.session_id,
+                "user_message": input.user_message,
+                "model": input.model.model_dump(mode="json"),
+            },
+        )
+        self._stored_messages = await workflow.execute_local_activity(
+            "open_session",
+            OpenSessionInput(session_id=input.session_id, task_id=input.task_id),
+            result_type=int,
+            start_to_close_timeout=EVENT_TIMEOUT,
+            retry_policy=EVENT_RETRY,
+        )
+        await self._save()
+        if input.expand_tools:
+            await self._expand_tools()
         # A session's system message is its first turn's: later turns continue that conversation.
-        if self.input.system_message and self._stored_messages == 0:
-            self._unsaved.append(Message(role="system", content=self.input.system_message))
-        self._unsaved.append(Message(role="user", content=self.input.user_message))
+        if input.system_message and self._stored_messages == 0:
+            self._unsaved.append(Message(role="system", content=input.system_message))
+        self._unsaved.append(Message(role="user", content=input.user_message))
+
+    async def _loop(self) -> str:
         while True:
+            if self._history_is_long():
+                await self._continue_as_new()
             if self.state.iterations >= self.input.max_iterations:
                 raise _TaskFailed(
                     "max_iterations",
@@ -160,6 +176,26 @@ class AgentExecutionWorkflow:
                 )
                 for r in results
             ]
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.input.policies.history_limit
+        )
+
+    async def _continue_as_new(self) -> NoReturn:
+        """Hand the loop's state to a fresh run: history stays bounded however long the task."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carry = AgentCarry(
+            state=self.state,
+            seq=self._seq,
+            stored_messages=self._stored_messages,
+            unsaved=self._unsaved,
+            tools=self._tools,
+            started=self._started,
+        )
+        workflow.continue_as_new(self.input.model_copy(update={"carry": carry}))
 
     async def _expand_tools(self) -> None:
         policies = self.input.policies
@@ -271,7 +307,7 @@ class AgentExecutionWorkflow:
             {"tool_calls": [c.model_dump(mode="json") for c in calls]},
         )
         await self._save()
-        remaining = self.input.policies.task_timeout - _elapsed()
+        remaining = self.input.policies.task_timeout - (workflow.time() - self._started)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None, timeout=max(remaining, 1.0)
@@ -350,8 +386,3 @@ def _error_result(call: ToolCall, message: str) -> ToolResult:
 def _cause(exc: ActivityError) -> str:
     cause = exc.cause
     return cause.message if isinstance(cause, FailureError) else exc.message
-
-
-def _elapsed() -> float:
-    start = workflow.info().workflow_start_time
-    return (workflow.now() - start) / timedelta(seconds=1)

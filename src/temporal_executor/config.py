@@ -115,6 +115,8 @@ class ExecutorConfig(_Section):
     max_concurrent_activities: int = Field(default=200, ge=1)
     max_iterations: int = Field(default=10, ge=1, le=10_000)
     history_limit: int = Field(default=10_000, ge=100, le=50_000)
+    inline_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
+    max_content_bytes: int = Field(default=1_048_576, ge=1024)
     require_approval: bool | list[str] = False
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
@@ -126,6 +128,8 @@ class ExecutorConfig(_Section):
             heartbeat_timeout=self.timeouts.heartbeat,
             task_timeout=self.timeouts.task,
             history_limit=self.history_limit,
+            inline_bytes=self.inline_bytes,
+            max_content_bytes=self.max_content_bytes,
             llm_retry=self.retry.llm,
             tool_retry=self.retry.tool,
         )

@@ -179,6 +179,7 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    content_ref: str | None = None
 
 
 class Usage(BaseModel):
@@ -247,6 +248,8 @@ class TaskPolicies(BaseModel):
     heartbeat_timeout: float = 30.0
     task_timeout: float = 3600.0
     history_limit: int = 10_000
+    inline_bytes: int = 65_536
+    max_content_bytes: int = 1_048_576
     llm_retry: RetrySettings = Field(default_factory=RetrySettings)
     tool_retry: RetrySettings = Field(default_factory=lambda: RetrySettings(max_attempts=3))
 
@@ -290,6 +293,8 @@ class LLMCallInput(BaseModel):
     call_key: str
     first_index: int
     new_messages: list[Message]
+    inline_bytes: int = 65_536
+    max_content_bytes: int = 1_048_576
     model: ModelSettings
     tools: list[ToolDefinition] = Field(default_factory=list)
 
@@ -300,6 +305,7 @@ class ToolCallInput(BaseModel):
     task_id: str
     call: ToolCall
     spec: ToolSpec
+    inline_bytes: int = 65_536
 
 
 class ExpandToolsInput(BaseModel):
@@ -308,10 +314,14 @@ class ExpandToolsInput(BaseModel):
 
 
 class ToolResult(BaseModel):
+    """A tool call's result; a large `content` is a preview and `content_ref` names the whole,
+    kept in the event store."""
+
     tool_call_id: str
     name: str
     content: str
     is_error: bool = False
+    content_ref: str | None = None
 
 
 class PublishEventInput(BaseModel):
@@ -363,6 +373,7 @@ class TaskStatus(StrEnum):
 
 class TaskResult(BaseModel):
     content: str
+    content_ref: str | None = None
 
 
 class PendingApproval(BaseModel):

@@ -35,6 +35,7 @@ from .models import (
     ToolCall,
     Usage,
 )
+from .payloads import resolve_messages
 from .tools import ToolRegistry
 from .workflows import AgentExecutionWorkflow, workflow_id
 
@@ -225,7 +226,7 @@ class TaskService:
         if not tasks:
             raise SessionNotFoundError(f"no session with id {session_id!r}")
         usage = sum((t.usage for t in tasks), Usage())
-        messages = await self.store.get_messages(session_id)
+        messages = await resolve_messages(self.store, await self.store.get_messages(session_id))
         return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
 
     async def delete_session(self, session_id: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 __all__ = ["make_tool_app"]
@@ -37,6 +37,11 @@ def make_tool_app() -> Starlette:
         await asyncio.sleep(float(request.query_params.get("delay", "3")))
         return JSONResponse({"done": True, "query": call["arguments"].get("query")})
 
+    async def big(request: Request) -> PlainTextResponse:
+        await record(request)
+        size = int(request.query_params.get("size", "300000"))
+        return PlainTextResponse("".join(chr(ord("a") + i % 26) for i in range(size)))
+
     async def list_calls(request: Request) -> JSONResponse:
         return JSONResponse(calls)
 
@@ -48,6 +53,7 @@ def make_tool_app() -> Starlette:
         routes=[
             Route("/weather", weather, methods=["POST"]),
             Route("/slow", slow, methods=["POST"]),
+            Route("/big", big, methods=["POST"]),
             Route("/_tool/calls", list_calls, methods=["GET"]),
             Route("/_tool/reset", reset, methods=["POST"]),
         ]

@@ -26,7 +26,7 @@ def build_activities(
     providers: ProviderRegistry, tools: ToolRegistry, store: EventStore
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
-    tool_activities = ToolActivities(tools)
+    tool_activities = ToolActivities(tools, store)
     state_activities = StateActivities(store)
     return [
         LLMActivities(providers, store).invoke_llm,

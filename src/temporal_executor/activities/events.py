@@ -6,6 +6,7 @@ from temporalio import activity
 
 from ..events import EventStore
 from ..models import PublishEventInput
+from ..payloads import resolve
 
 __all__ = ["EventActivities"]
 
@@ -17,5 +18,10 @@ class EventActivities:
     @activity.defn(name="publish_event")
     async def publish_event(self, input: PublishEventInput) -> int:
         """Append the event (idempotent on its key) and return its seq."""
-        event = await self.store.append(input.task_id, input.key, input.type, input.data)
+        data = input.data
+        if data.get("content_ref") is not None:
+            whole = await resolve(self.store, data.get("content") or "", data["content_ref"])
+            data = {**data, "content": whole}
+        data.pop("content_ref", None)
+        event = await self.store.append(input.task_id, input.key, input.type, data)
         return event.seq if event else 0

@@ -23,6 +23,7 @@ from ..errors import ProviderError, RequestError
 from ..events import EventStore
 from ..llm import ProviderRegistry
 from ..models import EventType, LLMCallInput, LLMRequest, LLMResponse, Message, ToolCall
+from ..payloads import offload, resolve_messages
 from .heartbeat import heartbeating
 
 __all__ = ["DELTA_WINDOW", "LLMActivities", "answer_dangling_calls"]
@@ -132,9 +133,10 @@ class LLMActivities:
         request = await self._request(input)
         try:
             async with heartbeating():
-                if not input.model.stream:
-                    return await provider.chat(request)
-                return await self._stream(input, request)
+                if input.model.stream:
+                    response = await self._stream(input, request)
+                else:
+                    response = await provider.chat(request)
         except ProviderError as exc:
             delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
             raise ApplicationError(
@@ -143,6 +145,12 @@ class LLMActivities:
                 non_retryable=not exc.retryable,
                 next_retry_delay=delay,
             ) from exc
+        message = response.message
+        if message.content is not None:
+            key = f"{input.task_id}/llm/{input.call_key}"
+            content, ref = await offload(self.store, key, message.content, input.inline_bytes)
+            message = message.model_copy(update={"content": content, "content_ref": ref})
+        return response.model_copy(update={"message": message})
 
     async def _request(self, input: LLMCallInput) -> LLMRequest:
         await self.store.put_messages(input.conversation, input.first_index, input.new_messages)
@@ -156,6 +164,7 @@ class LLMActivities:
                 non_retryable=True,
             )
         model = input.model
+        messages = await resolve_messages(self.store, messages, input.max_content_bytes)
         return LLMRequest(
             model=model.model,
             messages=answer_dangling_calls(messages),

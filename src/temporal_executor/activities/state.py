@@ -8,6 +8,7 @@ from temporalio import activity
 
 from ..events import EventStore
 from ..models import OpenSessionInput, SaveStateInput
+from ..payloads import resolve
 
 __all__ = ["StateActivities"]
 
@@ -24,6 +25,12 @@ class StateActivities:
     @activity.defn(name="save_state")
     async def save_state(self, input: SaveStateInput) -> None:
         state = input.state
+        result = state.result
+        if result is not None and result.content_ref is not None:
+            whole = await resolve(self.store, result.content, result.content_ref)
+            state = state.model_copy(
+                update={"result": result.model_copy(update={"content": whole, "content_ref": None})}
+            )
         if input.messages:
             await self.store.put_messages(state.session_id, input.first_index, input.messages)
         await self.store.save_task(state)

@@ -7,7 +7,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..errors import ToolError, ToolSpecError
+from ..events import EventStore
 from ..models import ExpandToolsInput, ToolCallInput, ToolResult, ToolSpec
+from ..payloads import offload
 from ..tools import ToolRegistry
 from .heartbeat import heartbeating
 
@@ -15,8 +17,9 @@ __all__ = ["ToolActivities"]
 
 
 class ToolActivities:
-    def __init__(self, tools: ToolRegistry) -> None:
+    def __init__(self, tools: ToolRegistry, store: EventStore) -> None:
         self.tools = tools
+        self.store = store
 
     @activity.defn(name="expand_tools")
     async def expand_tools(self, input: ExpandToolsInput) -> list[ToolSpec]:
@@ -49,4 +52,6 @@ class ToolActivities:
             if exc.retryable:
                 raise ApplicationError(exc.message, type="ToolError") from exc
             return error(exc.message)
-        return ToolResult(tool_call_id=call.id, name=call.name, content=content)
+        key = f"{input.task_id}/tool/{call.id}"
+        content, ref = await offload(self.store, key, content, input.inline_bytes)
+        return ToolResult(tool_call_id=call.id, name=call.name, content=content, content_ref=ref)

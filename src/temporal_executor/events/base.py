@@ -13,6 +13,8 @@ Contract of every implementation:
   reads the first `count` of them. A transcript belongs to a conversation (a session), so a
   task sees the turns of the tasks before it in its session.
 - `save_task` / `get_task` keep the latest `TaskState` of each task; `list_tasks` pages them.
+- `put_blob` / `get_blob` keep large contents (keys start with the task id and a slash)
+  that workflow history only references.
 - `claim_session` makes a task the one running task of its session, atomically, and
   `release_session` ends that; `delete_session` removes a session's tasks, events and
   transcript.
@@ -105,6 +107,14 @@ class EventStore(ABC):
     @abstractmethod
     async def get_messages(self, conversation: str, count: int | None = None) -> list[Message]:
         """The first `count` transcript entries (all when None); fewer only if fewer exist."""
+
+    @abstractmethod
+    async def put_blob(self, key: str, data: str) -> None:
+        """Store a large content under `key` (idempotent)."""
+
+    @abstractmethod
+    async def get_blob(self, key: str) -> str | None:
+        """The content stored under `key`, or None."""
 
     @abstractmethod
     async def message_count(self, conversation: str) -> int:

@@ -27,6 +27,7 @@ class MemoryEventStore(EventStore):
         self._messages: dict[str, dict[int, Message]] = {}
         self._tasks: dict[str, TaskState] = {}
         self._holders: dict[str, str] = {}
+        self._blobs: dict[str, str] = {}
 
     async def _append(
         self,
@@ -86,6 +87,12 @@ class MemoryEventStore(EventStore):
             result.append(message.model_copy(deep=True))
         return result
 
+    async def put_blob(self, key: str, data: str) -> None:
+        self._blobs[key] = data
+
+    async def get_blob(self, key: str) -> str | None:
+        return self._blobs.get(key)
+
     async def message_count(self, conversation: str) -> int:
         return len(await self.get_messages(conversation))
 
@@ -133,6 +140,8 @@ class MemoryEventStore(EventStore):
             self._by_key.pop(task_id, None)
             for key in [k for k in self._latest_attempt if k[0] == task_id]:
                 del self._latest_attempt[key]
+            for blob in [k for k in self._blobs if k.startswith(f"{task_id}/")]:
+                del self._blobs[blob]
         self._messages.pop(session_id, None)
         self._holders.pop(session_id, None)
         return len(doomed)

@@ -68,6 +68,12 @@ _SCHEMA = (
     )
     """,
     """
+    CREATE TABLE IF NOT EXISTS blobs (
+        key  TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
     CREATE TABLE IF NOT EXISTS sessions (
         session_id  TEXT PRIMARY KEY,
         active_task TEXT
@@ -213,6 +219,16 @@ class SqliteEventStore(EventStore):
             result.append(Message.model_validate_json(body))
         return result
 
+    async def put_blob(self, key: str, data: str) -> None:
+        async with self._transaction() as db:
+            await db.execute_fetchall(
+                "INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data)
+            )
+
+    async def get_blob(self, key: str) -> str | None:
+        rows = await self._query("SELECT data FROM blobs WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
     async def message_count(self, conversation: str) -> int:
         # Writes are in order from index 0, so the count is the next index.
         rows = await self._query(
@@ -294,6 +310,11 @@ class SqliteEventStore(EventStore):
         async with self._transaction() as db:
             condition = "task_id IN (SELECT task_id FROM tasks WHERE session_id = ?)"
             await db.execute_fetchall(f"DELETE FROM events WHERE {condition}", (session_id,))
+            await db.execute_fetchall(
+                "DELETE FROM blobs WHERE substr(key, 1, instr(key, '/') - 1) IN"
+                " (SELECT task_id FROM tasks WHERE session_id = ?)",
+                (session_id,),
+            )
             ((count,),) = await db.execute_fetchall(
                 "SELECT COUNT(*) FROM tasks WHERE session_id = ?", (session_id,)
             )

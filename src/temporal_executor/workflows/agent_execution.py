@@ -122,7 +122,8 @@ class AgentExecutionWorkflow:
         except asyncio.CancelledError:
             await self._finish(TaskStatus.CANCELLED)
             raise
-        await self._finish(TaskStatus.COMPLETED, result=TaskResult(content=answer))
+        result = TaskResult(content=answer.content or "", content_ref=answer.content_ref)
+        await self._finish(TaskStatus.COMPLETED, result=result)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -151,7 +152,7 @@ class AgentExecutionWorkflow:
             self._unsaved.append(Message(role="system", content=input.system_message))
         self._unsaved.append(Message(role="user", content=input.user_message))
 
-    async def _loop(self) -> str:
+    async def _loop(self) -> Message:
         while True:
             if self._history_is_long():
                 await self._continue_as_new()
@@ -164,7 +165,7 @@ class AgentExecutionWorkflow:
             message = (await self._invoke_llm()).message
             self._unsaved = [message]
             if not message.tool_calls:
-                return message.content or ""
+                return message
             results = await self._run_tools(message.tool_calls)
             self._unsaved += [
                 Message(
@@ -173,6 +174,7 @@ class AgentExecutionWorkflow:
                     tool_call_id=r.tool_call_id,
                     name=r.name,
                     is_error=r.is_error,
+                    content_ref=r.content_ref,
                 )
                 for r in results
             ]
@@ -221,6 +223,8 @@ class AgentExecutionWorkflow:
             call_key=f"llm:{self.state.iterations}",
             first_index=self._stored_messages,
             new_messages=self._unsaved,
+            inline_bytes=policies.inline_bytes,
+            max_content_bytes=policies.max_content_bytes,
             model=self.input.model,
             tools=[
                 ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
@@ -247,6 +251,7 @@ class AgentExecutionWorkflow:
             {
                 "iteration": self.state.iterations,
                 "content": message.content,
+                "content_ref": message.content_ref,
                 "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
                 "usage": response.usage.model_dump(),
                 "finish_reason": response.finish_reason,
@@ -284,7 +289,12 @@ class AgentExecutionWorkflow:
         try:
             result: ToolResult = await workflow.execute_activity(
                 "execute_tool",
-                ToolCallInput(task_id=self.input.task_id, call=call, spec=spec),
+                ToolCallInput(
+                    task_id=self.input.task_id,
+                    call=call,
+                    spec=spec,
+                    inline_bytes=policies.inline_bytes,
+                ),
                 result_type=ToolResult,
                 start_to_close_timeout=seconds(policies.tool_timeout),
                 heartbeat_timeout=seconds(policies.heartbeat_timeout),

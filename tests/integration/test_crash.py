@@ -14,7 +14,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import config_data, running_stack, weather_tool, write_config
+from temporal_executor.events import EventStore
+from tests.conftest import (
+    config_data,
+    free_port,
+    read_sse,
+    running_stack,
+    weather_tool,
+    write_config,
+)
 from tests.fakes.server import FakeServer
 
 
@@ -86,3 +94,133 @@ async def test_worker_killed_during_tool_call(
         # At-least-once delivery, made safe by the idempotency key: the retry carries the same one.
         assert len(calls) == 2
         assert {c["idempotency_key"] for c in calls} == {call_id}
+
+
+async def wait_for_event(store: EventStore, task_id: str, type: str) -> None:
+    for _ in range(600):
+        if any(event.type == type for event in await store.read(task_id)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {type} event for {task_id}")
+
+
+async def test_worker_killed_mid_stream(
+    temporal: str, openai_fake: FakeServer, tmp_path: Path
+) -> None:
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    config_path = write_config(data, tmp_path / "config.yaml")
+    log = tmp_path / "worker.log"
+    words = " ".join(f"word{i}" for i in range(40))
+    async with httpx.AsyncClient() as http:
+        await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": 0.1})
+
+    async with running_stack(data, worker=False) as stack:
+        with worker_process(config_path, log) as first:
+            await stack.execute(
+                task_id="stream-crash-1",
+                user_message=words,
+                model_config={"provider": "openai", "model": "gpt-4o-mini"},
+            )
+            await wait_for_event(stack.services.store, "stream-crash-1", "llm.delta")
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        async with httpx.AsyncClient() as http:
+            await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": 0})
+        with worker_process(config_path, log):
+            events = await asyncio.wait_for(stack.events("stream-crash-1"), 120)
+
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    types = [e["event"] for e in events]
+    assert types.count("llm.restart") == 1 and types.count("llm.message") == 1
+    restart = types.index("llm.restart")
+    assert "llm.delta" in types[:restart], "the first attempt streamed before the kill"
+    assert events[restart]["data"]["attempt"] == 2
+    # After the marker, the deltas are the new attempt's whole answer, nothing interleaved.
+    after = [e["data"] for e in events[restart + 1 :] if e["event"] == "llm.delta"]
+    assert {d["attempt"] for d in after} == {2}
+    final = next(e for e in events if e["event"] == "llm.message")["data"]["content"]
+    assert "".join(d["text"] for d in after) == final == f"Echo: {words}"
+    assert types[-1] == "task.completed"
+
+
+@contextmanager
+def api_process(config_path: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "temporal_executor", "--config", str(config_path), "serve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            try:
+                if (await http.get(url + "/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"API at {url} did not come up")
+
+
+async def test_api_killed_while_client_streams(
+    temporal: str, openai_fake: FakeServer, tmp_path: Path
+) -> None:
+    """Kill the API process a client streams from; reconnect to a new one with Last-Event-ID:
+    the client ends up with the whole log, each event once."""
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    api_data = {**data, "server": {**data["server"], "port": free_port()}}
+    config_path = write_config(api_data, tmp_path / "api.yaml")
+    url = f"http://127.0.0.1:{api_data['server']['port']}"
+    log = tmp_path / "api.log"
+    words = " ".join(f"token{i}" for i in range(30))
+    async with httpx.AsyncClient() as http:
+        await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": 0.1})
+
+    async with running_stack(data) as stack:  # the worker (and an API we don't use)
+        received: list[dict[str, object]] = []
+        with api_process(config_path, log) as api:
+            await wait_healthy(url)
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                await client.post(
+                    "/api/v1/execute",
+                    json={
+                        "task_id": "api-crash-1",
+                        "user_message": words,
+                        "model_config": {"provider": "openai", "model": "gpt-4o-mini"},
+                    },
+                )
+                try:
+                    async with client.stream("GET", "/api/v1/tasks/api-crash-1/events") as response:
+                        event: dict[str, object] = {}
+                        async for line in response.aiter_lines():
+                            if line.startswith("id:"):
+                                event["id"] = int(line[3:])
+                            elif line.startswith("event:"):
+                                event["event"] = line[6:].strip()
+                            elif not line and "id" in event:
+                                received.append(event)
+                                event = {}
+                                if len(received) == 5:
+                                    os.kill(api.pid, signal.SIGKILL)
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    pass
+        assert 5 <= len(received) and received[-1]["event"] != "task.completed"
+
+        with api_process(config_path, log):
+            await wait_healthy(url)
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                rest = await read_sse(client, "api-crash-1", after=int(str(received[-1]["id"])))
+        whole = await stack.events("api-crash-1")
+
+    got = [int(str(e["id"])) for e in received] + [e["id"] for e in rest]
+    assert got == [e["id"] for e in whole] == list(range(1, len(whole) + 1))
+    assert whole[-1]["event"] == "task.completed"

@@ -17,8 +17,8 @@ SIZE = 300_000
 def payload_sizes(history: object) -> list[int]:
     sizes = []
     for event in history.events:  # type: ignore[attr-defined]
-        for field, value in event.ListFields():
-            for inner, payloads in value.ListFields() if hasattr(value, "ListFields") else []:
+        for _field, value in event.ListFields():
+            for _inner, payloads in value.ListFields() if hasattr(value, "ListFields") else []:
                 if isinstance(payloads, Payloads):
                     sizes += [len(p.data) for p in payloads.payloads]
     return sizes

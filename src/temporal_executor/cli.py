@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from . import __version__
 from .config import Config, load_config
 from .devserver import DevServer, check_port_free
 from .errors import ExecutorError
 from .runtime import connect, open_services, run_services
+from .workflows import AgentExecutionWorkflow, workflow_id
 
 __all__ = ["main"]
 
@@ -79,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-stream", action="store_true", help="non-streaming LLM calls")
     run.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
     run.set_defaults(handler=_run)
+
+    replay = commands.add_parser(
+        "replay", help="replay recorded workflow histories against this version's workflow code"
+    )
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("history", nargs="?", help="a history JSON file (Temporal UI / CLI export)")
+    source.add_argument("--task-id", help="fetch every run of this task from Temporal")
+    replay.set_defaults(handler=_replay)
 
     approve = commands.add_parser("approve", help="approve (or reject) a pending tool call")
     approve.add_argument("task_id")
@@ -144,6 +156,45 @@ def _run_services(config: Config, *, api: bool, worker: bool) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _replay(config: Config, args: argparse.Namespace) -> int:
+    """Exit 0 when every history replays deterministically, 1 when one does not."""
+
+    recorded = []
+    if args.history:
+        path = Path(args.history)
+        recorded.append(WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")))
+
+    async def histories() -> list[WorkflowHistory]:
+        if recorded:
+            return recorded
+        client = await connect(config)
+        found = []
+        query = f"WorkflowId = '{workflow_id(args.task_id)}'"
+        async for run in client.list_workflows(query):
+            handle = client.get_workflow_handle(run.id, run_id=run.run_id)
+            found.append(await handle.fetch_history())
+        if not found:
+            raise ExecutorError(f"no workflow runs for task {args.task_id!r}")
+        return found
+
+    async def main() -> int:
+        replayer = Replayer(
+            workflows=[AgentExecutionWorkflow], data_converter=pydantic_data_converter
+        )
+        failed = 0
+        # The SDK logs each failed activation at length; our verdict line says enough.
+        logging.getLogger("temporalio").setLevel(logging.CRITICAL)
+        for history in await histories():
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            failure = result.replay_failure
+            verdict = "ok" if failure is None else f"NOT DETERMINISTIC: {_first_line(failure)}"
+            failed += result.replay_failure is not None
+            print(f"{history.workflow_id}: {len(history.events)} events: {verdict}")
+        return 1 if failed else 0
+
+    return asyncio.run(main())
 
 
 # --- client commands -----------------------------------------------------------------------
@@ -297,6 +348,12 @@ class _Printer:
         answer = input("approve? [y/N] ").strip().lower()
         body = {"approved": answer in ("y", "yes")}
         _call(self.client, "POST", f"/api/v1/approve/agent-execution-{self.task_id}", json=body)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    message = text.split("message: ", 1)[-1] if "message: " in text else text
+    return _clip(message.split("\\n")[0].strip('"'), 200)
 
 
 def _clip(text: str, limit: int = 300) -> str:

@@ -3,6 +3,8 @@ that spans a continue-as-new replays deterministically."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from temporal_executor.workflows import AgentExecutionWorkflow
-from tests.conftest import config_data, running_stack, weather_tool
+from tests.conftest import config_data, running_stack, weather_tool, write_config
 from tests.fakes.server import FakeServer
 
 ITERATIONS = 200
@@ -78,6 +80,17 @@ async def test_200_tool_iterations_continue_as_new(
         )
         for history in histories:
             await replayer.replay_workflow(history)
+        # The same through the CLI, which fetches every run itself.
+        config_path = write_config(data, tmp_path / "config.yaml")
+        replay = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "temporal_executor", "--config", str(config_path),
+            "replay", "--task-id", "long-1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output = (await replay.communicate())[0].decode()
+        assert replay.returncode == 0, output
+        assert output.count(": ok") == len(runs)
+
         continued = HistoryEventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         assert (
             sum(any(e.event_type == continued for e in h.events) for h in histories)

@@ -1,134 +1,141 @@
-"""A local OpenAI-compatible server: Chat Completions (JSON and SSE) and the model list.
+"""A local OpenAI-compatible server: Chat Completions (JSON and SSE) and the model list, at
+OpenAI's paths (`/v1/...`) and at Azure OpenAI's
+(`/openai/deployments/{deployment}/chat/completions?api-version=...`).
 
-Replies follow rules on the received conversation, so a real agent loop can run against it:
+Replies follow the vendor-neutral rules of `rules.py` (tool call ids `call_1`, `call_2`, …),
+and the fake has the `/_fake/*` control API described there. Each recorded Azure request also
+has `"_azure": {"deployment": ..., "api_version": ..., "auth": "api-key" | "bearer"}`.
 
-1. the first user message contains "[loop]" and there are tools → a tool call, always;
-2. the last message is `user`, there are tools and the text lacks "[no tools]" → a call to
-   the first tool (to the first two with "[two tools]"), arguments `{"query": <user text>}`;
-3. the last message is `tool` → "Tool results: name=content | …" over the trailing results;
-4. otherwise → "Echo: <last user text>".
-
-Tool call ids are `call_1`, `call_2`, … per fake instance. Usage counts characters / 4: the
-prompt over all message contents, the completion over the reply text, or the tool names and
-arguments (each at least 1).
-
-Control, over HTTP so that other processes can use it too (no auth on these):
-- `POST /_fake/enqueue` a list of entries, consumed one per completion request before the
-  rules: `{"status": 429, "headers": {...}, "body": {...}}` (any status; 4xx/5xx get an
-  OpenAI error body when `body` is left out), `{"truncate": true}` (a stream stops before
-  `finish_reason` and `[DONE]`; a JSON reply is cut in half), `{"malformed": true}` (200
-  without `choices`), `{"content": "...", "tool_calls": [{"name": ..., "arguments": ...}]}`
-  (a canned reply; `arguments` a string is sent as is). Any entry may add `"delay": seconds`.
-- `POST /_fake/config` `{"chunk_delay": 0.05}`: seconds between stream chunks.
-- `GET /_fake/requests`: the completion request bodies received; `POST /_fake/reset`.
+Auth: OpenAI paths take `Authorization: Bearer <key>`; Azure paths take `api-key: <key>` or
+`Authorization: Bearer <Entra ID token>`. Azure paths answer 404 `DeploymentNotFound` for a
+deployment not in `deployments` (when given) and 404 without `api-version`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import re
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
 from .server import FakeServer
 
 __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"]
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "fake-model")
 _ERROR_TYPES = {401: "invalid_request_error", 429: "requests", 500: "server_error"}
-
-
-@dataclass
-class _Reply:
-    content: str | None = None
-    tool_calls: list[tuple[str, str, str]] = field(default_factory=list)  # id, name, arguments
-
-    @property
-    def finish_reason(self) -> str:
-        return "tool_calls" if self.tool_calls else "stop"
-
-    def size(self) -> int:
-        return len(self.content or "") + sum(len(n) + len(a) for _, n, a in self.tool_calls)
+_AZURE_DENIED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
+    "a valid key for an active subscription and use a correct regional API endpoint for your "
+    "resource."
+)
+_AZURE_NO_DEPLOYMENT = (
+    "The API deployment for this resource does not exist. If you created the deployment within "
+    "the last 5 minutes, please wait a moment and try again."
+)
 
 
 class FakeOpenAI:
-    """The fake's state and rules; `app` is the ASGI application."""
+    """The fake's state and wire format; `app` is the ASGI application."""
 
-    def __init__(self, api_key: str | None = None) -> None:
-        """`api_key`: the only key accepted; None accepts any non-empty bearer token."""
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        ad_token: str | None = None,
+        deployments: tuple[str, ...] | None = None,
+    ) -> None:
+        """`api_key` / `ad_token`: the only key / Entra ID token accepted, None accepts any
+        non-empty one; `deployments`: the Azure deployments that exist, None for any."""
         self.api_key = api_key
-        self._call_ids = itertools.count(1)
+        self.ad_token = ad_token
+        self.deployments = deployments
+        self.llm = FakeLLM(call_id_prefix="call_")
         self._completion_ids = itertools.count(1)
-        self.requests: list[dict[str, Any]] = []
-        self.queue: list[dict[str, Any]] = []
-        self.chunk_delay = 0.0
         self.app = Starlette(
             routes=[
-                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/chat/completions", self._openai_completions, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
-                Route("/_fake/enqueue", self._enqueue, methods=["POST"]),
-                Route("/_fake/config", self._config, methods=["POST"]),
-                Route("/_fake/requests", self._requests, methods=["GET"]),
-                Route("/_fake/reset", self._reset, methods=["POST"]),
+                Route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    self._azure_completions,
+                    methods=["POST"],
+                ),
+                *self.llm.routes(),
             ]
         )
 
-    # --- OpenAI API -----------------------------------------------------------------------
+    # --- OpenAI and Azure routes ----------------------------------------------------------
 
     async def _models(self, request: Request) -> Response:
-        if denied := self._check_auth(request):
+        if denied := self._check_bearer(request, self.api_key):
             return denied
         data = [
             {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in MODELS
         ]
         return JSONResponse({"object": "list", "data": data})
 
-    async def _completions(self, request: Request) -> Response:
-        if denied := self._check_auth(request):
+    async def _openai_completions(self, request: Request) -> Response:
+        if denied := self._check_bearer(request, self.api_key):
             return denied
+        return await self._completions(request, {})
+
+    async def _azure_completions(self, request: Request) -> Response:
+        deployment = request.path_params["deployment"]
+        api_version = request.query_params.get("api-version")
+        if not api_version:
+            return _azure_error(404, "404", "Resource not found")
+        if "api-key" in request.headers:
+            auth = "api-key"
+            key = request.headers["api-key"].strip()
+            if not key or (self.api_key is not None and key != self.api_key):
+                return _azure_error(401, "401", _AZURE_DENIED)
+        else:
+            auth = "bearer"
+            if denied := self._check_bearer(request, self.ad_token):
+                return denied
+        if self.deployments is not None and deployment not in self.deployments:
+            return _azure_error(404, "DeploymentNotFound", _AZURE_NO_DEPLOYMENT)
+        azure = {"deployment": deployment, "api_version": api_version, "auth": auth}
+        return await self._completions(request, {"_azure": azure}, default_model=deployment)
+
+    async def _completions(
+        self, request: Request, extra: dict[str, Any], default_model: str | None = None
+    ) -> Response:
         try:
             body = await request.json()
         except ValueError:
             return _error(400, "We could not parse the JSON body of your request.")
+        if isinstance(body, dict) and default_model is not None:
+            body.setdefault("model", default_model)
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return _error(400, "you must provide a model parameter", param="model")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "'messages' must be a non-empty array", param="messages")
-        self.requests.append(body)
-        canned = self.queue.pop(0) if self.queue else {}
-        if canned.get("delay"):
-            await asyncio.sleep(float(canned["delay"]))
-        if "status" in canned:
-            status = int(canned["status"])
-            content = canned.get("body") or _error_body(status, f"canned error {status}")
-            return JSONResponse(content, status_code=status, headers=canned.get("headers"))
-        if canned.get("malformed"):
+        entry = await self.llm.take(body | extra, request)
+        if "status" in entry:
+            status = int(entry["status"])
+            content = entry.get("body") or _error_body(status, f"canned error {status}")
+            return JSONResponse(content, status_code=status, headers=entry.get("headers"))
+        if entry.get("malformed"):
             return JSONResponse({"id": "chatcmpl-bad", "object": "chat.completion"})
-        canned_reply = "content" in canned or "tool_calls" in canned
-        reply = self._canned_reply(canned) if canned_reply else self._rule_reply(body)
-        truncate = bool(canned.get("truncate"))
+        turns = _turns(body["messages"])
+        tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
+        reply = self.llm.reply(turns, tools, entry)
+        usage = _usage(self.llm.usage(turns, reply, entry))
+        truncate = bool(entry.get("truncate"))
         completion_id = f"chatcmpl-{next(self._completion_ids)}"
-        usage = {
-            "prompt_tokens": max(
-                1, sum(len(_text(m.get("content"))) for m in body["messages"]) // 4
-            ),
-            "completion_tokens": max(1, reply.size() // 4),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = self._stream(
-                completion_id, body["model"], reply, usage, include_usage, truncate
+                completion_id, body["model"], reply, usage if include_usage else None, truncate
             )
             return StreamingResponse(events, media_type="text/event-stream")
         completion = {
@@ -142,7 +149,7 @@ class FakeOpenAI:
                     "index": 0,
                     "message": _message(reply),
                     "logprobs": None,
-                    "finish_reason": reply.finish_reason,
+                    "finish_reason": _finish_reason(reply),
                 }
             ],
             "usage": usage,
@@ -156,9 +163,8 @@ class FakeOpenAI:
         self,
         completion_id: str,
         model: str,
-        reply: _Reply,
-        usage: dict[str, int],
-        include_usage: bool,
+        reply: Reply,
+        usage: dict[str, Any] | None,
         truncate: bool,
     ) -> AsyncIterator[str]:
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
@@ -170,7 +176,7 @@ class FakeOpenAI:
                 "system_fingerprint": "fp_fake",
                 "choices": choices,
             }
-            data |= {"usage": None} if include_usage else {}
+            data |= {"usage": None} if usage is not None else {}
             return f"data: {json.dumps(data | extra)}\n\n"
 
         def delta(value: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
@@ -179,34 +185,38 @@ class FakeOpenAI:
         # Like OpenAI: the first delta has the role (and, without text, the first tool call).
         role: dict[str, Any] = {
             "role": "assistant",
-            "content": "" if reply.content else None,
+            "content": "" if reply.text else None,
             "refusal": None,
         }
         deltas: list[dict[str, Any]] = [role]
-        deltas += [{"content": word} for word in re.findall(r"\s*\S+\s*", reply.content or "")]
-        for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
-            first = {"id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        deltas += [{"content": word} for word in words(reply.text)]
+        for index, call in enumerate(reply.tool_calls):
+            first = {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
             if len(deltas) == 1 and "tool_calls" not in role:
                 role["tool_calls"] = [{"index": index, **first}]
             else:
                 deltas.append({"tool_calls": [{"index": index, **first}]})
-            for i in range(0, len(arguments), 8):
-                piece = {"index": index, "function": {"arguments": arguments[i : i + 8]}}
+            for i in range(0, len(call.arguments), 8):
+                piece = {"index": index, "function": {"arguments": call.arguments[i : i + 8]}}
                 deltas.append({"tool_calls": [piece]})
         if truncate:
             deltas = deltas[: max(2, len(deltas) // 2)]
         for value in deltas:
             yield chunk(delta(value))
-            await asyncio.sleep(self.chunk_delay)
+            await self.llm.pause()
         if truncate:
             return
-        yield chunk(delta({}, reply.finish_reason))
-        if include_usage:
-            await asyncio.sleep(self.chunk_delay)
+        yield chunk(delta({}, _finish_reason(reply)))
+        if usage is not None:
+            await self.llm.pause()
             yield chunk([], usage=usage)
         yield "data: [DONE]\n\n"
 
-    def _check_auth(self, request: Request) -> Response | None:
+    def _check_bearer(self, request: Request, expected: str | None) -> Response | None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return _error(
@@ -214,63 +224,33 @@ class FakeOpenAI:
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             )
-        if self.api_key is not None and key.strip() != self.api_key:
+        if expected is not None and key.strip() != expected:
             return _error(401, "Incorrect API key provided.", code="invalid_api_key")
         return None
 
-    # --- the rules ------------------------------------------------------------------------
 
-    def _rule_reply(self, body: dict[str, Any]) -> _Reply:
-        messages: list[dict[str, Any]] = body["messages"]
-        tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
-        users = [_text(m.get("content")) for m in messages if m.get("role") == "user"]
-        user_text = users[-1] if users else ""
-        last = messages[-1].get("role")
-        looping = bool(tools) and bool(users) and "[loop]" in users[0]
-        if looping or (last == "user" and tools and "[no tools]" not in user_text):
-            count = 2 if "[two tools]" in user_text and len(tools) >= 2 else 1
-            arguments = json.dumps({"query": user_text})
-            return _Reply(tool_calls=[(self._call_id(), name, arguments) for name in tools[:count]])
-        if last == "tool":
-            return _Reply(content="Tool results: " + " | ".join(_tool_results(messages)))
-        return _Reply(content="Echo: " + user_text)
+# --- OpenAI wire format <-> neutral turns ----------------------------------------------------
 
-    def _canned_reply(self, canned: dict[str, Any]) -> _Reply:
-        calls = []
-        for call in canned.get("tool_calls") or []:
-            arguments = call.get("arguments", {})
-            if not isinstance(arguments, str):
-                arguments = json.dumps(arguments)
-            calls.append((call.get("id") or self._call_id(), call["name"], arguments))
-        content = canned.get("content")
-        return _Reply(content=content if content or not calls else None, tool_calls=calls)
 
-    def _call_id(self) -> str:
-        return f"call_{next(self._call_ids)}"
-
-    # --- control --------------------------------------------------------------------------
-
-    async def _enqueue(self, request: Request) -> Response:
-        entries = await request.json()
-        entries = [entries] if isinstance(entries, dict) else entries
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            return JSONResponse({"error": "expected a list of objects"}, status_code=400)
-        self.queue.extend(entries)
-        return JSONResponse({"queued": len(self.queue)})
-
-    async def _config(self, request: Request) -> Response:
-        settings = await request.json()
-        self.chunk_delay = float(settings.get("chunk_delay", self.chunk_delay))
-        return JSONResponse({"chunk_delay": self.chunk_delay})
-
-    async def _requests(self, request: Request) -> Response:
-        return JSONResponse(self.requests)
-
-    async def _reset(self, request: Request) -> Response:
-        self.requests.clear()
-        self.queue.clear()
-        self.chunk_delay = 0.0
-        return JSONResponse({})
+def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
+    turns = []
+    for message in messages:
+        role = str(message.get("role", ""))
+        text = _text(message.get("content"))
+        if role == "tool":
+            result = Result(content=text, call_id=str(message.get("tool_call_id", "")))
+            turns.append(Turn(role="tool", tool_results=[result]))
+            continue
+        calls = [
+            Call(
+                name=c.get("function", {}).get("name", ""),
+                arguments=c.get("function", {}).get("arguments", ""),
+                id=c.get("id", ""),
+            )
+            for c in message.get("tool_calls") or []
+        ]
+        turns.append(Turn(role=role, text=text, tool_calls=calls))
+    return turns
 
 
 def _text(content: Any) -> str:
@@ -282,32 +262,28 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _tool_results(messages: list[dict[str, Any]]) -> list[str]:
-    """`name=content` for the tool messages at the end, names from the assistant's calls."""
-    trailing: list[dict[str, Any]] = []
-    for message in reversed(messages):
-        if message.get("role") != "tool":
-            break
-        trailing.insert(0, message)
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            names[call.get("id", "")] = call.get("function", {}).get("name", "")
-    results = []
-    for message in trailing:
-        call_id = message.get("tool_call_id", "")
-        results.append(f"{names.get(call_id) or call_id}={_text(message.get('content'))}")
-    return results
+def _finish_reason(reply: Reply) -> str:
+    return "tool_calls" if reply.tool_calls else "stop"
 
 
-def _message(reply: _Reply) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None}
+def _message(reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"id": i, "type": "function", "function": {"name": n, "arguments": a}}
-            for i, n, a in reply.tool_calls
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
         ]
     return message
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
 
 
 def _error_body(status: int, message: str, *, param: str | None = None, code: Any = None) -> Any:
@@ -319,34 +295,28 @@ def _error(status: int, message: str, *, param: str | None = None, code: Any = N
     return JSONResponse(_error_body(status, message, param=param, code=code), status_code=status)
 
 
-class FakeOpenAIControl:
-    """Drives a running fake over HTTP: `FakeOpenAIControl(server.base_url)`."""
+def _azure_error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+class FakeOpenAIControl(FakeControl):
+    """Drives a running fake over HTTP: `FakeOpenAIControl(server.base_url)` (or `.url`)."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.removesuffix("/v1").rstrip("/")
-
-    def enqueue(self, *entries: dict[str, Any]) -> None:
-        httpx.post(f"{self.base_url}/_fake/enqueue", json=list(entries)).raise_for_status()
-
-    def configure(self, *, chunk_delay: float) -> None:
-        body = {"chunk_delay": chunk_delay}
-        httpx.post(f"{self.base_url}/_fake/config", json=body).raise_for_status()
-
-    def requests(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.base_url}/_fake/requests")
-        response.raise_for_status()
-        result: list[dict[str, Any]] = response.json()
-        return result
-
-    def reset(self) -> None:
-        httpx.post(f"{self.base_url}/_fake/reset").raise_for_status()
+        super().__init__(base_url.rstrip("/").removesuffix("/v1"))
 
 
-def create_app(api_key: str | None = None) -> Starlette:
+def create_app(
+    api_key: str | None = None,
+    *,
+    ad_token: str | None = None,
+    deployments: Iterable[str] | None = None,
+) -> Starlette:
     """A new fake's ASGI app; serve it with `FakeServer(app, path="/v1")`."""
-    return FakeOpenAI(api_key).app
+    names = tuple(deployments) if deployments is not None else None
+    return FakeOpenAI(api_key, ad_token=ad_token, deployments=names).app
 
 
-def openai_fake_server(api_key: str | None = None) -> FakeServer:
+def openai_fake_server(api_key: str | None = None, **options: Any) -> FakeServer:
     """A `FakeServer` running a new fake; its `.url` is the `/v1` base URL."""
-    return FakeServer(create_app(api_key), path="/v1")
+    return FakeServer(create_app(api_key, **options), path="/v1")

@@ -41,7 +41,8 @@ class FakeServer:
         return self.base_url + self.path
 
     def start(self, timeout: float = 10.0) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio then sets TCP_NODELAY (else Nagle adds ~40 ms a reply).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((self.host, 0))
         self.port = self._socket.getsockname()[1]

@@ -1,4 +1,5 @@
-"""`OpenAIProvider` through the official SDK against the local OpenAI wire fake."""
+"""`OpenAIProvider`, `OpenAICompatibleProvider` and `AzureOpenAIProvider` through the official
+SDK against the local OpenAI wire fake (whose Azure routes serve the last)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
-from temporal_executor.llm.openai import OpenAIProvider
+from temporal_executor.llm.azure import AzureOpenAIProvider
+from temporal_executor.llm.openai import OpenAICompatibleProvider, OpenAIProvider
 from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
 from tests.fakes.openai_fake import FakeOpenAIControl, openai_fake_server
 from tests.fakes.server import FakeServer
@@ -135,7 +137,53 @@ async def test_usage_is_reported(provider: OpenAIProvider, stream: bool) -> None
         "prompt_tokens": 5,
         "completion_tokens": 4,
         "total_tokens": 9,
+        "cache_read_tokens": 0,
+        "cache_creation_tokens": 0,
     }
+
+
+@BOTH
+async def test_cached_prompt_tokens_are_reported(
+    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
+) -> None:
+    fake.enqueue({"content": "from the cache", "cache_read_tokens": 3})
+
+    response, _ = await complete(provider, user("a prompt of some length"), stream)
+
+    assert response.usage.cache_read_tokens == 3
+    assert response.usage.prompt_tokens >= 3 and response.usage.cache_creation_tokens == 0
+
+
+async def test_response_format_is_sent(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    response_format = {"type": "json_schema", "json_schema": {"name": "city", "schema": schema}}
+    await provider.chat(user("hi", response_format=response_format))
+
+    assert fake.requests()[-1]["response_format"] == response_format
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("o1", "max_completion_tokens"),
+        ("o3-mini", "max_completion_tokens"),
+        ("o4-mini-2025-04-16", "max_completion_tokens"),
+        ("gpt-5", "max_completion_tokens"),
+        ("gpt-5.4-mini", "max_completion_tokens"),
+        ("gpt-4o-mini", "max_tokens"),
+        ("gpt-4.1", "max_tokens"),
+    ],
+)
+async def test_reasoning_models_get_max_completion_tokens(
+    provider: OpenAIProvider, fake: FakeOpenAIControl, model: str, key: str
+) -> None:
+    request = user("hi", max_tokens=64)
+    request.model = model
+    await provider.chat(request)
+
+    sent = fake.requests()[-1]
+    assert sent[key] == 64
+    assert len({"max_tokens", "max_completion_tokens"} & set(sent)) == 1
 
 
 # --- tool calls ------------------------------------------------------------------------------
@@ -323,14 +371,20 @@ async def test_wrong_key_is_not_retryable_and_not_echoed(
     assert "Incorrect API key" in str(error) and wrong not in str(error)
 
 
-async def test_missing_key(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_missing_key(
+    server: FakeServer, fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(KEY_ENV)
     provider = make_provider(server.url)
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-sdk-environment")
 
     with pytest.raises(ProviderNotConfiguredError):
         provider.check()
     error = await failure(provider, user("hi"), stream=False)
-    assert not error.retryable and "Missing credentials" in str(error)
+    assert not error.retryable
+    assert str(error) == f"openai: missing credentials: environment variable {KEY_ENV} is not set"
+    assert fake.requests() == [], "no fallback to OPENAI_API_KEY"
 
 
 def test_fake_requires_a_bearer_key(server: FakeServer) -> None:
@@ -395,3 +449,197 @@ async def test_client_is_recreated_after_aclose(provider: OpenAIProvider) -> Non
     response = await provider.chat(user("two"))
 
     assert response.message.content == "Echo: two"
+
+
+# --- OpenAI-compatible servers (openai-compatible, ollama) -----------------------------------
+
+
+def compatible(name: str, url: str | None, key_env: str | None = None) -> OpenAIProvider:
+    config = {"base_url": url} if url else {}
+    return OpenAICompatibleProvider(ProviderConfig(name=name, api_key_env=key_env, config=config))
+
+
+async def test_compatible_needs_base_url_and_ignores_the_sdk_environment(
+    monkeypatch: pytest.MonkeyPatch, server: FakeServer, fake: FakeOpenAIControl
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    provider = compatible("ollama", None)
+
+    with pytest.raises(ProviderNotConfiguredError) as caught:
+        provider.check()
+    error = await failure(provider, user("hi"), stream=False)
+
+    assert str(caught.value) == "provider 'ollama': config.base_url is required"
+    assert not error.retryable and str(error) == "ollama: config.base_url is required"
+    assert fake.requests() == []
+
+
+async def test_compatible_without_a_key_sends_a_placeholder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leave-this-host")
+    with openai_fake_server(api_key="unused") as local:
+        provider = compatible("ollama", local.url)
+        provider.check()
+        request = user("hi", max_tokens=10)
+        request.model = "o3-mini"  # any name goes, and max_tokens stays max_tokens
+        response = await provider.chat(request)
+        await provider.aclose()
+        [sent] = FakeOpenAIControl(local.base_url).requests()
+
+    assert response.message.content == "Echo: hi"
+    assert sent["max_tokens"] == 10 and "max_completion_tokens" not in sent
+    assert OpenAICompatibleProvider.supported_models == ()
+
+
+async def test_compatible_with_a_key(
+    server: FakeServer, fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = compatible("openai-compatible", server.url, key_env=KEY_ENV)
+    fake.enqueue({"status": 429, "headers": {"retry-after": "1"}})
+
+    provider.check()
+    limited = await failure(provider, user("hi"), stream=True)
+    response = await provider.chat(user("hi"))
+    monkeypatch.delenv(KEY_ENV)
+    unset = compatible("openai-compatible", server.url, key_env=KEY_ENV)
+    with pytest.raises(ProviderNotConfiguredError):
+        unset.check()
+    missing = await failure(unset, user("hi"), stream=False)
+    await provider.aclose()
+
+    assert str(limited) == "openai-compatible: 429 canned error 429" and limited.retry_after == 1
+    assert response.message.content == "Echo: hi"
+    assert not missing.retryable and f"{KEY_ENV} is not set" in str(missing)
+    assert len(fake.requests()) == 2
+
+
+# --- Azure OpenAI ----------------------------------------------------------------------------
+
+TOKEN = "entra-id-token-for-tests"
+TOKEN_ENV = "TEST_FAKE_AZURE_TOKEN"
+API_VERSION = "2024-10-21"
+
+
+@pytest.fixture(scope="module")
+def azure_server() -> Iterator[FakeServer]:
+    with openai_fake_server(KEY, ad_token=TOKEN, deployments=["chat-prod", "o3-prod"]) as running:
+        yield running
+
+
+@pytest.fixture
+def azure_fake(azure_server: FakeServer) -> FakeOpenAIControl:
+    control = FakeOpenAIControl(azure_server.base_url)
+    control.reset()
+    return control
+
+
+def azure(endpoint: str | None, key_env: str | None = KEY_ENV, **config: Any) -> OpenAIProvider:
+    config.setdefault("api_version", API_VERSION)
+    config.setdefault("deployments", {MODEL: "chat-prod", "o3": "o3-prod"})
+    if endpoint:
+        config["endpoint"] = endpoint
+    return AzureOpenAIProvider(
+        ProviderConfig(name="azure-openai", api_key_env=key_env, config=config)
+    )
+
+
+@BOTH
+async def test_azure_sends_the_model_to_its_deployment(
+    azure_server: FakeServer, azure_fake: FakeOpenAIControl, stream: bool
+) -> None:
+    provider = azure(azure_server.base_url)
+    provider.check()
+
+    response, _ = await complete(provider, user("hello azure"), stream)
+    reasoning = user("think", max_tokens=100)
+    reasoning.model = "o3"
+    await complete(provider, reasoning, stream)
+    await provider.aclose()
+
+    assert response.message.content == "Echo: hello azure"
+    first, second = azure_fake.requests()
+    assert first["_azure"] == {
+        "deployment": "chat-prod",
+        "api_version": API_VERSION,
+        "auth": "api-key",
+    }
+    assert first["_http"]["path"] == "/openai/deployments/chat-prod/chat/completions"
+    assert second["_azure"]["deployment"] == "o3-prod"
+    assert second["max_completion_tokens"] == 100 and "max_tokens" not in second
+    assert AzureOpenAIProvider.supported_models == OpenAIProvider.supported_models
+
+
+async def test_azure_entra_id_token(
+    azure_server: FakeServer, azure_fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    provider = azure(azure_server.base_url, key_env=None, azure_ad_token_env=TOKEN_ENV)
+    provider.check()
+
+    response = await provider.chat(user("hi"))
+    await provider.aclose()
+    monkeypatch.setenv(TOKEN_ENV, "expired-token")
+    expired = azure(azure_server.base_url, key_env=None, azure_ad_token_env=TOKEN_ENV)
+    error = await failure(expired, user("hi"), stream=False)
+    await expired.aclose()
+
+    assert response.message.content == "Echo: hi"
+    assert azure_fake.requests()[0]["_azure"]["auth"] == "bearer"
+    assert not error.retryable and error.status == 401 and "expired-token" not in str(error)
+
+
+@BOTH
+async def test_azure_unknown_deployment(
+    azure_server: FakeServer, azure_fake: FakeOpenAIControl, stream: bool
+) -> None:
+    provider = azure(azure_server.base_url)
+    request = user("hi")
+    request.model = "gpt-4.1"  # not in `deployments`: its own name, which does not exist
+
+    error = await failure(provider, request, stream)
+    await provider.aclose()
+
+    assert not error.retryable and error.status == 404
+    assert str(error).startswith("azure-openai: 404 The API deployment for this resource")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"endpoint": None}, "config.endpoint is required"),
+        ({"api_version": None}, "config.api_version is required"),
+        ({"key_env": None}, "set api_key_env (an API key) or config.azure_ad_token_env"),
+        ({"azure_ad_token_env": TOKEN_ENV}, "set api_key_env or config.azure_ad_token_env, not"),
+        (
+            {"key_env": None, "azure_ad_token_env": "TEST_UNSET_TOKEN"},
+            "environment variable TEST_UNSET_TOKEN is not set",
+        ),
+        ({"deployments": ["chat-prod"]}, "config.deployments must map model names"),
+    ],
+    ids=["endpoint", "api-version", "no-credentials", "two-credentials", "token-unset", "map"],
+)
+async def test_azure_configuration_errors(
+    azure_server: FakeServer,
+    azure_fake: FakeOpenAIControl,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    # The SDK's own variables must not stand in for the config.
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", azure_server.base_url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_VERSION", API_VERSION)
+    monkeypatch.delenv("TEST_UNSET_TOKEN", raising=False)
+    settings: dict[str, Any] = {"endpoint": azure_server.base_url, "key_env": KEY_ENV} | change
+    provider = azure(settings.pop("endpoint"), settings.pop("key_env"), **settings)
+
+    with pytest.raises(ProviderNotConfiguredError) as caught:
+        provider.check()
+    error = await failure(provider, user("hi"), stream=False)
+
+    assert str(caught.value).startswith("provider 'azure-openai': ")
+    assert message in str(caught.value)
+    assert not error.retryable and message in str(error)
+    assert azure_fake.requests() == []

@@ -1,7 +1,9 @@
-"""The OpenAI Chat Completions adapter, on the official `openai` SDK.
+"""The OpenAI Chat Completions adapter, on the official `openai` SDK, and the one for any
+OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp …).
 
-OpenAI-compatible servers speak the same wire format, so a subclass that only overrides
-`_make_client()` (Azure, a local server) reuses the conversion and the error mapping.
+Those servers speak the same wire format, so a subclass that overrides `_make_client()` (and
+perhaps `_model()` / `_max_tokens_key()`) reuses the conversion and the error mapping; Azure
+OpenAI is one (`azure.py`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -27,22 +30,29 @@ from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.completion_usage import CompletionUsage
 
 from ..config import parse_duration
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderNotConfiguredError
 from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["OpenAICompatibleProvider", "OpenAIProvider"]
 
 DEFAULT_TIMEOUT = 600.0
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 # What the SDK raises: its own errors, and ValueError (JSONDecodeError) for a body it cannot
 # parse, such as a reply cut off mid-JSON or a stream event that is not JSON.
 _SDK_ERRORS = (openai.OpenAIError, ValueError)
+# OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`: o1, o3,
+# o3-mini, o4-mini … and the gpt-5 family, with or without a date suffix.
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
 class OpenAIProvider(Provider):
     """Chat Completions with tools, streaming or not; config keys `base_url`, `organization`,
-    `timeout` (seconds or a duration such as `90s`)."""
+    `timeout` (seconds or a duration such as `90s`).
+
+    Without `base_url` the SDK reads `OPENAI_BASE_URL`, else uses api.openai.com; without
+    `api_key_env` it reads `OPENAI_API_KEY`. A configured `api_key_env` is the only key used.
+    """
 
     name = "openai"
     supported_models = tuple(
@@ -52,35 +62,62 @@ class OpenAIProvider(Provider):
 
     _client: openai.AsyncOpenAI | None = None
 
+    @property
+    def label(self) -> str:
+        """The name this provider is configured under (`ollama`), for messages."""
+        return self.config.name
+
     def _make_client(self) -> openai.AsyncOpenAI:
         """Build the SDK client; subclasses for OpenAI-compatible endpoints override this."""
         settings = self.config.config
-        try:
-            timeout = parse_duration(settings.get("timeout", DEFAULT_TIMEOUT))
-        except ValueError as exc:
-            raise ProviderError(f"{self.name}: config.timeout: {exc}", retryable=False) from exc
         return openai.AsyncOpenAI(
-            api_key=self.config.api_key(),
+            api_key=self._api_key(),
             base_url=settings.get("base_url"),
             organization=settings.get("organization"),
-            timeout=timeout,
+            timeout=self._timeout(),
             max_retries=0,
         )
+
+    def _api_key(self) -> str | None:
+        """The key from `api_key_env`; None when no variable is configured."""
+        key = self.config.api_key()
+        if self.config.api_key_env and not key:
+            raise ProviderError(
+                f"{self.label}: missing credentials: environment variable "
+                f"{self.config.api_key_env} is not set",
+                retryable=False,
+            )
+        return key
+
+    def _timeout(self) -> float:
+        try:
+            return parse_duration(self.config.config.get("timeout", DEFAULT_TIMEOUT))
+        except ValueError as exc:
+            raise ProviderError(f"{self.label}: config.timeout: {exc}", retryable=False) from exc
+
+    def _model(self, model: str) -> str:
+        """The `model` to send for the request's model name (Azure sends its deployment)."""
+        return model
+
+    def _max_tokens_key(self, model: str) -> str:
+        """`max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`;
+        `max_tokens` for the others, which is also what compatible servers understand."""
+        return "max_completion_tokens" if _REASONING_MODEL.match(model) else "max_tokens"
 
     def _get_client(self) -> openai.AsyncOpenAI:
         if self._client is None:
             try:
                 self._client = self._make_client()
-            except openai.OpenAIError as exc:
-                raise _provider_error(exc, self.name) from exc
+            except _SDK_ERRORS as exc:
+                raise _provider_error(exc, self.label) from exc
         return self._client
 
     async def chat(self, request: LLMRequest) -> LLMResponse:
         client = self._get_client()
         try:
-            completion = await client.chat.completions.create(**_params(request))
+            completion = await client.chat.completions.create(**self._params(request))
         except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.name) from exc
+            raise _provider_error(exc, self.label) from exc
         return self._response(completion)
 
     async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -88,7 +125,7 @@ class OpenAIProvider(Provider):
         reply = _Accumulator()
         try:
             stream = await client.chat.completions.create(
-                **_params(request), stream=True, stream_options={"include_usage": True}
+                **self._params(request), stream=True, stream_options={"include_usage": True}
             )
             async with stream:
                 async for chunk in stream:
@@ -98,10 +135,10 @@ class OpenAIProvider(Provider):
                         if text := reply.add(choice):
                             yield StreamChunk(text=text)
         except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.name) from exc
+            raise _provider_error(exc, self.label) from exc
         if reply.finish_reason is None:
             raise ProviderError(
-                f"{self.name}: stream ended before the model finished", retryable=True
+                f"{self.label}: stream ended before the model finished", retryable=True
             )
         calls = [reply.calls[i] for i in sorted(reply.calls)]
         message = Message(
@@ -118,6 +155,32 @@ class OpenAIProvider(Provider):
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+
+    # --- request parameters ---------------------------------------------------------------
+
+    def _params(self, request: LLMRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self._model(request.model),
+            "messages": [_message(m) for m in request.messages],
+        }
+        if request.tools:
+            params["tools"] = [
+                ChatCompletionFunctionToolParam(
+                    type="function",
+                    function={
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters or _EMPTY_SCHEMA,
+                    },
+                )
+                for t in request.tools
+            ]
+        if request.max_tokens is not None:
+            params[self._max_tokens_key(request.model)] = request.max_tokens
+        for key in ("temperature", "top_p", "stop", "response_format"):
+            if (value := getattr(request, key)) is not None:
+                params[key] = value
+        return params
 
     # --- replies -> our format ------------------------------------------------------------
 
@@ -148,7 +211,47 @@ class OpenAIProvider(Provider):
         return ToolCall(id=call_id, name=name, arguments=arguments, arguments_error=error)
 
     def _malformed(self, what: str) -> ProviderError:
-        return ProviderError(f"{self.name}: malformed reply: {what}", retryable=False)
+        return ProviderError(f"{self.label}: malformed reply: {what}", retryable=False)
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """Any server speaking Chat Completions (Ollama, vLLM, LM Studio, llama.cpp, a gateway):
+    config `base_url` (required), `timeout`, `organization`; `api_key_env` is optional, as
+    local servers need no key. Any model name goes, and `max_tokens` is always `max_tokens`.
+
+    Nothing comes from the SDK's environment variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`,
+    `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`): an OpenAI key must not reach a third-party server.
+    """
+
+    name = "openai-compatible"
+    supported_models = ()
+
+    def check(self) -> None:
+        if not self.config.config.get("base_url"):
+            raise ProviderNotConfiguredError(
+                f"provider {self.label!r}: config.base_url is required"
+            )
+        super().check()
+
+    def _make_client(self) -> openai.AsyncOpenAI:
+        settings = self.config.config
+        base_url = settings.get("base_url")
+        if not base_url:
+            raise ProviderError(f"{self.label}: config.base_url is required", retryable=False)
+        client = openai.AsyncOpenAI(
+            # The SDK insists on a key; servers that need none ignore the header.
+            api_key=self._api_key() or "unused",
+            base_url=base_url,
+            timeout=self._timeout(),
+            max_retries=0,
+        )
+        # Given None, the SDK took these from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
+        client.organization = settings.get("organization")
+        client.project = None
+        return client
+
+    def _max_tokens_key(self, model: str) -> str:
+        return "max_tokens"
 
 
 @dataclass
@@ -187,29 +290,6 @@ class _Accumulator:
 
 
 # --- our format -> request -----------------------------------------------------------------
-
-
-def _params(request: LLMRequest) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "model": request.model,
-        "messages": [_message(m) for m in request.messages],
-    }
-    if request.tools:
-        params["tools"] = [
-            ChatCompletionFunctionToolParam(
-                type="function",
-                function={
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters or _EMPTY_SCHEMA,
-                },
-            )
-            for t in request.tools
-        ]
-    for key in ("temperature", "max_tokens", "top_p", "stop"):
-        if (value := getattr(request, key)) is not None:
-            params[key] = value
-    return params
 
 
 def _message(message: Message) -> ChatCompletionMessageParam:
@@ -253,10 +333,12 @@ def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
 
 def _usage(usage: CompletionUsage) -> Usage:
     prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
+    details = usage.prompt_tokens_details
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=usage.total_tokens or prompt + completion,
+        cache_read_tokens=(details.cached_tokens or 0) if details else 0,
     )
 
 

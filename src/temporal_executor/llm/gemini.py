@@ -1,0 +1,480 @@
+"""Gemini on the official `google-genai` SDK: the Gemini Developer API (`GeminiProvider`) and
+Gemini on Vertex AI (`VertexGeminiProvider`, which the `vertexai` router uses for `gemini-*`).
+
+The SDK never retries (`HttpRetryOptions(attempts=1)`, no automatic continuation) and never
+calls a tool itself (automatic function calling off): Temporal owns retries, the workflow owns
+tools. Gemini may send function calls without ids; we then derive ids from the response id
+(or, lacking one, the conversation), so the same reply always gets the same ids while the turns
+of a conversation never share one (HTTP tools use the id as an idempotency key), and send them
+back as no id at all. Our `ToolCall` has no place for Gemini's thought signatures, so replayed
+calls carry Google's documented `skip_thought_signature_validator` signature instead, which
+Gemini 3 accepts in their place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import google.auth
+import google.auth.credentials
+import google.auth.exceptions
+import google.oauth2.credentials
+import httpx
+import pydantic
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from ..config import parse_duration
+from ..errors import ProviderError, ProviderNotConfiguredError
+from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .base import Provider
+from .openai import _retry_after
+
+# The SDK sends with httpx2, or httpx or aiohttp when so installed or configured: their
+# timeouts and connection errors, gathered in this one place.
+_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, httpx.TimeoutException)
+_DROPPED: tuple[type[Exception], ...] = (
+    httpx.TransportError,
+    google.auth.exceptions.TransportError,  # fetching a token
+)
+_TRANSPORT: tuple[type[Exception], ...] = (httpx.HTTPError,)
+try:
+    import httpx2  # type: ignore[import-not-found, unused-ignore]
+
+    _TIMEOUTS += (httpx2.TimeoutException,)
+    _DROPPED += (httpx2.TransportError,)
+    _TRANSPORT += (httpx2.HTTPError,)
+except ImportError:
+    pass
+try:
+    import aiohttp  # type: ignore[import-not-found, unused-ignore]
+
+    _DROPPED += (aiohttp.ClientError,)
+    _TRANSPORT += (aiohttp.ClientError,)
+except ImportError:
+    pass
+
+__all__ = ["GeminiProvider", "VertexGeminiProvider"]
+
+DEFAULT_TIMEOUT = 600.0
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+_SKIP_SIGNATURE = b"skip_thought_signature_validator"
+_LOCAL_ID = re.compile(r"^gcall_[0-9a-f]{16}_\d+$")
+# Finish reasons that mean "the output was withheld": asking again gets the same answer.
+_REFUSED = frozenset(
+    "SAFETY PROHIBITED_CONTENT BLOCKLIST RECITATION SPII LANGUAGE IMAGE_SAFETY "
+    "IMAGE_PROHIBITED_CONTENT IMAGE_RECITATION MODEL_ARMOR JAILBREAK".split()
+)
+# Finish reasons of a bad sample: another attempt is likely to do better.
+_BAD_SAMPLE = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "MALFORMED_RESPONSE"})
+_MALFORMED = (genai_errors.UnknownApiResponseError, json.JSONDecodeError, pydantic.ValidationError)
+_SDK_ERRORS: tuple[type[Exception], ...] = (
+    genai_errors.APIError,
+    google.auth.exceptions.GoogleAuthError,
+    ValueError,  # includes the SDK's unparsable-reply errors
+    *_TIMEOUTS,
+    *_TRANSPORT,
+)
+
+
+class GeminiProvider(Provider):
+    """The Gemini Developer API; `api_key_env` names the key's variable; config keys
+    `base_url`, `api_version`, `timeout` (seconds or a duration such as `90s`)."""
+
+    name = "gemini"
+    supported_models = tuple(
+        "gemini-4-argon gemini-3.8-flash gemini-3.7-flash gemini-3.6-flash gemini-3.5-flash "
+        "gemini-3.5-flash-lite gemini-3.1-pro-preview gemini-3.1-flash-lite "
+        "gemini-3-flash-preview gemini-2.5-pro gemini-2.5-flash gemini-2.5-flash-lite".split()
+    )
+
+    _client: genai.Client | None = None
+
+    def check(self) -> None:
+        if not self.config.api_key_env:
+            raise ProviderNotConfiguredError(
+                f"provider {self.config.name!r}: set api_key_env to the environment variable "
+                "that holds the Gemini API key"
+            )
+        super().check()
+
+    def _make_client(self) -> genai.Client:
+        """Build the SDK client; `VertexGeminiProvider` overrides this."""
+        key = self.config.api_key()
+        if not key:
+            raise ProviderError(f"{self.name}: no API key (see api_key_env)", retryable=False)
+        return genai.Client(vertexai=False, api_key=key, http_options=self._http_options())
+
+    def _http_options(self) -> types.HttpOptions:
+        settings = self.config.config
+        try:
+            timeout = parse_duration(settings.get("timeout", DEFAULT_TIMEOUT))
+        except ValueError as exc:
+            raise ProviderError(f"{self.name}: config.timeout: {exc}", retryable=False) from exc
+        return types.HttpOptions(
+            base_url=settings.get("base_url"),
+            api_version=settings.get("api_version"),
+            timeout=max(1, round(timeout * 1000)),  # milliseconds
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+
+    def _get_client(self) -> genai.Client:
+        if self._client is None:
+            try:
+                self._client = self._make_client()
+            except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+                raise ProviderError(f"{self.name}: {exc}", retryable=False) from exc
+        return self._client
+
+    async def chat(self, request: LLMRequest) -> LLMResponse:
+        client = self._get_client()
+        contents, config = self._params(request)
+        reply = _Accumulator()
+        try:
+            reply.add(
+                await client.aio.models.generate_content(
+                    model=request.model, contents=contents, config=config
+                )
+            )
+        except _SDK_ERRORS as exc:
+            raise _provider_error(exc, self.name) from exc
+        return reply.response(self.name, request, stream=False)
+
+    async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        client = self._get_client()
+        contents, config = self._params(request)
+        reply = _Accumulator()
+        try:
+            stream = await client.aio.models.generate_content_stream(
+                model=request.model, contents=contents, config=config
+            )
+            try:
+                async for chunk in stream:
+                    if text := reply.add(chunk):
+                        yield StreamChunk(text=text)
+            finally:
+                if close := getattr(stream, "aclose", None):
+                    await close()
+        except _SDK_ERRORS as exc:
+            raise _provider_error(exc, self.name) from exc
+        yield StreamChunk(response=reply.response(self.name, request, stream=True))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aio.aclose()
+            client.close()
+
+    # --- our format -> request ------------------------------------------------------------
+
+    def _params(
+        self, request: LLMRequest
+    ) -> tuple[list[types.Content], types.GenerateContentConfig]:
+        system = [
+            types.Part(text=m.content) for m in request.messages if m.role == "system" and m.content
+        ]
+        config = types.GenerateContentConfig(
+            system_instruction=types.Content(parts=system) if system else None,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_output_tokens=request.max_tokens,
+            stop_sequences=request.stop or None,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            automatic_continuation=False,
+            **self._response_format(request.response_format),
+        )
+        if request.tools:
+            declarations = [
+                types.FunctionDeclaration(
+                    name=t.name,
+                    description=t.description or None,
+                    parameters_json_schema=t.parameters or _EMPTY_SCHEMA,
+                )
+                for t in request.tools
+            ]
+            config.tools = [types.Tool(function_declarations=declarations)]
+        return self._contents(request.messages), config
+
+    def _contents(self, messages: Sequence[Message]) -> list[types.Content]:
+        names = {call.id: call.name for m in messages for call in m.tool_calls}
+        contents: list[types.Content] = []
+        results: types.Content | None = None  # the turn of tool results being merged, if any
+        for message in messages:
+            if message.role != "tool":
+                results = None
+            if message.role == "user":
+                contents.append(
+                    types.Content(role="user", parts=[types.Part(text=message.content or "")])
+                )
+            elif message.role == "assistant":
+                parts = [types.Part(text=message.content)] if message.content else []
+                for index, call in enumerate(message.tool_calls):
+                    function_call = types.FunctionCall(
+                        id=_wire_id(call.id), name=call.name, args=call.arguments
+                    )
+                    signature = _SKIP_SIGNATURE if index == 0 else None
+                    parts.append(
+                        types.Part(function_call=function_call, thought_signature=signature)
+                    )
+                if parts:
+                    contents.append(types.Content(role="model", parts=parts))
+            elif message.role == "tool":
+                name = message.name or names.get(message.tool_call_id or "")
+                if not name:
+                    raise ProviderError(
+                        f"{self.name}: a tool result without the tool's name", retryable=False
+                    )
+                response = {"error" if message.is_error else "output": message.content or ""}
+                part = types.Part(
+                    function_response=types.FunctionResponse(
+                        id=_wire_id(message.tool_call_id), name=name, response=response
+                    )
+                )
+                if results is None:  # consecutive results are one user turn for Gemini
+                    results = types.Content(role="user", parts=[])
+                    contents.append(results)
+                results.parts = [*(results.parts or []), part]
+        return contents
+
+    def _response_format(self, spec: dict[str, Any] | None) -> dict[str, Any]:
+        kind = (spec or {}).get("type", "text")
+        if spec is None or kind == "text":
+            return {}
+        if kind == "json_object":
+            return {"response_mime_type": "application/json"}
+        if kind == "json_schema":
+            inner = spec.get("json_schema")
+            schema = inner.get("schema") if isinstance(inner, dict) else spec.get("schema")
+            if isinstance(schema, dict):
+                return {"response_mime_type": "application/json", "response_json_schema": schema}
+            raise ProviderError(
+                f"{self.name}: response_format json_schema needs json_schema.schema",
+                retryable=False,
+            )
+        raise ProviderError(f"{self.name}: unsupported response_format {kind!r}", retryable=False)
+
+
+class VertexGeminiProvider(GeminiProvider):
+    """Gemini on Vertex AI. Credentials, first that is configured: an API key (`api_key_env`,
+    Vertex AI express mode), an OAuth access token (config `access_token_env`), else Google
+    application-default credentials; config `project_id` and `location` unless a key is used."""
+
+    name = "vertexai-gemini"
+
+    _adc: tuple[google.auth.credentials.Credentials | None, str] | None = None
+
+    def check(self) -> None:
+        Provider.check(self)  # a configured key variable must be set
+        if self.config.api_key():
+            return
+        settings, where = self.config.config, f"provider {self.config.name!r}"
+        missing = [f"config.{k}" for k in ("project_id", "location") if not settings.get(k)]
+        if missing:
+            raise ProviderNotConfiguredError(
+                f"{where}: {' and '.join(missing)} must be set (or api_key_env for Vertex AI "
+                "express mode)"
+            )
+        if token_env := settings.get("access_token_env"):
+            if not os.environ.get(token_env):
+                raise ProviderNotConfiguredError(
+                    f"{where}: environment variable {token_env} (access_token_env) is not set "
+                    "on this server"
+                )
+            return
+        credentials, error = self._default_credentials()
+        if credentials is None:
+            raise ProviderNotConfiguredError(
+                f"{where}: no credentials: set api_key_env or access_token_env, or configure "
+                f"Google application-default credentials ({error})"
+            )
+
+    def _default_credentials(self) -> tuple[google.auth.credentials.Credentials | None, str]:
+        """Google ADC, looked up once per provider (a lookup may probe the GCE metadata
+        server, so it is not repeated on every check); (None, reason) when there are none."""
+        if self._adc is None:
+            try:
+                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+                self._adc = (credentials, "")
+            except google.auth.exceptions.DefaultCredentialsError as exc:
+                self._adc = (None, str(exc))
+        return self._adc
+
+    def _make_client(self) -> genai.Client:
+        options = self._http_options()
+        if key := self.config.api_key():
+            return genai.Client(vertexai=True, api_key=key, http_options=options)
+        settings = self.config.config
+        project, location = settings.get("project_id"), settings.get("location")
+        if not project or not location:
+            raise ProviderError(
+                f"{self.name}: config.project_id and config.location must be set",
+                retryable=False,
+            )
+        credentials: google.auth.credentials.Credentials | None
+        if token_env := settings.get("access_token_env"):
+            token = os.environ.get(token_env)
+            if not token:
+                raise ProviderError(f"{self.name}: {token_env} is not set", retryable=False)
+            credentials = google.oauth2.credentials.Credentials(token)  # type: ignore[no-untyped-call]
+        else:
+            credentials, error = self._default_credentials()
+            if credentials is None:
+                raise ProviderError(f"{self.name}: no credentials: {error}", retryable=False)
+        return genai.Client(
+            vertexai=True,
+            project=project,
+            location=location,
+            credentials=credentials,
+            http_options=options,
+        )
+
+
+# --- replies -> our format ------------------------------------------------------------------
+
+
+@dataclass
+class _Accumulator:
+    """The reply so far (one JSON reply, or the chunks of a stream)."""
+
+    text: list[str] = field(default_factory=list)
+    calls: list[types.FunctionCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    finish_message: str | None = None
+    block_reason: str | None = None
+    response_id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    chunks: int = 0
+    candidates: int = 0
+
+    def add(self, reply: types.GenerateContentResponse) -> str:
+        """Take one reply or chunk; return its answer text ("" if none)."""
+        self.chunks += 1
+        self.response_id = self.response_id or reply.response_id
+        if reply.usage_metadata:
+            self.usage = _usage(reply.usage_metadata)
+        if reply.prompt_feedback and reply.prompt_feedback.block_reason:
+            self.block_reason = _value(reply.prompt_feedback.block_reason)
+        if not reply.candidates:
+            return ""
+        self.candidates += 1
+        candidate = reply.candidates[0]
+        if candidate.finish_reason:
+            self.finish_reason = _value(candidate.finish_reason)
+            self.finish_message = candidate.finish_message
+        text = []
+        for part in (candidate.content.parts if candidate.content else None) or []:
+            if part.function_call:
+                self.calls.append(part.function_call)
+            elif part.text and not part.thought:
+                text.append(part.text)
+        self.text += text
+        return "".join(text)
+
+    def response(self, provider: str, request: LLMRequest, *, stream: bool) -> LLMResponse:
+        """The whole reply, or the error it amounts to."""
+        if self.block_reason:
+            raise ProviderError(
+                f"{provider}: content refused: the prompt was blocked ({self.block_reason})",
+                retryable=False,
+            )
+        if stream and (not self.chunks or (self.candidates and self.finish_reason is None)):
+            raise ProviderError(
+                f"{provider}: stream ended before the model finished", retryable=True
+            )
+        if not self.candidates:
+            raise ProviderError(f"{provider}: malformed reply: no candidates", retryable=False)
+        reason = self.finish_reason or "STOP"
+        detail = f": {self.finish_message}" if self.finish_message else ""
+        if reason in _REFUSED:
+            raise ProviderError(f"{provider}: content refused: {reason}{detail}", retryable=False)
+        if reason in _BAD_SAMPLE:
+            raise ProviderError(f"{provider}: unusable reply: {reason}{detail}", retryable=True)
+        seed = self.response_id or request.model_dump_json()
+        digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
+        calls: list[ToolCall] = []
+        for index, call in enumerate(self.calls):
+            if not call.name:
+                raise ProviderError(
+                    f"{provider}: malformed reply: a function call without a name",
+                    retryable=False,
+                )
+            call_id = call.id or f"gcall_{digest}_{index}"
+            calls.append(ToolCall(id=call_id, name=call.name, arguments=call.args or {}))
+        if reason in ("MAX_TOKENS", "CONTINUATION"):
+            finish = "length"
+        else:
+            finish = "tool_calls" if calls else reason.lower()
+        message = Message(role="assistant", content="".join(self.text) or None, tool_calls=calls)
+        return LLMResponse(message=message, usage=self.usage, finish_reason=finish)
+
+
+def _wire_id(call_id: str | None) -> str | None:
+    """The id to send back: Gemini's own, not one we made up for it."""
+    return None if not call_id or _LOCAL_ID.match(call_id) else call_id
+
+
+def _value(enum: Any) -> str:
+    return str(getattr(enum, "value", enum))
+
+
+def _usage(usage: types.GenerateContentResponseUsageMetadata) -> Usage:
+    prompt = (usage.prompt_token_count or 0) + (usage.tool_use_prompt_token_count or 0)
+    completion = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=usage.total_token_count or prompt + completion,
+        cache_read_tokens=usage.cached_content_token_count or 0,
+    )
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _provider_error(exc: Exception, provider: str) -> ProviderError:
+    """Translate an SDK or transport error into our `ProviderError`; the only place that
+    knows them."""
+    if isinstance(exc, genai_errors.APIError):
+        status = exc.code
+        retryable = status in (408, 429) or status >= 500
+        return ProviderError(
+            f"{provider}: {status} {exc.message or exc.status or 'error'}",
+            retryable=retryable,
+            retry_after=_retry_delay(exc) if retryable else None,
+            status=status,
+        )
+    if isinstance(exc, _TIMEOUTS):
+        return ProviderError(f"{provider}: request timed out", retryable=True)
+    if isinstance(exc, _DROPPED):
+        return ProviderError(
+            f"{provider}: connection failed: {exc or type(exc).__name__}", retryable=True
+        )
+    if isinstance(exc, google.auth.exceptions.GoogleAuthError):
+        return ProviderError(f"{provider}: credentials: {exc}", retryable=False)
+    if isinstance(exc, _MALFORMED):
+        return ProviderError(f"{provider}: malformed reply: {str(exc)[:200]}", retryable=False)
+    return ProviderError(f"{provider}: {exc}", retryable=False)
+
+
+def _retry_delay(exc: genai_errors.APIError) -> float | None:
+    """The `Retry-After` header, else the `RetryInfo.retryDelay` of Google's error details."""
+    headers = getattr(exc.response, "headers", None)
+    if headers is not None and (delay := _retry_after(headers)) is not None:
+        return delay
+    body = exc.details if isinstance(exc.details, dict) else {}
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith(".RetryInfo"):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None

@@ -1,4 +1,4 @@
-"""The event store contract, against the in-memory and the SQLite store."""
+"""The event store contract, against the in-memory, the SQLite and the PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -23,18 +23,23 @@ from temporal_executor.models import Event, Message, TaskState, TaskStatus, Tool
 MakeStore = Callable[..., Awaitable[EventStore]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
-    """Opens stores of the parametrised kind; SQLite ones share one file."""
+    """Opens stores of the parametrised kind; SQLite ones share one file, PostgreSQL ones one
+    new database (each store its own pool, as on separate hosts)."""
     opened: list[EventStore] = []
+    # Asked for only here, so that the other kinds run where PostgreSQL cannot.
+    postgres_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
     async def make(poll_interval: float = 0.05) -> EventStore:
         store: EventStore
         if request.param == "memory":
             store = MemoryEventStore(poll_interval=poll_interval)
-        else:
+        elif request.param == "sqlite":
             path = tmp_path / "state" / "events.db"
             store = await SqliteEventStore.open(path, poll_interval=poll_interval)
+        else:
+            store = await open_event_store(postgres_url, poll_interval=poll_interval)
         opened.append(store)
         return store
 
@@ -174,7 +179,7 @@ async def test_follow_wakes_on_append_without_polling(make_store: MakeStore) -> 
 
 async def test_follow_sees_another_instance_by_polling(make_store: MakeStore) -> None:
     reader = await make_store(poll_interval=0.02)
-    writer = await make_store() if isinstance(reader, SqliteEventStore) else reader
+    writer = reader if isinstance(reader, MemoryEventStore) else await make_store()
     events = reader.follow("t1")
     try:
         first = asyncio.create_task(take(events, 2))
@@ -233,6 +238,80 @@ async def test_task_state_roundtrip(store: EventStore) -> None:
     )
     await store.save_task(done)
     assert await store.get_task("t1") == done
+
+
+async def test_list_tasks_filters_and_pages(store: EventStore) -> None:
+    for task_id, session_id, status in [
+        ("t1", "s1", TaskStatus.COMPLETED),
+        ("t2", "s2", TaskStatus.RUNNING),
+        ("t3", "s1", TaskStatus.RUNNING),
+        ("t4", "s1", TaskStatus.FAILED),
+    ]:
+        await store.save_task(TaskState(task_id=task_id, session_id=session_id, status=status))
+    await store.save_task(TaskState(task_id="t1", session_id="s1", status=TaskStatus.CANCELLED))
+
+    def ids(states: list[TaskState]) -> list[str]:
+        return [state.task_id for state in states]
+
+    assert ids(await store.list_tasks()) == ["t1", "t2", "t3", "t4"]  # an update keeps its place
+    assert ids(await store.list_tasks(session_id="s1")) == ["t1", "t3", "t4"]
+    assert ids(await store.list_tasks(statuses=["running"])) == ["t2", "t3"]
+    assert ids(await store.list_tasks(session_id="s1", statuses=["running", "failed"])) == [
+        "t3",
+        "t4",
+    ]
+    assert ids(await store.list_tasks(statuses=[])) == []
+    assert ids(await store.list_tasks(limit=2, offset=1)) == ["t2", "t3"]
+    assert (await store.list_tasks(session_id="s1"))[0].status == TaskStatus.CANCELLED
+
+
+async def test_claim_and_release_session(store: EventStore) -> None:
+    assert await store.claim_session("s1", "t1") is None
+    assert await store.claim_session("s1", "t1") is None  # a retried claim
+    assert await store.claim_session("s1", "t2") == "t1"
+    assert await store.claim_session("s2", "t9") is None  # sessions are independent
+    assert await store.claim_session("s1", "t2", replace="t1") is None
+
+    await store.release_session("s1", "t1")  # no longer the holder: nothing happens
+    assert await store.claim_session("s1", "t3") == "t2"
+    await store.release_session("s1", "t2")
+    assert await store.claim_session("s1", "t3") is None
+
+
+async def test_blobs_roundtrip(store: EventStore) -> None:
+    assert await store.get_blob("t1/missing") is None
+    await store.put_blob("t1/a", "first")
+    await store.put_blob("t1/a", "second")  # a retried activity writes again
+    content = "héllo \x00 wörld " * 1000
+    await store.put_blob("t1/b", content)
+
+    assert await store.get_blob("t1/a") == "second"
+    assert await store.get_blob("t1/b") == content
+
+
+async def test_delete_session_removes_its_tasks_only(store: EventStore) -> None:
+    for task_id, session_id in [("t1", "s1"), ("t2", "s1"), ("t10", "s2")]:
+        await store.save_task(TaskState(task_id=task_id, session_id=session_id))
+        await store.append(task_id, "k", "test", {})
+        await store.put_blob(f"{task_id}/content", task_id)
+    await store.put_messages("s1", 0, transcript())
+    await store.put_messages("s2", 0, transcript()[:1])
+    assert await store.claim_session("s1", "t2") is None
+
+    assert await store.delete_session("s1") == 2
+
+    assert await store.get_task("t1") is None and await store.get_task("t2") is None
+    assert await store.read("t1") == [] and await store.read("t2") == []
+    assert await store.get_blob("t1/content") is None
+    assert await store.get_messages("s1") == []
+    assert await store.message_count("s1") == 0
+    assert await store.claim_session("s1", "t5") is None  # the claim went with the session
+    # The other session, including a task whose id starts with a deleted one's, is untouched.
+    assert await store.get_task("t10") is not None
+    assert [e.seq for e in await store.read("t10")] == [1]
+    assert await store.get_blob("t10/content") == "t10"
+    assert await store.message_count("s2") == 1
+    assert await store.delete_session("s1") == 0
 
 
 # --- SQLite across connections and processes --------------------------------------------------
@@ -366,7 +445,7 @@ async def test_open_memory_url() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "postgresql://user:secret@db/events",
+        "mysql://user:secret@db/events",
         "sqlite://",
         "sqlite:///:memory:",
         "sqlite://host/events.db",

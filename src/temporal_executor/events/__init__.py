@@ -21,6 +21,10 @@ async def open_event_store(url: str, *, poll_interval: float = 0.25) -> EventSto
     - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: a SQLite file, as in
       SQLAlchemy (three slashes, then the path; an absolute path adds the fourth). The path is
       taken as written: no percent-decoding, no `~`, no query parameters.
+    - `postgresql://user:password@host:5432/database` (or `postgres://`): a PostgreSQL
+      database that the API and worker processes of several hosts share; needs the
+      `temporal-executor[postgres]` extra (asyncpg). Query parameters go to asyncpg
+      (`sslmode=require`, `host=/run/postgresql` for a unix socket, server settings).
     - `memory://`: this process's memory; for tests, since no other process sees it.
     """
     scheme, separator, _ = url.partition("://")
@@ -33,10 +37,16 @@ async def open_event_store(url: str, *, poll_interval: float = 0.25) -> EventSto
             return await SqliteEventStore.open(path, poll_interval=poll_interval)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"events.url: cannot open SQLite database {path}: {exc}") from exc
+    if separator and scheme in ("postgresql", "postgres"):
+        # Imported only when asked for: asyncpg is an optional dependency.
+        from .postgres import PostgresEventStore
+
+        return await PostgresEventStore.open(url, poll_interval=poll_interval)
     # Only the scheme goes into the message: the rest of a database URL may hold a password.
     shown = f"{scheme!r}" if separator else "(none)"
     raise ConfigError(
-        f"events.url: unsupported scheme {shown}; use sqlite:///path/to/events.db or memory://"
+        f"events.url: unsupported scheme {shown}; use sqlite:///path/to/events.db, "
+        "postgresql://user@host/database or memory://"
     )
 
 

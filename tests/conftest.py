@@ -20,6 +20,7 @@ import yaml
 from temporal_executor.config import Config, load_config
 from temporal_executor.devserver import DevServer
 from temporal_executor.runtime import Services, connect, open_services, run_services
+from tests.events.postgres_server import PostgresServer, PostgresUnavailable
 from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
@@ -40,6 +41,26 @@ async def temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
     server = DevServer(f"127.0.0.1:{free_port()}", free_port(), tmp_path_factory.mktemp("temporal"))
     async with server.running():
         yield f"{server.ip}:{server.port}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session; skips (fails on CI) if none can run here."""
+    pytest.importorskip("asyncpg", reason="asyncpg is not installed: pip install -e .[test]")
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run on CI: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database: each test starts from nothing."""
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture(scope="session")

@@ -297,3 +297,41 @@ async def test_per_call_approval(stack: Stack, tool_server: FakeServer) -> None:
     assert results[first]["is_error"] is False and "sunny" in results[first]["content"]
     assert results[second]["is_error"] is True and "too far ahead" in results[second]["content"]
     assert len(await calls_to(tool_server)) == 1
+
+
+async def test_provider_errors_in_a_task(stack: Stack, openai_fake: FakeServer) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            openai_fake.base_url + "/_fake/enqueue",
+            json=[
+                {"status": 429, "headers": {"retry-after": "0"}},
+                {
+                    "status": 400,
+                    "body": {
+                        "error": {
+                            "message": "model does not exist",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                },
+            ],
+        )
+    # The 429 is retried (Temporal's retry policy, 3 attempts here); the 400 is final at once:
+    # were it retried, the next attempt would get the fake's normal answer.
+    response = await stack.http.post(
+        "/api/v1/execute?wait=true", json={"user_message": "hi", "model_config": MODEL}
+    )
+    task = response.json()
+    assert task["status"] == "failed", task
+    assert task["error"]["code"] == "llm_error"
+    assert "400" in task["error"]["message"] and "model does not exist" in task["error"]["message"]
+    assert "sk-test" not in response.text
+    async with httpx.AsyncClient() as http:
+        attempts = (await http.get(openai_fake.base_url + "/_fake/requests")).json()
+    assert len(attempts) == 2
+
+    recovered = await stack.http.post(
+        "/api/v1/execute?wait=true",
+        json={"user_message": "again [no tools]", "model_config": MODEL},
+    )
+    assert recovered.json()["status"] == "completed"

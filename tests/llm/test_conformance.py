@@ -34,7 +34,7 @@ from temporal_executor.config import LLMConfig, ProviderConfig
 from temporal_executor.errors import ProviderError
 from temporal_executor.llm import Provider, ProviderRegistry
 from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
-from tests.fakes import openai_fake
+from tests.fakes import anthropic_fake, gemini_fake, openai_fake
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
 
@@ -82,6 +82,51 @@ def openai_sampling(body: dict[str, Any]) -> dict[str, Any]:
     return {key: body.get(key) for key in SAMPLING}
 
 
+def anthropic_sampling(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "temperature": body.get("temperature"),
+        "max_tokens": body.get("max_tokens"),
+        "top_p": body.get("top_p"),
+        "stop": body.get("stop_sequences"),
+        "response_format": (body.get("output_config") or {}).get("format"),
+    }
+
+
+def gemini_sampling(body: dict[str, Any]) -> dict[str, Any]:
+    config = body.get("generationConfig") or {}
+    response_format = None
+    if "responseMimeType" in config:
+        response_format = {
+            "mime_type": config["responseMimeType"],
+            "schema": config.get("responseJsonSchema"),
+        }
+    return {
+        "temperature": config.get("temperature"),
+        "max_tokens": config.get("maxOutputTokens"),
+        "top_p": config.get("topP"),
+        "stop": config.get("stopSequences"),
+        "response_format": response_format,
+    }
+
+
+def vertex(url: str) -> ProviderConfig:
+    """Vertex AI through an access token (the fakes accept KEY as one), so no Google ADC."""
+    config = {
+        "project_id": "p",
+        "location": "us-east5",
+        "base_url": url,
+        "access_token_env": KEY_ENV,
+    }
+    return ProviderConfig(name="vertexai", config=config)
+
+
+ANTHROPIC_FORMAT = {"type": "json_schema", "schema": RESPONSE_FORMAT["json_schema"]["schema"]}
+GEMINI_FORMAT = {
+    "mime_type": "application/json",
+    "schema": RESPONSE_FORMAT["json_schema"]["schema"],
+}
+
+
 ENTRIES = [
     Entry(
         provider="openai",
@@ -122,6 +167,44 @@ ENTRIES = [
             },
         ),
         sampling=openai_sampling,
+    ),
+    Entry(
+        provider="anthropic",
+        model="claude-sonnet-4-6",
+        create_app=lambda: anthropic_fake.create_app(KEY),
+        config=lambda url: ProviderConfig(
+            name="anthropic", api_key_env=KEY_ENV, config={"base_url": url}
+        ),
+        sampling=anthropic_sampling,
+        expected={"response_format": ANTHROPIC_FORMAT},
+        defaults={"max_tokens": 4096},
+    ),
+    Entry(
+        provider="gemini",
+        model="gemini-2.5-flash",
+        create_app=lambda: gemini_fake.create_app(KEY),
+        config=lambda url: ProviderConfig(
+            name="gemini", api_key_env=KEY_ENV, config={"base_url": url}
+        ),
+        sampling=gemini_sampling,
+        expected={"response_format": GEMINI_FORMAT},
+    ),
+    Entry(
+        provider="vertexai",
+        model="gemini-2.5-flash",
+        create_app=lambda: gemini_fake.create_app(access_token=KEY),
+        config=vertex,
+        sampling=gemini_sampling,
+        expected={"response_format": GEMINI_FORMAT},
+    ),
+    Entry(
+        provider="vertexai",
+        model="claude-sonnet-4-6",
+        create_app=lambda: anthropic_fake.create_app(access_token=KEY),
+        config=vertex,
+        sampling=anthropic_sampling,
+        expected={"response_format": ANTHROPIC_FORMAT},
+        defaults={"max_tokens": 4096},
     ),
 ]
 
@@ -168,7 +251,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
-@pytest.fixture(scope="module", params=ENTRIES, ids=[e.provider for e in ENTRIES])
+@pytest.fixture(scope="module", params=ENTRIES, ids=[f"{e.provider}:{e.model}" for e in ENTRIES])
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     """The entry's fake and provider, for all of this module's tests of that entry."""
     entry: Entry = request.param

@@ -125,7 +125,7 @@ class LLMActivities:
     async def invoke_llm(self, input: LLMCallInput) -> LLMResponse:
         try:
             provider = self.providers.get(input.model.provider)
-            provider.check()
+            provider.check_model(input.model.model)
         except RequestError as exc:
             raise ApplicationError(
                 exc.message, type=type(exc).__name__, non_retryable=True

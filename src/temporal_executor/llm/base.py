@@ -44,6 +44,11 @@ class Provider(ABC):
                 f"{self.config.api_key_env} is not set on this server"
             )
 
+    def check_model(self, model: str) -> None:
+        """`check()` for a task that will use `model`; a provider that serves different models
+        through different backends (Vertex AI) checks the backend that serves this one."""
+        self.check()
+
     @abstractmethod
     async def chat(self, request: LLMRequest) -> LLMResponse:
         """One non-streaming completion."""

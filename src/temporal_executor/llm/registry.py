@@ -65,12 +65,11 @@ class ProviderRegistry:
     def check(self, name: str, model: str | None = None) -> None:
         """Raise a `RequestError` unless a task may use this provider (and model) now."""
         provider = self.get(name)
-        provider.check()
-        if (
-            model is not None
-            and provider.supported_models
-            and model not in provider.supported_models
-        ):
+        if model is None:
+            provider.check()
+            return
+        provider.check_model(model)
+        if provider.supported_models and model not in provider.supported_models:
             logger.info("provider %s: model %r is not in its list of known models", name, model)
 
     async def aclose(self) -> None:

@@ -1,4 +1,15 @@
-"""Which tool types this worker can run, keyed by a tool spec's `type`."""
+"""Which tool types this worker can run, keyed by a tool spec's `type`.
+
+How the service uses it:
+- at start-up, `ToolRegistry(settings)`: checks `tools.mcp_servers` (a `ConfigError` naming the
+  key) without importing the MCP SDK or starting anything;
+- at submission, `validate(specs)` (no I/O): an unknown type, a bad `config`, parameters that
+  are not valid JSON Schema → `ToolSpecError` (HTTP 400); then `expands(specs)`;
+- in the `expand_tools` activity, when `expands` said so: `expand(specs)` → the concrete specs
+  (a whole MCP server's tools; built-ins and MCP tools with their schemas filled in), checked
+  again, names unique;
+- in `execute_tool`: `call(spec, call)`; at worker shutdown: `aclose()`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,8 @@ from ..errors import ToolSpecError
 from ..models import ToolCall, ToolSpec
 from ..plugins import Plugins
 from .base import ToolType
+from .mcp_config import parse_servers
+from .schema import check_parameters
 
 __all__ = ["TOOL_TYPES", "ToolRegistry"]
 
@@ -26,6 +39,8 @@ class ToolRegistry:
     def __init__(self, settings: ToolsConfig) -> None:
         self.settings = settings
         self._tools: dict[str, ToolType] = {}
+        # A bad server entry should stop the service at start-up, not fail a request later.
+        parse_servers(settings.mcp_servers)
 
     def _get(self, spec: ToolSpec) -> ToolType:
         tool = self._tools.get(spec.type)
@@ -42,18 +57,30 @@ class ToolRegistry:
     def validate(self, specs: list[ToolSpec]) -> None:
         """Raise `ToolSpecError` for the first unusable spec (at submission, no I/O)."""
         for spec in specs:
+            check_parameters(spec)
             self._get(spec).validate(spec)
 
     def expands(self, specs: list[ToolSpec]) -> bool:
-        """Whether any spec stands for several tools that only its server can list."""
+        """Whether any spec must be expanded (by `expand`, in an activity) before use."""
         return any(self._get(spec).expands(spec) for spec in specs)
 
     async def expand(self, specs: list[ToolSpec]) -> list[ToolSpec]:
-        """Every spec replaced by the concrete tools it stands for (I/O allowed)."""
+        """Every spec replaced by the concrete tools it stands for (I/O allowed). Raises
+        `ToolSpecError` when the result is unusable (a bad schema, a name used twice) and
+        `ToolError` when a server cannot be reached."""
         expanded: list[ToolSpec] = []
         for spec in specs:
             tool = self._get(spec)
             expanded += await tool.expand(spec) if tool.expands(spec) else [spec]
+        seen: set[str] = set()
+        for spec in expanded:
+            check_parameters(spec)
+            if spec.name in seen:
+                raise ToolSpecError(
+                    f"tool name {spec.name!r} occurs twice after expanding the tools; "
+                    "rename one of the specs"
+                )
+            seen.add(spec.name)
         return expanded
 
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:

@@ -1,0 +1,346 @@
+"""`mcp` tools: the tools of MCP servers declared in `tools.mcp_servers`, through the official
+MCP Python SDK (v2), over stdio or streamable HTTP.
+
+```json
+{"name": "now", "type": "mcp", "config": {"server": "time", "tool": "get_current_time"}}
+{"name": "time", "type": "mcp", "config": {"server": "time"}}
+```
+
+The second form stands for every tool of the server: `expands()` is true and `expand()` lists
+them (tools/list, all pages) as one spec each, named `<spec name>_<MCP tool name>` (characters
+other than `A-Za-z0-9_-` become `_`; names past 64 characters are shortened with a hash),
+with the server's input schema and description. A named tool whose spec leaves `parameters`
+empty expands too, to that one tool with its schema. The workflow runs `expand` in an activity
+before the first LLM call, so it stays deterministic.
+
+Results: text parts joined by newlines (a part that is a JSON object or array is compacted),
+`structuredContent` as compact JSON when there is no content, images and audio as
+`[image: image/png, 1234 bytes]`, embedded text resources as their text, other resources as a
+placeholder with their URI; capped at `tools.http.max_response_bytes` (see `output.py`).
+Every call carries its tool call id in `_meta["temporal-executor/idempotency-key"]`.
+
+Errors (`ToolError`; the message is what the LLM reads):
+- a result with `isError`: its text; a JSON-RPC error (unknown tool, bad arguments, a server
+  failure) or an invalid response: `MCP error <code> …`; not retryable.
+- the server crashed or closed the connection mid-call: not retryable, so the LLM hears of it
+  at once rather than after Temporal's retries; the session is dropped, and the next call
+  starts a fresh one.
+- no answer within `call_timeout`: not retryable; a stdio server's process group is killed
+  (it may be stuck in a loop), an HTTP session is dropped; the next call starts afresh.
+- cannot start or connect (start-up timeout, connection refused): retryable, except a stdio
+  server that exits during start-up (a bad command, see the worker's stderr) and a URL the
+  address guard refuses.
+Cancelling a call (the activity is cancelled) sends MCP's `notifications/cancelled` and keeps
+the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import anyio
+import httpx2
+from mcp import Client, MCPError
+from mcp_types import (
+    CONNECTION_CLOSED,
+    REQUEST_TIMEOUT,
+    AudioContent,
+    BlobResourceContents,
+    CallToolResult,
+    ContentBlock,
+    EmbeddedResource,
+    ImageContent,
+    RequestParamsMeta,
+    ResourceLink,
+    TextContent,
+    TextResourceContents,
+    Tool,
+)
+from pydantic import ValidationError
+
+from ..config import ToolsConfig
+from ..errors import ToolError, ToolSpecError
+from ..models import ToolCall, ToolSpec
+from .base import ToolType
+from .guard import AddressGuard
+from .mcp_config import HttpServer, StdioServer, parse_servers
+from .mcp_pool import Connection, SessionPool
+from .output import cap_output, compact_json, maybe_compact_json
+from .schema import is_empty_schema
+
+__all__ = ["IDEMPOTENCY_KEY", "McpTool", "result_text"]
+
+IDEMPOTENCY_KEY = "temporal-executor/idempotency-key"
+MAX_PAGES = 100
+_CONFIG_KEYS = frozenset({"server", "tool"})
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+_BROKEN = (TimeoutError, OSError, httpx2.TransportError, anyio.BrokenResourceError)
+_T = TypeVar("_T")
+
+
+class McpTool(ToolType):
+    """Calls tools of configured MCP servers over pooled sessions (see `mcp_pool.py`)."""
+
+    type = "mcp"
+
+    def __init__(self, settings: ToolsConfig) -> None:
+        super().__init__(settings)
+        self.servers = parse_servers(settings.mcp_servers)
+        self._pool = SessionPool(self.servers, AddressGuard(settings.allow_private_hosts))
+
+    def validate(self, spec: ToolSpec) -> None:
+        self._target(spec)
+
+    def expands(self, spec: ToolSpec) -> bool:
+        try:
+            _, tool = self._target(spec)
+        except ToolSpecError:
+            return False
+        return tool is None or is_empty_schema(spec.parameters)
+
+    async def expand(self, spec: ToolSpec) -> list[ToolSpec]:
+        server, name = self._target(spec)
+        tools = await self._run(server, "tools/list", _list_tools)
+        if name is None:
+            return [_spec_for(spec, server, tool) for tool in tools]
+        found = next((tool for tool in tools if tool.name == name), None)
+        if found is None:
+            listed = ", ".join(tool.name for tool in tools) or "none"
+            raise ToolSpecError(
+                f"tool {spec.name!r}: MCP server {server!r} has no tool {name!r} (it has: {listed})"
+            )
+        update: dict[str, Any] = {}
+        if is_empty_schema(spec.parameters):
+            update["parameters"] = _object_schema(found.input_schema)
+        if not spec.description:
+            update["description"] = _description(found)
+        return [spec.model_copy(update=update, deep=True)]
+
+    async def call(self, spec: ToolSpec, call: ToolCall) -> str:
+        try:
+            server, name = self._target(spec)
+        except ToolSpecError as exc:
+            raise ToolError(exc.message) from exc
+        if name is None:
+            raise ToolError(
+                f"tool {spec.name!r} stands for every tool of MCP server {server!r}: "
+                "expand it before calling"
+            )
+        if call.arguments_error:
+            raise ToolError(f"the arguments are not valid JSON: {call.arguments_error}")
+        meta = cast(RequestParamsMeta, {IDEMPOTENCY_KEY: call.id})
+
+        async def call_tool(client: Client) -> CallToolResult:
+            return await client.call_tool(name, call.arguments, meta=meta)
+
+        result = await self._run(server, f"tool {name!r}", call_tool)
+        limit = self.settings.http.max_response_bytes
+        text = cap_output(result_text(result), limit)
+        if result.is_error:
+            raise ToolError(text or f"MCP tool {name!r} reported an error")
+        return text
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def _target(self, spec: ToolSpec) -> tuple[str, str | None]:
+        """The server and tool a spec names; `ToolSpecError` naming the field otherwise."""
+        where = f"tool {spec.name!r}"
+        unknown = sorted(set(spec.config) - _CONFIG_KEYS)
+        if unknown:
+            raise ToolSpecError(
+                f"{where}: unknown config key {', '.join(map(repr, unknown))} "
+                "(allowed: server, tool)"
+            )
+        server = spec.config.get("server")
+        if not isinstance(server, str) or not server:
+            raise ToolSpecError(
+                f"{where}: config.server is required: the name of a server in tools.mcp_servers"
+            )
+        if server not in self.servers:
+            known = ", ".join(sorted(self.servers)) or "none"
+            raise ToolSpecError(f"{where}: unknown MCP server {server!r} (configured: {known})")
+        tool = spec.config.get("tool")
+        if tool is not None and (not isinstance(tool, str) or not tool):
+            raise ToolSpecError(f"{where}: config.tool must be the name of one of its tools")
+        return server, tool
+
+    async def _run(
+        self, server: str, what: str, operation: Callable[[Client], Awaitable[_T]]
+    ) -> _T:
+        """`operation` on the server's pooled session within `call_timeout`; every failure
+        becomes a `ToolError`, and a session that failed is dropped (see module docstring)."""
+        config = self.servers[server]
+        connection: Connection | None = None
+        try:
+            async with self._pool.session(server) as connection:
+                try:
+                    async with asyncio.timeout(config.call_timeout):
+                        return await operation(connection.client)
+                except BaseException as exc:
+                    if _breaks_session(exc):
+                        self._pool.retire(connection, kill=isinstance(exc, TimeoutError))
+                    raise
+        except asyncio.CancelledError:
+            raise
+        except ToolError as exc:
+            if connection is not None:
+                raise
+            # Refused by the address guard, say: name the server.
+            message = f"MCP server {server!r}: {exc.message}"
+            raise ToolError(message, retryable=exc.retryable) from exc
+        except Exception as exc:
+            opened = connection is not None
+            raise _tool_error(server, config, what, _leaf(exc), opened=opened) from exc
+
+
+async def _list_tools(client: Client) -> list[Tool]:
+    tools: list[Tool] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        page = await client.list_tools(cursor=cursor, cache_mode="bypass")
+        tools += page.tools
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+        if cursor in seen:
+            raise ToolError("the MCP server repeated a tools/list page cursor")
+        seen.add(cursor)
+    raise ToolError(f"the MCP server listed more than {MAX_PAGES} pages of tools")
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real error inside anyio's exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _breaks_session(exc: BaseException) -> bool:
+    exc = _leaf(exc)
+    if isinstance(exc, MCPError):
+        return exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT)
+    return isinstance(exc, _BROKEN)
+
+
+def _tool_error(
+    server: str, config: StdioServer | HttpServer, what: str, exc: BaseException, *, opened: bool
+) -> ToolError:
+    stdio = isinstance(config, StdioServer)
+    if not opened:
+        if isinstance(exc, TimeoutError):
+            return ToolError(
+                f"MCP server {server!r} did not start within {config.startup_timeout:g}s",
+                retryable=True,
+            )
+        if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED and stdio:
+            return ToolError(
+                f"MCP server {server!r} exited during start-up (its stderr is in the worker's log)"
+            )
+        if isinstance(exc, OSError | httpx2.TransportError):
+            return ToolError(f"cannot connect to MCP server {server!r}: {exc}", retryable=True)
+        return ToolError(f"MCP server {server!r} failed to start: {_describe(exc)}")
+    if isinstance(exc, TimeoutError) or (isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT):
+        restart = "; the server was stopped and is restarted for the next call" if stdio else ""
+        return ToolError(
+            f"MCP {what} on server {server!r} did not finish within {config.call_timeout:g}s"
+            f"{restart}"
+        )
+    if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
+        return ToolError(
+            f"MCP server {server!r} closed the connection during {what} (it crashed or exited); "
+            "the next call starts a new session"
+        )
+    if isinstance(exc, MCPError):
+        return ToolError(f"MCP error {exc.code} from server {server!r}: {exc.message}")
+    if isinstance(exc, ValidationError):
+        return ToolError(f"MCP server {server!r} sent an invalid response to {what}")
+    if isinstance(exc, OSError | httpx2.TransportError):
+        return ToolError(f"connection to MCP server {server!r} failed: {exc}", retryable=True)
+    return ToolError(f"MCP {what} on server {server!r} failed: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MCPError):
+        return f"MCP error {exc.code}: {exc.message}"
+    return str(exc) or type(exc).__name__
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def result_text(result: CallToolResult) -> str:
+    """A tool result as text for the LLM (see module docstring)."""
+    parts = [_content_text(block) for block in result.content]
+    if not parts and result.structured_content is not None:
+        return compact_json(result.structured_content)
+    return "\n".join(parts)
+
+
+def _content_text(block: ContentBlock) -> str:
+    if isinstance(block, TextContent):
+        return maybe_compact_json(block.text)
+    if isinstance(block, ImageContent | AudioContent):
+        return f"[{block.type}: {block.mime_type}, {_decoded_size(block.data)} bytes]"
+    if isinstance(block, EmbeddedResource):
+        resource = block.resource
+        if isinstance(resource, TextResourceContents):
+            return maybe_compact_json(resource.text)
+        if isinstance(resource, BlobResourceContents):
+            mime = resource.mime_type or "application/octet-stream"
+            return f"[resource: {resource.uri}, {mime}, {_decoded_size(resource.blob)} bytes]"
+    if isinstance(block, ResourceLink):
+        label = f" {block.name}" if block.name else ""
+        return f"[resource link: {block.uri}{label}]"
+    return f"[{getattr(block, 'type', 'unknown')} content]"
+
+
+def _decoded_size(data: str) -> int:
+    try:
+        return len(base64.b64decode(data, validate=False))
+    except (binascii.Error, ValueError):
+        return len(data) * 3 // 4
+
+
+# --- expanded specs ------------------------------------------------------------------------
+
+
+def _spec_for(spec: ToolSpec, server: str, tool: Tool) -> ToolSpec:
+    try:
+        return ToolSpec(
+            name=_tool_name(spec.name, tool.name),
+            description=_description(tool),
+            parameters=_object_schema(tool.input_schema),
+            type="mcp",
+            config={"server": server, "tool": tool.name},
+        )
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise ToolSpecError(
+            f"tool {spec.name!r}: MCP server {server!r}: tool {tool.name!r} is unusable: {problem}"
+        ) from None
+
+
+def _tool_name(prefix: str, name: str) -> str:
+    """`<prefix>_<name>`, made to match `models.TOOL_NAME_PATTERN` (providers' rule)."""
+    full = _NAME_CHARS.sub("_", f"{prefix}_{name}")
+    if len(full) <= 64:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[:55]}_{digest}"
+
+
+def _description(tool: Tool) -> str:
+    return (tool.description or tool.title or "")[:8192]
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The input schema as providers want it: an object schema (MCP requires one anyway)."""
+    return {"type": "object", **schema} if "type" not in schema else dict(schema)

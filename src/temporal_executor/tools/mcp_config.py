@@ -1,0 +1,184 @@
+"""`tools.mcp_servers`: the MCP servers a worker may use, checked when the worker starts.
+
+```yaml
+tools:
+  mcp_servers:
+    time:                                  # the name requests use: {"server": "time"}
+      transport: stdio                     # the default when `command` is given
+      command: uvx                         # found on PATH (the worker's, unless env.PATH)
+      args: [mcp-server-time]
+      env: {TZ: Europe/Paris}              # the ONLY variables the server gets, besides
+                                           # PATH, HOME and LANG (see tools/sandbox.py)
+      cwd: /srv/mcp/time                   # default: a private temporary directory
+      limits: {cpu_seconds: 600, memory_mb: 1024, open_files: 256}   # the defaults
+      startup_timeout: 30s                 # start + handshake
+      call_timeout: 30s                    # one tools/call or tools/list
+      health_check_after: 30s              # idle time after which a session is probed
+    docs:
+      transport: streamable_http           # the default when `url` is given
+      url: https://mcp.example.com/mcp     # checked by the address guard
+      headers: {X-Team: agents}            # secrets: through TEMPORAL_EXECUTOR__TOOLS__…
+```
+
+Keep `call_timeout` below `executor.timeouts.tool`, so that a slow tool ends as an error the
+LLM reads rather than as an activity timeout that Temporal retries.
+
+This module does not import the MCP SDK, so checking the config costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from ..config import Duration
+from ..errors import ConfigError
+from .sandbox import Limits
+
+__all__ = ["HttpServer", "ServerConfig", "StdioServer", "parse_servers"]
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+_ENV_NAME = re.compile(r"^[^=\x00]+$")
+# Set by the transport; a configured value would break the session or the address pinning.
+_RESERVED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "host",
+        "mcp-protocol-version",
+        "mcp-session-id",
+        "transfer-encoding",
+    }
+)
+_TRANSPORT_ALIASES = {"streamable-http": "streamable_http", "http": "streamable_http"}
+
+
+def _scalar_to_str(value: Any) -> Any:
+    """`8080` or `true` from YAML or an environment override mean the string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
+Text = Annotated[str, BeforeValidator(_scalar_to_str)]
+
+
+class _Server(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    startup_timeout: Duration = 30.0
+    call_timeout: Duration = 30.0
+    health_check_after: Duration = 30.0
+
+
+class StdioServer(_Server):
+    """A server the worker starts as a sandboxed child process and talks to over stdio."""
+
+    transport: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    args: list[Text] = Field(default_factory=list)
+    env: dict[str, Text] = Field(default_factory=dict)
+    cwd: Path | None = None
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"invalid variable name {name!r}")
+            if "\x00" in value:
+                raise ValueError(f"{name}: NUL character in value")
+        return env
+
+    @field_validator("cwd")
+    @classmethod
+    def _cwd(cls, cwd: Path | None) -> Path | None:
+        if cwd is not None and not cwd.is_absolute():
+            raise ValueError("must be an absolute path")
+        return cwd
+
+
+class HttpServer(_Server):
+    """A server reached over MCP's streamable HTTP transport."""
+
+    transport: Literal["streamable_http"] = "streamable_http"
+    url: str
+    headers: dict[str, Text] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        try:
+            parsed = httpx.URL(url.strip())
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a valid URL: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(f"must be an absolute http(s) URL: {url!r}")
+        return str(parsed)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"invalid header name {name!r}")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"{name} is set by the MCP transport")
+            if not _HEADER_VALUE.match(value):
+                raise ValueError(f"{name}: must be printable ASCII")
+        return headers
+
+
+ServerConfig = Annotated[StdioServer | HttpServer, Field(discriminator="transport")]
+_SERVER = TypeAdapter[StdioServer | HttpServer](ServerConfig)
+
+
+def parse_servers(raw: dict[str, Any]) -> dict[str, StdioServer | HttpServer]:
+    """Check every `tools.mcp_servers` entry; a problem is a `ConfigError` naming the key."""
+    servers: dict[str, StdioServer | HttpServer] = {}
+    for name, entry in raw.items():
+        where = f"tools.mcp_servers.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"config: {where}: must be a mapping")
+        data = dict(entry)
+        transport = data.get("transport")
+        if transport is None:
+            if "command" not in data and "url" not in data:
+                raise ConfigError(f"config: {where}: give a command (stdio) or a url")
+            data["transport"] = "stdio" if "command" in data else "streamable_http"
+        elif isinstance(transport, str):
+            data["transport"] = _TRANSPORT_ALIASES.get(transport, transport)
+        try:
+            servers[name] = _SERVER.validate_python(data)
+        except ValidationError as exc:
+            raise ConfigError(f"config: {_describe(exc, where)}") from None
+    return servers
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    if loc and loc[0] in ("stdio", "streamable_http"):
+        loc = loc[1:]  # the discriminated union's tag, not a key
+    key = ".".join([where, *loc])
+    if error["type"] == "union_tag_invalid":
+        key, message = f"{where}.transport", "must be stdio or streamable_http"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message}"

@@ -1,0 +1,140 @@
+"""A real MCP server for tests, written with the MCP SDK's own server API (`MCPServer`).
+
+    python -m tests.fakes.mcp_servers stdio               # over stdin/stdout
+    python -m tests.fakes.mcp_servers http --port 8765    # streamable HTTP on 127.0.0.1
+
+Tests run it by path with `python -P` (so the sandbox's private working directory needs no
+`tests` package on the path and `tests/fakes/*.py` never shadow real modules).
+
+Tools: `echo`, `add` (structured output), `slow` (records start and end in the file named by
+`TE_MCP_SLOW_LOG`, one JSON line per call, so overlapping calls can be shown), `crash` (exits
+mid-call), `fail` (an `isError` result), `hog_memory`, `spin_cpu`, `env_dump` (the names in its
+environment), `info` (pid, process group, working directory), `spawn_child` (a grandchild in
+the same process group), `image`, `big_output`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import time
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.types import Image
+
+SLOW_LOG_ENV = "TE_MCP_SLOW_LOG"
+# A 1x1 transparent PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+server = MCPServer("te-test-server")
+
+
+@server.tool()
+def echo(text: str) -> str:
+    """Return the text unchanged."""
+    return text
+
+
+@server.tool()
+def add(a: float, b: float) -> float:
+    """Add two numbers."""
+    return a + b
+
+
+@server.tool()
+async def slow(seconds: float, label: str = "") -> str:
+    """Sleep, recording start and end times."""
+    start = time.time()
+    await asyncio.sleep(seconds)
+    _record({"label": label, "pid": os.getpid(), "start": start, "end": time.time()})
+    return f"slept {seconds}s {label}".strip()
+
+
+def _record(record: dict[str, object]) -> None:
+    log = os.environ.get(SLOW_LOG_ENV)
+    if log:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+
+
+@server.tool()
+async def crash() -> str:
+    """Exit the whole server process in the middle of the call."""
+    await asyncio.sleep(0.1)
+    os._exit(3)
+
+
+@server.tool()
+def fail(message: str = "it went wrong") -> str:
+    """Fail with an isError result."""
+    raise ToolError(message)
+
+
+@server.tool()
+def hog_memory(mb: int) -> str:
+    """Allocate (and touch) `mb` MiB."""
+    chunks = [bytearray(b"x" * (1 << 20)) for _ in range(mb)]
+    return f"allocated {len(chunks)} MiB"
+
+
+@server.tool()
+def spin_cpu(seconds: float) -> str:
+    """Burn CPU for `seconds` of wall-clock time."""
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+    return f"spun {n} times"
+
+
+@server.tool()
+def env_dump() -> list[str]:
+    """The names of the variables in this process's environment."""
+    return sorted(os.environ)
+
+
+@server.tool()
+def info() -> dict[str, object]:
+    """This process: pid, process group and working directory."""
+    return {"pid": os.getpid(), "pgid": os.getpgid(0), "cwd": os.getcwd()}
+
+
+@server.tool()
+def spawn_child() -> int:
+    """Start a long `sleep` in this server's process group and return its pid."""
+    child = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL)
+    return child.pid
+
+
+@server.tool(structured_output=False)
+def image() -> list[object]:
+    """A caption and a tiny PNG."""
+    return ["a pixel", Image(data=PNG, format="png")]
+
+
+@server.tool()
+def big_output(kib: int) -> str:
+    """`kib` KiB of text."""
+    return "y" * (kib * 1024)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("transport", choices=["stdio", "http"])
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.conftest import config_data, running_stack
 from tests.fakes.server import FakeServer
 

@@ -30,6 +30,8 @@ from .models import RetrySettings, TaskPolicies, ToolSpec
 
 __all__ = [
     "A2AConfig",
+    "A2APushConfig",
+    "A2ASkill",
     "Config",
     "EventsConfig",
     "ExecutorConfig",
@@ -177,7 +179,8 @@ class ToolsConfig(_Section):
 
 class EventsConfig(_Section):
     url: str | None = None
-    poll_interval: Duration = 0.25
+    # Another process's appends are seen within this (one indexed query per follower).
+    poll_interval: Duration = 0.1
 
 
 class ServerConfig(_Section):
@@ -204,12 +207,53 @@ class DefaultAgent(_Section):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
 
 
+class A2ASkill(_Section):
+    """One skill of the agent card: what the agent can be asked to do."""
+
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=256)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+
+
+class A2APushConfig(_Section):
+    """Push notifications: webhooks get a task's status changes and its final answer.
+
+    Webhook URLs pass the outbound-address guard of `tools.allow_private_hosts`."""
+
+    enabled: bool = True
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    initial_interval: Duration = 0.5
+    maximum_interval: Duration = 30.0
+    timeout: Duration = 10.0
+
+
 class A2AConfig(_Section):
+    """The A2A server: agent card fields, the agent behind it, push notifications.
+
+    `url` is the public base URL clients reach this service at (behind an ingress, say
+    `https://agents.example.com/team-a`); the card advertises `{url}/a2a` (JSON-RPC) and
+    `{url}/a2a/rest` (HTTP+JSON). Unset, each card names the host it was fetched from."""
+
     enabled: bool = True
     name: str = "temporal-executor"
     description: str = "An LLM agent run as a durable Temporal workflow."
     url: str | None = None
+    version: str | None = None
+    documentation_url: str | None = None
+    skills: list[A2ASkill] = Field(default_factory=list)
     default_agent: DefaultAgent = Field(default_factory=DefaultAgent)
+    push_notifications: A2APushConfig = Field(default_factory=A2APushConfig)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http(s) URL, e.g. https://agents.example.com")
+        return value.rstrip("/")
 
 
 class Config(_Section):

@@ -1,0 +1,1 @@
+"""Benchmarks that run against real components (see benchmarks/README.md)."""

@@ -323,6 +323,10 @@ class ToolResult(BaseModel):
     is_error: bool = False
     content_ref: str | None = None
 
+    def message(self) -> Message:
+        """The result as the `tool` message the LLM gets next."""
+        return Message(role="tool", **self.model_dump())
+
 
 class PublishEventInput(BaseModel):
     task_id: str

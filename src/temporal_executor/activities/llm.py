@@ -22,7 +22,15 @@ from temporalio.exceptions import ApplicationError
 from ..errors import ProviderError, RequestError
 from ..events import EventStore
 from ..llm import ProviderRegistry
-from ..models import EventType, LLMCallInput, LLMRequest, LLMResponse, Message, ToolCall
+from ..models import (
+    EventType,
+    LLMCallInput,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ToolCall,
+    ToolResult,
+)
 from ..payloads import offload, resolve_messages
 from .heartbeat import heartbeating
 
@@ -107,13 +115,10 @@ def answer_dangling_calls(messages: list[Message]) -> list[Message]:
 
 
 def _no_result(call: ToolCall) -> Message:
-    return Message(
-        role="tool",
-        content="no result: the task ended before this tool call ran",
-        tool_call_id=call.id,
-        name=call.name,
-        is_error=True,
-    )
+    content = "no result: the task ended before this tool call ran"
+    return ToolResult(
+        tool_call_id=call.id, name=call.name, content=content, is_error=True
+    ).message()
 
 
 class LLMActivities:

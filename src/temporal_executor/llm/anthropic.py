@@ -42,7 +42,7 @@ from ..config import parse_duration
 from ..errors import ProviderError, ProviderNotConfiguredError
 from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
-from .openai import _parse_arguments, _retry_after
+from .wire import parse_arguments, retry_after, status_error
 
 __all__ = ["AnthropicProvider", "AnthropicVertexProvider"]
 
@@ -172,7 +172,7 @@ class AnthropicProvider(Provider):
         self._check_refusal(reply.stop_reason, reply.refusal)
         blocks = [reply.blocks[i] for i in sorted(reply.blocks)]
         calls = [
-            self._tool_call(b.id, b.name, _parse_arguments("".join(b.parts)))
+            self._tool_call(b.id, b.name, parse_arguments("".join(b.parts)))
             for b in blocks
             if b.kind == "tool_use"
         ]
@@ -504,13 +504,8 @@ def _provider_error(exc: Exception, provider: str = "anthropic") -> ProviderErro
             retryable=kind in _RETRYABLE_ERROR_TYPES,
         )
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        retryable = status in (408, 409, 429) or status >= 500
-        return ProviderError(
-            f"{provider}: {status} {_error_message(exc)}",
-            retryable=retryable,
-            retry_after=_retry_after(exc.response.headers) if retryable else None,
-            status=status,
+        return status_error(
+            provider, exc.status_code, _error_message(exc), retry_after(exc.response.headers)
         )
     if isinstance(exc, anthropic.APIResponseValidationError):
         return ProviderError(f"{provider}: malformed reply: {exc.message}", retryable=False)

@@ -35,7 +35,7 @@ from ..config import parse_duration
 from ..errors import ProviderError, ProviderNotConfiguredError
 from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
-from .openai import _retry_after
+from .wire import retry_after, status_error
 
 # The SDK sends with httpx2, or httpx or aiohttp when so installed or configured: their
 # timeouts and connection errors, gathered in this one place.
@@ -443,13 +443,8 @@ def _provider_error(exc: Exception, provider: str) -> ProviderError:
     """Translate an SDK or transport error into our `ProviderError`; the only place that
     knows them."""
     if isinstance(exc, genai_errors.APIError):
-        status = exc.code
-        retryable = status in (408, 429) or status >= 500
-        return ProviderError(
-            f"{provider}: {status} {exc.message or exc.status or 'error'}",
-            retryable=retryable,
-            retry_after=_retry_delay(exc) if retryable else None,
-            status=status,
+        return status_error(
+            provider, exc.code, exc.message or exc.status or "error", _retry_delay(exc)
         )
     if isinstance(exc, _TIMEOUTS):
         return ProviderError(f"{provider}: request timed out", retryable=True)
@@ -467,7 +462,7 @@ def _provider_error(exc: Exception, provider: str) -> ProviderError:
 def _retry_delay(exc: genai_errors.APIError) -> float | None:
     """The `Retry-After` header, else the `RetryInfo.retryDelay` of Google's error details."""
     headers = getattr(exc.response, "headers", None)
-    if headers is not None and (delay := _retry_after(headers)) is not None:
+    if headers is not None and (delay := retry_after(headers)) is not None:
         return delay
     body = exc.details if isinstance(exc.details, dict) else {}
     error = body.get("error", body)

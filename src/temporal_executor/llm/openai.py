@@ -8,11 +8,8 @@ OpenAI is one (`azure.py`).
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import re
-import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +30,7 @@ from ..config import parse_duration
 from ..errors import ProviderError, ProviderNotConfiguredError
 from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
+from .wire import parse_arguments, retry_after, status_error
 
 __all__ = ["OpenAICompatibleProvider", "OpenAIProvider"]
 
@@ -207,7 +205,7 @@ class OpenAIProvider(Provider):
     def _tool_call(self, call_id: str | None, name: str | None, raw: str | None) -> ToolCall:
         if not call_id or not name:
             raise self._malformed("a tool call without an id or a function name")
-        arguments, error = _parse_arguments(raw)
+        arguments, error = parse_arguments(raw)
         return ToolCall(id=call_id, name=name, arguments=arguments, arguments_error=error)
 
     def _malformed(self, what: str) -> ProviderError:
@@ -319,18 +317,6 @@ def _message(message: Message) -> ChatCompletionMessageParam:
             return {"role": "tool", "content": content, "tool_call_id": message.tool_call_id or ""}
 
 
-def _parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
-    if raw is None or not raw.strip():
-        return {}, None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return {}, f"invalid JSON arguments from the model: {exc.msg} at position {exc.pos}"
-    if not isinstance(value, dict):
-        return {}, "invalid JSON arguments from the model: expected a JSON object"
-    return value, None
-
-
 def _usage(usage: CompletionUsage) -> Usage:
     prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
     details = usage.prompt_tokens_details
@@ -352,14 +338,8 @@ def _provider_error(exc: Exception, provider: str = "openai") -> ProviderError:
     if isinstance(exc, openai.APIConnectionError):
         return ProviderError(f"{provider}: connection failed: {exc.message}", retryable=True)
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retryable = status in (408, 409, 429) or status >= 500
-        return ProviderError(
-            f"{provider}: {status} {_error_message(exc.body) or exc.response.reason_phrase}",
-            retryable=retryable,
-            retry_after=_retry_after(exc.response.headers) if retryable else None,
-            status=status,
-        )
+        message = _error_message(exc.body) or exc.response.reason_phrase
+        return status_error(provider, exc.status_code, message, retry_after(exc.response.headers))
     if isinstance(exc, openai.APIResponseValidationError):
         return ProviderError(f"{provider}: malformed reply: {exc.message}", retryable=False)
     if isinstance(exc, openai.APIError):
@@ -377,17 +357,3 @@ def _error_message(body: object) -> str:
     if isinstance(body, str):
         return body.strip()[:500]
     return ""
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            seconds = float(headers.get(name) or "nan") * scale
-        except ValueError:
-            continue
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    value = headers.get("retry-after")
-    parsed = email.utils.parsedate_tz(value) if value else None
-    return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None

@@ -167,17 +167,7 @@ class AgentExecutionWorkflow:
             if not message.tool_calls:
                 return message
             results = await self._run_tools(message.tool_calls)
-            self._unsaved += [
-                Message(
-                    role="tool",
-                    content=r.content,
-                    tool_call_id=r.tool_call_id,
-                    name=r.name,
-                    is_error=r.is_error,
-                    content_ref=r.content_ref,
-                )
-                for r in results
-            ]
+            self._unsaved += [result.message() for result in results]
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

@@ -335,3 +335,19 @@ async def test_provider_errors_in_a_task(stack: Stack, openai_fake: FakeServer) 
         json={"user_message": "again [no tools]", "model_config": MODEL},
     )
     assert recovered.json()["status"] == "completed"
+
+
+async def test_cancel_while_the_llm_streams(stack: Stack, openai_fake: FakeServer) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": 0.2})
+    words = " ".join(f"word{i}" for i in range(60))
+    await stack.execute(task_id="cancel-stream-1", user_message=words, model_config=MODEL)
+    for _ in range(200):
+        if any(e.type == "llm.delta" for e in await stack.services.store.read("cancel-stream-1")):
+            break
+        await asyncio.sleep(0.05)
+    assert (await stack.http.post("/api/v1/tasks/cancel-stream-1/cancel")).status_code == 202
+    events = await stack.events("cancel-stream-1")
+    assert events[-1]["event"] == "task.cancelled"
+    task = await stack.task("cancel-stream-1")
+    assert task["status"] == "cancelled" and task["error"] is None

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any, NoReturn
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from ..models import (
@@ -202,6 +202,7 @@ class AgentExecutionWorkflow:
                 summary="list the tools of MCP servers",
             )
         except ActivityError as exc:
+            _reraise_cancellation(exc)
             raise _TaskFailed("tool_error", f"could not list tools: {_cause(exc)}") from exc
 
     async def _invoke_llm(self) -> LLMResponse:
@@ -232,6 +233,7 @@ class AgentExecutionWorkflow:
                 summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
             )
         except ActivityError as exc:
+            _reraise_cancellation(exc)
             raise _TaskFailed("llm_error", _cause(exc)) from exc
         self._stored_messages += len(self._unsaved)
         self.state.usage = self.state.usage + response.usage
@@ -293,6 +295,7 @@ class AgentExecutionWorkflow:
             )
             return result
         except ActivityError as exc:
+            _reraise_cancellation(exc)
             return _error_result(call, f"tool failed: {_cause(exc)}")
 
     def _needs_approval(self, name: str) -> bool:
@@ -381,6 +384,13 @@ class AgentExecutionWorkflow:
 
 def _error_result(call: ToolCall, message: str) -> ToolResult:
     return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+
+
+def _reraise_cancellation(exc: ActivityError) -> None:
+    """An activity that ended because the task was cancelled cancels the task, rather than
+    counting as an LLM or tool failure."""
+    if isinstance(exc.cause, CancelledError):
+        raise asyncio.CancelledError() from exc
 
 
 def _cause(exc: ActivityError) -> str:

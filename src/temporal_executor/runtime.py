@@ -14,7 +14,7 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from .api import create_app
+from .api import close_app, create_app
 from .config import Config
 from .errors import ExecutorError
 from .events import EventStore, open_event_store
@@ -107,10 +107,11 @@ async def run_services(
         )
         running.append(asyncio.create_task(temporal_worker.run(), name="worker"))
     server = None
-    if api:
+    app = create_app(services.tasks) if api else None
+    if app is not None:
         server = _Server(
             uvicorn.Config(
-                create_app(services.tasks),
+                app,
                 host=config.server.host,
                 port=config.server.port,
                 log_level="warning",
@@ -137,3 +138,5 @@ async def run_services(
     for task in running:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if app is not None:
+        await close_app(app)

@@ -9,7 +9,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BearerAuth", "BodyLimit"]
 
-_OPEN_PATHS = ("/healthz", "/readyz", "/docs", "/openapi.json", "/.well-known/")
+_OPEN_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/docs",
+    "/openapi.json",
+    "/.well-known/",
+    "/a2a/.well-known/",
+)
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

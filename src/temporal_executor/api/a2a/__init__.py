@@ -1,0 +1,193 @@
+"""The A2A server, built on the official `a2a-sdk`, mounted in our FastAPI app.
+
+- `GET /.well-known/agent-card.json`: the agent card (`card.py`);
+- `POST /a2a`: JSON-RPC with the 1.0 method names (`SendMessage`, `SendStreamingMessage`,
+  `GetTask`, `ListTasks`, `CancelTask`, `SubscribeToTask`, push notification configs) and
+  the 0.3 ones (`message/send`, `message/stream`, `tasks/get`, `tasks/resubscribe`, …);
+- `/a2a/rest/…`: HTTP+JSON (`POST /message:send`, `GET /tasks/{id}`, …; 0.3 under `/v1`).
+
+Modules: `handler.py` (the `RequestHandler`), `executor.py` (our `AgentExecutor`: start /
+resume the workflow, relay its events), `task_store.py` (the `TaskStore` over `TaskService`),
+`view.py` (our events as an A2A task), `hitl.py` (approval over A2A), `push.py` (webhooks),
+`card.py`, `errors.py` (our errors as A2A errors).
+
+A request without an `A2A-Version` header that uses the 1.0 method names or paths is taken
+as 1.0 (the header is for telling 0.3 and 1.0 apart, and the names already do).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from a2a.server.routes import (
+    DefaultServerCallContextBuilder,
+    add_a2a_routes_to_fastapi,
+    create_rest_routes,
+)
+
+# isort: split
+# After `a2a.server.routes`: imported first, the SDK's compat adapters import it circularly.
+from a2a.compat.v0_3.jsonrpc_adapter import JSONRPC03Adapter
+from a2a.compat.v0_3.rest_adapter import REST03Adapter
+from a2a.server.context import ServerCallContext
+from a2a.server.request_handlers.response_helpers import (
+    agent_card_to_dict,
+    build_error_response,
+)
+from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
+from a2a.types import TaskState
+from a2a.utils.constants import PROTOCOL_VERSION_1_0, VERSION_HEADER
+from a2a.utils.errors import InvalidParamsError
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ...service import TaskService
+from ...tools.guard import AddressGuard
+from .card import JSONRPC_PATH, REST_PATH, agent_card
+from .executor import TemporalAgentExecutor
+from .handler import TemporalRequestHandler
+from .hitl import HITL_EXTENSION_URI
+from .push import PushNotifier
+from .task_store import ServiceTaskStore
+
+__all__ = ["A2AServer", "mount_a2a"]
+
+logger = logging.getLogger(__name__)
+
+# Also under the JSON-RPC URL: clients (and conformance kits) given that URL look there.
+CARD_PATHS = (
+    "/.well-known/agent-card.json",
+    "/.well-known/agent.json",
+    f"{JSONRPC_PATH}/.well-known/agent-card.json",
+)
+_EXTENSION_HEADERS = (b"a2a-extensions", b"x-a2a-extensions")
+
+
+class A2AServer:
+    """What `mount_a2a` built; `aclose()` stops push deliveries in flight."""
+
+    def __init__(self, handler: TemporalRequestHandler) -> None:
+        self.handler = handler
+
+    async def aclose(self) -> None:
+        if self.handler.push is not None:
+            await self.handler.push.aclose()
+
+
+def mount_a2a(app: FastAPI, service: TaskService) -> A2AServer:
+    """Add the agent card, JSON-RPC and HTTP+JSON routes of the A2A server to `app`."""
+    config = service.config
+    store = ServiceTaskStore(service)
+    executor = TemporalAgentExecutor(service, store)
+    push = None
+    if config.a2a.push_notifications.enabled:
+        guard = AddressGuard(config.tools.allow_private_hosts)
+        push = PushNotifier(executor, config.a2a.push_notifications, guard)
+    handler = TemporalRequestHandler(executor, store, push)
+
+    async def card(request: Request) -> JSONResponse:
+        base = config.a2a.url or str(request.base_url).rstrip("/")
+        return JSONResponse(agent_card_to_dict(agent_card(config, base)))
+
+    add_a2a_routes_to_fastapi(
+        app,
+        agent_card_routes=[Route(path, card, methods=["GET"]) for path in CARD_PATHS],
+        jsonrpc_routes=[Route(JSONRPC_PATH, _jsonrpc_endpoint(handler), methods=["POST"])],
+        rest_routes=_rest_routes(handler),
+    )
+    app.add_middleware(_EchoExtensions)
+    server = A2AServer(handler)
+    app.state.a2a = server
+    return server
+
+
+class _VersionByName(DefaultServerCallContextBuilder):
+    """For the 1.0 routes: no `A2A-Version` header means 1.0 (or `?A2A-Version=`)."""
+
+    def build(self, request: Request) -> ServerCallContext:
+        context = super().build(request)
+        headers = context.state.setdefault("headers", {})
+        if VERSION_HEADER.lower() not in {k.lower() for k in headers}:
+            headers[VERSION_HEADER.lower()] = request.query_params.get(
+                VERSION_HEADER, PROTOCOL_VERSION_1_0
+            )
+        return context
+
+
+def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
+    current = JsonRpcDispatcher(handler, context_builder=_VersionByName())
+    legacy = JsonRpcDispatcher(handler, enable_v0_3_compat=True)
+
+    async def jsonrpc(request: Request) -> Response:
+        """A2A JSON-RPC: 1.0 method names, and the 0.3 ones (`message/send`, …)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None  # the dispatcher answers with a parse error
+        method = body.get("method") if isinstance(body, dict) else None
+        if isinstance(method, str) and method in JSONRPC03Adapter.METHOD_TO_MODEL:
+            return await legacy.handle_requests(request)
+        if method == "ListTasks" and (problem := _unknown_status(body)):
+            return JSONResponse(build_error_response(body.get("id"), InvalidParamsError(problem)))
+        return await current.handle_requests(request)
+
+    return jsonrpc
+
+
+def _unknown_status(body: dict[str, Any]) -> str | None:
+    """The SDK parses an unknown enum name as "unspecified": a ListTasks filter on a state
+    that does not exist would list every task instead of failing."""
+    params = body.get("params")
+    status = params.get("status") if isinstance(params, dict) else None
+    if isinstance(status, str) and status not in TaskState.keys():
+        return f"status: {status!r} is not a task state ({', '.join(TaskState.keys()[1:])})"
+    return None
+
+
+def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        # Without the `/{tenant}` mount: we have no tenants, and it would catch every path.
+        route
+        for route in create_rest_routes(
+            handler, context_builder=_VersionByName(), path_prefix=REST_PATH
+        )
+        if isinstance(route, Route)
+    ]
+    legacy = REST03Adapter(http_handler=handler)
+    for (path, method), endpoint in legacy.routes().items():
+        routes.append(Route(REST_PATH + path, endpoint, methods=[method]))
+    return routes
+
+
+class _EchoExtensions:
+    """Answers name the extensions we activated: kagent's HITL one, when asked for."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(JSONRPC_PATH):
+            await self.app(scope, receive, send)
+            return
+        uri = HITL_EXTENSION_URI.encode()
+        names = [
+            name.lower()
+            for name, value in scope["headers"]
+            if name.lower() in _EXTENSION_HEADERS and uri in {v.strip() for v in value.split(b",")}
+        ]
+        if not names:
+            await self.app(scope, receive, send)
+            return
+
+        async def echoing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # Under the header name the client used (0.3 clients send the X- one).
+                echoed = [(name, uri) for name in dict.fromkeys(names)]
+                message = {**message, "headers": [*message.get("headers", []), *echoed]}
+            await send(message)
+
+        await self.app(scope, receive, echoing_send)

@@ -1,0 +1,115 @@
+"""The agent card, from config: who the agent is, what it can do, where to reach it.
+
+Served at `/.well-known/agent-card.json` (and the older `/.well-known/agent.json`). It lists
+JSON-RPC at `{base}/a2a` and HTTP+JSON at `{base}/a2a/rest`, each for protocol 1.0 and 0.3,
+where `base` is `a2a.url` (the address behind an ingress) or else the address the card was
+fetched from. Without configured skills the card has one skill that names the default
+agent's model and tools.
+"""
+
+from __future__ import annotations
+
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentExtension,
+    AgentInterface,
+    AgentSkill,
+    HTTPAuthSecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
+from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, TransportProtocol
+
+from ... import __version__
+from ...config import Config
+from .hitl import HITL_EXTENSION_URI
+
+__all__ = ["JSONRPC_PATH", "REST_PATH", "agent_card"]
+
+JSONRPC_PATH = "/a2a"
+REST_PATH = "/a2a/rest"
+MEDIA_TYPES = ["text/plain", "application/json"]
+
+
+def agent_card(config: Config, base_url: str) -> AgentCard:
+    """The card of this server, reachable at `base_url` (no trailing slash)."""
+    a2a = config.a2a
+    card = AgentCard(
+        name=a2a.name,
+        description=a2a.description,
+        version=a2a.version or __version__,
+        default_input_modes=MEDIA_TYPES,
+        default_output_modes=MEDIA_TYPES,
+        capabilities=AgentCapabilities(
+            streaming=True,
+            push_notifications=a2a.push_notifications.enabled,
+            extended_agent_card=False,
+            extensions=[
+                AgentExtension(
+                    uri=HITL_EXTENSION_URI,
+                    description="Human approval of tool calls (input-required)",
+                    required=False,
+                )
+            ],
+        ),
+        skills=_skills(config),
+    )
+    if a2a.documentation_url:
+        card.documentation_url = a2a.documentation_url
+    for version in (PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3):
+        card.supported_interfaces.extend(
+            [
+                AgentInterface(
+                    url=base_url + JSONRPC_PATH,
+                    protocol_binding=TransportProtocol.JSONRPC.value,
+                    protocol_version=version,
+                ),
+                AgentInterface(
+                    url=base_url + REST_PATH,
+                    protocol_binding=TransportProtocol.HTTP_JSON.value,
+                    protocol_version=version,
+                ),
+            ]
+        )
+    if config.server.api_keys():
+        scheme = SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="bearer"))
+        card.security_schemes["bearer"].CopyFrom(scheme)
+        card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList()}))
+    return card
+
+
+def _skills(config: Config) -> list[AgentSkill]:
+    if config.a2a.skills:
+        return [
+            AgentSkill(
+                id=s.id,
+                name=s.name,
+                description=s.description or s.name,
+                tags=s.tags or [s.id],
+                examples=s.examples,
+            )
+            for s in config.a2a.skills
+        ]
+    agent = config.a2a.default_agent
+    model = agent.model or {}
+    described = [f"Model: {model.get('provider', '?')}/{model.get('model', '?')}."]
+    if agent.tools:
+        tools = "; ".join(
+            f"{t.name}: {t.description}" if t.description else t.name for t in agent.tools
+        )
+        described.append(f"Tools: {tools}.")
+    if agent.require_approval:
+        described.append("Tool calls may wait for your approval (input-required).")
+    return [
+        AgentSkill(
+            id="agent",
+            name=config.a2a.name,
+            description=" ".join([config.a2a.description, *described]),
+            tags=["agent", *(t.name for t in agent.tools)],
+            examples=[],
+            input_modes=MEDIA_TYPES,
+            output_modes=MEDIA_TYPES,
+        )
+    ]

@@ -1,0 +1,246 @@
+"""The A2A request handler: every A2A call, over our durable state.
+
+We implement the SDK's `RequestHandler` directly rather than use its `DefaultRequestHandler`:
+that one keeps each running task in this process (an in-memory `ActiveTask` fed by the
+executor, with its own copy of the task), which is lost when the API restarts and can
+disagree with what the workflow has recorded. Here every answer is a fold of the task's
+durable event log (`TaskView`), so GetTask, ListTasks, streams, resubscription and push
+notifications agree, and all of them work on a task started before a restart. The SDK's
+routes still do the protocol work: JSON-RPC (1.0 names, 0.3 names through its compat
+adapter), HTTP+JSON, SSE, error objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+
+from a2a.server.agent_execution import RequestContext
+from a2a.server.context import ServerCallContext
+from a2a.server.events import Event as A2AEvent
+from a2a.server.request_handlers import RequestHandler, validate_request_params
+from a2a.types import (
+    AgentCard,
+    CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    GetExtendedAgentCardRequest,
+    GetTaskPushNotificationConfigRequest,
+    GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
+    ListTaskPushNotificationConfigsResponse,
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    SendMessageRequest,
+    SubscribeToTaskRequest,
+    Task,
+    TaskPushNotificationConfig,
+)
+from a2a.utils.errors import (
+    ExtendedAgentCardNotConfiguredError,
+    InvalidParamsError,
+    PushNotificationNotSupportedError,
+    TaskNotFoundError,
+    UnsupportedOperationError,
+)
+from a2a.utils.task import apply_history_length, validate_history_length
+
+from .executor import TemporalAgentExecutor
+from .hitl import hitl_requested
+from .push import PushNotifier
+from .task_store import ServiceTaskStore
+from .view import TERMINAL, ends_stream
+
+__all__ = ["TemporalRequestHandler"]
+
+CANCEL_WAIT = 10.0  # seconds CancelTask waits for the workflow to confirm
+
+
+class TemporalRequestHandler(RequestHandler):
+    """A2A calls on `TaskService` tasks: `executor` starts / resumes / cancels and relays,
+    `store` reads, `push` keeps webhooks (None: push notifications are off)."""
+
+    def __init__(
+        self,
+        executor: TemporalAgentExecutor,
+        store: ServiceTaskStore,
+        push: PushNotifier | None,
+    ) -> None:
+        self.executor = executor
+        self.store = store
+        self.push = push
+
+    # --- messages ----------------------------------------------------------------------------
+
+    @validate_request_params
+    async def on_message_send(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> Task | Message:
+        first, events = await self._start(params, context)
+        try:
+            if params.configuration.return_immediately:
+                return _trimmed(first, params)
+            async for _ in events:
+                pass  # the turn's events; the answer is the task as it stands at the end
+        finally:
+            await events.aclose()
+        view = await self.store.view(params.message.task_id, hitl=hitl_requested(context))
+        return _trimmed(view.snapshot(), params)
+
+    @validate_request_params
+    async def on_message_send_stream(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> AsyncGenerator[A2AEvent]:
+        first, events = await self._start(params, context)
+        try:
+            yield _trimmed(first, params)
+            async for event in events:
+                yield _trimmed(event, params) if isinstance(event, Task) else event
+        finally:
+            await events.aclose()
+
+    async def _start(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> tuple[A2AEvent, AsyncGenerator[A2AEvent]]:
+        """Check the ids, register a push config, start or resume the task: the task as it
+        stood, and the iterator of its events from there (errors raise before any stream)."""
+        validate_history_length(params.configuration)
+        message = params.message
+        current = None
+        if message.task_id:
+            current = await self.store.get(message.task_id, context)
+            if current is None:
+                raise TaskNotFoundError(f"no task with id {message.task_id!r}")
+            if message.context_id and message.context_id != current.context_id:
+                raise InvalidParamsError(
+                    f"contextId {message.context_id!r} is not the context of task "
+                    f"{message.task_id!r} ({current.context_id!r})"
+                )
+        request = RequestContext(
+            context,
+            request=params,
+            task_id=message.task_id or None,
+            context_id=current.context_id if current else message.context_id or None,
+            task=current,
+        )
+        task_id, context_id = params.message.task_id, params.message.context_id
+        pushed = None
+        if params.configuration.HasField("task_push_notification_config"):
+            if self.push is None:
+                raise PushNotificationNotSupportedError
+            config = params.configuration.task_push_notification_config
+            pushed = await self.push.set(task_id, config, context)
+        events = self.executor.run(request)
+        try:
+            first = await anext(events)
+        except BaseException:
+            await events.aclose()
+            if self.push is not None and pushed is not None and current is None:
+                await self.push.configs.delete_info(task_id, context, pushed.id)
+            raise
+        if self.push is not None and await self.push.configs.get_info_for_dispatch(task_id):
+            hitl = hitl_requested(context)
+            self.push.watch(task_id, context_id, hitl=hitl, from_start=current is None)
+        return first, events
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    @validate_request_params
+    async def on_get_task(self, params: GetTaskRequest, context: ServerCallContext) -> Task:
+        validate_history_length(params)
+        view = await self.store.view(params.id, hitl=hitl_requested(context))
+        return apply_history_length(view.snapshot(), params)
+
+    @validate_request_params
+    async def on_list_tasks(
+        self, params: ListTasksRequest, context: ServerCallContext
+    ) -> ListTasksResponse:
+        return await self.store.list(params, context)
+
+    @validate_request_params
+    async def on_cancel_task(self, params: CancelTaskRequest, context: ServerCallContext) -> Task:
+        hitl = hitl_requested(context)
+        events = self.executor.stop(params.id, hitl=hitl)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CANCEL_WAIT):
+                async for _ in events:
+                    pass
+        await events.aclose()
+        return (await self.store.view(params.id, hitl=hitl)).snapshot()
+
+    @validate_request_params
+    async def on_subscribe_to_task(
+        self, params: SubscribeToTaskRequest, context: ServerCallContext
+    ) -> AsyncGenerator[A2AEvent]:
+        view = await self.store.view(params.id, hitl=hitl_requested(context))
+        if view.state in TERMINAL:
+            raise UnsupportedOperationError(
+                f"task {params.id!r} has ended: read it with GetTask instead"
+            )
+        yield view.snapshot()
+        async for event in self.executor.relay(view):
+            yield event
+            if ends_stream(event):
+                return
+
+    # --- push notification configs -----------------------------------------------------------
+
+    @validate_request_params
+    async def on_create_task_push_notification_config(
+        self, params: TaskPushNotificationConfig, context: ServerCallContext
+    ) -> TaskPushNotificationConfig:
+        push = self._push()
+        view = await self.store.view(params.task_id, hitl=hitl_requested(context))
+        stored = await push.set(params.task_id, params, context)
+        if view.state not in TERMINAL:
+            push.watch(params.task_id, view.task.context_id, hitl=view.hitl, from_start=False)
+        return stored
+
+    @validate_request_params
+    async def on_get_task_push_notification_config(
+        self, params: GetTaskPushNotificationConfigRequest, context: ServerCallContext
+    ) -> TaskPushNotificationConfig:
+        for config in await self._configs(params.task_id, context):
+            if config.id == params.id:
+                return config
+        raise TaskNotFoundError(
+            f"task {params.task_id!r} has no push notification config {params.id!r}"
+        )
+
+    @validate_request_params
+    async def on_list_task_push_notification_configs(
+        self, params: ListTaskPushNotificationConfigsRequest, context: ServerCallContext
+    ) -> ListTaskPushNotificationConfigsResponse:
+        configs = await self._configs(params.task_id, context)
+        return ListTaskPushNotificationConfigsResponse(configs=configs)
+
+    @validate_request_params
+    async def on_delete_task_push_notification_config(
+        self, params: DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
+    ) -> None:
+        await self._configs(params.task_id, context)
+        await self._push().configs.delete_info(params.task_id, context, params.id)
+
+    async def on_get_extended_agent_card(
+        self, params: GetExtendedAgentCardRequest, context: ServerCallContext
+    ) -> AgentCard:
+        raise ExtendedAgentCardNotConfiguredError("this agent has no extended card")
+
+    def _push(self) -> PushNotifier:
+        if self.push is None:
+            raise PushNotificationNotSupportedError
+        return self.push
+
+    async def _configs(
+        self, task_id: str, context: ServerCallContext
+    ) -> list[TaskPushNotificationConfig]:
+        push = self._push()
+        if await self.store.get(task_id, context) is None:
+            raise TaskNotFoundError(f"no task with id {task_id!r}")
+        return await push.configs.get_info(task_id, context)
+
+
+def _trimmed(event: A2AEvent, params: SendMessageRequest) -> Task:
+    assert isinstance(event, Task)
+    return apply_history_length(event, params.configuration)

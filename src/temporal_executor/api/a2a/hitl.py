@@ -1,0 +1,156 @@
+"""Human approval over A2A: kagent's HITL extension, and plain answers for other clients.
+
+A task that waits for approval is `input-required`; its status message names the pending
+tool calls. The client answers with a message on the same task, in one of three ways:
+
+- kagent's extension `https://kagent.dev/extensions/hitl/v1` (the client declares the URI in
+  `message.extensions` and sends `metadata[URI] = {"type": "tool_approval_response",
+  "approvals": [{"id", "approved", "rejection_reason"?}]}` with exactly one entry per pending
+  call); a client that asks for the extension (`A2A-Extensions` header) gets the request the
+  same way: `metadata[URI] = {"type": "tool_approval_request", "tools": [{"id", "call_id",
+  "name", "args"}]}`. The opaque `id` is our tool call id.
+- a DataPart `{"approved": true|false, "reason"?: str}` (or per call: `{"tool_calls":
+  {"<id>": {"approved": …, "reason"?: …}}}`), the body of our REST approve call;
+- the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from a2a.helpers import new_data_part, new_text_part
+from a2a.server.context import ServerCallContext
+from a2a.types import Message, Role
+from a2a.utils.errors import InvalidParamsError
+from google.protobuf.json_format import MessageToDict, ParseDict
+from pydantic import ValidationError
+
+from ...models import ApprovalDecision, ApproveBody, ToolCall, ToolDecision
+
+__all__ = [
+    "HITL_EXTENSION_URI",
+    "approval_request",
+    "decision_from",
+    "hitl_requested",
+]
+
+HITL_EXTENSION_URI = "https://kagent.dev/extensions/hitl/v1"
+TOOL_APPROVAL_REQUEST = "tool_approval_request"
+TOOL_APPROVAL_RESPONSE = "tool_approval_response"
+
+_YES = r"approve|approved|yes|y|ok"
+_NO = r"reject|rejected|deny|denied|no|n"
+_ANSWER = re.compile(rf"^\s*(?:({_YES})|({_NO}))\b[\s:,.;-]*(.*)$", re.IGNORECASE | re.DOTALL)
+_HOW = (
+    'answer "approve" or "reject" (or "reject: <reason>"), a DataPart {"approved": true|false}, '
+    f"or a {TOOL_APPROVAL_RESPONSE} of the {HITL_EXTENSION_URI} extension"
+)
+
+
+def hitl_requested(context: ServerCallContext) -> bool:
+    """Whether the client asked for kagent's extension (`A2A-Extensions` header)."""
+    return HITL_EXTENSION_URI in context.requested_extensions
+
+
+def approval_request(
+    calls: list[ToolCall], *, task_id: str, context_id: str, message_id: str, hitl: bool
+) -> Message:
+    """The status message of an `input-required` task: the calls waiting for a decision."""
+    described = ", ".join(f"{c.name}({json.dumps(c.arguments, sort_keys=True)})" for c in calls)
+    text = f"Approval required before calling {described}: {_HOW}."
+    message = Message(
+        message_id=message_id,
+        role=Role.ROLE_AGENT,
+        task_id=task_id,
+        context_id=context_id,
+        parts=[new_text_part(text)],
+    )
+    if hitl:
+        tools = [{"id": c.id, "call_id": c.id, "name": c.name, "args": c.arguments} for c in calls]
+        payload = {"type": TOOL_APPROVAL_REQUEST, "hint": text, "tools": tools}
+        ParseDict({HITL_EXTENSION_URI: payload}, message.metadata)
+        message.extensions.append(HITL_EXTENSION_URI)
+    else:
+        pending = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        message.parts.append(new_data_part({"tool_calls": pending}))
+    return message
+
+
+def decision_from(message: Message, pending: list[ToolCall]) -> ApprovalDecision:
+    """The decision a client's message carries on `pending`; `InvalidParamsError` when the
+    message is no decision, or does not settle every pending call."""
+    metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
+    decision: ApprovalDecision | None
+    if HITL_EXTENSION_URI in metadata:
+        if HITL_EXTENSION_URI not in message.extensions:
+            raise InvalidParamsError(
+                f"the message carries {HITL_EXTENSION_URI} metadata but does not declare the "
+                "extension in message.extensions"
+            )
+        decision = _extension_decision(metadata[HITL_EXTENSION_URI], pending)
+    else:
+        decision = _data_decision(message) or _text_decision(message)
+    if decision is None:
+        names = ", ".join(c.name for c in pending)
+        raise InvalidParamsError(f"the task is waiting for approval of {names}: {_HOW}")
+    if problem := decision.problem(pending):
+        raise InvalidParamsError(problem)
+    return decision
+
+
+def _extension_decision(payload: Any, pending: list[ToolCall]) -> ApprovalDecision:
+    if not isinstance(payload, dict) or payload.get("type") != TOOL_APPROVAL_RESPONSE:
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        raise InvalidParamsError(
+            f"expected a {TOOL_APPROVAL_RESPONSE} for the pending tool calls, got {kind!r}"
+        )
+    approvals = payload.get("approvals")
+    if not isinstance(approvals, list) or not approvals:
+        raise InvalidParamsError(f"{TOOL_APPROVAL_RESPONSE}.approvals must be a non-empty list")
+    decided: dict[str, ToolDecision] = {}
+    for approval in approvals:
+        if not isinstance(approval, dict) or not isinstance(approval.get("id"), str):
+            raise InvalidParamsError("each approval needs a string id")
+        if not isinstance(approval.get("approved"), bool):
+            raise InvalidParamsError(f"approval {approval['id']!r} needs a boolean 'approved'")
+        if approval["id"] in decided:
+            raise InvalidParamsError(f"approval {approval['id']!r} is given twice")
+        reason = approval.get("rejection_reason")
+        decided[approval["id"]] = ToolDecision(
+            approved=approval["approved"], reason=reason if isinstance(reason, str) else None
+        )
+    missing = sorted({c.id for c in pending} - set(decided))
+    if missing:
+        # Omission must never mean approval: every pending call needs its own answer.
+        raise InvalidParamsError(f"no approval for pending tool call {', '.join(missing)}")
+    return ApprovalDecision(tool_calls=decided)
+
+
+def _data_decision(message: Message) -> ApprovalDecision | None:
+    for part in message.parts:
+        if not part.HasField("data"):
+            continue
+        data = MessageToDict(part.data)
+        if not isinstance(data, dict) or not ({"approved", "tool_calls"} & data.keys()):
+            continue
+        known = {k: v for k, v in data.items() if k in ApproveBody.model_fields}
+        try:
+            body = ApproveBody.model_validate(known)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "data"
+            raise InvalidParamsError(f"approval data {where}: {error['msg']}") from None
+        return ApprovalDecision.model_validate(body.model_dump())
+    return None
+
+
+def _text_decision(message: Message) -> ApprovalDecision | None:
+    text = " ".join(part.text for part in message.parts if part.HasField("text"))
+    match = _ANSWER.match(text)
+    if match is None:
+        return None
+    if match.group(1):
+        return ApprovalDecision(approved=True)
+    return ApprovalDecision(approved=False, reason=match.group(3).strip() or None)

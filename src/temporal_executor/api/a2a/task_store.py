@@ -1,0 +1,167 @@
+"""The A2A `TaskStore` over our durable state: a task is read from `TaskService` (the
+workflow's state) and its event log, folded by `TaskView`. Nothing lives in this process,
+so a task started before an API restart reads the same after it.
+
+The workflow is the only writer of a task: `save` and `delete` are refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from a2a.helpers import new_text_part
+from a2a.server.context import ServerCallContext
+from a2a.server.tasks import TaskStore
+from a2a.types import (
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    Role,
+    Task,
+    TaskState,
+)
+from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
+from a2a.utils.errors import InvalidParamsError, TaskNotFoundError, UnsupportedOperationError
+from a2a.utils.task import (
+    apply_history_length,
+    decode_page_token,
+    encode_page_token,
+    validate_history_length,
+    validate_page_size,
+)
+
+from ...models import Event, TaskStatus
+from ...service import TaskService
+from .errors import a2a_errors
+from .view import TERMINAL, TaskView
+
+__all__ = ["ServiceTaskStore"]
+
+_READ_BATCH = 1000
+
+# The A2A states a ListTasks filter asks for, in our stored statuses.
+_STATUS_FILTER: dict[TaskState, TaskStatus | None] = {
+    TaskState.TASK_STATE_WORKING: TaskStatus.RUNNING,
+    TaskState.TASK_STATE_INPUT_REQUIRED: TaskStatus.AWAITING_APPROVAL,
+    TaskState.TASK_STATE_COMPLETED: TaskStatus.COMPLETED,
+    TaskState.TASK_STATE_FAILED: TaskStatus.FAILED,
+    TaskState.TASK_STATE_CANCELED: TaskStatus.CANCELLED,
+}
+_CLOSED: dict[TaskStatus, TaskState] = {
+    TaskStatus.COMPLETED: TaskState.TASK_STATE_COMPLETED,
+    TaskStatus.FAILED: TaskState.TASK_STATE_FAILED,
+    TaskStatus.CANCELLED: TaskState.TASK_STATE_CANCELED,
+}
+
+
+class ServiceTaskStore(TaskStore):
+    """Tasks as `TaskService` knows them, in A2A form."""
+
+    def __init__(self, service: TaskService) -> None:
+        self.service = service
+
+    async def view(self, task_id: str, *, hitl: bool = False) -> TaskView:
+        """The task as of its latest event; `TaskNotFoundError` (A2A) when there is none."""
+        with a2a_errors():
+            state = await self.service.get(task_id)
+            view = TaskView(task_id, state.session_id, hitl=hitl)
+            for event in await self._events(task_id):
+                view.apply(event)
+        if state.status.terminal and view.state not in TERMINAL:
+            # Ended without its terminal event in the log yet (the workflow stores the final
+            # state first), or at all (terminated from the Temporal UI): say how it ended.
+            view.task.status.state = _CLOSED[state.status]
+            view.task.status.timestamp.FromDatetime(datetime.now(UTC))
+            if state.error is not None:
+                text = f"{state.error.code}: {state.error.message}"
+                view.task.status.message.CopyFrom(
+                    Message(
+                        message_id=f"{task_id}-error",
+                        role=Role.ROLE_AGENT,
+                        task_id=task_id,
+                        context_id=state.session_id,
+                        parts=[new_text_part(text)],
+                    )
+                )
+        return view
+
+    async def _events(self, task_id: str) -> list[Event]:
+        events: list[Event] = []
+        while batch := await self.service.store.read(task_id, len(events), _READ_BATCH):
+            events += batch
+            if len(batch) < _READ_BATCH:
+                break
+        return events
+
+    # --- the SDK's TaskStore ---------------------------------------------------------------
+
+    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+        try:
+            return (await self.view(task_id)).snapshot()
+        except TaskNotFoundError:
+            return None
+
+    async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
+        """Newest first; `pageToken` is an offset; history only when `historyLength` is set,
+        artifacts only with `includeArtifacts`."""
+        validate_history_length(params)
+        size = DEFAULT_LIST_TASKS_PAGE_SIZE
+        if params.HasField("page_size"):
+            validate_page_size(params.page_size)
+            size = params.page_size
+        offset = _offset(params.page_token)
+        status: TaskStatus | None = None
+        if params.status != TaskState.TASK_STATE_UNSPECIFIED:
+            status = _STATUS_FILTER.get(params.status)
+            if status is None:  # a state our tasks are never in
+                return ListTasksResponse(page_size=0, total_size=0)
+        with a2a_errors():
+            states = await self.service.list_tasks(
+                params.context_id or None, status, limit=1_000_000, offset=0
+            )
+        states.reverse()  # newest first
+        after = None
+        if params.HasField("status_timestamp_after"):
+            after = params.status_timestamp_after.ToDatetime(UTC)
+        tasks: list[Task] = []
+        matched = 0
+        for state in states:
+            if after is None and not offset <= matched < offset + size:
+                matched += 1
+                continue
+            task = (await self.view(state.task_id)).snapshot()
+            if after is not None and task.status.timestamp.ToDatetime(UTC) <= after:
+                continue
+            if offset <= matched < offset + size:
+                tasks.append(_trimmed(task, params))
+            matched += 1
+        more = offset + size < matched
+        return ListTasksResponse(
+            tasks=tasks,
+            page_size=len(tasks),
+            total_size=matched,
+            next_page_token=encode_page_token(str(offset + size)) if more else "",
+        )
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        raise UnsupportedOperationError("tasks are written by their workflow only")
+
+    async def delete(self, task_id: str, context: ServerCallContext) -> None:
+        raise UnsupportedOperationError("tasks are deleted with their session (REST API)")
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    decoded = decode_page_token(token)
+    if not decoded.isdigit():
+        raise InvalidParamsError("pageToken is not a token this server gave out")
+    return int(decoded)
+
+
+def _trimmed(task: Task, params: ListTasksRequest) -> Task:
+    if not params.include_artifacts:
+        task.ClearField("artifacts")
+    if not params.HasField("history_length"):
+        task.ClearField("history")
+        return task
+    return apply_history_length(task, params)

@@ -1,0 +1,247 @@
+"""A task's event log seen as an A2A task: one fold, used for every answer.
+
+`TaskView.apply(event)` updates the A2A `Task` (status, history, the answer artifact) and
+returns the A2A events that event stands for, so that a snapshot at seq N followed by the
+events after N is exactly what a client that watched from the start has seen. That gives
+exact resubscription, and GetTask, ListTasks, streams and push notifications agree.
+
+| our event           | A2A                                                                |
+|---------------------|--------------------------------------------------------------------|
+| (none yet)          | Task `submitted`                                                   |
+| `task.started`      | status `working`                                                   |
+| `llm.delta`         | artifact `answer`: the text, `append` after the call's first delta |
+| `llm.restart`       | artifact `answer` replaced by "" (the retried call starts over)    |
+| `llm.message`       | history; with tool calls also status `working` + that message      |
+| `tool.result`       | history; status `working` + the result                             |
+| `approval.required` | status `input-required` + the pending calls (see `hitl.py`)        |
+| `approval.decided`  | history (the user's decision); status `working`                    |
+| `task.completed`    | artifact `answer` = the final answer, `lastChunk`; status `completed` |
+| `task.failed`       | status `failed` + the error                                        |
+| `task.cancelled`    | status `canceled`                                                  |
+
+A new LLM call's first delta replaces the answer (`append: false`): the artifact holds the
+text the agent is writing now, and the final answer once the task completed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from a2a.helpers import new_data_part, new_text_part
+from a2a.server.events import Event as A2AEvent
+from a2a.types import (
+    Artifact,
+    Message,
+    Role,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+)
+
+from ...models import Event, ToolCall
+from ...workflows import workflow_id
+from .hitl import approval_request
+
+__all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
+
+TERMINAL = frozenset(
+    {
+        TaskState.TASK_STATE_COMPLETED,
+        TaskState.TASK_STATE_FAILED,
+        TaskState.TASK_STATE_CANCELED,
+        TaskState.TASK_STATE_REJECTED,
+    }
+)
+INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+
+
+def ends_stream(event: A2AEvent) -> bool:
+    """A stream segment ends when the task ends or waits for input."""
+    return isinstance(event, TaskStatusUpdateEvent | Task) and (
+        event.status.state in TERMINAL | INTERRUPTED
+    )
+
+
+class TaskView:
+    """The A2A form of one task, as of event `seq`; `hitl` renders approval requests with
+    kagent's extension (for clients that asked for it)."""
+
+    def __init__(self, task_id: str, context_id: str, *, hitl: bool) -> None:
+        self.task = Task(id=task_id, context_id=context_id)
+        self.task.status.state = TaskState.TASK_STATE_SUBMITTED
+        self.task.status.timestamp.FromDatetime(datetime.now(UTC))
+        self.task.metadata.update({"workflow_id": workflow_id(task_id)})
+        self.hitl = hitl
+        self.seq = 0
+        self.pending: list[ToolCall] = []
+        self._answer = ""
+        self._call: str | None = None  # the LLM call whose text the answer holds
+
+    @property
+    def state(self) -> TaskState:
+        return self.task.status.state
+
+    def add_user_message(self, text: str) -> None:
+        """The message that started the task (before its workflow has said so)."""
+        if not (self.task.history and self.task.history[0].message_id == self._user_id):
+            message = Message(
+                message_id=self._user_id,
+                role=Role.ROLE_USER,
+                task_id=self.task.id,
+                context_id=self.task.context_id,
+                parts=[new_text_part(text)],
+            )
+            self.task.history.insert(0, message)
+
+    @property
+    def _user_id(self) -> str:
+        return f"{self.task.id}-user"
+
+    def snapshot(self) -> Task:
+        task = Task()
+        task.CopyFrom(self.task)
+        return task
+
+    def apply(self, event: Event) -> list[A2AEvent]:
+        """Fold `event` into the task; return the A2A events it stands for."""
+        self.seq = event.seq
+        handler = getattr(self, "_on_" + event.type.replace(".", "_"), None)
+        if handler is None:
+            return []
+        result: list[A2AEvent] = handler(event)
+        return result
+
+    # --- one method per event type ---------------------------------------------------------
+
+    def _on_task_started(self, event: Event) -> list[A2AEvent]:
+        self.add_user_message(str(event.data.get("user_message", "")))
+        return [self._status(event, TaskState.TASK_STATE_WORKING)]
+
+    def _on_llm_delta(self, event: Event) -> list[A2AEvent]:
+        text = str(event.data.get("text", ""))
+        append = self._call == event.data.get("call")
+        self._call = event.data.get("call")
+        self._answer = self._answer + text if append else text
+        return [self._artifact(text, append=append, last=False)]
+
+    def _on_llm_restart(self, event: Event) -> list[A2AEvent]:
+        self._call, self._answer = event.data.get("call"), ""
+        return [self._artifact("", append=False, last=False)]
+
+    def _on_llm_message(self, event: Event) -> list[A2AEvent]:
+        parts = [new_text_part(event.data["content"])] if event.data.get("content") else []
+        calls = event.data.get("tool_calls") or []
+        if calls:
+            parts.append(new_data_part({"tool_calls": calls}))
+        if not parts:
+            return []
+        message = self._message(event, Role.ROLE_AGENT, parts)
+        self.task.history.append(message)
+        if not calls:
+            return []  # the final answer: it arrives as the artifact
+        return [self._status(event, TaskState.TASK_STATE_WORKING, message)]
+
+    def _on_tool_result(self, event: Event) -> list[A2AEvent]:
+        message = self._message(
+            event, Role.ROLE_AGENT, [new_data_part({"tool_result": event.data})]
+        )
+        self.task.history.append(message)
+        return [self._status(event, TaskState.TASK_STATE_WORKING, message)]
+
+    def _on_approval_required(self, event: Event) -> list[A2AEvent]:
+        self.pending = [ToolCall.model_validate(c) for c in event.data.get("tool_calls", [])]
+        message = approval_request(
+            self.pending,
+            task_id=self.task.id,
+            context_id=self.task.context_id,
+            message_id=self._message_id(event),
+            hitl=self.hitl,
+        )
+        return [self._status(event, TaskState.TASK_STATE_INPUT_REQUIRED, message)]
+
+    def _on_approval_decided(self, event: Event) -> list[A2AEvent]:
+        self.pending = []
+        data = event.data
+        verdicts = {**data.get("tool_calls", {})}
+        if data.get("approved") is not None:
+            text = "approve" if data["approved"] else "reject"
+        else:
+            text = "decided per tool call"
+        if data.get("reason"):
+            text += f": {data['reason']}"
+        parts = [new_text_part(text)]
+        if verdicts:
+            parts.append(new_data_part({"tool_calls": verdicts}))
+        self.task.history.append(self._message(event, Role.ROLE_USER, parts))
+        return [self._status(event, TaskState.TASK_STATE_WORKING)]
+
+    def _on_task_completed(self, event: Event) -> list[A2AEvent]:
+        self._answer = str((event.data.get("result") or {}).get("content") or "")
+        self._set_usage(event.data)
+        return [
+            self._artifact(self._answer, append=False, last=True),
+            self._status(event, TaskState.TASK_STATE_COMPLETED),
+        ]
+
+    def _on_task_failed(self, event: Event) -> list[A2AEvent]:
+        error = event.data.get("error") or {}
+        text = f"{error.get('code', 'failed')}: {error.get('message', 'the task failed')}"
+        self._set_usage(event.data)
+        message = self._message(event, Role.ROLE_AGENT, [new_text_part(text)])
+        return [self._status(event, TaskState.TASK_STATE_FAILED, message)]
+
+    def _on_task_cancelled(self, event: Event) -> list[A2AEvent]:
+        self._set_usage(event.data)
+        return [self._status(event, TaskState.TASK_STATE_CANCELED)]
+
+    # --- building blocks -------------------------------------------------------------------
+
+    def _message_id(self, event: Event) -> str:
+        # Derived from the event, so a message has the same id in every answer.
+        return f"{self.task.id}-{event.seq}"
+
+    def _message(self, event: Event, role: Role, parts: list[Any]) -> Message:
+        return Message(
+            message_id=self._message_id(event),
+            role=role,
+            task_id=self.task.id,
+            context_id=self.task.context_id,
+            parts=parts,
+        )
+
+    def _status(
+        self, event: Event, state: TaskState, message: Message | None = None
+    ) -> TaskStatusUpdateEvent:
+        status = TaskStatus(state=state)
+        status.timestamp.FromDatetime(datetime.fromtimestamp(event.time, UTC))
+        if message is not None:
+            status.message.CopyFrom(message)
+        self.task.status.CopyFrom(status)
+        update = TaskStatusUpdateEvent(
+            task_id=self.task.id, context_id=self.task.context_id, status=status
+        )
+        if state in TERMINAL:
+            update.metadata.CopyFrom(self.task.metadata)
+        return update
+
+    def _artifact(self, text: str, *, append: bool, last: bool) -> TaskArtifactUpdateEvent:
+        chunk = Artifact(artifact_id=f"{self.task.id}-answer", name="answer")
+        chunk.parts.append(new_text_part(text))
+        whole = Artifact()
+        whole.CopyFrom(chunk)
+        whole.parts[0].text = self._answer
+        del self.task.artifacts[:]
+        self.task.artifacts.append(whole)
+        return TaskArtifactUpdateEvent(
+            task_id=self.task.id,
+            context_id=self.task.context_id,
+            artifact=chunk,
+            append=append,
+            last_chunk=last,
+        )
+
+    def _set_usage(self, data: dict[str, Any]) -> None:
+        self.task.metadata.update({k: data[k] for k in ("usage", "iterations") if k in data})

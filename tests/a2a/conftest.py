@@ -1,0 +1,197 @@
+"""A2A tests: the official `a2a-sdk` client against the running service (real Temporal, the
+OpenAI wire fake, the tool server)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
+from a2a.helpers import get_artifact_text, new_data_part, new_text_part
+from a2a.types import (
+    Message,
+    Part,
+    Role,
+    SendMessageConfiguration,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+)
+from a2a.utils.constants import TransportProtocol
+
+from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
+from tests.conftest import Stack, config_data, running_stack, weather_tool
+from tests.fakes.server import FakeServer
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+
+
+def a2a_config(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+    *,
+    require_approval: bool = False,
+    **a2a: Any,
+) -> dict[str, Any]:
+    """The test config with an A2A agent: the echoing fake model and the weather tool."""
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    data["a2a"] = {
+        "name": "weather-agent",
+        "description": "Answers weather questions.",
+        "default_agent": {
+            "system_message": "You are a helpful weather assistant.",
+            "model_config": MODEL,
+            "tools": [weather_tool(tool_server)],
+            "require_approval": require_approval,
+        },
+        **a2a,
+    }
+    return data
+
+
+@pytest.fixture
+async def a2a_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    async with running_stack(a2a_config(temporal, openai_fake, tool_server, tmp_path)) as s:
+        yield s
+
+
+@pytest.fixture
+async def approval_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path, require_approval=True)
+    async with running_stack(data) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def a2a_client(
+    url: str,
+    *,
+    streaming: bool = True,
+    polling: bool = False,
+    hitl: bool = False,
+    transport: str = TransportProtocol.JSONRPC,
+) -> AsyncIterator[Client]:
+    """The SDK's client for the agent at `url`, built from its card."""
+    headers = {"A2A-Extensions": HITL_EXTENSION_URI} if hitl else {}
+    async with httpx.AsyncClient(timeout=60, headers=headers) as http:
+        card = await A2ACardResolver(http, url).get_agent_card()
+        config = ClientConfig(
+            streaming=streaming,
+            polling=polling,
+            httpx_client=http,
+            supported_protocol_bindings=[transport],
+        )
+        client = ClientFactory(config).create(card)
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+def user_message(
+    text: str | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+    task_id: str = "",
+    context_id: str = "",
+    metadata: dict[str, Any] | None = None,
+    extensions: list[str] | None = None,
+) -> Message:
+    parts: list[Part] = []
+    if text is not None:
+        parts.append(new_text_part(text))
+    if data is not None:
+        parts.append(new_data_part(data))
+    message = Message(
+        message_id=uuid.uuid4().hex,
+        role=Role.ROLE_USER,
+        parts=parts,
+        task_id=task_id,
+        context_id=context_id,
+        extensions=extensions or [],
+    )
+    if metadata:
+        message.metadata.update(metadata)
+    return message
+
+
+def send_request(message: Message, **configuration: Any) -> SendMessageRequest:
+    return SendMessageRequest(
+        message=message, configuration=SendMessageConfiguration(**configuration)
+    )
+
+
+async def collect(stream: AsyncIterator[StreamResponse], limit: int = 10_000) -> list[Any]:
+    """The payloads of a stream (Task, TaskStatusUpdateEvent, …), to its end."""
+    events: list[Any] = []
+    async for response in stream:
+        events.append(getattr(response, response.WhichOneof("payload")))
+        if len(events) >= limit:
+            break
+    return events
+
+
+async def drop(stream: AsyncIterator[StreamResponse]) -> None:
+    """Close a stream early, as a dropped connection would."""
+    await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+
+
+async def send(client: Client, message: Message, **configuration: Any) -> Task:
+    """Send and return the one task a non-streaming client gets."""
+    (task,) = await collect(client.send_message(send_request(message, **configuration)))
+    assert isinstance(task, Task)
+    return task
+
+
+def answer_text(task: Task) -> str:
+    return "".join(get_artifact_text(a) for a in task.artifacts)
+
+
+async def wait_for(check: Any, seconds: float = 20.0) -> Any:
+    """Poll the async `check` until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def fake_requests(openai_fake: FakeServer) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as http:
+        result: list[dict[str, Any]] = (
+            await http.get(openai_fake.base_url + "/_fake/requests")
+        ).json()
+        return result
+
+
+async def slow_stream(openai_fake: FakeServer, chunk_delay: float) -> None:
+    """Make the fake LLM stream its answers slowly (reset after each test)."""
+    async with httpx.AsyncClient() as http:
+        await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": chunk_delay})
+
+
+async def jsonrpc(
+    stack: Stack, method: str, params: dict[str, Any], *, version: str | None = "1.0"
+) -> dict[str, Any]:
+    """A raw JSON-RPC call, as curl would make it."""
+    headers = {"A2A-Version": version} if version else {}
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+    response = await stack.http.post("/a2a", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result

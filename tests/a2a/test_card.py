@@ -1,0 +1,94 @@
+"""The agent card: fields from config, the endpoints it advertises, open to everyone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
+from tests.a2a.conftest import a2a_config
+from tests.conftest import Stack, running_stack
+from tests.fakes.server import FakeServer
+
+
+async def test_card_from_config(a2a_stack: Stack) -> None:
+    response = await a2a_stack.http.get("/.well-known/agent-card.json")
+    assert response.status_code == 200
+    card = response.json()
+    assert card["name"] == "weather-agent"
+    assert card["description"] == "Answers weather questions."
+    assert card["version"] == "0.1.0"
+    assert card["capabilities"]["streaming"] is True
+    assert card["capabilities"]["pushNotifications"] is True
+    assert [e["uri"] for e in card["capabilities"]["extensions"]] == [HITL_EXTENSION_URI]
+    (skill,) = card["skills"]
+    assert "openai/gpt-4o-mini" in skill["description"]
+    assert "get_weather" in skill["description"] and "get_weather" in skill["tags"]
+    interfaces = {
+        (i["protocolBinding"], i["protocolVersion"]): i["url"] for i in card["supportedInterfaces"]
+    }
+    base = a2a_stack.url
+    assert interfaces == {
+        ("JSONRPC", "1.0"): f"{base}/a2a",
+        ("HTTP+JSON", "1.0"): f"{base}/a2a/rest",
+        ("JSONRPC", "0.3"): f"{base}/a2a",
+        ("HTTP+JSON", "0.3"): f"{base}/a2a/rest",
+    }
+    # what 0.3 clients read
+    assert card["url"] == f"{base}/a2a" and card["protocolVersion"] == "0.3"
+    assert card["preferredTransport"] == "JSONRPC"
+    assert (await a2a_stack.http.get("/.well-known/agent.json")).json() == card
+    assert (await a2a_stack.http.get("/a2a/.well-known/agent-card.json")).json() == card
+    assert "securitySchemes" not in card
+
+
+async def test_card_behind_an_ingress_with_auth(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> None:
+    data = a2a_config(
+        temporal,
+        openai_fake,
+        tool_server,
+        tmp_path,
+        url="https://agents.example.com/weather/",
+        skills=[
+            {
+                "id": "forecast",
+                "name": "Forecast",
+                "description": "Tells the weather.",
+                "tags": ["weather"],
+                "examples": ["Weather in Oslo?"],
+            }
+        ],
+    )
+    data["server"]["api_keys_env"] = "TE_TEST_A2A_KEYS"
+    os.environ["TE_TEST_A2A_KEYS"] = "secret-key"
+    try:
+        async with running_stack(data) as stack:
+            card = (await stack.http.get("/.well-known/agent-card.json")).json()
+            assert {i["url"] for i in card["supportedInterfaces"]} == {
+                "https://agents.example.com/weather/a2a",
+                "https://agents.example.com/weather/a2a/rest",
+            }
+            assert [s["id"] for s in card["skills"]] == ["forecast"]
+            assert card["skills"][0]["examples"] == ["Weather in Oslo?"]
+            assert card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == (
+                "bearer"
+            )
+            body = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "x"}}
+            assert (await stack.http.post("/a2a", json=body)).status_code == 401
+            authorized = await stack.http.post(
+                "/a2a", json=body, headers={"Authorization": "Bearer secret-key"}
+            )
+            assert authorized.json()["error"]["code"] == -32001
+    finally:
+        del os.environ["TE_TEST_A2A_KEYS"]
+
+
+async def test_a2a_disabled(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> None:
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path, enabled=False)
+    async with running_stack(data) as stack:
+        assert (await stack.http.get("/.well-known/agent-card.json")).status_code == 404
+        assert (await stack.http.post("/a2a", json={})).status_code in (404, 405)

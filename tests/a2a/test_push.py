@@ -1,0 +1,149 @@
+"""Push notifications: a local webhook receiver gets the task's status changes and its
+answer; failed deliveries are retried; URLs pass the outbound-address guard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from a2a.types import (
+    AuthenticationInfo,
+    DeleteTaskPushNotificationConfigRequest,
+    GetTaskPushNotificationConfigRequest,
+    ListTaskPushNotificationConfigsRequest,
+    TaskPushNotificationConfig,
+    TaskState,
+)
+from a2a.utils.errors import InvalidParamsError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.a2a.conftest import a2a_client, a2a_config, send, user_message, wait_for
+from tests.conftest import Stack, running_stack
+from tests.fakes.server import FakeServer
+
+
+class Receiver:
+    """A webhook that records what it gets and fails the first `failures` deliveries."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.failures = 0
+        self.app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
+
+    async def hook(self, request: Request) -> JSONResponse:
+        if self.failures:
+            self.failures -= 1
+            return JSONResponse({"error": "busy"}, status_code=503)
+        self.received.append({"body": await request.json(), "headers": dict(request.headers)})
+        return JSONResponse({})
+
+    def states(self) -> list[str]:
+        return [
+            r["body"]["statusUpdate"]["status"]["state"]
+            for r in self.received
+            if "statusUpdate" in r["body"]
+        ]
+
+    async def finished(self) -> bool:
+        return "TASK_STATE_COMPLETED" in self.states()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    hook = Receiver()
+    with FakeServer(hook.app) as server:
+        yield hook, server.base_url + "/hook"
+
+
+@pytest.fixture
+async def push_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    data = a2a_config(
+        temporal,
+        openai_fake,
+        tool_server,
+        tmp_path,
+        push_notifications={"initial_interval": "50ms", "max_attempts": 4},
+    )
+    async with running_stack(data) as stack:
+        yield stack
+
+
+async def test_push_with_the_message(push_stack: Stack, receiver: tuple[Receiver, str]) -> None:
+    hook, url = receiver
+    async with a2a_client(push_stack.url, streaming=False, polling=True) as client:
+        config = TaskPushNotificationConfig(url=url, token="tok-1")
+        task = await send(
+            client, user_message("Weather in Paris?"), task_push_notification_config=config
+        )
+        await wait_for(hook.finished)
+    states = hook.states()
+    assert states[0] == "TASK_STATE_WORKING" and states[-1] == "TASK_STATE_COMPLETED"
+    assert set(states[1:-1]) == {"TASK_STATE_WORKING"}  # tool call, tool result
+    answers = [r["body"]["artifactUpdate"] for r in hook.received if "artifactUpdate" in r["body"]]
+    (answer,) = answers  # the final answer only, no token deltas
+    assert answer["lastChunk"] is True and "sunny" in answer["artifact"]["parts"][0]["text"]
+    assert all(r["headers"]["x-a2a-notification-token"] == "tok-1" for r in hook.received)
+    assert {r["body"].get("statusUpdate", {}).get("taskId", task.id) for r in hook.received} == {
+        task.id
+    }
+
+
+async def test_push_config_on_a_waiting_task_with_retries(
+    push_stack: Stack, receiver: tuple[Receiver, str]
+) -> None:
+    hook, url = receiver
+    hook.failures = 2  # the first delivery is refused twice, then gets through
+    async with a2a_client(push_stack.url, streaming=False) as client:
+        task = await send(
+            client, user_message("Weather in Oslo?", metadata={"require_approval": True})
+        )
+        assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        config = TaskPushNotificationConfig(
+            task_id=task.id,
+            id="ops-hook",
+            url=url,
+            authentication=AuthenticationInfo(scheme="Bearer", credentials="hook-secret"),
+        )
+        stored = await client.create_task_push_notification_config(config)
+        assert stored.id == "ops-hook" and stored.task_id == task.id
+        got = await client.get_task_push_notification_config(
+            GetTaskPushNotificationConfigRequest(task_id=task.id, id="ops-hook")
+        )
+        assert got.url == url
+        listed = await client.list_task_push_notification_configs(
+            ListTaskPushNotificationConfigsRequest(task_id=task.id)
+        )
+        assert [c.id for c in listed.configs] == ["ops-hook"]
+
+        done = await send(client, user_message("approve", task_id=task.id))
+        assert done.status.state == TaskState.TASK_STATE_COMPLETED
+        await wait_for(hook.finished)
+        assert hook.states()[0] == "TASK_STATE_WORKING"  # the approval, after two retries
+        assert hook.received[0]["headers"]["authorization"] == "Bearer hook-secret"
+
+        await client.delete_task_push_notification_config(
+            DeleteTaskPushNotificationConfigRequest(task_id=task.id, id="ops-hook")
+        )
+        listed = await client.list_task_push_notification_configs(
+            ListTaskPushNotificationConfigsRequest(task_id=task.id)
+        )
+        assert list(listed.configs) == []
+
+
+async def test_push_url_must_pass_the_guard(push_stack: Stack) -> None:
+    async with a2a_client(push_stack.url, streaming=False) as client:
+        config = TaskPushNotificationConfig(url="http://10.20.30.40/hook")
+        with pytest.raises(InvalidParamsError, match="private"):
+            await send(client, user_message("hi [no tools]"), task_push_notification_config=config)
+        with pytest.raises(InvalidParamsError, match="metadata"):
+            metadata = TaskPushNotificationConfig(url="http://169.254.169.254/latest")
+            await send(
+                client, user_message("hi [no tools]"), task_push_notification_config=metadata
+            )

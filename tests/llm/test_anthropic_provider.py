@@ -4,9 +4,8 @@ Anthropic wire fake."""
 from __future__ import annotations
 
 import json
-import socket
-import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,31 @@ from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
 from temporal_executor.llm.anthropic import AnthropicProvider, AnthropicVertexProvider
 from temporal_executor.llm.registry import PROVIDERS
-from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
-from tests.fakes.anthropic_fake import FakeAnthropicControl, anthropic_fake_server
+from temporal_executor.models import LLMRequest, Message
+from tests.fakes.anthropic_fake import anthropic_fake_server
+from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
+from tests.llm.conftest import (
+    BOTH,
+    TOOLS,
+    ask,
+    assert_arguments,
+    assert_stream_arrives_over_time,
+    assert_timeout_is_retryable,
+    complete,
+    counted,
+    counted_usage,
+    failure,
+    refused_url,
+    wrong_key_error,
+)
 
 KEY = "sk-ant-fake-test-key"
 KEY_ENV = "TEST_FAKE_ANTHROPIC_KEY"
 TOKEN = "ya29.fake-access-token"
 TOKEN_ENV = "TEST_FAKE_VERTEX_TOKEN"
 MODEL = "claude-sonnet-4-6"
-TOOLS = [
-    ToolDefinition(name="search", description="Search the web", parameters={"type": "object"}),
-    ToolDefinition(name="fetch", description="Fetch a page"),
-]
-BOTH = pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+user = partial(ask, MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +49,9 @@ def server() -> Iterator[FakeServer]:
         yield running
 
 
-@pytest.fixture
-def fake(server: FakeServer) -> FakeAnthropicControl:
-    control = FakeAnthropicControl(server.base_url)
-    control.reset()
-    return control
-
-
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only our config decides where the SDK goes and with which credentials."""
-    for name in (
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_AUTH_TOKEN",
-        "ANTHROPIC_BASE_URL",
-        "ANTHROPIC_CUSTOM_HEADERS",
-        "ANTHROPIC_PROFILE",
-        "ANTHROPIC_VERTEX_BASE_URL",
-        "ANTHROPIC_VERTEX_PROJECT_ID",
-        "CLOUD_ML_REGION",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def environment(sdk_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No SDK configuration file either: the SDK's config directory is empty."""
     monkeypatch.setenv("ANTHROPIC_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv(KEY_ENV, KEY)
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -81,57 +73,24 @@ def make_vertex(server: FakeServer, **config: Any) -> AnthropicVertexProvider:
 
 
 @pytest.fixture
-async def provider(
-    server: FakeServer, fake: FakeAnthropicControl
-) -> AsyncIterator[AnthropicProvider]:
+async def provider(server: FakeServer, fake: FakeControl) -> AsyncIterator[AnthropicProvider]:
     adapter = make_provider(server.url)
     yield adapter
     await adapter.aclose()
 
 
 @pytest.fixture
-async def vertex(
-    server: FakeServer, fake: FakeAnthropicControl
-) -> AsyncIterator[AnthropicVertexProvider]:
+async def vertex(server: FakeServer, fake: FakeControl) -> AsyncIterator[AnthropicVertexProvider]:
     adapter = make_vertex(server)
     yield adapter
     await adapter.aclose()
-
-
-def user(text: str, tools: list[ToolDefinition] | None = None, **kw: Any) -> LLMRequest:
-    return LLMRequest(
-        model=MODEL, messages=[Message(role="user", content=text)], tools=tools or [], **kw
-    )
-
-
-async def complete(
-    provider: AnthropicProvider, request: LLMRequest, stream: bool
-) -> tuple[LLMResponse, list[str]]:
-    """The response and, when streaming, the text deltas; checks the stream contract."""
-    if not stream:
-        return await provider.chat(request), []
-    chunks = [chunk async for chunk in provider.chat_stream(request)]
-    assert [c.response is not None for c in chunks].count(True) == 1
-    final = chunks[-1].response
-    assert final is not None, "the whole response comes last"
-    deltas = [c.text for c in chunks[:-1]]
-    assert "".join(deltas) == (final.message.content or "")
-    return final, deltas
-
-
-async def failure(provider: AnthropicProvider, request: LLMRequest, stream: bool) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await complete(provider, request, stream)
-    return caught.value
 
 
 # --- answers ---------------------------------------------------------------------------------
 
 
 @BOTH
-async def test_plain_answer(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
-) -> None:
+async def test_plain_answer(provider: AnthropicProvider, fake: FakeControl, stream: bool) -> None:
     response, deltas = await complete(provider, user("hello there, friend"), stream)
 
     assert response.message.role == "assistant"
@@ -149,7 +108,7 @@ async def test_plain_answer(
 
 @BOTH
 async def test_system_messages_go_to_the_system_parameter(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     request = LLMRequest(
         model=MODEL,
@@ -170,7 +129,7 @@ async def test_system_messages_go_to_the_system_parameter(
 
 
 async def test_sampling_settings_and_response_format(
-    provider: AnthropicProvider, fake: FakeAnthropicControl
+    provider: AnthropicProvider, fake: FakeControl
 ) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     response_format = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
@@ -192,9 +151,7 @@ async def test_sampling_settings_and_response_format(
     assert "output_config" not in json_object, "json_object has no equivalent: dropped"
 
 
-async def test_default_max_tokens_from_config(
-    server: FakeServer, fake: FakeAnthropicControl
-) -> None:
+async def test_default_max_tokens_from_config(server: FakeServer, fake: FakeControl) -> None:
     provider = make_provider(server.url, default_max_tokens=1000)
 
     await provider.chat(user("hi"))
@@ -205,36 +162,16 @@ async def test_default_max_tokens_from_config(
 
 @BOTH
 async def test_usage_counts_cached_prompt_tokens(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
-    request = LLMRequest(
-        model=MODEL,
-        messages=[
-            Message(role="system", content="be brief"),  # 8 characters
-            Message(role="user", content="hello world!"),  # 12
-        ],
-    )
     fake.enqueue({}, {"cache_read_tokens": 2, "cache_creation_tokens": 1})
 
-    plain, _ = await complete(provider, request, stream)
-    cached, _ = await complete(provider, request, stream)
+    plain, _ = await complete(provider, counted(MODEL), stream)
+    cached, _ = await complete(provider, counted(MODEL), stream)
 
-    # The fake counts characters / 4: (8 + 12) / 4 and len("Echo: hello world!") // 4.
-    assert plain.usage.model_dump() == {
-        "prompt_tokens": 5,
-        "completion_tokens": 4,
-        "total_tokens": 9,
-        "cache_read_tokens": 0,
-        "cache_creation_tokens": 0,
-    }
+    assert plain.usage.model_dump() == counted_usage()
     # Anthropic's input_tokens (2) leave out the cache reads (2) and writes (1).
-    assert cached.usage.model_dump() == {
-        "prompt_tokens": 5,
-        "completion_tokens": 4,
-        "total_tokens": 9,
-        "cache_read_tokens": 2,
-        "cache_creation_tokens": 1,
-    }
+    assert cached.usage.model_dump() == counted_usage(cache_read=2, cache_creation=1)
 
 
 # --- tool calls ------------------------------------------------------------------------------
@@ -242,7 +179,7 @@ async def test_usage_counts_cached_prompt_tokens(
 
 @BOTH
 async def test_tool_call_round_trip(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     first, deltas = await complete(provider, user("weather in Paris", TOOLS), stream)
 
@@ -288,7 +225,7 @@ async def test_tool_call_round_trip(
 
 @BOTH
 async def test_two_tool_results_travel_in_one_user_message(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     first, _ = await complete(provider, user("compare [two tools]", TOOLS), stream)
 
@@ -319,9 +256,7 @@ async def test_two_tool_results_travel_in_one_user_message(
     }
 
 
-async def test_empty_messages_are_left_out(
-    provider: AnthropicProvider, fake: FakeAnthropicControl
-) -> None:
+async def test_empty_messages_are_left_out(provider: AnthropicProvider, fake: FakeControl) -> None:
     """The API rejects empty text blocks; the fake checks that as it does."""
     first = await provider.chat(user("look [loop]", TOOLS))
     [call] = first.message.tool_calls
@@ -347,9 +282,7 @@ async def test_empty_messages_are_left_out(
     assert sent["messages"][2]["content"] == [{"type": "tool_result", "tool_use_id": call.id}]
 
 
-def test_streamed_tool_input_arrives_in_pieces(
-    server: FakeServer, fake: FakeAnthropicControl
-) -> None:
+def test_streamed_tool_input_arrives_in_pieces(server: FakeServer, fake: FakeControl) -> None:
     """The wire format the stream test relies on, read without the SDK."""
     body = {
         "model": MODEL,
@@ -384,7 +317,7 @@ def test_streamed_tool_input_arrives_in_pieces(
 )
 async def test_bad_tool_input_is_reported_not_raised(
     provider: AnthropicProvider,
-    fake: FakeAnthropicControl,
+    fake: FakeControl,
     stream: bool,
     raw: str,
     error: str | None,
@@ -395,22 +328,13 @@ async def test_bad_tool_input_is_reported_not_raised(
 
     # Without a stream the fake sends unparsable text as a string `input`: not an object.
     [call] = response.message.tool_calls
-    assert call.name == "search" and call.arguments == {}
-    if error is None:
-        assert call.arguments_error is None
-    else:
-        assert call.arguments_error is not None and call.arguments_error.startswith(error)
+    assert_arguments(call, {}, error)
 
 
 async def test_stream_delivers_text_as_it_arrives(
-    provider: AnthropicProvider, fake: FakeAnthropicControl
+    provider: AnthropicProvider, fake: FakeControl
 ) -> None:
-    fake.configure(chunk_delay=0.05)
-    started = time.monotonic()
-    arrivals = [time.monotonic() - started async for _ in provider.chat_stream(user("a b c d e"))]
-
-    assert len(arrivals) >= 6
-    assert arrivals[-1] - arrivals[0] >= 0.2, "chunks arrive over time, not all at the end"
+    await assert_stream_arrives_over_time(provider, fake, user("a b c d e"))
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -418,7 +342,7 @@ async def test_stream_delivers_text_as_it_arrives(
 
 @BOTH
 async def test_rate_limit_is_retryable_with_retry_after(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited"}}
     fake.enqueue({"status": 429, "headers": {"retry-after": "1"}, "body": body})
@@ -446,7 +370,7 @@ async def test_rate_limit_is_retryable_with_retry_after(
 )
 async def test_status_errors(
     provider: AnthropicProvider,
-    fake: FakeAnthropicControl,
+    fake: FakeControl,
     stream: bool,
     status: int,
     retryable: bool,
@@ -465,7 +389,7 @@ async def test_status_errors(
     [("overloaded_error", True), ("api_error", True), ("invalid_request_error", False)],
 )
 async def test_error_event_in_stream(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, kind: str, retryable: bool
+    provider: AnthropicProvider, fake: FakeControl, kind: str, retryable: bool
 ) -> None:
     fake.enqueue({"stream_error": kind})
     texts: list[str] = []
@@ -484,14 +408,12 @@ async def test_wrong_key_is_not_retryable_and_not_echoed(
     server: FakeServer, monkeypatch: pytest.MonkeyPatch, stream: bool
 ) -> None:
     wrong = "sk-ant-wrong-key-123"
-    monkeypatch.setenv("TEST_WRONG_KEY", wrong)
-    provider = make_provider(server.url, key_env="TEST_WRONG_KEY")
+    build = partial(make_provider, server.url)
 
-    error = await failure(provider, user("hi"), stream)
-    await provider.aclose()
+    error = await wrong_key_error(monkeypatch, build, wrong, user("hi"), stream)
 
-    assert not error.retryable and error.status == 401
-    assert "invalid x-api-key" in str(error) and wrong not in str(error)
+    assert error.status == 401
+    assert "invalid x-api-key" in str(error)
 
 
 async def test_missing_key(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -525,7 +447,7 @@ def test_fake_requires_a_key(server: FakeServer) -> None:
 
 @BOTH
 async def test_malformed_reply(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     fake.enqueue({"malformed": True})
 
@@ -534,7 +456,7 @@ async def test_malformed_reply(
     assert not error.retryable and "malformed reply" in str(error)
 
 
-async def test_reply_cut_short(provider: AnthropicProvider, fake: FakeAnthropicControl) -> None:
+async def test_reply_cut_short(provider: AnthropicProvider, fake: FakeControl) -> None:
     fake.enqueue({"truncate": True})
 
     error = await failure(provider, user("hi"), stream=False)
@@ -543,7 +465,7 @@ async def test_reply_cut_short(provider: AnthropicProvider, fake: FakeAnthropicC
 
 
 async def test_truncated_stream_is_retryable(
-    provider: AnthropicProvider, fake: FakeAnthropicControl
+    provider: AnthropicProvider, fake: FakeControl
 ) -> None:
     fake.enqueue({"truncate": True})
     texts: list[str] = []
@@ -560,7 +482,7 @@ async def test_truncated_stream_is_retryable(
 
 @BOTH
 async def test_refusal_is_not_retryable(
-    provider: AnthropicProvider, fake: FakeAnthropicControl, stream: bool
+    provider: AnthropicProvider, fake: FakeControl, stream: bool
 ) -> None:
     fake.enqueue({"stop_reason": "refusal"})
 
@@ -570,10 +492,7 @@ async def test_refusal_is_not_retryable(
 
 
 async def test_connection_refused_is_retryable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    provider = make_provider(f"http://127.0.0.1:{port}")
+    provider = make_provider(refused_url())
 
     error = await failure(provider, user("hi"), stream=False)
 
@@ -581,14 +500,8 @@ async def test_connection_refused_is_retryable() -> None:
     await provider.aclose()
 
 
-async def test_timeout_is_retryable(server: FakeServer, fake: FakeAnthropicControl) -> None:
-    provider = make_provider(server.url, timeout=0.2)
-    fake.enqueue({"delay": 1})
-
-    error = await failure(provider, user("hi"), stream=False)
-
-    assert error.retryable and "timed out" in str(error)
-    await provider.aclose()
+async def test_timeout_is_retryable(server: FakeServer, fake: FakeControl) -> None:
+    await assert_timeout_is_retryable(make_provider(server.url, timeout=0.2), fake, user("hi"))
 
 
 def test_registered_by_name() -> None:
@@ -600,7 +513,7 @@ def test_registered_by_name() -> None:
 
 @BOTH
 async def test_vertex_plain_answer(
-    vertex: AnthropicVertexProvider, fake: FakeAnthropicControl, stream: bool
+    vertex: AnthropicVertexProvider, fake: FakeControl, stream: bool
 ) -> None:
     vertex.check()
     response, deltas = await complete(vertex, user("hello from vertex"), stream)
@@ -614,19 +527,6 @@ async def test_vertex_plain_answer(
         f"/v1/projects/my-project/locations/us-east5/publishers/anthropic/models/{MODEL}:{method}"
     )
     assert "model" not in sent and sent["anthropic_version"]
-
-
-@BOTH
-async def test_vertex_tool_call_round_trip(vertex: AnthropicVertexProvider, stream: bool) -> None:
-    first, _ = await complete(vertex, user("weather in Rome", TOOLS), stream)
-
-    [call] = first.message.tool_calls
-    assert call.name == "search" and call.arguments == {"query": "weather in Rome"}
-    request = user("weather in Rome", TOOLS)
-    request.messages += [first.message, Message(role="tool", tool_call_id=call.id, content="hot")]
-    second, _ = await complete(vertex, request, stream)
-
-    assert second.message.content == "Tool results: search=hot"
 
 
 async def test_vertex_wrong_token(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:

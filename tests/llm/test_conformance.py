@@ -37,6 +37,7 @@ from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefin
 from tests.fakes import anthropic_fake, gemini_fake, openai_fake
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
+from tests.llm.conftest import complete, failure
 
 KEY = "sk-conformance-key"
 KEY_ENV = "TEST_CONFORMANCE_KEY"
@@ -271,27 +272,6 @@ def subject(served: Subject, environment: None) -> Subject:
 
 def user(text: str) -> Message:
     return Message(role="user", content=text)
-
-
-async def complete(
-    provider: Provider, request: LLMRequest, stream: bool
-) -> tuple[LLMResponse, list[str]]:
-    """The response and, when streaming, the text deltas; checks the stream contract."""
-    if not stream:
-        return await provider.chat(request), []
-    chunks = [chunk async for chunk in provider.chat_stream(request)]
-    assert [c.response is not None for c in chunks].count(True) == 1
-    final = chunks[-1].response
-    assert final is not None, "the whole response comes last"
-    deltas = [c.text for c in chunks[:-1]]
-    assert "".join(deltas) == (final.message.content or "")
-    return final, deltas
-
-
-async def failure(provider: Provider, request: LLMRequest, stream: bool) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await complete(provider, request, stream)
-    return caught.value
 
 
 async def call_tools(s: Subject, text: str, stream: bool) -> LLMResponse:

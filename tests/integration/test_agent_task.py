@@ -262,8 +262,8 @@ async def test_sse_resume_with_last_event_id(stack: Stack) -> None:
     tail = await read_sse(stack.http, "resume-1", after=2)
     assert tail == everything[2:]
     via_query = await stack.http.get("/api/v1/tasks/resume-1/events?after=3")
-    assert via_query.text.count("\nevent: ") + via_query.text.startswith("event: ") >= 1
-    assert f"id: {everything[-1]['id']}" in via_query.text and "id: 3\n" not in via_query.text
+    ids = [int(line[3:]) for line in via_query.text.splitlines() if line.startswith("id:")]
+    assert ids == [e["id"] for e in everything[3:]]
 
 
 async def test_per_call_approval(stack: Stack, tool_server: FakeServer) -> None:
@@ -351,3 +351,24 @@ async def test_cancel_while_the_llm_streams(stack: Stack, openai_fake: FakeServe
     assert events[-1]["event"] == "task.cancelled"
     task = await stack.task("cancel-stream-1")
     assert task["status"] == "cancelled" and task["error"] is None
+
+
+async def test_wait_after_an_approval_waits_for_the_end(
+    stack: Stack, tool_server: FakeServer
+) -> None:
+    """`?wait=true` returns at a *pending* approval, not at one already decided."""
+    tool = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=1.5")
+    body = {
+        "task_id": "wait-2",
+        "user_message": "look it up",
+        "model_config": MODEL,
+        "tools": [tool],
+        "require_approval": True,
+    }
+    first = await stack.http.post("/api/v1/execute?wait=true", json=body)
+    assert first.json()["status"] == "awaiting_approval"
+    await stack.http.post("/api/v1/approve/agent-execution-wait-2", json={"approved": True})
+    # The tool now takes 1.5 s; waiting again must last until the task has ended.
+    again = await stack.http.post("/api/v1/execute?wait=true", json=body)
+    assert again.status_code == 200
+    assert again.json()["status"] == "completed"

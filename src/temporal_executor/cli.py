@@ -271,9 +271,7 @@ def _follow(client: httpx.Client, task_id: str) -> int:
                 if code is not None:
                     return code
         except httpx.TransportError:
-            pass
-        except ExecutorError:
-            raise
+            pass  # the connection dropped: resume after the last event seen
     raise ExecutorError(f"lost the event stream of task {task_id}")
 
 

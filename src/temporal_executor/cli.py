@@ -110,6 +110,10 @@ def _dev(config: Config, args: argparse.Namespace) -> int:
     )
     config.temporal.host_port = f"{server.ip}:{server.port}"
     check_port_free(config.server.host, config.server.port, "API")
+    push = config.a2a.push_notifications
+    if push.allow_private_hosts is None:
+        # One machine: webhook receivers on it are what a developer tests with.
+        push.allow_private_hosts = ["127.0.0.0/8", "::1", "localhost"]
 
     async def main() -> None:
         async with server.running():

@@ -220,9 +220,13 @@ class A2ASkill(_Section):
 class A2APushConfig(_Section):
     """Push notifications: webhooks get a task's status changes and its final answer.
 
-    Webhook URLs pass the outbound-address guard of `tools.allow_private_hosts`."""
+    Webhook URLs pass the same outbound-address guard as HTTP tools, with its own allow list
+    (an in-cluster webhook receiver is a private address a tool need not reach):
+    `allow_private_hosts` is `true` or a list of networks / hostnames. Unset, private
+    addresses are refused, except loopback under `temporal-executor dev`."""
 
     enabled: bool = True
+    allow_private_hosts: bool | list[str] | None = None
     max_attempts: int = Field(default=5, ge=1, le=50)
     initial_interval: Duration = 0.5
     maximum_interval: Duration = 30.0
@@ -234,7 +238,12 @@ class A2AConfig(_Section):
 
     `url` is the public base URL clients reach this service at (behind an ingress, say
     `https://agents.example.com/team-a`); the card advertises `{url}/a2a` (JSON-RPC) and
-    `{url}/a2a/rest` (HTTP+JSON). Unset, each card names the host it was fetched from."""
+    `{url}/a2a/rest` (HTTP+JSON). Unset, each card names the host it was fetched from.
+
+    The endpoints always take A2A 0.3 requests too; `advertise_v03` also lists the 0.3
+    interfaces in the card, with the 0.3 card fields (`url`, `preferredTransport`, …) that
+    0.3 clients need to find us from the card alone. Off by default: a strict 1.0 reader
+    rejects those extra fields."""
 
     enabled: bool = True
     name: str = "temporal-executor"
@@ -242,6 +251,7 @@ class A2AConfig(_Section):
     url: str | None = None
     version: str | None = None
     documentation_url: str | None = None
+    advertise_v03: bool = False
     skills: list[A2ASkill] = Field(default_factory=list)
     default_agent: DefaultAgent = Field(default_factory=DefaultAgent)
     push_notifications: A2APushConfig = Field(default_factory=A2APushConfig)

@@ -31,12 +31,9 @@ async def test_card_from_config(a2a_stack: Stack) -> None:
     assert interfaces == {
         ("JSONRPC", "1.0"): f"{base}/a2a",
         ("HTTP+JSON", "1.0"): f"{base}/a2a/rest",
-        ("JSONRPC", "0.3"): f"{base}/a2a",
-        ("HTTP+JSON", "0.3"): f"{base}/a2a/rest",
     }
-    # what 0.3 clients read
-    assert card["url"] == f"{base}/a2a" and card["protocolVersion"] == "0.3"
-    assert card["preferredTransport"] == "JSONRPC"
+    # a strict 1.0 card: none of the 0.3 fields without a2a.advertise_v03
+    assert not {"url", "protocolVersion", "preferredTransport", "additionalInterfaces"} & set(card)
     assert (await a2a_stack.http.get("/.well-known/agent.json")).json() == card
     assert (await a2a_stack.http.get("/a2a/.well-known/agent-card.json")).json() == card
     assert "securitySchemes" not in card
@@ -51,6 +48,7 @@ async def test_card_behind_an_ingress_with_auth(
         tool_server,
         tmp_path,
         url="https://agents.example.com/weather/",
+        advertise_v03=True,
         skills=[
             {
                 "id": "forecast",
@@ -70,6 +68,9 @@ async def test_card_behind_an_ingress_with_auth(
                 "https://agents.example.com/weather/a2a",
                 "https://agents.example.com/weather/a2a/rest",
             }
+            # what 0.3 clients read
+            assert card["url"] == "https://agents.example.com/weather/a2a"
+            assert card["protocolVersion"] == "0.3" and card["preferredTransport"] == "JSONRPC"
             assert [s["id"] for s in card["skills"]] == ["forecast"]
             assert card["skills"][0]["examples"] == ["Weather in Oslo?"]
             assert card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == (

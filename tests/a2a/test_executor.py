@@ -112,4 +112,4 @@ def test_snapshot_plus_events_after_it_is_the_whole_story() -> None:
         assert resumed[-1] == seen[-1]
     final = view.snapshot()
     assert final.history[0].message_id == "t-1-user"
-    assert final.metadata.fields["usage"].struct_value.fields["total_tokens"].number_value == 9
+    assert final.metadata.fields["usage"].struct_value.fields["totalTokens"].number_value == 9

@@ -77,6 +77,12 @@ async def test_error_objects(a2a_stack: Stack) -> None:
 
     response = await a2a_stack.http.post("/a2a", content=b"{not json")
     assert response.status_code == 200 and response.json()["error"]["code"] == -32700
+    plain = await a2a_stack.http.post(
+        "/a2a", content=b"{'jsonrpc': '2.0'}", headers={"Content-Type": "text/plain"}
+    )
+    assert (
+        plain.json()["error"]["code"] == -32005 and "text/plain" in plain.json()["error"]["message"]
+    )
 
     done = await jsonrpc(a2a_stack, "SendMessage", {"message": text_message("end [no tools]")})
     task = done["result"]["task"]
@@ -93,6 +99,23 @@ async def test_error_objects(a2a_stack: Stack) -> None:
     # the HTTP+JSON transport: an error status and body, never a 500
     rest = await a2a_stack.http.get("/a2a/rest/tasks/no-such-task", headers={"A2A-Version": "1.0"})
     assert rest.status_code == 404
+
+
+async def test_wire_details(a2a_stack: Stack) -> None:
+    """The JSON-RPC URL with a trailing slash (clients joining "/" to the card's URL post
+    there), and HTTP+JSON answers labelled `application/json` (spec §11.1)."""
+    body = {"jsonrpc": "2.0", "id": 7, "method": "GetTask", "params": {"id": "no-such-task"}}
+    slash = await a2a_stack.http.post("/a2a/", json=body)
+    assert slash.status_code == 200 and error_code(slash.json()) == -32001
+    message = {"message": text_message("rest me [no tools]")}
+    sent = await a2a_stack.http.post(
+        "/a2a/rest/message:send", json=message, headers={"A2A-Version": "1.0"}
+    )
+    assert sent.status_code == 200 and sent.headers["content-type"] == "application/json"
+    task = sent.json()["task"]
+    # metadata in A2A's field style
+    assert set(task["metadata"]) == {"workflowId", "usage", "iterations"}
+    assert task["metadata"]["usage"]["totalTokens"] > 0
 
 
 async def test_v03_method_names(a2a_stack: Stack) -> None:
@@ -125,9 +148,10 @@ async def test_v03_method_names(a2a_stack: Stack) -> None:
 async def test_sdk_client_on_protocol_03(a2a_stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=60) as http:
         card = await A2ACardResolver(http, a2a_stack.url).get_agent_card()
-        old = [i for i in card.supported_interfaces if i.protocol_version == PROTOCOL_VERSION_0_3]
-        del card.supported_interfaces[:]
-        card.supported_interfaces.extend(old)
+        # The 0.3 interfaces are not in the card by default (a2a.advertise_v03): a client
+        # told to speak 0.3 to the same URLs.
+        for interface in card.supported_interfaces:
+            interface.protocol_version = PROTOCOL_VERSION_0_3
         config = ClientConfig(streaming=False, httpx_client=http)
         client = ClientFactory(config).create(card)
         task = await send(client, user_message("via 0.3 [no tools]"))

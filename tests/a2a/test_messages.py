@@ -50,7 +50,7 @@ async def test_send_blocking_and_get(a2a_stack: Stack) -> None:
         assert answer_text(task) == "Echo: Hello there [no tools]"
         assert [m.role for m in task.history] == [Role.ROLE_USER, Role.ROLE_AGENT]
         assert get_message_text(task.history[0]) == "Hello there [no tools]"
-        assert task.metadata.fields["usage"].struct_value.fields["total_tokens"].number_value > 0
+        assert task.metadata.fields["usage"].struct_value.fields["totalTokens"].number_value > 0
 
         again = await client.get_task(GetTaskRequest(id=task.id))
         assert again.status.state == COMPLETED

@@ -69,7 +69,11 @@ async def push_stack(
         openai_fake,
         tool_server,
         tmp_path,
-        push_notifications={"initial_interval": "50ms", "max_attempts": 4},
+        push_notifications={
+            "initial_interval": "50ms",
+            "max_attempts": 4,
+            "allow_private_hosts": ["127.0.0.0/8"],
+        },
     )
     async with running_stack(data) as stack:
         yield stack
@@ -140,10 +144,25 @@ async def test_push_config_on_a_waiting_task_with_retries(
 async def test_push_url_must_pass_the_guard(push_stack: Stack) -> None:
     async with a2a_client(push_stack.url, streaming=False) as client:
         config = TaskPushNotificationConfig(url="http://10.20.30.40/hook")
-        with pytest.raises(InvalidParamsError, match="private"):
+        with pytest.raises(InvalidParamsError, match=r"a2a\.push_notifications\.allow_private"):
             await send(client, user_message("hi [no tools]"), task_push_notification_config=config)
         with pytest.raises(InvalidParamsError, match="metadata"):
             metadata = TaskPushNotificationConfig(url="http://169.254.169.254/latest")
             await send(
                 client, user_message("hi [no tools]"), task_push_notification_config=metadata
             )
+
+
+async def test_push_url_that_does_not_resolve_yet(push_stack: Stack) -> None:
+    """DNS may be down for a moment or the receiver not deployed yet: the config is kept and
+    the address checked at each delivery."""
+    async with a2a_client(push_stack.url, streaming=False) as client:
+        task = await send(client, user_message("hi [no tools]"))
+        config = TaskPushNotificationConfig(
+            task_id=task.id, id="later", url="http://receiver.invalid/hook"
+        )
+        await client.create_task_push_notification_config(config)
+        got = await client.get_task_push_notification_config(
+            GetTaskPushNotificationConfigRequest(task_id=task.id, id="later")
+        )
+        assert got.url == "http://receiver.invalid/hook"

@@ -27,7 +27,13 @@ import httpx
 
 from ..errors import ConfigError, ToolError
 
-__all__ = ["METADATA_ADDRESSES", "METADATA_HOSTNAMES", "AddressGuard", "Resolved"]
+__all__ = [
+    "METADATA_ADDRESSES",
+    "METADATA_HOSTNAMES",
+    "AddressGuard",
+    "Resolved",
+    "UnresolvableHost",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -59,8 +65,6 @@ METADATA_HOSTNAMES = frozenset(
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _HOSTNAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$")
-_HINT = "set tools.allow_private_hosts to allow"
-_METADATA_HINT = "name it explicitly in tools.allow_private_hosts to allow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +78,18 @@ class Resolved:
     ips: tuple[str, ...]
 
 
-class AddressGuard:
-    """Resolves and checks the host of an outbound URL; see the module docstring for rules."""
+class UnresolvableHost(ToolError):
+    """The host has no address (now): DNS failed or answered nothing."""
 
-    def __init__(self, allow_private_hosts: bool | list[str]) -> None:
+
+class AddressGuard:
+    """Resolves and checks the host of an outbound URL; see the module docstring for rules.
+    `setting` names the config key of `allow_private_hosts` in error messages."""
+
+    def __init__(
+        self, allow_private_hosts: bool | list[str], setting: str = "tools.allow_private_hosts"
+    ) -> None:
+        self.setting = setting
         self._allow_all = allow_private_hosts is True
         self._networks: list[IPNetwork] = []
         self._hostnames: set[str] = set()
@@ -86,7 +98,7 @@ class AddressGuard:
                 self._add(item)
 
     def _add(self, item: object) -> None:
-        where = f"tools.allow_private_hosts: {item!r}"
+        where = f"{self.setting}: {item!r}"
         if not isinstance(item, str) or not item.strip():
             raise ConfigError(f"{where} is not a network or hostname")
         text = item.strip().lower()
@@ -118,7 +130,10 @@ class AddressGuard:
         name = parsed.raw_host.decode("ascii").lower().strip("[]").removesuffix(".")
         port = parsed.port or DEFAULT_PORTS[scheme]
         if name in METADATA_HOSTNAMES and name not in self._hostnames:
-            raise ToolError(f"refusing to call {host}: cloud metadata host ({_METADATA_HINT})")
+            raise ToolError(
+                f"refusing to call {host}: cloud metadata host (name it explicitly in "
+                f"{self.setting} to allow)"
+            )
         addresses = await self._lookup(name, port)
         for ip in addresses:
             self._check(name, ip)
@@ -136,14 +151,14 @@ class AddressGuard:
             )
         except (OSError, UnicodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ToolError(f"cannot resolve host {name}: {reason}") from exc
+            raise UnresolvableHost(f"cannot resolve host {name}: {reason}") from exc
         addresses: list[IPAddress] = []
         for *_, sockaddr in infos:
             ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
             if ip not in addresses:
                 addresses.append(ip)
         if not addresses:
-            raise ToolError(f"cannot resolve host {name}: no addresses")
+            raise UnresolvableHost(f"cannot resolve host {name}: no addresses")
         return addresses
 
     def _check(self, name: str, ip: IPAddress) -> None:
@@ -156,7 +171,8 @@ class AddressGuard:
             )
             if not (exact or name in self._hostnames & METADATA_HOSTNAMES):
                 raise ToolError(
-                    f"refusing to call {where}: cloud metadata address ({_METADATA_HINT})"
+                    f"refusing to call {where}: cloud metadata address (name it explicitly in "
+                    f"{self.setting} to allow)"
                 )
             return
         kind = _non_public_kind(ip if inner is None else inner)
@@ -164,7 +180,7 @@ class AddressGuard:
             return
         if any(c in n for c in candidates for n in self._networks):
             return
-        raise ToolError(f"refusing to call {where}: {kind} address ({_HINT})")
+        raise ToolError(f"refusing to call {where}: {kind} address (set {self.setting} to allow)")
 
 
 def _is_address(text: str) -> bool:

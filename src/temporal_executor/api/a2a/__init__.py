@@ -37,8 +37,8 @@ from a2a.server.request_handlers.response_helpers import (
 )
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
 from a2a.types import TaskState
-from a2a.utils.constants import PROTOCOL_VERSION_1_0, VERSION_HEADER
-from a2a.utils.errors import InvalidParamsError
+from a2a.utils.constants import A2A_JSON_MEDIA_TYPE, PROTOCOL_VERSION_1_0, VERSION_HEADER
+from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,6 +65,7 @@ CARD_PATHS = (
     f"{JSONRPC_PATH}/.well-known/agent-card.json",
 )
 _EXTENSION_HEADERS = (b"a2a-extensions", b"x-a2a-extensions")
+_A2A_JSON = A2A_JSON_MEDIA_TYPE.encode()
 
 
 class A2AServer:
@@ -85,21 +86,29 @@ def mount_a2a(app: FastAPI, service: TaskService) -> A2AServer:
     executor = TemporalAgentExecutor(service, store)
     push = None
     if config.a2a.push_notifications.enabled:
-        guard = AddressGuard(config.tools.allow_private_hosts)
-        push = PushNotifier(executor, config.a2a.push_notifications, guard)
+        settings = config.a2a.push_notifications
+        guard = AddressGuard(
+            settings.allow_private_hosts or False,
+            setting="a2a.push_notifications.allow_private_hosts",
+        )
+        push = PushNotifier(executor, settings, guard)
     handler = TemporalRequestHandler(executor, store, push)
 
     async def card(request: Request) -> JSONResponse:
         base = config.a2a.url or str(request.base_url).rstrip("/")
         return JSONResponse(agent_card_to_dict(agent_card(config, base)))
 
+    jsonrpc = _jsonrpc_endpoint(handler)
     add_a2a_routes_to_fastapi(
         app,
         agent_card_routes=[Route(path, card, methods=["GET"]) for path in CARD_PATHS],
-        jsonrpc_routes=[Route(JSONRPC_PATH, _jsonrpc_endpoint(handler), methods=["POST"])],
+        # Also with a trailing slash: clients joining "/" to the card's URL post there.
+        jsonrpc_routes=[
+            Route(path, jsonrpc, methods=["POST"]) for path in (JSONRPC_PATH, JSONRPC_PATH + "/")
+        ],
         rest_routes=_rest_routes(handler),
     )
-    app.add_middleware(_EchoExtensions)
+    app.add_middleware(_A2AHeaders)
     server = A2AServer(handler)
     app.state.a2a = server
     return server
@@ -124,6 +133,10 @@ def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
 
     async def jsonrpc(request: Request) -> Response:
         """A2A JSON-RPC: 1.0 method names, and the 0.3 ones (`message/send`, …)."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            error = ContentTypeNotSupportedError(f"send JSON-RPC as application/json, not {media}")
+            return JSONResponse(build_error_response(None, error))
         try:
             body = await request.json()
         except ValueError:
@@ -163,8 +176,10 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     return routes
 
 
-class _EchoExtensions:
-    """Answers name the extensions we activated: kagent's HITL one, when asked for."""
+class _A2AHeaders:
+    """Response headers of the A2A routes: the extensions we activated (kagent's HITL one,
+    when asked for), and `Content-Type: application/json` on HTTP+JSON answers, as the spec
+    requires (§11.1; the SDK labels them `application/a2a+json`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -174,20 +189,26 @@ class _EchoExtensions:
             await self.app(scope, receive, send)
             return
         uri = HITL_EXTENSION_URI.encode()
-        names = [
-            name.lower()
-            for name, value in scope["headers"]
-            if name.lower() in _EXTENSION_HEADERS and uri in {v.strip() for v in value.split(b",")}
+        # Under the header name the client used (0.3 clients send the X- one).
+        echoed = [
+            (name, uri)
+            for name in dict.fromkeys(
+                name.lower()
+                for name, value in scope["headers"]
+                if name.lower() in _EXTENSION_HEADERS
+                and uri in {v.strip() for v in value.split(b",")}
+            )
         ]
-        if not names:
-            await self.app(scope, receive, send)
-            return
 
-        async def echoing_send(message: Message) -> None:
+        async def relabelling_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                # Under the header name the client used (0.3 clients send the X- one).
-                echoed = [(name, uri) for name in dict.fromkeys(names)]
-                message = {**message, "headers": [*message.get("headers", []), *echoed]}
+                headers = [
+                    (name, b"application/json" if value == _A2A_JSON else value)
+                    if name.lower() == b"content-type"
+                    else (name, value)
+                    for name, value in message.get("headers", [])
+                ]
+                message = {**message, "headers": [*headers, *echoed]}
             await send(message)
 
-        await self.app(scope, receive, echoing_send)
+        await self.app(scope, receive, relabelling_send)

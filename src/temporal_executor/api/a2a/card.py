@@ -1,10 +1,10 @@
 """The agent card, from config: who the agent is, what it can do, where to reach it.
 
 Served at `/.well-known/agent-card.json` (and the older `/.well-known/agent.json`). It lists
-JSON-RPC at `{base}/a2a` and HTTP+JSON at `{base}/a2a/rest`, each for protocol 1.0 and 0.3,
-where `base` is `a2a.url` (the address behind an ingress) or else the address the card was
-fetched from. Without configured skills the card has one skill that names the default
-agent's model and tools.
+JSON-RPC at `{base}/a2a` and HTTP+JSON at `{base}/a2a/rest` for protocol 1.0 (and 0.3 with
+`a2a.advertise_v03`), where `base` is `a2a.url` (the address behind an ingress) or else the
+address the card was fetched from. Without configured skills the card has one skill that
+names the default agent's model and tools.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def agent_card(config: Config, base_url: str) -> AgentCard:
     )
     if a2a.documentation_url:
         card.documentation_url = a2a.documentation_url
-    for version in (PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3):
+    versions = [PROTOCOL_VERSION_1_0, *([PROTOCOL_VERSION_0_3] if a2a.advertise_v03 else [])]
+    for version in versions:
         card.supported_interfaces.extend(
             [
                 AgentInterface(

@@ -12,6 +12,10 @@ tool calls. The client answers with a message on the same task, in one of three 
 - a DataPart `{"approved": true|false, "reason"?: str}` (or per call: `{"tool_calls":
   {"<id>": {"approved": …, "reason"?: …}}}`), the body of our REST approve call;
 - the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
+
+Any other text answers too: it rejects the pending calls with the text as the reason, so the
+model reads what the user said instead of the tool's result and can answer it (ask again,
+explain, change course). Approval is never inferred: only an explicit one counts.
 """
 
 from __future__ import annotations
@@ -148,9 +152,11 @@ def _data_decision(message: Message) -> ApprovalDecision | None:
 
 def _text_decision(message: Message) -> ApprovalDecision | None:
     text = " ".join(part.text for part in message.parts if part.HasField("text"))
+    if not text.strip():
+        return None
     match = _ANSWER.match(text)
     if match is None:
-        return None
+        return ApprovalDecision(approved=False, reason=f"the user answered: {text.strip()}")
     if match.group(1):
         return ApprovalDecision(approved=True)
     return ApprovalDecision(approved=False, reason=match.group(3).strip() or None)

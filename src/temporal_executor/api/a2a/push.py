@@ -7,8 +7,10 @@ config, one follower relays the task's event log and delivers its events in orde
 delivery that fails with a connection error, a timeout, 408, 429 or 5xx is retried with
 backoff (`a2a.push_notifications`), other answers are final. Token deltas are not pushed.
 
-Webhook URLs pass the outbound-address guard of `tools.allow_private_hosts` when a config is
-set and again at each delivery, and the connection goes to the address that was checked.
+Webhook URLs pass the outbound-address guard (`a2a.push_notifications.allow_private_hosts`)
+when a config is set and again at each delivery, and the connection goes to the address that
+was checked. A host that does not resolve yet is accepted when set (DNS may be down for a
+moment, the receiver not deployed yet) and checked at delivery.
 
 Configs live in this process's memory, as do the followers: an API restart forgets them
 (the task itself, and GetTask / SubscribeToTask, survive it).
@@ -32,7 +34,7 @@ from google.protobuf.json_format import MessageToDict
 
 from ...config import A2APushConfig
 from ...errors import ToolError
-from ...tools.guard import AddressGuard
+from ...tools.guard import AddressGuard, UnresolvableHost
 from .executor import TemporalAgentExecutor
 from .view import TERMINAL, TaskView
 
@@ -62,6 +64,8 @@ class PushNotifier:
         """Store `config` for the task after checking its URL (`InvalidParamsError`)."""
         try:
             await self.guard.resolve(config.url)
+        except UnresolvableHost as exc:
+            logger.warning("push notification url for task %s: %s", task_id, exc.message)
         except ToolError as exc:
             raise InvalidParamsError(f"push notification url: {exc.message}") from None
         return await self.configs.set_info(task_id, config, context)

@@ -73,7 +73,7 @@ class TaskView:
         self.task = Task(id=task_id, context_id=context_id)
         self.task.status.state = TaskState.TASK_STATE_SUBMITTED
         self.task.status.timestamp.FromDatetime(datetime.now(UTC))
-        self.task.metadata.update({"workflow_id": workflow_id(task_id)})
+        self.task.metadata.update({"workflowId": workflow_id(task_id)})
         self.hitl = hitl
         self.seq = 0
         self.pending: list[ToolCall] = []
@@ -244,4 +244,13 @@ class TaskView:
         )
 
     def _set_usage(self, data: dict[str, Any]) -> None:
-        self.task.metadata.update({k: data[k] for k in ("usage", "iterations") if k in data})
+        """Usage in A2A's field style (camelCase): `usage.promptTokens`, …, `iterations`."""
+        if "usage" in data:
+            self.task.metadata.update({"usage": {_camel(k): v for k, v in data["usage"].items()}})
+        if "iterations" in data:
+            self.task.metadata.update({"iterations": data["iterations"]})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)

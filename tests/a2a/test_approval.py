@@ -94,7 +94,7 @@ async def test_kagent_hitl_reject_with_reason(
         decision = done.history[-3]  # user, agent (tool call), user (decision), tool, agent
         assert decision.role == Role.ROLE_USER
         assert get_message_text(decision) == "decided per tool call"
-        verdict = get_data_parts(decision.parts)[0]["tool_calls"][tool["id"]]
+        verdict = get_data_parts(decision.parts)[0]["toolCalls"][tool["id"]]
         assert verdict == {"approved": False, "reason": "not today"}
 
 
@@ -105,7 +105,7 @@ async def test_plain_data_part_approve(approval_stack: Stack, tool_server: FakeS
         message = task.status.message
         assert HITL_EXTENSION_URI not in message.extensions  # not asked for
         assert "approve" in get_message_text(message)
-        (pending,) = get_data_parts(message.parts)[0]["tool_calls"]
+        (pending,) = get_data_parts(message.parts)[0]["toolCalls"]
         assert pending["name"] == "get_weather"
 
         answer = user_message(data={"approved": True}, task_id=task.id)

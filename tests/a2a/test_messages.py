@@ -4,7 +4,7 @@ SubscribeToTask, with the official a2a-sdk client against the running service.""
 from __future__ import annotations
 
 import pytest
-from a2a.helpers import get_message_text
+from a2a.helpers import get_data_parts, get_message_text
 from a2a.types import (
     CancelTaskRequest,
     GetTaskRequest,
@@ -77,7 +77,11 @@ async def test_stream_status_and_artifact_chunks(a2a_stack: Stack) -> None:
     assert seen[-1] == COMPLETED and set(seen[1:-1]) == {WORKING}
     # the tool call and its result come as working updates with a message
     messages = [e.status.message for e in events[1:] if isinstance(e, TaskStatusUpdateEvent)]
-    assert any("tool_calls" in str(m.parts) for m in messages)
+    data = [d for m in messages for d in get_data_parts(m.parts)]
+    ((call,),) = [d["toolCalls"] for d in data if "toolCalls" in d]
+    assert call["name"] == "get_weather" and call["arguments"] == {"query": "Weather in Paris?"}
+    (result,) = [d["toolResult"] for d in data if "toolResult" in d]
+    assert result["toolCallId"] == call["id"] and result["isError"] is False
     assert any("sunny" in str(m.parts) for m in messages)
 
     chunks = [e for e in events if isinstance(e, TaskArtifactUpdateEvent)]

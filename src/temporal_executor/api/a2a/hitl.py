@@ -9,8 +9,9 @@ tool calls. The client answers with a message on the same task, in one of three 
   call); a client that asks for the extension (`A2A-Extensions` header) gets the request the
   same way: `metadata[URI] = {"type": "tool_approval_request", "tools": [{"id", "call_id",
   "name", "args"}]}`. The opaque `id` is our tool call id.
-- a DataPart `{"approved": true|false, "reason"?: str}` (or per call: `{"tool_calls":
-  {"<id>": {"approved": …, "reason"?: …}}}`), the body of our REST approve call;
+- a DataPart `{"approved": true|false, "reason"?: str}` (or per call: `{"toolCalls":
+  {"<id>": {"approved": …, "reason"?: …}}}`; `tool_calls` as in our REST approve call works
+  too);
 - the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
 
 Any other text answers too: it rejects the pending calls with the text as the reason, so the
@@ -78,7 +79,7 @@ def approval_request(
         message.extensions.append(HITL_EXTENSION_URI)
     else:
         pending = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
-        message.parts.append(new_data_part({"tool_calls": pending}))
+        message.parts.append(new_data_part({"toolCalls": pending}))
     return message
 
 
@@ -137,6 +138,8 @@ def _data_decision(message: Message) -> ApprovalDecision | None:
         if not part.HasField("data"):
             continue
         data = MessageToDict(part.data)
+        if isinstance(data, dict) and "toolCalls" in data:
+            data["tool_calls"] = data.pop("toolCalls")
         if not isinstance(data, dict) or not ({"approved", "tool_calls"} & data.keys()):
             continue
         known = {k: v for k, v in data.items() if k in ApproveBody.model_fields}

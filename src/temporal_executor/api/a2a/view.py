@@ -135,7 +135,7 @@ class TaskView:
         parts = [new_text_part(event.data["content"])] if event.data.get("content") else []
         calls = event.data.get("tool_calls") or []
         if calls:
-            parts.append(new_data_part({"tool_calls": calls}))
+            parts.append(new_data_part({"toolCalls": [camel_keys(c) for c in calls]}))
         if not parts:
             return []
         message = self._message(event, Role.ROLE_AGENT, parts)
@@ -146,7 +146,7 @@ class TaskView:
 
     def _on_tool_result(self, event: Event) -> list[A2AEvent]:
         message = self._message(
-            event, Role.ROLE_AGENT, [new_data_part({"tool_result": event.data})]
+            event, Role.ROLE_AGENT, [new_data_part({"toolResult": camel_keys(event.data)})]
         )
         self.task.history.append(message)
         return [self._status(event, TaskState.TASK_STATE_WORKING, message)]
@@ -174,7 +174,7 @@ class TaskView:
             text += f": {data['reason']}"
         parts = [new_text_part(text)]
         if verdicts:
-            parts.append(new_data_part({"tool_calls": verdicts}))
+            parts.append(new_data_part({"toolCalls": verdicts}))
         self.task.history.append(self._message(event, Role.ROLE_USER, parts))
         return [self._status(event, TaskState.TASK_STATE_WORKING)]
 
@@ -246,9 +246,15 @@ class TaskView:
     def _set_usage(self, data: dict[str, Any]) -> None:
         """Usage in A2A's field style (camelCase): `usage.promptTokens`, …, `iterations`."""
         if "usage" in data:
-            self.task.metadata.update({"usage": {_camel(k): v for k, v in data["usage"].items()}})
+            self.task.metadata.update({"usage": camel_keys(data["usage"])})
         if "iterations" in data:
             self.task.metadata.update({"iterations": data["iterations"]})
+
+
+def camel_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its own keys in A2A's JSON style (`tool_call_id` → `toolCallId`); values,
+    such as a tool call's arguments, are left as they are. None values are dropped."""
+    return {_camel(k): v for k, v in data.items() if v is not None}
 
 
 def _camel(name: str) -> str:

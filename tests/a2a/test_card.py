@@ -34,6 +34,14 @@ async def test_card_from_config(a2a_stack: Stack) -> None:
     }
     # a strict 1.0 card: none of the 0.3 fields without a2a.advertise_v03
     assert not {"url", "protocolVersion", "preferredTransport", "additionalInterfaces"} & set(card)
+    # caching (spec §8.6): revalidation by ETag
+    first = await a2a_stack.http.get("/.well-known/agent-card.json")
+    assert "max-age" in first.headers["cache-control"] and first.headers["last-modified"]
+    etag = first.headers["etag"]
+    again = await a2a_stack.http.get(
+        "/.well-known/agent-card.json", headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
     assert (await a2a_stack.http.get("/.well-known/agent.json")).json() == card
     assert (await a2a_stack.http.get("/a2a/.well-known/agent-card.json")).json() == card
     assert "securitySchemes" not in card

@@ -17,7 +17,11 @@ as 1.0 (the header is for telling 0.3 and 1.0 apart, and the names already do).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
+from email.utils import formatdate
 from typing import Any
 
 from a2a.server.routes import (
@@ -94,9 +98,21 @@ def mount_a2a(app: FastAPI, service: TaskService) -> A2AServer:
         push = PushNotifier(executor, settings, guard)
     handler = TemporalRequestHandler(executor, store, push)
 
-    async def card(request: Request) -> JSONResponse:
+    started = formatdate(time.time(), usegmt=True)
+
+    async def card(request: Request) -> Response:
+        """The card, with the caching headers of spec §8.6: it changes only with the config,
+        so a client may keep it five minutes and revalidate with its ETag."""
         base = config.a2a.url or str(request.base_url).rstrip("/")
-        return JSONResponse(agent_card_to_dict(agent_card(config, base)))
+        body = json.dumps(agent_card_to_dict(agent_card(config, base)), separators=(",", ":"))
+        headers = {
+            "Cache-Control": "public, max-age=300",
+            "ETag": '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"',
+            "Last-Modified": started,
+        }
+        if headers["ETag"] in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
 
     jsonrpc = _jsonrpc_endpoint(handler)
     add_a2a_routes_to_fastapi(

@@ -138,9 +138,13 @@ class ExecutorConfig(_Section):
 
 
 class ProviderConfig(_Section):
+    """One provider. `class` (`module:Class`) names a provider class that is not built in and
+    not installed under the entry point group: the worker and API import it by that path."""
+
     name: str = Field(min_length=1)
     api_key_env: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    class_: str | None = Field(default=None, alias="class", pattern=r"^[\w.]+:\w+$")
 
     def api_key(self) -> str | None:
         """The key from the environment, read when needed and never stored or logged."""

@@ -118,6 +118,8 @@ class ExecuteRequest(_Strict):
     tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
     max_iterations: int | None = Field(default=None, ge=1)
     require_approval: bool | list[str] | None = None
+    # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
+    message_id: str | None = Field(default=None, min_length=1, max_length=256)
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
 
@@ -180,6 +182,7 @@ class Message(BaseModel):
     name: str | None = None
     is_error: bool = False
     content_ref: str | None = None
+    id: str | None = None  # a user turn's client-given id (A2A messageId); never sent to LLMs
 
 
 class Usage(BaseModel):
@@ -272,6 +275,7 @@ class AgentInput(BaseModel):
     task_id: str
     session_id: str
     user_message: str
+    user_message_id: str | None = None
     system_message: str | None = None
     model: ModelSettings
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -336,11 +340,16 @@ class PublishEventInput(BaseModel):
 
 
 class ApprovalDecision(BaseModel):
-    """Update / signal argument: `approved` for every pending call, `tool_calls` per call id."""
+    """Update / signal argument: `approved` for every pending call, `tool_calls` per call id.
+
+    `message` is what the user said instead of (or with) deciding: the model reads it as a
+    user turn after the tool results; `message_id` is the client's id of that message."""
 
     approved: bool | None = None
     reason: str | None = None
     tool_calls: dict[str, ToolDecision] = Field(default_factory=dict)
+    message: str | None = None
+    message_id: str | None = None
 
     def problem(self, pending: list[ToolCall]) -> str | None:
         """Why this decision cannot settle `pending`, or None when it can."""

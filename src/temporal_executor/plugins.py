@@ -13,7 +13,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
-__all__ = ["Plugins"]
+__all__ = ["Plugins", "import_path"]
 
 
 class Plugins:
@@ -30,10 +30,15 @@ class Plugins:
         """The class registered under `name`, or None."""
         target = self.builtins.get(name)
         if target is not None:
-            module, _, attribute = target.partition(":")
-            return getattr(importlib.import_module(module, __package__), attribute)
+            return import_path(target)
         entry = _entry_points(self.group).get(name)
         return entry.load() if entry is not None else None
+
+
+def import_path(target: str) -> Any:
+    """The object a `module:attribute` path names (a relative module within this package)."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module, __package__), attribute)
 
 
 @cache

@@ -87,6 +87,7 @@ class TaskService:
             task_id=task_id,
             session_id=request.session_id or task_id,
             user_message=request.user_message,
+            user_message_id=request.message_id,
             system_message=request.system_message,
             model=request.model,
             tools=request.tools,
@@ -203,7 +204,11 @@ class TaskService:
         for event in await self.store.read(task_id, 0, limit=1_000_000):
             data = event.data
             if event.type == EventType.TASK_STARTED and "user_message" in data:
-                history.append(Message(role="user", content=data["user_message"]))
+                history.append(
+                    Message(role="user", content=data["user_message"], id=data.get("message_id"))
+                )
+            elif event.type == EventType.APPROVAL_DECIDED and data.get("message"):
+                history.append(Message(role="user", content=data["message"], id=data["message_id"]))
             elif event.type == EventType.LLM_MESSAGE:
                 calls = [ToolCall.model_validate(c) for c in data.get("tool_calls", [])]
                 history.append(

@@ -17,6 +17,7 @@ from tests.a2a.conftest import (
     a2a_client,
     answer_text,
     collect,
+    fake_requests,
     send,
     send_request,
     user_message,
@@ -120,12 +121,31 @@ async def test_plain_text_reject(approval_stack: Stack, tool_server: FakeServer)
         done = await send(client, user_message("Reject: too expensive", task_id=task.id))
         assert done.status.state == COMPLETED
         assert "rejected" in answer_text(done) and "too expensive" in answer_text(done)
-        # Any other answer rejects too, and the model reads the user's words.
-        task = await send(client, user_message("Weather in Basel?"))
-        done = await send(client, user_message("why do you need that?", task_id=task.id))
-        assert done.status.state == COMPLETED
-        assert "rejected" in answer_text(done) and "why do you need that?" in answer_text(done)
         assert await tool_calls(tool_server) == []
+
+
+async def test_plain_text_answer_is_the_next_turn(
+    approval_stack: Stack, tool_server: FakeServer, openai_fake: FakeServer
+) -> None:
+    """Any other text rejects the pending call, and the model reads it as the user's turn
+    (here it asks again); the task's history keeps the client's message ids."""
+    async with a2a_client(approval_stack.url, streaming=False) as client:
+        first = user_message("Weather in Basel?")
+        task = await send(client, first)
+        assert task.status.state == INPUT_REQUIRED
+        question = user_message("why do you need that?", task_id=task.id)
+        again = await send(client, question)
+        assert again.status.state == INPUT_REQUIRED  # the model called the tool again
+        turns = (await fake_requests(openai_fake))[-1]["messages"]
+        assert [t["role"] for t in turns[-3:]] == ["assistant", "tool", "user"]
+        assert "rejected" in turns[-2]["content"]
+        assert turns[-1]["content"] == "why do you need that?"
+        done = await send(client, user_message("approve", task_id=task.id))
+        assert done.status.state == COMPLETED and "sunny" in answer_text(done)
+        assert len(await tool_calls(tool_server)) == 1
+        users = [m for m in done.history if m.role == Role.ROLE_USER]
+        assert [m.message_id for m in users[:2]] == [first.message_id, question.message_id]
+        assert get_message_text(users[1]) == "why do you need that?"
 
 
 async def test_each_call_decided_on_its_own(approval_stack: Stack, tool_server: FakeServer) -> None:

@@ -61,6 +61,25 @@ async def test_entry_point_provider(installed_plugin: None) -> None:
     assert (await provider.chat(request)).message.content == "hello"
 
 
+async def test_provider_class_by_path(tmp_path: Path) -> None:
+    """Not packaged: config names the class (`class: module:Class`)."""
+    (tmp_path / "echo_module.py").write_text(PROVIDER)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        config = ProviderConfig.model_validate(
+            {"name": "mine", "class": "echo_module:EchoProvider"}
+        )
+        provider = ProviderRegistry(LLMConfig(providers=[config])).get("mine")
+        request = LLMRequest(model="echo-1", messages=[Message(role="user", content="hi")])
+        assert (await provider.chat(request)).message.content == "hi"
+        wrong = ProviderConfig.model_validate({"name": "x", "class": "echo_module:Nope"})
+        with pytest.raises(ConfigError, match="provider 'x': cannot import echo_module:Nope"):
+            ProviderRegistry(LLMConfig(providers=[wrong]))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("echo_module", None)
+
+
 def test_unknown_and_unconfigured_providers() -> None:
     with pytest.raises(ConfigError, match=r"llm\.providers\.0\.name: unknown provider 'echo'"):
         ProviderRegistry(LLMConfig(providers=[ProviderConfig(name="echo")]))

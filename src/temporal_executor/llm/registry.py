@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from ..config import LLMConfig
+from ..config import LLMConfig, ProviderConfig
 from ..errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
-from ..plugins import Plugins
+from ..plugins import Plugins, import_path
 from .base import Provider
 
 __all__ = ["PROVIDERS", "ProviderRegistry"]
@@ -33,7 +33,9 @@ class ProviderRegistry:
     def __init__(self, config: LLMConfig) -> None:
         known = PROVIDERS.names()
         for i, entry in enumerate(config.providers):
-            if entry.name not in known:
+            if entry.class_ is not None:
+                _load_class(entry)  # a wrong path is a config error at start, not a failed task
+            elif entry.name not in known:
                 raise ConfigError(
                     f"config: llm.providers.{i}.name: unknown provider {entry.name!r} "
                     f"(known: {', '.join(known)})"
@@ -45,12 +47,12 @@ class ProviderRegistry:
         provider = self._providers.get(name)
         if provider is not None:
             return provider
-        cls = PROVIDERS.load(name)
+        config = self._configs.get(name)
+        cls = _load_class(config) if config and config.class_ else PROVIDERS.load(name)
         if cls is None:
             raise UnknownProviderError(
                 f"unknown provider {name!r} (known: {', '.join(PROVIDERS.names())})"
             )
-        config = self._configs.get(name)
         if config is None:
             configured = ", ".join(sorted(self._configs)) or "none"
             raise ProviderNotConfiguredError(
@@ -76,3 +78,15 @@ class ProviderRegistry:
         for provider in self._providers.values():
             await provider.aclose()
         self._providers.clear()
+
+
+def _load_class(config: ProviderConfig) -> type[Provider]:
+    assert config.class_ is not None
+    try:
+        cls: type[Provider] = import_path(config.class_)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"provider {config.name!r}: cannot import {config.class_}: {exc} (is its "
+            "directory on PYTHONPATH?)"
+        ) from exc
+    return cls

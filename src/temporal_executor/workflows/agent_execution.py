@@ -134,6 +134,7 @@ class AgentExecutionWorkflow:
             {
                 "session_id": input.session_id,
                 "user_message": input.user_message,
+                **({"message_id": input.user_message_id} if input.user_message_id else {}),
                 "model": input.model.model_dump(mode="json"),
             },
         )
@@ -150,7 +151,9 @@ class AgentExecutionWorkflow:
         # A session's system message is its first turn's: later turns continue that conversation.
         if input.system_message and self._stored_messages == 0:
             self._unsaved.append(Message(role="system", content=input.system_message))
-        self._unsaved.append(Message(role="user", content=input.user_message))
+        self._unsaved.append(
+            Message(role="user", content=input.user_message, id=input.user_message_id)
+        )
 
     async def _loop(self) -> Message:
         while True:
@@ -166,8 +169,7 @@ class AgentExecutionWorkflow:
             self._unsaved = [message]
             if not message.tool_calls:
                 return message
-            results = await self._run_tools(message.tool_calls)
-            self._unsaved += [result.message() for result in results]
+            self._unsaved += await self._run_tools(message.tool_calls)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -251,7 +253,9 @@ class AgentExecutionWorkflow:
         )
         return response
 
-    async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
+    async def _run_tools(self, calls: list[ToolCall]) -> list[Message]:
+        """Run (or refuse) the calls of one LLM turn: their results in the LLM's order, then
+        what the user said with their approval decision, if anything."""
         specs = {t.name: t for t in self._tools}
         for call in calls:
             await self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
@@ -274,7 +278,11 @@ class AgentExecutionWorkflow:
             await self._publish(EventType.TOOL_RESULT, result.model_dump(mode="json"))
             return result
 
-        return list(await asyncio.gather(*(run_one(c) for c in calls)))
+        results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in calls))]
+        if decision is not None and decision.message:
+            said = Message(role="user", content=decision.message, id=decision.message_id)
+            results.append(said)
+        return results
 
     async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         policies = self.input.policies

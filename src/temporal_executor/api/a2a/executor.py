@@ -40,7 +40,12 @@ __all__ = ["OVERRIDES", "TemporalAgentExecutor"]
 OVERRIDES = frozenset(
     {"system_message", "model_config", "tools", "max_iterations", "require_approval"}
 )
-_FIELD_NAMES = {"session_id": "contextId", "task_id": "taskId", "user_message": "message"}
+_FIELD_NAMES = {
+    "session_id": "contextId",
+    "task_id": "taskId",
+    "user_message": "message",
+    "message_id": "message.messageId",
+}
 
 
 class TemporalAgentExecutor(AgentExecutor):
@@ -90,7 +95,7 @@ class TemporalAgentExecutor(AgentExecutor):
         with a2a_errors():
             await self.service.submit(request)
         view = TaskView(context.task_id, context.context_id, hitl=hitl)
-        view.add_user_message(request.user_message)
+        view.add_user_message(request.user_message, request.message_id)
         return view
 
     async def stop(self, task_id: str, *, hitl: bool) -> AsyncGenerator[A2AEvent]:
@@ -128,6 +133,7 @@ class TemporalAgentExecutor(AgentExecutor):
                 "it waits for input (input-required)"
             )
         decision = decision_from(message, view.pending)
+        decision.message_id = message.message_id or None
         with a2a_errors():
             await self.service.approve(task_id, decision)
         return view
@@ -146,7 +152,12 @@ class TemporalAgentExecutor(AgentExecutor):
         }
         for metadata in (_struct(message), context.metadata):
             fields.update({k: v for k, v in metadata.items() if k in OVERRIDES})
-        fields.update(task_id=task_id, session_id=context_id, user_message=_user_text(message))
+        fields.update(
+            task_id=task_id,
+            session_id=context_id,
+            user_message=_user_text(message),
+            message_id=message.message_id or None,
+        )
         if fields.get("model_config") is None:
             raise InvalidParamsError(
                 "no model: set a2a.default_agent.model_config in the server config, or "

@@ -14,9 +14,9 @@ tool calls. The client answers with a message on the same task, in one of three 
   too);
 - the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
 
-Any other text answers too: it rejects the pending calls with the text as the reason, so the
-model reads what the user said instead of the tool's result and can answer it (ask again,
-explain, change course). Approval is never inferred: only an explicit one counts.
+Any other text answers too: it rejects the pending calls, and the model reads the text as the
+user's next turn (after the refused calls' results), so it can answer it: ask again, explain,
+change course. Approval is never inferred: only an explicit one counts.
 """
 
 from __future__ import annotations
@@ -159,7 +159,8 @@ def _text_decision(message: Message) -> ApprovalDecision | None:
         return None
     match = _ANSWER.match(text)
     if match is None:
-        return ApprovalDecision(approved=False, reason=f"the user answered: {text.strip()}")
+        reason = "the user answered with a message instead"
+        return ApprovalDecision(approved=False, reason=reason, message=text.strip())
     if match.group(1):
         return ApprovalDecision(approved=True)
     return ApprovalDecision(approved=False, reason=match.group(3).strip() or None)

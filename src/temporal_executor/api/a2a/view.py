@@ -84,21 +84,19 @@ class TaskView:
     def state(self) -> TaskState:
         return self.task.status.state
 
-    def add_user_message(self, text: str) -> None:
-        """The message that started the task (before its workflow has said so)."""
-        if not (self.task.history and self.task.history[0].message_id == self._user_id):
+    def add_user_message(self, text: str, message_id: str | None) -> None:
+        """The message that started the task (before its workflow has said so), under the
+        client's id (or one of ours for a task started without)."""
+        message_id = message_id or f"{self.task.id}-user"
+        if not (self.task.history and self.task.history[0].message_id == message_id):
             message = Message(
-                message_id=self._user_id,
+                message_id=message_id,
                 role=Role.ROLE_USER,
                 task_id=self.task.id,
                 context_id=self.task.context_id,
                 parts=[new_text_part(text)],
             )
             self.task.history.insert(0, message)
-
-    @property
-    def _user_id(self) -> str:
-        return f"{self.task.id}-user"
 
     def snapshot(self) -> Task:
         task = Task()
@@ -117,7 +115,7 @@ class TaskView:
     # --- one method per event type ---------------------------------------------------------
 
     def _on_task_started(self, event: Event) -> list[A2AEvent]:
-        self.add_user_message(str(event.data.get("user_message", "")))
+        self.add_user_message(str(event.data.get("user_message", "")), event.data.get("message_id"))
         return [self._status(event, TaskState.TASK_STATE_WORKING)]
 
     def _on_llm_delta(self, event: Event) -> list[A2AEvent]:
@@ -172,10 +170,14 @@ class TaskView:
             text = "decided per tool call"
         if data.get("reason"):
             text += f": {data['reason']}"
+        if data.get("message"):
+            text = data["message"]  # the user answered in their own words
         parts = [new_text_part(text)]
         if verdicts:
             parts.append(new_data_part({"toolCalls": verdicts}))
-        self.task.history.append(self._message(event, Role.ROLE_USER, parts))
+        message = self._message(event, Role.ROLE_USER, parts)
+        message.message_id = data.get("message_id") or message.message_id
+        self.task.history.append(message)
         return [self._status(event, TaskState.TASK_STATE_WORKING)]
 
     def _on_task_completed(self, event: Event) -> list[A2AEvent]:

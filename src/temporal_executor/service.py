@@ -191,10 +191,29 @@ class TaskService:
         status: TaskStatus | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        updated_after: float | None = None,
+        recent_first: bool = False,
     ) -> list[TaskState]:
-        statuses = [status.value] if status is not None else None
+        """A page of the tasks that match: oldest first, or the last updated first."""
         return await self.store.list_tasks(
-            session_id=session_id, statuses=statuses, limit=limit, offset=offset
+            session_id=session_id,
+            statuses=_statuses(status),
+            updated_after=updated_after,
+            recent_first=recent_first,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def count_tasks(
+        self,
+        session_id: str | None = None,
+        status: TaskStatus | None = None,
+        *,
+        updated_after: float | None = None,
+    ) -> int:
+        return await self.store.count_tasks(
+            session_id=session_id, statuses=_statuses(status), updated_after=updated_after
         )
 
     async def history(self, task_id: str) -> list[Message]:
@@ -301,3 +320,7 @@ class TaskService:
             raise ConflictError(f"task {task_id!r} has already ended") from None
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             raise ConflictError(f"task {task_id!r} has already ended") from None
+
+
+def _statuses(status: TaskStatus | None) -> list[str] | None:
+    return None if status is None else [status.value]

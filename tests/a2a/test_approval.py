@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from a2a.helpers import get_data_parts, get_message_text
-from a2a.types import Message, Role, Task, TaskState, TaskStatusUpdateEvent
+from a2a.types import ListTasksRequest, Message, Role, Task, TaskState, TaskStatusUpdateEvent
 from a2a.utils.errors import InvalidParamsError, UnsupportedOperationError
 from google.protobuf.json_format import MessageToDict
 
@@ -192,3 +192,21 @@ async def test_extension_is_echoed(approval_stack: Stack) -> None:
     assert response.headers["a2a-extensions"] == HITL_EXTENSION_URI
     plain = await approval_stack.http.post("/a2a", json=body, headers={"A2A-Version": "1.0"})
     assert "a2a-extensions" not in plain.headers
+
+
+async def test_list_tasks_last_updated_first(approval_stack: Stack) -> None:
+    """ListTasks orders by last update (spec 3.1.4), not by creation."""
+    async with a2a_client(approval_stack.url, streaming=False) as client:
+        older = await send(client, user_message("Weather in Oslo?"))
+        newer = await send(client, user_message("Weather in Rome?"))
+        listed = await client.list_tasks(ListTasksRequest())
+        assert [t.id for t in listed.tasks[:2]] == [newer.id, older.id]
+        assert (await send(client, user_message("approve", task_id=older.id))).status.state == (
+            COMPLETED
+        )
+        listed = await client.list_tasks(ListTasksRequest())
+        assert [t.id for t in listed.tasks[:2]] == [older.id, newer.id]
+        since = await client.list_tasks(
+            ListTasksRequest(status_timestamp_after=listed.tasks[1].status.timestamp)
+        )
+        assert [t.id for t in since.tasks] == [older.id] and since.total_size == 1

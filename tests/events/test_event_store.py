@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
@@ -263,6 +264,27 @@ async def test_list_tasks_filters_and_pages(store: EventStore) -> None:
     assert ids(await store.list_tasks(statuses=[])) == []
     assert ids(await store.list_tasks(limit=2, offset=1)) == ["t2", "t3"]
     assert (await store.list_tasks(session_id="s1"))[0].status == TaskStatus.CANCELLED
+    assert await store.count_tasks() == 4
+    assert await store.count_tasks(session_id="s1", statuses=["running", "failed"]) == 2
+
+
+async def test_list_tasks_last_updated_first(store: EventStore) -> None:
+    """A2A's ListTasks order (spec 3.1.4): the task updated last comes first."""
+    for task_id in ("t1", "t2", "t3"):
+        await store.save_task(TaskState(task_id=task_id, session_id="s"))
+        await asyncio.sleep(0.01)
+    middle = time.time()
+    await asyncio.sleep(0.01)
+    await store.save_task(TaskState(task_id="t1", session_id="s", status=TaskStatus.COMPLETED))
+
+    def ids(states: list[TaskState]) -> list[str]:
+        return [state.task_id for state in states]
+
+    assert ids(await store.list_tasks(recent_first=True)) == ["t1", "t3", "t2"]
+    assert ids(await store.list_tasks(recent_first=True, limit=1, offset=1)) == ["t3"]
+    assert ids(await store.list_tasks(updated_after=middle)) == ["t1"]
+    assert await store.count_tasks(updated_after=middle) == 1
+    assert await store.count_tasks(updated_after=time.time() + 1) == 0
 
 
 async def test_claim_and_release_session(store: EventStore) -> None:

@@ -12,7 +12,8 @@ Contract of every implementation:
 - `put_messages` writes transcript entries at fixed indexes, idempotently; `get_messages`
   reads the first `count` of them. A transcript belongs to a conversation (a session), so a
   task sees the turns of the tasks before it in its session.
-- `save_task` / `get_task` keep the latest `TaskState` of each task; `list_tasks` pages them.
+- `save_task` / `get_task` keep the latest `TaskState` of each task (and when it was last
+  saved); `list_tasks` pages them, `count_tasks` counts them.
 - `put_blob` / `get_blob` keep large contents (keys start with the task id and a slash)
   that workflow history only references.
 - `claim_session` makes a task the one running task of its session, atomically, and
@@ -134,10 +135,23 @@ class EventStore(ABC):
         *,
         session_id: str | None = None,
         statuses: list[str] | None = None,
+        updated_after: float | None = None,
+        recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        """Stored tasks, oldest first, filtered by session and status."""
+        """Stored tasks filtered by session, status and last update (a Unix time they were
+        saved after): oldest first, or with `recent_first` the last updated first."""
+
+    @abstractmethod
+    async def count_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        updated_after: float | None = None,
+    ) -> int:
+        """How many tasks `list_tasks` with these filters would page through."""
 
     @abstractmethod
     async def claim_session(

@@ -26,6 +26,7 @@ class MemoryEventStore(EventStore):
         self._latest_attempt: dict[tuple[str, str], int] = {}
         self._messages: dict[str, dict[int, Message]] = {}
         self._tasks: dict[str, TaskState] = {}
+        self._updated: dict[str, float] = {}
         self._holders: dict[str, str] = {}
         self._blobs: dict[str, str] = {}
 
@@ -98,6 +99,7 @@ class MemoryEventStore(EventStore):
 
     async def save_task(self, state: TaskState) -> None:
         self._tasks[state.task_id] = state.model_copy(deep=True)
+        self._updated[state.task_id] = time.time()
 
     async def get_task(self, task_id: str) -> TaskState | None:
         state = self._tasks.get(task_id)
@@ -108,16 +110,36 @@ class MemoryEventStore(EventStore):
         *,
         session_id: str | None = None,
         statuses: list[str] | None = None,
+        updated_after: float | None = None,
+        recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        found = [
-            state.model_copy(deep=True)
+        found = self._matching(session_id, statuses, updated_after)
+        if recent_first:
+            found.sort(key=lambda s: (self._updated[s.task_id], s.task_id), reverse=True)
+        start = max(offset, 0)
+        return [s.model_copy(deep=True) for s in found[start : start + max(limit, 0)]]
+
+    async def count_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        updated_after: float | None = None,
+    ) -> int:
+        return len(self._matching(session_id, statuses, updated_after))
+
+    def _matching(
+        self, session_id: str | None, statuses: list[str] | None, updated_after: float | None
+    ) -> list[TaskState]:
+        return [
+            state
             for state in self._tasks.values()  # dicts keep insertion order: oldest first
             if (session_id is None or state.session_id == session_id)
             and (statuses is None or state.status in statuses)
+            and (updated_after is None or self._updated[state.task_id] > updated_after)
         ]
-        return found[max(offset, 0) : max(offset, 0) + max(limit, 0)]
 
     async def claim_session(
         self, session_id: str, task_id: str, *, replace: str | None = None
@@ -136,6 +158,7 @@ class MemoryEventStore(EventStore):
         doomed = [t for t, s in self._tasks.items() if s.session_id == session_id]
         for task_id in doomed:
             del self._tasks[task_id]
+            del self._updated[task_id]
             self._events.pop(task_id, None)
             self._by_key.pop(task_id, None)
             for key in [k for k in self._latest_attempt if k[0] == task_id]:

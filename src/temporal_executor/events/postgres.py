@@ -104,7 +104,19 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS te_tasks_session ON te_tasks (session_id, created)",
     "CREATE INDEX IF NOT EXISTS te_tasks_created ON te_tasks (created)",
     "CREATE INDEX IF NOT EXISTS te_tasks_status ON te_tasks (status)",
+    "CREATE INDEX IF NOT EXISTS te_tasks_updated ON te_tasks (updated)",
 )
+# $1 session, $2 statuses, $3 updated after; each NULL for "any".
+_TASK_FILTER = (
+    "($1::text IS NULL OR session_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))"
+    " AND ($3::double precision IS NULL OR updated > $3)"
+)
+
+
+def _task_filter(
+    session_id: str | None, statuses: list[str] | None, updated_after: float | None
+) -> tuple[str | None, list[str] | None, float | None]:
+    return session_id, None if statuses is None else [str(s) for s in statuses], updated_after
 
 
 def _encode(data: dict[str, Any]) -> str:
@@ -341,21 +353,35 @@ class PostgresEventStore(EventStore):
         *,
         session_id: str | None = None,
         statuses: list[str] | None = None,
+        updated_after: float | None = None,
+        recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
+        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
         async with self._connection() as db:
             rows = await db.fetch(
-                "SELECT state FROM te_tasks"
-                " WHERE ($1::text IS NULL OR session_id = $1)"
-                " AND ($2::text[] IS NULL OR status = ANY($2))"
-                " ORDER BY created, task_id LIMIT $3 OFFSET $4",
-                session_id,
-                None if statuses is None else [str(status) for status in statuses],
+                f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order}"
+                " LIMIT $4 OFFSET $5",
+                *_task_filter(session_id, statuses, updated_after),
                 max(limit, 0),
                 max(offset, 0),
             )
         return [TaskState.model_validate_json(state) for (state,) in rows]
+
+    async def count_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        updated_after: float | None = None,
+    ) -> int:
+        async with self._connection() as db:
+            count = await db.fetchval(
+                f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}",
+                *_task_filter(session_id, statuses, updated_after),
+            )
+        return int(count)
 
     async def claim_session(
         self, session_id: str, task_id: str, *, replace: str | None = None

@@ -82,7 +82,24 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS tasks_session ON tasks (session_id, created)",
     "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created)",
     "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status)",
+    "CREATE INDEX IF NOT EXISTS tasks_updated ON tasks (updated)",
 )
+
+
+def _task_filter(
+    session_id: str | None, statuses: list[str] | None, updated_after: float | None
+) -> tuple[str, list[Any]]:
+    where, parameters = ["1 = 1"], list[Any]()
+    if session_id is not None:
+        where.append("session_id = ?")
+        parameters.append(session_id)
+    if statuses is not None:
+        where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        parameters += statuses
+    if updated_after is not None:
+        where.append("updated > ?")
+        parameters.append(updated_after)
+    return " AND ".join(where), parameters
 
 
 def _encode(data: dict[str, Any]) -> str:
@@ -263,22 +280,29 @@ class SqliteEventStore(EventStore):
         *,
         session_id: str | None = None,
         statuses: list[str] | None = None,
+        updated_after: float | None = None,
+        recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        where, parameters = ["1 = 1"], []
-        if session_id is not None:
-            where.append("session_id = ?")
-            parameters.append(session_id)
-        if statuses is not None:
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
-            parameters += statuses
+        where, parameters = _task_filter(session_id, statuses, updated_after)
+        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
         rows = await self._query(
-            f"SELECT state FROM tasks WHERE {' AND '.join(where)}"
-            " ORDER BY created, task_id LIMIT ? OFFSET ?",
+            f"SELECT state FROM tasks WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*parameters, max(limit, 0), max(offset, 0)],
         )
         return [TaskState.model_validate_json(state) for (state,) in rows]
+
+    async def count_tasks(
+        self,
+        *,
+        session_id: str | None = None,
+        statuses: list[str] | None = None,
+        updated_after: float | None = None,
+    ) -> int:
+        where, parameters = _task_filter(session_id, statuses, updated_after)
+        rows = await self._query(f"SELECT COUNT(*) FROM tasks WHERE {where}", parameters)
+        return int(rows[0][0])
 
     async def claim_session(
         self, session_id: str, task_id: str, *, replace: str | None = None

@@ -101,8 +101,8 @@ class ServiceTaskStore(TaskStore):
             return None
 
     async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
-        """Newest first; `pageToken` is an offset; history only when `historyLength` is set,
-        artifacts only with `includeArtifacts`."""
+        """The last updated first (spec §3.1.4); `pageToken` is an offset; history only when
+        `historyLength` is set, artifacts only with `includeArtifacts`."""
         validate_history_length(params)
         size = DEFAULT_LIST_TASKS_PAGE_SIZE
         if params.HasField("page_size"):
@@ -114,31 +114,33 @@ class ServiceTaskStore(TaskStore):
             status = _STATUS_FILTER.get(params.status)
             if status is None:  # a state our tasks are never in
                 return ListTasksResponse(page_size=0, total_size=0)
+        context_id = params.context_id or None
         with a2a_errors():
-            states = await self.service.list_tasks(
-                params.context_id or None, status, limit=1_000_000, offset=0
-            )
-        states.reverse()  # newest first
-        after = None
-        if params.HasField("status_timestamp_after"):
-            after = params.status_timestamp_after.ToDatetime(UTC)
-        tasks: list[Task] = []
-        matched = 0
-        for state in states:
-            if after is None and not offset <= matched < offset + size:
-                matched += 1
-                continue
-            task = (await self.view(state.task_id)).snapshot()
-            if after is not None and task.status.timestamp.ToDatetime(UTC) <= after:
-                continue
-            if offset <= matched < offset + size:
-                tasks.append(_trimmed(task, params))
-            matched += 1
-        more = offset + size < matched
+            if params.HasField("status_timestamp_after"):
+                after = params.status_timestamp_after.ToDatetime(UTC)
+                # A task's row is saved just after its status event: every task whose status
+                # changed after `after` is among those saved after it (a few more may be).
+                recent = await self.service.list_tasks(
+                    context_id,
+                    status,
+                    _MAX_RECENT,
+                    updated_after=after.timestamp(),
+                    recent_first=True,
+                )
+                views = [(await self.view(s.task_id)).snapshot() for s in recent]
+                matched = [t for t in views if t.status.timestamp.ToDatetime(UTC) > after]
+                total, tasks = len(matched), matched[offset : offset + size]
+            else:
+                states = await self.service.list_tasks(
+                    context_id, status, size, offset, recent_first=True
+                )
+                total = await self.service.count_tasks(context_id, status)
+                tasks = [(await self.view(s.task_id)).snapshot() for s in states]
+        more = offset + size < total
         return ListTasksResponse(
-            tasks=tasks,
+            tasks=[_trimmed(task, params) for task in tasks],
             page_size=len(tasks),
-            total_size=matched,
+            total_size=total,
             next_page_token=encode_page_token(str(offset + size)) if more else "",
         )
 
@@ -147,6 +149,10 @@ class ServiceTaskStore(TaskStore):
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         raise UnsupportedOperationError("tasks are deleted with their session (REST API)")
+
+
+# Tasks changed since a `statusTimestampAfter` that one ListTasks reads at most.
+_MAX_RECENT = 10_000
 
 
 def _offset(token: str) -> int:

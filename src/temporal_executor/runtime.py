@@ -14,7 +14,7 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from .api import close_app, create_app
+from .api import close_app, create_app, start_app
 from .config import Config
 from .errors import ExecutorError
 from .events import EventStore, open_event_store
@@ -122,6 +122,7 @@ async def run_services(
         running.append(asyncio.create_task(server.serve(), name="api"))
         while not server.started and not running[-1].done():  # noqa: ASYNC110 - no event
             await asyncio.sleep(0.05)
+        start_app(app)
     if on_ready is not None and all(not t.done() for t in running):
         on_ready()
 

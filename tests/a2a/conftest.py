@@ -26,6 +26,8 @@ from a2a.types import (
 from a2a.utils.constants import TransportProtocol
 
 from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
+from temporal_executor.config import Config
+from temporal_executor.runtime import open_services, run_services
 from tests.conftest import Stack, config_data, running_stack, weather_tool
 from tests.fakes.server import FakeServer
 
@@ -195,3 +197,16 @@ async def jsonrpc(
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+@contextlib.asynccontextmanager
+async def worker_only(data: dict[str, Any]) -> AsyncIterator[None]:
+    config = Config.model_validate(data)
+    async with open_services(config) as services:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(run_services(services, api=False, worker=True, stop=stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 30)

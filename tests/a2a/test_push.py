@@ -22,7 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.a2a.conftest import a2a_client, a2a_config, send, user_message, wait_for
+from temporal_executor.config import Config
+from temporal_executor.models import ApprovalDecision
+from temporal_executor.runtime import open_services
+from temporal_executor.service import TaskService
+from tests.a2a.conftest import a2a_client, a2a_config, send, user_message, wait_for, worker_only
 from tests.conftest import Stack, running_stack
 from tests.fakes.server import FakeServer
 
@@ -60,11 +64,10 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         yield hook, server.base_url + "/hook"
 
 
-@pytest.fixture
-async def push_stack(
+def push_config(
     temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    data = a2a_config(
+) -> dict[str, Any]:
+    return a2a_config(
         temporal,
         openai_fake,
         tool_server,
@@ -75,7 +78,13 @@ async def push_stack(
             "allow_private_hosts": ["127.0.0.0/8"],
         },
     )
-    async with running_stack(data) as stack:
+
+
+@pytest.fixture
+async def push_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    async with running_stack(push_config(temporal, openai_fake, tool_server, tmp_path)) as stack:
         yield stack
 
 
@@ -94,6 +103,8 @@ async def test_push_with_the_message(push_stack: Stack, receiver: tuple[Receiver
     (answer,) = answers  # the final answer only, no token deltas
     assert answer["lastChunk"] is True and "sunny" in answer["artifact"]["parts"][0]["text"]
     assert all(r["headers"]["x-a2a-notification-token"] == "tok-1" for r in hook.received)
+    ids = [r["headers"]["x-a2a-notification-id"] for r in hook.received]
+    assert len(set(ids)) == len(ids) and all(i.startswith(f"{task.id}:") for i in ids)
     assert {r["body"].get("statusUpdate", {}).get("taskId", task.id) for r in hook.received} == {
         task.id
     }
@@ -166,3 +177,52 @@ async def test_push_url_that_does_not_resolve_yet(push_stack: Stack) -> None:
             GetTaskPushNotificationConfigRequest(task_id=task.id, id="later")
         )
         assert got.url == "http://receiver.invalid/hook"
+
+
+async def test_push_survives_an_api_restart(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+    receiver: tuple[Receiver, str],
+) -> None:
+    """The config outlives the API process (spec: it persists until the task ends), and a
+    task that went on while no API ran gets its webhook told how things stand, then the rest."""
+    hook, url = receiver
+    data = push_config(temporal, openai_fake, tool_server, tmp_path)
+    async with worker_only(data):
+        async with running_stack(data, worker=False) as before:
+            async with a2a_client(before.url, streaming=False) as client:
+                config = TaskPushNotificationConfig(url=url, id="ops")
+                task = await send(
+                    client,
+                    user_message("Weather in Oslo?", metadata={"require_approval": True}),
+                    task_push_notification_config=config,
+                )
+                assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+                await wait_for(lambda: _has(hook, "TASK_STATE_INPUT_REQUIRED"))
+        delivered = len(hook.received)
+        # no API runs: the task is approved (by Temporal's client) and finishes meanwhile
+        async with open_services(Config.model_validate(data)) as services:
+            await services.tasks.approve(task.id, ApprovalDecision(approved=True))
+            await wait_for(lambda: _ended(services.tasks, task.id))
+        assert len(hook.received) == delivered
+
+        async with running_stack(data, worker=False) as after:
+            await wait_for(hook.finished)
+            async with a2a_client(after.url, streaming=False) as client:
+                got = await client.get_task_push_notification_config(
+                    GetTaskPushNotificationConfigRequest(task_id=task.id, id="ops")
+                )
+                assert got.url == url
+    # caught up with the state as it is now, once
+    assert hook.states()[-1] == "TASK_STATE_COMPLETED"
+    assert hook.states().count("TASK_STATE_COMPLETED") == 1
+
+
+async def _has(hook: Receiver, state: str) -> bool:
+    return state in hook.states()
+
+
+async def _ended(service: TaskService, task_id: str) -> bool:
+    return (await service.get(task_id)).status.terminal

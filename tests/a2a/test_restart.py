@@ -3,11 +3,7 @@ GetTask, SubscribeToTask picks up its stream, and a waiting task can still be ap
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from a2a.types import (
     GetTaskRequest,
@@ -17,8 +13,6 @@ from a2a.types import (
     TaskState,
 )
 
-from temporal_executor.config import Config
-from temporal_executor.runtime import open_services, run_services
 from tests.a2a.conftest import (
     a2a_client,
     a2a_config,
@@ -29,22 +23,10 @@ from tests.a2a.conftest import (
     send_request,
     slow_stream,
     user_message,
+    worker_only,
 )
 from tests.conftest import running_stack
 from tests.fakes.server import FakeServer
-
-
-@contextlib.asynccontextmanager
-async def worker_only(data: dict[str, Any]) -> AsyncIterator[None]:
-    config = Config.model_validate(data)
-    async with open_services(config) as services:
-        stop = asyncio.Event()
-        runner = asyncio.create_task(run_services(services, api=False, worker=True, stop=stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.wait_for(runner, 30)
 
 
 async def test_api_restart_mid_task(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .app import close_app, create_app
+from .app import close_app, create_app, start_app
 
-__all__ = ["close_app", "create_app"]
+__all__ = ["close_app", "create_app", "start_app"]

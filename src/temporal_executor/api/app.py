@@ -10,7 +10,7 @@ from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit
 from .routes import router
 
-__all__ = ["close_app", "create_app"]
+__all__ = ["close_app", "create_app", "start_app"]
 
 
 def create_app(service: TaskService) -> FastAPI:
@@ -32,6 +32,14 @@ def create_app(service: TaskService) -> FastAPI:
     app.add_middleware(BearerAuth, keys=server.api_keys())
     app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
     return app
+
+
+def start_app(app: FastAPI) -> None:
+    """Start what the app runs in the background once it serves (A2A push deliveries that a
+    previous process left undone)."""
+    a2a = getattr(app.state, "a2a", None)
+    if a2a is not None:
+        a2a.start()
 
 
 async def close_app(app: FastAPI) -> None:

@@ -73,10 +73,15 @@ _A2A_JSON = A2A_JSON_MEDIA_TYPE.encode()
 
 
 class A2AServer:
-    """What `mount_a2a` built; `aclose()` stops push deliveries in flight."""
+    """What `mount_a2a` built; `start()` resumes push deliveries left undone by an earlier
+    process, `aclose()` stops those in flight."""
 
     def __init__(self, handler: TemporalRequestHandler) -> None:
         self.handler = handler
+
+    def start(self) -> None:
+        if self.handler.push is not None:
+            self.handler.push.resume()
 
     async def aclose(self) -> None:
         if self.handler.push is not None:

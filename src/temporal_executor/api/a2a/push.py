@@ -12,37 +12,128 @@ when a config is set and again at each delivery, and the connection goes to the 
 was checked. A host that does not resolve yet is accepted when set (DNS may be down for a
 moment, the receiver not deployed yet) and checked at delivery.
 
-Configs live in this process's memory, as do the followers: an API restart forgets them
-(the task itself, and GetTask / SubscribeToTask, survive it).
+Configs are kept in the event store with the task (`PushConfigs`), with the seq of the last
+event delivered, so they outlive the API process as the spec requires ("persist until task
+completion or explicit deletion"). A starting API resumes delivery for the tasks of the last
+day that have configs and were not delivered to the end: first the task's status as it is
+now, when events went undelivered meanwhile, then what follows. Delivery is at least once:
+each POST carries `X-A2A-Notification-Id` (`<task id>:<seq>:status|artifact`, the same on a
+retry or a repeat) for receivers to drop duplicates; several API replicas that start while a
+task with webhooks runs each deliver its later events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from a2a.server.context import ServerCallContext
 from a2a.server.events import Event as A2AEvent
-from a2a.server.tasks import InMemoryPushNotificationConfigStore
+from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
+from a2a.server.tasks.push_notification_config_store import (
+    PushNotificationConfigStore,
+    normalize_push_notification_config,
+)
 from a2a.types import TaskArtifactUpdateEvent, TaskPushNotificationConfig, TaskStatusUpdateEvent
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.proto_utils import to_stream_response
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, ParseDict
 
 from ...config import A2APushConfig
 from ...errors import ToolError
+from ...events import EventStore
 from ...tools.guard import AddressGuard, UnresolvableHost
 from .executor import TemporalAgentExecutor
+from .hitl import hitl_requested
 from .view import TERMINAL, TaskView
 
-__all__ = ["PushNotifier"]
+__all__ = ["PushConfigs", "PushNotifier"]
 
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({408, 429})
+# A starting API resumes the deliveries of tasks updated this recently.
+RESUME_WINDOW = 86_400.0
+
+
+class PushConfigs(PushNotificationConfigStore):
+    """The push configs of each task, as one blob in the event store (`<task id>/push`):
+    the configs with their owners, whether kagent's HITL rendering was asked for, whether a
+    follower delivers the task's events (not so for a config set after the task ended), the
+    seq of the last event delivered, and whether delivery reached the task's end."""
+
+    def __init__(self, store: EventStore, owner_resolver: OwnerResolver = resolve_user_scope):
+        self.store = store
+        self.owner_resolver = owner_resolver
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def read(self, task_id: str) -> dict[str, Any]:
+        blob = await self.store.get_blob(f"{task_id}/push")
+        found: dict[str, Any] = json.loads(blob) if blob else {}
+        defaults = {
+            "configs": [],
+            "hitl": False,
+            "watched": False,
+            "delivered": 0,
+            "finished": False,
+        }
+        return {**defaults, **found}
+
+    @contextlib.asynccontextmanager
+    async def edit(self, task_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The task's record, written back when the block ends (one editor at a time)."""
+        async with self._locks.setdefault(task_id, asyncio.Lock()):
+            data = await self.read(task_id)
+            yield data
+            await self.store.put_blob(f"{task_id}/push", json.dumps(data))
+
+    async def set_info(
+        self,
+        task_id: str,
+        notification_config: TaskPushNotificationConfig,
+        context: ServerCallContext,
+    ) -> TaskPushNotificationConfig:
+        stored = normalize_push_notification_config(task_id, notification_config)
+        owner = self.owner_resolver(context)
+        async with self.edit(task_id) as data:
+            data["configs"] = [
+                c for c in data["configs"] if (c["owner"], c["config"]["id"]) != (owner, stored.id)
+            ]
+            data["configs"].append({"owner": owner, "config": MessageToDict(stored)})
+            data["hitl"] = data["hitl"] or hitl_requested(context)
+        return stored
+
+    async def get_info(
+        self, task_id: str, context: ServerCallContext
+    ) -> list[TaskPushNotificationConfig]:
+        return await self._configs(task_id, self.owner_resolver(context))
+
+    async def get_info_for_dispatch(self, task_id: str) -> list[TaskPushNotificationConfig]:
+        return await self._configs(task_id, None)
+
+    async def delete_info(
+        self, task_id: str, context: ServerCallContext, config_id: str | None = None
+    ) -> None:
+        owner = self.owner_resolver(context)
+        async with self.edit(task_id) as data:
+            data["configs"] = [
+                c
+                for c in data["configs"]
+                if c["owner"] != owner or config_id not in (None, c["config"]["id"])
+            ]
+
+    async def _configs(self, task_id: str, owner: str | None) -> list[TaskPushNotificationConfig]:
+        return [
+            ParseDict(c["config"], TaskPushNotificationConfig())
+            for c in (await self.read(task_id))["configs"]
+            if owner is None or c["owner"] == owner
+        ]
 
 
 class PushNotifier:
@@ -54,9 +145,10 @@ class PushNotifier:
         self.executor = executor
         self.settings = settings
         self.guard = guard
-        self.configs = InMemoryPushNotificationConfigStore()
+        self.configs = PushConfigs(executor.service.store)
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
+        self._resuming: asyncio.Task[None] | None = None
 
     async def set(
         self, task_id: str, config: TaskPushNotificationConfig, context: ServerCallContext
@@ -73,16 +165,36 @@ class PushNotifier:
     def watch(self, task_id: str, context_id: str, *, hitl: bool, from_start: bool) -> None:
         """Deliver the task's events to its webhooks from now on (from its first event when
         `from_start`), unless that happens already."""
+        self._start_follower(task_id, self._follow(task_id, context_id, hitl, from_start))
+
+    def resume(self) -> None:
+        """Deliver, in the background, what went undelivered while no API ran."""
+        self._resuming = asyncio.create_task(self._resume(), name="a2a-push-resume")
+
+    async def _resume(self) -> None:
+        service = self.executor.service
+        since = time.time() - RESUME_WINDOW
+        offset = 0
+        while page := await service.list_tasks(limit=500, offset=offset, updated_after=since):
+            offset += len(page)
+            for state in page:
+                data = await self.configs.read(state.task_id)
+                if data["configs"] and data["watched"] and not data["finished"]:
+                    self._start_follower(state.task_id, self._catch_up(state.task_id, data))
+
+    def _start_follower(self, task_id: str, work: Any) -> None:
         if task_id in self._followers:
+            work.close()
             return
-        follower = asyncio.create_task(
-            self._follow(task_id, context_id, hitl=hitl, from_start=from_start),
-            name=f"a2a-push-{task_id}",
-        )
+        follower = asyncio.create_task(work, name=f"a2a-push-{task_id}")
         self._followers[task_id] = follower
         follower.add_done_callback(lambda _: self._followers.pop(task_id, None))
 
     async def aclose(self) -> None:
+        if self._resuming is not None:
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
         for follower in list(self._followers.values()):
             follower.cancel()
         for follower in list(self._followers.values()):
@@ -93,26 +205,57 @@ class PushNotifier:
 
     # --- delivery ------------------------------------------------------------------------------
 
-    async def _follow(self, task_id: str, context_id: str, *, hitl: bool, from_start: bool) -> None:
+    async def _follow(self, task_id: str, context_id: str, hitl: bool, from_start: bool) -> None:
         try:
+            async with self.configs.edit(task_id) as data:
+                data["watched"] = True
             if from_start:
                 view = TaskView(task_id, context_id, hitl=hitl)
             else:
                 view = await self.executor.store.view(task_id, hitl=hitl)
-            async for event in self.executor.relay(view):
-                if isinstance(event, TaskStatusUpdateEvent) or (
-                    isinstance(event, TaskArtifactUpdateEvent) and event.last_chunk
-                ):
-                    for config in await self.configs.get_info_for_dispatch(task_id):
-                        await self._deliver(config, event)
-                if view.state in TERMINAL and isinstance(event, TaskStatusUpdateEvent):
-                    return
+            await self._relay(view)
         except Exception:
             logger.exception("push notifications for task %s stopped", task_id)
 
-    async def _deliver(self, config: TaskPushNotificationConfig, event: A2AEvent) -> bool:
+    async def _catch_up(self, task_id: str, data: dict[str, Any]) -> None:
+        """After a restart: the task's status as it is now, when events went undelivered,
+        then what follows."""
+        try:
+            view = await self.executor.store.view(task_id, hitl=data["hitl"])
+            if view.seq > data["delivered"]:
+                status = TaskStatusUpdateEvent(
+                    task_id=task_id, context_id=view.task.context_id, status=view.task.status
+                )
+                await self._dispatch(view, status)
+            if view.state not in TERMINAL:
+                await self._relay(view)
+        except Exception:
+            logger.exception("push notifications for task %s stopped", task_id)
+
+    async def _relay(self, view: TaskView) -> None:
+        async for event in self.executor.relay(view):
+            if isinstance(event, TaskStatusUpdateEvent) or (
+                isinstance(event, TaskArtifactUpdateEvent) and event.last_chunk
+            ):
+                await self._dispatch(view, event)
+            if view.state in TERMINAL and isinstance(event, TaskStatusUpdateEvent):
+                return
+
+    async def _dispatch(self, view: TaskView, event: A2AEvent) -> None:
+        """Deliver `event` (as of `view.seq`) to each of the task's webhooks; note progress."""
+        task_id = view.task.id
+        kind = "status" if isinstance(event, TaskStatusUpdateEvent) else "artifact"
+        for config in await self.configs.get_info_for_dispatch(task_id):
+            await self._deliver(config, event, f"{task_id}:{view.seq}:{kind}")
+        async with self.configs.edit(task_id) as data:
+            data["delivered"] = view.seq
+            data["finished"] = view.state in TERMINAL
+
+    async def _deliver(
+        self, config: TaskPushNotificationConfig, event: A2AEvent, delivery_id: str
+    ) -> bool:
         body = MessageToDict(to_stream_response(event))
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "X-A2A-Notification-Id": delivery_id}
         if config.token:
             headers["X-A2A-Notification-Token"] = config.token
         if config.HasField("authentication") and config.authentication.credentials:

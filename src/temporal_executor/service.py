@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from .config import Config
 from .errors import ConflictError, RequestError, SessionNotFoundError, TaskNotFoundError
-from .events import EventStore
+from .events import EventStore, TaskFilter
 from .llm import ProviderRegistry
 from .models import (
     AgentInput,
@@ -196,13 +196,9 @@ class TaskService:
         recent_first: bool = False,
     ) -> list[TaskState]:
         """A page of the tasks that match: oldest first, or the last updated first."""
+        where = _filter(session_id, status, updated_after)
         return await self.store.list_tasks(
-            session_id=session_id,
-            statuses=_statuses(status),
-            updated_after=updated_after,
-            recent_first=recent_first,
-            limit=limit,
-            offset=offset,
+            where, recent_first=recent_first, limit=limit, offset=offset
         )
 
     async def count_tasks(
@@ -212,9 +208,7 @@ class TaskService:
         *,
         updated_after: float | None = None,
     ) -> int:
-        return await self.store.count_tasks(
-            session_id=session_id, statuses=_statuses(status), updated_after=updated_after
-        )
+        return await self.store.count_tasks(_filter(session_id, status, updated_after))
 
     async def history(self, task_id: str) -> list[Message]:
         """The task's own turn: its user message, the LLM's messages, the tool results."""
@@ -246,7 +240,7 @@ class TaskService:
         return history
 
     async def session(self, session_id: str) -> Session:
-        tasks = await self.store.list_tasks(session_id=session_id, limit=1_000_000)
+        tasks = await self.store.list_tasks(TaskFilter(session_id=session_id), limit=1_000_000)
         if not tasks:
             raise SessionNotFoundError(f"no session with id {session_id!r}")
         usage = sum((t.usage for t in tasks), Usage())
@@ -322,5 +316,8 @@ class TaskService:
             raise ConflictError(f"task {task_id!r} has already ended") from None
 
 
-def _statuses(status: TaskStatus | None) -> list[str] | None:
-    return None if status is None else [status.value]
+def _filter(
+    session_id: str | None, status: TaskStatus | None, updated_after: float | None
+) -> TaskFilter:
+    statuses = None if status is None else [status.value]
+    return TaskFilter(session_id=session_id, statuses=statuses, updated_after=updated_after)

@@ -17,6 +17,7 @@ from temporal_executor.events import (
     EventStore,
     MemoryEventStore,
     SqliteEventStore,
+    TaskFilter,
     open_event_store,
 )
 from temporal_executor.models import Event, Message, TaskState, TaskStatus, ToolCall, Usage
@@ -255,17 +256,15 @@ async def test_list_tasks_filters_and_pages(store: EventStore) -> None:
         return [state.task_id for state in states]
 
     assert ids(await store.list_tasks()) == ["t1", "t2", "t3", "t4"]  # an update keeps its place
-    assert ids(await store.list_tasks(session_id="s1")) == ["t1", "t3", "t4"]
-    assert ids(await store.list_tasks(statuses=["running"])) == ["t2", "t3"]
-    assert ids(await store.list_tasks(session_id="s1", statuses=["running", "failed"])) == [
-        "t3",
-        "t4",
-    ]
-    assert ids(await store.list_tasks(statuses=[])) == []
+    assert ids(await store.list_tasks(TaskFilter(session_id="s1"))) == ["t1", "t3", "t4"]
+    assert ids(await store.list_tasks(TaskFilter(statuses=["running"]))) == ["t2", "t3"]
+    mixed = TaskFilter(session_id="s1", statuses=["running", "failed"])
+    assert ids(await store.list_tasks(mixed)) == ["t3", "t4"]
+    assert ids(await store.list_tasks(TaskFilter(statuses=[]))) == []
     assert ids(await store.list_tasks(limit=2, offset=1)) == ["t2", "t3"]
-    assert (await store.list_tasks(session_id="s1"))[0].status == TaskStatus.CANCELLED
+    assert (await store.list_tasks(TaskFilter(session_id="s1")))[0].status == TaskStatus.CANCELLED
     assert await store.count_tasks() == 4
-    assert await store.count_tasks(session_id="s1", statuses=["running", "failed"]) == 2
+    assert await store.count_tasks(mixed) == 2
 
 
 async def test_list_tasks_last_updated_first(store: EventStore) -> None:
@@ -282,9 +281,9 @@ async def test_list_tasks_last_updated_first(store: EventStore) -> None:
 
     assert ids(await store.list_tasks(recent_first=True)) == ["t1", "t3", "t2"]
     assert ids(await store.list_tasks(recent_first=True, limit=1, offset=1)) == ["t3"]
-    assert ids(await store.list_tasks(updated_after=middle)) == ["t1"]
-    assert await store.count_tasks(updated_after=middle) == 1
-    assert await store.count_tasks(updated_after=time.time() + 1) == 0
+    assert ids(await store.list_tasks(TaskFilter(updated_after=middle))) == ["t1"]
+    assert await store.count_tasks(TaskFilter(updated_after=middle)) == 1
+    assert await store.count_tasks(TaskFilter(updated_after=time.time() + 1)) == 0
 
 
 async def test_claim_and_release_session(store: EventStore) -> None:

@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import EventStore
+from .base import EventStore, TaskFilter
 from .memory import MemoryEventStore
 from .sqlite import SqliteEventStore
 
-__all__ = ["EventStore", "MemoryEventStore", "SqliteEventStore", "open_event_store"]
+__all__ = ["EventStore", "MemoryEventStore", "SqliteEventStore", "TaskFilter", "open_event_store"]
 
 _SQLITE_PREFIX = "sqlite:///"
 

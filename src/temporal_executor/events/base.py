@@ -31,11 +31,22 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..models import Event, Message, TaskState
 
-__all__ = ["EventStore"]
+__all__ = ["EventStore", "TaskFilter"]
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which stored tasks: of one session, in one of `statuses`, saved after `updated_after`
+    (a Unix time); None for any."""
+
+    session_id: str | None = None
+    statuses: list[str] | None = None
+    updated_after: float | None = None
 
 
 class EventStore(ABC):
@@ -132,26 +143,18 @@ class EventStore(ABC):
     @abstractmethod
     async def list_tasks(
         self,
+        where: TaskFilter | None = None,
         *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
         recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        """Stored tasks filtered by session, status and last update (a Unix time they were
-        saved after): oldest first, or with `recent_first` the last updated first."""
+        """Stored tasks that match `where`: oldest first, or with `recent_first` the last
+        updated first."""
 
     @abstractmethod
-    async def count_tasks(
-        self,
-        *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
-    ) -> int:
-        """How many tasks `list_tasks` with these filters would page through."""
+    async def count_tasks(self, where: TaskFilter | None = None) -> int:
+        """How many tasks match `where`."""
 
     @abstractmethod
     async def claim_session(

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ..models import Event, Message, TaskState
-from .base import EventStore
+from .base import EventStore, TaskFilter
 
 __all__ = ["MemoryEventStore"]
 
@@ -107,38 +107,28 @@ class MemoryEventStore(EventStore):
 
     async def list_tasks(
         self,
+        where: TaskFilter | None = None,
         *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
         recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        found = self._matching(session_id, statuses, updated_after)
+        found = self._matching(where or TaskFilter())
         if recent_first:
             found.sort(key=lambda s: (self._updated[s.task_id], s.task_id), reverse=True)
         start = max(offset, 0)
         return [s.model_copy(deep=True) for s in found[start : start + max(limit, 0)]]
 
-    async def count_tasks(
-        self,
-        *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
-    ) -> int:
-        return len(self._matching(session_id, statuses, updated_after))
+    async def count_tasks(self, where: TaskFilter | None = None) -> int:
+        return len(self._matching(where or TaskFilter()))
 
-    def _matching(
-        self, session_id: str | None, statuses: list[str] | None, updated_after: float | None
-    ) -> list[TaskState]:
+    def _matching(self, where: TaskFilter) -> list[TaskState]:
         return [
             state
             for state in self._tasks.values()  # dicts keep insertion order: oldest first
-            if (session_id is None or state.session_id == session_id)
-            and (statuses is None or state.status in statuses)
-            and (updated_after is None or self._updated[state.task_id] > updated_after)
+            if where.session_id in (None, state.session_id)
+            and (where.statuses is None or state.status in where.statuses)
+            and (where.updated_after is None or self._updated[state.task_id] > where.updated_after)
         ]
 
     async def claim_session(

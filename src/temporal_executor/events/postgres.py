@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
 from ..models import Event, Message, TaskState
-from .base import EventStore
+from .base import EventStore, TaskFilter
 
 try:
     import asyncpg  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -113,10 +113,9 @@ _TASK_FILTER = (
 )
 
 
-def _task_filter(
-    session_id: str | None, statuses: list[str] | None, updated_after: float | None
-) -> tuple[str | None, list[str] | None, float | None]:
-    return session_id, None if statuses is None else [str(s) for s in statuses], updated_after
+def _task_filter(where: TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
+    statuses = None if where.statuses is None else [str(s) for s in where.statuses]
+    return where.session_id, statuses, where.updated_after
 
 
 def _encode(data: dict[str, Any]) -> str:
@@ -350,10 +349,8 @@ class PostgresEventStore(EventStore):
 
     async def list_tasks(
         self,
+        where: TaskFilter | None = None,
         *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
         recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
@@ -363,23 +360,17 @@ class PostgresEventStore(EventStore):
             rows = await db.fetch(
                 f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order}"
                 " LIMIT $4 OFFSET $5",
-                *_task_filter(session_id, statuses, updated_after),
+                *_task_filter(where or TaskFilter()),
                 max(limit, 0),
                 max(offset, 0),
             )
         return [TaskState.model_validate_json(state) for (state,) in rows]
 
-    async def count_tasks(
-        self,
-        *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
-    ) -> int:
+    async def count_tasks(self, where: TaskFilter | None = None) -> int:
         async with self._connection() as db:
             count = await db.fetchval(
                 f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}",
-                *_task_filter(session_id, statuses, updated_after),
+                *_task_filter(where or TaskFilter()),
             )
         return int(count)
 

@@ -22,7 +22,7 @@ import aiosqlite
 
 from ..errors import ConfigError
 from ..models import Event, Message, TaskState
-from .base import EventStore
+from .base import EventStore, TaskFilter
 
 __all__ = ["SqliteEventStore"]
 
@@ -86,20 +86,18 @@ _SCHEMA = (
 )
 
 
-def _task_filter(
-    session_id: str | None, statuses: list[str] | None, updated_after: float | None
-) -> tuple[str, list[Any]]:
-    where, parameters = ["1 = 1"], list[Any]()
-    if session_id is not None:
-        where.append("session_id = ?")
-        parameters.append(session_id)
-    if statuses is not None:
-        where.append(f"status IN ({', '.join('?' * len(statuses))})")
-        parameters += statuses
-    if updated_after is not None:
-        where.append("updated > ?")
-        parameters.append(updated_after)
-    return " AND ".join(where), parameters
+def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
+    conditions, parameters = ["1 = 1"], list[Any]()
+    if where.session_id is not None:
+        conditions.append("session_id = ?")
+        parameters.append(where.session_id)
+    if where.statuses is not None:
+        conditions.append(f"status IN ({', '.join('?' * len(where.statuses))})")
+        parameters += where.statuses
+    if where.updated_after is not None:
+        conditions.append("updated > ?")
+        parameters.append(where.updated_after)
+    return " AND ".join(conditions), parameters
 
 
 def _encode(data: dict[str, Any]) -> str:
@@ -277,31 +275,23 @@ class SqliteEventStore(EventStore):
 
     async def list_tasks(
         self,
+        where: TaskFilter | None = None,
         *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
         recent_first: bool = False,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TaskState]:
-        where, parameters = _task_filter(session_id, statuses, updated_after)
+        condition, parameters = _task_filter(where or TaskFilter())
         order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
         rows = await self._query(
-            f"SELECT state FROM tasks WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT state FROM tasks WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
             [*parameters, max(limit, 0), max(offset, 0)],
         )
         return [TaskState.model_validate_json(state) for (state,) in rows]
 
-    async def count_tasks(
-        self,
-        *,
-        session_id: str | None = None,
-        statuses: list[str] | None = None,
-        updated_after: float | None = None,
-    ) -> int:
-        where, parameters = _task_filter(session_id, statuses, updated_after)
-        rows = await self._query(f"SELECT COUNT(*) FROM tasks WHERE {where}", parameters)
+    async def count_tasks(self, where: TaskFilter | None = None) -> int:
+        condition, parameters = _task_filter(where or TaskFilter())
+        rows = await self._query(f"SELECT COUNT(*) FROM tasks WHERE {condition}", parameters)
         return int(rows[0][0])
 
     async def claim_session(

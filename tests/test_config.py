@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from temporal_executor.cli import dev_defaults
 from temporal_executor.config import load_config, parse_duration
 from temporal_executor.errors import ConfigError
 
@@ -23,6 +24,18 @@ def test_shipped_config_loads() -> None:
     assert [p.name for p in config.llm.providers] == ["openai"]
     assert config.llm.providers[0].config == {}
     assert config.a2a.default_agent.model == {"provider": "openai", "model": "gpt-4o-mini"}
+
+
+def test_dev_allows_webhooks_on_this_machine_only_by_default(tmp_path: Path) -> None:
+    config = load_config(env={})
+    assert config.a2a.push_notifications.allow_private_hosts is None  # serve: refused
+    dev_defaults(config)
+    assert config.a2a.push_notifications.allow_private_hosts == ["127.0.0.0/8", "::1", "localhost"]
+    path = tmp_path / "c.yaml"
+    path.write_text("a2a:\n  push_notifications:\n    allow_private_hosts: false\n")
+    chosen = load_config(path, env={})
+    dev_defaults(chosen)
+    assert chosen.a2a.push_notifications.allow_private_hosts is False
 
 
 def test_seed_example_loads(tmp_path: Path) -> None:

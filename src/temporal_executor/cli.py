@@ -104,16 +104,21 @@ def _parser() -> argparse.ArgumentParser:
 # --- service commands ----------------------------------------------------------------------
 
 
+def dev_defaults(config: Config) -> None:
+    """What `dev` changes in a config: webhooks on this machine are allowed (one machine:
+    local receivers are what a developer tests with), unless the config says otherwise."""
+    push = config.a2a.push_notifications
+    if push.allow_private_hosts is None:
+        push.allow_private_hosts = ["127.0.0.0/8", "::1", "localhost"]
+
+
 def _dev(config: Config, args: argparse.Namespace) -> int:
     server = DevServer(
         config.temporal.host_port, config.temporal.ui_port, config.resolved_state_dir()
     )
     config.temporal.host_port = f"{server.ip}:{server.port}"
     check_port_free(config.server.host, config.server.port, "API")
-    push = config.a2a.push_notifications
-    if push.allow_private_hosts is None:
-        # One machine: webhook receivers on it are what a developer tests with.
-        push.allow_private_hosts = ["127.0.0.0/8", "::1", "localhost"]
+    dev_defaults(config)
 
     async def main() -> None:
         async with server.running():

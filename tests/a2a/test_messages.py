@@ -74,6 +74,9 @@ async def test_stream_status_and_artifact_chunks(a2a_stack: Stack) -> None:
     assert get_message_text(first.history[0]) == "Weather in Paris?"
     seen = states(events)
     assert seen[0] == TaskState.TASK_STATE_SUBMITTED and seen[1] == WORKING
+    updates = [e for e in events[1:] if isinstance(e, TaskStatusUpdateEvent)]
+    stamps = [s.status.timestamp.ToDatetime() for s in [first, *updates]]
+    assert stamps == sorted(stamps)
     assert seen[-1] == COMPLETED and set(seen[1:-1]) == {WORKING}
     # the tool call and its result come as working updates with a message
     messages = [e.status.message for e in events[1:] if isinstance(e, TaskStatusUpdateEvent)]

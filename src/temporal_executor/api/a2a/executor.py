@@ -92,10 +92,11 @@ class TemporalAgentExecutor(AgentExecutor):
         if context.current_task is not None:
             return await self._resume(context.task_id, message, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
-        with a2a_errors():
-            await self.service.submit(request)
+        # Made before the workflow starts: `submitted` is timestamped before `working`.
         view = TaskView(context.task_id, context.context_id, hitl=hitl)
         view.add_user_message(request.user_message, request.message_id)
+        with a2a_errors():
+            await self.service.submit(request)
         return view
 
     async def stop(self, task_id: str, *, hitl: bool) -> AsyncGenerator[A2AEvent]:

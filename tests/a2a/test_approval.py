@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from a2a.helpers import get_data_parts, get_message_text
+from a2a.helpers import get_data_parts, get_message_text, new_text_part
 from a2a.types import ListTasksRequest, Message, Role, Task, TaskState, TaskStatusUpdateEvent
 from a2a.utils.errors import InvalidParamsError, UnsupportedOperationError
 from google.protobuf.json_format import MessageToDict
 
-from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
+from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI, decision_from
 from tests.a2a.conftest import (
     a2a_client,
     answer_text,
@@ -25,6 +25,7 @@ from tests.a2a.conftest import (
 from tests.conftest import Stack, weather_tool
 from tests.fakes.server import FakeServer
 
+ANSWERED = "the user answered with a message instead"
 INPUT_REQUIRED = TaskState.TASK_STATE_INPUT_REQUIRED
 COMPLETED = TaskState.TASK_STATE_COMPLETED
 
@@ -210,3 +211,23 @@ async def test_list_tasks_last_updated_first(approval_stack: Stack) -> None:
             ListTasksRequest(status_timestamp_after=listed.tasks[1].status.timestamp)
         )
         assert [t.id for t in since.tasks] == [older.id] and since.total_size == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "approved", "reason", "said"),
+    [
+        ("approve", True, None, None),
+        ("Yes.", True, None, None),
+        ("reject: too cold", False, "too cold", None),
+        ("No", False, None, None),
+        # only an answer that is nothing but a yes approves
+        ("ok, but first tell me what this deletes?", False, ANSWERED, "ok, but first tell me"),
+        ("Yes? what does it do", False, ANSWERED, "Yes? what does it do"),
+        ("Approve? No way", False, ANSWERED, "Approve? No way"),
+    ],
+)
+def test_text_answers(text: str, approved: bool, reason: str | None, said: str | None) -> None:
+    decision = decision_from(Message(parts=[new_text_part(text)]), [])
+    assert decision.approved is approved and decision.reason == reason
+    assert (decision.message or "").startswith(said or "")
+    assert (decision.message is None) == (said is None)

@@ -215,9 +215,13 @@ async def test_push_survives_an_api_restart(
                     GetTaskPushNotificationConfigRequest(task_id=task.id, id="ops")
                 )
                 assert got.url == url
-    # caught up with the state as it is now, once
+    # caught up with how it stands now, once: the answer, then the final status with usage
     assert hook.states()[-1] == "TASK_STATE_COMPLETED"
     assert hook.states().count("TASK_STATE_COMPLETED") == 1
+    caught_up = [r["body"] for r in hook.received[delivered:]]
+    assert [next(iter(b)) for b in caught_up] == ["artifactUpdate", "statusUpdate"]
+    assert "sunny" in caught_up[0]["artifactUpdate"]["artifact"]["parts"][0]["text"]
+    assert caught_up[1]["statusUpdate"]["metadata"]["usage"]["totalTokens"] > 0
 
 
 async def _has(hook: Receiver, state: str) -> bool:

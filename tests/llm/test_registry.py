@@ -75,6 +75,9 @@ async def test_provider_class_by_path(tmp_path: Path) -> None:
         wrong = ProviderConfig.model_validate({"name": "x", "class": "echo_module:Nope"})
         with pytest.raises(ConfigError, match="provider 'x': cannot import echo_module:Nope"):
             ProviderRegistry(LLMConfig(providers=[wrong]))
+        other = ProviderConfig.model_validate({"name": "y", "class": "json:dumps"})
+        with pytest.raises(ConfigError, match="json:dumps is not a Provider class"):
+            ProviderRegistry(LLMConfig(providers=[other]))
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("echo_module", None)

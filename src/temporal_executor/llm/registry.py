@@ -83,10 +83,12 @@ class ProviderRegistry:
 def _load_class(config: ProviderConfig) -> type[Provider]:
     assert config.class_ is not None
     try:
-        cls: type[Provider] = import_path(config.class_)
-    except (ImportError, AttributeError) as exc:
+        cls = import_path(config.class_)
+    except Exception as exc:
         raise ConfigError(
             f"provider {config.name!r}: cannot import {config.class_}: {exc} (is its "
             "directory on PYTHONPATH?)"
         ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ConfigError(f"provider {config.name!r}: {config.class_} is not a Provider class")
     return cls

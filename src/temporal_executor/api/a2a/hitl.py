@@ -47,7 +47,10 @@ TOOL_APPROVAL_RESPONSE = "tool_approval_response"
 
 _YES = r"approve|approved|yes|y|ok"
 _NO = r"reject|rejected|deny|denied|no|n"
-_ANSWER = re.compile(rf"^\s*(?:({_YES})|({_NO}))\b[\s:,.;-]*(.*)$", re.IGNORECASE | re.DOTALL)
+# Approval is the whole answer ("approve", "Yes."): "ok, but what does it delete?" is not.
+_APPROVE = re.compile(rf"^\s*(?:{_YES})\s*[.!]?\s*$", re.IGNORECASE)
+# A rejection may say why: "reject: too expensive", "no, not now".
+_REJECT = re.compile(rf"^\s*(?:{_NO})\b[\s:,.;!-]*(.*)$", re.IGNORECASE | re.DOTALL)
 _HOW = (
     'answer "approve" or "reject" (or "reject: <reason>"), a DataPart {"approved": true|false}, '
     f"or a {TOOL_APPROVAL_RESPONSE} of the {HITL_EXTENSION_URI} extension"
@@ -157,10 +160,9 @@ def _text_decision(message: Message) -> ApprovalDecision | None:
     text = " ".join(part.text for part in message.parts if part.HasField("text"))
     if not text.strip():
         return None
-    match = _ANSWER.match(text)
-    if match is None:
-        reason = "the user answered with a message instead"
-        return ApprovalDecision(approved=False, reason=reason, message=text.strip())
-    if match.group(1):
+    if _APPROVE.match(text):
         return ApprovalDecision(approved=True)
-    return ApprovalDecision(approved=False, reason=match.group(3).strip() or None)
+    if rejected := _REJECT.match(text):
+        return ApprovalDecision(approved=False, reason=rejected.group(1).strip() or None)
+    reason = "the user answered with a message instead"
+    return ApprovalDecision(approved=False, reason=reason, message=text.strip())

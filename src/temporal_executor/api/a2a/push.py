@@ -15,8 +15,9 @@ moment, the receiver not deployed yet) and checked at delivery.
 Configs are kept in the event store with the task (`PushConfigs`), with the seq of the last
 event delivered, so they outlive the API process as the spec requires ("persist until task
 completion or explicit deletion"). A starting API resumes delivery for the tasks of the last
-day that have configs and were not delivered to the end: first the task's status as it is
-now, when events went undelivered meanwhile, then what follows. Delivery is at least once:
+day that have configs and were not delivered to the end: first how the task stands now, when
+events went undelivered meanwhile (for an ended task its answer, then its final status), then
+what follows. Delivery is at least once:
 each POST carries `X-A2A-Notification-Id` (`<task id>:<seq>:status|artifact`, the same on a
 retry or a repeat) for receivers to drop duplicates; several API replicas that start while a
 task with webhooks runs each deliver its later events.
@@ -29,6 +30,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -63,35 +65,36 @@ RESUME_WINDOW = 86_400.0
 
 
 class PushConfigs(PushNotificationConfigStore):
-    """The push configs of each task, as one blob in the event store (`<task id>/push`):
-    the configs with their owners, whether kagent's HITL rendering was asked for, whether a
-    follower delivers the task's events (not so for a config set after the task ended), the
-    seq of the last event delivered, and whether delivery reached the task's end."""
+    """The push configs of each task, kept in the event store in two records, so that the
+    API calls that change configs and the follower that notes its progress never overwrite
+    each other: `<task id>/push` has the configs with their owners and whether kagent's HITL
+    rendering was asked for; `<task id>/push-progress` whether a follower delivers the task's
+    events (not so for a config set after the task ended), the seq of the last event
+    delivered, and whether the terminal status was delivered."""
 
     def __init__(self, store: EventStore, owner_resolver: OwnerResolver = resolve_user_scope):
         self.store = store
         self.owner_resolver = owner_resolver
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def read(self, task_id: str) -> dict[str, Any]:
-        blob = await self.store.get_blob(f"{task_id}/push")
+    async def read(self, task_id: str, record: str = "push") -> dict[str, Any]:
+        blob = await self.store.get_blob(f"{task_id}/{record}")
         found: dict[str, Any] = json.loads(blob) if blob else {}
-        defaults = {
-            "configs": [],
-            "hitl": False,
-            "watched": False,
-            "delivered": 0,
-            "finished": False,
-        }
-        return {**defaults, **found}
+        defaults = {"configs": [], "hitl": False, "watched": False, "delivered": 0}
+        return {**defaults, "finished": False, **found}
 
     @contextlib.asynccontextmanager
-    async def edit(self, task_id: str) -> AsyncIterator[dict[str, Any]]:
-        """The task's record, written back when the block ends (one editor at a time)."""
-        async with self._locks.setdefault(task_id, asyncio.Lock()):
-            data = await self.read(task_id)
+    async def edit(self, task_id: str, record: str = "push") -> AsyncIterator[dict[str, Any]]:
+        """One of the task's records, written back when the block ends (one editor at a time
+        in this process)."""
+        key = f"{task_id}/{record}"
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            data = await self.read(task_id, record)
             yield data
-            await self.store.put_blob(f"{task_id}/push", json.dumps(data))
+            await self.store.put_blob(key, json.dumps(data))
 
     async def set_info(
         self,
@@ -175,12 +178,24 @@ class PushNotifier:
         service = self.executor.service
         since = time.time() - RESUME_WINDOW
         offset = 0
-        while page := await service.list_tasks(limit=500, offset=offset, updated_after=since):
-            offset += len(page)
-            for state in page:
-                data = await self.configs.read(state.task_id)
-                if data["configs"] and data["watched"] and not data["finished"]:
-                    self._start_follower(state.task_id, self._catch_up(state.task_id, data))
+        try:
+            while page := await service.list_tasks(limit=500, offset=offset, updated_after=since):
+                offset += len(page)
+                for state in page:
+                    await self._resume_task(state.task_id)
+        except Exception:
+            logger.exception("resuming push notifications stopped")
+
+    async def _resume_task(self, task_id: str) -> None:
+        try:
+            progress = await self.configs.read(task_id, "push-progress")
+            if progress["watched"] and not progress["finished"]:
+                data = await self.configs.read(task_id)
+                if data["configs"]:
+                    work = self._catch_up(task_id, data["hitl"], progress["delivered"])
+                    self._start_follower(task_id, work)
+        except Exception:
+            logger.exception("push notifications for task %s not resumed", task_id)
 
     def _start_follower(self, task_id: str, work: Any) -> None:
         if task_id in self._followers:
@@ -193,7 +208,7 @@ class PushNotifier:
     async def aclose(self) -> None:
         if self._resuming is not None:
             self._resuming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._resuming
         for follower in list(self._followers.values()):
             follower.cancel()
@@ -207,30 +222,46 @@ class PushNotifier:
 
     async def _follow(self, task_id: str, context_id: str, hitl: bool, from_start: bool) -> None:
         try:
-            async with self.configs.edit(task_id) as data:
-                data["watched"] = True
+            async with self.configs.edit(task_id, "push-progress") as progress:
+                progress["watched"] = True
             if from_start:
                 view = TaskView(task_id, context_id, hitl=hitl)
             else:
                 view = await self.executor.store.view(task_id, hitl=hitl)
+                if view.state in TERMINAL:  # it ended in the meantime: say so
+                    await self._tell_how_it_stands(view)
+                    return
             await self._relay(view)
         except Exception:
             logger.exception("push notifications for task %s stopped", task_id)
 
-    async def _catch_up(self, task_id: str, data: dict[str, Any]) -> None:
-        """After a restart: the task's status as it is now, when events went undelivered,
-        then what follows."""
+    async def _catch_up(self, task_id: str, hitl: bool, delivered: int) -> None:
+        """After a restart: how the task stands now, when events went undelivered, then what
+        follows."""
         try:
-            view = await self.executor.store.view(task_id, hitl=data["hitl"])
-            if view.seq > data["delivered"]:
-                status = TaskStatusUpdateEvent(
-                    task_id=task_id, context_id=view.task.context_id, status=view.task.status
-                )
-                await self._dispatch(view, status)
+            view = await self.executor.store.view(task_id, hitl=hitl)
+            if view.seq > delivered:
+                await self._tell_how_it_stands(view)
             if view.state not in TERMINAL:
                 await self._relay(view)
         except Exception:
             logger.exception("push notifications for task %s stopped", task_id)
+
+    async def _tell_how_it_stands(self, view: TaskView) -> None:
+        """The task's status as it is now; for an ended task its answer first, and the
+        status with the usage, as a follower that saw the end would have sent them."""
+        task = view.task
+        if view.state in TERMINAL and task.artifacts:
+            answer = TaskArtifactUpdateEvent(
+                task_id=task.id, context_id=task.context_id, append=False, last_chunk=True
+            )
+            answer.artifact.CopyFrom(task.artifacts[0])
+            await self._dispatch(view, answer)
+        status = TaskStatusUpdateEvent(task_id=task.id, context_id=task.context_id)
+        status.status.CopyFrom(task.status)
+        if view.state in TERMINAL:
+            status.metadata.CopyFrom(task.metadata)
+        await self._dispatch(view, status)
 
     async def _relay(self, view: TaskView) -> None:
         async for event in self.executor.relay(view):
@@ -242,14 +273,16 @@ class PushNotifier:
                 return
 
     async def _dispatch(self, view: TaskView, event: A2AEvent) -> None:
-        """Deliver `event` (as of `view.seq`) to each of the task's webhooks; note progress."""
+        """Deliver `event` (as of `view.seq`) to each of the task's webhooks; note progress
+        (finished: once the terminal status went out, the answer before it is not enough)."""
         task_id = view.task.id
-        kind = "status" if isinstance(event, TaskStatusUpdateEvent) else "artifact"
+        status = isinstance(event, TaskStatusUpdateEvent)
+        kind = "status" if status else "artifact"
         for config in await self.configs.get_info_for_dispatch(task_id):
             await self._deliver(config, event, f"{task_id}:{view.seq}:{kind}")
-        async with self.configs.edit(task_id) as data:
-            data["delivered"] = view.seq
-            data["finished"] = view.state in TERMINAL
+        async with self.configs.edit(task_id, "push-progress") as progress:
+            progress["delivered"] = view.seq
+            progress["finished"] = status and view.state in TERMINAL
 
     async def _deliver(
         self, config: TaskPushNotificationConfig, event: A2AEvent, delivery_id: str
@@ -279,6 +312,9 @@ class PushNotifier:
         """True: delivered; False: refused for good; None: worth another try."""
         try:
             resolved = await self.guard.resolve(url)
+        except UnresolvableHost as exc:  # DNS may be back by the next try
+            logger.info("push notification to %s failed: %s", url, exc.message)
+            return None
         except ToolError as exc:
             logger.warning("push notification url refused: %s", exc.message)
             return False

@@ -27,12 +27,10 @@ from .models import (
     Event,
     EventType,
     ExecuteRequest,
-    Message,
     Session,
     TaskError,
     TaskState,
     TaskStatus,
-    ToolCall,
     Usage,
 )
 from .payloads import resolve_messages
@@ -209,35 +207,6 @@ class TaskService:
         updated_after: float | None = None,
     ) -> int:
         return await self.store.count_tasks(_filter(session_id, status, updated_after))
-
-    async def history(self, task_id: str) -> list[Message]:
-        """The task's own turn: its user message, the LLM's messages, the tool results."""
-        await self.get(task_id)  # 404 for an unknown task
-        history: list[Message] = []
-        for event in await self.store.read(task_id, 0, limit=1_000_000):
-            data = event.data
-            if event.type == EventType.TASK_STARTED and "user_message" in data:
-                history.append(
-                    Message(role="user", content=data["user_message"], id=data.get("message_id"))
-                )
-            elif event.type == EventType.APPROVAL_DECIDED and data.get("message"):
-                history.append(Message(role="user", content=data["message"], id=data["message_id"]))
-            elif event.type == EventType.LLM_MESSAGE:
-                calls = [ToolCall.model_validate(c) for c in data.get("tool_calls", [])]
-                history.append(
-                    Message(role="assistant", content=data.get("content"), tool_calls=calls)
-                )
-            elif event.type == EventType.TOOL_RESULT:
-                history.append(
-                    Message(
-                        role="tool",
-                        content=data["content"],
-                        tool_call_id=data["tool_call_id"],
-                        name=data["name"],
-                        is_error=data.get("is_error", False),
-                    )
-                )
-        return history
 
     async def session(self, session_id: str) -> Session:
         tasks = await self.store.list_tasks(TaskFilter(session_id=session_id), limit=1_000_000)

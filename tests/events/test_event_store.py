@@ -284,6 +284,14 @@ async def test_list_tasks_last_updated_first(store: EventStore) -> None:
     assert ids(await store.list_tasks(TaskFilter(updated_after=middle))) == ["t1"]
     assert await store.count_tasks(TaskFilter(updated_after=middle)) == 1
     assert await store.count_tasks(TaskFilter(updated_after=time.time() + 1)) == 0
+    # a workflow event changes a task too (a token delta does not)
+    await asyncio.sleep(0.01)
+    later = time.time()
+    await asyncio.sleep(0.01)
+    await store.append("t2", "llm:1:0:0", "llm.delta", {"text": "x"}, stream="llm:1", attempt=0)
+    assert await store.count_tasks(TaskFilter(updated_after=later)) == 0
+    await store.append("t2", "wf:9", "tool.result", {"content": "ok"})
+    assert ids(await store.list_tasks(TaskFilter(updated_after=later))) == ["t2"]
 
 
 async def test_claim_and_release_session(store: EventStore) -> None:

@@ -41,8 +41,8 @@ __all__ = ["EventStore", "TaskFilter"]
 
 @dataclass(frozen=True)
 class TaskFilter:
-    """Which stored tasks: of one session, in one of `statuses`, saved after `updated_after`
-    (a Unix time); None for any."""
+    """Which stored tasks: of one session, in one of `statuses`, changed after `updated_after`
+    (a Unix time: saved, or given a workflow event other than a token delta); None for any."""
 
     session_id: str | None = None
     statuses: list[str] | None = None

@@ -27,6 +27,7 @@ class MemoryEventStore(EventStore):
         self._messages: dict[str, dict[int, Message]] = {}
         self._tasks: dict[str, TaskState] = {}
         self._updated: dict[str, float] = {}
+        self._changed: dict[str, float] = {}  # the time of each task's last workflow event
         self._holders: dict[str, str] = {}
         self._blobs: dict[str, str] = {}
 
@@ -61,6 +62,8 @@ class MemoryEventStore(EventStore):
         by_key[key] = event
         if stream is not None:
             self._latest_attempt[(task_id, stream)] = attempt
+        else:
+            self._changed[task_id] = event.time
         return event.model_copy(deep=True)
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -122,13 +125,19 @@ class MemoryEventStore(EventStore):
     async def count_tasks(self, where: TaskFilter | None = None) -> int:
         return len(self._matching(where or TaskFilter()))
 
+    def _last_change(self, task_id: str) -> float:
+        return max(self._updated[task_id], self._changed.get(task_id, 0.0))
+
     def _matching(self, where: TaskFilter) -> list[TaskState]:
         return [
             state
             for state in self._tasks.values()  # dicts keep insertion order: oldest first
             if where.session_id in (None, state.session_id)
             and (where.statuses is None or state.status in where.statuses)
-            and (where.updated_after is None or self._updated[state.task_id] > where.updated_after)
+            and (
+                where.updated_after is None
+                or self._last_change(state.task_id) > where.updated_after
+            )
         ]
 
     async def claim_session(
@@ -149,6 +158,7 @@ class MemoryEventStore(EventStore):
         for task_id in doomed:
             del self._tasks[task_id]
             del self._updated[task_id]
+            self._changed.pop(task_id, None)
             self._events.pop(task_id, None)
             self._by_key.pop(task_id, None)
             for key in [k for k in self._latest_attempt if k[0] == task_id]:

@@ -105,11 +105,14 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS te_tasks_created ON te_tasks (created)",
     "CREATE INDEX IF NOT EXISTS te_tasks_status ON te_tasks (status)",
     "CREATE INDEX IF NOT EXISTS te_tasks_updated ON te_tasks (updated)",
+    # The workflow's own events (not token deltas) by time: the tasks changed since a moment.
+    "CREATE INDEX IF NOT EXISTS te_events_changes ON te_events (time) WHERE stream IS NULL",
 )
 # $1 session, $2 statuses, $3 updated after; each NULL for "any".
 _TASK_FILTER = (
     "($1::text IS NULL OR session_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))"
-    " AND ($3::double precision IS NULL OR updated > $3)"
+    " AND ($3::double precision IS NULL OR updated > $3 OR task_id IN"
+    " (SELECT task_id FROM te_events WHERE stream IS NULL AND time > $3))"
 )
 
 

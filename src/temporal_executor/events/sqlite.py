@@ -83,6 +83,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created)",
     "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status)",
     "CREATE INDEX IF NOT EXISTS tasks_updated ON tasks (updated)",
+    # The workflow's own events (not token deltas) by time: the tasks changed since a moment.
+    "CREATE INDEX IF NOT EXISTS events_changes ON events (time) WHERE stream IS NULL",
 )
 
 
@@ -95,8 +97,11 @@ def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
         conditions.append(f"status IN ({', '.join('?' * len(where.statuses))})")
         parameters += where.statuses
     if where.updated_after is not None:
-        conditions.append("updated > ?")
-        parameters.append(where.updated_after)
+        conditions.append(
+            "(updated > ? OR task_id IN"
+            " (SELECT task_id FROM events WHERE stream IS NULL AND time > ?))"
+        )
+        parameters += [where.updated_after, where.updated_after]
     return " AND ".join(conditions), parameters
 
 

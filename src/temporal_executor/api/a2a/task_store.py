@@ -118,8 +118,8 @@ class ServiceTaskStore(TaskStore):
         with a2a_errors():
             if params.HasField("status_timestamp_after"):
                 after = params.status_timestamp_after.ToDatetime(UTC)
-                # A task's row is saved just after its status event: every task whose status
-                # changed after `after` is among those saved after it (a few more may be).
+                # Every task whose status changed after `after` has a workflow event (or a
+                # save) after it; token deltas and the like do not change the status: sift.
                 recent = await self.service.list_tasks(
                     context_id,
                     status,

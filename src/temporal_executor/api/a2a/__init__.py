@@ -115,7 +115,8 @@ def mount_a2a(app: FastAPI, service: TaskService) -> A2AServer:
             "ETag": '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"',
             "Last-Modified": started,
         }
-        if headers["ETag"] in request.headers.get("if-none-match", ""):
+        wanted = request.headers.get("if-none-match", "")
+        if wanted.strip() == "*" or headers["ETag"] in wanted:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 

@@ -116,6 +116,13 @@ async def test_wire_details(a2a_stack: Stack) -> None:
     # metadata in A2A's field style
     assert set(task["metadata"]) == {"workflowId", "usage", "iterations"}
     assert task["metadata"]["usage"]["totalTokens"] > 0
+    # an unsupported media type is 415 (spec §5.4)
+    raw = base64.b64encode(b"tck").decode()
+    binary = {"messageId": "m-raw", "role": "ROLE_USER", "parts": [{"raw": raw}]}
+    refused = await a2a_stack.http.post(
+        "/a2a/rest/message:send", json={"message": binary}, headers={"A2A-Version": "1.0"}
+    )
+    assert refused.status_code == 415 and refused.json()["error"]["code"] == 415
 
 
 async def test_v03_method_names(a2a_stack: Stack) -> None:

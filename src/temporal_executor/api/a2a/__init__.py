@@ -186,7 +186,7 @@ def _unknown_status(body: dict[str, Any]) -> str | None:
 def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         # Without the `/{tenant}` mount: we have no tenants, and it would catch every path.
-        route
+        Route(route.path, _spec_status(route.endpoint), methods=route.methods)
         for route in create_rest_routes(
             handler, context_builder=_VersionByName(), path_prefix=REST_PATH
         )
@@ -196,6 +196,24 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     for (path, method), endpoint in legacy.routes().items():
         routes.append(Route(REST_PATH + path, endpoint, methods=[method]))
     return routes
+
+
+def _spec_status(endpoint: Any) -> Any:
+    """The HTTP status the spec's error table gives (§5.4) where a2a-sdk 1.3 differs:
+    ContentTypeNotSupportedError is 415, not 400."""
+
+    async def answer(request: Request) -> Response:
+        response: Response = await endpoint(request)
+        if response.status_code != 400 or not isinstance(response, JSONResponse):
+            return response
+        body = json.loads(bytes(response.body))
+        details = body.get("error", {}).get("details", [])
+        if not any(d.get("reason") == "CONTENT_TYPE_NOT_SUPPORTED" for d in details):
+            return response
+        body["error"]["code"] = 415
+        return JSONResponse(body, status_code=415)
+
+    return answer
 
 
 class _A2AHeaders:

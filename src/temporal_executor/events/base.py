@@ -29,6 +29,7 @@ worker on another host wrote.
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,7 +37,12 @@ from typing import Any
 
 from ..models import Event, Message, TaskState
 
-__all__ = ["EventStore", "TaskFilter"]
+__all__ = ["EventStore", "TaskFilter", "encode_data"]
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    """An event's data as every store keeps it: compact JSON, UTF-8 as is."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

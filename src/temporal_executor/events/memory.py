@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ..models import Event, Message, TaskState
-from .base import EventStore, TaskFilter
+from .base import EventStore, TaskFilter, encode_data
 
 __all__ = ["MemoryEventStore"]
 
@@ -41,7 +41,7 @@ class MemoryEventStore(EventStore):
         attempt: int,
     ) -> Event | None:
         # No await below: on one event loop the whole append is atomic.
-        encoded = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        encoded = encode_data(data)
         by_key = self._by_key.setdefault(task_id, {})
         existing = by_key.get(key)
         if existing is not None:

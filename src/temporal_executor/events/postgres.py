@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
 from ..models import Event, Message, TaskState
-from .base import EventStore, TaskFilter
+from .base import EventStore, TaskFilter, encode_data
 
 try:
     import asyncpg  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -119,10 +119,6 @@ _TASK_FILTER = (
 def _task_filter(where: TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
     statuses = None if where.statuses is None else [str(s) for s in where.statuses]
     return where.session_id, statuses, where.updated_after
-
-
-def _encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _event(task_id: str, row: Any) -> Event:
@@ -222,7 +218,7 @@ class PostgresEventStore(EventStore):
         stream: str | None,
         attempt: int,
     ) -> Event | None:
-        encoded = _encode(data)
+        encoded = encode_data(data)
         async with self._transaction() as db:
             # Statements of a READ COMMITTED transaction see what was committed before they
             # began, so the reads below see every append that held this lock before us.

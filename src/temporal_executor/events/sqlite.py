@@ -22,7 +22,7 @@ import aiosqlite
 
 from ..errors import ConfigError
 from ..models import Event, Message, TaskState
-from .base import EventStore, TaskFilter
+from .base import EventStore, TaskFilter, encode_data
 
 __all__ = ["SqliteEventStore"]
 
@@ -105,10 +105,6 @@ def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), parameters
 
 
-def _encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
 class SqliteEventStore(EventStore):
     """The event store in the SQLite file at `path`, created with its directory if missing.
 
@@ -163,7 +159,7 @@ class SqliteEventStore(EventStore):
         stream: str | None,
         attempt: int,
     ) -> Event | None:
-        encoded = _encode(data)
+        encoded = encode_data(data)
         async with self._transaction() as db:
             existing = list(
                 await db.execute_fetchall(

@@ -139,7 +139,11 @@ class TemporalRequestHandler(RequestHandler):
             if self.push is not None and pushed is not None and current is None:
                 await self.push.configs.delete_info(task_id, context, pushed.id)
             raise
-        if self.push is not None and await self.push.configs.get_info_for_dispatch(task_id):
+        # A new task has a config only if this request set one: no store read for the others.
+        if self.push is not None and (
+            pushed is not None
+            or (current is not None and await self.push.configs.get_info_for_dispatch(task_id))
+        ):
             hitl = hitl_requested(context)
             self.push.watch(task_id, context_id, hitl=hitl, from_start=current is None)
         return first, events

@@ -17,10 +17,10 @@ event delivered, so they outlive the API process as the spec requires ("persist 
 completion or explicit deletion"). A starting API resumes delivery for the tasks of the last
 day that have configs and were not delivered to the end: first how the task stands now, when
 events went undelivered meanwhile (for an ended task its answer, then its final status), then
-what follows. Delivery is at least once:
-each POST carries `X-A2A-Notification-Id` (`<task id>:<seq>:status|artifact`, the same on a
-retry or a repeat) for receivers to drop duplicates; several API replicas that start while a
-task with webhooks runs each deliver its later events.
+what follows. Delivery is at least once: each POST carries `X-A2A-Notification-Id`
+(`<task id>:<seq>:status|artifact`, the same on a retry or a repeat) for receivers to drop
+duplicates; several API replicas that start while a task with webhooks runs each deliver its
+later events.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ logger = logging.getLogger(__name__)
 _RETRY_STATUS = frozenset({408, 429})
 # A starting API resumes the deliveries of tasks updated this recently.
 RESUME_WINDOW = 86_400.0
+# The records `PushConfigs` keeps per task, with their contents when new.
+_RECORDS: dict[str, dict[str, Any]] = {
+    "push": {"configs": [], "hitl": False},
+    "push-progress": {"watched": False, "delivered": 0, "finished": False},
+}
 
 
 class PushConfigs(PushNotificationConfigStore):
@@ -80,8 +85,7 @@ class PushConfigs(PushNotificationConfigStore):
     async def read(self, task_id: str, record: str = "push") -> dict[str, Any]:
         blob = await self.store.get_blob(f"{task_id}/{record}")
         found: dict[str, Any] = json.loads(blob) if blob else {}
-        defaults = {"configs": [], "hitl": False, "watched": False, "delivered": 0}
-        return {**defaults, "finished": False, **found}
+        return {**_RECORDS[record], **found}
 
     @contextlib.asynccontextmanager
     async def edit(self, task_id: str, record: str = "push") -> AsyncIterator[dict[str, Any]]:

@@ -133,7 +133,7 @@ class TaskView:
         parts = [new_text_part(event.data["content"])] if event.data.get("content") else []
         calls = event.data.get("tool_calls") or []
         if calls:
-            parts.append(new_data_part({"toolCalls": [camel_keys(c) for c in calls]}))
+            parts.append(new_data_part({"toolCalls": [_camel_keys(c) for c in calls]}))
         if not parts:
             return []
         message = self._message(event, Role.ROLE_AGENT, parts)
@@ -144,7 +144,7 @@ class TaskView:
 
     def _on_tool_result(self, event: Event) -> list[A2AEvent]:
         message = self._message(
-            event, Role.ROLE_AGENT, [new_data_part({"toolResult": camel_keys(event.data)})]
+            event, Role.ROLE_AGENT, [new_data_part({"toolResult": _camel_keys(event.data)})]
         )
         self.task.history.append(message)
         return [self._status(event, TaskState.TASK_STATE_WORKING, message)]
@@ -248,12 +248,12 @@ class TaskView:
     def _set_usage(self, data: dict[str, Any]) -> None:
         """Usage in A2A's field style (camelCase): `usage.promptTokens`, …, `iterations`."""
         if "usage" in data:
-            self.task.metadata.update({"usage": camel_keys(data["usage"])})
+            self.task.metadata.update({"usage": _camel_keys(data["usage"])})
         if "iterations" in data:
             self.task.metadata.update({"iterations": data["iterations"]})
 
 
-def camel_keys(data: dict[str, Any]) -> dict[str, Any]:
+def _camel_keys(data: dict[str, Any]) -> dict[str, Any]:
     """`data` with its own keys in A2A's JSON style (`tool_call_id` → `toolCallId`); values,
     such as a tool call's arguments, are left as they are. None values are dropped."""
     return {_camel(k): v for k, v in data.items() if v is not None}

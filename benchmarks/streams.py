@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.streams [--quick]
 
 A task = a workflow publishing 10 status events around one activity that emits N tokens at
-R tokens/s. Designs: `store` (our `_DeltaPublisher` into a `SqliteEventStore`, status events
+R tokens/s. Designs: `store` (our `DeltaPublisher` into the SQLite store, status events
 by a local activity), `streams` (a `WorkflowStream` in the workflow; the activity publishes
 each token via `WorkflowStreamClient.from_within_activity`, batch 200 ms as in Temporal's LLM
 sample, and 20 ms) and `hybrid` (status in the stream, deltas in the store). A token's latency
@@ -40,9 +40,9 @@ from temporalio.contrib.workflow_streams import (
 )
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from temporal_executor.activities.llm import _DeltaPublisher
+from temporal_executor.activities.deltas import DeltaPublisher
 from temporal_executor.devserver import DevServer
-from temporal_executor.events import SqliteEventStore
+from temporal_executor.store import Store, open_sqlite_store
 
 STATUS = ("task.started", "llm.message", "tool.call", "tool.result", "llm.message")
 STATUS += ("tool.call", "tool.result", "llm.message", "tool.call", "task.completed")
@@ -81,12 +81,12 @@ async def _tokens(job: Job) -> Any:
 
 
 class Activities:
-    def __init__(self, store: SqliteEventStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     @activity.defn(name="publish_status")
     async def publish_status(self, task_id: str, key: str, type: str) -> None:
-        await self.store.append(task_id, key, type, {"type": type})
+        await self.store.events.append(task_id, key, type, {"type": type})
 
     @activity.defn(name="fake_llm")
     async def fake_llm(self, job: Job) -> str:
@@ -101,7 +101,9 @@ class Activities:
                     deltas.publish(token)
                     text.append(token)
         else:
-            publisher = _DeltaPublisher(self.store, job.task_id, "llm:1", activity.info().attempt)
+            publisher = DeltaPublisher(
+                self.store.events, job.task_id, "llm:1", activity.info().attempt
+            )
             async for token in _tokens(job):
                 await publisher.add(token)
                 text.append(token)
@@ -144,8 +146,8 @@ class Received:
             self.at[int(token)] = now
 
 
-async def follow_store(store: SqliteEventStore, job: Job, got: Received, until_done: bool) -> None:
-    async for event in store.follow(job.task_id):
+async def follow_store(store: Store, job: Job, got: Received, until_done: bool) -> None:
+    async for event in store.events.follow(job.task_id):
         now = time.perf_counter()
         if event.type == "llm.delta":
             got.tokens(event.data["text"], now)
@@ -172,8 +174,8 @@ class Env:
     client: Client
     queue: str
     path: Path
-    store: SqliteEventStore
-    other: SqliteEventStore
+    store: Store
+    other: Store
     last: dict[str, Job] = field(default_factory=dict)
 
 
@@ -270,8 +272,8 @@ async def late_stream_read(env: Env, job: Job) -> str:
 
 
 async def late_store_read(env: Env, job: Job) -> str:
-    store, start = await SqliteEventStore.open(env.path), time.perf_counter()
-    events = await store.read(job.task_id, limit=1_000_000)
+    store, start = await open_sqlite_store(env.path), time.perf_counter()
+    events = await store.events.read(job.task_id, limit=1_000_000)
     await store.close()
     took = 1000 * (time.perf_counter() - start)
     return f"read {len(events)} events (last: {events[-1].type}) in {took:.0f} ms"
@@ -321,8 +323,8 @@ async def main(args: argparse.Namespace) -> None:
         async with server.running():
             client = await Client.connect(f"{server.ip}:{server.port}")
             path = Path(tmp) / "events.db"
-            store = await SqliteEventStore.open(path, poll_interval=args.poll_interval)
-            other = await SqliteEventStore.open(path, poll_interval=args.poll_interval)
+            store = await open_sqlite_store(path, poll_interval=args.poll_interval)
+            other = await open_sqlite_store(path, poll_interval=args.poll_interval)
             env = Env(args, client, f"bench-{uuid.uuid4().hex[:6]}", path, store, other)
             acts = Activities(store)
             worker = Worker(

@@ -20,10 +20,10 @@ import yaml
 from temporal_executor.config import Config, load_config
 from temporal_executor.devserver import DevServer
 from temporal_executor.runtime import Services, connect, open_services, run_services
-from tests.events.postgres_server import PostgresServer, PostgresUnavailable
 from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
+from tests.store.postgres_server import PostgresServer, PostgresUnavailable
 
 FAKE_KEY_ENV = "TE_TEST_OPENAI_KEY"
 os.environ[FAKE_KEY_ENV] = "sk-test-not-a-real-key"

@@ -23,7 +23,9 @@ def test_shipped_config_loads() -> None:
     assert config.executor.retry.llm.maximum_interval == 60.0
     assert [p.name for p in config.llm.providers] == ["openai"]
     assert config.llm.providers[0].config == {}
-    assert config.a2a.default_agent.model == {"provider": "openai", "model": "gpt-4o-mini"}
+    model = config.a2a.default_agent.model
+    assert model is not None
+    assert model.model_dump(exclude_defaults=True) == {"provider": "openai", "model": "gpt-4o-mini"}
 
 
 def test_dev_allows_webhooks_on_this_machine_only_by_default(tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[s
 
 def _run(config: Config, args: argparse.Namespace) -> int:
     default = config.a2a.default_agent
-    model: dict[str, Any] = dict(default.model or {})
+    model: dict[str, Any] = default.model.model_dump(exclude_none=True) if default.model else {}
     if args.provider:
         model["provider"] = args.provider
     if args.model:

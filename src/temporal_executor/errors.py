@@ -1,22 +1,35 @@
-"""Our exceptions. Every error we raise on purpose is one of these.
+"""Our exceptions, and the one table of what each means at every edge.
 
-ExecutorError
-├── ConfigError            the config file or an environment override is invalid
-├── RequestError           the caller sent something we cannot run (HTTP 400)
-│   ├── UnknownProviderError
-│   ├── ProviderNotConfiguredError
-│   └── ToolSpecError
-├── TaskNotFoundError      no task with that id (HTTP 404)
-│   └── SessionNotFoundError
-├── ConflictError          the task is not in a state that allows the call (HTTP 409)
-├── ProviderError          an LLM provider failed; `retryable` says whether to try again
-└── ToolError              a tool call failed; the message goes back to the LLM
+ExecutorError                          code                     HTTP  retried by Temporal
+├── ConfigError                        invalid_config            500   no
+├── RequestError                       invalid_request           400   no
+│   ├── UnknownProviderError           unknown_provider          400   no
+│   ├── ProviderNotConfiguredError     provider_not_configured   400   no
+│   └── ToolSpecError                  invalid_tool              400   no
+├── TaskNotFoundError                  task_not_found            404   -
+│   └── SessionNotFoundError           session_not_found         404   -
+├── ConflictError                      conflict                  409   no
+├── ProviderError                      llm_error                 502   when `retryable`
+├── ToolError                          tool_error                502   when `retryable`
+├── TranscriptError                    transcript_error          500   no
+└── SupersededError                    superseded                500   yes
 
-The API maps these to HTTP status codes in one table (`api/errors.py`); activities turn the
-non-retryable ones into `ApplicationError(non_retryable=True)` at their edge.
+The class attributes are the table: `code` names the error in REST bodies, in a failed task's
+`error.code` and as the Temporal failure type; `http_status` is our API's HTTP status;
+`retryable` says whether an activity that raises it is tried again. `to_failure()` turns one
+into Temporal's `ApplicationError` at an activity or workflow edge, `from_failure()` turns that
+back into ours where the API reads a workflow's answer. The A2A server maps these classes to
+A2A errors in its own table (`api/a2a/errors.py`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 __all__ = [
     "ConfigError",
@@ -26,10 +39,16 @@ __all__ = [
     "ProviderNotConfiguredError",
     "RequestError",
     "SessionNotFoundError",
+    "SupersededError",
     "TaskNotFoundError",
     "ToolError",
     "ToolSpecError",
+    "TranscriptError",
     "UnknownProviderError",
+    "describe_validation",
+    "failure_message",
+    "from_failure",
+    "to_failure",
 ]
 
 
@@ -37,6 +56,8 @@ class ExecutorError(Exception):
     """Root of every error temporal-executor raises on purpose."""
 
     code = "executor_error"
+    http_status = 500
+    retryable = False
 
     def __init__(self, message: str, *, details: object = None) -> None:
         super().__init__(message)
@@ -54,6 +75,7 @@ class RequestError(ExecutorError):
     """The caller's request cannot be run as sent."""
 
     code = "invalid_request"
+    http_status = 400
 
 
 class UnknownProviderError(RequestError):
@@ -63,7 +85,8 @@ class UnknownProviderError(RequestError):
 
 
 class ProviderNotConfiguredError(RequestError):
-    """The provider is known but this server has no usable configuration or key for it."""
+    """The provider is known but not configured on this server, or (on a worker) its key or
+    credentials are missing there."""
 
     code = "provider_not_configured"
 
@@ -78,6 +101,7 @@ class TaskNotFoundError(ExecutorError):
     """No task has that id."""
 
     code = "task_not_found"
+    http_status = 404
 
 
 class SessionNotFoundError(TaskNotFoundError):
@@ -90,6 +114,7 @@ class ConflictError(ExecutorError):
     """The task exists but is not in a state that allows this call."""
 
     code = "conflict"
+    http_status = 409
 
 
 class ProviderError(ExecutorError):
@@ -99,7 +124,8 @@ class ProviderError(ExecutorError):
     `retry_after` is the provider's requested delay in seconds, when it sent one.
     """
 
-    code = "provider_error"
+    code = "llm_error"
+    http_status = 502
 
     def __init__(
         self,
@@ -112,14 +138,96 @@ class ProviderError(ExecutorError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
-        self.status = status
+        self.status = status  # the vendor's HTTP status, when it answered with one
 
 
 class ToolError(ExecutorError):
     """A tool call failed. When `retryable`, Temporal tries again; otherwise the LLM is told."""
 
     code = "tool_error"
+    http_status = 502
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class TranscriptError(ExecutorError):
+    """A session's stored transcript is not what the workflow expects (entries missing)."""
+
+    code = "transcript_error"
+
+
+class SupersededError(ExecutorError):
+    """A newer attempt of this activity is running; this one's result does not count."""
+
+    code = "superseded"
+    retryable = True
+
+
+def _subclasses(cls: type[ExecutorError]) -> list[type[ExecutorError]]:
+    return [cls, *(s for sub in cls.__subclasses__() for s in _subclasses(sub))]
+
+
+_BY_CODE = {cls.code: cls for cls in _subclasses(ExecutorError)}
+
+
+def to_failure(exc: ExecutorError) -> ApplicationError:
+    """`exc` as the Temporal failure an activity or workflow raises: its code as the type,
+    not retried unless it is retryable, after the provider's requested delay if any."""
+    delay = getattr(exc, "retry_after", None)
+    return ApplicationError(
+        exc.message,
+        type=exc.code,
+        non_retryable=not exc.retryable,
+        next_retry_delay=timedelta(seconds=delay) if delay else None,
+    )
+
+
+def from_failure(failure: BaseException | None) -> ExecutorError | None:
+    """Ours again, from a failure `to_failure` made (or None when it is not one of ours)."""
+    if not isinstance(failure, ApplicationError) or failure.type not in _BY_CODE:
+        return None
+    cls = _BY_CODE[failure.type]
+    message = failure.message
+    if issubclass(cls, ProviderError):
+        return cls(message, retryable=not failure.non_retryable)
+    if issubclass(cls, ToolError):
+        return cls(message, retryable=not failure.non_retryable)
+    return cls(message)
+
+
+def failure_message(failure: BaseException) -> str:
+    """What a Temporal failure says, without its wrapping."""
+    return failure.message if isinstance(failure, FailureError) else str(failure)
+
+
+def describe_validation(
+    exc: ValidationError | Sequence[Any],
+    *,
+    field: Callable[[tuple[int | str, ...]], str] | None = None,
+    unknown: str = "unknown field",
+) -> tuple[str, list[dict[str, str]]]:
+    """A pydantic error as one line naming the first bad field (`field: message`, with the
+    value when it is a scalar the message does not show) and the list of every problem as
+    `{"field", "message"}` (from a `ValidationError` or its `errors()`, as FastAPI gives them).
+    `field` spells a location (default: dotted); `unknown` is what an unexpected key is
+    called."""
+    spell = field or (lambda loc: ".".join(str(p) for p in loc))
+    details: list[dict[str, str]] = []
+    for error in exc.errors() if isinstance(exc, ValidationError) else exc:
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = unknown
+        elif _shows_value(error, message):
+            message += f" (got {error['input']!r})"
+        details.append({"field": spell(tuple(error["loc"])) or "(top level)", "message": message})
+    first = details[0] if details else {"field": "(top level)", "message": "invalid"}
+    more = len(details) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{first['field']}: {first['message']}{suffix}", details
+
+
+def _shows_value(error: Any, message: str) -> bool:
+    value = error.get("input")
+    return "input" in error and not isinstance(value, dict | list) and repr(value) not in message

@@ -1,4 +1,8 @@
-"""Retry policies and timeouts of every activity call, in one place."""
+"""Retry policies and timeouts of every activity call, in one place.
+
+Whether a failure is retried is decided where it is raised (`errors.to_failure` marks ours
+non-retryable unless they are `retryable`), not by a list of type names here.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,14 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from .models import RetrySettings
+from .config.sections import RetrySettings
 
-__all__ = ["EVENT_RETRY", "EVENT_TIMEOUT", "NON_RETRYABLE", "retry_policy", "seconds"]
+__all__ = ["RECORD_RETRY", "RECORD_TIMEOUT", "retry_policy", "seconds"]
 
-NON_RETRYABLE = [
-    "ConfigError",
-    "RequestError",
-    "UnknownProviderError",
-    "ProviderNotConfiguredError",
-    "ToolSpecError",
-    "TranscriptError",
-]
-
-# Event and state writes are local and cheap; they retry until they succeed, briefly.
-EVENT_TIMEOUT = timedelta(seconds=10)
-EVENT_RETRY = RetryPolicy(
+# A step's writes are local and cheap; they retry until they succeed (a store that is down
+# for a while pauses the task, which goes on when the store is back).
+RECORD_TIMEOUT = timedelta(seconds=10)
+RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=100),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=5),
@@ -38,5 +34,4 @@ def retry_policy(settings: RetrySettings) -> RetryPolicy:
         backoff_coefficient=settings.backoff_coefficient,
         maximum_interval=seconds(settings.maximum_interval),
         maximum_attempts=settings.max_attempts,
-        non_retryable_error_types=NON_RETRYABLE,
     )

@@ -1,5 +1,9 @@
-"""Wiring: connect to Temporal, open the event store, build registries, and run the API
-and/or the worker in one asyncio process until SIGINT / SIGTERM."""
+"""Wiring: connect to Temporal, open the store, check the providers and tools of the config,
+and run the API and/or the worker in one asyncio process until SIGINT / SIGTERM.
+
+Only the worker builds providers (and so reads their keys): an API process checks requests
+against config alone.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,13 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from .api import close_app, create_app, start_app
+from .api import Submissions, create_app
 from .config import Config
 from .errors import ExecutorError
-from .events import EventStore, open_event_store
-from .llm import ProviderRegistry
+from .llm.catalog import ProviderCatalog
+from .llm.registry import ProviderRegistry
 from .service import TaskService
+from .store import Store, open_store
 from .tools import ToolRegistry
 from .worker import build_worker
 
@@ -47,20 +52,23 @@ async def connect(config: Config, *, attempts: int = 1) -> Client:
 
 @dataclass
 class Services:
+    """What the API and the worker are built from; `providers` is checked config only."""
+
     config: Config
     client: Client
-    store: EventStore
-    providers: ProviderRegistry
+    store: Store
+    providers: ProviderCatalog
     tools: ToolRegistry
     tasks: TaskService
+    submissions: Submissions
 
 
 @contextlib.asynccontextmanager
 async def open_services(config: Config, *, client: Client | None = None) -> AsyncIterator[Services]:
-    providers = ProviderRegistry(config.llm)
+    providers = ProviderCatalog(config.llm)
     tools = ToolRegistry(config.tools)
     client = client or await connect(config)
-    store = await open_event_store(config.events_url(), poll_interval=config.events.poll_interval)
+    store = await open_store(config.events_url(), poll_interval=config.events.poll_interval)
     try:
         yield Services(
             config,
@@ -68,11 +76,11 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
             store,
             providers,
             tools,
-            TaskService(config, client, store, providers, tools),
+            TaskService(client, store, config.temporal.task_queue),
+            Submissions(config, providers, tools),
         )
     finally:
         await tools.aclose()
-        await providers.aclose()
         await store.close()
 
 
@@ -101,28 +109,28 @@ async def run_services(
 
     running: list[asyncio.Task[None]] = []
     temporal_worker = None
-    if worker:
+    providers = ProviderRegistry(services.providers) if worker else None
+    if providers is not None:
         temporal_worker = build_worker(
-            services.client, config, services.store, services.providers, services.tools
+            services.client, config, services.store, providers, services.tools
         )
         running.append(asyncio.create_task(temporal_worker.run(), name="worker"))
     server = None
-    app = create_app(services.tasks) if api else None
-    if app is not None:
+    if api:
+        app = create_app(config, services.tasks, services.submissions)
         server = _Server(
             uvicorn.Config(
                 app,
                 host=config.server.host,
                 port=config.server.port,
                 log_level="warning",
-                lifespan="off",
+                lifespan="on",
                 timeout_graceful_shutdown=5,
             )
         )
         running.append(asyncio.create_task(server.serve(), name="api"))
         while not server.started and not running[-1].done():  # noqa: ASYNC110 - no event
             await asyncio.sleep(0.05)
-        start_app(app)
     if on_ready is not None and all(not t.done() for t in running):
         on_ready()
 
@@ -139,5 +147,5 @@ async def run_services(
     for task in running:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    if app is not None:
-        await close_app(app)
+    if providers is not None:
+        await providers.aclose()

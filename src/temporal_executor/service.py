@@ -1,45 +1,48 @@
-"""Tasks as the API sees them: submit, read, approve, cancel — on top of Temporal and the
-event store. The REST routes and the A2A server both go through here, so both behave alike."""
+"""Tasks as the API sees them: start, read, follow, approve, cancel — on top of Temporal and
+the store. The REST routes and the A2A server both go through here, so both behave alike.
+
+Where a task's state comes from: its workflow records it at every step (`record`), so the
+stored record is current. Temporal is asked only whether a task whose record has not ended is
+still running: a workflow terminated from the Temporal UI, or timed out, never recorded its
+end, and its state is then derived from how it closed.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .config import Config
-from .errors import ConflictError, RequestError, SessionNotFoundError, TaskNotFoundError
-from .events import EventStore, TaskFilter
-from .llm import ProviderRegistry
-from .models import (
-    AgentInput,
-    ApprovalDecision,
-    Event,
-    EventType,
-    ExecuteRequest,
-    Session,
-    TaskError,
-    TaskState,
-    TaskStatus,
-    Usage,
+from .errors import (
+    ConflictError,
+    SessionNotFoundError,
+    TaskNotFoundError,
+    failure_message,
+    from_failure,
 )
+from .llm.messages import Message, Usage
 from .payloads import resolve_messages
-from .tools import ToolRegistry
-from .workflows import AgentExecutionWorkflow, workflow_id
+from .store import Store, TaskFilter
+from .tasks import Event, EventType, TaskError, TaskState, TaskStatus
+from .workflows import AgentExecutionWorkflow, AgentInput, ApproveInput, workflow_id
 
 __all__ = ["TaskService"]
 
-# Status of a workflow that closed without saving our final state (e.g. terminated in the UI).
+READY_TIMEOUT = timedelta(seconds=3)
+_SESSION_MEMO = "session_id"
+
+# Status of a workflow that closed without recording its end (e.g. terminated in the UI).
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: TaskStatus.FAILED,
     WorkflowExecutionStatus.TIMED_OUT: TaskStatus.FAILED,
@@ -50,80 +53,46 @@ _CLOSED_STATUS = {
 
 
 class TaskService:
-    def __init__(
-        self,
-        config: Config,
-        client: Client,
-        store: EventStore,
-        providers: ProviderRegistry,
-        tools: ToolRegistry,
-    ) -> None:
-        self.config = config
+    """Tasks on the task queue `task_queue` of `client`, with their records in `store`."""
+
+    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
         self.client = client
         self.store = store
-        self.providers = providers
-        self.tools = tools
+        self.task_queue = task_queue
 
-    # --- submit --------------------------------------------------------------------------
+    # --- start ---------------------------------------------------------------------------
 
-    def prepare(self, request: ExecuteRequest) -> AgentInput:
-        """Validate a request against this server's config and resolve its defaults."""
-        self.providers.check(request.model.provider, request.model.model)
-        self.tools.validate(request.tools)
-        executor = self.config.executor
-        max_iterations = request.max_iterations or executor.max_iterations
-        if max_iterations > executor.max_iterations:
-            raise RequestError(
-                f"max_iterations may be at most {executor.max_iterations} on this server",
-                details={"max_iterations": max_iterations},
-            )
-        require_approval = request.require_approval
-        if require_approval is None:
-            require_approval = executor.require_approval
-        task_id = request.task_id or uuid.uuid4().hex
-        return AgentInput(
-            task_id=task_id,
-            session_id=request.session_id or task_id,
-            user_message=request.user_message,
-            user_message_id=request.message_id,
-            system_message=request.system_message,
-            model=request.model,
-            tools=request.tools,
-            max_iterations=max_iterations,
-            require_approval=require_approval,
-            expand_tools=self.tools.expands(request.tools),
-            policies=executor.policies(),
-        )
-
-    async def submit(self, request: ExecuteRequest) -> TaskState:
-        """Start the task's workflow, or return the existing task with that id.
+    async def submit(self, input: AgentInput, *, named: bool) -> TaskState:
+        """Start the task's workflow; a task id the caller `named` that exists already is
+        that task, returned as it stands (never a second run).
 
         One task runs at a time in a session (its turns share one transcript): a second one
         is refused with `ConflictError` while the first has not ended."""
-        input = self.prepare(request)
-        if request.task_id and (existing := await self._existing(input.task_id)) is not None:
-            return existing
+        if named and await self.store.tasks.get(input.task_id) is not None:
+            return await self.get(input.task_id)
         await self._claim_session(input.session_id, input.task_id)
         try:
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
                 input,
                 id=workflow_id(input.task_id),
-                task_queue=self.config.temporal.task_queue,
+                task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                execution_timeout=timedelta(seconds=input.policies.task_timeout * 1.1 + 60),
+                execution_timeout=timedelta(seconds=input.policies.timeouts.task * 1.1 + 60),
+                memo={_SESSION_MEMO: input.session_id},
                 static_summary=f"{input.model.provider}/{input.model.model}: "
                 f"{input.user_message[:80]}",
             )
         except WorkflowAlreadyStartedError:
-            pass
-        return await self._existing(input.task_id) or TaskState(
-            task_id=input.task_id, session_id=input.session_id
-        )
+            return await self.get(input.task_id)
+        if named:  # it may have been running already (USE_EXISTING)
+            return await self.get(input.task_id)
+        return TaskState(task_id=input.task_id, session_id=input.session_id)
 
     async def _claim_session(self, session_id: str, task_id: str) -> None:
-        holder = await self.store.claim_session(session_id, task_id)
+        sessions = self.store.sessions
+        holder = await sessions.claim(session_id, task_id)
         if holder is None:
             return
         state = await self._existing(holder)
@@ -134,7 +103,7 @@ class TaskService:
                 details={"session_id": session_id, "task_id": holder},
             )
         # The holder ended without releasing the session (e.g. terminated from the UI).
-        if await self.store.claim_session(session_id, task_id, replace=holder) is not None:
+        if await sessions.claim(session_id, task_id, replace=holder) is not None:
             raise ConflictError(f"session {session_id!r} was claimed by another task just now")
 
     async def _existing(self, task_id: str) -> TaskState | None:
@@ -146,34 +115,35 @@ class TaskService:
     # --- read ----------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> TaskState:
-        stored = await self.store.get_task(task_id)
+        stored = await self.store.tasks.get(task_id)
         if stored is not None and stored.status.terminal:
             return stored
-        handle = self._handle(task_id)
         try:
-            description = await handle.describe()
+            description = await self._handle(task_id).describe()
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND and stored is None:
-                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
-            if exc.status == RPCStatusCode.NOT_FOUND and stored is not None:
-                return stored
-            raise
-        status = description.status
-        if status == WorkflowExecutionStatus.RUNNING:
-            try:
-                return await handle.query(AgentExecutionWorkflow.state_query)
-            except RPCError:
-                if stored is not None:
-                    return stored
+            if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-        # Closed without our final state (terminated, timed out): derive it from Temporal.
-        state = stored or TaskState(task_id=task_id, session_id=task_id)
+            if stored is None:
+                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
+            return stored  # gone from Temporal (retention): the record is all there is
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            if stored is not None:
+                return stored
+            return TaskState(task_id=task_id, session_id=await _session(description, task_id))
+        return await self._closed(task_id, description, stored)
+
+    async def _closed(
+        self, task_id: str, description: WorkflowExecutionDescription, stored: TaskState | None
+    ) -> TaskState:
+        """A workflow that closed without recording its end: its state from how it closed."""
+        status = description.status
         closed = _CLOSED_STATUS.get(status, TaskStatus.FAILED) if status else TaskStatus.FAILED
-        if state.status.terminal:
-            return state
         if closed == TaskStatus.COMPLETED:
-            final: TaskState = await handle.result()
+            final: TaskState = await self._handle(task_id).result()
             return final
+        state = stored or TaskState(
+            task_id=task_id, session_id=await _session(description, task_id)
+        )
         reason = (status.name if status else "unknown").lower()
         return state.model_copy(
             update={
@@ -195,7 +165,7 @@ class TaskService:
     ) -> list[TaskState]:
         """A page of the tasks that match: oldest first, or the last updated first."""
         where = _filter(session_id, status, updated_after)
-        return await self.store.list_tasks(
+        return await self.store.tasks.find(
             where, recent_first=recent_first, limit=limit, offset=offset
         )
 
@@ -206,32 +176,42 @@ class TaskService:
         *,
         updated_after: float | None = None,
     ) -> int:
-        return await self.store.count_tasks(_filter(session_id, status, updated_after))
+        return await self.store.tasks.count(_filter(session_id, status, updated_after))
 
-    async def session(self, session_id: str) -> Session:
-        tasks = await self.store.list_tasks(TaskFilter(session_id=session_id), limit=1_000_000)
+    async def session(self, session_id: str) -> tuple[list[TaskState], list[Message], Usage]:
+        """The session's tasks (its turns), its whole transcript and its summed usage."""
+        tasks = await self.store.tasks.find(TaskFilter(session_id=session_id), limit=1_000_000)
         if not tasks:
             raise SessionNotFoundError(f"no session with id {session_id!r}")
         usage = sum((t.usage for t in tasks), Usage())
-        messages = await resolve_messages(self.store, await self.store.get_messages(session_id))
-        return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
+        stored = await self.store.transcripts.get(session_id)
+        return tasks, await resolve_messages(self.store.blobs, stored), usage
 
     async def delete_session(self, session_id: str) -> None:
-        session = await self.session(session_id)
-        for task in session.tasks:
+        tasks, _, _ = await self.session(session_id)
+        for task in tasks:
             if not (await self.get(task.task_id)).status.terminal:
                 raise ConflictError(
                     f"session {session_id!r} has a running task ({task.task_id!r}); cancel it first"
                 )
-        await self.store.delete_session(session_id)
+        await self.store.sessions.delete(session_id)
 
     async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """The task's events after `after`, live, ending with its terminal event. Callers
         check that the task exists first (a generator's check would come after a 200)."""
-        async for event in self.store.follow(task_id, after):
+        async for event in self.store.events.follow(task_id, after):
             yield event
             if EventType(event.type).terminal:
                 return
+
+    async def log(self, task_id: str, batch: int = 1000) -> list[Event]:
+        """The task's whole event log as it stands."""
+        events: list[Event] = []
+        while found := await self.store.events.read(task_id, len(events), batch):
+            events += found
+            if len(found) < batch:
+                break
+        return events
 
     async def wait(self, task_id: str) -> TaskState:
         """Wait until the task ends or stops for approval; return its state."""
@@ -246,18 +226,34 @@ class TaskService:
                     return state
         return await self.get(task_id)
 
+    async def ready(self) -> dict[str, str]:
+        """Whether Temporal answers and the store can be read: "ok" or the error, each."""
+        checks: dict[str, str] = {}
+        try:
+            await self.client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=READY_TIMEOUT
+            )
+            checks["temporal"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["temporal"] = f"error: {exc}"
+        try:
+            await self.store.events.read("readyz-probe", 0, 1)
+            checks["events"] = "ok"
+        except Exception as exc:
+            checks["events"] = f"error: {exc}"
+        return checks
+
     # --- act -----------------------------------------------------------------------------
 
-    async def approve(self, task_id: str, decision: ApprovalDecision) -> TaskState:
-        handle = self._handle(task_id)
+    async def approve(self, task_id: str, decision: ApproveInput) -> TaskState:
+        """Decide on the task's pending tool calls: `ConflictError` when none is pending,
+        `RequestError` when the decision does not fit them."""
         try:
-            return await handle.execute_update(AgentExecutionWorkflow.approve, decision)
+            return await self._handle(task_id).execute_update(
+                AgentExecutionWorkflow.approve, decision
+            )
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            message = cause.message if isinstance(cause, FailureError) else str(exc)
-            if isinstance(cause, ApplicationError) and cause.type == "InvalidDecision":
-                raise RequestError(message) from None
-            raise ConflictError(message) from None
+            raise from_failure(exc.cause) or ConflictError(failure_message(exc)) from None
         except RPCError as exc:
             await self._raise_not_found_or_closed(task_id, exc)
             raise
@@ -278,11 +274,16 @@ class TaskService:
 
     async def _raise_not_found_or_closed(self, task_id: str, exc: RPCError) -> None:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            if await self.store.get_task(task_id) is None:
+            if await self.store.tasks.get(task_id) is None:
                 raise TaskNotFoundError(f"no task with id {task_id!r}") from None
             raise ConflictError(f"task {task_id!r} has already ended") from None
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             raise ConflictError(f"task {task_id!r} has already ended") from None
+
+
+async def _session(description: WorkflowExecutionDescription, task_id: str) -> str:
+    """The task's session, from its workflow's memo (set at start)."""
+    return str(await description.memo_value(_SESSION_MEMO, task_id))
 
 
 def _filter(

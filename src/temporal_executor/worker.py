@@ -7,8 +7,8 @@ from temporalio.worker import Worker
 
 from .activities import build_activities
 from .config import Config
-from .events import EventStore
-from .llm import ProviderRegistry
+from .llm.registry import ProviderRegistry
+from .store import Store
 from .tools import ToolRegistry
 from .workflows import AgentExecutionWorkflow
 
@@ -18,7 +18,7 @@ __all__ = ["build_worker"]
 def build_worker(
     client: Client,
     config: Config,
-    store: EventStore,
+    store: Store,
     providers: ProviderRegistry,
     tools: ToolRegistry,
 ) -> Worker:

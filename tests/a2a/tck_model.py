@@ -30,8 +30,15 @@ import os
 from collections.abc import AsyncIterator
 
 from temporal_executor.errors import ProviderError
-from temporal_executor.llm import Provider
-from temporal_executor.models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from temporal_executor.llm import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Provider,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 
 __all__ = ["ScenarioModel"]
 

@@ -227,7 +227,7 @@ async def test_list_tasks_last_updated_first(approval_stack: Stack) -> None:
     ],
 )
 def test_text_answers(text: str, approved: bool, reason: str | None, said: str | None) -> None:
-    decision = decision_from(Message(parts=[new_text_part(text)]), [])
+    decision, message = decision_from(Message(parts=[new_text_part(text)]), [])
     assert decision.approved is approved and decision.reason == reason
-    assert (decision.message or "").startswith(said or "")
-    assert (decision.message is None) == (said is None)
+    assert (message or "").startswith(said or "")
+    assert (message is None) == (said is None)

@@ -16,7 +16,7 @@ from a2a.types import Task, TaskArtifactUpdateEvent, TaskState, TaskStatusUpdate
 from temporal_executor.api.a2a.executor import TemporalAgentExecutor
 from temporal_executor.api.a2a.task_store import ServiceTaskStore
 from temporal_executor.api.a2a.view import TaskView
-from temporal_executor.models import Event
+from temporal_executor.tasks import Event
 from tests.a2a.conftest import send_request, user_message
 from tests.conftest import Stack
 
@@ -30,8 +30,10 @@ class Collected(EventQueue):
 
 
 def executor_of(stack: Stack) -> TemporalAgentExecutor:
-    service = stack.services.tasks
-    return TemporalAgentExecutor(service, ServiceTaskStore(service))
+    services = stack.services
+    default_agent = stack.config.a2a.default_agent
+    store = ServiceTaskStore(services.tasks)
+    return TemporalAgentExecutor(services.tasks, services.submissions, default_agent, store)
 
 
 def states(events: list[A2AEvent]) -> list[TaskState]:

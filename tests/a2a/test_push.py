@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from temporal_executor.config import Config
-from temporal_executor.models import ApprovalDecision
 from temporal_executor.runtime import open_services
 from temporal_executor.service import TaskService
+from temporal_executor.workflows import ApprovalDecision, ApproveInput
 from tests.a2a.conftest import a2a_client, a2a_config, send, user_message, wait_for, worker_only
 from tests.conftest import Stack, running_stack
 from tests.fakes.server import FakeServer
@@ -204,7 +204,9 @@ async def test_push_survives_an_api_restart(
         delivered = len(hook.received)
         # no API runs: the task is approved (by Temporal's client) and finishes meanwhile
         async with open_services(Config.model_validate(data)) as services:
-            await services.tasks.approve(task.id, ApprovalDecision(approved=True))
+            await services.tasks.approve(
+                task.id, ApproveInput(decision=ApprovalDecision(approved=True))
+            )
             await wait_for(lambda: _ended(services.tasks, task.id))
         assert len(hook.received) == delivered
 

@@ -54,8 +54,21 @@ async def test_unknown_provider(stack: Stack) -> None:
     )
 
 
-async def test_missing_api_key_env(strict_stack: Stack) -> None:
-    await expect(strict_stack, 400, "provider_not_configured", body(), contains="TE_TEST_UNSET_KEY")
+async def test_missing_api_key_env(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> None:
+    """The API holds no provider key, so it cannot tell: the task is accepted, and the worker
+    that lacks the key fails it with `provider_not_configured`, naming the variable."""
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    data["llm"]["providers"][0]["api_key_env"] = "TE_TEST_UNSET_KEY"
+    async with running_stack(data) as stack:
+        accepted = await stack.execute(**body())
+        events = await stack.events(accepted["task_id"])
+        task = await stack.task(accepted["task_id"])
+
+    assert events[-1]["event"] == "task.failed"
+    assert task["status"] == "failed" and task["error"]["code"] == "provider_not_configured"
+    assert "TE_TEST_UNSET_KEY" in task["error"]["message"]
 
 
 async def test_base_url_not_accepted_from_requests(stack: Stack) -> None:

@@ -236,7 +236,7 @@ async def test_max_iterations_fails_and_keeps_transcript(
     assert task["error"]["code"] == "max_iterations"
     assert "max_iterations" in task["error"]["message"]
     assert task["iterations"] == 2
-    transcript = await stack.services.store.get_messages("loop-1", 100)
+    transcript = await stack.services.store.transcripts.get("loop-1", 100)
     assert [m.role for m in transcript] == ["user", "assistant", "tool", "assistant", "tool"]
 
 
@@ -343,7 +343,9 @@ async def test_cancel_while_the_llm_streams(stack: Stack, openai_fake: FakeServe
     words = " ".join(f"word{i}" for i in range(60))
     await stack.execute(task_id="cancel-stream-1", user_message=words, model_config=MODEL)
     for _ in range(200):
-        if any(e.type == "llm.delta" for e in await stack.services.store.read("cancel-stream-1")):
+        if any(
+            e.type == "llm.delta" for e in await stack.services.store.events.read("cancel-stream-1")
+        ):
             break
         await asyncio.sleep(0.05)
     assert (await stack.http.post("/api/v1/tasks/cancel-stream-1/cancel")).status_code == 202

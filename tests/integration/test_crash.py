@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from temporal_executor.events import EventStore
+from temporal_executor.store import Store
 from tests.conftest import (
     config_data,
     free_port,
@@ -96,9 +96,9 @@ async def test_worker_killed_during_tool_call(
         assert {c["idempotency_key"] for c in calls} == {call_id}
 
 
-async def wait_for_event(store: EventStore, task_id: str, type: str) -> None:
+async def wait_for_event(store: Store, task_id: str, type: str) -> None:
     for _ in range(600):
-        if any(event.type == type for event in await store.read(task_id)):
+        if any(event.type == type for event in await store.events.read(task_id)):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no {type} event for {task_id}")

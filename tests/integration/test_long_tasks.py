@@ -70,7 +70,7 @@ async def test_200_tool_iterations_continue_as_new(
         }
 
         # The whole transcript is in the store, in order, across runs.
-        transcript = await stack.services.store.get_messages("long-1")
+        transcript = await stack.services.store.transcripts.get("long-1")
         assert len(transcript) == 1 + 2 * ITERATIONS + 1
         assert transcript[-1].content == "all done"
 

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 from temporal_executor.errors import ProviderError
-from temporal_executor.llm import Provider
-from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
+from temporal_executor.llm import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Provider,
+    Sampling,
+    ToolCall,
+    ToolDefinition,
+)
 from tests.conftest import free_port
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
@@ -71,7 +78,7 @@ def ask(
         model=model,
         messages=[Message(role="user", content=text)],
         tools=tools or [],
-        **settings,
+        sampling=Sampling(**settings),
     )
 
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from temporal_executor.config import ProviderConfig
-from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
+from temporal_executor.errors import ConfigError, ProviderError, ProviderNotConfiguredError
+from temporal_executor.llm import LLMRequest, Message
 from temporal_executor.llm.anthropic import AnthropicProvider, AnthropicVertexProvider
-from temporal_executor.llm.registry import PROVIDERS
-from temporal_executor.models import LLMRequest, Message
+from temporal_executor.llm.catalog import PROVIDERS
 from tests.fakes.anthropic_fake import anthropic_fake_server
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
@@ -542,10 +542,9 @@ async def test_vertex_wrong_token(server: FakeServer, monkeypatch: pytest.Monkey
 
 @pytest.mark.parametrize("missing", ["project_id", "location"])
 def test_vertex_check_needs_project_and_location(server: FakeServer, missing: str) -> None:
-    provider = make_vertex(server, **{missing: None})
-
-    with pytest.raises(ProviderNotConfiguredError, match=missing):
-        provider.check()
+    # A config mistake: the service does not start (the same check runs at start-up).
+    with pytest.raises(ConfigError, match=rf"config\.{missing}"):
+        make_vertex(server, **{missing: None})
 
 
 def test_vertex_check_needs_its_token_variable(

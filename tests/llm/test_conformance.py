@@ -32,8 +32,16 @@ import pytest
 
 from temporal_executor.config import LLMConfig, ProviderConfig
 from temporal_executor.errors import ProviderError
-from temporal_executor.llm import Provider, ProviderRegistry
-from temporal_executor.models import LLMRequest, LLMResponse, Message, ToolDefinition
+from temporal_executor.llm import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Provider,
+    Sampling,
+    ToolDefinition,
+)
+from temporal_executor.llm.catalog import ProviderCatalog
+from temporal_executor.llm.registry import ProviderRegistry
 from tests.fakes import anthropic_fake, gemini_fake, openai_fake
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
@@ -223,7 +231,7 @@ class Subject:
             model=self.entry.model,
             messages=list(messages),
             tools=TOOLS if tools else [],
-            **settings,
+            sampling=Sampling(**settings),
         )
 
 
@@ -258,7 +266,9 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     entry: Entry = request.param
     with pytest.MonkeyPatch.context() as env, FakeServer(entry.create_app()) as server:
         env.setenv(KEY_ENV, KEY)
-        registry = ProviderRegistry(LLMConfig(providers=[entry.config(server.base_url)]))
+        registry = ProviderRegistry(
+            ProviderCatalog(LLMConfig(providers=[entry.config(server.base_url)]))
+        )
         registry.check(entry.provider, entry.model)
         yield Subject(entry, registry.get(entry.provider), FakeControl(server.base_url))
         await registry.aclose()

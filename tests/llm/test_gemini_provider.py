@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from temporal_executor.config import ProviderConfig
-from temporal_executor.errors import ProviderError, ProviderNotConfiguredError
+from temporal_executor.errors import ConfigError, ProviderError, ProviderNotConfiguredError
+from temporal_executor.llm import Message
 from temporal_executor.llm.gemini import GeminiProvider, VertexGeminiProvider
-from temporal_executor.models import Message
 from tests.fakes.gemini_fake import gemini_fake_server
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
@@ -140,7 +140,7 @@ async def test_system_instruction_and_settings_are_sent(
 ) -> None:
     request = user("hi", temperature=0.2, max_tokens=50, top_p=0.9, stop=["END"])
     request.messages.insert(0, Message(role="system", content="be brief"))
-    request.response_format = {
+    request.sampling.response_format = {
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": {"type": "object"}},
     }
@@ -455,8 +455,8 @@ def test_vertex_without_credentials(server: FakeServer, monkeypatch: pytest.Monk
     monkeypatch.delenv(TOKEN_ENV)
     with pytest.raises(ProviderNotConfiguredError, match=TOKEN_ENV):
         make_vertex(server.url).check()
-    with pytest.raises(ProviderNotConfiguredError, match=r"config\.project_id"):
-        make_vertex(server.url, project_id=None).check()
+    with pytest.raises(ConfigError, match=r"config\.project_id"):
+        make_vertex(server.url, project_id=None)
     make_vertex(server.url, key_env=KEY_ENV, project_id=None).check()
 
 

@@ -11,12 +11,13 @@ import pytest
 from temporal_executor import plugins
 from temporal_executor.config import LLMConfig, ProviderConfig
 from temporal_executor.errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
-from temporal_executor.llm import ProviderRegistry
-from temporal_executor.models import LLMRequest, Message
+from temporal_executor.llm import LLMRequest, Message
+from temporal_executor.llm.catalog import ProviderCatalog
+from temporal_executor.llm.registry import ProviderRegistry
 
 PROVIDER = """
 from temporal_executor.llm import Provider
-from temporal_executor.models import LLMResponse, Message, StreamChunk, Usage
+from temporal_executor.llm import LLMResponse, Message, StreamChunk, Usage
 
 class EchoProvider(Provider):
     name = "echo"
@@ -54,7 +55,7 @@ def installed_plugin(tmp_path: Path) -> Iterator[None]:
 
 
 async def test_entry_point_provider(installed_plugin: None) -> None:
-    registry = ProviderRegistry(LLMConfig(providers=[ProviderConfig(name="echo")]))
+    registry = ProviderRegistry(ProviderCatalog(LLMConfig(providers=[ProviderConfig(name="echo")])))
     registry.check("echo", "echo-1")
     provider = registry.get("echo")
     request = LLMRequest(model="echo-1", messages=[Message(role="user", content="hello")])
@@ -69,15 +70,15 @@ async def test_provider_class_by_path(tmp_path: Path) -> None:
         config = ProviderConfig.model_validate(
             {"name": "mine", "class": "echo_module:EchoProvider"}
         )
-        provider = ProviderRegistry(LLMConfig(providers=[config])).get("mine")
+        provider = ProviderRegistry(ProviderCatalog(LLMConfig(providers=[config]))).get("mine")
         request = LLMRequest(model="echo-1", messages=[Message(role="user", content="hi")])
         assert (await provider.chat(request)).message.content == "hi"
         wrong = ProviderConfig.model_validate({"name": "x", "class": "echo_module:Nope"})
         with pytest.raises(ConfigError, match="provider 'x': cannot import echo_module:Nope"):
-            ProviderRegistry(LLMConfig(providers=[wrong]))
+            ProviderRegistry(ProviderCatalog(LLMConfig(providers=[wrong])))
         other = ProviderConfig.model_validate({"name": "y", "class": "json:dumps"})
         with pytest.raises(ConfigError, match="json:dumps is not a Provider class"):
-            ProviderRegistry(LLMConfig(providers=[other]))
+            ProviderRegistry(ProviderCatalog(LLMConfig(providers=[other])))
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("echo_module", None)
@@ -85,8 +86,10 @@ async def test_provider_class_by_path(tmp_path: Path) -> None:
 
 def test_unknown_and_unconfigured_providers() -> None:
     with pytest.raises(ConfigError, match=r"llm\.providers\.0\.name: unknown provider 'echo'"):
-        ProviderRegistry(LLMConfig(providers=[ProviderConfig(name="echo")]))
-    registry = ProviderRegistry(LLMConfig(providers=[ProviderConfig(name="openai")]))
+        ProviderRegistry(ProviderCatalog(LLMConfig(providers=[ProviderConfig(name="echo")])))
+    registry = ProviderRegistry(
+        ProviderCatalog(LLMConfig(providers=[ProviderConfig(name="openai")]))
+    )
     with pytest.raises(UnknownProviderError):
         registry.get("nope")
     with pytest.raises(ProviderNotConfiguredError, match="configured: openai"):

@@ -10,8 +10,8 @@ import pytest
 
 from temporal_executor.config import HttpToolConfig, ToolsConfig
 from temporal_executor.errors import ToolError, ToolSpecError
-from temporal_executor.models import ToolCall, ToolSpec
-from temporal_executor.tools import ToolRegistry
+from temporal_executor.llm import ToolCall
+from temporal_executor.tools import ToolRegistry, ToolSpec
 from temporal_executor.tools.builtin import BUILTINS, Builtin, BuiltinTool
 
 

@@ -27,7 +27,8 @@ from starlette.routing import Route
 
 from temporal_executor.config import HttpToolConfig, ToolsConfig
 from temporal_executor.errors import ToolError, ToolSpecError
-from temporal_executor.models import ToolCall, ToolSpec
+from temporal_executor.llm import ToolCall
+from temporal_executor.tools import ToolSpec
 from temporal_executor.tools.http import HttpTool
 from tests.fakes.server import FakeServer
 

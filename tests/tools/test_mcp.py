@@ -21,8 +21,8 @@ import pytest
 
 from temporal_executor.config import HttpToolConfig, ToolsConfig
 from temporal_executor.errors import ConfigError, ToolError, ToolSpecError
-from temporal_executor.models import ToolCall, ToolSpec
-from temporal_executor.tools import ToolRegistry
+from temporal_executor.llm import ToolCall
+from temporal_executor.tools import ToolRegistry, ToolSpec
 from temporal_executor.tools.mcp import McpTool
 from temporal_executor.tools.sandbox import process_alive
 

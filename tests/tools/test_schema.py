@@ -10,8 +10,7 @@ from pydantic import ValidationError
 
 from temporal_executor.config import ToolsConfig
 from temporal_executor.errors import ToolSpecError
-from temporal_executor.models import ToolSpec
-from temporal_executor.tools import ToolRegistry
+from temporal_executor.tools import ToolRegistry, ToolSpec
 from temporal_executor.tools.schema import check_parameters
 
 

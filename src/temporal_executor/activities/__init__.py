@@ -1,38 +1,44 @@
-"""Temporal activities: everything the workflow does that touches the outside world."""
+"""Temporal activities: everything the workflow does that touches the outside world.
+
+`invoke_llm` (`llm.py`), `execute_tool` and `expand_tools` (`tools.py`) are regular
+activities; `record` (`records.py`) is the local activity that writes a step's events, state
+and transcript. Each takes one model and returns one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from ..events import EventStore
-from ..llm import ProviderRegistry
+from ..llm.registry import ProviderRegistry
+from ..store import Store
 from ..tools import ToolRegistry
-from .events import EventActivities
-from .llm import LLMActivities
-from .state import StateActivities
-from .tools import ToolActivities
+from .llm import LLMActivities, LLMCallInput
+from .records import EventRecord, RecordActivities, RecordInput
+from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
 
 __all__ = [
-    "EventActivities",
+    "EventRecord",
+    "ExpandToolsInput",
     "LLMActivities",
-    "StateActivities",
+    "LLMCallInput",
+    "RecordActivities",
+    "RecordInput",
     "ToolActivities",
+    "ToolCallInput",
+    "ToolResult",
     "build_activities",
 ]
 
 
 def build_activities(
-    providers: ProviderRegistry, tools: ToolRegistry, store: EventStore
+    providers: ProviderRegistry, tools: ToolRegistry, store: Store
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
-    tool_activities = ToolActivities(tools, store)
-    state_activities = StateActivities(store)
+    tool_activities = ToolActivities(tools, store.blobs)
     return [
         LLMActivities(providers, store).invoke_llm,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
-        EventActivities(store).publish_event,
-        state_activities.open_session,
-        state_activities.save_state,
+        RecordActivities(store).record,
     ]

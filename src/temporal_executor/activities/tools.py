@@ -1,25 +1,63 @@
-"""`execute_tool`: run one tool call. Caller mistakes and definitive tool failures become an
-error result for the LLM; transient failures raise so that Temporal retries."""
+"""`execute_tool` runs one tool call; `expand_tools` lists what specs standing for many tools
+(a whole MCP server) stand for. Caller mistakes and definitive tool failures become an error
+result for the LLM; transient failures raise so that Temporal retries."""
 
 from __future__ import annotations
 
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from typing import Any
 
-from ..errors import ToolError, ToolSpecError
-from ..events import EventStore
-from ..models import ExpandToolsInput, ToolCallInput, ToolResult, ToolSpec
+from pydantic import BaseModel
+from temporalio import activity
+
+from ..errors import ToolError, ToolSpecError, to_failure
+from ..llm.messages import Message, ToolCall
 from ..payloads import offload
-from ..tools import ToolRegistry
+from ..store import Blobs
+from ..tools import ToolRegistry, ToolSpec
 from .heartbeat import heartbeating
 
-__all__ = ["ToolActivities"]
+__all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
+
+
+class ToolCallInput(BaseModel):
+    task_id: str
+    call: ToolCall
+    spec: ToolSpec
+    inline_bytes: int
+
+
+class ExpandToolsInput(BaseModel):
+    task_id: str
+    tools: list[ToolSpec]
+
+
+class ToolResult(BaseModel):
+    """A tool call's result; a large `content` is a preview and `content_ref` names the whole,
+    kept in the store's blobs."""
+
+    tool_call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+    content_ref: str | None = None
+
+    @classmethod
+    def error(cls, call: ToolCall, message: str) -> ToolResult:
+        return cls(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+
+    def message(self) -> Message:
+        """The result as the `tool` message the LLM gets next."""
+        return Message(role="tool", **self.model_dump())
+
+    def event(self) -> dict[str, Any]:
+        """The result as the data of its `tool.result` event."""
+        return self.model_dump(mode="json")
 
 
 class ToolActivities:
-    def __init__(self, tools: ToolRegistry, store: EventStore) -> None:
+    def __init__(self, tools: ToolRegistry, blobs: Blobs) -> None:
         self.tools = tools
-        self.store = store
+        self.blobs = blobs
 
     @activity.defn(name="expand_tools")
     async def expand_tools(self, input: ExpandToolsInput) -> list[ToolSpec]:
@@ -27,31 +65,23 @@ class ToolActivities:
         try:
             async with heartbeating():
                 return await self.tools.expand(input.tools)
-        except ToolSpecError as exc:
-            raise ApplicationError(exc.message, type="ToolSpecError", non_retryable=True) from exc
-        except ToolError as exc:
-            raise ApplicationError(
-                exc.message, type="ToolError", non_retryable=not exc.retryable
-            ) from exc
+        except (ToolSpecError, ToolError) as exc:
+            raise to_failure(exc) from exc
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, input: ToolCallInput) -> ToolResult:
         call, spec = input.call, input.spec
-
-        def error(message: str) -> ToolResult:
-            return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
-
         if call.arguments_error:
-            return error(call.arguments_error)
+            return ToolResult.error(call, call.arguments_error)
         try:
             async with heartbeating():
                 content = await self.tools.call(spec, call)
         except ToolSpecError as exc:
-            return error(exc.message)
+            return ToolResult.error(call, exc.message)
         except ToolError as exc:
             if exc.retryable:
-                raise ApplicationError(exc.message, type="ToolError") from exc
-            return error(exc.message)
+                raise to_failure(exc) from exc
+            return ToolResult.error(call, exc.message)
         key = f"{input.task_id}/tool/{call.id}"
-        content, ref = await offload(self.store, key, content, input.inline_bytes)
+        content, ref = await offload(self.blobs, key, content, input.inline_bytes)
         return ToolResult(tool_call_id=call.id, name=call.name, content=content, content_ref=ref)

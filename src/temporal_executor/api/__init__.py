@@ -1,7 +1,8 @@
-"""The HTTP API: REST routes, SSE and (later) the A2A server, in one FastAPI app."""
+"""The HTTP API: REST routes, SSE and the A2A server, in one FastAPI app (`app.py`)."""
 
 from __future__ import annotations
 
-from .app import close_app, create_app, start_app
+from .app import create_app
+from .submission import Submissions
 
-__all__ = ["close_app", "create_app", "start_app"]
+__all__ = ["Submissions", "create_app"]

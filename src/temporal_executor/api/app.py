@@ -1,49 +1,59 @@
-"""The FastAPI application: routes, error rendering, auth and the body-size cap."""
+"""The FastAPI application: routes, error rendering, auth, the body-size cap, and the A2A
+server; background work (A2A push deliveries) starts and stops with the app's lifespan."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from .. import __version__
+from ..config import Config
 from ..service import TaskService
 from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit
-from .routes import router
+from .routes import Api, router
+from .submission import Submissions
 
-__all__ = ["close_app", "create_app", "start_app"]
+__all__ = ["create_app"]
 
 
-def create_app(service: TaskService) -> FastAPI:
-    """The ASGI app serving `service`; auth keys are read from the environment once, here."""
+def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> FastAPI:
+    """The ASGI app serving `tasks`; auth keys are read from the environment once, here."""
+    background = []
+    if config.a2a.enabled:
+        from .a2a import A2AServer  # the a2a-sdk is imported only when A2A is on
+
+        background.append(A2AServer(config, tasks, submissions))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for server in background:
+            server.start()
+        try:
+            yield
+        finally:
+            for server in background:
+                await server.aclose()
+
     app = FastAPI(
         title="temporal-executor",
         version=__version__,
         description="Run LLM agents as durable Temporal workflows.",
+        lifespan=lifespan,
     )
-    app.state.service = service
+    app.state.api = Api(
+        tasks=tasks,
+        submissions=submissions,
+        default_agent=config.a2a.default_agent,
+        sse_heartbeat=config.server.sse_heartbeat,
+    )
     install_error_handlers(app)
     app.include_router(router)
-    if service.config.a2a.enabled:
-        from .a2a import mount_a2a  # the a2a-sdk is imported only when A2A is on
-
-        mount_a2a(app, service)
-    server = service.config.server
+    for server in background:
+        server.mount(app)
     # Added last = outermost: the size cap applies before anything reads the body.
-    app.add_middleware(BearerAuth, keys=server.api_keys())
-    app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
+    app.add_middleware(BearerAuth, keys=config.server.api_keys())
+    app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
     return app
-
-
-def start_app(app: FastAPI) -> None:
-    """Start what the app runs in the background once it serves (A2A push deliveries that a
-    previous process left undone)."""
-    a2a = getattr(app.state, "a2a", None)
-    if a2a is not None:
-        a2a.start()
-
-
-async def close_app(app: FastAPI) -> None:
-    """Stop what the app runs in the background (A2A push deliveries)."""
-    a2a = getattr(app.state, "a2a", None)
-    if a2a is not None:
-        await a2a.aclose()

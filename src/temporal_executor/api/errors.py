@@ -12,24 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from ..errors import (
-    ConflictError,
-    ExecutorError,
-    ProviderNotConfiguredError,
-    RequestError,
-    TaskNotFoundError,
-)
+from ..errors import ExecutorError, describe_validation
 
-__all__ = ["ERROR_STATUS", "error_response", "install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
-
-ERROR_STATUS: dict[type[ExecutorError], int] = {
-    ProviderNotConfiguredError: 400,
-    RequestError: 400,
-    TaskNotFoundError: 404,
-    ConflictError: 409,
-}
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -37,38 +24,25 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return JSONResponse(body, status_code=status)
 
 
-def _status_of(exc: ExecutorError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in ERROR_STATUS:
-            return ERROR_STATUS[cls]
-    return 500
-
-
-def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    details = []
-    for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
-        details.append({"field": ".".join(loc) or "(body)", "message": error.get("msg", "")})
-    first = details[0] if details else {"field": "(body)", "message": "invalid"}
-    if errors and errors[0].get("type") == "json_invalid":
-        return "request body is not valid JSON", details
-    if errors and errors[0].get("type") == "extra_forbidden":
-        first["message"] = "unknown field"
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return f"{first['field']}: {first['message']}{more}", details
+def _field(loc: tuple[int | str, ...]) -> str:
+    """A request field's name: its path in the body (or its query parameter's name)."""
+    return ".".join(str(p) for p in loc if p not in ("body", "query", "path")) or "(body)"
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ExecutorError)
     async def executor_error(request: Request, exc: ExecutorError) -> JSONResponse:
-        status = _status_of(exc)
+        status = exc.http_status
         if status >= 500:
             logger.error("unhandled %s: %s", type(exc).__name__, exc.message)
         return error_response(status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        message, details = _describe_validation(list(exc.errors()))
+        errors = list(exc.errors())
+        if errors and errors[0].get("type") == "json_invalid":
+            return error_response(422, "invalid_request", "request body is not valid JSON")
+        message, details = describe_validation(errors, field=_field)
         return error_response(422, "invalid_request", message, details)
 
     @app.exception_handler(StarletteHTTPException)

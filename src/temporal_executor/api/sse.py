@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ..models import Event
+from ..tasks import Event
 
 __all__ = ["sse_stream"]
 

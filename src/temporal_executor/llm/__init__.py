@@ -1,8 +1,31 @@
-"""LLM providers: the protocol, the adapters and the registry built from config."""
+"""LLM providers: the neutral message format (`messages.py`), the `Provider` protocol
+(`base.py`) and its adapters, the configured providers (`catalog.py`, for the API and worker)
+and the worker's provider instances (`registry.py`)."""
 
 from __future__ import annotations
 
 from .base import Provider
-from .registry import PROVIDERS, ProviderRegistry
+from .messages import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ModelSettings,
+    Sampling,
+    StreamChunk,
+    ToolCall,
+    ToolDefinition,
+    Usage,
+)
 
-__all__ = ["PROVIDERS", "Provider", "ProviderRegistry"]
+__all__ = [
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+    "ModelSettings",
+    "Provider",
+    "Sampling",
+    "StreamChunk",
+    "ToolCall",
+    "ToolDefinition",
+    "Usage",
+]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import anthropic
 import httpx2
@@ -38,19 +38,16 @@ from anthropic.types import (
     ToolResultBlockParam,
 )
 
-from ..config import parse_duration
 from ..errors import ProviderError, ProviderNotConfiguredError
-from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
+from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .settings import AnthropicSettings, ProviderSettings, VertexAISettings
 from .wire import parse_arguments, retry_after, status_error
 
 __all__ = ["AnthropicProvider", "AnthropicVertexProvider"]
 
 logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
-DEFAULT_TIMEOUT = 600.0
-DEFAULT_MAX_TOKENS = 4096
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -102,8 +99,8 @@ _GOOGLE_AUTH_ERRORS = _google_auth_errors()
 
 
 class AnthropicProvider(Provider):
-    """Claude through the Messages API, streaming or not; config keys `base_url`, `timeout`
-    (seconds or a duration such as `90s`), `default_max_tokens`."""
+    """Claude through the Messages API, streaming or not; config keys `base_url`, `timeout`,
+    `default_max_tokens` (`AnthropicSettings`)."""
 
     name = "anthropic"
     supported_models = tuple(
@@ -114,6 +111,8 @@ class AnthropicProvider(Provider):
         "claude-sonnet-4-5 claude-sonnet-4-5-20250929".split()
     )
 
+    settings_model: ClassVar[type[ProviderSettings]] = AnthropicSettings
+    settings: AnthropicSettings | VertexAISettings
     _client: _Client | None = None
     _errors: ClassVar[tuple[type[Exception], ...]] = _SDK_ERRORS
 
@@ -127,8 +126,8 @@ class AnthropicProvider(Provider):
             )
         client = anthropic.AsyncAnthropic(
             api_key=key,
-            base_url=self.config.config.get("base_url"),
-            timeout=self._setting("timeout", DEFAULT_TIMEOUT, parse_duration),
+            base_url=self.settings.base_url,
+            timeout=self.settings.timeout,
             max_retries=0,
         )
         # Without `api_key_env` the SDK looks in its own places (ANTHROPIC_API_KEY, profiles).
@@ -196,30 +195,22 @@ class AnthropicProvider(Provider):
         system, messages = _messages(request.messages)
         params: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": request.max_tokens
-            or self._setting("default_max_tokens", DEFAULT_MAX_TOKENS, _positive_int),
+            "max_tokens": request.sampling.max_tokens or self.settings.default_max_tokens,
             "messages": messages,
         }
         if system:
             params["system"] = system
         if request.tools:
             params["tools"] = [_tool(t.name, t.description, t.parameters) for t in request.tools]
-        if request.stop:
-            params["stop_sequences"] = request.stop
-        sampling = {
-            k: v for k in ("temperature", "top_p") if (v := getattr(request, k)) is not None
-        }
-        if sampling:
-            params["extra_body"] = sampling
-        if (output_format := _output_format(request.response_format)) is not None:
+        sampling = request.sampling
+        if sampling.stop:
+            params["stop_sequences"] = sampling.stop
+        extra = {k: v for k in ("temperature", "top_p") if (v := getattr(sampling, k)) is not None}
+        if extra:
+            params["extra_body"] = extra
+        if (output_format := _output_format(sampling.response_format)) is not None:
             params["output_config"] = {"format": output_format}
         return params
-
-    def _setting(self, key: str, default: object, parse: Callable[[object], _T]) -> _T:
-        try:
-            return parse(self.config.config.get(key, default))
-        except (TypeError, ValueError) as exc:
-            raise ProviderError(f"{self.name}: config.{key}: {exc}", retryable=False) from exc
 
     # --- replies -> our format ------------------------------------------------------------
 
@@ -268,9 +259,9 @@ class AnthropicProvider(Provider):
 
 class AnthropicVertexProvider(AnthropicProvider):
     """Claude on Google Vertex AI (`rawPredict` / `streamRawPredict`, the model in the URL and
-    `anthropic_version` in the body, both done by the SDK); config keys `project_id`,
-    `location`, `access_token_env` (else Google Application Default Credentials), `base_url`,
-    `timeout`, `default_max_tokens`."""
+    `anthropic_version` in the body, both done by the SDK); config as `VertexAISettings`:
+    `project_id`, `location`, `access_token_env` (else Google Application Default
+    Credentials), `base_url`, `timeout`, `default_max_tokens`."""
 
     name = "vertexai-claude"
     # Vertex AI also names the 4.5 models with their date after an `@`.
@@ -280,19 +271,21 @@ class AnthropicVertexProvider(AnthropicProvider):
         "claude-sonnet-4-5@20250929",
         "claude-haiku-4-5@20251001",
     )
+    settings_model = VertexAISettings
+    settings: VertexAISettings
     _errors = (*_SDK_ERRORS, *_GOOGLE_AUTH_ERRORS)
     _credentials_found = False
 
     def check(self) -> None:
         super().check()
-        settings, where = self.config.config, f"provider {self.config.name!r}"
+        settings, where = self.settings, f"provider {self.config.name!r}"
         for key in ("project_id", "location"):
-            if not settings.get(key):
+            if not getattr(settings, key):
                 raise ProviderNotConfiguredError(
                     f"{where}: config.{key} is required for Claude on Vertex AI"
                 )
-        if token_env := settings.get("access_token_env"):
-            if not os.environ.get(str(token_env)):
+        if token_env := settings.access_token_env:
+            if not os.environ.get(token_env):
                 raise ProviderNotConfiguredError(
                     f"{where}: environment variable {token_env} (access_token_env) is not set "
                     "on this server"
@@ -316,28 +309,30 @@ class AnthropicVertexProvider(AnthropicProvider):
         self._credentials_found = True
 
     def _make_client(self) -> _Client:
-        settings = self.config.config
-        for key in ("project_id", "location"):
-            if not settings.get(key):
-                raise ProviderError(f"{self.name}: config.{key} is required", retryable=False)
+        settings = self.settings
+        if not settings.project_id or not settings.location:
+            raise ProviderError(
+                f"{self.name}: config.project_id and config.location are required",
+                retryable=False,
+            )
         token = None  # the SDK then uses Application Default Credentials
-        if token_env := settings.get("access_token_env"):
-            token = os.environ.get(str(token_env))
+        if token_env := settings.access_token_env:
+            token = os.environ.get(token_env)
             if not token:
                 raise ProviderError(
                     f"{self.name}: environment variable {token_env} is not set", retryable=False
                 )
         # `base_url` is the Vertex AI endpoint root, shared with Gemini (whose SDK adds its own
         # API version); Anthropic's Vertex client wants the version in it.
-        base_url = settings.get("base_url")
-        if base_url and not str(base_url).rstrip("/").endswith("/v1"):
-            base_url = f"{str(base_url).rstrip('/')}/v1"
+        base_url = settings.base_url
+        if base_url and not base_url.rstrip("/").endswith("/v1"):
+            base_url = f"{base_url.rstrip('/')}/v1"
         return anthropic.AsyncAnthropicVertex(
-            project_id=str(settings["project_id"]),
-            region=str(settings["location"]),
+            project_id=settings.project_id,
+            region=settings.location,
             base_url=base_url,
             access_token=token,
-            timeout=self._setting("timeout", DEFAULT_TIMEOUT, parse_duration),
+            timeout=settings.timeout,
             max_retries=0,
         )
 
@@ -455,12 +450,6 @@ def _output_format(response_format: dict[str, Any] | None) -> dict[str, Any] | N
             return {"type": "json_schema", "schema": schema}
     logger.debug("anthropic: response_format %r has no Messages API equivalent; ignored", kind)
     return None
-
-
-def _positive_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
-    return value
 
 
 def _counts(usage: object) -> dict[str, int]:

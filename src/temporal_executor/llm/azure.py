@@ -9,21 +9,21 @@ deployment there. Requests keep naming OpenAI models; `config.deployments` maps 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import openai
 
 from ..errors import ProviderError, ProviderNotConfiguredError
 from .openai import OpenAIProvider
+from .settings import AzureOpenAISettings
 
 __all__ = ["AzureOpenAIProvider"]
 
 
 class AzureOpenAIProvider(OpenAIProvider):
-    """Config keys: `endpoint` (`https://<resource>.openai.azure.com/`) and `api_version`,
-    required; `deployments` (`{model: deployment}`; a model not listed is its own deployment
-    name); `timeout`. Credentials: an API key from `api_key_env`, or a Microsoft Entra ID
-    token from the variable named by `config.azure_ad_token_env`; exactly one of the two.
+    """Config keys (`AzureOpenAISettings`): `endpoint` (`https://<resource>.openai.azure.com/`)
+    and `api_version`, required; `deployments` (`{model: deployment}`); `timeout`.
+    Credentials: an API key from `api_key_env`, or a Microsoft Entra ID token from the
+    variable named by `config.azure_ad_token_env`; exactly one of the two.
 
     Nothing comes from the SDK's environment variables (`AZURE_OPENAI_API_KEY`,
     `AZURE_OPENAI_AD_TOKEN`, `AZURE_OPENAI_ENDPOINT`, `OPENAI_API_VERSION`, `OPENAI_ORG_ID`,
@@ -33,35 +33,15 @@ class AzureOpenAIProvider(OpenAIProvider):
     name = "azure-openai"
     supported_models = OpenAIProvider.supported_models
 
+    settings_model = AzureOpenAISettings
+    settings: AzureOpenAISettings
+
     def check(self) -> None:
-        settings = self.config.config
-        for key in ("endpoint", "api_version"):
-            if not settings.get(key):
-                raise ProviderNotConfiguredError(
-                    f"provider {self.label!r}: config.{key} is required"
-                )
-        deployments = settings.get("deployments") or {}
-        if not isinstance(deployments, Mapping) or not all(
-            isinstance(v, str) and v for v in deployments.values()
-        ):
-            raise ProviderNotConfiguredError(
-                f"provider {self.label!r}: config.deployments must map model names to "
-                "deployment names"
-            )
-        token_env = settings.get("azure_ad_token_env")
-        if self.config.api_key_env and token_env:
-            raise ProviderNotConfiguredError(
-                f"provider {self.label!r}: set api_key_env or config.azure_ad_token_env, not both"
-            )
-        if not self.config.api_key_env and not token_env:
-            raise ProviderNotConfiguredError(
-                f"provider {self.label!r}: set api_key_env (an API key) or "
-                "config.azure_ad_token_env (a Microsoft Entra ID token)"
-            )
+        token_env = self.settings.azure_ad_token_env
         if token_env and not os.environ.get(token_env):
             raise ProviderNotConfiguredError(
                 f"provider {self.label!r}: environment variable {token_env} is not set "
-                "on this server"
+                "on this worker"
             )
         super().check()
 
@@ -70,16 +50,16 @@ class AzureOpenAIProvider(OpenAIProvider):
             self.check()
         except ProviderNotConfiguredError as exc:
             raise ProviderError(exc.message, retryable=False) from exc
-        settings = self.config.config
-        token_env = settings.get("azure_ad_token_env")
+        settings = self.settings
+        token_env = settings.azure_ad_token_env
         client = openai.AsyncAzureOpenAI(
             api_key=None if token_env else self._api_key(),
             # Read once per client; Entra ID tokens expire, so a long-running worker needs
             # a fresh one by then (or an API key).
             azure_ad_token=os.environ.get(token_env) if token_env else None,
-            azure_endpoint=settings["endpoint"],
-            api_version=settings["api_version"],
-            timeout=self._timeout(),
+            azure_endpoint=settings.endpoint,
+            api_version=settings.api_version,
+            timeout=settings.timeout,
             max_retries=0,
         )
         # Given None, the SDK took these from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
@@ -87,5 +67,4 @@ class AzureOpenAIProvider(OpenAIProvider):
         return client
 
     def _model(self, model: str) -> str:
-        deployments = self.config.config.get("deployments") or {}
-        return str(deployments.get(model, model))
+        return self.settings.deployments.get(model, model)

@@ -8,45 +8,56 @@ Contract:
 - Failures raise `ProviderError`, with `retryable` set for rate limits, overload, 5xx,
   timeouts and dropped connections, and `retry_after` when the vendor asked for a delay.
   The SDK client itself never retries (`max_retries=0`): Temporal owns retries.
+- `check_model(model)` raises `ProviderNotConfiguredError` when this worker cannot call the
+  model now (its key or credentials are missing from the environment).
 - Conversion between our `Message` and the vendor's wire format happens only in the adapter.
+- `settings_model` types the entry's `config` block (`settings.py`); `self.settings` is it,
+  checked when the service starts.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config import ProviderConfig
 from ..errors import ProviderNotConfiguredError
-from ..models import LLMRequest, LLMResponse, StreamChunk
+from .messages import LLMRequest, LLMResponse, StreamChunk
+from .settings import ProviderSettings, parse_settings
+
+if TYPE_CHECKING:
+    from ..config import ProviderConfig
 
 __all__ = ["Provider"]
 
 
 class Provider(ABC):
-    """Base class of LLM provider adapters; one instance per configured provider."""
+    """Base class of LLM provider adapters; one instance per configured provider and worker."""
 
     name: ClassVar[str]
     supported_models: ClassVar[tuple[str, ...]] = ()
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, settings: Any = None) -> None:
         self.config = config
+        self.settings: Any = (
+            settings
+            if settings is not None
+            else parse_settings(self.settings_model, config, f"llm.providers.{config.name}")
+        )
 
     def check(self) -> None:
-        """Raise `ProviderNotConfiguredError` if this provider cannot be used as configured.
-
-        Called at task submission, so a missing key is a clear 400 rather than a failed task.
-        """
+        """Raise `ProviderNotConfiguredError` if this worker's environment lacks what the
+        provider needs (by default: the key variable `api_key_env` names)."""
         if self.config.api_key_env and not self.config.api_key():
             raise ProviderNotConfiguredError(
                 f"provider {self.config.name!r}: environment variable "
-                f"{self.config.api_key_env} is not set on this server"
+                f"{self.config.api_key_env} is not set on this worker"
             )
 
     def check_model(self, model: str) -> None:
-        """`check()` for a task that will use `model`; a provider that serves different models
-        through different backends (Vertex AI) checks the backend that serves this one."""
+        """`check()` for a call of `model`; a provider that serves different models through
+        different backends (Vertex AI) checks the backend that serves this one."""
         self.check()
 
     @abstractmethod

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import google.auth
 import google.auth.credentials
@@ -31,10 +31,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from ..config import parse_duration
 from ..errors import ProviderError, ProviderNotConfiguredError
-from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .base import Provider
+from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .settings import GeminiSettings, ProviderSettings, VertexAISettings
 from .wire import retry_after, status_error
 
 # The SDK sends with httpx2, or httpx or aiohttp when so installed or configured: their
@@ -63,7 +63,6 @@ except ImportError:
 
 __all__ = ["GeminiProvider", "VertexGeminiProvider"]
 
-DEFAULT_TIMEOUT = 600.0
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _SKIP_SIGNATURE = b"skip_thought_signature_validator"
@@ -87,7 +86,7 @@ _SDK_ERRORS: tuple[type[Exception], ...] = (
 
 class GeminiProvider(Provider):
     """The Gemini Developer API; `api_key_env` names the key's variable; config keys
-    `base_url`, `api_version`, `timeout` (seconds or a duration such as `90s`)."""
+    `base_url`, `api_version`, `timeout` (`GeminiSettings`)."""
 
     name = "gemini"
     supported_models = tuple(
@@ -96,6 +95,8 @@ class GeminiProvider(Provider):
         "gemini-3-flash-preview gemini-2.5-pro gemini-2.5-flash gemini-2.5-flash-lite".split()
     )
 
+    settings_model: ClassVar[type[ProviderSettings]] = GeminiSettings
+    settings: GeminiSettings | VertexAISettings
     _client: genai.Client | None = None
 
     def check(self) -> None:
@@ -114,15 +115,11 @@ class GeminiProvider(Provider):
         return genai.Client(vertexai=False, api_key=key, http_options=self._http_options())
 
     def _http_options(self) -> types.HttpOptions:
-        settings = self.config.config
-        try:
-            timeout = parse_duration(settings.get("timeout", DEFAULT_TIMEOUT))
-        except ValueError as exc:
-            raise ProviderError(f"{self.name}: config.timeout: {exc}", retryable=False) from exc
+        settings = self.settings
         return types.HttpOptions(
-            base_url=settings.get("base_url"),
-            api_version=settings.get("api_version"),
-            timeout=max(1, round(timeout * 1000)),  # milliseconds
+            base_url=settings.base_url,
+            api_version=settings.api_version,
+            timeout=max(1, round(settings.timeout * 1000)),  # milliseconds
             retry_options=types.HttpRetryOptions(attempts=1),
         )
 
@@ -181,15 +178,16 @@ class GeminiProvider(Provider):
         system = [
             types.Part(text=m.content) for m in request.messages if m.role == "system" and m.content
         ]
+        sampling = request.sampling
         config = types.GenerateContentConfig(
             system_instruction=types.Content(parts=system) if system else None,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_output_tokens=request.max_tokens,
-            stop_sequences=request.stop or None,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_output_tokens=sampling.max_tokens,
+            stop_sequences=sampling.stop or None,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             automatic_continuation=False,
-            **self._response_format(request.response_format),
+            **self._response_format(sampling.response_format),
         )
         if request.tools:
             declarations = [
@@ -268,6 +266,8 @@ class VertexGeminiProvider(GeminiProvider):
     application-default credentials; config `project_id` and `location` unless a key is used."""
 
     name = "vertexai-gemini"
+    settings_model = VertexAISettings
+    settings: VertexAISettings
 
     _adc: tuple[google.auth.credentials.Credentials | None, str] | None = None
 
@@ -275,14 +275,14 @@ class VertexGeminiProvider(GeminiProvider):
         Provider.check(self)  # a configured key variable must be set
         if self.config.api_key():
             return
-        settings, where = self.config.config, f"provider {self.config.name!r}"
-        missing = [f"config.{k}" for k in ("project_id", "location") if not settings.get(k)]
+        settings, where = self.settings, f"provider {self.config.name!r}"
+        missing = [f"config.{k}" for k in ("project_id", "location") if not getattr(settings, k)]
         if missing:
             raise ProviderNotConfiguredError(
                 f"{where}: {' and '.join(missing)} must be set (or api_key_env for Vertex AI "
                 "express mode)"
             )
-        if token_env := settings.get("access_token_env"):
+        if token_env := settings.access_token_env:
             if not os.environ.get(token_env):
                 raise ProviderNotConfiguredError(
                     f"{where}: environment variable {token_env} (access_token_env) is not set "
@@ -311,15 +311,15 @@ class VertexGeminiProvider(GeminiProvider):
         options = self._http_options()
         if key := self.config.api_key():
             return genai.Client(vertexai=True, api_key=key, http_options=options)
-        settings = self.config.config
-        project, location = settings.get("project_id"), settings.get("location")
+        settings = self.settings
+        project, location = settings.project_id, settings.location
         if not project or not location:
             raise ProviderError(
                 f"{self.name}: config.project_id and config.location must be set",
                 retryable=False,
             )
         credentials: google.auth.credentials.Credentials | None
-        if token_env := settings.get("access_token_env"):
+        if token_env := settings.access_token_env:
             token = os.environ.get(token_env)
             if not token:
                 raise ProviderError(f"{self.name}: {token_env} is not set", retryable=False)

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 from openai.types.chat import (
@@ -26,15 +26,14 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.completion_usage import CompletionUsage
 
-from ..config import parse_duration
-from ..errors import ProviderError, ProviderNotConfiguredError
-from ..models import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from ..errors import ProviderError
 from .base import Provider
+from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .settings import CompatibleSettings, OpenAISettings, ProviderSettings
 from .wire import parse_arguments, retry_after, status_error
 
 __all__ = ["OpenAICompatibleProvider", "OpenAIProvider"]
 
-DEFAULT_TIMEOUT = 600.0
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 # What the SDK raises: its own errors, and ValueError (JSONDecodeError) for a body it cannot
 # parse, such as a reply cut off mid-JSON or a stream event that is not JSON.
@@ -46,7 +45,7 @@ _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 class OpenAIProvider(Provider):
     """Chat Completions with tools, streaming or not; config keys `base_url`, `organization`,
-    `timeout` (seconds or a duration such as `90s`).
+    `timeout` (`OpenAISettings`).
 
     Without `base_url` the SDK reads `OPENAI_BASE_URL`, else uses api.openai.com; without
     `api_key_env` it reads `OPENAI_API_KEY`. A configured `api_key_env` is the only key used.
@@ -58,6 +57,7 @@ class OpenAIProvider(Provider):
         "gpt-4.1 gpt-4.1-mini gpt-4.1-nano gpt-4o gpt-4o-mini o4-mini o3 o3-mini o1".split()
     )
 
+    settings_model: ClassVar[type[ProviderSettings]] = OpenAISettings
     _client: openai.AsyncOpenAI | None = None
 
     @property
@@ -67,12 +67,11 @@ class OpenAIProvider(Provider):
 
     def _make_client(self) -> openai.AsyncOpenAI:
         """Build the SDK client; subclasses for OpenAI-compatible endpoints override this."""
-        settings = self.config.config
         return openai.AsyncOpenAI(
             api_key=self._api_key(),
-            base_url=settings.get("base_url"),
-            organization=settings.get("organization"),
-            timeout=self._timeout(),
+            base_url=self.settings.base_url,
+            organization=self.settings.organization,
+            timeout=self.settings.timeout,
             max_retries=0,
         )
 
@@ -86,12 +85,6 @@ class OpenAIProvider(Provider):
                 retryable=False,
             )
         return key
-
-    def _timeout(self) -> float:
-        try:
-            return parse_duration(self.config.config.get("timeout", DEFAULT_TIMEOUT))
-        except ValueError as exc:
-            raise ProviderError(f"{self.label}: config.timeout: {exc}", retryable=False) from exc
 
     def _model(self, model: str) -> str:
         """The `model` to send for the request's model name (Azure sends its deployment)."""
@@ -173,10 +166,11 @@ class OpenAIProvider(Provider):
                 )
                 for t in request.tools
             ]
-        if request.max_tokens is not None:
-            params[self._max_tokens_key(request.model)] = request.max_tokens
+        sampling = request.sampling
+        if sampling.max_tokens is not None:
+            params[self._max_tokens_key(request.model)] = sampling.max_tokens
         for key in ("temperature", "top_p", "stop", "response_format"):
-            if (value := getattr(request, key)) is not None:
+            if (value := getattr(sampling, key)) is not None:
                 params[key] = value
         return params
 
@@ -223,28 +217,18 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     name = "openai-compatible"
     supported_models = ()
-
-    def check(self) -> None:
-        if not self.config.config.get("base_url"):
-            raise ProviderNotConfiguredError(
-                f"provider {self.label!r}: config.base_url is required"
-            )
-        super().check()
+    settings_model = CompatibleSettings
 
     def _make_client(self) -> openai.AsyncOpenAI:
-        settings = self.config.config
-        base_url = settings.get("base_url")
-        if not base_url:
-            raise ProviderError(f"{self.label}: config.base_url is required", retryable=False)
         client = openai.AsyncOpenAI(
             # The SDK insists on a key; servers that need none ignore the header.
             api_key=self._api_key() or "unused",
-            base_url=base_url,
-            timeout=self._timeout(),
+            base_url=self.settings.base_url,
+            timeout=self.settings.timeout,
             max_retries=0,
         )
         # Given None, the SDK took these from OPENAI_ORG_ID / OPENAI_PROJECT_ID.
-        client.organization = settings.get("organization")
+        client.organization = self.settings.organization
         client.project = None
         return client
 

@@ -5,12 +5,16 @@ Both read the same config block (`project_id`, `location`, `base_url`, `access_t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
-from ..config import ProviderConfig
-from ..models import LLMRequest, LLMResponse, StreamChunk
 from .anthropic import AnthropicVertexProvider
 from .base import Provider
 from .gemini import VertexGeminiProvider
+from .messages import LLMRequest, LLMResponse, StreamChunk
+from .settings import VertexAISettings
+
+if TYPE_CHECKING:
+    from ..config import ProviderConfig
 
 __all__ = ["VertexAIProvider"]
 
@@ -23,10 +27,12 @@ class VertexAIProvider(Provider):
         VertexGeminiProvider.supported_models + AnthropicVertexProvider.supported_models
     )
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._gemini = VertexGeminiProvider(config)
-        self._claude = AnthropicVertexProvider(config)
+    settings_model = VertexAISettings
+
+    def __init__(self, config: ProviderConfig, settings: Any = None) -> None:
+        super().__init__(config, settings)
+        self._gemini = VertexGeminiProvider(config, self.settings)
+        self._claude = AnthropicVertexProvider(config, self.settings)
 
     def _backend(self, model: str) -> Provider:
         return self._claude if model.startswith("claude") else self._gemini

@@ -1,8 +1,10 @@
-"""Tools the LLM can call: the tool-type protocol, the built-in types and the registry."""
+"""Tools the LLM can call: the spec (`spec.py`), the tool-type protocol (`base.py`), the
+built-in types (`http`, `mcp`, `builtin`) and the registry that picks one by `type`."""
 
 from __future__ import annotations
 
 from .base import ToolType
 from .registry import TOOL_TYPES, ToolRegistry
+from .spec import TOOL_NAME_PATTERN, ToolSpec
 
-__all__ = ["TOOL_TYPES", "ToolRegistry", "ToolType"]
+__all__ = ["TOOL_NAME_PATTERN", "TOOL_TYPES", "ToolRegistry", "ToolSpec", "ToolType"]

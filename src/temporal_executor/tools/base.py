@@ -1,34 +1,61 @@
 """The tool-type protocol: what every kind of tool (`http`, `mcp`, `builtin`, …) implements.
 
 Contract:
-- `validate(spec)` runs at task submission and raises `ToolSpecError` naming the bad field,
-  so a malformed tool is a 400 before any workflow starts.
-- `call(spec, call)` runs one tool call and returns its result as text. It raises `ToolError`:
-  with `retryable=True` for transient failures (Temporal tries again), otherwise the message
-  goes back to the LLM as an error result. The tool call id is the idempotency key.
+- `config_model` types a spec's `config` (a pydantic model, unknown keys refused);
+  `parse_config(spec)` reads it, raising `ToolSpecError` naming the tool and the field.
+- `validate(spec)` runs at task submission, on the API, from config alone (no I/O), so a
+  malformed tool is a 400 before any workflow starts. By default it parses the config.
+- `call(spec, call)` runs one tool call on a worker and returns its result as text. It raises
+  `ToolError`: with `retryable=True` for transient failures (Temporal tries again), otherwise
+  the message goes back to the LLM as an error result. The tool call id is the idempotency
+  key.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..config import ToolsConfig
-from ..models import ToolCall, ToolSpec
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ToolType"]
+from ..errors import ToolSpecError
+from .spec import ToolSpec
+
+if TYPE_CHECKING:
+    from ..config import ToolsConfig
+    from ..llm.messages import ToolCall
+
+__all__ = ["AnyConfig", "ToolType"]
+
+
+class AnyConfig(BaseModel):
+    """The `config` of a tool type that declares no model of its own: any keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+ConfigModel = type[BaseModel]
 
 
 class ToolType(ABC):
-    """Base class of tool implementations; one instance per worker and tool type."""
+    """Base class of tool implementations; one instance per process and tool type."""
 
     type: ClassVar[str]
+    config_model: ClassVar[ConfigModel] = AnyConfig
 
     def __init__(self, settings: ToolsConfig) -> None:
         self.settings = settings
 
-    def validate(self, spec: ToolSpec) -> None:  # noqa: B027 - optional hook
+    def parse_config(self, spec: ToolSpec) -> Any:
+        """`spec.config` as `config_model`; `ToolSpecError` naming the tool and the field."""
+        try:
+            return self.config_model.model_validate(spec.config)
+        except ValidationError as exc:
+            raise ToolSpecError(f"tool {spec.name!r}: {_problem(exc, self.config_model)}") from None
+
+    def validate(self, spec: ToolSpec) -> None:
         """Raise `ToolSpecError` if `spec.config` is unusable."""
+        self.parse_config(spec)
 
     def expands(self, spec: ToolSpec) -> bool:
         """True when `spec` stands for several tools that `expand` lists (e.g. a whole MCP
@@ -45,3 +72,17 @@ class ToolType(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or processes."""
+
+
+def _problem(exc: ValidationError, model: ConfigModel) -> str:
+    """The first problem, worded for a tool spec: `config.<key> <what is wrong>`."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if part != "[key]"]
+    field = ".".join(["config", *loc])
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(sorted(model.model_fields))
+        return f"unknown config key {loc[-1]!r} (allowed: {allowed})"
+    if error["type"] == "missing":
+        return f"{field} is required"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if message.startswith(field) else f"{field} {message}"

@@ -28,18 +28,31 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..config import ToolsConfig
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
 from ..errors import ToolError, ToolSpecError
-from ..models import ToolCall, ToolSpec
 from ..plugins import Plugins
 from .base import ToolType
 from .output import cap_output, compact_json
 from .schema import argument_errors, is_empty_schema
+from .spec import ToolSpec
 
-__all__ = ["BUILTINS", "Builtin", "BuiltinTool", "Calculator", "CurrentTime", "JsonQuery"]
+if TYPE_CHECKING:
+    from ..config import ToolsConfig
+    from ..llm.messages import ToolCall
+
+__all__ = [
+    "BUILTINS",
+    "Builtin",
+    "BuiltinConfig",
+    "BuiltinTool",
+    "Calculator",
+    "CurrentTime",
+    "JsonQuery",
+]
 
 BUILTINS = Plugins(
     "temporal_executor.builtin_tools",
@@ -49,7 +62,20 @@ BUILTINS = Plugins(
         "json_query": ".tools.builtin:JsonQuery",
     },
 )
-_CONFIG_KEYS = frozenset({"tool"})
+
+
+def _builtin_name(value: object) -> object:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError("must be the name of a built-in tool")
+    return value
+
+
+class BuiltinConfig(BaseModel):
+    """A `builtin` tool's `config`: which built-in (default: the spec's `name`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: Annotated[str | None, BeforeValidator(_builtin_name)] = None
 
 
 class Builtin(ABC):
@@ -70,6 +96,7 @@ class BuiltinTool(ToolType):
     """Runs the built-in named by a spec."""
 
     type = "builtin"
+    config_model = BuiltinConfig
 
     def __init__(self, settings: ToolsConfig) -> None:
         super().__init__(settings)
@@ -106,12 +133,8 @@ class BuiltinTool(ToolType):
 
     def _builtin(self, spec: ToolSpec) -> Builtin:
         where = f"tool {spec.name!r}"
-        unknown = sorted(set(spec.config) - _CONFIG_KEYS)
-        if unknown:
-            raise ToolSpecError(f"{where}: unknown config key {', '.join(map(repr, unknown))}")
-        name = spec.config.get("tool", spec.name)
-        if not isinstance(name, str) or not name:
-            raise ToolSpecError(f"{where}: config.tool must be the name of a built-in tool")
+        config: BuiltinConfig = self.parse_config(spec)
+        name = config.tool or spec.name
         instance = self._instances.get(name)
         if instance is None:
             cls = BUILTINS.load(name)

@@ -31,22 +31,25 @@ import re
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..config import ToolsConfig, parse_duration
+from ..config.duration import Duration
 from ..errors import ToolError, ToolSpecError
-from ..models import ToolCall, ToolSpec
 from .base import ToolType
 from .guard import DEFAULT_PORTS, AddressGuard, Resolved
+from .spec import ToolSpec
 
-__all__ = ["HttpTool"]
+if TYPE_CHECKING:
+    from ..config import ToolsConfig
+    from ..llm.messages import ToolCall
+
+__all__ = ["HttpConfig", "HttpTool"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_CONFIG_KEYS = frozenset({"endpoint", "method", "headers", "timeout"})
 # Headers we set ourselves; letting a spec override them would defeat the address pinning
 # or the idempotency key.
 _RESERVED_HEADERS = frozenset(
@@ -62,32 +65,72 @@ _DEFAULT_HEADERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    """A tool spec's `config`, checked."""
+def _url(raw: object) -> httpx.URL:
+    if raw is None or raw == "":
+        raise ValueError("is required")
+    if not isinstance(raw, str):
+        raise ValueError("must be a URL string")
+    try:
+        url = httpx.URL(raw.strip())
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"is not a valid URL: {exc}") from None
+    if url.scheme not in DEFAULT_PORTS:
+        raise ValueError(f"must be an absolute http(s) URL: {raw!r}")
+    if not url.host:
+        raise ValueError(f"has no host: {raw!r}")
+    return url
 
-    url: httpx.URL
-    method: str
-    headers: dict[str, str]
-    timeout: float | None
+
+def _method(raw: object) -> str:
+    if not isinstance(raw, str) or raw.upper() not in METHODS:
+        raise ValueError(f"must be one of {', '.join(METHODS)} (got {raw!r})")
+    return raw.upper()
+
+
+def _headers(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ValueError("must be a mapping of names to strings")
+    for name in raw:
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"{name} is set by the executor")
+    return raw
+
+
+def _header_value(raw: object) -> str:
+    if not isinstance(raw, str) or not _HEADER_VALUE.match(raw):
+        raise ValueError("must be a string of printable ASCII")
+    return raw
+
+
+class HttpConfig(BaseModel):
+    """An `http` tool's `config`."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    endpoint: Annotated[httpx.URL, BeforeValidator(_url)]
+    method: Annotated[str, BeforeValidator(_method)] = "POST"
+    headers: Annotated[
+        dict[str, Annotated[str, BeforeValidator(_header_value)]], BeforeValidator(_headers)
+    ] = Field(default_factory=dict)
+    timeout: Duration | None = None
 
 
 class HttpTool(ToolType):
     """Calls an HTTP endpoint; one shared connection pool per worker."""
 
     type = "http"
+    config_model = HttpConfig
 
     def __init__(self, settings: ToolsConfig) -> None:
         super().__init__(settings)
         self._guard = AddressGuard(settings.allow_private_hosts)
         self._client: httpx.AsyncClient | None = None
 
-    def validate(self, spec: ToolSpec) -> None:
-        _parse_config(spec)
-
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
         try:
-            endpoint = _parse_config(spec)
+            endpoint: HttpConfig = self.parse_config(spec)
         except ToolSpecError as exc:
             raise ToolError(exc.message) from exc
         if call.arguments_error:
@@ -95,7 +138,7 @@ class HttpTool(ToolType):
         limits = self.settings.http
         # The whole call, redirects and a slowly dripping body included, within one deadline.
         timeout = min(endpoint.timeout or limits.timeout, limits.timeout)
-        with _map_errors(endpoint.url.host, timeout):
+        with _map_errors(endpoint.endpoint.host, timeout):
             async with asyncio.timeout(timeout):
                 response, body, complete = await self._fetch(endpoint, call)
         return _result(response, body, complete, limits.max_response_bytes)
@@ -106,12 +149,12 @@ class HttpTool(ToolType):
             self._client = None
 
     async def _fetch(
-        self, endpoint: _Endpoint, call: ToolCall
+        self, endpoint: HttpConfig, call: ToolCall
     ) -> tuple[httpx.Response, bytes, bool]:
         """Send the request, following same-origin redirects; return the final response and
         its body (at most `max_response_bytes`, and whether that is all of it)."""
         limits = self.settings.http
-        method, url, content = endpoint.method, endpoint.url, None
+        method, url, content = endpoint.method, endpoint.endpoint, None
         headers = {**_DEFAULT_HEADERS, "Idempotency-Key": call.id}
         if method in _BODY_METHODS:
             content = json.dumps(call.arguments, separators=(",", ":"), ensure_ascii=False)
@@ -216,58 +259,6 @@ def _tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def _parse_config(spec: ToolSpec) -> _Endpoint:
-    """Check `spec.config`; raise `ToolSpecError` naming the tool and the field."""
-    where = f"tool {spec.name!r}"
-    config = spec.config
-    unknown = sorted(set(config) - _CONFIG_KEYS)
-    if unknown:
-        allowed = ", ".join(sorted(_CONFIG_KEYS))
-        raise ToolSpecError(
-            f"{where}: unknown config key {', '.join(map(repr, unknown))} (allowed: {allowed})"
-        )
-    raw = config.get("endpoint")
-    if raw is None or raw == "":
-        raise ToolSpecError(f"{where}: config.endpoint is required")
-    if not isinstance(raw, str):
-        raise ToolSpecError(f"{where}: config.endpoint must be a URL string")
-    try:
-        url = httpx.URL(raw.strip())
-    except httpx.InvalidURL as exc:
-        raise ToolSpecError(f"{where}: config.endpoint is not a valid URL: {exc}") from None
-    if url.scheme not in DEFAULT_PORTS:
-        raise ToolSpecError(f"{where}: config.endpoint must be an absolute http(s) URL: {raw!r}")
-    if not url.host:
-        raise ToolSpecError(f"{where}: config.endpoint has no host: {raw!r}")
-
-    method = config.get("method", "POST")
-    if not isinstance(method, str) or method.upper() not in METHODS:
-        raise ToolSpecError(
-            f"{where}: config.method must be one of {', '.join(METHODS)} (got {method!r})"
-        )
-
-    headers = config.get("headers", {})
-    if not isinstance(headers, dict):
-        raise ToolSpecError(f"{where}: config.headers must be a mapping of names to strings")
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise ToolSpecError(f"{where}: config.headers: invalid header name {name!r}")
-        if name.lower() in _RESERVED_HEADERS:
-            raise ToolSpecError(f"{where}: config.headers: {name} is set by the executor")
-        if not isinstance(value, str) or not _HEADER_VALUE.match(value):
-            raise ToolSpecError(
-                f"{where}: config.headers.{name} must be a string of printable ASCII"
-            )
-
-    timeout = config.get("timeout")
-    if timeout is not None:
-        try:
-            timeout = parse_duration(timeout)
-        except ValueError as exc:
-            raise ToolSpecError(f"{where}: config.timeout: {exc}") from None
-    return _Endpoint(url=url, method=method.upper(), headers=dict(headers), timeout=timeout)
 
 
 def _query(arguments: dict[str, Any], url: httpx.URL) -> dict[str, str]:

@@ -42,7 +42,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import httpx2
@@ -64,21 +64,23 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
-from ..config import ToolsConfig
 from ..errors import ToolError, ToolSpecError
-from ..models import ToolCall, ToolSpec
 from .base import ToolType
 from .guard import AddressGuard
-from .mcp_config import HttpServer, StdioServer, parse_servers
+from .mcp_config import HttpServer, McpConfig, StdioServer, parse_servers
 from .mcp_pool import Connection, SessionPool
 from .output import cap_output, compact_json, maybe_compact_json
 from .schema import is_empty_schema
+from .spec import ToolSpec
+
+if TYPE_CHECKING:
+    from ..config import ToolsConfig
+    from ..llm.messages import ToolCall
 
 __all__ = ["IDEMPOTENCY_KEY", "McpTool", "result_text"]
 
 IDEMPOTENCY_KEY = "temporal-executor/idempotency-key"
 MAX_PAGES = 100
-_CONFIG_KEYS = frozenset({"server", "tool"})
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _BROKEN = (TimeoutError, OSError, httpx2.TransportError, anyio.BrokenResourceError)
 _T = TypeVar("_T")
@@ -88,6 +90,7 @@ class McpTool(ToolType):
     """Calls tools of configured MCP servers over pooled sessions (see `mcp_pool.py`)."""
 
     type = "mcp"
+    config_model = McpConfig
 
     def __init__(self, settings: ToolsConfig) -> None:
         super().__init__(settings)
@@ -151,25 +154,13 @@ class McpTool(ToolType):
 
     def _target(self, spec: ToolSpec) -> tuple[str, str | None]:
         """The server and tool a spec names; `ToolSpecError` naming the field otherwise."""
-        where = f"tool {spec.name!r}"
-        unknown = sorted(set(spec.config) - _CONFIG_KEYS)
-        if unknown:
-            raise ToolSpecError(
-                f"{where}: unknown config key {', '.join(map(repr, unknown))} "
-                "(allowed: server, tool)"
-            )
-        server = spec.config.get("server")
-        if not isinstance(server, str) or not server:
-            raise ToolSpecError(
-                f"{where}: config.server is required: the name of a server in tools.mcp_servers"
-            )
-        if server not in self.servers:
+        config: McpConfig = self.parse_config(spec)
+        if config.server not in self.servers:
             known = ", ".join(sorted(self.servers)) or "none"
-            raise ToolSpecError(f"{where}: unknown MCP server {server!r} (configured: {known})")
-        tool = spec.config.get("tool")
-        if tool is not None and (not isinstance(tool, str) or not tool):
-            raise ToolSpecError(f"{where}: config.tool must be the name of one of its tools")
-        return server, tool
+            raise ToolSpecError(
+                f"tool {spec.name!r}: unknown MCP server {config.server!r} (configured: {known})"
+            )
+        return config.server, config.tool
 
     async def _run(
         self, server: str, what: str, operation: Callable[[Client], Awaitable[_T]]

@@ -29,6 +29,7 @@ This module does not import the MCP SDK, so checking the config costs nothing at
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,11 +44,11 @@ from pydantic import (
     field_validator,
 )
 
-from ..config import Duration
-from ..errors import ConfigError
+from ..config.duration import Duration
+from ..errors import ConfigError, describe_validation
 from .sandbox import Limits
 
-__all__ = ["HttpServer", "ServerConfig", "StdioServer", "parse_servers"]
+__all__ = ["HttpServer", "McpConfig", "ServerConfig", "StdioServer", "parse_servers"]
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
@@ -64,6 +65,7 @@ _RESERVED_HEADERS = frozenset(
     }
 )
 _TRANSPORT_ALIASES = {"streamable-http": "streamable_http", "http": "streamable_http"}
+_TRANSPORTS = ("stdio", "streamable_http")
 
 
 def _scalar_to_str(value: Any) -> Any:
@@ -143,6 +145,25 @@ class HttpServer(_Server):
         return headers
 
 
+def _name_of(what: str, *, optional: bool = False) -> Any:
+    def check(value: object) -> object:
+        if (value is not None or not optional) and (not isinstance(value, str) or not value):
+            raise ValueError(f"must be the name of {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+class McpConfig(BaseModel):
+    """An `mcp` tool's `config`: a server of `tools.mcp_servers`, and one of its tools (all of
+    them when none is named)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: Annotated[str, _name_of("a server in tools.mcp_servers")]
+    tool: Annotated[str | None, _name_of("one of its tools", optional=True)] = None
+
+
 ServerConfig = Annotated[StdioServer | HttpServer, Field(discriminator="transport")]
 _SERVER = TypeAdapter[StdioServer | HttpServer](ServerConfig)
 
@@ -162,23 +183,20 @@ def parse_servers(raw: dict[str, Any]) -> dict[str, StdioServer | HttpServer]:
             data["transport"] = "stdio" if "command" in data else "streamable_http"
         elif isinstance(transport, str):
             data["transport"] = _TRANSPORT_ALIASES.get(transport, transport)
+        if data["transport"] not in _TRANSPORTS:
+            raise ConfigError(f"config: {where}.transport: must be stdio or streamable_http")
         try:
             servers[name] = _SERVER.validate_python(data)
         except ValidationError as exc:
-            raise ConfigError(f"config: {_describe(exc, where)}") from None
+            summary, _ = describe_validation(exc, field=_key_in(where), unknown="unknown key")
+            raise ConfigError(f"config: {summary}") from None
     return servers
 
 
-def _describe(exc: ValidationError, where: str) -> str:
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
-    if loc and loc[0] in ("stdio", "streamable_http"):
-        loc = loc[1:]  # the discriminated union's tag, not a key
-    key = ".".join([where, *loc])
-    if error["type"] == "union_tag_invalid":
-        key, message = f"{where}.transport", "must be stdio or streamable_http"
-    elif error["type"] == "extra_forbidden":
-        message = "unknown key"
-    else:
-        message = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {message}"
+def _key_in(where: str) -> Callable[[tuple[int | str, ...]], str]:
+    """A server entry's key from a location (whose first part is the union's tag, not a key)."""
+
+    def key(loc: tuple[int | str, ...]) -> str:
+        return ".".join([where, *map(str, loc[1:])])
+
+    return key

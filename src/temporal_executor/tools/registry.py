@@ -13,13 +13,18 @@ How the service uses it:
 
 from __future__ import annotations
 
-from ..config import ToolsConfig
+from typing import TYPE_CHECKING
+
 from ..errors import ToolSpecError
-from ..models import ToolCall, ToolSpec
 from ..plugins import Plugins
 from .base import ToolType
 from .mcp_config import parse_servers
 from .schema import check_parameters
+from .spec import ToolSpec
+
+if TYPE_CHECKING:
+    from ..config import ToolsConfig
+    from ..llm.messages import ToolCall
 
 __all__ = ["TOOL_TYPES", "ToolRegistry"]
 

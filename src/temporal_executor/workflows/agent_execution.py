@@ -2,8 +2,9 @@
 
 LLM call → (approval, when required) → tool calls in parallel → LLM call … until the LLM
 answers without tool calls, or `max_iterations` LLM calls were made (the task then fails,
-transcript kept). Every event gets its key from the workflow's own counter, so a replay or
-an activity retry never publishes an event twice.
+transcript kept). Each step's events and the task's state are written by one local activity
+(`record`); every event gets its key from the workflow's own counter, so a replay or an
+activity retry never publishes an event twice.
 """
 
 from __future__ import annotations
@@ -11,46 +12,94 @@ from __future__ import annotations
 import asyncio
 from typing import Any, NoReturn
 
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from ..models import (
-        AgentCarry,
-        AgentInput,
-        ApprovalDecision,
-        EventType,
+    from ..activities import (
+        EventRecord,
         ExpandToolsInput,
+        LLMActivities,
         LLMCallInput,
-        LLMResponse,
-        Message,
-        OpenSessionInput,
-        PendingApproval,
-        PublishEventInput,
-        SaveStateInput,
-        TaskError,
-        TaskResult,
-        TaskState,
-        TaskStatus,
-        ToolCall,
+        RecordActivities,
+        RecordInput,
+        ToolActivities,
         ToolCallInput,
-        ToolDefinition,
         ToolResult,
-        ToolSpec,
     )
-    from ..policies import EVENT_RETRY, EVENT_TIMEOUT, retry_policy, seconds
+    from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
+    from ..errors import ConflictError, RequestError, failure_message, from_failure, to_failure
+    from ..llm.messages import LLMResponse, Message, ModelSettings, ToolCall, ToolDefinition
+    from ..policies import RECORD_RETRY, RECORD_TIMEOUT, retry_policy, seconds
+    from ..tasks import EventType, PendingApproval, TaskError, TaskResult, TaskState, TaskStatus
+    from ..tools.spec import ToolSpec
+    from .approval import ApproveInput, needs_approval
 
-__all__ = ["AgentExecutionWorkflow", "workflow_id"]
+__all__ = ["AgentCarry", "AgentExecutionWorkflow", "AgentInput", "TaskPolicies", "workflow_id"]
 
 
 def workflow_id(task_id: str) -> str:
     return f"agent-execution-{task_id}"
 
 
+class TaskPolicies(BaseModel):
+    """Timeouts, retries and sizes from `executor`, fixed at submission so replays see the
+    same (no defaults here: they are config's)."""
+
+    timeouts: Timeouts
+    retry: RetryConfig
+    history_limit: int
+    inline_bytes: int
+    max_content_bytes: int
+
+    @classmethod
+    def of(cls, executor: ExecutorConfig) -> TaskPolicies:
+        return cls.model_validate(executor.model_dump(include=set(cls.model_fields)))
+
+
+class AgentCarry(BaseModel):
+    """What a run hands to the next when it continues as new: the loop's whole state."""
+
+    state: TaskState
+    seq: int
+    stored_messages: int
+    unsaved: list[Message]
+    tools: list[ToolSpec]
+    started: float
+
+
+class AgentInput(BaseModel):
+    """Input of `AgentExecutionWorkflow`: the request with every default resolved.
+    `expand_tools` is set when a spec stands for several tools (a whole MCP server)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    task_id: str
+    session_id: str
+    user_message: str
+    user_message_id: str | None = None
+    system_message: str | None = None
+    model: ModelSettings
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_iterations: int
+    require_approval: bool | list[str] = False
+    expand_tools: bool = False
+    policies: TaskPolicies
+    carry: AgentCarry | None = None
+
+
 class _TaskFailed(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.error = TaskError(code=code, message=message)
+
+    @classmethod
+    def of(cls, exc: ActivityError, code: str, prefix: str = "") -> _TaskFailed:
+        """The task's failure for an activity that failed: our error's code when it is one of
+        ours (`provider_not_configured`, …), else `code`."""
+        ours = from_failure(exc.cause)
+        return cls(ours.code if ours else code, prefix + _cause(exc))
 
 
 @workflow.defn(name="AgentExecutionWorkflow")
@@ -62,7 +111,8 @@ class AgentExecutionWorkflow:
         self._seq = 0
         self._stored_messages = 0
         self._unsaved: list[Message] = []
-        self._decision: ApprovalDecision | None = None
+        self._events: list[EventRecord] = []  # the step's events, written by the next record
+        self._decision: ApproveInput | None = None
         self._tools = input.tools
         self._started = workflow.time()
         if input.carry is not None:
@@ -81,29 +131,28 @@ class AgentExecutionWorkflow:
         return self.state
 
     @workflow.update
-    async def approve(self, decision: ApprovalDecision) -> TaskState:
+    async def approve(self, decision: ApproveInput) -> TaskState:
         """Decide on the pending tool calls; rejected (→ 409) when nothing is pending."""
         if self._decision is not None:
-            raise ApplicationError("a decision was already made", type="Conflict")
+            raise to_failure(ConflictError("a decision was already made"))
         self._decision = decision
         return self.state
 
     @approve.validator
-    def _validate_approve(self, decision: ApprovalDecision) -> None:
+    def _validate_approve(self, decision: ApproveInput) -> None:
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
-            raise ApplicationError("no tool call is awaiting approval", type="Conflict")
-        problem = decision.problem(pending.tool_calls)
-        if problem:
-            raise ApplicationError(problem, type="InvalidDecision")
+            raise to_failure(ConflictError("no tool call is awaiting approval"))
+        if problem := decision.decision.problem(pending.tool_calls):
+            raise to_failure(RequestError(problem))
 
     @workflow.signal
-    def decide(self, decision: ApprovalDecision) -> None:
+    def decide(self, decision: ApproveInput) -> None:
         """The same decision as the `approve` update, for callers that cannot wait."""
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
             workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
-        elif problem := decision.problem(pending.tool_calls):
+        elif problem := decision.decision.problem(pending.tool_calls):
             workflow.logger.warning("approval signal ignored: %s", problem)
         else:
             self._decision = decision
@@ -129,7 +178,7 @@ class AgentExecutionWorkflow:
 
     async def _start(self) -> None:
         input = self.input
-        await self._publish(
+        self._publish(
             EventType.TASK_STARTED,
             {
                 "session_id": input.session_id,
@@ -138,14 +187,7 @@ class AgentExecutionWorkflow:
                 "model": input.model.model_dump(mode="json"),
             },
         )
-        self._stored_messages = await workflow.execute_local_activity(
-            "open_session",
-            OpenSessionInput(session_id=input.session_id, task_id=input.task_id),
-            result_type=int,
-            start_to_close_timeout=EVENT_TIMEOUT,
-            retry_policy=EVENT_RETRY,
-        )
-        await self._save()
+        self._stored_messages = await self._record(count_transcript=True)
         if input.expand_tools:
             await self._expand_tools()
         # A session's system message is its first turn's: later turns continue that conversation.
@@ -194,18 +236,17 @@ class AgentExecutionWorkflow:
     async def _expand_tools(self) -> None:
         policies = self.input.policies
         try:
-            self._tools = await workflow.execute_activity(
-                "expand_tools",
+            self._tools = await workflow.execute_activity_method(
+                ToolActivities.expand_tools,
                 ExpandToolsInput(task_id=self.input.task_id, tools=self._tools),
-                result_type=list[ToolSpec],
-                start_to_close_timeout=seconds(policies.tool_timeout),
-                heartbeat_timeout=seconds(policies.heartbeat_timeout),
-                retry_policy=retry_policy(policies.tool_retry),
+                start_to_close_timeout=seconds(policies.timeouts.tool),
+                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
+                retry_policy=retry_policy(policies.retry.tool),
                 summary="list the tools of MCP servers",
             )
         except ActivityError as exc:
             _reraise_cancellation(exc)
-            raise _TaskFailed("tool_error", f"could not list tools: {_cause(exc)}") from exc
+            raise _TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
 
     async def _invoke_llm(self) -> LLMResponse:
         self.state.iterations += 1
@@ -225,22 +266,21 @@ class AgentExecutionWorkflow:
             ],
         )
         try:
-            response: LLMResponse = await workflow.execute_activity(
-                "invoke_llm",
+            response = await workflow.execute_activity_method(
+                LLMActivities.invoke_llm,
                 call,
-                result_type=LLMResponse,
-                start_to_close_timeout=seconds(policies.llm_timeout),
-                heartbeat_timeout=seconds(policies.heartbeat_timeout),
-                retry_policy=retry_policy(policies.llm_retry),
+                start_to_close_timeout=seconds(policies.timeouts.llm),
+                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
+                retry_policy=retry_policy(policies.retry.llm),
                 summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
             )
         except ActivityError as exc:
             _reraise_cancellation(exc)
-            raise _TaskFailed("llm_error", _cause(exc)) from exc
+            raise _TaskFailed.of(exc, "llm_error") from exc
         self._stored_messages += len(self._unsaved)
         self.state.usage = self.state.usage + response.usage
         message = response.message
-        await self._publish(
+        self._publish(
             EventType.LLM_MESSAGE,
             {
                 "iteration": self.state.iterations,
@@ -258,67 +298,64 @@ class AgentExecutionWorkflow:
         what the user said with their approval decision, if anything."""
         specs = {t.name: t for t in self._tools}
         for call in calls:
-            await self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
-        gated = [c for c in calls if c.name in specs and self._needs_approval(c.name)]
-        gated_ids = {c.id for c in gated}
+            self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
+        policy = self.input.require_approval
+        gated = [c for c in calls if c.name in specs and needs_approval(policy, c.name)]
         decision = await self._await_approval(gated) if gated else None
+        if decision is None:
+            await self._record()
+        gated_ids = {c.id for c in gated}
 
         async def run_one(call: ToolCall) -> ToolResult:
             if call.name not in specs:
-                result = _error_result(call, f"unknown tool {call.name!r}")
+                result = ToolResult.error(call, f"unknown tool {call.name!r}")
             elif (
                 decision is not None
                 and call.id in gated_ids
-                and not (verdict := decision.for_call(call.id)).approved
+                and not (verdict := decision.decision.for_call(call.id)).approved
             ):
                 reason = f": {verdict.reason}" if verdict.reason else ""
-                result = _error_result(call, f"The user rejected this tool call{reason}")
+                result = ToolResult.error(call, f"The user rejected this tool call{reason}")
             else:
                 result = await self._execute_tool(call, specs[call.name])
-            await self._publish(EventType.TOOL_RESULT, result.model_dump(mode="json"))
+            self._publish(EventType.TOOL_RESULT, result.event())
+            await self._record()
             return result
 
         results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in calls))]
         if decision is not None and decision.message:
-            said = Message(role="user", content=decision.message, id=decision.message_id)
-            results.append(said)
+            results.append(Message(role="user", content=decision.message, id=decision.message_id))
         return results
 
     async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         policies = self.input.policies
         try:
-            result: ToolResult = await workflow.execute_activity(
-                "execute_tool",
+            return await workflow.execute_activity_method(
+                ToolActivities.execute_tool,
                 ToolCallInput(
                     task_id=self.input.task_id,
                     call=call,
                     spec=spec,
                     inline_bytes=policies.inline_bytes,
                 ),
-                result_type=ToolResult,
-                start_to_close_timeout=seconds(policies.tool_timeout),
-                heartbeat_timeout=seconds(policies.heartbeat_timeout),
-                retry_policy=retry_policy(policies.tool_retry),
+                start_to_close_timeout=seconds(policies.timeouts.tool),
+                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
+                retry_policy=retry_policy(policies.retry.tool),
                 summary=f"tool {call.name} ({call.id})",
             )
-            return result
         except ActivityError as exc:
             _reraise_cancellation(exc)
-            return _error_result(call, f"tool failed: {_cause(exc)}")
+            return ToolResult.error(call, f"tool failed: {_cause(exc)}")
 
-    def _needs_approval(self, name: str) -> bool:
-        policy = self.input.require_approval
-        return policy if isinstance(policy, bool) else name in policy
-
-    async def _await_approval(self, calls: list[ToolCall]) -> ApprovalDecision:
+    async def _await_approval(self, calls: list[ToolCall]) -> ApproveInput:
         self.state.status = TaskStatus.AWAITING_APPROVAL
         self.state.pending_approval = PendingApproval(tool_calls=calls)
-        await self._publish(
+        self._publish(
             EventType.APPROVAL_REQUIRED,
             {"tool_calls": [c.model_dump(mode="json") for c in calls]},
         )
-        await self._save()
-        remaining = self.input.policies.task_timeout - (workflow.time() - self._started)
+        await self._record()
+        remaining = self.input.policies.timeouts.task - (workflow.time() - self._started)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None, timeout=max(remaining, 1.0)
@@ -330,8 +367,8 @@ class AgentExecutionWorkflow:
         self._decision = None
         self.state.status = TaskStatus.RUNNING
         self.state.pending_approval = None
-        await self._publish(EventType.APPROVAL_DECIDED, decision.model_dump())
-        await self._save()
+        self._publish(EventType.APPROVAL_DECIDED, decision.event())
+        await self._record()
         return decision
 
     # --- events and state ----------------------------------------------------------------
@@ -360,38 +397,42 @@ class AgentExecutionWorkflow:
             TaskStatus.FAILED: EventType.TASK_FAILED,
             TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
         }[status]
-        # Save before publishing: a client that sees the terminal event finds the final state
-        # and the whole transcript, the last answer and unsent tool results included.
-        await self._save(with_transcript=True)
-        await self._publish(terminal, data)
+        # One record: the transcript (the last answer and unsent tool results included) and
+        # the final state are written before the terminal event, so a client that sees it
+        # finds both.
+        self._publish(terminal, data)
+        await self._record(with_transcript=True)
 
-    async def _publish(self, type: EventType, data: dict[str, Any]) -> None:
+    def _publish(self, type: EventType, data: dict[str, Any]) -> None:
+        """Queue an event for the next `_record`, keyed by the workflow's own counter."""
         self._seq += 1
-        await workflow.execute_local_activity(
-            "publish_event",
-            PublishEventInput(
-                task_id=self.input.task_id, key=f"wf:{self._seq}", type=type, data=data
-            ),
-            result_type=int,
-            start_to_close_timeout=EVENT_TIMEOUT,
-            retry_policy=EVENT_RETRY,
-        )
+        self._events.append(EventRecord(key=f"wf:{self._seq}", type=type, data=data))
 
-    async def _save(self, *, with_transcript: bool = False) -> None:
-        await workflow.execute_local_activity(
-            "save_state",
-            SaveStateInput(
+    async def _record(
+        self, *, with_transcript: bool = False, count_transcript: bool = False
+    ) -> int:
+        """Write the queued events with the task's state (and transcript) in one local
+        activity; the session's transcript length when `count_transcript`."""
+        events, self._events = self._events, []
+        count: int = await workflow.execute_local_activity_method(
+            RecordActivities.record,
+            RecordInput(
+                task_id=self.input.task_id,
+                session_id=self.input.session_id,
                 state=self.state,
+                events=events,
                 first_index=self._stored_messages,
-                messages=self._unsaved if with_transcript else [],
+                transcript=self._unsaved if with_transcript else [],
+                count_transcript=count_transcript,
             ),
-            start_to_close_timeout=EVENT_TIMEOUT,
-            retry_policy=EVENT_RETRY,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
+        return count
 
 
-def _error_result(call: ToolCall, message: str) -> ToolResult:
-    return ToolResult(tool_call_id=call.id, name=call.name, content=message, is_error=True)
+def _cause(exc: ActivityError) -> str:
+    return failure_message(exc.cause) if exc.cause is not None else exc.message
 
 
 def _reraise_cancellation(exc: ActivityError) -> None:
@@ -399,8 +440,3 @@ def _reraise_cancellation(exc: ActivityError) -> None:
     counting as an LLM or tool failure."""
     if isinstance(exc.cause, CancelledError):
         raise asyncio.CancelledError() from exc
-
-
-def _cause(exc: ActivityError) -> str:
-    cause = exc.cause
-    return cause.message if isinstance(cause, FailureError) else exc.message

@@ -94,8 +94,8 @@ def _skills(config: Config) -> list[AgentSkill]:
             for s in config.a2a.skills
         ]
     agent = config.a2a.default_agent
-    model = agent.model or {}
-    described = [f"Model: {model.get('provider', '?')}/{model.get('model', '?')}."]
+    model = f"{agent.model.provider}/{agent.model.model}" if agent.model else "?/?"
+    described = [f"Model: {model}."]
     if agent.tools:
         tools = "; ".join(
             f"{t.name}: {t.description}" if t.description else t.name for t in agent.tools

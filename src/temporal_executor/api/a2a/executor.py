@@ -1,8 +1,9 @@
 """Our `AgentExecutor`: it translates, it does not run the agent.
 
-A message becomes a workflow call: a new task starts `AgentExecutionWorkflow` (through
-`TaskService.submit`, with `a2a.default_agent` filling what the message does not say), an
-answer to an `input-required` task becomes its approval decision (`TaskService.approve`).
+A message becomes a workflow call: a new task starts `AgentExecutionWorkflow` (checked like
+a REST request, with `a2a.default_agent` filling what the message does not say, then
+`TaskService.submit`), an answer to an `input-required` task becomes its approval decision
+(`TaskService.approve`).
 Then the executor relays the task's event log as A2A events. The LLM and the tools are
 called by the workflow's activities on a worker, never here (STYLE rule 7), so the task runs
 on when the caller goes away or this process restarts.
@@ -25,21 +26,21 @@ from a2a.utils.errors import (
     UnsupportedOperationError,
 )
 from google.protobuf.json_format import MessageToDict
-from pydantic import ValidationError
 
-from ...models import ExecuteRequest
+from ...config import DefaultAgent
+from ...errors import RequestError
 from ...service import TaskService
+from ...workflows import ApproveInput
+from ..bodies import ExecuteRequest, execute_request
+from ..submission import Submissions
 from .errors import a2a_errors
 from .hitl import decision_from, hitl_requested
 from .task_store import ServiceTaskStore
 from .view import TERMINAL, TaskView, ends_stream
 
-__all__ = ["OVERRIDES", "TemporalAgentExecutor"]
+__all__ = ["TemporalAgentExecutor"]
 
-# Execute fields a message's (or the request's) metadata may set for a new task.
-OVERRIDES = frozenset(
-    {"system_message", "model_config", "tools", "max_iterations", "require_approval"}
-)
+# A2A's names of the execute fields a message sets.
 _FIELD_NAMES = {
     "session_id": "contextId",
     "task_id": "taskId",
@@ -56,8 +57,16 @@ class TemporalAgentExecutor(AgentExecutor):
     returns when the task ends or waits for input; `cancel` cancels the workflow and
     enqueues events up to its end. Errors are A2A errors (`a2a.utils.errors`)."""
 
-    def __init__(self, service: TaskService, store: ServiceTaskStore) -> None:
-        self.service = service
+    def __init__(
+        self,
+        tasks: TaskService,
+        submissions: Submissions,
+        default_agent: DefaultAgent,
+        store: ServiceTaskStore,
+    ) -> None:
+        self.tasks = tasks
+        self.submissions = submissions
+        self.default_agent = default_agent
         self.store = store
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -72,32 +81,43 @@ class TemporalAgentExecutor(AgentExecutor):
 
     # --- the work, as async iterators for request handlers --------------------------------
 
-    async def run(self, context: RequestContext) -> AsyncGenerator[A2AEvent]:
+    async def run(
+        self, context: RequestContext, current: TaskView | None = None
+    ) -> AsyncGenerator[A2AEvent]:
         """`execute` as an iterator: the task as it stood, then its events up to the end of
         this turn (terminal, or waiting for input)."""
-        view = await self.start(context)
+        view = await self.start(context, current)
         yield view.snapshot()
-        async for event in self.relay(view):
+        async for event in self.turn(view):
             yield event
-            if ends_stream(event):
-                return
 
-    async def start(self, context: RequestContext) -> TaskView:
-        """Start a new task (`context.current_task` is None) or resume the current one; the
-        view returned is the task as it stood before, so relaying from it shows the change."""
+    async def start(self, context: RequestContext, current: TaskView | None = None) -> TaskView:
+        """Start a new task (`context.current_task` is None) or resume the current one (as
+        `current` shows it, when the caller has read it already); the view returned is the
+        task as it stood before, so relaying from it shows the change."""
         message = context.message
         if message is None or context.task_id is None or context.context_id is None:
             raise InvalidParamsError("a message is required")
         hitl = hitl_requested(context.call_context)
         if context.current_task is not None:
-            return await self._resume(context.task_id, message, hitl=hitl)
+            current = current or await self.store.view(context.task_id, hitl=hitl)
+            return await self._resume(current, message)
         request = self._execute_request(message, context.task_id, context.context_id, context)
         # Made before the workflow starts: `submitted` is timestamped before `working`.
         view = TaskView(context.task_id, context.context_id, hitl=hitl)
         view.add_user_message(request.user_message, request.message_id)
         with a2a_errors():
-            await self.service.submit(request)
+            input = self.submissions.prepare(request)
+            await self.tasks.submit(input, named=True)
         return view
+
+    async def turn(self, view: TaskView) -> AsyncGenerator[A2AEvent]:
+        """The events of the task's turn after `view.seq`, up to its end (terminal, or
+        waiting for input); `view` follows along."""
+        async for event in self.relay(view):
+            yield event
+            if ends_stream(event):
+                return
 
     async def stop(self, task_id: str, *, hitl: bool) -> AsyncGenerator[A2AEvent]:
         """Cancel the task's workflow; its events up to `canceled` (or however it ended)."""
@@ -105,7 +125,7 @@ class TemporalAgentExecutor(AgentExecutor):
         if view.state in TERMINAL:
             raise TaskNotCancelableError(f"task {task_id!r} has already ended")
         with a2a_errors(conflict=TaskNotCancelableError):
-            await self.service.cancel(task_id)
+            await self.tasks.cancel(task_id)
         async for event in self.relay(view):
             yield event
 
@@ -113,15 +133,14 @@ class TemporalAgentExecutor(AgentExecutor):
         """The A2A events of the task's log after `view.seq`, live, until its terminal
         event; `view` follows along."""
         with a2a_errors():
-            async for event in self.service.events(view.task.id, view.seq):
+            async for event in self.tasks.events(view.task.id, view.seq):
                 for translated in view.apply(event):
                     yield translated
 
     # --- translation ------------------------------------------------------------------------
 
-    async def _resume(self, task_id: str, message: Message, *, hitl: bool) -> TaskView:
-        view = await self.store.view(task_id, hitl=hitl)
-        state = view.state
+    async def _resume(self, view: TaskView, message: Message) -> TaskView:
+        task_id, state = view.task.id, view.state
         if state in TERMINAL:
             raise UnsupportedOperationError(
                 f"task {task_id!r} has ended ({TaskState.Name(state)}) and takes no more "
@@ -133,10 +152,12 @@ class TemporalAgentExecutor(AgentExecutor):
                 f"task {task_id!r} is {TaskState.Name(state)}: it takes a message only while "
                 "it waits for input (input-required)"
             )
-        decision = decision_from(message, view.pending)
-        decision.message_id = message.message_id or None
+        decision, said = decision_from(message, view.pending)
+        answer = ApproveInput(
+            decision=decision, message=said, message_id=message.message_id or None
+        )
         with a2a_errors():
-            await self.service.approve(task_id, decision)
+            await self.tasks.approve(task_id, answer)
         return view
 
     def _execute_request(
@@ -144,33 +165,18 @@ class TemporalAgentExecutor(AgentExecutor):
     ) -> ExecuteRequest:
         if message.role != Role.ROLE_USER:
             raise InvalidParamsError("a new task starts with a message of role ROLE_USER")
-        default = self.service.config.a2a.default_agent
-        fields: dict[str, Any] = {
-            "system_message": default.system_message,
-            "model_config": default.model,
-            "tools": [t.model_dump() for t in default.tools],
-            "require_approval": default.require_approval,
-        }
-        for metadata in (_struct(message), context.metadata):
-            fields.update({k: v for k, v in metadata.items() if k in OVERRIDES})
-        fields.update(
-            task_id=task_id,
-            session_id=context_id,
-            user_message=_user_text(message),
-            message_id=message.message_id or None,
-        )
-        if fields.get("model_config") is None:
-            raise InvalidParamsError(
-                "no model: set a2a.default_agent.model_config in the server config, or "
-                "metadata.model_config in the request"
-            )
         try:
-            return ExecuteRequest.model_validate(fields)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"])
-            field = _FIELD_NAMES.get(field, f"metadata.{field}")
-            raise InvalidParamsError(f"{field}: {error['msg']}") from None
+            return execute_request(
+                self.default_agent,
+                {**_struct(message), **context.metadata},
+                field_names=lambda field: _FIELD_NAMES.get(field, f"metadata.{field}"),
+                task_id=task_id,
+                session_id=context_id,
+                user_message=_user_text(message),
+                message_id=message.message_id or None,
+            )
+        except RequestError as exc:
+            raise InvalidParamsError(exc.message) from None
 
 
 def _struct(message: Message) -> dict[str, Any]:

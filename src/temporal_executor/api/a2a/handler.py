@@ -50,7 +50,7 @@ from .executor import TemporalAgentExecutor
 from .hitl import hitl_requested
 from .push import PushNotifier
 from .task_store import ServiceTaskStore
-from .view import TERMINAL, ends_stream
+from .view import TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalRequestHandler"]
 
@@ -77,52 +77,52 @@ class TemporalRequestHandler(RequestHandler):
     async def on_message_send(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> Task | Message:
-        first, events = await self._start(params, context)
-        try:
-            if params.configuration.return_immediately:
-                return _trimmed(first, params)
-            async for _ in events:
-                pass  # the turn's events; the answer is the task as it stands at the end
-        finally:
-            await events.aclose()
-        view = await self.store.view(params.message.task_id, hitl=hitl_requested(context))
+        view = await self._start(params, context)
+        if not params.configuration.return_immediately:
+            events = self.executor.turn(view)
+            try:
+                async for _ in events:
+                    pass  # the turn's events; the answer is the task as it stands at the end
+            finally:
+                await events.aclose()
         return _trimmed(view.snapshot(), params)
 
     @validate_request_params
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[A2AEvent]:
-        first, events = await self._start(params, context)
+        view = await self._start(params, context)
+        yield _trimmed(view.snapshot(), params)
+        events = self.executor.turn(view)
         try:
-            yield _trimmed(first, params)
             async for event in events:
                 yield _trimmed(event, params) if isinstance(event, Task) else event
         finally:
             await events.aclose()
 
-    async def _start(
-        self, params: SendMessageRequest, context: ServerCallContext
-    ) -> tuple[A2AEvent, AsyncGenerator[A2AEvent]]:
+    async def _start(self, params: SendMessageRequest, context: ServerCallContext) -> TaskView:
         """Check the ids, register a push config, start or resume the task: the task as it
-        stood, and the iterator of its events from there (errors raise before any stream)."""
+        stood, to relay its events from (errors raise before any stream). A task's log is
+        read once here, and followed from there."""
         validate_history_length(params.configuration)
         message = params.message
         current = None
         if message.task_id:
-            current = await self.store.get(message.task_id, context)
-            if current is None:
-                raise TaskNotFoundError(f"no task with id {message.task_id!r}")
-            if message.context_id and message.context_id != current.context_id:
+            try:
+                current = await self.store.view(message.task_id, hitl=hitl_requested(context))
+            except TaskNotFoundError:
+                raise TaskNotFoundError(f"no task with id {message.task_id!r}") from None
+            if message.context_id and message.context_id != current.task.context_id:
                 raise InvalidParamsError(
                     f"contextId {message.context_id!r} is not the context of task "
-                    f"{message.task_id!r} ({current.context_id!r})"
+                    f"{message.task_id!r} ({current.task.context_id!r})"
                 )
         request = RequestContext(
             context,
             request=params,
             task_id=message.task_id or None,
-            context_id=current.context_id if current else message.context_id or None,
-            task=current,
+            context_id=current.task.context_id if current else message.context_id or None,
+            task=current.snapshot() if current else None,
         )
         task_id, context_id = params.message.task_id, params.message.context_id
         pushed = None
@@ -131,11 +131,9 @@ class TemporalRequestHandler(RequestHandler):
                 raise PushNotificationNotSupportedError
             config = params.configuration.task_push_notification_config
             pushed = await self.push.set(task_id, config, context)
-        events = self.executor.run(request)
         try:
-            first = await anext(events)
+            view = await self.executor.start(request, current)
         except BaseException:
-            await events.aclose()
             if self.push is not None and pushed is not None and current is None:
                 await self.push.configs.delete_info(task_id, context, pushed.id)
             raise
@@ -146,7 +144,7 @@ class TemporalRequestHandler(RequestHandler):
         ):
             hitl = hitl_requested(context)
             self.push.watch(task_id, context_id, hitl=hitl, from_start=current is None)
-        return first, events
+        return view
 
     # --- tasks -------------------------------------------------------------------------------
 

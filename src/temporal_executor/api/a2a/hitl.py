@@ -32,7 +32,9 @@ from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict, ParseDict
 from pydantic import ValidationError
 
-from ...models import ApprovalDecision, ApproveBody, ToolCall, ToolDecision
+from ...errors import describe_validation
+from ...llm.messages import ToolCall
+from ...workflows import ApprovalDecision, ToolDecision
 
 __all__ = [
     "HITL_EXTENSION_URI",
@@ -86,10 +88,12 @@ def approval_request(
     return message
 
 
-def decision_from(message: Message, pending: list[ToolCall]) -> ApprovalDecision:
-    """The decision a client's message carries on `pending`; `InvalidParamsError` when the
-    message is no decision, or does not settle every pending call."""
+def decision_from(message: Message, pending: list[ToolCall]) -> tuple[ApprovalDecision, str | None]:
+    """The decision a client's message carries on `pending`, and the user's own words when
+    the message was not a decision (they reject the calls and become the next turn);
+    `InvalidParamsError` when the message does not settle every pending call."""
     metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
+    said = None
     decision: ApprovalDecision | None
     if HITL_EXTENSION_URI in metadata:
         if HITL_EXTENSION_URI not in message.extensions:
@@ -99,13 +103,15 @@ def decision_from(message: Message, pending: list[ToolCall]) -> ApprovalDecision
             )
         decision = _extension_decision(metadata[HITL_EXTENSION_URI], pending)
     else:
-        decision = _data_decision(message) or _text_decision(message)
+        decision = _data_decision(message)
+        if decision is None:
+            decision, said = _text_decision(message)
     if decision is None:
         names = ", ".join(c.name for c in pending)
         raise InvalidParamsError(f"the task is waiting for approval of {names}: {_HOW}")
     if problem := decision.problem(pending):
         raise InvalidParamsError(problem)
-    return decision
+    return decision, said
 
 
 def _extension_decision(payload: Any, pending: list[ToolCall]) -> ApprovalDecision:
@@ -145,24 +151,22 @@ def _data_decision(message: Message) -> ApprovalDecision | None:
             data["tool_calls"] = data.pop("toolCalls")
         if not isinstance(data, dict) or not ({"approved", "tool_calls"} & data.keys()):
             continue
-        known = {k: v for k, v in data.items() if k in ApproveBody.model_fields}
+        known = {k: v for k, v in data.items() if k in ApprovalDecision.model_fields}
         try:
-            body = ApproveBody.model_validate(known)
+            return ApprovalDecision.model_validate(known)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "data"
-            raise InvalidParamsError(f"approval data {where}: {error['msg']}") from None
-        return ApprovalDecision.model_validate(body.model_dump())
+            summary, _ = describe_validation(exc)
+            raise InvalidParamsError(f"approval data {summary}") from None
     return None
 
 
-def _text_decision(message: Message) -> ApprovalDecision | None:
+def _text_decision(message: Message) -> tuple[ApprovalDecision | None, str | None]:
     text = " ".join(part.text for part in message.parts if part.HasField("text"))
     if not text.strip():
-        return None
+        return None, None
     if _APPROVE.match(text):
-        return ApprovalDecision(approved=True)
+        return ApprovalDecision(approved=True), None
     if rejected := _REJECT.match(text):
-        return ApprovalDecision(approved=False, reason=rejected.group(1).strip() or None)
+        return ApprovalDecision(approved=False, reason=rejected.group(1).strip() or None), None
     reason = "the user answered with a message instead"
-    return ApprovalDecision(approved=False, reason=reason, message=text.strip())
+    return ApprovalDecision(approved=False, reason=reason), text.strip()

@@ -12,9 +12,8 @@ when a config is set and again at each delivery, and the connection goes to the 
 was checked. A host that does not resolve yet is accepted when set (DNS may be down for a
 moment, the receiver not deployed yet) and checked at delivery.
 
-Configs are kept in the event store with the task (`PushConfigs`), with the seq of the last
-event delivered, so they outlive the API process as the spec requires ("persist until task
-completion or explicit deletion"). A starting API resumes delivery for the tasks of the last
+Configs are kept in the store with the task (`push_configs.py`), with the seq of the last
+event delivered. A starting API resumes delivery for the tasks of the last
 day that have configs and were not delivered to the end: first how the task stands now, when
 events went undelivered meanwhile (for an ended task its answer, then its final status), then
 what follows. Delivery is at least once: each POST carries `X-A2A-Notification-Id`
@@ -27,132 +26,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-import weakref
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from a2a.server.context import ServerCallContext
 from a2a.server.events import Event as A2AEvent
-from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
-from a2a.server.tasks.push_notification_config_store import (
-    PushNotificationConfigStore,
-    normalize_push_notification_config,
-)
 from a2a.types import TaskArtifactUpdateEvent, TaskPushNotificationConfig, TaskStatusUpdateEvent
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.proto_utils import to_stream_response
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict
 
 from ...config import A2APushConfig
 from ...errors import ToolError
-from ...events import EventStore
 from ...tools.guard import AddressGuard, UnresolvableHost
 from .executor import TemporalAgentExecutor
-from .hitl import hitl_requested
+from .push_configs import PushConfigs
 from .view import TERMINAL, TaskView
 
-__all__ = ["PushConfigs", "PushNotifier"]
+__all__ = ["PushNotifier"]
 
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUS = frozenset({408, 429})
 # A starting API resumes the deliveries of tasks updated this recently.
 RESUME_WINDOW = 86_400.0
-# The records `PushConfigs` keeps per task, with their contents when new.
-_RECORDS: dict[str, dict[str, Any]] = {
-    "push": {"configs": [], "hitl": False},
-    "push-progress": {"watched": False, "delivered": 0, "finished": False},
-}
-
-
-class PushConfigs(PushNotificationConfigStore):
-    """The push configs of each task, kept in the event store in two records, so that the
-    API calls that change configs and the follower that notes its progress never overwrite
-    each other: `<task id>/push` has the configs with their owners and whether kagent's HITL
-    rendering was asked for; `<task id>/push-progress` whether a follower delivers the task's
-    events (not so for a config set after the task ended), the seq of the last event
-    delivered, and whether the terminal status was delivered."""
-
-    def __init__(self, store: EventStore, owner_resolver: OwnerResolver = resolve_user_scope):
-        self.store = store
-        self.owner_resolver = owner_resolver
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    async def read(self, task_id: str, record: str = "push") -> dict[str, Any]:
-        blob = await self.store.get_blob(f"{task_id}/{record}")
-        found: dict[str, Any] = json.loads(blob) if blob else {}
-        return {**_RECORDS[record], **found}
-
-    @contextlib.asynccontextmanager
-    async def edit(self, task_id: str, record: str = "push") -> AsyncIterator[dict[str, Any]]:
-        """One of the task's records, written back when the block ends (one editor at a time
-        in this process)."""
-        key = f"{task_id}/{record}"
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:
-            data = await self.read(task_id, record)
-            yield data
-            await self.store.put_blob(key, json.dumps(data))
-
-    async def set_info(
-        self,
-        task_id: str,
-        notification_config: TaskPushNotificationConfig,
-        context: ServerCallContext,
-    ) -> TaskPushNotificationConfig:
-        stored = normalize_push_notification_config(task_id, notification_config)
-        owner = self.owner_resolver(context)
-        async with self.edit(task_id) as data:
-            data["configs"] = [
-                c for c in data["configs"] if (c["owner"], c["config"]["id"]) != (owner, stored.id)
-            ]
-            data["configs"].append({"owner": owner, "config": MessageToDict(stored)})
-            data["hitl"] = data["hitl"] or hitl_requested(context)
-        return stored
-
-    async def get_info(
-        self, task_id: str, context: ServerCallContext
-    ) -> list[TaskPushNotificationConfig]:
-        return await self._configs(task_id, self.owner_resolver(context))
-
-    async def get_info_for_dispatch(self, task_id: str) -> list[TaskPushNotificationConfig]:
-        return await self._configs(task_id, None)
-
-    async def delete_info(
-        self, task_id: str, context: ServerCallContext, config_id: str | None = None
-    ) -> None:
-        owner = self.owner_resolver(context)
-        async with self.edit(task_id) as data:
-            data["configs"] = [
-                c
-                for c in data["configs"]
-                if c["owner"] != owner or config_id not in (None, c["config"]["id"])
-            ]
-
-    async def _configs(self, task_id: str, owner: str | None) -> list[TaskPushNotificationConfig]:
-        return [
-            ParseDict(c["config"], TaskPushNotificationConfig())
-            for c in (await self.read(task_id))["configs"]
-            if owner is None or c["owner"] == owner
-        ]
 
 
 class PushNotifier:
-    """Push notification configs (set, read, delete) and their delivery."""
+    """Delivery of a task's events to its webhooks (`configs`), and setting a config after
+    checking its URL."""
 
     def __init__(
-        self, executor: TemporalAgentExecutor, settings: A2APushConfig, guard: AddressGuard
+        self,
+        executor: TemporalAgentExecutor,
+        configs: PushConfigs,
+        settings: A2APushConfig,
+        guard: AddressGuard,
     ) -> None:
         self.executor = executor
+        self.configs = configs
         self.settings = settings
         self.guard = guard
-        self.configs = PushConfigs(executor.service.store)
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
         self._resuming: asyncio.Task[None] | None = None
@@ -179,7 +95,7 @@ class PushNotifier:
         self._resuming = asyncio.create_task(self._resume(), name="a2a-push-resume")
 
     async def _resume(self) -> None:
-        service = self.executor.service
+        service = self.executor.tasks
         since = time.time() - RESUME_WINDOW
         offset = 0
         try:

@@ -29,14 +29,12 @@ from a2a.utils.task import (
     validate_page_size,
 )
 
-from ...models import Event, TaskStatus
 from ...service import TaskService
+from ...tasks import TaskStatus
 from .errors import a2a_errors
 from .view import TERMINAL, TaskView
 
 __all__ = ["ServiceTaskStore"]
-
-_READ_BATCH = 1000
 
 # The A2A states a ListTasks filter asks for, in our stored statuses.
 _STATUS_FILTER: dict[TaskState, TaskStatus | None] = {
@@ -64,7 +62,7 @@ class ServiceTaskStore(TaskStore):
         with a2a_errors():
             state = await self.service.get(task_id)
             view = TaskView(task_id, state.session_id, hitl=hitl)
-            for event in await self._events(task_id):
+            for event in await self.service.log(task_id):
                 view.apply(event)
         if state.status.terminal and view.state not in TERMINAL:
             # Ended without its terminal event in the log yet (the workflow stores the final
@@ -83,14 +81,6 @@ class ServiceTaskStore(TaskStore):
                     )
                 )
         return view
-
-    async def _events(self, task_id: str) -> list[Event]:
-        events: list[Event] = []
-        while batch := await self.service.store.read(task_id, len(events), _READ_BATCH):
-            events += batch
-            if len(batch) < _READ_BATCH:
-                break
-        return events
 
     # --- the SDK's TaskStore ---------------------------------------------------------------
 

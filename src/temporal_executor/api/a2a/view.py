@@ -41,7 +41,8 @@ from a2a.types import (
     TaskStatusUpdateEvent,
 )
 
-from ...models import Event, ToolCall
+from ...llm.messages import ToolCall
+from ...tasks import Event
 from ...workflows import workflow_id
 from .hitl import approval_request
 

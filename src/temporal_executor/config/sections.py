@@ -1,10 +1,8 @@
-"""Configuration: the seed's YAML shape plus our documented extras, with env overrides.
+"""The sections of the config file: the seed's YAML shape plus our documented extras.
 
-Load order: built-in defaults ← YAML file (path from the CLI or `TEMPORAL_EXECUTOR_CONFIG`)
-← environment variables `TEMPORAL_EXECUTOR__SECTION__KEY[__KEY…]` (list items by index, e.g.
-`TEMPORAL_EXECUTOR__LLM__PROVIDERS__0__CONFIG__BASE_URL`). Values from the environment are
-read as YAML scalars, so `true`, `8080` and `30s` mean what they look like. Secrets are never
-in the file: a provider names the environment variable that holds its key.
+Every default lives here and nowhere else: the workflow gets its timeouts and retry policies
+from these sections, fixed at submission. Provider and tool settings (`llm.providers[].config`,
+a tool's `config`) are typed by their adapters (`llm/settings.py`, `tools/`).
 """
 
 from __future__ import annotations
@@ -12,61 +10,41 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from .errors import ConfigError
-from .models import RetrySettings, TaskPolicies, ToolSpec
+from ..llm.messages import ModelSettings
+from ..tools.spec import ToolSpec
+from .duration import Duration, parse_duration
 
 __all__ = [
     "A2AConfig",
     "A2APushConfig",
     "A2ASkill",
     "Config",
+    "DefaultAgent",
+    "Duration",
     "EventsConfig",
     "ExecutorConfig",
+    "HttpToolConfig",
+    "LLMConfig",
     "ProviderConfig",
+    "RetryConfig",
+    "RetrySettings",
     "ServerConfig",
     "TemporalConfig",
+    "Timeouts",
     "ToolsConfig",
     "default_state_dir",
-    "load_config",
     "parse_duration",
 ]
-
-ENV_PREFIX = "TEMPORAL_EXECUTOR__"
-CONFIG_PATH_ENV = "TEMPORAL_EXECUTOR_CONFIG"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: object) -> float:
-    """`120s`, `1.5m`, `500ms`, `1h` or a plain number of seconds → seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 30s, 5m, 1h)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise ValueError("must be greater than 0")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Section(BaseModel):
@@ -88,6 +66,15 @@ class TemporalConfig(_Section):
     ui_port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class RetrySettings(_Section):
+    """One activity's retry policy: attempts, and the backoff between them (seconds)."""
+
+    max_attempts: int = Field(ge=1)
+    initial_interval: Duration = 1.0
+    backoff_coefficient: float = Field(default=2.0, ge=1)
+    maximum_interval: Duration
+
+
 class Timeouts(_Section):
     llm: Duration = 120.0
     tool: Duration = 60.0
@@ -95,21 +82,20 @@ class Timeouts(_Section):
     heartbeat: Duration = 30.0
 
 
+_LLM_RETRY = {"max_attempts": 5, "maximum_interval": 60.0}
+_TOOL_RETRY = {"max_attempts": 3, "maximum_interval": 30.0}
+
+
 class RetryConfig(_Section):
-    llm: RetrySettings = Field(default_factory=RetrySettings)
-    tool: RetrySettings = Field(
-        default_factory=lambda: RetrySettings(max_attempts=3, maximum_interval=30.0)
-    )
+    llm: RetrySettings = Field(default_factory=lambda: RetrySettings(**_LLM_RETRY))
+    tool: RetrySettings = Field(default_factory=lambda: RetrySettings(**_TOOL_RETRY))
 
     @field_validator("llm", "tool", mode="before")
     @classmethod
-    def _durations(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            value = dict(value)
-            for key in ("initial_interval", "maximum_interval"):
-                if key in value:
-                    value[key] = parse_duration(value[key])
-        return value
+    def _defaults(cls, value: Any, info: Any) -> Any:
+        # A section that sets some keys keeps the defaults of the others.
+        defaults = _LLM_RETRY if info.field_name == "llm" else _TOOL_RETRY
+        return {**defaults, **value} if isinstance(value, dict) else value
 
 
 class ExecutorConfig(_Section):
@@ -122,19 +108,6 @@ class ExecutorConfig(_Section):
     require_approval: bool | list[str] = False
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
-
-    def policies(self) -> TaskPolicies:
-        return TaskPolicies(
-            llm_timeout=self.timeouts.llm,
-            tool_timeout=self.timeouts.tool,
-            heartbeat_timeout=self.timeouts.heartbeat,
-            task_timeout=self.timeouts.task,
-            history_limit=self.history_limit,
-            inline_bytes=self.inline_bytes,
-            max_content_bytes=self.max_content_bytes,
-            llm_retry=self.retry.llm,
-            tool_retry=self.retry.tool,
-        )
 
 
 class ProviderConfig(_Section):
@@ -151,12 +124,12 @@ class ProviderConfig(_Section):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
-_DEFAULT_PROVIDER = {"name": "openai", "api_key_env": "OPENAI_API_KEY"}
+DEFAULT_PROVIDER = {"name": "openai", "api_key_env": "OPENAI_API_KEY"}
 
 
 class LLMConfig(_Section):
     providers: list[ProviderConfig] = Field(
-        default_factory=lambda: [ProviderConfig.model_validate(_DEFAULT_PROVIDER)]
+        default_factory=lambda: [ProviderConfig.model_validate(DEFAULT_PROVIDER)]
     )
 
     @field_validator("providers")
@@ -200,9 +173,11 @@ class ServerConfig(_Section):
 
 
 class DefaultAgent(_Section):
+    """The agent a message runs when it does not say otherwise (A2A, `/a2a/message`, `run`)."""
+
     system_message: str | None = None
-    model: dict[str, Any] | None = Field(
-        default_factory=lambda: {"provider": "openai", "model": "gpt-4o-mini"},
+    model: ModelSettings | None = Field(
+        default_factory=lambda: ModelSettings(provider="openai", model="gpt-4o-mini"),
         alias="model_config",
     )
     tools: list[ToolSpec] = Field(default_factory=list)
@@ -293,110 +268,3 @@ class Config(_Section):
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "temporal-executor"
-
-
-def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read the config; any problem becomes one `ConfigError` naming the key."""
-    env = dict(os.environ if env is None else env)
-    path = path or env.get(CONFIG_PATH_ENV)
-    data: dict[str, Any] = {}
-    if path:
-        data = _read_yaml(Path(path))
-    if not (data.get("llm") or {}).get("providers"):
-        # Env overrides by index (…__PROVIDERS__0__…) apply to the built-in provider list too.
-        data["llm"] = {**(data.get("llm") or {}), "providers": [dict(_DEFAULT_PROVIDER)]}
-    _apply_env_overrides(data, env)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"config file {path}{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
-    return data
-
-
-def _apply_env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
-    for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
-        if not all(keys):
-            raise ConfigError(f"environment variable {name}: empty key segment")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        _set_path(data, keys, value, name)
-
-
-def _set_path(node: Any, keys: list[str], value: Any, origin: str) -> None:
-    *parents, last = keys
-    for i, key in enumerate(parents):
-        following = keys[i + 1]
-        default: Any = [] if following.isdigit() else {}
-        node = _child(node, key, default, origin)
-    if isinstance(node, list):
-        index = _index(node, last, origin)
-        node[index] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"environment variable {origin}: cannot set a key inside a scalar")
-
-
-def _child(node: Any, key: str, default: Any, origin: str) -> Any:
-    if isinstance(node, list):
-        index = _index(node, key, origin)
-        if not isinstance(node[index], dict | list):
-            node[index] = default
-        return node[index]
-    if not isinstance(node, dict):
-        raise ConfigError(f"environment variable {origin}: cannot set a key inside a scalar")
-    if not isinstance(node.get(key), dict | list):
-        node[key] = default
-    return node[key]
-
-
-def _index(node: list[Any], key: str, origin: str) -> int:
-    if not key.isdigit():
-        raise ConfigError(f"environment variable {origin}: {key!r} must be a list index")
-    index = int(key)
-    if index > len(node):
-        raise ConfigError(f"environment variable {origin}: list index {index} skips items")
-    if index == len(node):
-        node.append({})
-    return index
-
-
-def _describe(exc: ValidationError, path: str | Path | None) -> str:
-    error = exc.errors()[0]
-    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif (
-        "input" in error
-        and not isinstance(error["input"], dict | list)
-        and (repr(error["input"]) not in message)
-    ):
-        message += f" (got {error['input']!r})"
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    source = f"config {path}" if path else "config"
-    return f"{source}: {key}: {message}{suffix}"

@@ -1,4 +1,5 @@
-"""Event stores: per task, the event log, the transcript and the latest task state."""
+"""The store: event logs, transcripts, blobs, task records and sessions (see `base.py`), in
+memory, a SQLite file or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,17 +7,38 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import EventStore, TaskFilter
-from .memory import MemoryEventStore
-from .sqlite import SqliteEventStore
+from .base import (
+    Blobs,
+    EventLog,
+    NewEvent,
+    Sessions,
+    Store,
+    TaskFilter,
+    TaskRecords,
+    Transcripts,
+)
+from .memory import memory_store
+from .sqlite import open_sqlite_store
 
-__all__ = ["EventStore", "MemoryEventStore", "SqliteEventStore", "TaskFilter", "open_event_store"]
+__all__ = [
+    "Blobs",
+    "EventLog",
+    "NewEvent",
+    "Sessions",
+    "Store",
+    "TaskFilter",
+    "TaskRecords",
+    "Transcripts",
+    "memory_store",
+    "open_sqlite_store",
+    "open_store",
+]
 
 _SQLITE_PREFIX = "sqlite:///"
 
 
-async def open_event_store(url: str, *, poll_interval: float = 0.25) -> EventStore:
-    """Open the event store `url` names (`events.url`).
+async def open_store(url: str, *, poll_interval: float = 0.25) -> Store:
+    """Open the store `url` names (`events.url`).
 
     - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: a SQLite file, as in
       SQLAlchemy (three slashes, then the path; an absolute path adds the fourth). The path is
@@ -30,18 +52,18 @@ async def open_event_store(url: str, *, poll_interval: float = 0.25) -> EventSto
     scheme, separator, _ = url.partition("://")
     scheme = scheme.lower()
     if separator and scheme == "memory" and url.lower() == "memory://":
-        return MemoryEventStore(poll_interval=poll_interval)
+        return memory_store(poll_interval=poll_interval)
     if separator and scheme == "sqlite":
         path = _sqlite_path(url)
         try:
-            return await SqliteEventStore.open(path, poll_interval=poll_interval)
+            return await open_sqlite_store(path, poll_interval=poll_interval)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"events.url: cannot open SQLite database {path}: {exc}") from exc
     if separator and scheme in ("postgresql", "postgres"):
         # Imported only when asked for: asyncpg is an optional dependency.
-        from .postgres import PostgresEventStore
+        from .postgres import open_postgres_store
 
-        return await PostgresEventStore.open(url, poll_interval=poll_interval)
+        return await open_postgres_store(url, poll_interval=poll_interval)
     # Only the scheme goes into the message: the rest of a database URL may hold a password.
     shown = f"{scheme!r}" if separator else "(none)"
     raise ConfigError(

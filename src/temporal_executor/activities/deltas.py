@@ -1,0 +1,79 @@
+"""Token deltas of a streaming LLM call, as few, ordered `llm.delta` events.
+
+Deltas are coalesced into one event per `DELTA_WINDOW` (or `DELTA_MAX_CHARS`), so a fast model
+is not one write per token. A retried attempt first publishes `llm.restart` (with the attempt
+number): a client drops the partial text it has for this call and renders the new stream.
+Deltas of an older attempt that is still running are dropped by the store, so two half
+answers never interleave (`superseded` tells the activity so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+
+from ..store import EventLog
+from ..tasks import EventType
+
+__all__ = ["DELTA_MAX_CHARS", "DELTA_WINDOW", "DeltaPublisher"]
+
+DELTA_WINDOW = 0.02
+DELTA_MAX_CHARS = 2048
+
+
+class DeltaPublisher:
+    """Buffers text deltas and appends them as few, ordered `llm.delta` events."""
+
+    def __init__(self, events: EventLog, task_id: str, call_key: str, attempt: int) -> None:
+        self.events, self.task_id, self.call_key, self.attempt = events, task_id, call_key, attempt
+        self._buffer: list[str] = []
+        self._buffered = 0
+        self._count = 0
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
+        self.superseded = False
+
+    async def restart(self) -> None:
+        await self._append(EventType.LLM_RESTART, f"restart:{self.attempt}", {})
+
+    async def add(self, text: str) -> None:
+        self._buffer.append(text)
+        self._buffered += len(text)
+        if self._buffered >= DELTA_MAX_CHARS:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(DELTA_WINDOW)
+        self._timer = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._buffer:
+                return
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            self._buffered = 0
+            self._count += 1
+            await self._append(EventType.LLM_DELTA, f"{self.attempt}:{self._count}", {"text": text})
+        activity.heartbeat()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self.flush()
+
+    async def _append(self, type: EventType, suffix: str, data: dict[str, object]) -> None:
+        event = await self.events.append(
+            self.task_id,
+            f"{self.call_key}:{suffix}",
+            type,
+            {"call": self.call_key, "attempt": self.attempt, **data},
+            stream=self.call_key,
+            attempt=self.attempt,
+        )
+        self.superseded = self.superseded or event is None

@@ -1,0 +1,83 @@
+"""`record`: what one workflow step leaves behind, in one local activity.
+
+A step's events, the task's state and (at the start or the end of a turn) transcript entries
+are written together, in this order: transcript, state, events. So a client that sees an event
+finds the state that goes with it, and one that sees the terminal event finds the final state
+and the whole transcript. Every write is idempotent (events by their key, transcript entries by
+index, state by task), so a retried or replayed record changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+
+from ..llm.messages import Message
+from ..payloads import resolve
+from ..store import NewEvent, Store
+from ..tasks import TaskState
+
+__all__ = ["EventRecord", "RecordActivities", "RecordInput"]
+
+
+class EventRecord(BaseModel):
+    """One event of the step; `key` (from workflow state) makes its append idempotent."""
+
+    key: str
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class RecordInput(BaseModel):
+    """A step's writes. `count_transcript` asks for the session's transcript length before
+    anything is written (the first step of a turn)."""
+
+    task_id: str
+    session_id: str
+    state: TaskState
+    events: list[EventRecord] = Field(default_factory=list)
+    first_index: int = 0
+    transcript: list[Message] = Field(default_factory=list)
+    count_transcript: bool = False
+
+
+class RecordActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn(name="record")
+    async def record(self, input: RecordInput) -> int:
+        """Write the step; return the session's transcript length when asked (else 0)."""
+        store = self.store
+        count = await store.transcripts.count(input.session_id) if input.count_transcript else 0
+        if input.transcript:
+            await store.transcripts.put(input.session_id, input.first_index, input.transcript)
+        await store.tasks.save(await self._whole(input.state))
+        if input.events:
+            events = [NewEvent(e.key, e.type, await self._resolved(e.data)) for e in input.events]
+            await store.events.append_all(input.task_id, events)
+        if input.state.status.terminal:
+            await store.sessions.release(input.session_id, input.task_id)
+        return count
+
+    async def _whole(self, state: TaskState) -> TaskState:
+        """The state with its answer whole (the workflow holds a preview of a long one)."""
+        result = state.result
+        if result is None or result.content_ref is None:
+            return state
+        whole = await resolve(self.store.blobs, result.content, result.content_ref)
+        update = {"result": result.model_copy(update={"content": whole, "content_ref": None})}
+        return state.model_copy(update=update)
+
+    async def _resolved(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Event data with its content whole (`content`, or a final `result`'s): clients
+        read the whole answer or tool result."""
+        data = dict(data)
+        if isinstance(data.get("result"), dict):
+            data["result"] = await self._resolved(data["result"])
+        ref = data.pop("content_ref", None)
+        if ref is not None:
+            data["content"] = await resolve(self.store.blobs, data.get("content") or "", ref)
+        return data

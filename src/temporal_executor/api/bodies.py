@@ -1,0 +1,124 @@
+"""The REST API's request and response bodies (DESIGN.md's contract), and the one way a
+message with metadata (A2A, the seed's `/a2a/message`) becomes an execute request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..config import DefaultAgent
+from ..errors import RequestError, describe_validation
+from ..llm.messages import Message, ModelSettings, Usage
+from ..tasks import TaskState
+from ..tools.spec import ToolSpec
+
+__all__ = [
+    "ID_PATTERN",
+    "OVERRIDES",
+    "A2AContentPart",
+    "A2AMessageBody",
+    "ExecuteRequest",
+    "Session",
+    "TaskPage",
+    "execute_request",
+]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+# Execute fields a message's metadata may set for a new task.
+OVERRIDES = frozenset(
+    {"system_message", "model_config", "tools", "max_iterations", "require_approval"}
+)
+
+
+class ExecuteRequest(BaseModel):
+    """Body of `POST /api/v1/execute`, as in the seed. Unknown fields are refused, so a typo
+    is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
+
+    task_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    session_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    user_message: str = Field(min_length=1, max_length=1_000_000)
+    system_message: str | None = Field(default=None, max_length=1_000_000)
+    model: ModelSettings = Field(alias="model_config")
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
+    max_iterations: int | None = Field(default=None, ge=1)
+    require_approval: bool | list[str] | None = None
+    # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
+    message_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_names(cls, tools: list[ToolSpec]) -> list[ToolSpec]:
+        names = [t.name for t in tools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate tool names: {', '.join(duplicates)}")
+        return tools
+
+
+def execute_request(
+    default: DefaultAgent,
+    metadata: Mapping[str, Any],
+    *,
+    allowed: frozenset[str] | None = OVERRIDES,
+    field_names: Callable[[str], str] | None = None,
+    **fields: Any,
+) -> ExecuteRequest:
+    """The request a message stands for: `default` (`a2a.default_agent`), then the execute
+    fields its `metadata` sets (those in `allowed`; None: any, unknown ones refused), then
+    `fields` (ids and the text). A problem is a `RequestError` naming the field as the caller
+    wrote it (`field_names`; default `metadata.<field>`)."""
+    data: dict[str, Any] = {
+        "system_message": default.system_message,
+        "model_config": default.model.model_dump() if default.model else None,
+        "tools": [t.model_dump() for t in default.tools],
+        "require_approval": default.require_approval,
+    }
+    data.update({k: v for k, v in metadata.items() if allowed is None or k in allowed})
+    data.update(fields)
+    if data.get("model_config") is None:
+        raise RequestError(
+            "no model: set a2a.default_agent.model_config in the server config, or "
+            "metadata.model_config in the request"
+        )
+    name = field_names or (lambda field: f"metadata.{field}")
+    try:
+        return ExecuteRequest.model_validate(data)
+    except ValidationError as exc:
+        summary, _ = describe_validation(exc, field=lambda loc: name(".".join(map(str, loc))))
+        raise RequestError(summary) from None
+
+
+class A2AContentPart(BaseModel):
+    type: Literal["text"]
+    text: str = Field(max_length=1_000_000)
+
+
+class A2AMessageBody(BaseModel):
+    """Body of the seed's simplified `POST /a2a/message`; `metadata` holds the execute fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    session_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    content: list[A2AContentPart] = Field(min_length=1, max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Session(BaseModel):
+    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript and usage."""
+
+    session_id: str
+    tasks: list[TaskState]
+    messages: list[Message]
+    usage: Usage
+
+
+class TaskPage(BaseModel):
+    """`GET /api/v1/tasks`: one page of tasks, oldest first."""
+
+    tasks: list[TaskState]
+    next_offset: int | None = None

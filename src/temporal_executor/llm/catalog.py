@@ -1,0 +1,116 @@
+"""The configured providers, as the API and the worker both know them from config alone.
+
+At start-up every `llm.providers` entry is resolved to its provider class (built-ins by name,
+without importing their SDK; plugins through the entry point group
+`temporal_executor.providers` or `class: module:Class`) and its `config` is checked against
+that provider's settings model. The API looks up each request's provider here; only the
+worker builds providers (`registry.py`), reads keys and talks to vendors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
+from ..plugins import Plugins, import_path
+from .settings import (
+    AnthropicSettings,
+    AzureOpenAISettings,
+    CompatibleSettings,
+    GeminiSettings,
+    OpenAISettings,
+    ProviderSettings,
+    VertexAISettings,
+    parse_settings,
+)
+
+if TYPE_CHECKING:
+    from ..config import LLMConfig, ProviderConfig
+    from .base import Provider
+
+__all__ = ["PROVIDERS", "ConfiguredProvider", "ProviderCatalog"]
+
+logger = logging.getLogger(__name__)
+
+# name → (class, settings model); the class is imported only when a worker builds it.
+_BUILTINS: dict[str, tuple[str, type[ProviderSettings]]] = {
+    "openai": (".llm.openai:OpenAIProvider", OpenAISettings),
+    "openai-compatible": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings),
+    "ollama": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings),
+    "azure-openai": (".llm.azure:AzureOpenAIProvider", AzureOpenAISettings),
+    "anthropic": (".llm.anthropic:AnthropicProvider", AnthropicSettings),
+    "vertexai": (".llm.vertex:VertexAIProvider", VertexAISettings),
+    "gemini": (".llm.gemini:GeminiProvider", GeminiSettings),
+}
+PROVIDERS = Plugins(
+    "temporal_executor.providers", {name: path for name, (path, _) in _BUILTINS.items()}
+)
+
+
+@dataclass(frozen=True)
+class ConfiguredProvider:
+    """One `llm.providers` entry, checked: `settings` is its typed `config`."""
+
+    config: ProviderConfig
+    settings: Any
+    target: str | type[Provider]  # a built-in's `module:Class`, or the class itself
+
+    def load(self) -> type[Provider]:
+        target = self.target
+        return import_path(target) if isinstance(target, str) else target
+
+
+class ProviderCatalog:
+    """The `llm.providers` entries by name, each checked (`ConfigError` naming the key)."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.entries: dict[str, ConfiguredProvider] = {}
+        for index, entry in enumerate(config.providers):
+            where = f"llm.providers.{index}"
+            target, model = _resolve(entry, where)
+            settings = parse_settings(model, entry, where)
+            self.entries[entry.name] = ConfiguredProvider(entry, settings, target)
+
+    def get(self, name: str) -> ConfiguredProvider:
+        """The entry called `name`; `UnknownProviderError` / `ProviderNotConfiguredError`."""
+        entry = self.entries.get(name)
+        if entry is not None:
+            return entry
+        if name not in PROVIDERS.names():
+            raise UnknownProviderError(
+                f"unknown provider {name!r} (known: {', '.join(PROVIDERS.names())})"
+            )
+        configured = ", ".join(sorted(self.entries)) or "none"
+        raise ProviderNotConfiguredError(
+            f"provider {name!r} is not configured on this server (configured: {configured})"
+        )
+
+
+def _resolve(entry: ProviderConfig, where: str) -> tuple[str | type[Provider], type[Any]]:
+    """The entry's provider class (or a built-in's path) and its settings model."""
+    from .base import Provider  # the base class only; no SDK
+
+    if entry.class_ is None and entry.name in _BUILTINS:
+        return _BUILTINS[entry.name]
+    if entry.class_ is not None:
+        try:
+            cls = import_path(entry.class_)
+        except Exception as exc:
+            raise ConfigError(
+                f"provider {entry.name!r}: cannot import {entry.class_}: {exc} (is its "
+                "directory on PYTHONPATH?)"
+            ) from exc
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise ConfigError(f"provider {entry.name!r}: {entry.class_} is not a Provider class")
+    else:
+        cls = PROVIDERS.load(entry.name)
+        if cls is None:
+            raise ConfigError(
+                f"config: {where}.name: unknown provider {entry.name!r} "
+                f"(known: {', '.join(PROVIDERS.names())})"
+            )
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise ConfigError(f"provider {entry.name!r}: {cls!r} is not a Provider subclass")
+    return cls, cls.settings_model

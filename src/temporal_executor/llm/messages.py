@@ -1,0 +1,127 @@
+"""The provider-neutral LLM format: messages, tool calls, usage, which model with which
+sampling, and a request and its response. Every provider converts to and from its vendor's
+wire format at its own edge; nothing else knows a vendor's format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+__all__ = [
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+    "ModelSettings",
+    "Sampling",
+    "StreamChunk",
+    "ToolCall",
+    "ToolDefinition",
+    "Usage",
+]
+
+
+class ToolCall(BaseModel):
+    """A call the LLM asked for. `arguments_error` is set when the LLM sent unparsable JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments_error: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_error(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("arguments_error") is None:
+            data.pop("arguments_error", None)
+        return data
+
+
+class Message(BaseModel):
+    """One message of a conversation, provider-neutral; providers convert at their edge."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    content_ref: str | None = None
+    id: str | None = None  # a user turn's client-given id (A2A messageId); never sent to LLMs
+
+
+class Usage(BaseModel):
+    """Token counts; `cache_read_tokens` / `cache_creation_tokens` where the vendor reports
+    prompt caching (they are part of, not added to, `prompt_tokens`)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
+
+
+class ToolDefinition(BaseModel):
+    """What the LLM sees of a tool."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Sampling(BaseModel):
+    """How the model samples its answer: what every provider maps to its own parameters."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: list[str] | None = Field(default=None, max_length=4)
+    response_format: dict[str, Any] | None = None
+
+
+class ModelSettings(Sampling):
+    """`model_config` of a request: which provider and model, with its sampling.
+
+    There is deliberately no `base_url` or key here: endpoints and secrets come from server
+    config only, so a caller cannot send our API keys elsewhere.
+    """
+
+    provider: str = Field(min_length=1, max_length=64)
+    model: str = Field(min_length=1, max_length=256)
+    stream: bool = True
+
+
+class LLMRequest(BaseModel):
+    """One call: the model's name, the whole conversation, the tools, the sampling."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    messages: list[Message]
+    tools: list[ToolDefinition] = Field(default_factory=list)
+    sampling: Sampling = Field(default_factory=Sampling)
+
+
+class LLMResponse(BaseModel):
+    message: Message
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+
+
+class StreamChunk(BaseModel):
+    """One item of `Provider.chat_stream`: a text delta, and finally the whole response."""
+
+    text: str = ""
+    response: LLMResponse | None = None

@@ -1,0 +1,135 @@
+"""Each provider's `config` block, typed: checked once at start-up (API and worker alike), a
+mistake being one `ConfigError` naming the key. No vendor SDK is imported here, so the API
+checks its config without loading any.
+
+Only what the config file says is checked here; what the environment holds (an API key, an
+access token, Google credentials) is the worker's to check when it calls (`Provider.check`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+
+from ..config.duration import Duration
+from ..errors import ConfigError, describe_validation
+
+if TYPE_CHECKING:
+    from ..config import ProviderConfig
+
+__all__ = [
+    "AnthropicSettings",
+    "AzureOpenAISettings",
+    "CompatibleSettings",
+    "GeminiSettings",
+    "OpenAISettings",
+    "ProviderSettings",
+    "VertexAISettings",
+    "parse_settings",
+]
+
+DEFAULT_TIMEOUT = 600.0
+
+
+class ProviderSettings(BaseModel):
+    """Base of every provider's settings; a provider without its own takes any keys."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class _Strict(ProviderSettings):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    timeout: Duration = DEFAULT_TIMEOUT
+
+
+class OpenAISettings(_Strict):
+    """`openai`: without `base_url` the SDK reads `OPENAI_BASE_URL`, else api.openai.com."""
+
+    base_url: str | None = None
+    organization: str | None = None
+
+
+class CompatibleSettings(_Strict):
+    """`openai-compatible`, `ollama`: any server speaking Chat Completions, at `base_url`."""
+
+    base_url: str = Field(min_length=1)
+    organization: str | None = None
+
+
+class AzureOpenAISettings(_Strict):
+    """`azure-openai`: `deployments` maps model names to deployment names (a model not listed
+    is its own deployment name). Credentials: `api_key_env` (an API key) or
+    `azure_ad_token_env` (a Microsoft Entra ID token), exactly one."""
+
+    endpoint: str = Field(min_length=1)
+    api_version: str = Field(min_length=1)
+    deployments: dict[str, str] = Field(default_factory=dict)
+    azure_ad_token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self, info: ValidationInfo) -> AzureOpenAISettings:
+        key_env = (info.context or {}).get("api_key_env")
+        if key_env and self.azure_ad_token_env:
+            raise ValueError("set api_key_env or config.azure_ad_token_env, not both")
+        if not key_env and not self.azure_ad_token_env:
+            raise ValueError(
+                "set api_key_env (an API key) or config.azure_ad_token_env "
+                "(a Microsoft Entra ID token)"
+            )
+        if any(not name for name in self.deployments.values()):
+            raise ValueError("config.deployments must map model names to deployment names")
+        return self
+
+
+class AnthropicSettings(_Strict):
+    """`anthropic`: `default_max_tokens` when a request sets none (the API requires one)."""
+
+    base_url: str | None = None
+    default_max_tokens: int = Field(default=4096, ge=1)
+
+
+class GeminiSettings(_Strict):
+    """`gemini`, the Gemini Developer API."""
+
+    base_url: str | None = None
+    api_version: str | None = None
+
+
+class VertexAISettings(_Strict):
+    """`vertexai`: Gemini (`gemini-*`) and Claude (`claude-*`) on Vertex AI. `project_id` and
+    `location` are needed unless `api_key_env` names a Vertex API key (express mode, Gemini
+    only); `access_token_env` names a variable with an OAuth token, else Google
+    application-default credentials are used. `base_url` is the Vertex endpoint root."""
+
+    project_id: str | None = None
+    location: str | None = None
+    base_url: str | None = None
+    api_version: str | None = None
+    access_token_env: str | None = None
+    default_max_tokens: int = Field(default=4096, ge=1)
+
+    @model_validator(mode="after")
+    def _where(self, info: ValidationInfo) -> VertexAISettings:
+        express = bool((info.context or {}).get("api_key_env"))
+        missing = [f"config.{k}" for k in ("project_id", "location") if not getattr(self, k)]
+        if missing and not express:
+            raise ValueError(
+                f"{' and '.join(missing)} must be set (or api_key_env for Vertex AI express mode)"
+            )
+        return self
+
+
+def parse_settings(model: type[ProviderSettings], entry: ProviderConfig, where: str) -> Any:
+    """`entry.config` as `model`; `ConfigError` naming the key (`where` is the entry's path,
+    e.g. `llm.providers.0`)."""
+    try:
+        return model.model_validate(entry.config, context={"api_key_env": entry.api_key_env})
+    except ValidationError as exc:
+        summary, _ = describe_validation(
+            exc,
+            field=lambda loc: ".".join([where, "config", *map(str, loc)]),
+            unknown="unknown key",
+        )
+        raise ConfigError(f"config: {summary}") from None

@@ -1,0 +1,214 @@
+"""The store in this process's memory, for tests and single-process development.
+
+Everything is kept in dicts and lost when the process exits. Event data goes through JSON as
+it would in a database, so a test fails here too when it appends something that is not JSON,
+and a caller mutating its dict cannot change the log. No method awaits while it changes
+anything, so on one event loop every change is atomic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from ..llm.messages import Message
+from ..tasks import Event, TaskState
+from .base import (
+    AppendTransaction,
+    Blobs,
+    EventLog,
+    NewEvent,
+    Sessions,
+    Store,
+    TaskFilter,
+    TaskRecords,
+    Transcripts,
+)
+
+__all__ = ["memory_store"]
+
+
+@dataclass
+class _Data:
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    keys: dict[str, dict[str, Event]] = field(default_factory=dict)
+    latest_attempt: dict[tuple[str, str], int] = field(default_factory=dict)
+    changed: dict[str, float] = field(default_factory=dict)  # each task's last workflow event
+    messages: dict[str, dict[int, Message]] = field(default_factory=dict)
+    blobs: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+    updated: dict[str, float] = field(default_factory=dict)
+    holders: dict[str, str] = field(default_factory=dict)
+
+
+class _Append(AppendTransaction):
+    def __init__(self, data: _Data, task_id: str) -> None:
+        self.data, self.task_id = data, task_id
+
+    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
+        stored = self.data.keys.get(self.task_id, {})
+        return {key: stored[key].model_copy(deep=True) for key in keys if key in stored}
+
+    async def later_attempt(self, stream: str, attempt: int) -> bool:
+        return self.data.latest_attempt.get((self.task_id, stream), -1) > attempt
+
+    async def last_seq(self) -> int:
+        return len(self.data.events.get(self.task_id, []))
+
+    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+        log = self.data.events.setdefault(self.task_id, [])
+        keys = self.data.keys.setdefault(self.task_id, {})
+        for event, item, _ in rows:
+            stored = event.model_copy(deep=True)
+            log.append(stored)
+            keys[item.key] = stored
+            if item.stream is not None:
+                self.data.latest_attempt[(self.task_id, item.stream)] = item.attempt
+            else:
+                self.data.changed[self.task_id] = event.time
+
+
+class _Events(EventLog):
+    def __init__(self, data: _Data, poll_interval: float) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self.data = data
+
+    @asynccontextmanager
+    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+        yield _Append(self.data, task_id)
+
+    async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        start = max(after, 0)
+        log = self.data.events.get(task_id, [])
+        return [event.model_copy(deep=True) for event in log[start : start + max(limit, 0)]]
+
+
+class _Transcripts(Transcripts):
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
+        stored = self.data.messages.setdefault(conversation, {})
+        for offset, message in enumerate(messages):
+            stored[first_index + offset] = message.model_copy(deep=True)
+
+    async def get(self, conversation: str, count: int | None = None) -> list[Message]:
+        stored = self.data.messages.get(conversation, {})
+        result: list[Message] = []
+        for index in range(len(stored) if count is None else count):
+            message = stored.get(index)
+            if message is None:
+                break
+            result.append(message.model_copy(deep=True))
+        return result
+
+    async def count(self, conversation: str) -> int:
+        return len(await self.get(conversation))
+
+
+class _Blobs(Blobs):
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+    async def put(self, key: str, data: str) -> None:
+        self.data.blobs[key] = data
+
+    async def get(self, key: str) -> str | None:
+        return self.data.blobs.get(key)
+
+
+class _Tasks(TaskRecords):
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+    async def save(self, state: TaskState) -> None:
+        self.data.tasks[state.task_id] = state.model_copy(deep=True)
+        self.data.updated[state.task_id] = time.time()
+
+    async def get(self, task_id: str) -> TaskState | None:
+        state = self.data.tasks.get(task_id)
+        return None if state is None else state.model_copy(deep=True)
+
+    async def find(
+        self,
+        where: TaskFilter | None = None,
+        *,
+        recent_first: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        found = self._matching(where or TaskFilter())
+        if recent_first:
+            found.sort(key=lambda s: (self.data.updated[s.task_id], s.task_id), reverse=True)
+        start = max(offset, 0)
+        return [s.model_copy(deep=True) for s in found[start : start + max(limit, 0)]]
+
+    async def count(self, where: TaskFilter | None = None) -> int:
+        return len(self._matching(where or TaskFilter()))
+
+    def _matching(self, where: TaskFilter) -> list[TaskState]:
+        def changed(task_id: str) -> float:
+            return max(self.data.updated[task_id], self.data.changed.get(task_id, 0.0))
+
+        return [
+            state
+            for state in self.data.tasks.values()  # dicts keep insertion order: oldest first
+            if where.session_id in (None, state.session_id)
+            and (where.statuses is None or state.status in where.statuses)
+            and (where.updated_after is None or changed(state.task_id) > where.updated_after)
+        ]
+
+
+class _Sessions(Sessions):
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+    async def claim(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        holder = self.data.holders.get(session_id)
+        if holder is not None and holder not in (task_id, replace):
+            return holder
+        self.data.holders[session_id] = task_id
+        return None
+
+    async def release(self, session_id: str, task_id: str) -> None:
+        if self.data.holders.get(session_id) == task_id:
+            del self.data.holders[session_id]
+
+    async def delete(self, session_id: str) -> int:
+        data = self.data
+        doomed = [t for t, s in data.tasks.items() if s.session_id == session_id]
+        for task_id in doomed:
+            for table in (data.tasks, data.updated, data.changed, data.events, data.keys):
+                table.pop(task_id, None)
+            for attempt in [k for k in data.latest_attempt if k[0] == task_id]:
+                del data.latest_attempt[attempt]
+            for blob in [k for k in data.blobs if k.startswith(f"{task_id}/")]:
+                del data.blobs[blob]
+        data.messages.pop(session_id, None)
+        data.holders.pop(session_id, None)
+        return len(doomed)
+
+
+def memory_store(*, poll_interval: float = 0.25) -> Store:
+    """A new, empty store in this process's memory."""
+    data = _Data()
+
+    async def close() -> None:
+        pass
+
+    return Store(
+        kind="memory",
+        where="memory://",
+        events=_Events(data, poll_interval),
+        transcripts=_Transcripts(data),
+        blobs=_Blobs(data),
+        tasks=_Tasks(data),
+        sessions=_Sessions(data),
+        closer=close,
+    )

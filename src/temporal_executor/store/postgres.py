@@ -1,0 +1,335 @@
+"""The store in PostgreSQL, shared by the API and worker processes of several hosts.
+
+Every append runs in one transaction that first takes a transaction-scoped advisory lock on
+the task (`pg_advisory_xact_lock`), so appends to one task from any number of connections and
+hosts run one after another: each one's reads start after the previous one committed, so the
+idempotency and stale-attempt checks see every earlier event and `MAX(seq) + 1` is the next
+number. Appends to different tasks do not wait for each other (unless their ids hash alike).
+Other hosts' followers are woken through NOTIFY (see `postgres_db.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ..llm.messages import Message
+from ..tasks import Event, TaskState
+from .base import (
+    AppendTransaction,
+    Blobs,
+    EventLog,
+    NewEvent,
+    Sessions,
+    Store,
+    TaskFilter,
+    TaskRecords,
+    Transcripts,
+)
+from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
+
+__all__ = ["open_postgres_store"]
+
+# $1 session, $2 statuses, $3 updated after; each NULL for "any".
+_TASK_FILTER = (
+    "($1::text IS NULL OR session_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))"
+    " AND ($3::double precision IS NULL OR updated > $3 OR task_id IN"
+    " (SELECT task_id FROM te_events WHERE stream IS NULL AND time > $3))"
+)
+
+
+def _task_filter(where: TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
+    statuses = None if where.statuses is None else [str(s) for s in where.statuses]
+    return where.session_id, statuses, where.updated_after
+
+
+def _event(task_id: str, row: Any) -> Event:
+    return Event(
+        task_id=task_id,
+        seq=row["seq"],
+        type=row["type"],
+        data=json.loads(row["data"]),
+        time=row["time"],
+    )
+
+
+class _Append(AppendTransaction):
+    # Statements of a READ COMMITTED transaction see what was committed before they began,
+    # so these reads see every append that held the task's lock before us.
+
+    def __init__(self, db: Any, task_id: str) -> None:
+        self.db, self.task_id = db, task_id
+
+    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
+        rows = await self.db.fetch(
+            "SELECT key, seq, type, data, time FROM te_events"
+            " WHERE task_id = $1 AND key = ANY($2::text[])",
+            self.task_id,
+            list(keys),
+        )
+        return {row["key"]: _event(self.task_id, row) for row in rows}
+
+    async def later_attempt(self, stream: str, attempt: int) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM te_events WHERE task_id = $1 AND stream = $2 AND attempt > $3 LIMIT 1",
+            self.task_id,
+            stream,
+            attempt,
+        )
+        return bool(found)
+
+    async def last_seq(self) -> int:
+        seq = await self.db.fetchval(
+            "SELECT COALESCE(MAX(seq), 0) FROM te_events WHERE task_id = $1", self.task_id
+        )
+        return int(seq)
+
+    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+        await self.db.executemany(
+            "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (self.task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
+                for e, n, data in rows
+            ],
+        )
+        await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, self.task_id)
+
+
+class _Events(EventLog):
+    def __init__(self, poll_interval: float) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self.db: Database | None = None
+
+    @asynccontextmanager
+    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+        assert self.db is not None
+        async with self.db.transaction() as db:
+            await db.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", APPEND_LOCK_SPACE, task_id
+            )
+            yield _Append(db, task_id)
+
+    async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        assert self.db is not None
+        async with self.db.connection() as db:
+            rows = await db.fetch(
+                "SELECT seq, type, data, time FROM te_events WHERE task_id = $1 AND seq > $2"
+                " ORDER BY seq LIMIT $3",
+                task_id,
+                after,
+                max(limit, 0),
+            )
+        return [_event(task_id, row) for row in rows]
+
+
+class _Transcripts(Transcripts):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
+        if not messages:
+            return
+        async with self.db.connection() as db:
+            await db.execute(
+                "INSERT INTO te_messages (conversation, idx, body)"
+                " SELECT $1, idx, body FROM unnest($2::integer[], $3::text[]) AS m (idx, body)"
+                " ON CONFLICT (conversation, idx) DO UPDATE SET body = excluded.body",
+                conversation,
+                list(range(first_index, first_index + len(messages))),
+                [message.model_dump_json() for message in messages],
+            )
+
+    async def get(self, conversation: str, count: int | None = None) -> list[Message]:
+        async with self.db.connection() as db:
+            rows = await db.fetch(
+                "SELECT idx, body FROM te_messages"
+                " WHERE conversation = $1 AND idx >= 0 AND ($2::bigint IS NULL OR idx < $2)"
+                " ORDER BY idx",
+                conversation,
+                count,
+            )
+        result: list[Message] = []
+        for idx, body in rows:
+            if idx != len(result):
+                break
+            result.append(Message.model_validate_json(body))
+        return result
+
+    async def count(self, conversation: str) -> int:
+        async with self.db.connection() as db:
+            count = await db.fetchval(
+                "SELECT COALESCE(MAX(idx), -1) + 1 FROM te_messages WHERE conversation = $1",
+                conversation,
+            )
+        return int(count)
+
+
+class _Blobs(Blobs):
+    # BYTEA, because a TEXT column refuses strings that contain NUL.
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(self, key: str, data: str) -> None:
+        async with self.db.connection() as db:
+            await db.execute(
+                "INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
+                " ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                key,
+                data.encode("utf-8", "surrogatepass"),
+            )
+
+    async def get(self, key: str) -> str | None:
+        async with self.db.connection() as db:
+            data = await db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
+        return None if data is None else bytes(data).decode("utf-8", "surrogatepass")
+
+
+class _Tasks(TaskRecords):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, state: TaskState) -> None:
+        async with self.db.connection() as db:
+            await db.execute(
+                "INSERT INTO te_tasks (task_id, session_id, status, state, created, updated)"
+                " VALUES ($1, $2, $3, $4, $5, $5)"
+                " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
+                " status = excluded.status, state = excluded.state, updated = excluded.updated",
+                state.task_id,
+                state.session_id,
+                state.status.value,
+                state.model_dump_json(),
+                time.time(),
+            )
+
+    async def get(self, task_id: str) -> TaskState | None:
+        async with self.db.connection() as db:
+            state = await db.fetchval("SELECT state FROM te_tasks WHERE task_id = $1", task_id)
+        return None if state is None else TaskState.model_validate_json(state)
+
+    async def find(
+        self,
+        where: TaskFilter | None = None,
+        *,
+        recent_first: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
+        async with self.db.connection() as db:
+            rows = await db.fetch(
+                f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order}"
+                " LIMIT $4 OFFSET $5",
+                *_task_filter(where or TaskFilter()),
+                max(limit, 0),
+                max(offset, 0),
+            )
+        return [TaskState.model_validate_json(state) for (state,) in rows]
+
+    async def count(self, where: TaskFilter | None = None) -> int:
+        async with self.db.connection() as db:
+            count = await db.fetchval(
+                f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}",
+                *_task_filter(where or TaskFilter()),
+            )
+        return int(count)
+
+
+class _Sessions(Sessions):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        async with self.db.transaction() as db:
+            # Make sure the row exists, then lock it: concurrent claims take turns.
+            await db.execute(
+                "INSERT INTO te_sessions (session_id, active_task) VALUES ($1, NULL)"
+                " ON CONFLICT (session_id) DO NOTHING",
+                session_id,
+            )
+            holder = await db.fetchval(
+                "SELECT active_task FROM te_sessions WHERE session_id = $1 FOR UPDATE",
+                session_id,
+            )
+            if holder is not None and holder not in (task_id, replace):
+                return str(holder)
+            await db.execute(
+                "UPDATE te_sessions SET active_task = $2 WHERE session_id = $1",
+                session_id,
+                task_id,
+            )
+        return None
+
+    async def release(self, session_id: str, task_id: str) -> None:
+        async with self.db.connection() as db:
+            await db.execute(
+                "UPDATE te_sessions SET active_task = NULL"
+                " WHERE session_id = $1 AND active_task = $2",
+                session_id,
+                task_id,
+            )
+
+    async def delete(self, session_id: str) -> int:
+        async with self.db.transaction() as db:
+            await db.execute(
+                "DELETE FROM te_events WHERE task_id IN"
+                " (SELECT task_id FROM te_tasks WHERE session_id = $1)",
+                session_id,
+            )
+            # Keys starting with "<task id>/" lie between "<task id>/" and "<task id>0".
+            await db.execute(
+                "DELETE FROM te_blobs AS b USING te_tasks AS t WHERE t.session_id = $1"
+                " AND b.key >= (t.task_id || '/') COLLATE \"C\""
+                " AND b.key < (t.task_id || '0') COLLATE \"C\"",
+                session_id,
+            )
+            count = await db.fetchval(
+                "WITH deleted AS (DELETE FROM te_tasks WHERE session_id = $1 RETURNING 1)"
+                " SELECT COUNT(*) FROM deleted",
+                session_id,
+            )
+            await db.execute("DELETE FROM te_messages WHERE conversation = $1", session_id)
+            await db.execute("DELETE FROM te_sessions WHERE session_id = $1", session_id)
+        return int(count)
+
+
+async def open_postgres_store(
+    url: str,
+    *,
+    poll_interval: float = 0.25,
+    min_connections: int = 1,
+    max_connections: int = 10,
+    connect_timeout: float = 10.0,
+) -> Store:
+    """The store in the PostgreSQL database `url` names; tables are created on open. Raises
+    ConfigError, naming the URL without its password, when it cannot be opened."""
+    events = _Events(poll_interval)
+    db = Database(
+        url,
+        on_notify=events.wake,
+        on_reconnect=events.wake_all,
+        min_connections=min_connections,
+        max_connections=max_connections,
+        connect_timeout=connect_timeout,
+    )
+    await db.open()
+    events.db = db
+    return Store(
+        kind="postgresql",
+        where=db.url,
+        events=events,
+        transcripts=_Transcripts(db),
+        blobs=_Blobs(db),
+        tasks=_Tasks(db),
+        sessions=_Sessions(db),
+        closer=db.close,
+    )

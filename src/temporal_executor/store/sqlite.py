@@ -1,0 +1,281 @@
+"""The store in one SQLite file, shared by the API and worker processes of one host.
+
+Several processes may open the same file: the journal is in WAL mode, so readers never block
+the writer, and every write runs in a `BEGIN IMMEDIATE` transaction, which takes the file's
+write lock before reading `MAX(seq)`, so two processes never hand out the same `seq`. A
+process that finds the lock taken waits up to `busy_timeout` seconds for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..llm.messages import Message
+from ..tasks import Event, TaskState
+from .base import (
+    AppendTransaction,
+    Blobs,
+    EventLog,
+    NewEvent,
+    Sessions,
+    Store,
+    TaskFilter,
+    TaskRecords,
+    Transcripts,
+)
+from .sqlite_db import Database
+
+__all__ = ["open_sqlite_store"]
+
+
+def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
+    conditions, parameters = ["1 = 1"], list[Any]()
+    if where.session_id is not None:
+        conditions.append("session_id = ?")
+        parameters.append(where.session_id)
+    if where.statuses is not None:
+        conditions.append(f"status IN ({', '.join('?' * len(where.statuses))})")
+        parameters += where.statuses
+    if where.updated_after is not None:
+        conditions.append(
+            "(updated > ? OR task_id IN"
+            " (SELECT task_id FROM events WHERE stream IS NULL AND time > ?))"
+        )
+        parameters += [where.updated_after, where.updated_after]
+    return " AND ".join(conditions), parameters
+
+
+class _Append(AppendTransaction):
+    def __init__(self, db: aiosqlite.Connection, task_id: str) -> None:
+        self.db, self.task_id = db, task_id
+
+    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
+        rows = await self.db.execute_fetchall(
+            "SELECT key, seq, type, data, time FROM events WHERE task_id = ?"
+            f" AND key IN ({', '.join('?' * len(keys))})",
+            (self.task_id, *keys),
+        )
+        return {
+            key: Event(task_id=self.task_id, seq=seq, type=type, data=json.loads(data), time=at)
+            for key, seq, type, data, at in rows
+        }
+
+    async def later_attempt(self, stream: str, attempt: int) -> bool:
+        rows = await self.db.execute_fetchall(
+            "SELECT 1 FROM events WHERE task_id = ? AND stream = ? AND attempt > ? LIMIT 1",
+            (self.task_id, stream, attempt),
+        )
+        return bool(list(rows))
+
+    async def last_seq(self) -> int:
+        ((seq,),) = await self.db.execute_fetchall(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (self.task_id,)
+        )
+        return int(seq)
+
+    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+        await self.db.executemany(
+            "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (self.task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
+                for e, n, data in rows
+            ],
+        )
+
+
+class _Events(EventLog):
+    def __init__(self, db: Database, poll_interval: float) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self.db = db
+
+    @asynccontextmanager
+    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+        async with self.db.transaction() as db:
+            yield _Append(db, task_id)
+
+    async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        rows = await self.db.query(
+            "SELECT seq, type, data, time FROM events WHERE task_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (task_id, after, max(limit, 0)),
+        )
+        return [
+            Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
+            for seq, type, data, at in rows
+        ]
+
+
+class _Transcripts(Transcripts):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
+        if not messages:
+            return
+        rows = [
+            (conversation, first_index + offset, message.model_dump_json())
+            for offset, message in enumerate(messages)
+        ]
+        async with self.db.transaction() as db:
+            await db.executemany(
+                "INSERT OR REPLACE INTO messages (conversation, idx, body) VALUES (?, ?, ?)", rows
+            )
+
+    async def get(self, conversation: str, count: int | None = None) -> list[Message]:
+        rows = await self.db.query(
+            "SELECT idx, body FROM messages WHERE conversation = ? AND idx >= 0 AND idx < ?"
+            " ORDER BY idx",
+            (conversation, 2**62 if count is None else count),
+        )
+        result: list[Message] = []
+        for idx, body in rows:
+            if idx != len(result):
+                break
+            result.append(Message.model_validate_json(body))
+        return result
+
+    async def count(self, conversation: str) -> int:
+        rows = await self.db.query(
+            "SELECT COALESCE(MAX(idx), -1) + 1 FROM messages WHERE conversation = ?",
+            (conversation,),
+        )
+        return int(rows[0][0])
+
+
+class _Blobs(Blobs):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(self, key: str, data: str) -> None:
+        async with self.db.transaction() as db:
+            await db.execute_fetchall(
+                "INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data)
+            )
+
+    async def get(self, key: str) -> str | None:
+        rows = await self.db.query("SELECT data FROM blobs WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+
+class _Tasks(TaskRecords):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, state: TaskState) -> None:
+        now = time.time()
+        async with self.db.transaction() as db:
+            await db.execute_fetchall(
+                "INSERT INTO tasks (task_id, session_id, status, state, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
+                " status = excluded.status, state = excluded.state, updated = excluded.updated",
+                (
+                    state.task_id,
+                    state.session_id,
+                    state.status.value,
+                    state.model_dump_json(),
+                    now,
+                    now,
+                ),
+            )
+
+    async def get(self, task_id: str) -> TaskState | None:
+        rows = await self.db.query("SELECT state FROM tasks WHERE task_id = ?", (task_id,))
+        return TaskState.model_validate_json(rows[0][0]) if rows else None
+
+    async def find(
+        self,
+        where: TaskFilter | None = None,
+        *,
+        recent_first: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TaskState]:
+        condition, parameters = _task_filter(where or TaskFilter())
+        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
+        rows = await self.db.query(
+            f"SELECT state FROM tasks WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*parameters, max(limit, 0), max(offset, 0)],
+        )
+        return [TaskState.model_validate_json(state) for (state,) in rows]
+
+    async def count(self, where: TaskFilter | None = None) -> int:
+        condition, parameters = _task_filter(where or TaskFilter())
+        rows = await self.db.query(f"SELECT COUNT(*) FROM tasks WHERE {condition}", parameters)
+        return int(rows[0][0])
+
+
+class _Sessions(Sessions):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self, session_id: str, task_id: str, *, replace: str | None = None
+    ) -> str | None:
+        async with self.db.transaction() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT active_task FROM sessions WHERE session_id = ?", (session_id,)
+                )
+            )
+            holder = rows[0][0] if rows else None
+            if holder is not None and holder not in (task_id, replace):
+                return str(holder)
+            await db.execute_fetchall(
+                "INSERT INTO sessions (session_id, active_task) VALUES (?, ?)"
+                " ON CONFLICT (session_id) DO UPDATE SET active_task = excluded.active_task",
+                (session_id, task_id),
+            )
+        return None
+
+    async def release(self, session_id: str, task_id: str) -> None:
+        async with self.db.transaction() as db:
+            await db.execute_fetchall(
+                "UPDATE sessions SET active_task = NULL WHERE session_id = ? AND active_task = ?",
+                (session_id, task_id),
+            )
+
+    async def delete(self, session_id: str) -> int:
+        async with self.db.transaction() as db:
+            condition = "task_id IN (SELECT task_id FROM tasks WHERE session_id = ?)"
+            await db.execute_fetchall(f"DELETE FROM events WHERE {condition}", (session_id,))
+            await db.execute_fetchall(
+                "DELETE FROM blobs WHERE substr(key, 1, instr(key, '/') - 1) IN"
+                " (SELECT task_id FROM tasks WHERE session_id = ?)",
+                (session_id,),
+            )
+            ((count,),) = await db.execute_fetchall(
+                "SELECT COUNT(*) FROM tasks WHERE session_id = ?", (session_id,)
+            )
+            await db.execute_fetchall("DELETE FROM tasks WHERE session_id = ?", (session_id,))
+            await db.execute_fetchall("DELETE FROM messages WHERE conversation = ?", (session_id,))
+            await db.execute_fetchall("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return int(count)
+
+
+async def open_sqlite_store(
+    path: str | Path, *, poll_interval: float = 0.25, busy_timeout: float = 10.0
+) -> Store:
+    """The store in the SQLite file at `path`, created with its directory if missing; opened
+    now, so that a bad path fails at start-up."""
+    db = await Database.open(Path(path), busy_timeout=busy_timeout)
+    return Store(
+        kind="sqlite",
+        where=str(db.path),
+        events=_Events(db, poll_interval),
+        transcripts=_Transcripts(db),
+        blobs=_Blobs(db),
+        tasks=_Tasks(db),
+        sessions=_Sessions(db),
+        closer=db.close,
+    )

@@ -23,6 +23,12 @@ def test_kubernetes_config_map_is_a_valid_config() -> None:
         assert container["args"][0] in ("serve", "worker")
         names = {e["name"] for e in container["env"]}
         assert {"TEMPORAL_EXECUTOR_CONFIG", "TEMPORAL_EXECUTOR__EVENTS__URL"} <= names
+        secrets = {s["secretRef"]["name"] for s in container.get("envFrom", [])}
+        # Provider keys reach the workers only.
+        if container["args"][0] == "serve":
+            assert not {n for n in names if n.endswith("_API_KEY")} and not secrets
+        else:
+            assert secrets == {"temporal-executor-provider-keys"}
 
 
 def test_compose_environment_is_a_valid_override() -> None:
@@ -35,3 +41,6 @@ def test_compose_environment_is_a_valid_override() -> None:
     )
     assert config.temporal.host_port == "temporal:7233"
     assert config.events.url and config.events.url.startswith("postgresql://")
+    worker = compose["services"]["worker"]["environment"]
+    assert not [k for k in api["environment"] if k.endswith("_API_KEY")]
+    assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"} <= set(worker)

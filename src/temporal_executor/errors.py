@@ -59,10 +59,14 @@ class ExecutorError(Exception):
     http_status = 500
     retryable = False
 
-    def __init__(self, message: str, *, details: object = None) -> None:
+    def __init__(
+        self, message: str, *, details: object = None, retryable: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class ConfigError(ExecutorError):
@@ -135,8 +139,7 @@ class ProviderError(ExecutorError):
         retry_after: float | None = None,
         status: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+        super().__init__(message, retryable=retryable)
         self.retry_after = retry_after
         self.status = status  # the vendor's HTTP status, when it answered with one
 
@@ -146,10 +149,6 @@ class ToolError(ExecutorError):
 
     code = "tool_error"
     http_status = 502
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 class TranscriptError(ExecutorError):
@@ -189,12 +188,7 @@ def from_failure(failure: BaseException | None) -> ExecutorError | None:
     if not isinstance(failure, ApplicationError) or failure.type not in _BY_CODE:
         return None
     cls = _BY_CODE[failure.type]
-    message = failure.message
-    if issubclass(cls, ProviderError):
-        return cls(message, retryable=not failure.non_retryable)
-    if issubclass(cls, ToolError):
-        return cls(message, retryable=not failure.non_retryable)
-    return cls(message)
+    return cls(failure.message, retryable=not failure.non_retryable)
 
 
 def failure_message(failure: BaseException) -> str:

@@ -7,12 +7,20 @@ non-retryable unless they are `retryable`), not by a list of type names here.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
 from .config.sections import RetrySettings
 
-__all__ = ["RECORD_RETRY", "RECORD_TIMEOUT", "retry_policy", "seconds"]
+__all__ = [
+    "RECORD_RETRY",
+    "RECORD_TIMEOUT",
+    "ActivityOptions",
+    "activity_options",
+    "retry_policy",
+    "seconds",
+]
 
 # A step's writes are local and cheap; they retry until they succeed (a store that is down
 # for a while pauses the task, which goes on when the store is back).
@@ -34,4 +42,21 @@ def retry_policy(settings: RetrySettings) -> RetryPolicy:
         backoff_coefficient=settings.backoff_coefficient,
         maximum_interval=seconds(settings.maximum_interval),
         maximum_attempts=settings.max_attempts,
+    )
+
+
+class ActivityOptions(TypedDict):
+    """The options of an `execute_activity` call that policies decide."""
+
+    start_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+def activity_options(timeout: float, heartbeat: float, retry: RetrySettings) -> ActivityOptions:
+    """A regular activity that heartbeats: its timeouts (seconds) and retry policy."""
+    return ActivityOptions(
+        start_to_close_timeout=seconds(timeout),
+        heartbeat_timeout=seconds(heartbeat),
+        retry_policy=retry_policy(retry),
     )

@@ -6,10 +6,8 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -24,26 +22,15 @@ from tests.conftest import (
     write_config,
 )
 from tests.fakes.server import FakeServer
+from tests.processes import service_process, wait_healthy
 
 
-@contextmanager
-def worker_process(config_path: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "temporal_executor", "--config", str(config_path), "worker"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ},
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+def worker_process(config_path: Path, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return service_process(config_path, log, "worker")
+
+
+def api_process(config_path: Path, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return service_process(config_path, log, "serve")
 
 
 async def test_worker_killed_during_tool_call(
@@ -141,34 +128,6 @@ async def test_worker_killed_mid_stream(
     final = next(e for e in events if e["event"] == "llm.message")["data"]["content"]
     assert "".join(d["text"] for d in after) == final == f"Echo: {words}"
     assert types[-1] == "task.completed"
-
-
-@contextmanager
-def api_process(config_path: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "temporal_executor", "--config", str(config_path), "serve"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-async def wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            try:
-                if (await http.get(url + "/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"API at {url} did not come up")
 
 
 async def test_api_killed_while_client_streams(

@@ -15,8 +15,9 @@ import pytest
 from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ConfigError, ProviderError, ProviderNotConfiguredError
 from temporal_executor.llm import LLMRequest, Message
-from temporal_executor.llm.anthropic import AnthropicProvider, AnthropicVertexProvider
+from temporal_executor.llm.anthropic import AnthropicProvider
 from temporal_executor.llm.catalog import PROVIDERS
+from temporal_executor.llm.vertex import AnthropicVertexProvider
 from tests.fakes.anthropic_fake import anthropic_fake_server
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer

@@ -22,7 +22,8 @@ import pytest
 from temporal_executor.config import ProviderConfig
 from temporal_executor.errors import ConfigError, ProviderError, ProviderNotConfiguredError
 from temporal_executor.llm import Message
-from temporal_executor.llm.gemini import GeminiProvider, VertexGeminiProvider
+from temporal_executor.llm.gemini import GeminiProvider
+from temporal_executor.llm.vertex import VertexGeminiProvider
 from tests.fakes.gemini_fake import gemini_fake_server
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from ..errors import ProviderNotConfiguredError
+from ..errors import ProviderError, ProviderNotConfiguredError
 from .messages import LLMRequest, LLMResponse, StreamChunk
 from .settings import ProviderSettings, parse_settings
 
@@ -30,9 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Provider"]
 
+ClientT = TypeVar("ClientT")
 
-class Provider(ABC):
-    """Base class of LLM provider adapters; one instance per configured provider and worker."""
+
+class Provider(ABC, Generic[ClientT]):
+    """Base class of LLM provider adapters; one instance per configured provider and worker.
+    An adapter on a vendor SDK builds its client in `_make_client` and reaches it through
+    `_sdk()`: built on first use, closed by `aclose()`."""
 
     name: ClassVar[str]
     supported_models: ClassVar[tuple[str, ...]] = ()
@@ -45,6 +49,7 @@ class Provider(ABC):
             if settings is not None
             else parse_settings(self.settings_model, config, f"llm.providers.{config.name}")
         )
+        self._client: ClientT | None = None
 
     def check(self) -> None:
         """Raise `ProviderNotConfiguredError` if this worker's environment lacks what the
@@ -68,5 +73,32 @@ class Provider(ABC):
     def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """One streaming completion (see the module docstring for the contract)."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    def _make_client(self) -> ClientT:
+        """Build the vendor SDK's client (adapters that have one override this)."""
+        raise NotImplementedError(f"{type(self).__name__} has no SDK client")
+
+    def _client_error(self, exc: Exception) -> ProviderError | None:
+        """`exc`, raised while building the client, as our error (None: not the SDK's)."""
+        return None
+
+    def _sdk(self) -> ClientT:
+        """The SDK client, built on first use; a failure to build it is not retryable."""
+        if self._client is None:
+            try:
+                self._client = self._make_client()
+            except ProviderNotConfiguredError as exc:
+                raise ProviderError(exc.message, retryable=False) from exc
+            except Exception as exc:
+                if (error := self._client_error(exc)) is None:
+                    raise
+                raise error from exc
+        return self._client
+
+    async def _close_client(self, client: ClientT) -> None:
+        await cast(Any, client).close()
+
+    async def aclose(self) -> None:
         """Release the SDK client's connections."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await self._close_client(client)

@@ -55,9 +55,9 @@ class ConfiguredProvider:
 
     config: ProviderConfig
     settings: Any
-    target: str | type[Provider]  # a built-in's `module:Class`, or the class itself
+    target: str | type[Provider[Any]]  # a built-in's `module:Class`, or the class itself
 
-    def load(self) -> type[Provider]:
+    def load(self) -> type[Provider[Any]]:
         target = self.target
         return import_path(target) if isinstance(target, str) else target
 
@@ -88,7 +88,7 @@ class ProviderCatalog:
         )
 
 
-def _resolve(entry: ProviderConfig, where: str) -> tuple[str | type[Provider], type[Any]]:
+def _resolve(entry: ProviderConfig, where: str) -> tuple[str | type[Provider[Any]], type[Any]]:
     """The entry's provider class (or a built-in's path) and its settings model."""
     from .base import Provider  # the base class only; no SDK
 

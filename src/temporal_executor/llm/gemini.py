@@ -1,5 +1,5 @@
-"""Gemini on the official `google-genai` SDK: the Gemini Developer API (`GeminiProvider`) and
-Gemini on Vertex AI (`VertexGeminiProvider`, which the `vertexai` router uses for `gemini-*`).
+"""Gemini on the official `google-genai` SDK: the Gemini Developer API (`GeminiProvider`; Gemini
+on Vertex AI, `vertex.py`, reuses it).
 
 The SDK never retries (`HttpRetryOptions(attempts=1)`, no automatic continuation) and never
 calls a tool itself (automatic function calling off): Temporal owns retries, the workflow owns
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import google.auth
-import google.auth.credentials
 import google.auth.exceptions
-import google.oauth2.credentials
 import httpx
 import pydantic
 from google import genai
@@ -61,9 +58,8 @@ try:
 except ImportError:
     pass
 
-__all__ = ["GeminiProvider", "VertexGeminiProvider"]
+__all__ = ["GeminiProvider"]
 
-CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 _SKIP_SIGNATURE = b"skip_thought_signature_validator"
 _LOCAL_ID = re.compile(r"^gcall_[0-9a-f]{16}_\d+$")
@@ -84,7 +80,7 @@ _SDK_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(Provider[genai.Client]):
     """The Gemini Developer API; `api_key_env` names the key's variable; config keys
     `base_url`, `api_version`, `timeout` (`GeminiSettings`)."""
 
@@ -97,7 +93,6 @@ class GeminiProvider(Provider):
 
     settings_model: ClassVar[type[ProviderSettings]] = GeminiSettings
     settings: GeminiSettings | VertexAISettings
-    _client: genai.Client | None = None
 
     def check(self) -> None:
         if not self.config.api_key_env:
@@ -123,16 +118,13 @@ class GeminiProvider(Provider):
             retry_options=types.HttpRetryOptions(attempts=1),
         )
 
-    def _get_client(self) -> genai.Client:
-        if self._client is None:
-            try:
-                self._client = self._make_client()
-            except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
-                raise ProviderError(f"{self.name}: {exc}", retryable=False) from exc
-        return self._client
+    def _client_error(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, ValueError | google.auth.exceptions.GoogleAuthError):
+            return ProviderError(f"{self.name}: {exc}", retryable=False)
+        return None
 
     async def chat(self, request: LLMRequest) -> LLMResponse:
-        client = self._get_client()
+        client = self._sdk()
         contents, config = self._params(request)
         reply = _Accumulator()
         try:
@@ -146,7 +138,7 @@ class GeminiProvider(Provider):
         return reply.response(self.name, request, stream=False)
 
     async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        client = self._get_client()
+        client = self._sdk()
         contents, config = self._params(request)
         reply = _Accumulator()
         try:
@@ -164,11 +156,9 @@ class GeminiProvider(Provider):
             raise _provider_error(exc, self.name) from exc
         yield StreamChunk(response=reply.response(self.name, request, stream=True))
 
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aio.aclose()
-            client.close()
+    async def _close_client(self, client: genai.Client) -> None:
+        await client.aio.aclose()
+        client.close()
 
     # --- our format -> request ------------------------------------------------------------
 
@@ -258,83 +248,6 @@ class GeminiProvider(Provider):
                 retryable=False,
             )
         raise ProviderError(f"{self.name}: unsupported response_format {kind!r}", retryable=False)
-
-
-class VertexGeminiProvider(GeminiProvider):
-    """Gemini on Vertex AI. Credentials, first that is configured: an API key (`api_key_env`,
-    Vertex AI express mode), an OAuth access token (config `access_token_env`), else Google
-    application-default credentials; config `project_id` and `location` unless a key is used."""
-
-    name = "vertexai-gemini"
-    settings_model = VertexAISettings
-    settings: VertexAISettings
-
-    _adc: tuple[google.auth.credentials.Credentials | None, str] | None = None
-
-    def check(self) -> None:
-        Provider.check(self)  # a configured key variable must be set
-        if self.config.api_key():
-            return
-        settings, where = self.settings, f"provider {self.config.name!r}"
-        missing = [f"config.{k}" for k in ("project_id", "location") if not getattr(settings, k)]
-        if missing:
-            raise ProviderNotConfiguredError(
-                f"{where}: {' and '.join(missing)} must be set (or api_key_env for Vertex AI "
-                "express mode)"
-            )
-        if token_env := settings.access_token_env:
-            if not os.environ.get(token_env):
-                raise ProviderNotConfiguredError(
-                    f"{where}: environment variable {token_env} (access_token_env) is not set "
-                    "on this server"
-                )
-            return
-        credentials, error = self._default_credentials()
-        if credentials is None:
-            raise ProviderNotConfiguredError(
-                f"{where}: no credentials: set api_key_env or access_token_env, or configure "
-                f"Google application-default credentials ({error})"
-            )
-
-    def _default_credentials(self) -> tuple[google.auth.credentials.Credentials | None, str]:
-        """Google ADC, looked up once per provider (a lookup may probe the GCE metadata
-        server, so it is not repeated on every check); (None, reason) when there are none."""
-        if self._adc is None:
-            try:
-                credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
-                self._adc = (credentials, "")
-            except google.auth.exceptions.DefaultCredentialsError as exc:
-                self._adc = (None, str(exc))
-        return self._adc
-
-    def _make_client(self) -> genai.Client:
-        options = self._http_options()
-        if key := self.config.api_key():
-            return genai.Client(vertexai=True, api_key=key, http_options=options)
-        settings = self.settings
-        project, location = settings.project_id, settings.location
-        if not project or not location:
-            raise ProviderError(
-                f"{self.name}: config.project_id and config.location must be set",
-                retryable=False,
-            )
-        credentials: google.auth.credentials.Credentials | None
-        if token_env := settings.access_token_env:
-            token = os.environ.get(token_env)
-            if not token:
-                raise ProviderError(f"{self.name}: {token_env} is not set", retryable=False)
-            credentials = google.oauth2.credentials.Credentials(token)  # type: ignore[no-untyped-call]
-        else:
-            credentials, error = self._default_credentials()
-            if credentials is None:
-                raise ProviderError(f"{self.name}: no credentials: {error}", retryable=False)
-        return genai.Client(
-            vertexai=True,
-            project=project,
-            location=location,
-            credentials=credentials,
-            http_options=options,
-        )
 
 
 # --- replies -> our format ------------------------------------------------------------------

@@ -43,7 +43,7 @@ _SDK_ERRORS = (openai.OpenAIError, ValueError)
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(Provider[openai.AsyncOpenAI]):
     """Chat Completions with tools, streaming or not; config keys `base_url`, `organization`,
     `timeout` (`OpenAISettings`).
 
@@ -58,7 +58,6 @@ class OpenAIProvider(Provider):
     )
 
     settings_model: ClassVar[type[ProviderSettings]] = OpenAISettings
-    _client: openai.AsyncOpenAI | None = None
 
     @property
     def label(self) -> str:
@@ -95,16 +94,11 @@ class OpenAIProvider(Provider):
         `max_tokens` for the others, which is also what compatible servers understand."""
         return "max_completion_tokens" if _REASONING_MODEL.match(model) else "max_tokens"
 
-    def _get_client(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            try:
-                self._client = self._make_client()
-            except _SDK_ERRORS as exc:
-                raise _provider_error(exc, self.label) from exc
-        return self._client
+    def _client_error(self, exc: Exception) -> ProviderError | None:
+        return _provider_error(exc, self.label) if isinstance(exc, _SDK_ERRORS) else None
 
     async def chat(self, request: LLMRequest) -> LLMResponse:
-        client = self._get_client()
+        client = self._sdk()
         try:
             completion = await client.chat.completions.create(**self._params(request))
         except _SDK_ERRORS as exc:
@@ -112,7 +106,7 @@ class OpenAIProvider(Provider):
         return self._response(completion)
 
     async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        client = self._get_client()
+        client = self._sdk()
         reply = _Accumulator()
         try:
             stream = await client.chat.completions.create(
@@ -141,11 +135,6 @@ class OpenAIProvider(Provider):
             message=message, usage=reply.usage, finish_reason=reply.finish_reason
         )
         yield StreamChunk(response=response)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
 
     # --- request parameters ---------------------------------------------------------------
 

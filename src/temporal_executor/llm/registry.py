@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ..errors import ConfigError
 from .base import Provider
@@ -18,9 +19,9 @@ class ProviderRegistry:
 
     def __init__(self, catalog: ProviderCatalog) -> None:
         self.catalog = catalog
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[str, Provider[Any]] = {}
 
-    def get(self, name: str) -> Provider:
+    def get(self, name: str) -> Provider[Any]:
         provider = self._providers.get(name)
         if provider is not None:
             return provider
@@ -32,7 +33,7 @@ class ProviderRegistry:
         self._providers[name] = provider
         return provider
 
-    def check(self, name: str, model: str) -> Provider:
+    def check(self, name: str, model: str) -> Provider[Any]:
         """The provider, once it is sure this worker can call `model` with it now."""
         provider = self.get(name)
         provider.check_model(model)

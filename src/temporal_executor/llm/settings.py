@@ -8,12 +8,13 @@ access token, Google credentials) is the worker's to check when it calls (`Provi
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from ..config.duration import Duration
-from ..errors import ConfigError, describe_validation
+from ..errors import ConfigError, ProviderNotConfiguredError, describe_validation
 
 if TYPE_CHECKING:
     from ..config import ProviderConfig
@@ -119,6 +120,20 @@ class VertexAISettings(_Strict):
                 f"{' and '.join(missing)} must be set (or api_key_env for Vertex AI express mode)"
             )
         return self
+
+    def access_token(self, where: str) -> str | None:
+        """The OAuth token `access_token_env` names, read now; None when none is configured
+        (Google application-default credentials then); `ProviderNotConfiguredError` when its
+        variable is not set."""
+        if not self.access_token_env:
+            return None
+        token = os.environ.get(self.access_token_env)
+        if not token:
+            raise ProviderNotConfiguredError(
+                f"{where}: environment variable {self.access_token_env} (access_token_env) "
+                "is not set on this worker"
+            )
+        return token
 
 
 def parse_settings(model: type[ProviderSettings], entry: ProviderConfig, where: str) -> Any:

@@ -7,37 +7,18 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import (
-    Blobs,
-    EventLog,
-    NewEvent,
-    Sessions,
-    Store,
-    TaskFilter,
-    TaskRecords,
-    Transcripts,
-)
+from . import base
+from .base import *  # noqa: F403
 from .memory import memory_store
 from .sqlite import open_sqlite_store
 
-__all__ = [
-    "Blobs",
-    "EventLog",
-    "NewEvent",
-    "Sessions",
-    "Store",
-    "TaskFilter",
-    "TaskRecords",
-    "Transcripts",
-    "memory_store",
-    "open_sqlite_store",
-    "open_store",
-]
+__all__ = ["memory_store", "open_sqlite_store", "open_store"]
+__all__ += base.__all__
 
 _SQLITE_PREFIX = "sqlite:///"
 
 
-async def open_store(url: str, *, poll_interval: float = 0.25) -> Store:
+async def open_store(url: str, *, poll_interval: float = 0.25) -> base.Store:
     """Open the store `url` names (`events.url`).
 
     - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: a SQLite file, as in

@@ -30,7 +30,7 @@ import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -46,8 +46,10 @@ __all__ = [
     "Sessions",
     "Store",
     "TaskFilter",
+    "TaskPage",
     "TaskRecords",
     "Transcripts",
+    "contiguous",
     "encode_data",
 ]
 
@@ -196,6 +198,17 @@ class EventLog(ABC):
             self.wake(task_id)
 
 
+def contiguous(rows: Iterable[Any]) -> list[Message]:
+    """Stored transcript rows `(index, JSON)` in index order, up to the first missing index:
+    entries after a gap would shift into wrong places."""
+    result: list[Message] = []
+    for index, body in rows:
+        if index != len(result):
+            break
+        result.append(Message.model_validate_json(body))
+    return result
+
+
 class Transcripts(ABC):
     """Each session's transcript: messages at fixed indexes 0 … n-1, written idempotently.
     A task sees the turns of the tasks before it in its session."""
@@ -226,6 +239,16 @@ class Blobs(ABC):
         """The content stored under `key`, or None."""
 
 
+@dataclass(frozen=True)
+class TaskPage:
+    """A page of the tasks that match `where`: oldest first, or the last updated first."""
+
+    where: TaskFilter
+    recent_first: bool
+    limit: int
+    offset: int
+
+
 class TaskRecords(ABC):
     """Each task's latest state, and when it was last saved."""
 
@@ -237,7 +260,6 @@ class TaskRecords(ABC):
     async def get(self, task_id: str) -> TaskState | None:
         """The latest stored state of a task, or None."""
 
-    @abstractmethod
     async def find(
         self,
         where: TaskFilter | None = None,
@@ -247,11 +269,19 @@ class TaskRecords(ABC):
         offset: int = 0,
     ) -> list[TaskState]:
         """Tasks that match `where`: oldest first, or with `recent_first` the last updated
-        first."""
+        first; at most `limit` of them, after skipping `offset`."""
+        page = TaskPage(where or TaskFilter(), recent_first, max(limit, 0), max(offset, 0))
+        return await self._page(page)
 
-    @abstractmethod
     async def count(self, where: TaskFilter | None = None) -> int:
         """How many tasks match `where`."""
+        return await self._count(where or TaskFilter())
+
+    @abstractmethod
+    async def _page(self, page: TaskPage) -> list[TaskState]: ...
+
+    @abstractmethod
+    async def _count(self, where: TaskFilter) -> int: ...
 
 
 class Sessions(ABC):

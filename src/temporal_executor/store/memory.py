@@ -15,17 +15,7 @@ from dataclasses import dataclass, field
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from .base import (
-    AppendTransaction,
-    Blobs,
-    EventLog,
-    NewEvent,
-    Sessions,
-    Store,
-    TaskFilter,
-    TaskRecords,
-    Transcripts,
-)
+from . import base
 
 __all__ = ["memory_store"]
 
@@ -43,7 +33,7 @@ class _Data:
     holders: dict[str, str] = field(default_factory=dict)
 
 
-class _Append(AppendTransaction):
+class _Append(base.AppendTransaction):
     def __init__(self, data: _Data, task_id: str) -> None:
         self.data, self.task_id = data, task_id
 
@@ -57,7 +47,7 @@ class _Append(AppendTransaction):
     async def last_seq(self) -> int:
         return len(self.data.events.get(self.task_id, []))
 
-    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
         log = self.data.events.setdefault(self.task_id, [])
         keys = self.data.keys.setdefault(self.task_id, {})
         for event, item, _ in rows:
@@ -70,13 +60,13 @@ class _Append(AppendTransaction):
                 self.data.changed[self.task_id] = event.time
 
 
-class _Events(EventLog):
+class _Events(base.EventLog):
     def __init__(self, data: _Data, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.data = data
 
     @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
         yield _Append(self.data, task_id)
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -85,7 +75,7 @@ class _Events(EventLog):
         return [event.model_copy(deep=True) for event in log[start : start + max(limit, 0)]]
 
 
-class _Transcripts(Transcripts):
+class _Transcripts(base.Transcripts):
     def __init__(self, data: _Data) -> None:
         self.data = data
 
@@ -110,7 +100,7 @@ class _Transcripts(Transcripts):
         return len(await self.get(conversation))
 
 
-class _Blobs(Blobs):
+class _Blobs(base.Blobs):
     def __init__(self, data: _Data) -> None:
         self.data = data
 
@@ -121,7 +111,7 @@ class _Blobs(Blobs):
         return self.data.blobs.get(key)
 
 
-class _Tasks(TaskRecords):
+class _Tasks(base.TaskRecords):
     def __init__(self, data: _Data) -> None:
         self.data = data
 
@@ -133,24 +123,17 @@ class _Tasks(TaskRecords):
         state = self.data.tasks.get(task_id)
         return None if state is None else state.model_copy(deep=True)
 
-    async def find(
-        self,
-        where: TaskFilter | None = None,
-        *,
-        recent_first: bool = False,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TaskState]:
-        found = self._matching(where or TaskFilter())
-        if recent_first:
+    async def _page(self, page: base.TaskPage) -> list[TaskState]:
+        found = self._matching(page.where)
+        if page.recent_first:
             found.sort(key=lambda s: (self.data.updated[s.task_id], s.task_id), reverse=True)
-        start = max(offset, 0)
-        return [s.model_copy(deep=True) for s in found[start : start + max(limit, 0)]]
+        chosen = found[page.offset : page.offset + page.limit]
+        return [s.model_copy(deep=True) for s in chosen]
 
-    async def count(self, where: TaskFilter | None = None) -> int:
-        return len(self._matching(where or TaskFilter()))
+    async def _count(self, where: base.TaskFilter) -> int:
+        return len(self._matching(where))
 
-    def _matching(self, where: TaskFilter) -> list[TaskState]:
+    def _matching(self, where: base.TaskFilter) -> list[TaskState]:
         def changed(task_id: str) -> float:
             return max(self.data.updated[task_id], self.data.changed.get(task_id, 0.0))
 
@@ -163,7 +146,7 @@ class _Tasks(TaskRecords):
         ]
 
 
-class _Sessions(Sessions):
+class _Sessions(base.Sessions):
     def __init__(self, data: _Data) -> None:
         self.data = data
 
@@ -195,14 +178,14 @@ class _Sessions(Sessions):
         return len(doomed)
 
 
-def memory_store(*, poll_interval: float = 0.25) -> Store:
+def memory_store(*, poll_interval: float = 0.25) -> base.Store:
     """A new, empty store in this process's memory."""
     data = _Data()
 
     async def close() -> None:
         pass
 
-    return Store(
+    return base.Store(
         kind="memory",
         where="memory://",
         events=_Events(data, poll_interval),

@@ -18,17 +18,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from .base import (
-    AppendTransaction,
-    Blobs,
-    EventLog,
-    NewEvent,
-    Sessions,
-    Store,
-    TaskFilter,
-    TaskRecords,
-    Transcripts,
-)
+from . import base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
 
 __all__ = ["open_postgres_store"]
@@ -41,7 +31,7 @@ _TASK_FILTER = (
 )
 
 
-def _task_filter(where: TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
+def _task_filter(where: base.TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
     statuses = None if where.statuses is None else [str(s) for s in where.statuses]
     return where.session_id, statuses, where.updated_after
 
@@ -56,7 +46,7 @@ def _event(task_id: str, row: Any) -> Event:
     )
 
 
-class _Append(AppendTransaction):
+class _Append(base.AppendTransaction):
     # Statements of a READ COMMITTED transaction see what was committed before they began,
     # so these reads see every append that held the task's lock before us.
 
@@ -87,7 +77,7 @@ class _Append(AppendTransaction):
         )
         return int(seq)
 
-    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
         await self.db.executemany(
             "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -99,13 +89,13 @@ class _Append(AppendTransaction):
         await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, self.task_id)
 
 
-class _Events(EventLog):
+class _Events(base.EventLog):
     def __init__(self, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.db: Database | None = None
 
     @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
         assert self.db is not None
         async with self.db.transaction() as db:
             await db.execute(
@@ -115,18 +105,17 @@ class _Events(EventLog):
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         assert self.db is not None
-        async with self.db.connection() as db:
-            rows = await db.fetch(
-                "SELECT seq, type, data, time FROM te_events WHERE task_id = $1 AND seq > $2"
-                " ORDER BY seq LIMIT $3",
-                task_id,
-                after,
-                max(limit, 0),
-            )
+        rows = await self.db.fetch(
+            "SELECT seq, type, data, time FROM te_events WHERE task_id = $1 AND seq > $2"
+            " ORDER BY seq LIMIT $3",
+            task_id,
+            after,
+            max(limit, 0),
+        )
         return [_event(task_id, row) for row in rows]
 
 
-class _Transcripts(Transcripts):
+class _Transcripts(base.Transcripts):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -135,114 +124,91 @@ class _Transcripts(Transcripts):
             raise ValueError("first_index must be >= 0")
         if not messages:
             return
-        async with self.db.connection() as db:
-            await db.execute(
-                "INSERT INTO te_messages (conversation, idx, body)"
-                " SELECT $1, idx, body FROM unnest($2::integer[], $3::text[]) AS m (idx, body)"
-                " ON CONFLICT (conversation, idx) DO UPDATE SET body = excluded.body",
-                conversation,
-                list(range(first_index, first_index + len(messages))),
-                [message.model_dump_json() for message in messages],
-            )
+        await self.db.execute(
+            "INSERT INTO te_messages (conversation, idx, body)"
+            " SELECT $1, idx, body FROM unnest($2::integer[], $3::text[]) AS m (idx, body)"
+            " ON CONFLICT (conversation, idx) DO UPDATE SET body = excluded.body",
+            conversation,
+            list(range(first_index, first_index + len(messages))),
+            [message.model_dump_json() for message in messages],
+        )
 
     async def get(self, conversation: str, count: int | None = None) -> list[Message]:
-        async with self.db.connection() as db:
-            rows = await db.fetch(
-                "SELECT idx, body FROM te_messages"
-                " WHERE conversation = $1 AND idx >= 0 AND ($2::bigint IS NULL OR idx < $2)"
-                " ORDER BY idx",
-                conversation,
-                count,
-            )
-        result: list[Message] = []
-        for idx, body in rows:
-            if idx != len(result):
-                break
-            result.append(Message.model_validate_json(body))
-        return result
+        rows = await self.db.fetch(
+            "SELECT idx, body FROM te_messages"
+            " WHERE conversation = $1 AND idx >= 0 AND ($2::bigint IS NULL OR idx < $2)"
+            " ORDER BY idx",
+            conversation,
+            count,
+        )
+        return base.contiguous(rows)
 
     async def count(self, conversation: str) -> int:
-        async with self.db.connection() as db:
-            count = await db.fetchval(
-                "SELECT COALESCE(MAX(idx), -1) + 1 FROM te_messages WHERE conversation = $1",
-                conversation,
-            )
+        count = await self.db.fetchval(
+            "SELECT COALESCE(MAX(idx), -1) + 1 FROM te_messages WHERE conversation = $1",
+            conversation,
+        )
         return int(count)
 
 
-class _Blobs(Blobs):
+class _Blobs(base.Blobs):
     # BYTEA, because a TEXT column refuses strings that contain NUL.
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def put(self, key: str, data: str) -> None:
-        async with self.db.connection() as db:
-            await db.execute(
-                "INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
-                " ON CONFLICT (key) DO UPDATE SET data = excluded.data",
-                key,
-                data.encode("utf-8", "surrogatepass"),
-            )
+        await self.db.execute(
+            "INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
+            " ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+            key,
+            data.encode("utf-8", "surrogatepass"),
+        )
 
     async def get(self, key: str) -> str | None:
-        async with self.db.connection() as db:
-            data = await db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
+        data = await self.db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
         return None if data is None else bytes(data).decode("utf-8", "surrogatepass")
 
 
-class _Tasks(TaskRecords):
+class _Tasks(base.TaskRecords):
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def save(self, state: TaskState) -> None:
-        async with self.db.connection() as db:
-            await db.execute(
-                "INSERT INTO te_tasks (task_id, session_id, status, state, created, updated)"
-                " VALUES ($1, $2, $3, $4, $5, $5)"
-                " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
-                " status = excluded.status, state = excluded.state, updated = excluded.updated",
-                state.task_id,
-                state.session_id,
-                state.status.value,
-                state.model_dump_json(),
-                time.time(),
-            )
+        await self.db.execute(
+            "INSERT INTO te_tasks (task_id, session_id, status, state, created, updated)"
+            " VALUES ($1, $2, $3, $4, $5, $5)"
+            " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
+            " status = excluded.status, state = excluded.state, updated = excluded.updated",
+            state.task_id,
+            state.session_id,
+            state.status.value,
+            state.model_dump_json(),
+            time.time(),
+        )
 
     async def get(self, task_id: str) -> TaskState | None:
-        async with self.db.connection() as db:
-            state = await db.fetchval("SELECT state FROM te_tasks WHERE task_id = $1", task_id)
+        state = await self.db.fetchval("SELECT state FROM te_tasks WHERE task_id = $1", task_id)
         return None if state is None else TaskState.model_validate_json(state)
 
-    async def find(
-        self,
-        where: TaskFilter | None = None,
-        *,
-        recent_first: bool = False,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TaskState]:
-        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
-        async with self.db.connection() as db:
-            rows = await db.fetch(
-                f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order}"
-                " LIMIT $4 OFFSET $5",
-                *_task_filter(where or TaskFilter()),
-                max(limit, 0),
-                max(offset, 0),
-            )
+    async def _page(self, page: base.TaskPage) -> list[TaskState]:
+        order = "updated DESC, task_id DESC" if page.recent_first else "created, task_id"
+        rows = await self.db.fetch(
+            f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order} LIMIT $4 OFFSET $5",
+            *_task_filter(page.where),
+            page.limit,
+            page.offset,
+        )
         return [TaskState.model_validate_json(state) for (state,) in rows]
 
-    async def count(self, where: TaskFilter | None = None) -> int:
-        async with self.db.connection() as db:
-            count = await db.fetchval(
-                f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}",
-                *_task_filter(where or TaskFilter()),
-            )
+    async def _count(self, where: base.TaskFilter) -> int:
+        count = await self.db.fetchval(
+            f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}", *_task_filter(where)
+        )
         return int(count)
 
 
-class _Sessions(Sessions):
+class _Sessions(base.Sessions):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -270,13 +236,11 @@ class _Sessions(Sessions):
         return None
 
     async def release(self, session_id: str, task_id: str) -> None:
-        async with self.db.connection() as db:
-            await db.execute(
-                "UPDATE te_sessions SET active_task = NULL"
-                " WHERE session_id = $1 AND active_task = $2",
-                session_id,
-                task_id,
-            )
+        await self.db.execute(
+            "UPDATE te_sessions SET active_task = NULL WHERE session_id = $1 AND active_task = $2",
+            session_id,
+            task_id,
+        )
 
     async def delete(self, session_id: str) -> int:
         async with self.db.transaction() as db:
@@ -309,7 +273,7 @@ async def open_postgres_store(
     min_connections: int = 1,
     max_connections: int = 10,
     connect_timeout: float = 10.0,
-) -> Store:
+) -> base.Store:
     """The store in the PostgreSQL database `url` names; tables are created on open. Raises
     ConfigError, naming the URL without its password, when it cannot be opened."""
     events = _Events(poll_interval)
@@ -323,7 +287,7 @@ async def open_postgres_store(
     )
     await db.open()
     events.db = db
-    return Store(
+    return base.Store(
         kind="postgresql",
         where=db.url,
         events=events,

@@ -165,6 +165,19 @@ class Database:
         async with self._pool.acquire() as db:
             yield db
 
+    async def execute(self, sql: str, *args: Any) -> Any:
+        """One statement on a pooled connection (its own transaction)."""
+        async with self.connection() as db:
+            return await db.execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self.connection() as db:
+            return list(await db.fetch(sql, *args))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.connection() as db:
+            return await db.fetchval(sql, *args)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
         """A connection in a transaction, committed when the block ends, else rolled back.

@@ -19,23 +19,13 @@ import aiosqlite
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from .base import (
-    AppendTransaction,
-    Blobs,
-    EventLog,
-    NewEvent,
-    Sessions,
-    Store,
-    TaskFilter,
-    TaskRecords,
-    Transcripts,
-)
+from . import base
 from .sqlite_db import Database
 
 __all__ = ["open_sqlite_store"]
 
 
-def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
+def _task_filter(where: base.TaskFilter) -> tuple[str, list[Any]]:
     conditions, parameters = ["1 = 1"], list[Any]()
     if where.session_id is not None:
         conditions.append("session_id = ?")
@@ -52,7 +42,7 @@ def _task_filter(where: TaskFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), parameters
 
 
-class _Append(AppendTransaction):
+class _Append(base.AppendTransaction):
     def __init__(self, db: aiosqlite.Connection, task_id: str) -> None:
         self.db, self.task_id = db, task_id
 
@@ -80,7 +70,7 @@ class _Append(AppendTransaction):
         )
         return int(seq)
 
-    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
+    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
         await self.db.executemany(
             "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -91,13 +81,13 @@ class _Append(AppendTransaction):
         )
 
 
-class _Events(EventLog):
+class _Events(base.EventLog):
     def __init__(self, db: Database, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.db = db
 
     @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[AppendTransaction]:
+    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
         async with self.db.transaction() as db:
             yield _Append(db, task_id)
 
@@ -113,7 +103,7 @@ class _Events(EventLog):
         ]
 
 
-class _Transcripts(Transcripts):
+class _Transcripts(base.Transcripts):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -137,12 +127,7 @@ class _Transcripts(Transcripts):
             " ORDER BY idx",
             (conversation, 2**62 if count is None else count),
         )
-        result: list[Message] = []
-        for idx, body in rows:
-            if idx != len(result):
-                break
-            result.append(Message.model_validate_json(body))
-        return result
+        return base.contiguous(rows)
 
     async def count(self, conversation: str) -> int:
         rows = await self.db.query(
@@ -152,7 +137,7 @@ class _Transcripts(Transcripts):
         return int(rows[0][0])
 
 
-class _Blobs(Blobs):
+class _Blobs(base.Blobs):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -167,7 +152,7 @@ class _Blobs(Blobs):
         return str(rows[0][0]) if rows else None
 
 
-class _Tasks(TaskRecords):
+class _Tasks(base.TaskRecords):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -193,29 +178,22 @@ class _Tasks(TaskRecords):
         rows = await self.db.query("SELECT state FROM tasks WHERE task_id = ?", (task_id,))
         return TaskState.model_validate_json(rows[0][0]) if rows else None
 
-    async def find(
-        self,
-        where: TaskFilter | None = None,
-        *,
-        recent_first: bool = False,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TaskState]:
-        condition, parameters = _task_filter(where or TaskFilter())
-        order = "updated DESC, task_id DESC" if recent_first else "created, task_id"
+    async def _page(self, page: base.TaskPage) -> list[TaskState]:
+        condition, parameters = _task_filter(page.where)
+        order = "updated DESC, task_id DESC" if page.recent_first else "created, task_id"
         rows = await self.db.query(
             f"SELECT state FROM tasks WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*parameters, max(limit, 0), max(offset, 0)],
+            [*parameters, page.limit, page.offset],
         )
         return [TaskState.model_validate_json(state) for (state,) in rows]
 
-    async def count(self, where: TaskFilter | None = None) -> int:
-        condition, parameters = _task_filter(where or TaskFilter())
+    async def _count(self, where: base.TaskFilter) -> int:
+        condition, parameters = _task_filter(where)
         rows = await self.db.query(f"SELECT COUNT(*) FROM tasks WHERE {condition}", parameters)
         return int(rows[0][0])
 
 
-class _Sessions(Sessions):
+class _Sessions(base.Sessions):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -265,11 +243,11 @@ class _Sessions(Sessions):
 
 async def open_sqlite_store(
     path: str | Path, *, poll_interval: float = 0.25, busy_timeout: float = 10.0
-) -> Store:
+) -> base.Store:
     """The store in the SQLite file at `path`, created with its directory if missing; opened
     now, so that a bad path fails at start-up."""
     db = await Database.open(Path(path), busy_timeout=busy_timeout)
-    return Store(
+    return base.Store(
         kind="sqlite",
         where=str(db.path),
         events=_Events(db, poll_interval),

@@ -13,6 +13,7 @@ How the service uses it:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import ToolSpecError
@@ -39,10 +40,15 @@ TOOL_TYPES = Plugins(
 
 
 class ToolRegistry:
-    """One instance of each tool type, created when first used, sharing its connections."""
+    """One instance of each tool type, created when first used, sharing its connections.
+    `types` adds tool types by name beside the built-in and installed ones (tests use it for
+    `temporal_executor.testing.ScriptedTool`)."""
 
-    def __init__(self, settings: ToolsConfig) -> None:
+    def __init__(
+        self, settings: ToolsConfig, types: Mapping[str, type[ToolType]] | None = None
+    ) -> None:
         self.settings = settings
+        self._types = dict(types or {})
         self._tools: dict[str, ToolType] = {}
         # A bad server entry should stop the service at start-up, not fail a request later.
         parse_servers(settings.mcp_servers)
@@ -50,9 +56,9 @@ class ToolRegistry:
     def _get(self, spec: ToolSpec) -> ToolType:
         tool = self._tools.get(spec.type)
         if tool is None:
-            cls = TOOL_TYPES.load(spec.type)
+            cls = self._types.get(spec.type) or TOOL_TYPES.load(spec.type)
             if cls is None:
-                known = ", ".join(TOOL_TYPES.names())
+                known = ", ".join(sorted({*TOOL_TYPES.names(), *self._types}))
                 raise ToolSpecError(
                     f"tool {spec.name!r}: unknown type {spec.type!r} (known: {known})"
                 )

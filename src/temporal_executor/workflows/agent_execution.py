@@ -14,27 +14,26 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import (
-        EventRecord,
         ExpandToolsInput,
         LLMActivities,
         LLMCallInput,
-        RecordActivities,
-        RecordInput,
         ToolActivities,
         ToolCallInput,
         ToolResult,
     )
     from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
-    from ..errors import ConflictError, RequestError, failure_message, from_failure, to_failure
+    from ..errors import ConflictError, RequestError, to_failure
     from ..llm.messages import LLMResponse, Message, ModelSettings, ToolCall, ToolDefinition
-    from ..policies import RECORD_RETRY, RECORD_TIMEOUT, retry_policy, seconds
+    from ..policies import ActivityOptions, activity_options
     from ..tasks import EventType, PendingApproval, TaskError, TaskResult, TaskState, TaskStatus
     from ..tools.spec import ToolSpec
     from .approval import ApproveInput, needs_approval
+    from .failures import TaskFailed, cause, reraise_cancellation
+    from .steps import Steps
 
 __all__ = ["AgentCarry", "AgentExecutionWorkflow", "AgentInput", "TaskPolicies", "workflow_id"]
 
@@ -56,6 +55,14 @@ class TaskPolicies(BaseModel):
     @classmethod
     def of(cls, executor: ExecutorConfig) -> TaskPolicies:
         return cls.model_validate(executor.model_dump(include=set(cls.model_fields)))
+
+    def llm(self) -> ActivityOptions:
+        """Timeouts and retries of an LLM call."""
+        return activity_options(self.timeouts.llm, self.timeouts.heartbeat, self.retry.llm)
+
+    def tool(self) -> ActivityOptions:
+        """Timeouts and retries of a tool call (and of listing an MCP server's tools)."""
+        return activity_options(self.timeouts.tool, self.timeouts.heartbeat, self.retry.tool)
 
 
 class AgentCarry(BaseModel):
@@ -89,36 +96,22 @@ class AgentInput(BaseModel):
     carry: AgentCarry | None = None
 
 
-class _TaskFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.error = TaskError(code=code, message=message)
-
-    @classmethod
-    def of(cls, exc: ActivityError, code: str, prefix: str = "") -> _TaskFailed:
-        """The task's failure for an activity that failed: our error's code when it is one of
-        ours (`provider_not_configured`, …), else `code`."""
-        ours = from_failure(exc.cause)
-        return cls(ours.code if ours else code, prefix + _cause(exc))
-
-
 @workflow.defn(name="AgentExecutionWorkflow")
 class AgentExecutionWorkflow:
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
         self.input = input
         self.state = TaskState(task_id=input.task_id, session_id=input.session_id)
-        self._seq = 0
+        self._steps = Steps(input.task_id, input.session_id)
         self._stored_messages = 0
         self._unsaved: list[Message] = []
-        self._events: list[EventRecord] = []  # the step's events, written by the next record
         self._decision: ApproveInput | None = None
         self._tools = input.tools
         self._started = workflow.time()
         if input.carry is not None:
             carry = input.carry
             self.state = carry.state
-            self._seq = carry.seq
+            self._steps.seq = carry.seq
             self._stored_messages = carry.stored_messages
             self._unsaved = carry.unsaved
             self._tools = carry.tools
@@ -165,7 +158,7 @@ class AgentExecutionWorkflow:
             if input.carry is None:
                 await self._start()
             answer = await self._loop()
-        except _TaskFailed as failed:
+        except TaskFailed as failed:
             await self._finish(TaskStatus.FAILED, error=failed.error)
             raise ApplicationError(failed.error.message, type=failed.error.code) from None
         except asyncio.CancelledError:
@@ -178,7 +171,7 @@ class AgentExecutionWorkflow:
 
     async def _start(self) -> None:
         input = self.input
-        self._publish(
+        self._steps.publish(
             EventType.TASK_STARTED,
             {
                 "session_id": input.session_id,
@@ -187,7 +180,7 @@ class AgentExecutionWorkflow:
                 "model": input.model.model_dump(mode="json"),
             },
         )
-        self._stored_messages = await self._record(count_transcript=True)
+        self._stored_messages = await self._steps.record(self.state, count_transcript=True)
         if input.expand_tools:
             await self._expand_tools()
         # A session's system message is its first turn's: later turns continue that conversation.
@@ -202,7 +195,7 @@ class AgentExecutionWorkflow:
             if self._history_is_long():
                 await self._continue_as_new()
             if self.state.iterations >= self.input.max_iterations:
-                raise _TaskFailed(
+                raise TaskFailed(
                     "max_iterations",
                     f"no final answer after {self.input.max_iterations} LLM calls "
                     "(max_iterations reached)",
@@ -225,7 +218,7 @@ class AgentExecutionWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         carry = AgentCarry(
             state=self.state,
-            seq=self._seq,
+            seq=self._steps.seq,
             stored_messages=self._stored_messages,
             unsaved=self._unsaved,
             tools=self._tools,
@@ -234,19 +227,16 @@ class AgentExecutionWorkflow:
         workflow.continue_as_new(self.input.model_copy(update={"carry": carry}))
 
     async def _expand_tools(self) -> None:
-        policies = self.input.policies
         try:
             self._tools = await workflow.execute_activity_method(
                 ToolActivities.expand_tools,
                 ExpandToolsInput(task_id=self.input.task_id, tools=self._tools),
-                start_to_close_timeout=seconds(policies.timeouts.tool),
-                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
-                retry_policy=retry_policy(policies.retry.tool),
+                **self.input.policies.tool(),
                 summary="list the tools of MCP servers",
             )
         except ActivityError as exc:
-            _reraise_cancellation(exc)
-            raise _TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
+            reraise_cancellation(exc)
+            raise TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
 
     async def _invoke_llm(self) -> LLMResponse:
         self.state.iterations += 1
@@ -269,18 +259,16 @@ class AgentExecutionWorkflow:
             response = await workflow.execute_activity_method(
                 LLMActivities.invoke_llm,
                 call,
-                start_to_close_timeout=seconds(policies.timeouts.llm),
-                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
-                retry_policy=retry_policy(policies.retry.llm),
+                **policies.llm(),
                 summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
             )
         except ActivityError as exc:
-            _reraise_cancellation(exc)
-            raise _TaskFailed.of(exc, "llm_error") from exc
+            reraise_cancellation(exc)
+            raise TaskFailed.of(exc, "llm_error") from exc
         self._stored_messages += len(self._unsaved)
         self.state.usage = self.state.usage + response.usage
         message = response.message
-        self._publish(
+        self._steps.publish(
             EventType.LLM_MESSAGE,
             {
                 "iteration": self.state.iterations,
@@ -298,7 +286,7 @@ class AgentExecutionWorkflow:
         what the user said with their approval decision, if anything."""
         specs = {t.name: t for t in self._tools}
         for call in calls:
-            self._publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
+            self._steps.publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
         policy = self.input.require_approval
         gated = [c for c in calls if c.name in specs and needs_approval(policy, c.name)]
         decision = await self._await_approval(gated) if gated else None
@@ -318,7 +306,7 @@ class AgentExecutionWorkflow:
                 result = ToolResult.error(call, f"The user rejected this tool call{reason}")
             else:
                 result = await self._execute_tool(call, specs[call.name])
-            self._publish(EventType.TOOL_RESULT, result.event())
+            self._steps.publish(EventType.TOOL_RESULT, result.event())
             await self._record()
             return result
 
@@ -338,19 +326,17 @@ class AgentExecutionWorkflow:
                     spec=spec,
                     inline_bytes=policies.inline_bytes,
                 ),
-                start_to_close_timeout=seconds(policies.timeouts.tool),
-                heartbeat_timeout=seconds(policies.timeouts.heartbeat),
-                retry_policy=retry_policy(policies.retry.tool),
+                **policies.tool(),
                 summary=f"tool {call.name} ({call.id})",
             )
         except ActivityError as exc:
-            _reraise_cancellation(exc)
-            return ToolResult.error(call, f"tool failed: {_cause(exc)}")
+            reraise_cancellation(exc)
+            return ToolResult.error(call, f"tool failed: {cause(exc)}")
 
     async def _await_approval(self, calls: list[ToolCall]) -> ApproveInput:
         self.state.status = TaskStatus.AWAITING_APPROVAL
         self.state.pending_approval = PendingApproval(tool_calls=calls)
-        self._publish(
+        self._steps.publish(
             EventType.APPROVAL_REQUIRED,
             {"tool_calls": [c.model_dump(mode="json") for c in calls]},
         )
@@ -361,13 +347,13 @@ class AgentExecutionWorkflow:
                 lambda: self._decision is not None, timeout=max(remaining, 1.0)
             )
         except TimeoutError:
-            raise _TaskFailed("approval_timeout", "no approval decision in time") from None
+            raise TaskFailed("approval_timeout", "no approval decision in time") from None
         decision = self._decision
         assert decision is not None
         self._decision = None
         self.state.status = TaskStatus.RUNNING
         self.state.pending_approval = None
-        self._publish(EventType.APPROVAL_DECIDED, decision.event())
+        self._steps.publish(EventType.APPROVAL_DECIDED, decision.event())
         await self._record()
         return decision
 
@@ -400,43 +386,12 @@ class AgentExecutionWorkflow:
         # One record: the transcript (the last answer and unsent tool results included) and
         # the final state are written before the terminal event, so a client that sees it
         # finds both.
-        self._publish(terminal, data)
+        self._steps.publish(terminal, data)
         await self._record(with_transcript=True)
 
-    def _publish(self, type: EventType, data: dict[str, Any]) -> None:
-        """Queue an event for the next `_record`, keyed by the workflow's own counter."""
-        self._seq += 1
-        self._events.append(EventRecord(key=f"wf:{self._seq}", type=type, data=data))
-
-    async def _record(
-        self, *, with_transcript: bool = False, count_transcript: bool = False
-    ) -> int:
-        """Write the queued events with the task's state (and transcript) in one local
-        activity; the session's transcript length when `count_transcript`."""
-        events, self._events = self._events, []
-        count: int = await workflow.execute_local_activity_method(
-            RecordActivities.record,
-            RecordInput(
-                task_id=self.input.task_id,
-                session_id=self.input.session_id,
-                state=self.state,
-                events=events,
-                first_index=self._stored_messages,
-                transcript=self._unsaved if with_transcript else [],
-                count_transcript=count_transcript,
-            ),
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
+    async def _record(self, *, with_transcript: bool = False) -> None:
+        """Write the step's events with the task's state (and, at the end, its transcript)."""
+        transcript = self._unsaved if with_transcript else None
+        await self._steps.record(
+            self.state, first_index=self._stored_messages, transcript=transcript
         )
-        return count
-
-
-def _cause(exc: ActivityError) -> str:
-    return failure_message(exc.cause) if exc.cause is not None else exc.message
-
-
-def _reraise_cancellation(exc: ActivityError) -> None:
-    """An activity that ended because the task was cancelled cancels the task, rather than
-    counting as an LLM or tool failure."""
-    if isinstance(exc.cause, CancelledError):
-        raise asyncio.CancelledError() from exc

@@ -33,8 +33,8 @@ from .errors import ProviderError, ToolError
 from .llm.base import Provider
 from .llm.messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
 from .llm.settings import ProviderSettings
+from .spec import ToolSpec
 from .tools.base import ToolType
-from .tools.spec import ToolSpec
 
 __all__ = [
     "SCRIPTED_TOOL_TYPES",

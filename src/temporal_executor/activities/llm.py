@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 from temporalio import activity
 
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
-from ..llm.messages import LLMRequest, LLMResponse, Message, ModelSettings, ToolCall, ToolDefinition
+from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
 from ..llm.registry import ProviderRegistry
 from ..payloads import offload, resolve_messages
+from ..spec import ModelSettings
 from ..store import Store
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating

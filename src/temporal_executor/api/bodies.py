@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import DefaultAgent
 from ..errors import RequestError, describe_validation
-from ..llm.messages import Message, ModelSettings, Usage
+from ..llm.messages import Message, Usage
+from ..spec import ModelSettings, ToolSpec
 from ..tasks import TaskState
-from ..tools.spec import ToolSpec
 
 __all__ = [
     "ID_PATTERN",

@@ -20,8 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..llm.messages import ModelSettings
-from ..tools.spec import ToolSpec
+from ..spec import ModelSettings, ToolSpec
 from .duration import Duration, parse_duration
 
 __all__ = [

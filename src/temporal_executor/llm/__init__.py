@@ -4,13 +4,12 @@ and the worker's provider instances (`registry.py`)."""
 
 from __future__ import annotations
 
+from ..spec import ModelSettings, Sampling
 from .base import Provider
 from .messages import (
     LLMRequest,
     LLMResponse,
     Message,
-    ModelSettings,
-    Sampling,
     StreamChunk,
     ToolCall,
     ToolDefinition,

@@ -1,5 +1,5 @@
-"""The provider-neutral LLM format: messages, tool calls, usage, which model with which
-sampling, and a request and its response. Every provider converts to and from its vendor's
+"""The provider-neutral LLM format: messages, tool calls, usage, and a request (with its
+`Sampling`, from `spec.py`) and its response. Every provider converts to and from its vendor's
 wire format at its own edge; nothing else knows a vendor's format.
 """
 
@@ -15,12 +15,12 @@ from pydantic import (
     model_serializer,
 )
 
+from ..spec import Sampling
+
 __all__ = [
     "LLMRequest",
     "LLMResponse",
     "Message",
-    "ModelSettings",
-    "Sampling",
     "StreamChunk",
     "ToolCall",
     "ToolDefinition",
@@ -77,30 +77,6 @@ class ToolDefinition(BaseModel):
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class Sampling(BaseModel):
-    """How the model samples its answer: what every provider maps to its own parameters."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    stop: list[str] | None = Field(default=None, max_length=4)
-    response_format: dict[str, Any] | None = None
-
-
-class ModelSettings(Sampling):
-    """`model_config` of a request: which provider and model, with its sampling.
-
-    There is deliberately no `base_url` or key here: endpoints and secrets come from server
-    config only, so a caller cannot send our API keys elsewhere.
-    """
-
-    provider: str = Field(min_length=1, max_length=64)
-    model: str = Field(min_length=1, max_length=256)
-    stream: bool = True
 
 
 class LLMRequest(BaseModel):

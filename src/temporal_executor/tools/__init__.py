@@ -3,8 +3,8 @@ built-in types (`http`, `mcp`, `builtin`) and the registry that picks one by `ty
 
 from __future__ import annotations
 
+from ..spec import TOOL_NAME_PATTERN, ToolSpec
 from .base import ToolType
 from .registry import TOOL_TYPES, ToolRegistry
-from .spec import TOOL_NAME_PATTERN, ToolSpec
 
 __all__ = ["TOOL_NAME_PATTERN", "TOOL_TYPES", "ToolRegistry", "ToolSpec", "ToolType"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ToolSpecError
-from .spec import ToolSpec
+from ..spec import ToolSpec
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig

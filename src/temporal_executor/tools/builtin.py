@@ -24,10 +24,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..errors import ToolError, ToolSpecError
 from ..plugins import Plugins
+from ..spec import ToolSpec
 from .base import ToolType
 from .output import cap_output, compact_json
 from .schema import argument_errors, is_empty_schema
-from .spec import ToolSpec
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig

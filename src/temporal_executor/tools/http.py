@@ -38,9 +38,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..config.duration import Duration
 from ..errors import ToolError, ToolSpecError
+from ..spec import ToolSpec
 from .base import ToolType
 from .guard import DEFAULT_PORTS, AddressGuard, Resolved
-from .spec import ToolSpec
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig

@@ -65,13 +65,13 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from ..errors import ToolError, ToolSpecError
+from ..spec import ToolSpec
 from .base import ToolType
 from .guard import AddressGuard
 from .mcp_config import HttpServer, McpConfig, StdioServer, parse_servers
 from .mcp_pool import Connection, SessionPool
 from .output import cap_output, compact_json, maybe_compact_json
 from .schema import is_empty_schema
-from .spec import ToolSpec
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig

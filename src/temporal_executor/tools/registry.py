@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import ToolSpecError
 from ..plugins import Plugins
+from ..spec import ToolSpec
 from .base import ToolType
 from .mcp_config import parse_servers
 from .schema import check_parameters
-from .spec import ToolSpec
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator, validators  # type: ignore[import-u
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 from ..errors import ToolSpecError
-from .spec import ToolSpec
+from ..spec import ToolSpec
 
 __all__ = ["argument_errors", "check_parameters", "is_empty_schema"]
 

@@ -27,10 +27,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
     from ..errors import ConflictError, RequestError, to_failure
-    from ..llm.messages import LLMResponse, Message, ModelSettings, ToolCall, ToolDefinition
+    from ..llm.messages import LLMResponse, Message, ToolCall, ToolDefinition
     from ..policies import ActivityOptions, activity_options
+    from ..spec import ModelSettings, ToolSpec
     from ..tasks import EventType, PendingApproval, TaskError, TaskResult, TaskState, TaskStatus
-    from ..tools.spec import ToolSpec
     from .approval import ApproveInput, needs_approval
     from .failures import TaskFailed, cause, reraise_cancellation
     from .steps import Steps

@@ -1,0 +1,64 @@
+"""What a task asks for: a model with its sampling (`ModelSettings`) and tools (`ToolSpec`).
+
+These are the words requests, `a2a.default_agent` in config and workflow inputs share, so they
+sit below all of them: the LLM format (`llm/messages.py`) takes its `Sampling` from here, tool
+types check a `ToolSpec`'s `config` (`tools/base.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["TOOL_NAME_PATTERN", "ModelSettings", "Sampling", "ToolSpec"]
+
+
+class Sampling(BaseModel):
+    """How the model samples its answer: what every provider maps to its own parameters."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: list[str] | None = Field(default=None, max_length=4)
+    response_format: dict[str, Any] | None = None
+
+
+class ModelSettings(Sampling):
+    """`model_config` of a request: which provider and model, with its sampling.
+
+    There is deliberately no `base_url` or key here: endpoints and secrets come from server
+    config only, so a caller cannot send our API keys elsewhere.
+    """
+
+    provider: str = Field(min_length=1, max_length=64)
+    model: str = Field(min_length=1, max_length=256)
+    stream: bool = True
+
+
+# What every provider accepts as a function name.
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ToolSpec(BaseModel):
+    """A tool the LLM may call; `type` picks the implementation, `config` is its settings
+    (checked by that tool type, see `tools/base.py`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str = Field(default="", max_length=8192)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    type: str = Field(default="http", min_length=1, max_length=64)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type", "object") != "object":
+            raise ValueError('must be a JSON Schema with "type": "object"')
+        if "properties" in value and not isinstance(value["properties"], dict):
+            raise ValueError('"properties" must be an object')
+        return value

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpx2"):  # a line per request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(getattr(args, "config_path", None) or args.config)
         if args.state_dir:
@@ -139,7 +140,7 @@ def _dev(config: Config, args: argparse.Namespace) -> int:
 
                 await run_services(services, api=True, worker=True, on_ready=ready)
 
-    asyncio.run(main())
+    _serve_forever(main())
     return 0
 
 
@@ -163,8 +164,20 @@ def _run_services(config: Config, *, api: bool, worker: bool) -> int:
 
             await run_services(services, api=api, worker=worker, on_ready=ready)
 
-    asyncio.run(main())
+    _serve_forever(main())
     return 0
+
+
+def _serve_forever(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service on uvloop where it is installed (a faster event loop: less CPU for every
+    wake-up between the Temporal core, the database thread and the sockets)."""
+    try:
+        import uvloop
+    except ImportError:  # not on this platform
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _replay(config: Config, args: argparse.Namespace) -> int:

@@ -16,7 +16,21 @@ from pathlib import Path
 
 from .errors import ConfigError, ExecutorError
 
-__all__ = ["DevServer", "check_port_free", "find_temporal_cli", "split_host_port"]
+__all__ = ["DEV_TUNING", "DevServer", "check_port_free", "find_temporal_cli", "split_host_port"]
+
+# The dev server's one history shard reads its task queues at most 20 times a second by
+# default, so at low load every workflow- and activity-task dispatch waits ~50 ms; and its
+# SQLite file syncs every write. Tuned, a 3-activity workflow takes ~35 ms instead of ~200 ms.
+# WAL with synchronous=normal survives a crash of the server process (not of the machine).
+DEV_TUNING = (
+    *(
+        arg
+        for queue in ("transfer", "timer", "visibility")
+        for arg in ("--dynamic-config-value", f"history.{queue}ProcessorMaxPollRPS=10000")
+    ),
+    "--sqlite-pragma", "journal_mode=wal",
+    "--sqlite-pragma", "synchronous=normal",
+)  # fmt: skip
 
 
 def find_temporal_cli() -> str:
@@ -85,6 +99,7 @@ class DevServer:
             "--ui-port", str(self.ui_port),
             "--db-filename", str(self.state_dir / "temporal.db"),
             "--log-level", "warn",
+            *DEV_TUNING,
         ]  # fmt: skip
         # A plain Popen: the server must outlive event loops and be stopped synchronously.
         self.process = subprocess.Popen(  # noqa: ASYNC220

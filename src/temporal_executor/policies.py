@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 from .config.sections import RetrySettings
 
 __all__ = [
+    "ONE_ATTEMPT",
     "RECORD_RETRY",
     "RECORD_TIMEOUT",
     "ActivityOptions",
@@ -30,6 +31,10 @@ RECORD_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=5),
 )
+
+
+# A local attempt of an LLM or tool call: a failure falls back to a regular activity.
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 
 
 def seconds(value: float) -> timedelta:

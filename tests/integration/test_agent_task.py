@@ -4,6 +4,7 @@ an HTTP tool, approval, cancellation, max_iterations — observed as a user woul
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -24,13 +25,18 @@ def assert_gap_free(events: list[dict[str, Any]]) -> None:
 
 
 async def activity_types(stack: Stack, task_id: str) -> list[str]:
+    """The LLM and tool calls the task's history shows: regular activities scheduled, and
+    local ones recorded as markers (without the `record` steps)."""
     handle = stack.services.client.get_workflow_handle(f"agent-execution-{task_id}")
     history = await handle.fetch_history()
-    return [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == HistoryEventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    found = []
+    for e in history.events:
+        if e.event_type == HistoryEventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            found.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif e.event_type == HistoryEventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = e.marker_recorded_event_attributes.details["data"].payloads[0]
+            found.append(json.loads(marker.data)["activity_type"])
+    return [name for name in found if name != "record"]
 
 
 async def wait_status(stack: Stack, task_id: str, status: str) -> dict[str, Any]:

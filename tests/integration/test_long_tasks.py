@@ -55,7 +55,7 @@ async def test_200_tool_iterations_continue_as_new(
         # Every run stayed under the limit (plus the few events of one iteration).
         client = stack.services.client
         runs = [run async for run in client.list_workflows("WorkflowId = 'agent-execution-long-1'")]
-        assert len(runs) > 3
+        assert len(runs) >= 2  # local activities: two markers an iteration, ~400 events in all
         histories, statuses = [], []
         for run in runs:
             handle = client.get_workflow_handle("agent-execution-long-1", run_id=run.run_id)

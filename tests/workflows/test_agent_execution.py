@@ -188,7 +188,7 @@ async def test_cancelling_during_a_tool_call_ends_the_task_cancelled(
 
 
 async def test_continue_as_new_carries_the_whole_loop(env: WorkflowEnvironment) -> None:
-    rounds = 25
+    rounds = 60  # two markers a round: past a history limit of 100
     steps = [{"tool_calls": [{"name": "lookup"}], "times": rounds}, {"text": "all done"}]
     cfg = config(steps, history_limit=100, max_iterations=rounds + 1)
     async with running(env, cfg) as setup:

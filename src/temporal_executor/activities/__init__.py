@@ -35,7 +35,7 @@ def build_activities(
     providers: ProviderRegistry, tools: ToolRegistry, store: Store
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
-    tool_activities = ToolActivities(tools, store.blobs)
+    tool_activities = ToolActivities(tools, store.blobs, store.events)
     return [
         LLMActivities(providers, store).invoke_llm,
         tool_activities.expand_tools,

@@ -59,7 +59,8 @@ class DeltaPublisher:
             self._buffered = 0
             self._count += 1
             await self._append(EventType.LLM_DELTA, f"{self.attempt}:{self._count}", {"text": text})
-        activity.heartbeat()
+        if not activity.info().is_local:  # local activities do not heartbeat
+            activity.heartbeat()
 
     async def close(self) -> None:
         if self._timer is not None:

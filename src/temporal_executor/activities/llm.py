@@ -4,6 +4,11 @@ The activity input carries only the messages that are new since the previous cal
 appended to the stored transcript, which is then read whole and sent to the provider. So
 workflow history grows with the conversation, not with its square. When streaming, text
 deltas go to the task's event log while the model writes (`deltas.py`).
+
+The response is kept in the store under the call's key before it is returned, and a call that
+finds one there returns it without asking the model again: a call that is run again after it
+had finished (its worker died before Temporal recorded the result, or a local attempt is
+replayed) gives the answer the task's log already shows. The first response kept wins.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from temporalio import activity
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
 from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
 from ..llm.registry import ProviderRegistry
-from ..payloads import offload, resolve_messages
+from ..payloads import offload, resolve, resolve_messages
 from ..spec import ModelSettings
-from ..store import Store
+from ..store import NewEvent, Store
+from ..tasks import EventType, TaskState
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating
 from .tools import ToolResult
@@ -33,6 +39,7 @@ class LLMCallInput(BaseModel):
     task_id: str
     conversation: str
     call_key: str
+    state: TaskState  # the task's, with this call counted; its usage goes up by this call's
     first_index: int
     new_messages: list[Message]
     inline_bytes: int
@@ -69,6 +76,19 @@ class LLMActivities:
 
     @activity.defn(name="invoke_llm")
     async def invoke_llm(self, input: LLMCallInput) -> LLMResponse:
+        """The model's answer; its `llm.message` and `tool.call` events and the task's state
+        are written here before it is returned (again, idempotently, for a kept answer)."""
+        memo = f"{input.task_id}/llm/{input.call_key}/response"
+        kept = await self.store.blobs.get(memo)
+        response = (
+            LLMResponse.model_validate_json(kept) if kept is not None else await self._call(input)
+        )
+        await self._publish(input, response)
+        return response
+
+    async def _call(self, input: LLMCallInput) -> LLMResponse:
+        blobs = self.store.blobs
+        memo = f"{input.task_id}/llm/{input.call_key}/response"
         try:
             provider = self.providers.check(input.model.provider, input.model.model)
             request = await self._request(input)
@@ -82,9 +102,40 @@ class LLMActivities:
         message = response.message
         if message.content is not None:
             key = f"{input.task_id}/llm/{input.call_key}"
-            content, ref = await offload(self.store.blobs, key, message.content, input.inline_bytes)
+            content, ref = await offload(blobs, key, message.content, input.inline_bytes)
             message = message.model_copy(update={"content": content, "content_ref": ref})
-        return response.model_copy(update={"message": message})
+        response = response.model_copy(update={"message": message})
+        return LLMResponse.model_validate_json(
+            await blobs.put_new(memo, response.model_dump_json())
+        )
+
+    async def _publish(self, input: LLMCallInput, response: LLMResponse) -> None:
+        message = response.message
+        content = await resolve(self.store.blobs, message.content or "", message.content_ref)
+        events = [
+            NewEvent(
+                f"{input.call_key}:message",
+                EventType.LLM_MESSAGE,
+                {
+                    "iteration": input.state.iterations,
+                    "content": content if message.content is not None else None,
+                    "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
+                    "usage": response.usage.model_dump(),
+                    "finish_reason": response.finish_reason,
+                },
+            ),
+            *(
+                NewEvent(
+                    f"{input.call_key}:call:{call.id}",
+                    EventType.TOOL_CALL,
+                    call.model_dump(mode="json"),
+                )
+                for call in message.tool_calls
+            ),
+        ]
+        state = input.state.model_copy(update={"usage": input.state.usage + response.usage})
+        await self.store.tasks.save(state)
+        await self.store.events.append_all(input.task_id, events)
 
     async def _request(self, input: LLMCallInput) -> LLMRequest:
         transcripts = self.store.transcripts
@@ -106,8 +157,12 @@ class LLMActivities:
 
     async def _stream(self, input: LLMCallInput, request: LLMRequest) -> LLMResponse:
         provider = self.providers.get(input.model.provider)
-        attempt = activity.info().attempt
-        deltas = DeltaPublisher(self.store.events, input.task_id, input.call_key, attempt)
+        # Temporal's count starts again for a local attempt that is run again, and for the
+        # regular activity a local one fell back to: the log's count goes on.
+        events = self.store.events
+        logged = await events.last_attempt(input.task_id, input.call_key)
+        attempt = max(activity.info().attempt, logged + 1)
+        deltas = DeltaPublisher(events, input.task_id, input.call_key, attempt)
         if attempt > 1:
             await deltas.restart()
         response: LLMResponse | None = None

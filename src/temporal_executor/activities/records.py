@@ -51,7 +51,7 @@ class RecordActivities:
     async def record(self, input: RecordInput) -> int:
         """Write the step; return the session's transcript length when asked (else 0)."""
         store = self.store
-        count = await store.transcripts.count(input.session_id) if input.count_transcript else 0
+        count = await self._turn_start(input) if input.count_transcript else 0
         if input.transcript:
             await store.transcripts.put(input.session_id, input.first_index, input.transcript)
         await store.tasks.save(await self._whole(input.state))
@@ -61,6 +61,16 @@ class RecordActivities:
         if input.state.status.terminal:
             await store.sessions.release(input.session_id, input.task_id)
         return count
+
+    async def _turn_start(self, input: RecordInput) -> int:
+        """Where the task's turn starts in its session's transcript: counted once, and kept,
+        so a step run again (a worker died before Temporal recorded it) gets the same."""
+        key = f"{input.task_id}/turn-start"
+        kept = await self.store.blobs.get(key)
+        if kept is None:
+            counted = await self.store.transcripts.count(input.session_id)
+            kept = await self.store.blobs.put_new(key, str(counted))
+        return int(kept)
 
     async def _whole(self, state: TaskState) -> TaskState:
         """The state with its answer whole (the workflow holds a preview of a long one)."""

@@ -11,8 +11,9 @@ from temporalio import activity
 
 from ..errors import ToolError, ToolSpecError, to_failure
 from ..llm.messages import Message, ToolCall
-from ..payloads import offload
-from ..store import Blobs
+from ..payloads import offload, resolve
+from ..store import Blobs, EventLog
+from ..tasks import EventType
 from ..tools import ToolRegistry, ToolSpec
 from .heartbeat import heartbeating
 
@@ -53,11 +54,16 @@ class ToolResult(BaseModel):
         """The result as the data of its `tool.result` event."""
         return self.model_dump(mode="json")
 
+    def event_key(self) -> str:
+        """The key of its `tool.result` event: one a call, whoever writes it."""
+        return f"tool:{self.tool_call_id}"
+
 
 class ToolActivities:
-    def __init__(self, tools: ToolRegistry, blobs: Blobs) -> None:
+    def __init__(self, tools: ToolRegistry, blobs: Blobs, events: EventLog) -> None:
         self.tools = tools
         self.blobs = blobs
+        self.events = events
 
     @activity.defn(name="expand_tools")
     async def expand_tools(self, input: ExpandToolsInput) -> list[ToolSpec]:
@@ -70,18 +76,39 @@ class ToolActivities:
 
     @activity.defn(name="execute_tool")
     async def execute_tool(self, input: ToolCallInput) -> ToolResult:
+        """Run the call, unless it ran to its end before: the store keeps its result, so a
+        call run again after it finished (its worker died before Temporal recorded it) is not
+        made twice. The `tool.result` event is written here, the whole content in it."""
+        memo = f"{input.task_id}/tool/{input.call.id}/result"
+        whole: str | None = None
+        if (kept := await self.blobs.get(memo)) is None:
+            result, whole = await self._run(input)
+            kept = await self.blobs.put_new(memo, result.model_dump_json())
+            if kept != result.model_dump_json():  # another attempt had kept its result first
+                whole = None
+        result = ToolResult.model_validate_json(kept)
+        if whole is None:
+            whole = await resolve(self.blobs, result.content, result.content_ref)
+        data = {**result.event(), "content": whole}
+        data.pop("content_ref", None)
+        await self.events.append(input.task_id, result.event_key(), EventType.TOOL_RESULT, data)
+        return result
+
+    async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str]:
+        """The call's result (a long content offloaded), and its whole content."""
         call, spec = input.call, input.spec
         if call.arguments_error:
-            return ToolResult.error(call, call.arguments_error)
+            return ToolResult.error(call, call.arguments_error), call.arguments_error
         try:
             async with heartbeating():
                 content = await self.tools.call(spec, call)
         except ToolSpecError as exc:
-            return ToolResult.error(call, exc.message)
+            return ToolResult.error(call, exc.message), exc.message
         except ToolError as exc:
             if exc.retryable:
                 raise to_failure(exc) from exc
-            return ToolResult.error(call, exc.message)
+            return ToolResult.error(call, exc.message), exc.message
         key = f"{input.task_id}/tool/{call.id}"
-        content, ref = await offload(self.blobs, key, content, input.inline_bytes)
-        return ToolResult(tool_call_id=call.id, name=call.name, content=content, content_ref=ref)
+        preview, ref = await offload(self.blobs, key, content, input.inline_bytes)
+        result = ToolResult(tool_call_id=call.id, name=call.name, content=preview, content_ref=ref)
+        return result, content

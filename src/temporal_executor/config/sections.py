@@ -98,6 +98,19 @@ class RetryConfig(_Section):
 
 
 class ExecutorConfig(_Section):
+    """The agent loop's bounds and policies. `local_activities`: LLM and tool calls run as
+    local activities in the worker that runs the task (no round trips through Temporal; a
+    worker that dies is replaced after the workflow task timeout, and a call that had finished
+    is not made again: its result is kept in the store), falling back to a regular activity
+    (any worker, heartbeats, `retry`) when that attempt fails in a way worth retrying. `false`:
+    regular activities only.
+
+    `workflow_sandbox`: run the workflow in Temporal's sandbox, which re-imports its module for
+    every workflow and wraps every activation (about a quarter of a worker's CPU, measured).
+    Off by default: the workflow is our code, not the user's; the test suite runs it inside the
+    sandbox and replays recorded histories, which is where a non-deterministic change is
+    caught."""
+
     max_concurrent_workflows: int = Field(default=100, ge=1)
     max_concurrent_activities: int = Field(default=200, ge=1)
     max_iterations: int = Field(default=10, ge=1, le=10_000)
@@ -105,6 +118,8 @@ class ExecutorConfig(_Section):
     inline_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     max_content_bytes: int = Field(default=1_048_576, ge=1024)
     require_approval: bool | list[str] = False
+    local_activities: bool = True
+    workflow_sandbox: bool = False
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 

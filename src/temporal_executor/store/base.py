@@ -8,8 +8,9 @@
 
 A backend (memory, SQLite, PostgreSQL) implements each part; `Store` holds one of each.
 
-The append rules, written once here (`EventLog.append_all`) on top of four primitives that a
-backend runs inside one transaction holding the task's append lock (`AppendTransaction`):
+The append rules, written once here (`plan_append`, a pure function): a backend reads what
+they need (`LogState`) and inserts what they decide, in one transaction holding the task's
+append lock (`EventLog._append`):
 - an append is idempotent on `(task_id, key)`: a retried activity that appends the same key
   again gets the event that is already there, so events are never duplicated;
 - each new event gets the task's next `seq` (1, 2, 3 … with no gaps). The key comes from
@@ -31,7 +32,6 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +39,21 @@ from ..llm.messages import Message
 from ..tasks import Event, TaskState
 
 __all__ = [
-    "AppendTransaction",
     "Blobs",
     "EventLog",
+    "LogState",
     "NewEvent",
+    "Row",
     "Sessions",
     "Store",
     "TaskFilter",
     "TaskPage",
     "TaskRecords",
     "Transcripts",
+    "asked",
     "contiguous",
     "encode_data",
+    "plan_append",
 ]
 
 
@@ -81,24 +84,50 @@ class TaskFilter:
     updated_after: float | None = None
 
 
-class AppendTransaction(ABC):
-    """What a backend does inside one append transaction on one task."""
+@dataclass
+class LogState:
+    """What the append rules need to know of a task's log, read inside the append's
+    transaction: the events already under the keys asked for, the last seq, and the latest
+    attempt of each stream asked for."""
 
-    @abstractmethod
-    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
-        """The task's events already appended under any of `keys`."""
+    existing: dict[str, Event]
+    last_seq: int
+    attempts: dict[str, int]
 
-    @abstractmethod
-    async def later_attempt(self, stream: str, attempt: int) -> bool:
-        """Whether `stream` has events of an attempt after `attempt`."""
 
-    @abstractmethod
-    async def last_seq(self) -> int:
-        """The task's highest seq (0 for an empty log)."""
+Row = tuple[Event, NewEvent, str]  # a new event, what was asked for, its encoded data
 
-    @abstractmethod
-    async def insert(self, rows: Sequence[tuple[Event, NewEvent, str]]) -> None:
-        """Insert the events (with their `NewEvent` and encoded data), in order."""
+
+def plan_append(
+    task_id: str, log: LogState, new: Sequence[NewEvent]
+) -> tuple[list[Event | None], list[Row]]:
+    """The append rules (module docstring): for each of `new`, the event the log has under its
+    key afterwards (None: dropped as a stale attempt's), and the rows to insert for that."""
+    found = dict(log.existing)
+    results: list[Event | None] = []
+    rows: list[Row] = []
+    seq = log.last_seq
+    for item in new:
+        if item.key in found:
+            results.append(found[item.key])
+            continue
+        if item.stream is not None and log.attempts.get(item.stream, -1) > item.attempt:
+            results.append(None)
+            continue
+        seq += 1
+        data = encode_data(item.data)
+        event = Event(
+            task_id=task_id, seq=seq, type=item.type, data=json.loads(data), time=time.time()
+        )
+        found[item.key] = event
+        rows.append((event, item, data))
+        results.append(event)
+    return results, rows
+
+
+def asked(new: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
+    """The keys and the streams an append asks about."""
+    return [item.key for item in new], sorted({item.stream for item in new if item.stream})
 
 
 class EventLog(ABC):
@@ -107,15 +136,23 @@ class EventLog(ABC):
     def __init__(self, *, poll_interval: float = 0.25) -> None:
         self.poll_interval = poll_interval
         self._waiters: dict[str, asyncio.Event] = {}
-        self._followers: dict[str, int] = {}
+        # Where each follower of each task is: the seq it read last.
+        self._positions: dict[str, dict[object, int]] = {}
+        self._pending: asyncio.Future[None] | None = None
+        self._again = False
 
     @abstractmethod
-    def _transaction(self, task_id: str) -> AbstractAsyncContextManager[AppendTransaction]:
-        """One transaction holding the task's append lock: appends to a task take turns."""
+    async def _append(self, task_id: str, new: Sequence[NewEvent]) -> list[Event | None]:
+        """In one transaction holding the task's append lock (appends to a task take turns):
+        read the `LogState`, `plan_append`, insert the rows."""
 
     @abstractmethod
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         """Events with `seq > after`, in order, at most `limit`."""
+
+    @abstractmethod
+    async def last_attempt(self, task_id: str, stream: str) -> int:
+        """The latest attempt that appended to `stream` (0: none has)."""
 
     async def append(
         self,
@@ -136,55 +173,51 @@ class EventLog(ABC):
         event now in the log under its key, or None when it was dropped."""
         if not new:
             return []
-        encoded = [encode_data(item.data) for item in new]
-        results: list[Event | None] = []
-        async with self._transaction(task_id) as log:
-            found = await log.existing([item.key for item in new])
-            seq = None
-            rows: list[tuple[Event, NewEvent, str]] = []
-            for item, data in zip(new, encoded, strict=True):
-                if item.key in found:
-                    results.append(found[item.key])
-                    continue
-                if item.stream is not None and await log.later_attempt(item.stream, item.attempt):
-                    results.append(None)
-                    continue
-                seq = (await log.last_seq() if seq is None else seq) + 1
-                event = Event(
-                    task_id=task_id,
-                    seq=seq,
-                    type=item.type,
-                    data=json.loads(data),
-                    time=time.time(),
-                )
-                found[item.key] = event
-                rows.append((event, item, data))
-                results.append(event)
-            if rows:
-                await log.insert(rows)
+        results = await self._append(task_id, new)
         self.wake(task_id)
         return results
 
     async def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """Yield the task's events after `after`, forever, as they are appended."""
-        self._followers[task_id] = self._followers.get(task_id, 0) + 1
+        me = object()
+        positions = self._positions.setdefault(task_id, {})
+        positions[me] = after
         try:
             while True:
                 waiter = self._waiters.setdefault(task_id, asyncio.Event())
                 events = await self.read(task_id, after)
                 for event in events:
                     yield event
-                    after = event.seq
+                    after = positions[me] = event.seq
                 if not events:
                     try:
                         await asyncio.wait_for(waiter.wait(), self.poll_interval)
                     except TimeoutError:
                         pass
         finally:
-            self._followers[task_id] -= 1
-            if not self._followers[task_id]:
-                del self._followers[task_id]
+            del positions[me]
+            if not positions:
+                del self._positions[task_id]
                 self._waiters.pop(task_id, None)
+
+    def heads(self) -> dict[str, int]:
+        """The tasks being followed, each with the lowest seq its followers have read."""
+        return {task: min(seen.values()) for task, seen in self._positions.items() if seen}
+
+    def spawn(self, check: Callable[[], Awaitable[None]]) -> None:
+        """Run a backend's `check()` for new events in the background, one at a time; one
+        asked for while another runs runs again after it (its query may have come too early)."""
+        if self._pending is not None and not self._pending.done():
+            self._again = True
+            return
+
+        async def run() -> None:
+            self._again = True
+            while self._again:
+                self._again = False
+                await check()
+
+        self._pending = asyncio.ensure_future(run())
 
     def wake(self, task_id: str) -> None:
         """Let the task's followers read again (something was appended)."""
@@ -237,6 +270,10 @@ class Blobs(ABC):
     @abstractmethod
     async def get(self, key: str) -> str | None:
         """The content stored under `key`, or None."""
+
+    @abstractmethod
+    async def put_new(self, key: str, data: str) -> str:
+        """Store `data` under `key` unless something is there already; return what is."""
 
 
 @dataclass(frozen=True)

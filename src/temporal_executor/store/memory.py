@@ -9,8 +9,7 @@ anything, so on one event loop every change is atomic.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..llm.messages import Message
@@ -33,41 +32,39 @@ class _Data:
     holders: dict[str, str] = field(default_factory=dict)
 
 
-class _Append(base.AppendTransaction):
-    def __init__(self, data: _Data, task_id: str) -> None:
-        self.data, self.task_id = data, task_id
-
-    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
-        stored = self.data.keys.get(self.task_id, {})
-        return {key: stored[key].model_copy(deep=True) for key in keys if key in stored}
-
-    async def later_attempt(self, stream: str, attempt: int) -> bool:
-        return self.data.latest_attempt.get((self.task_id, stream), -1) > attempt
-
-    async def last_seq(self) -> int:
-        return len(self.data.events.get(self.task_id, []))
-
-    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
-        log = self.data.events.setdefault(self.task_id, [])
-        keys = self.data.keys.setdefault(self.task_id, {})
-        for event, item, _ in rows:
-            stored = event.model_copy(deep=True)
-            log.append(stored)
-            keys[item.key] = stored
-            if item.stream is not None:
-                self.data.latest_attempt[(self.task_id, item.stream)] = item.attempt
-            else:
-                self.data.changed[self.task_id] = event.time
-
-
 class _Events(base.EventLog):
     def __init__(self, data: _Data, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.data = data
 
-    @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
-        yield _Append(self.data, task_id)
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
+        data = self.data
+        keys, streams = base.asked(new)
+        stored = data.keys.get(task_id, {})
+        log = base.LogState(
+            existing={k: stored[k].model_copy(deep=True) for k in keys if k in stored},
+            last_seq=len(data.events.get(task_id, [])),
+            attempts={
+                s: data.latest_attempt[(task_id, s)]
+                for s in streams
+                if (task_id, s) in data.latest_attempt
+            },
+        )
+        results, rows = base.plan_append(task_id, log, new)
+        events = data.events.setdefault(task_id, [])
+        by_key = data.keys.setdefault(task_id, {})
+        for event, item, _ in rows:
+            kept = event.model_copy(deep=True)
+            events.append(kept)
+            by_key[item.key] = kept
+            if item.stream is not None:
+                data.latest_attempt[(task_id, item.stream)] = item.attempt
+            else:
+                data.changed[task_id] = event.time
+        return results
+
+    async def last_attempt(self, task_id: str, stream: str) -> int:
+        return self.data.latest_attempt.get((task_id, stream), 0)
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         start = max(after, 0)
@@ -109,6 +106,9 @@ class _Blobs(base.Blobs):
 
     async def get(self, key: str) -> str | None:
         return self.data.blobs.get(key)
+
+    async def put_new(self, key: str, data: str) -> str:
+        return self.data.blobs.setdefault(key, data)
 
 
 class _Tasks(base.TaskRecords):

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from ..llm.messages import Message
@@ -46,62 +45,61 @@ def _event(task_id: str, row: Any) -> Event:
     )
 
 
-class _Append(base.AppendTransaction):
-    # Statements of a READ COMMITTED transaction see what was committed before they began,
-    # so these reads see every append that held the task's lock before us.
-
-    def __init__(self, db: Any, task_id: str) -> None:
-        self.db, self.task_id = db, task_id
-
-    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
-        rows = await self.db.fetch(
-            "SELECT key, seq, type, data, time FROM te_events"
-            " WHERE task_id = $1 AND key = ANY($2::text[])",
-            self.task_id,
-            list(keys),
-        )
-        return {row["key"]: _event(self.task_id, row) for row in rows}
-
-    async def later_attempt(self, stream: str, attempt: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM te_events WHERE task_id = $1 AND stream = $2 AND attempt > $3 LIMIT 1",
-            self.task_id,
-            stream,
-            attempt,
-        )
-        return bool(found)
-
-    async def last_seq(self) -> int:
-        seq = await self.db.fetchval(
-            "SELECT COALESCE(MAX(seq), 0) FROM te_events WHERE task_id = $1", self.task_id
-        )
-        return int(seq)
-
-    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
-        await self.db.executemany(
-            "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [
-                (self.task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
-                for e, n, data in rows
-            ],
-        )
-        await self.db.execute("SELECT pg_notify($1, $2)", CHANNEL, self.task_id)
-
-
 class _Events(base.EventLog):
     def __init__(self, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.db: Database | None = None
 
-    @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
         assert self.db is not None
+        keys, streams = base.asked(new)
         async with self.db.transaction() as db:
+            # Statements of a READ COMMITTED transaction see what was committed before they
+            # began, so these reads see every append that held the task's lock before us.
             await db.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext($2))", APPEND_LOCK_SPACE, task_id
             )
-            yield _Append(db, task_id)
+            rows = await db.fetch(
+                "SELECT key, seq, type, data, time FROM te_events"
+                " WHERE task_id = $1 AND key = ANY($2::text[])",
+                task_id,
+                keys,
+            )
+            last_seq = await db.fetchval(
+                "SELECT COALESCE(MAX(seq), 0) FROM te_events WHERE task_id = $1", task_id
+            )
+            attempts = await db.fetch(
+                "SELECT stream, MAX(attempt) AS attempt FROM te_events"
+                " WHERE task_id = $1 AND stream = ANY($2::text[]) GROUP BY stream",
+                task_id,
+                streams,
+            )
+            log = base.LogState(
+                existing={row["key"]: _event(task_id, row) for row in rows},
+                last_seq=int(last_seq),
+                attempts={row["stream"]: row["attempt"] for row in attempts},
+            )
+            results, new_rows = base.plan_append(task_id, log, new)
+            if new_rows:
+                await db.executemany(
+                    "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    [
+                        (task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
+                        for e, n, data in new_rows
+                    ],
+                )
+                await db.execute("SELECT pg_notify($1, $2)", CHANNEL, task_id)
+        return results
+
+    async def last_attempt(self, task_id: str, stream: str) -> int:
+        assert self.db is not None
+        attempt = await self.db.fetchval(
+            "SELECT COALESCE(MAX(attempt), 0) FROM te_events WHERE task_id = $1 AND stream = $2",
+            task_id,
+            stream,
+        )
+        return int(attempt)
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         assert self.db is not None
@@ -168,6 +166,16 @@ class _Blobs(base.Blobs):
     async def get(self, key: str) -> str | None:
         data = await self.db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
         return None if data is None else bytes(data).decode("utf-8", "surrogatepass")
+
+    async def put_new(self, key: str, data: str) -> str:
+        stored = await self.db.fetchval(
+            "WITH new AS (INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
+            " ON CONFLICT (key) DO NOTHING RETURNING data)"
+            " SELECT data FROM new UNION ALL SELECT data FROM te_blobs WHERE key = $1 LIMIT 1",
+            key,
+            data.encode("utf-8", "surrogatepass"),
+        )
+        return bytes(stored).decode("utf-8", "surrogatepass")
 
 
 class _Tasks(base.TaskRecords):

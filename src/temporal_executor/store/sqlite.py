@@ -3,19 +3,18 @@
 Several processes may open the same file: the journal is in WAL mode, so readers never block
 the writer, and every write runs in a `BEGIN IMMEDIATE` transaction, which takes the file's
 write lock before reading `MAX(seq)`, so two processes never hand out the same `seq`. A
-process that finds the lock taken waits up to `busy_timeout` seconds for it.
+process that finds the lock taken waits up to `busy_timeout` seconds for it. Each operation
+below runs whole on the database's thread (`sqlite_db.py`).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
@@ -42,43 +41,8 @@ def _task_filter(where: base.TaskFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), parameters
 
 
-class _Append(base.AppendTransaction):
-    def __init__(self, db: aiosqlite.Connection, task_id: str) -> None:
-        self.db, self.task_id = db, task_id
-
-    async def existing(self, keys: Sequence[str]) -> dict[str, Event]:
-        rows = await self.db.execute_fetchall(
-            "SELECT key, seq, type, data, time FROM events WHERE task_id = ?"
-            f" AND key IN ({', '.join('?' * len(keys))})",
-            (self.task_id, *keys),
-        )
-        return {
-            key: Event(task_id=self.task_id, seq=seq, type=type, data=json.loads(data), time=at)
-            for key, seq, type, data, at in rows
-        }
-
-    async def later_attempt(self, stream: str, attempt: int) -> bool:
-        rows = await self.db.execute_fetchall(
-            "SELECT 1 FROM events WHERE task_id = ? AND stream = ? AND attempt > ? LIMIT 1",
-            (self.task_id, stream, attempt),
-        )
-        return bool(list(rows))
-
-    async def last_seq(self) -> int:
-        ((seq,),) = await self.db.execute_fetchall(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (self.task_id,)
-        )
-        return int(seq)
-
-    async def insert(self, rows: Sequence[tuple[Event, base.NewEvent, str]]) -> None:
-        await self.db.executemany(
-            "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (self.task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
-                for e, n, data in rows
-            ],
-        )
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
 
 
 class _Events(base.EventLog):
@@ -86,10 +50,50 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.db = db
 
-    @asynccontextmanager
-    async def _transaction(self, task_id: str) -> AsyncIterator[base.AppendTransaction]:
-        async with self.db.transaction() as db:
-            yield _Append(db, task_id)
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
+        keys, streams = base.asked(new)
+
+        def append(db: sqlite3.Connection) -> list[Event | None]:
+            existing = db.execute(
+                "SELECT key, seq, type, data, time FROM events"
+                f" WHERE task_id = ? AND key IN ({_marks(keys)})",
+                (task_id, *keys),
+            ).fetchall()
+            attempts = db.execute(
+                "SELECT stream, MAX(attempt) FROM events"
+                f" WHERE task_id = ? AND stream IN ({_marks(streams)}) GROUP BY stream",
+                (task_id, *streams),
+            ).fetchall()
+            ((last_seq,),) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,)
+            ).fetchall()
+            log = base.LogState(
+                existing={
+                    key: Event(task_id=task_id, seq=seq, type=t, data=json.loads(data), time=at)
+                    for key, seq, t, data, at in existing
+                },
+                last_seq=last_seq,
+                attempts=dict(attempts),
+            )
+            results, rows = base.plan_append(task_id, log, new)
+            db.executemany(
+                "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (task_id, e.seq, n.key, n.type, d, n.stream, n.attempt, e.time)
+                    for e, n, d in rows
+                ],
+            )
+            return results
+
+        return await self.db.write(append)
+
+    async def last_attempt(self, task_id: str, stream: str) -> int:
+        rows = await self.db.query(
+            "SELECT COALESCE(MAX(attempt), 0) FROM events WHERE task_id = ? AND stream = ?",
+            (task_id, stream),
+        )
+        return int(rows[0][0])
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         rows = await self.db.query(
@@ -101,6 +105,21 @@ class _Events(base.EventLog):
             Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
             for seq, type, data, at in rows
         ]
+
+    async def another_process_appended(self) -> None:
+        """Wake the followers of the tasks that have events they have not read."""
+        heads = self.heads()
+        if not heads:
+            return
+        tasks = list(heads)
+        rows = await self.db.query(
+            f"SELECT task_id, MAX(seq) FROM events WHERE task_id IN ({_marks(tasks)})"
+            " GROUP BY task_id",
+            tasks,
+        )
+        for task_id, last in rows:
+            if last > heads.get(task_id, 0):
+                self.wake(task_id)
 
 
 class _Transcripts(base.Transcripts):
@@ -116,10 +135,11 @@ class _Transcripts(base.Transcripts):
             (conversation, first_index + offset, message.model_dump_json())
             for offset, message in enumerate(messages)
         ]
-        async with self.db.transaction() as db:
-            await db.executemany(
+        await self.db.write(
+            lambda db: db.executemany(
                 "INSERT OR REPLACE INTO messages (conversation, idx, body) VALUES (?, ?, ?)", rows
             )
+        )
 
     async def get(self, conversation: str, count: int | None = None) -> list[Message]:
         rows = await self.db.query(
@@ -142,14 +162,23 @@ class _Blobs(base.Blobs):
         self.db = db
 
     async def put(self, key: str, data: str) -> None:
-        async with self.db.transaction() as db:
-            await db.execute_fetchall(
+        await self.db.write(
+            lambda db: db.execute(
                 "INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data)
             )
+        )
 
     async def get(self, key: str) -> str | None:
         rows = await self.db.query("SELECT data FROM blobs WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
+
+    async def put_new(self, key: str, data: str) -> str:
+        def put(db: sqlite3.Connection) -> str:
+            db.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+            ((stored,),) = db.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchall()
+            return str(stored)
+
+        return await self.db.write(put)
 
 
 class _Tasks(base.TaskRecords):
@@ -158,21 +187,23 @@ class _Tasks(base.TaskRecords):
 
     async def save(self, state: TaskState) -> None:
         now = time.time()
-        async with self.db.transaction() as db:
-            await db.execute_fetchall(
+        row = (
+            state.task_id,
+            state.session_id,
+            state.status.value,
+            state.model_dump_json(),
+            now,
+            now,
+        )
+        await self.db.write(
+            lambda db: db.execute(
                 "INSERT INTO tasks (task_id, session_id, status, state, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
                 " status = excluded.status, state = excluded.state, updated = excluded.updated",
-                (
-                    state.task_id,
-                    state.session_id,
-                    state.status.value,
-                    state.model_dump_json(),
-                    now,
-                    now,
-                ),
+                row,
             )
+        )
 
     async def get(self, task_id: str) -> TaskState | None:
         rows = await self.db.query("SELECT state FROM tasks WHERE task_id = ?", (task_id,))
@@ -200,57 +231,68 @@ class _Sessions(base.Sessions):
     async def claim(
         self, session_id: str, task_id: str, *, replace: str | None = None
     ) -> str | None:
-        async with self.db.transaction() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT active_task FROM sessions WHERE session_id = ?", (session_id,)
-                )
-            )
-            holder = rows[0][0] if rows else None
+        def claim(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT active_task FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            holder = row[0] if row else None
             if holder is not None and holder not in (task_id, replace):
                 return str(holder)
-            await db.execute_fetchall(
+            db.execute(
                 "INSERT INTO sessions (session_id, active_task) VALUES (?, ?)"
                 " ON CONFLICT (session_id) DO UPDATE SET active_task = excluded.active_task",
                 (session_id, task_id),
             )
-        return None
+            return None
+
+        return await self.db.write(claim)
 
     async def release(self, session_id: str, task_id: str) -> None:
-        async with self.db.transaction() as db:
-            await db.execute_fetchall(
+        await self.db.write(
+            lambda db: db.execute(
                 "UPDATE sessions SET active_task = NULL WHERE session_id = ? AND active_task = ?",
                 (session_id, task_id),
             )
+        )
 
     async def delete(self, session_id: str) -> int:
-        async with self.db.transaction() as db:
+        def delete(db: sqlite3.Connection) -> int:
             condition = "task_id IN (SELECT task_id FROM tasks WHERE session_id = ?)"
-            await db.execute_fetchall(f"DELETE FROM events WHERE {condition}", (session_id,))
-            await db.execute_fetchall(
+            db.execute(f"DELETE FROM events WHERE {condition}", (session_id,))
+            db.execute(
                 "DELETE FROM blobs WHERE substr(key, 1, instr(key, '/') - 1) IN"
                 " (SELECT task_id FROM tasks WHERE session_id = ?)",
                 (session_id,),
             )
-            ((count,),) = await db.execute_fetchall(
+            ((count,),) = db.execute(
                 "SELECT COUNT(*) FROM tasks WHERE session_id = ?", (session_id,)
-            )
-            await db.execute_fetchall("DELETE FROM tasks WHERE session_id = ?", (session_id,))
-            await db.execute_fetchall("DELETE FROM messages WHERE conversation = ?", (session_id,))
-            await db.execute_fetchall("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-        return int(count)
+            ).fetchall()
+            db.execute("DELETE FROM tasks WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM messages WHERE conversation = ?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            return int(count)
+
+        return await self.db.write(delete)
 
 
 async def open_sqlite_store(
     path: str | Path, *, poll_interval: float = 0.25, busy_timeout: float = 10.0
 ) -> base.Store:
     """The store in the SQLite file at `path`, created with its directory if missing; opened
-    now, so that a bad path fails at start-up."""
+    now, so that a bad path fails at start-up. Followers see other processes' appends within
+    milliseconds (the file's change counter is watched), `poll_interval` at the latest."""
     db = await Database.open(Path(path), busy_timeout=busy_timeout)
+    events = _Events(db, poll_interval)
+
+    def changed() -> None:
+        if events.heads():
+            events.spawn(events.another_process_appended)
+
+    db.watch(changed)
     return base.Store(
         kind="sqlite",
         where=str(db.path),
-        events=_Events(db, poll_interval),
+        events=events,
         transcripts=_Transcripts(db),
         blobs=_Blobs(db),
         tasks=_Tasks(db),

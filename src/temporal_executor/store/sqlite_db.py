@@ -1,8 +1,16 @@
-"""The SQLite file behind the SQLite store: one connection, its schema, its transactions.
+"""The SQLite file behind the SQLite store: its connection, schema and transactions, on a
+thread of its own, and a watcher that hears other processes' commits.
 
-One connection per `Database`; aiosqlite runs it on its own thread. Every statement runs under
-one asyncio lock, so a read never sees the inside of this instance's unfinished write
-transaction. Call `close()` when done: the connection thread keeps the process alive.
+Each `Database` owns one connection, used only by one worker thread: an operation (`read`,
+`write`) is a plain function that runs there whole, so it costs one hop between the event
+loop and that thread however many statements it runs. A write runs in one `BEGIN IMMEDIATE`
+transaction, committed when the function returns and rolled back when it raises; once
+started it runs to its end even if its caller is cancelled, so no transaction is left open.
+
+Other processes (the API beside a worker on one host) see each other's appends through
+`watch`: a thread of its own polls the file's change counter (`PRAGMA data_version`) every few
+milliseconds, which costs nothing while nothing changes, and calls back when another
+connection has committed.
 """
 
 from __future__ import annotations
@@ -10,18 +18,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from ..errors import ConfigError
 
 __all__ = ["Database"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -89,63 +98,107 @@ class Database:
     def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
         self.path = path
         self.busy_timeout = busy_timeout
-        self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-        self._closed = False
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+        self._watching: threading.Event | None = None
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Database:
-        """Open (creating if needed) the file now, so that a bad path fails at start-up."""
+        """Open (creating if needed) the file now, so that a bad path fails at start-up.
+        Processes opening a new file at once create its schema once."""
         database = cls(path, busy_timeout=busy_timeout)
-        async with database._lock:
-            await database._connection()
+        try:
+            await database._run(database._connect)
+        except BaseException:
+            database._thread.shutdown(wait=False)
+            raise
         return database
 
     async def close(self) -> None:
-        async with self._lock:
-            self._closed = True
-            if self._db is not None:
-                db, self._db = self._db, None
-                await db.close()
-
-    async def query(self, sql: str, parameters: Sequence[Any]) -> list[sqlite3.Row]:
-        async with self._lock:
-            db = await self._connection()
-            return list(await db.execute_fetchall(sql, parameters))
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction holding the file's write lock from its first statement."""
-        async with self._lock:
-            db = await self._connection()
-            async with _rollback_on_error(db):
-                await db.execute_fetchall("BEGIN IMMEDIATE")
-                yield db
-                await db.commit()
-
-    async def _connection(self) -> aiosqlite.Connection:
-        """The open connection; opens the file and creates the schema on first use.
-
-        Call with `self._lock` held.
-        """
-        if self._closed:
-            raise RuntimeError("the event store is closed")
+        if self._watching is not None:
+            self._watching.set()
         if self._db is not None:
-            return self._db
+            db, self._db = self._db, None
+            await self._run(lambda: db.close())
+        self._thread.shutdown(wait=False)
+
+    async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """`operation(connection)` on the database thread, outside a transaction."""
+        return await self._run(lambda: operation(self._connection()))
+
+    async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """`operation(connection)` in one write transaction, on the database thread."""
+
+        def transaction() -> T:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = operation(db)
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            return result
+
+        return await self._run(transaction)
+
+    async def query(self, sql: str, parameters: Any = ()) -> list[Any]:
+        return await self.read(lambda db: db.execute(sql, parameters).fetchall())
+
+    def watch(self, changed: Callable[[], None], interval: float = 0.005) -> None:
+        """Call `changed()` (on the running loop) whenever another connection has committed
+        to the file, as seen at most every `interval` seconds."""
+        loop = asyncio.get_running_loop()
+        self._watching = stop = threading.Event()
+
+        def poll() -> None:
+            with sqlite3.connect(self.path, timeout=self.busy_timeout) as db:
+                (seen,) = db.execute("PRAGMA data_version").fetchone()
+                while not stop.wait(interval):
+                    try:
+                        (version,) = db.execute("PRAGMA data_version").fetchone()
+                    except sqlite3.Error:
+                        continue
+                    if version != seen:
+                        seen = version
+                        loop.call_soon_threadsafe(changed)
+
+        threading.Thread(target=poll, name="sqlite-watch", daemon=True).start()
+
+    async def _run(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the event store is closed")
+        return self._db
+
+    def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: no implicit transactions; we issue BEGIN ourselves.
-        db = await aiosqlite.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
         try:
-            await self._prepare(db)
+            deadline = time.monotonic() + self.busy_timeout
+            while True:
+                try:
+                    self._prepare(db)
+                    break
+                except sqlite3.OperationalError as exc:
+                    # A new file's first WAL switch takes an exclusive lock that another
+                    # process opening it at the same moment may hold: wait, as for any lock.
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         except BaseException:
-            await db.close()
+            db.close()
             raise
         self._db = db
-        return db
 
-    async def _prepare(self, db: aiosqlite.Connection) -> None:
-        await db.execute_fetchall(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        ((mode,),) = await db.execute_fetchall("PRAGMA journal_mode = WAL")
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        (mode,) = db.execute("PRAGMA journal_mode = WAL").fetchone()
         if str(mode).lower() != "wal":
             logger.warning(
                 "SQLite event store %s: journal mode is %s, not WAL; concurrent readers will "
@@ -153,35 +206,21 @@ class Database:
                 self.path,
                 mode,
             )
-        await db.execute_fetchall("PRAGMA synchronous = NORMAL")
-        async with _rollback_on_error(db):
-            # Under the write lock, so two processes opening a new file create it once.
-            await db.execute_fetchall("BEGIN IMMEDIATE")
-            ((version,),) = await db.execute_fetchall("PRAGMA user_version")
+        db.execute("PRAGMA synchronous = NORMAL")
+        # Under the write lock, so two processes opening a new file create it once.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
                 raise ConfigError(
                     f"events.url: {self.path} has event store schema version {version}; this "
                     f"version of temporal-executor knows only up to {SCHEMA_VERSION}"
                 )
             for statement in _SCHEMA:
-                await db.execute_fetchall(statement)
+                db.execute(statement)
             if version < SCHEMA_VERSION:
-                await db.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            await db.commit()
-
-
-@asynccontextmanager
-async def _rollback_on_error(db: aiosqlite.Connection) -> AsyncIterator[None]:
-    """Roll back when the block fails or is cancelled, so no transaction is left open.
-
-    aiosqlite runs statements in the order they were issued, even those whose caller was
-    cancelled, so the rollback comes after whatever BEGIN or COMMIT was already on its way.
-    `rollback()` does nothing when no transaction is open (the BEGIN failed, or a cancelled
-    COMMIT went through after all).
-    """
-    try:
-        yield
-    except BaseException:
-        with suppress(sqlite3.Error):
-            await db.rollback()
-        raise
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()

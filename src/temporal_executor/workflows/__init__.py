@@ -1,16 +1,12 @@
 """Temporal workflows: deterministic orchestration only. `AgentExecutionWorkflow` is the
-agent loop (`agent_execution.py`); its approval contract is in `approval.py`."""
+agent loop (`agent_execution.py`), its inputs are in `inputs.py`, its approval contract in
+`approval.py`."""
 
 from __future__ import annotations
 
-from .agent_execution import (
-    AgentCarry,
-    AgentExecutionWorkflow,
-    AgentInput,
-    TaskPolicies,
-    workflow_id,
-)
+from .agent_execution import AgentExecutionWorkflow
 from .approval import ApprovalDecision, ApproveInput, ToolDecision
+from .inputs import AgentCarry, AgentInput, TaskPolicies, workflow_id
 
 __all__ = [
     "AgentCarry",

@@ -10,11 +10,11 @@ activity retry never publishes an event twice.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import (
@@ -25,75 +25,20 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolResult,
     )
-    from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
     from ..errors import ConflictError, RequestError, to_failure
     from ..llm.messages import LLMResponse, Message, ToolCall, ToolDefinition
-    from ..policies import ActivityOptions, activity_options
-    from ..spec import ModelSettings, ToolSpec
+    from ..policies import ONE_ATTEMPT, ActivityOptions
+    from ..spec import ToolSpec
     from ..tasks import EventType, PendingApproval, TaskError, TaskResult, TaskState, TaskStatus
     from .approval import ApproveInput, needs_approval
-    from .failures import TaskFailed, cause, reraise_cancellation
+    from .failures import TaskFailed, cause, reraise_cancellation, underlying
+    from .inputs import AgentCarry, AgentInput
     from .steps import Steps
 
-__all__ = ["AgentCarry", "AgentExecutionWorkflow", "AgentInput", "TaskPolicies", "workflow_id"]
+__all__ = ["AgentExecutionWorkflow"]
 
-
-def workflow_id(task_id: str) -> str:
-    return f"agent-execution-{task_id}"
-
-
-class TaskPolicies(BaseModel):
-    """Timeouts, retries and sizes from `executor`, fixed at submission so replays see the
-    same (no defaults here: they are config's)."""
-
-    timeouts: Timeouts
-    retry: RetryConfig
-    history_limit: int
-    inline_bytes: int
-    max_content_bytes: int
-
-    @classmethod
-    def of(cls, executor: ExecutorConfig) -> TaskPolicies:
-        return cls.model_validate(executor.model_dump(include=set(cls.model_fields)))
-
-    def llm(self) -> ActivityOptions:
-        """Timeouts and retries of an LLM call."""
-        return activity_options(self.timeouts.llm, self.timeouts.heartbeat, self.retry.llm)
-
-    def tool(self) -> ActivityOptions:
-        """Timeouts and retries of a tool call (and of listing an MCP server's tools)."""
-        return activity_options(self.timeouts.tool, self.timeouts.heartbeat, self.retry.tool)
-
-
-class AgentCarry(BaseModel):
-    """What a run hands to the next when it continues as new: the loop's whole state."""
-
-    state: TaskState
-    seq: int
-    stored_messages: int
-    unsaved: list[Message]
-    tools: list[ToolSpec]
-    started: float
-
-
-class AgentInput(BaseModel):
-    """Input of `AgentExecutionWorkflow`: the request with every default resolved.
-    `expand_tools` is set when a spec stands for several tools (a whole MCP server)."""
-
-    model_config = ConfigDict(protected_namespaces=())
-
-    task_id: str
-    session_id: str
-    user_message: str
-    user_message_id: str | None = None
-    system_message: str | None = None
-    model: ModelSettings
-    tools: list[ToolSpec] = Field(default_factory=list)
-    max_iterations: int
-    require_approval: bool | list[str] = False
-    expand_tools: bool = False
-    policies: TaskPolicies
-    carry: AgentCarry | None = None
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
 @workflow.defn(name="AgentExecutionWorkflow")
@@ -103,6 +48,7 @@ class AgentExecutionWorkflow:
         self.input = input
         self.state = TaskState(task_id=input.task_id, session_id=input.session_id)
         self._steps = Steps(input.task_id, input.session_id)
+        self._history_seen = self._markers = 0  # see _history_is_long
         self._stored_messages = 0
         self._unsaved: list[Message] = []
         self._decision: ApproveInput | None = None
@@ -180,7 +126,7 @@ class AgentExecutionWorkflow:
                 "model": input.model.model_dump(mode="json"),
             },
         )
-        self._stored_messages = await self._steps.record(self.state, count_transcript=True)
+        self._stored_messages = await self._record(count_transcript=True)
         if input.expand_tools:
             await self._expand_tools()
         # A session's system message is its first turn's: later turns continue that conversation.
@@ -207,11 +153,15 @@ class AgentExecutionWorkflow:
             self._unsaved += await self._run_tools(message.tool_calls)
 
     def _history_is_long(self) -> bool:
+        """Whether to continue as new. A local activity's marker reaches history only when
+        the workflow task completes (with fast calls a whole task can run in one), so markers
+        are counted here until the history length shows them."""
         info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self.input.policies.history_limit
-        )
+        length = info.get_current_history_length()
+        if length != self._history_seen:
+            self._history_seen, self._markers = length, 0
+        limit = self.input.policies.history_limit
+        return info.is_continue_as_new_suggested() or length + self._markers >= limit
 
     async def _continue_as_new(self) -> NoReturn:
         """Hand the loop's state to a fresh run: history stays bounded however long the task."""
@@ -234,7 +184,7 @@ class AgentExecutionWorkflow:
                 **self.input.policies.tool(),
                 summary="list the tools of MCP servers",
             )
-        except ActivityError as exc:
+        except FailureError as exc:
             reraise_cancellation(exc)
             raise TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
 
@@ -245,6 +195,7 @@ class AgentExecutionWorkflow:
             task_id=self.input.task_id,
             conversation=self.input.session_id,
             call_key=f"llm:{self.state.iterations}",
+            state=self.state,
             first_index=self._stored_messages,
             new_messages=self._unsaved,
             inline_bytes=policies.inline_bytes,
@@ -256,42 +207,27 @@ class AgentExecutionWorkflow:
             ],
         )
         try:
-            response = await workflow.execute_activity_method(
+            response = await self._call(
                 LLMActivities.invoke_llm,
                 call,
-                **policies.llm(),
+                policies.llm(),
                 summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
             )
-        except ActivityError as exc:
+        except FailureError as exc:
             reraise_cancellation(exc)
             raise TaskFailed.of(exc, "llm_error") from exc
+        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
         self._stored_messages += len(self._unsaved)
         self.state.usage = self.state.usage + response.usage
-        message = response.message
-        self._steps.publish(
-            EventType.LLM_MESSAGE,
-            {
-                "iteration": self.state.iterations,
-                "content": message.content,
-                "content_ref": message.content_ref,
-                "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
-                "usage": response.usage.model_dump(),
-                "finish_reason": response.finish_reason,
-            },
-        )
         return response
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[Message]:
         """Run (or refuse) the calls of one LLM turn: their results in the LLM's order, then
         what the user said with their approval decision, if anything."""
         specs = {t.name: t for t in self._tools}
-        for call in calls:
-            self._steps.publish(EventType.TOOL_CALL, call.model_dump(mode="json"))
         policy = self.input.require_approval
         gated = [c for c in calls if c.name in specs and needs_approval(policy, c.name)]
         decision = await self._await_approval(gated) if gated else None
-        if decision is None:
-            await self._record()
         gated_ids = {c.id for c in gated}
 
         async def run_one(call: ToolCall) -> ToolResult:
@@ -305,12 +241,13 @@ class AgentExecutionWorkflow:
                 reason = f": {verdict.reason}" if verdict.reason else ""
                 result = ToolResult.error(call, f"The user rejected this tool call{reason}")
             else:
-                result = await self._execute_tool(call, specs[call.name])
-            self._steps.publish(EventType.TOOL_RESULT, result.event())
-            await self._record()
+                return await self._execute_tool(call, specs[call.name])
+            self._refused(result)
             return result
 
         results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in calls))]
+        if self._steps.queued:  # results of calls that did not run, before the next LLM call
+            await self._record()
         if decision is not None and decision.message:
             results.append(Message(role="user", content=decision.message, id=decision.message_id))
         return results
@@ -318,7 +255,7 @@ class AgentExecutionWorkflow:
     async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         policies = self.input.policies
         try:
-            return await workflow.execute_activity_method(
+            return await self._call(
                 ToolActivities.execute_tool,
                 ToolCallInput(
                     task_id=self.input.task_id,
@@ -326,12 +263,52 @@ class AgentExecutionWorkflow:
                     spec=spec,
                     inline_bytes=policies.inline_bytes,
                 ),
-                **policies.tool(),
+                policies.tool(),
                 summary=f"tool {call.name} ({call.id})",
             )
-        except ActivityError as exc:
+        except FailureError as exc:
             reraise_cancellation(exc)
-            return ToolResult.error(call, f"tool failed: {cause(exc)}")
+            result = ToolResult.error(call, f"tool failed: {cause(exc)}")
+            self._refused(result)
+            return result
+
+    def _refused(self, result: ToolResult) -> None:
+        """The `tool.result` of a call that did not run to its end (an executed call's
+        activity writes its own), under the same key: one result a call, whoever writes."""
+        self._steps.publish(EventType.TOOL_RESULT, result.event(), key=result.event_key())
+
+    async def _call(
+        self,
+        method: Callable[[Any, In], Awaitable[Out]],
+        arg: In,
+        options: ActivityOptions,
+        *,
+        summary: str,
+    ) -> Out:
+        """An LLM or tool call: a local activity in this worker first (no round trips through
+        Temporal), and when that attempt fails in a way worth retrying, a regular activity
+        with the retry policy (any worker, heartbeats); only the latter without
+        `executor.local_activities`. A call that finished is not made again: the activities
+        keep their results in the store."""
+        if self.input.policies.local_activities:
+            self._markers += 1
+            try:
+                return await workflow.execute_local_activity_method(
+                    method,
+                    arg,
+                    start_to_close_timeout=options["start_to_close_timeout"],
+                    retry_policy=ONE_ATTEMPT,
+                    summary=summary,
+                )
+            except FailureError as exc:
+                reraise_cancellation(exc)
+                failure = underlying(exc)
+                if isinstance(failure, ApplicationError):
+                    if failure.non_retryable:
+                        raise
+                    if failure.next_retry_delay:  # the provider asked for a pause
+                        await workflow.sleep(failure.next_retry_delay)
+        return await workflow.execute_activity_method(method, arg, **options, summary=summary)
 
     async def _await_approval(self, calls: list[ToolCall]) -> ApproveInput:
         self.state.status = TaskStatus.AWAITING_APPROVAL
@@ -389,9 +366,16 @@ class AgentExecutionWorkflow:
         self._steps.publish(terminal, data)
         await self._record(with_transcript=True)
 
-    async def _record(self, *, with_transcript: bool = False) -> None:
-        """Write the step's events with the task's state (and, at the end, its transcript)."""
+    async def _record(
+        self, *, with_transcript: bool = False, count_transcript: bool = False
+    ) -> int:
+        """Write the step's events with the task's state (and, at the end, its transcript);
+        the session's transcript length when `count_transcript`."""
+        self._markers += 1
         transcript = self._unsaved if with_transcript else None
-        await self._steps.record(
-            self.state, first_index=self._stored_messages, transcript=transcript
+        return await self._steps.record(
+            self.state,
+            first_index=self._stored_messages,
+            transcript=transcript,
+            count_transcript=count_transcript,
         )

@@ -30,10 +30,15 @@ class Steps:
         self.seq = seq
         self._events: list[EventRecord] = []
 
-    def publish(self, type: EventType, data: dict[str, Any]) -> None:
-        """Queue an event for the next `record`."""
+    def publish(self, type: EventType, data: dict[str, Any], *, key: str | None = None) -> None:
+        """Queue an event for the next `record` (under `key` when one is given)."""
         self.seq += 1
-        self._events.append(EventRecord(key=f"wf:{self.seq}", type=type, data=data))
+        self._events.append(EventRecord(key=key or f"wf:{self.seq}", type=type, data=data))
+
+    @property
+    def queued(self) -> bool:
+        """Whether events wait for the next `record`."""
+        return bool(self._events)
 
     async def record(
         self,

@@ -1,0 +1,134 @@
+"""The scripted LLM and tool that every benchmarked system calls, in a process of their own so
+that their CPU is not counted as the system's: `python -m benchmarks.scripted --port P`.
+
+- `POST /v1/chat/completions` (OpenAI Chat Completions, plain or streamed): a user message
+  gets one call of the tool `get_weather` with `{"query": <the text>}` when the request offers
+  that tool; a tool result gets the answer `Tool results: get_weather=<result>`; a user message
+  `stream N` gets N tokens, one every `--token-interval` seconds, each the time it was sent
+  (`time.time_ns()`), so a client can tell how long a token took to reach it. No think time.
+- `POST /weather`: the tool, `{"weather": "sunny"}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+
+
+def reply(body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]], int]:
+    """The answer's text, its tool calls, and how many timed tokens to stream instead."""
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        return f"Tool results: get_weather={last['content']}", [], 0
+    text = last.get("content") or ""
+    if isinstance(text, list):  # content parts
+        text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
+    if text.startswith("stream "):
+        return None, [], int(text.split()[1])
+    tools = {t["function"]["name"] for t in body.get("tools") or []}
+    if "get_weather" in tools:
+        call = {
+            "id": f"call_{uuid.uuid4().hex[:12]}",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": json.dumps({"query": text})},
+        }
+        return None, [call], 0
+    return f"Echo: {text}", [], 0
+
+
+def completion(model: str, text: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+        ],
+        "usage": USAGE,
+    }
+
+
+def make_app(token_interval: float) -> Starlette:
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        model = body.get("model", "scripted")
+        text, calls, timed = reply(body)
+        if not body.get("stream"):
+            if timed:
+                text = " ".join(str(time.time_ns()) for _ in range(timed))
+            return JSONResponse(completion(model, text, calls))
+        return StreamingResponse(stream(model, text, calls, timed), media_type="text/event-stream")
+
+    async def stream(
+        model: str, text: str | None, calls: list[dict[str, Any]], timed: int
+    ) -> AsyncIterator[str]:
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": model}  # fmt: skip
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return f"data: {json.dumps({**base, 'choices': [choice], **more})}\n\n"
+
+        yield chunk({"role": "assistant"})
+        for n in range(timed):
+            if n:
+                await asyncio.sleep(token_interval)
+            yield chunk({"content": f"{time.time_ns()} "})
+        if text:
+            yield chunk({"content": text})
+        for index, call in enumerate(calls):
+            yield chunk({"tool_calls": [{"index": index, **call}]})
+        yield chunk({}, "tool_calls" if calls else "stop")
+        yield f"data: {json.dumps({**base, 'choices': [], 'usage': USAGE})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    async def weather(request: Request) -> Response:
+        await request.body()
+        return JSONResponse({"weather": "sunny"})
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/weather", weather, methods=["POST"]),
+            Route("/health", lambda request: JSONResponse({"ok": True})),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token-interval", type=float, default=0.02)
+    args = parser.parse_args()
+    uvicorn.run(
+        make_app(args.token_interval),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

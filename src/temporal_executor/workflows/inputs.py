@@ -1,0 +1,74 @@
+"""The inputs of `AgentExecutionWorkflow`, in a module of their own so that the workflow
+sandbox imports them once (as it does every module the workflow imports), rather than
+building these models again for every workflow it runs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
+from ..llm.messages import Message
+from ..policies import ActivityOptions, activity_options
+from ..spec import ModelSettings, ToolSpec
+from ..tasks import TaskState
+
+__all__ = ["AgentCarry", "AgentInput", "TaskPolicies", "workflow_id"]
+
+
+def workflow_id(task_id: str) -> str:
+    return f"agent-execution-{task_id}"
+
+
+class TaskPolicies(BaseModel):
+    """Timeouts, retries and sizes from `executor`, fixed at submission so replays see the
+    same (no defaults here: they are config's)."""
+
+    timeouts: Timeouts
+    retry: RetryConfig
+    history_limit: int
+    inline_bytes: int
+    max_content_bytes: int
+    local_activities: bool
+
+    @classmethod
+    def of(cls, executor: ExecutorConfig) -> TaskPolicies:
+        return cls.model_validate(executor.model_dump(include=set(cls.model_fields)))
+
+    def llm(self) -> ActivityOptions:
+        """Timeouts and retries of an LLM call."""
+        return activity_options(self.timeouts.llm, self.timeouts.heartbeat, self.retry.llm)
+
+    def tool(self) -> ActivityOptions:
+        """Timeouts and retries of a tool call (and of listing an MCP server's tools)."""
+        return activity_options(self.timeouts.tool, self.timeouts.heartbeat, self.retry.tool)
+
+
+class AgentCarry(BaseModel):
+    """What a run hands to the next when it continues as new: the loop's whole state."""
+
+    state: TaskState
+    seq: int
+    stored_messages: int
+    unsaved: list[Message]
+    tools: list[ToolSpec]
+    started: float
+
+
+class AgentInput(BaseModel):
+    """Input of `AgentExecutionWorkflow`: the request with every default resolved.
+    `expand_tools` is set when a spec stands for several tools (a whole MCP server)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    task_id: str
+    session_id: str
+    user_message: str
+    user_message_id: str | None = None
+    system_message: str | None = None
+    model: ModelSettings
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_iterations: int
+    require_approval: bool | list[str] = False
+    expand_tools: bool = False
+    policies: TaskPolicies
+    carry: AgentCarry | None = None

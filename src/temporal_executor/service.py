@@ -213,9 +213,10 @@ class TaskService:
                 break
         return events
 
-    async def wait(self, task_id: str) -> TaskState:
-        """Wait until the task ends or stops for approval; return its state."""
-        state = await self.get(task_id)
+    async def wait(self, task_id: str, state: TaskState | None = None) -> TaskState:
+        """Wait until the task ends or stops for approval; return its state (`state`: how it
+        stands now, when the caller knows, as just after starting it)."""
+        state = state or await self.get(task_id)
         if state.status != TaskStatus.RUNNING:
             return state
         async for event in self.events(task_id):

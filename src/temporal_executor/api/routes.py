@@ -59,7 +59,7 @@ async def _execute(api: Api, body: ExecuteRequest, wait: bool, response: Respons
     state = await api.tasks.submit(input, named=body.task_id is not None)
     if wait:
         response.status_code = 200
-        return await api.tasks.wait(state.task_id)
+        return await api.tasks.wait(state.task_id, state)
     response.status_code = 202
     return _accepted(state)
 

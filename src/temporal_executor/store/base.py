@@ -200,6 +200,10 @@ class EventLog(ABC):
                 del self._positions[task_id]
                 self._waiters.pop(task_id, None)
 
+    def followed(self) -> bool:
+        """Whether any task is followed (safe to ask from another thread)."""
+        return bool(self._positions)
+
     def heads(self) -> dict[str, int]:
         """The tasks being followed, each with the lowest seq its followers have read."""
         return {task: min(seen.values()) for task, seen in self._positions.items() if seen}

@@ -288,7 +288,7 @@ async def open_sqlite_store(
         if events.heads():
             events.spawn(events.another_process_appended)
 
-    db.watch(changed)
+    db.watch(changed, wanted=events.followed)
     return base.Store(
         kind="sqlite",
         where=str(db.path),

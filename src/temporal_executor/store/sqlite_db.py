@@ -145,16 +145,23 @@ class Database:
     async def query(self, sql: str, parameters: Any = ()) -> list[Any]:
         return await self.read(lambda db: db.execute(sql, parameters).fetchall())
 
-    def watch(self, changed: Callable[[], None], interval: float = 0.005) -> None:
+    def watch(
+        self,
+        changed: Callable[[], None],
+        wanted: Callable[[], bool],
+        interval: float = 0.005,
+        idle: float = 0.1,
+    ) -> None:
         """Call `changed()` (on the running loop) whenever another connection has committed
-        to the file, as seen at most every `interval` seconds."""
+        to the file, as seen every `interval` seconds while `wanted()` (someone follows a
+        task), every `idle` seconds otherwise."""
         loop = asyncio.get_running_loop()
         self._watching = stop = threading.Event()
 
         def poll() -> None:
             with sqlite3.connect(self.path, timeout=self.busy_timeout) as db:
                 (seen,) = db.execute("PRAGMA data_version").fetchone()
-                while not stop.wait(interval):
+                while not stop.wait(interval if wanted() else idle):
                     try:
                         (version,) = db.execute("PRAGMA data_version").fetchone()
                     except sqlite3.Error:

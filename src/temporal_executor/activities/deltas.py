@@ -1,8 +1,10 @@
 """Token deltas of a streaming LLM call, as few, ordered `llm.delta` events.
 
-Deltas are coalesced into one event per `DELTA_WINDOW` (or `DELTA_MAX_CHARS`), so a fast model
-is not one write per token. A retried attempt first publishes `llm.restart` (with the attempt
-number): a client drops the partial text it has for this call and renders the new stream.
+A delta that follows a quiet spell is written at once; what the model writes within
+`DELTA_WINDOW` after a write is coalesced into the next event (or `DELTA_MAX_CHARS` of it), so
+a client sees a slow model's tokens as they come and a fast model is not one write per token.
+A retried attempt first publishes `llm.restart` (with the attempt number): a client drops the
+partial text it has for this call and renders the new stream.
 Deltas of an older attempt that is still running are dropped by the store, so two half
 answers never interleave (`superseded` tells the activity so).
 """
@@ -32,6 +34,7 @@ class DeltaPublisher:
         self._count = 0
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
+        self._written = float("-inf")  # when the last delta was written (loop time)
         self.superseded = False
 
     async def restart(self) -> None:
@@ -42,11 +45,17 @@ class DeltaPublisher:
         self._buffered += len(text)
         if self._buffered >= DELTA_MAX_CHARS:
             await self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.create_task(self._flush_later())
+            return
+        if self._timer is not None:
+            return  # a write is due anyway
+        wait = self._written + DELTA_WINDOW - asyncio.get_running_loop().time()
+        if wait <= 0 and not self._lock.locked():
+            await self.flush()
+        else:
+            self._timer = asyncio.create_task(self._flush_later(max(wait, 0.0)))
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(DELTA_WINDOW)
+    async def _flush_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
         self._timer = None
         await self.flush()
 
@@ -58,6 +67,7 @@ class DeltaPublisher:
             self._buffer.clear()
             self._buffered = 0
             self._count += 1
+            self._written = asyncio.get_running_loop().time()
             await self._append(EventType.LLM_DELTA, f"{self.attempt}:{self._count}", {"text": text})
         if not activity.info().is_local:  # local activities do not heartbeat
             activity.heartbeat()

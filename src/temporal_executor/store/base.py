@@ -33,12 +33,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 
 __all__ = [
+    "AppendPlan",
     "Blobs",
     "EventLog",
     "LogState",
@@ -98,21 +100,26 @@ class LogState:
 Row = tuple[Event, NewEvent, str]  # a new event, what was asked for, its encoded data
 
 
-def plan_append(
-    task_id: str, log: LogState, new: Sequence[NewEvent]
-) -> tuple[list[Event | None], list[Row]]:
-    """The append rules (module docstring): for each of `new`, the event the log has under its
-    key afterwards (None: dropped as a stale attempt's), and the rows to insert for that."""
+@dataclass
+class AppendPlan:
+    """What an append does: for each event asked for, the event the log has under its key
+    afterwards (None: dropped as a stale attempt's), and the rows to insert for that."""
+
+    results: list[Event | None]
+    rows: list[Row]
+
+
+def plan_append(task_id: str, log: LogState, new: Sequence[NewEvent]) -> AppendPlan:
+    """The append rules (module docstring), decided on what the log holds."""
     found = dict(log.existing)
-    results: list[Event | None] = []
-    rows: list[Row] = []
+    plan = AppendPlan([], [])
     seq = log.last_seq
     for item in new:
         if item.key in found:
-            results.append(found[item.key])
+            plan.results.append(found[item.key])
             continue
         if item.stream is not None and log.attempts.get(item.stream, -1) > item.attempt:
-            results.append(None)
+            plan.results.append(None)
             continue
         seq += 1
         data = encode_data(item.data)
@@ -120,14 +127,34 @@ def plan_append(
             task_id=task_id, seq=seq, type=item.type, data=json.loads(data), time=time.time()
         )
         found[item.key] = event
-        rows.append((event, item, data))
-        results.append(event)
-    return results, rows
+        plan.rows.append((event, item, data))
+        plan.results.append(event)
+    return plan
 
 
 def asked(new: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
     """The keys and the streams an append asks about."""
     return [item.key for item in new], sorted({item.stream for item in new if item.stream})
+
+
+class _Follower:
+    """One `follow`: the seq it yielded last, and events this process appended since."""
+
+    def __init__(self, seen: int) -> None:
+        self.seen = seen
+        self.fresh: list[Event] = []
+
+    def handed(self, after: int) -> list[Event]:
+        """The appended events that follow on from `after` (none when there is a gap)."""
+        fresh = [event for event in self.fresh if event.seq > after]
+        self.fresh = []
+        if (
+            fresh
+            and fresh[0].seq == after + 1
+            and all(b.seq == a.seq + 1 for a, b in pairwise(fresh))
+        ):
+            return fresh
+        return []
 
 
 class EventLog(ABC):
@@ -136,15 +163,15 @@ class EventLog(ABC):
     def __init__(self, *, poll_interval: float = 0.25) -> None:
         self.poll_interval = poll_interval
         self._waiters: dict[str, asyncio.Event] = {}
-        # Where each follower of each task is: the seq it read last.
-        self._positions: dict[str, dict[object, int]] = {}
+        # Each task's followers, by identity.
+        self._positions: dict[str, dict[int, _Follower]] = {}
         self._pending: asyncio.Future[None] | None = None
         self._again = False
 
     @abstractmethod
-    async def _append(self, task_id: str, new: Sequence[NewEvent]) -> list[Event | None]:
+    async def _append(self, task_id: str, new: Sequence[NewEvent]) -> AppendPlan:
         """In one transaction holding the task's append lock (appends to a task take turns):
-        read the `LogState`, `plan_append`, insert the rows."""
+        read the `LogState`, `plan_append`, insert its rows; return the plan."""
 
     @abstractmethod
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -173,30 +200,32 @@ class EventLog(ABC):
         event now in the log under its key, or None when it was dropped."""
         if not new:
             return []
-        results = await self._append(task_id, new)
-        self.wake(task_id)
-        return results
+        plan = await self._append(task_id, new)
+        self.wake(task_id, [event for event, _, _ in plan.rows])
+        return plan.results
 
     async def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
-        """Yield the task's events after `after`, forever, as they are appended."""
-        me = object()
-        positions = self._positions.setdefault(task_id, {})
-        positions[me] = after
+        """Yield the task's events after `after`, forever, as they are appended. Events this
+        process appends are handed over as they are (no read), when they follow on from the
+        last one yielded; anything else is read from the store."""
+        me = _Follower(after)
+        followers = self._positions.setdefault(task_id, {})
+        followers[id(me)] = me
         try:
             while True:
                 waiter = self._waiters.setdefault(task_id, asyncio.Event())
-                events = await self.read(task_id, after)
+                events = me.handed(after) or await self.read(task_id, after)
                 for event in events:
                     yield event
-                    after = positions[me] = event.seq
+                    after = me.seen = event.seq
                 if not events:
                     try:
                         await asyncio.wait_for(waiter.wait(), self.poll_interval)
                     except TimeoutError:
                         pass
         finally:
-            del positions[me]
-            if not positions:
+            del followers[id(me)]
+            if not followers:
                 del self._positions[task_id]
                 self._waiters.pop(task_id, None)
 
@@ -206,7 +235,11 @@ class EventLog(ABC):
 
     def heads(self) -> dict[str, int]:
         """The tasks being followed, each with the lowest seq its followers have read."""
-        return {task: min(seen.values()) for task, seen in self._positions.items() if seen}
+        return {
+            task: min(f.seen for f in followers.values())
+            for task, followers in self._positions.items()
+            if followers
+        }
 
     def spawn(self, check: Callable[[], Awaitable[None]]) -> None:
         """Run a backend's `check()` for new events in the background, one at a time; one
@@ -223,8 +256,11 @@ class EventLog(ABC):
 
         self._pending = asyncio.ensure_future(run())
 
-    def wake(self, task_id: str) -> None:
-        """Let the task's followers read again (something was appended)."""
+    def wake(self, task_id: str, appended: Sequence[Event] = ()) -> None:
+        """Let the task's followers read again (something was appended: `appended`, when
+        this process appended it)."""
+        for follower in self._positions.get(task_id, {}).values():
+            follower.fresh += appended
         waiter = self._waiters.pop(task_id, None)
         if waiter is not None:
             waiter.set()

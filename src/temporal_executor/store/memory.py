@@ -37,7 +37,7 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.data = data
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
         data = self.data
         keys, streams = base.asked(new)
         stored = data.keys.get(task_id, {})
@@ -50,7 +50,8 @@ class _Events(base.EventLog):
                 if (task_id, s) in data.latest_attempt
             },
         )
-        results, rows = base.plan_append(task_id, log, new)
+        plan = base.plan_append(task_id, log, new)
+        rows = plan.rows
         events = data.events.setdefault(task_id, [])
         by_key = data.keys.setdefault(task_id, {})
         for event, item, _ in rows:
@@ -61,7 +62,7 @@ class _Events(base.EventLog):
                 data.latest_attempt[(task_id, item.stream)] = item.attempt
             else:
                 data.changed[task_id] = event.time
-        return results
+        return plan
 
     async def last_attempt(self, task_id: str, stream: str) -> int:
         return self.data.latest_attempt.get((task_id, stream), 0)

@@ -50,7 +50,7 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.db: Database | None = None
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
         assert self.db is not None
         keys, streams = base.asked(new)
         async with self.db.transaction() as db:
@@ -79,7 +79,8 @@ class _Events(base.EventLog):
                 last_seq=int(last_seq),
                 attempts={row["stream"]: row["attempt"] for row in attempts},
             )
-            results, new_rows = base.plan_append(task_id, log, new)
+            plan = base.plan_append(task_id, log, new)
+            new_rows = plan.rows
             if new_rows:
                 await db.executemany(
                     "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
@@ -90,7 +91,7 @@ class _Events(base.EventLog):
                     ],
                 )
                 await db.execute("SELECT pg_notify($1, $2)", CHANNEL, task_id)
-        return results
+        return plan
 
     async def last_attempt(self, task_id: str, stream: str) -> int:
         assert self.db is not None

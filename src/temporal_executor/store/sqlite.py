@@ -50,10 +50,10 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.db = db
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> list[Event | None]:
+    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
         keys, streams = base.asked(new)
 
-        def append(db: sqlite3.Connection) -> list[Event | None]:
+        def append(db: sqlite3.Connection) -> base.AppendPlan:
             existing = db.execute(
                 "SELECT key, seq, type, data, time FROM events"
                 f" WHERE task_id = ? AND key IN ({_marks(keys)})",
@@ -75,7 +75,8 @@ class _Events(base.EventLog):
                 last_seq=last_seq,
                 attempts=dict(attempts),
             )
-            results, rows = base.plan_append(task_id, log, new)
+            plan = base.plan_append(task_id, log, new)
+            rows = plan.rows
             db.executemany(
                 "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -84,7 +85,7 @@ class _Events(base.EventLog):
                     for e, n, d in rows
                 ],
             )
-            return results
+            return plan
 
         return await self.db.write(append)
 

@@ -1,0 +1,122 @@
+"""B4, streaming: the scripted LLM sends a token every 20 ms, each the time it was sent; the
+time until a client sees it, over SSE (`GET /api/v1/tasks/{id}/events`) and over A2A streaming
+(`message/stream`), from `dev` (the worker's own process serves the stream) and from `serve` +
+`worker` (another process wrote the deltas, on the same SQLite file); then many streams at
+once, and the events written per second."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import ms, percentile, temporal_server, wait_http
+from .systems import MODEL, config, dev, scripted, split
+
+STREAM_MODEL = {**MODEL, "stream": True}
+SKIP = 3  # the first tokens may be sent before the client is connected
+
+
+def token_latencies(text: str, received: float) -> list[float]:
+    """Seconds from each token's sending (its text is `time.time_ns()`) to `received`."""
+    return [received - int(token) / 1e9 for token in text.split() if token.isdigit()]
+
+
+async def sse(http: httpx.AsyncClient, path: str, **kwargs: Any) -> AsyncIterator[tuple[str, Any]]:
+    """The (event, data) pairs of a Server-Sent Events stream."""
+    method = "POST" if "json" in kwargs else "GET"
+    async with http.stream(method, path, **kwargs) as response:
+        event, data = "message", ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+            elif not line and data:
+                yield event, json.loads(data)
+                event, data = "message", ""
+
+
+async def rest_stream(http: httpx.AsyncClient, tokens: int) -> list[float]:
+    body = {"user_message": f"stream {tokens}", "model_config": STREAM_MODEL}
+    task = (await http.post("/api/v1/execute", json=body)).json()
+    latencies: list[float] = []
+    async for event, data in sse(http, f"/api/v1/tasks/{task['task_id']}/events"):
+        if event == "llm.delta":
+            latencies += token_latencies(data["text"], time.time())
+        if event.startswith("task."):
+            if event != "task.started":
+                break
+    return latencies[SKIP:]
+
+
+async def a2a_stream(http: httpx.AsyncClient, tokens: int) -> list[float]:
+    request = {
+        "jsonrpc": "2.0",
+        "id": uuid.uuid4().hex,
+        "method": "message/stream",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": uuid.uuid4().hex,
+                "role": "user",
+                "parts": [{"kind": "text", "text": f"stream {tokens}"}],
+                "metadata": {"model_config": STREAM_MODEL, "tools": []},
+            }
+        },
+    }
+    latencies: list[float] = []
+    async for _, data in sse(http, "/a2a", json=request):
+        result = data.get("result", {})
+        if result.get("kind") == "artifact-update" and not result.get("lastChunk"):
+            for part in result["artifact"]["parts"]:
+                latencies += token_latencies(part.get("text", ""), time.time())
+        if result.get("kind") == "status-update" and result.get("final"):
+            break
+    return latencies[SKIP:]
+
+
+def stats(latencies: list[float]) -> dict[str, Any]:
+    return {
+        "tokens": len(latencies),
+        "p50_ms": ms(percentile(latencies, 50)),
+        "p95_ms": ms(percentile(latencies, 95)),
+    }
+
+
+async def _measure(url: str, tokens: int, streams: int) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=300) as http:
+        await rest_stream(http, 5)  # warm up
+        result["sse"] = stats(await rest_stream(http, tokens))
+        result["a2a"] = stats(await a2a_stream(http, tokens))
+        start = time.perf_counter()
+        many = await asyncio.gather(*(rest_stream(http, tokens) for _ in range(streams)))
+        elapsed = time.perf_counter() - start
+        result[f"sse_{streams}_streams"] = {
+            **stats([x for one in many for x in one]),
+            "deltas_per_s": round(sum(len(one) + SKIP for one in many) / elapsed, 1),
+        }
+    return result
+
+
+async def streaming(workdir: Path, tokens: int, streams: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with scripted(workdir, token_interval=0.02) as llm:
+        home = workdir / "dev"
+        home.mkdir()
+        with dev(home, config(home, llm, "127.0.0.1:1")) as ours:
+            await wait_http(ours.url + "/readyz", ours.procs[0])
+            results["dev"] = await _measure(ours.url, tokens, streams)
+        home = workdir / "split"
+        home.mkdir()
+        with temporal_server(home) as (target, _), split(home, config(home, llm, target)) as ours:
+            await wait_http(ours.url + "/readyz", ours.procs[0])
+            results["serve+worker"] = await _measure(ours.url, tokens, streams)
+    return results

@@ -43,17 +43,20 @@ async def sse(http: httpx.AsyncClient, path: str, **kwargs: Any) -> AsyncIterato
                 event, data = "message", ""
 
 
-async def rest_stream(http: httpx.AsyncClient, tokens: int) -> list[float]:
+async def rest_stream(http: httpx.AsyncClient, tokens: int) -> tuple[list[float], int]:
+    """Each token's latency over SSE, and how many `llm.delta` events carried them."""
     body = {"user_message": f"stream {tokens}", "model_config": STREAM_MODEL}
     task = (await http.post("/api/v1/execute", json=body)).json()
     latencies: list[float] = []
+    deltas = 0
     async for event, data in sse(http, f"/api/v1/tasks/{task['task_id']}/events"):
         if event == "llm.delta":
+            deltas += 1
             latencies += token_latencies(data["text"], time.time())
         if event.startswith("task."):
             if event != "task.started":
                 break
-    return latencies[SKIP:]
+    return latencies[SKIP:], deltas
 
 
 async def a2a_stream(http: httpx.AsyncClient, tokens: int) -> list[float]:
@@ -94,14 +97,15 @@ async def _measure(url: str, tokens: int, streams: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=url, timeout=300) as http:
         await rest_stream(http, 5)  # warm up
-        result["sse"] = stats(await rest_stream(http, tokens))
+        result["sse"] = stats((await rest_stream(http, tokens))[0])
         result["a2a"] = stats(await a2a_stream(http, tokens))
         start = time.perf_counter()
         many = await asyncio.gather(*(rest_stream(http, tokens) for _ in range(streams)))
         elapsed = time.perf_counter() - start
         result[f"sse_{streams}_streams"] = {
-            **stats([x for one in many for x in one]),
-            "deltas_per_s": round(sum(len(one) + SKIP for one in many) / elapsed, 1),
+            **stats([x for one, _ in many for x in one]),
+            "tokens_per_s": round(sum(len(one) + SKIP for one, _ in many) / elapsed, 1),
+            "delta_events_per_s": round(sum(n for _, n in many) / elapsed, 1),
         }
     return result
 

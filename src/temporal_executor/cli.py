@@ -123,7 +123,7 @@ def _dev(config: Config, args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with server.running():
-            client = await connect(config, attempts=60)
+            client = await connect(config, within=30)
             async with open_services(config, client=client) as services:
 
                 def ready() -> None:

@@ -127,7 +127,7 @@ class DevServer:
                 writer.close()
                 return
             except OSError:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
         raise ExecutorError(f"the Temporal dev server did not start within {within:.0f}s")
 
     def stop(self) -> None:

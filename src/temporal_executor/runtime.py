@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
@@ -33,10 +34,12 @@ __all__ = ["Services", "connect", "open_services", "run_services"]
 logger = logging.getLogger(__name__)
 
 
-async def connect(config: Config, *, attempts: int = 1) -> Client:
-    """A Temporal client using the pydantic data converter; a clear error if unreachable."""
+async def connect(config: Config, *, within: float = 0.0) -> Client:
+    """A Temporal client using the pydantic data converter, trying again for `within`
+    seconds (a server that is starting); a clear error if unreachable."""
     target = config.temporal.host_port
-    for attempt in range(1, attempts + 1):
+    deadline = time.monotonic() + within
+    while True:
         try:
             return await Client.connect(
                 target,
@@ -44,10 +47,9 @@ async def connect(config: Config, *, attempts: int = 1) -> Client:
                 data_converter=pydantic_data_converter,
             )
         except RuntimeError as exc:
-            if attempt == attempts:
+            if time.monotonic() >= deadline:
                 raise ExecutorError(f"cannot reach Temporal at {target}: {exc}") from None
-            await asyncio.sleep(0.5)
-    raise AssertionError("unreachable")
+            await asyncio.sleep(0.1)
 
 
 @dataclass

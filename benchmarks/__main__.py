@@ -1,0 +1,183 @@
+"""The benchmark suite: `python -m benchmarks [--smoke] [--only b1,b3] [--json FILE]`.
+
+Each benchmark starts what it measures (and its baseline) as processes on 127.0.0.1, in a
+temporary directory, and stops them. It prints one table a benchmark, with the target and
+whether this run met it, then all figures as JSON. `--smoke` runs every benchmark with a few
+tasks and without kagent-adk (CI: it checks that the suite runs, not how fast). Exits 1 only
+when a task a benchmark ran failed; a missed target is reported, not an error."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .common import machine
+from .engine import engine
+from .parked import parked
+from .startup import startup
+from .streaming import streaming
+from .versus import versus
+
+Row = list[Any]
+
+FULL: dict[str, dict[str, Any]] = {
+    "b1": {"levels": {1: 30, 10: 150, 50: 300}, "rounds": 3, "warmup": 10},
+    "b2": {"levels": {1: 20, 10: 100}, "rounds": 3, "warmup": 20},
+    "b3": {"counts": [1000, 10000]},
+    "b4": {"tokens": 100, "streams": 50},
+    "b5": {"repeats": 3},
+}
+SMOKE: dict[str, dict[str, Any]] = {
+    "b1": {"levels": {1: 5, 10: 20}, "rounds": 1, "warmup": 2},
+    "b2": {"levels": {1: 5, 10: 20}, "rounds": 1, "warmup": 2},
+    "b3": {"counts": [30]},
+    "b4": {"tokens": 20, "streams": 5},
+    "b5": {"repeats": 1},
+}
+
+
+def _cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "temporal-executor-benchmarks"
+
+
+async def run(name: str, workdir: Path, smoke: bool) -> dict[str, Any]:
+    p = (SMOKE if smoke else FULL)[name]
+    if name == "b1":
+        return await engine(workdir, p["levels"], p["rounds"], p["warmup"])
+    if name == "b2":
+        cache = None if smoke else _cache()
+        return await versus(workdir, cache, p["levels"], p["rounds"], p["warmup"])
+    if name == "b3":
+        return await parked(workdir, p["counts"])
+    if name == "b4":
+        return await streaming(workdir, p["tokens"], p["streams"])
+    return await startup(workdir, p["repeats"])
+
+
+def _met(value: float, target: float, higher: bool = True) -> str:
+    if value != value:  # NaN
+        return "-"
+    return "yes" if (value >= target if higher else value <= target) else "NO"
+
+
+def b1_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["c", "bare wf/s", "ours tasks/s", "ours p50 ms", "ours p95 ms", "ratio", "target"]
+    rows = []
+    for bare, ours in zip(r["bare"], r["ours"], strict=True):
+        c = bare["concurrency"]
+        ratio = r["ratios"][str(c)]
+        target = 0.5 if c == 1 else 0.9
+        row = [c, bare["per_s"], ours["per_s"], ours["p50_ms"], ours["p95_ms"], ratio]
+        rows.append([*row, f">= {target} {_met(ratio, target)}"])
+    return head, rows
+
+
+def b2_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["system", "c", "tasks/s", "p50 ms", "p95 ms", "CPU ms/task", "RSS MB", "x kagent"]
+    rows = []
+    for system, result in r.items():
+        for i, one in enumerate(result["runs"]):
+            ratio = result.get("ratio_vs_kagent", {}).get(str(one["concurrency"]), "-")
+            rss = result["rss_mb"] if i == len(result["runs"]) - 1 else ""
+            row = [system, one["concurrency"], one["per_s"], one["p50_ms"], one["p95_ms"]]
+            rows.append([*row, one["cpu_ms_per_task"], rss, ratio])
+    return head, rows
+
+
+def b3_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["parked", "parked/s", "KB/task API", "KB/task worker", "KB/task Temporal", "target"]
+    rows = []
+    for level in r["levels"]:
+        kb = level["kb_per_parked_task"]
+        ours = kb["api"] + kb["worker"]
+        rows.append(
+            [level["parked"], level["parked_per_s"], kb["api"], kb["worker"], kb["temporal"],
+             f"API+worker <= 40 {_met(ours, 40, higher=False)}"]
+        )  # fmt: skip
+    return head, rows
+
+
+def b4_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["system", "client", "tokens", "p50 ms", "p95 ms", "tokens/s", "target"]
+    rows = []
+    for system, result in r.items():
+        for client, s in result.items():
+            target = f"p50 <= 15 {_met(s['p50_ms'], 15, higher=False)}" if "_" not in client else ""
+            row = [system, client, s["tokens"], s["p50_ms"], s["p95_ms"], s.get("tokens_per_s", "")]
+            rows.append([*row, target])
+    return head, rows
+
+
+def b5_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["Temporal alone s", "dev fresh s", "dev restart s", "fresh / Temporal alone"]
+    row = [r["temporal_alone_s"], r["dev_fresh_s"], r["dev_restart_s"], r["ratio_fresh"]]
+    return head, [row]
+
+
+TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], tuple[list[str], list[Row]]]]] = {
+    "b1": ("B1 engine overhead: 1-tool task vs bare Temporal (3 no-op activities)", b1_table),
+    "b2": ("B2 against kagent-adk 0.10.4: 1-tool task over A2A message/send", b2_table),
+    "b3": ("B3 parked tasks: resident memory per task awaiting approval", b3_table),
+    "b4": ("B4 streaming: token sent by the LLM -> seen by the client", b4_table),
+    "b5": ("B5 start-up: `temporal-executor dev` -> /readyz", b5_table),
+}
+
+
+def markdown(head: list[str], rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def failures(result: Any) -> int:
+    """Failed tasks anywhere in a benchmark's figures."""
+    if isinstance(result, dict):
+        own = sum(v for k, v in result.items() if k.endswith("failures") and isinstance(v, int))
+        return own + sum(failures(v) for v in result.values() if isinstance(v, dict | list))
+    if isinstance(result, list):
+        return sum(failures(v) for v in result)
+    return 0
+
+
+async def suite(args: argparse.Namespace) -> dict[str, Any]:
+    names = args.only.split(",") if args.only else list(FULL)
+    report: dict[str, Any] = {"machine": machine(), "smoke": args.smoke, "results": {}}
+    print(f"machine: {report['machine']}\n")
+    for name in names:
+        title, table = TABLES[name]
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
+            result = await run(name, Path(workdir), args.smoke)
+        report["results"][name] = {**result, "seconds": round(time.monotonic() - start, 1)}
+        print(f"## {title} ({report['results'][name]['seconds']} s)\n")
+        print(markdown(*table(result)) + "\n", flush=True)
+    return report
+
+
+def main(args: argparse.Namespace) -> int:
+    report = asyncio.run(suite(args))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    return 1 if failures(report["results"]) else 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a few tasks each, no kagent-adk")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(FULL)}")
+    parser.add_argument("--json", help="also write the figures to this file")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(parse_args()))

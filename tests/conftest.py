@@ -193,6 +193,20 @@ async def stack(
         yield s
 
 
+async def enqueue(fake: FakeServer, replies: list[dict[str, Any]]) -> None:
+    """Queue canned replies (or failures) on an LLM wire fake (see `tests/fakes/rules.py`)."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(fake.base_url + "/_fake/enqueue", json=replies)
+        response.raise_for_status()
+
+
+async def fake_requests(fake: FakeServer) -> list[dict[str, Any]]:
+    """The completion requests an LLM wire fake received."""
+    async with httpx.AsyncClient() as http:
+        found: list[dict[str, Any]] = (await http.get(fake.base_url + "/_fake/requests")).json()
+        return found
+
+
 def weather_tool(
     tool_server: FakeServer, name: str = "get_weather", path: str = "/weather"
 ) -> dict[str, Any]:

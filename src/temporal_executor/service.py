@@ -9,8 +9,9 @@ end, and its state is then derived from how it closed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
@@ -23,6 +24,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from .errors import (
     ConflictError,
@@ -35,9 +37,12 @@ from .llm.messages import Message, Usage
 from .payloads import resolve_messages
 from .store import Store, TaskFilter
 from .tasks import Event, EventType, TaskError, TaskState, TaskStatus
-from .workflows import AgentExecutionWorkflow, AgentInput, ApproveInput, workflow_id
+from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
+from .workflows.human import HumanSteps
 
 __all__ = ["TaskService"]
+
+In = TypeVar("In")
 
 READY_TIMEOUT = timedelta(seconds=3)
 _SESSION_MEMO = "session_id"
@@ -149,6 +154,7 @@ class TaskService:
             update={
                 "status": closed,
                 "pending_approval": None,
+                "pending_input": None,
                 "error": TaskError(code=f"workflow_{reason}", message=f"workflow {reason}"),
             }
         )
@@ -156,7 +162,7 @@ class TaskService:
     async def list_tasks(
         self,
         session_id: str | None = None,
-        status: TaskStatus | None = None,
+        statuses: Collection[TaskStatus] | None = None,
         limit: int = 50,
         offset: int = 0,
         *,
@@ -164,7 +170,7 @@ class TaskService:
         recent_first: bool = False,
     ) -> list[TaskState]:
         """A page of the tasks that match: oldest first, or the last updated first."""
-        where = _filter(session_id, status, updated_after)
+        where = _filter(session_id, statuses, updated_after)
         return await self.store.tasks.find(
             where, recent_first=recent_first, limit=limit, offset=offset
         )
@@ -172,11 +178,11 @@ class TaskService:
     async def count_tasks(
         self,
         session_id: str | None = None,
-        status: TaskStatus | None = None,
+        statuses: Collection[TaskStatus] | None = None,
         *,
         updated_after: float | None = None,
     ) -> int:
-        return await self.store.tasks.count(_filter(session_id, status, updated_after))
+        return await self.store.tasks.count(_filter(session_id, statuses, updated_after))
 
     async def session(self, session_id: str) -> tuple[list[TaskState], list[Message], Usage]:
         """The session's tasks (its turns), its whole transcript and its summed usage."""
@@ -214,16 +220,16 @@ class TaskService:
         return events
 
     async def wait(self, task_id: str, state: TaskState | None = None) -> TaskState:
-        """Wait until the task ends or stops for approval; return its state (`state`: how it
-        stands now, when the caller knows, as just after starting it)."""
+        """Wait until the task ends or parks for a person (approval, questions); return its
+        state (`state`: how it stands now, when the caller knows, as just after starting)."""
         state = state or await self.get(task_id)
         if state.status != TaskStatus.RUNNING:
             return state
         async for event in self.events(task_id):
-            # An earlier approval of this task is in the log too: only a pending one counts.
-            if event.type == EventType.APPROVAL_REQUIRED:
+            # Earlier pauses of this task are in the log too: only a pending one counts.
+            if event.type in (EventType.APPROVAL_REQUIRED, EventType.INPUT_REQUIRED):
                 state = await self.get(task_id)
-                if state.status == TaskStatus.AWAITING_APPROVAL:
+                if state.status.parked:
                     return state
         return await self.get(task_id)
 
@@ -249,10 +255,21 @@ class TaskService:
     async def approve(self, task_id: str, decision: ApproveInput) -> TaskState:
         """Decide on the task's pending tool calls: `ConflictError` when none is pending,
         `RequestError` when the decision does not fit them."""
+        return await self._update(task_id, AgentExecutionWorkflow.approve, decision)
+
+    async def answer(self, task_id: str, answer: AnswerInput) -> TaskState:
+        """Answer the task's pending questions: `ConflictError` when none is pending (or
+        the answer names other questions), `RequestError` when it does not fit them."""
+        return await self._update(task_id, AgentExecutionWorkflow.answer, answer)
+
+    async def _update(
+        self,
+        task_id: str,
+        update: UpdateMethodMultiParam[[HumanSteps, In], TaskState],
+        argument: In,
+    ) -> TaskState:
         try:
-            return await self._handle(task_id).execute_update(
-                AgentExecutionWorkflow.approve, decision
-            )
+            return await self._handle(task_id).execute_update(update, argument)
         except WorkflowUpdateFailedError as exc:
             raise from_failure(exc.cause) or ConflictError(failure_message(exc)) from None
         except RPCError as exc:
@@ -288,7 +305,7 @@ async def _session(description: WorkflowExecutionDescription, task_id: str) -> s
 
 
 def _filter(
-    session_id: str | None, status: TaskStatus | None, updated_after: float | None
+    session_id: str | None, statuses: Collection[TaskStatus] | None, updated_after: float | None
 ) -> TaskFilter:
-    statuses = None if status is None else [status.value]
-    return TaskFilter(session_id=session_id, statuses=statuses, updated_after=updated_after)
+    values = None if statuses is None else [status.value for status in statuses]
+    return TaskFilter(session_id=session_id, statuses=values, updated_after=updated_after)

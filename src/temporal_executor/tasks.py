@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .llm.messages import ToolCall, Usage
 
@@ -14,6 +14,8 @@ __all__ = [
     "Event",
     "EventType",
     "PendingApproval",
+    "PendingInput",
+    "Question",
     "TaskError",
     "TaskResult",
     "TaskState",
@@ -24,6 +26,7 @@ __all__ = [
 class TaskStatus(StrEnum):
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_INPUT = "awaiting_input"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -31,6 +34,11 @@ class TaskStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+    @property
+    def parked(self) -> bool:
+        """Waiting for a person: a decision on tool calls, or answers to questions."""
+        return self in (TaskStatus.AWAITING_APPROVAL, TaskStatus.AWAITING_INPUT)
 
 
 class TaskResult(BaseModel):
@@ -40,6 +48,24 @@ class TaskResult(BaseModel):
 
 class PendingApproval(BaseModel):
     tool_calls: list[ToolCall]
+
+
+class Question(BaseModel):
+    """One question of an `ask_user` call (kagent-adk's shape): free text, or one of
+    `choices` (several when `multiple`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4096)
+    choices: list[str] = Field(default_factory=list, max_length=64)
+    multiple: bool = False
+
+
+class PendingInput(BaseModel):
+    """The questions a task waits to have answered; `id` is the `ask_user` call's id."""
+
+    id: str
+    questions: list[Question]
 
 
 class TaskError(BaseModel):
@@ -57,6 +83,7 @@ class TaskState(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     iterations: int = 0
     pending_approval: PendingApproval | None = None
+    pending_input: PendingInput | None = None
     error: TaskError | None = None
 
 
@@ -69,6 +96,8 @@ class EventType(StrEnum):
     TOOL_RESULT = "tool.result"
     APPROVAL_REQUIRED = "approval.required"
     APPROVAL_DECIDED = "approval.decided"
+    INPUT_REQUIRED = "input.required"
+    INPUT_ANSWERED = "input.answered"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
     TASK_CANCELLED = "task.cancelled"

@@ -173,14 +173,6 @@ async def wait_for(check: Any, seconds: float = 20.0) -> Any:
         await asyncio.sleep(0.05)
 
 
-async def fake_requests(openai_fake: FakeServer) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as http:
-        result: list[dict[str, Any]] = (
-            await http.get(openai_fake.base_url + "/_fake/requests")
-        ).json()
-        return result
-
-
 async def slow_stream(openai_fake: FakeServer, chunk_delay: float) -> None:
     """Make the fake LLM stream its answers slowly (reset after each test)."""
     async with httpx.AsyncClient() as http:

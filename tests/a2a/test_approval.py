@@ -17,12 +17,11 @@ from tests.a2a.conftest import (
     a2a_client,
     answer_text,
     collect,
-    fake_requests,
     send,
     send_request,
     user_message,
 )
-from tests.conftest import Stack, weather_tool
+from tests.conftest import Stack, fake_requests, weather_tool
 from tests.fakes.server import FakeServer
 
 ANSWERED = "the user answered with a message instead"

@@ -24,14 +24,13 @@ from tests.a2a.conftest import (
     answer_text,
     collect,
     drop,
-    fake_requests,
     send,
     send_request,
     slow_stream,
     user_message,
     wait_for,
 )
-from tests.conftest import Stack
+from tests.conftest import Stack, fake_requests
 from tests.fakes.server import FakeServer
 
 WORKING = TaskState.TASK_STATE_WORKING

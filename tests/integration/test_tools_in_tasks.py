@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import config_data, running_stack
+from tests.conftest import config_data, enqueue, running_stack
 from tests.fakes.server import FakeServer
 
 REPO = Path(__file__).parent.parent.parent
@@ -20,11 +20,6 @@ MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
 
 def call(name: str, **arguments: Any) -> dict[str, str]:
     return {"name": name, "arguments": json.dumps(arguments)}
-
-
-async def enqueue(openai_fake: FakeServer, replies: list[dict[str, Any]]) -> None:
-    async with httpx.AsyncClient() as http:
-        await http.post(openai_fake.base_url + "/_fake/enqueue", json=replies)
 
 
 async def test_mcp_server_tools_run_in_parallel(

@@ -19,6 +19,7 @@ __all__ = [
     "OVERRIDES",
     "A2AContentPart",
     "A2AMessageBody",
+    "AnswerRequest",
     "ExecuteRequest",
     "Session",
     "TaskPage",
@@ -30,6 +31,17 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 OVERRIDES = frozenset(
     {"system_message", "model_config", "tools", "max_iterations", "require_approval"}
 )
+
+
+class AnswerRequest(BaseModel):
+    """Body of `POST /api/v1/tasks/{task_id}/answer`: one list of answers per pending
+    question, in order; `id` (optional) is `pending_input.id`, so that an answer meant for
+    questions no longer pending is refused (409) rather than taken for the next ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: list[list[str]] = Field(min_length=1, max_length=32)
+    id: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class ExecuteRequest(BaseModel):

@@ -16,8 +16,15 @@ from ..config import DefaultAgent
 from ..errors import TaskNotFoundError
 from ..service import TaskService
 from ..tasks import TaskState, TaskStatus
-from ..workflows import ApprovalDecision, ApproveInput, workflow_id
-from .bodies import A2AMessageBody, ExecuteRequest, Session, TaskPage, execute_request
+from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
+from .bodies import (
+    A2AMessageBody,
+    AnswerRequest,
+    ExecuteRequest,
+    Session,
+    TaskPage,
+    execute_request,
+)
 from .sse import sse_stream
 from .submission import Submissions
 
@@ -84,7 +91,8 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TaskPage:
     """Tasks, oldest first, optionally of one session and/or in one status; paged."""
-    tasks = await api.tasks.list_tasks(session_id, status, limit + 1, offset)
+    statuses = None if status is None else [status]
+    tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset)
     more = len(tasks) > limit
     return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
 
@@ -137,6 +145,14 @@ async def approve(workflow_id: str, body: ApprovalDecision, api: Deps) -> dict[s
     task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
     await api.tasks.approve(task_id, ApproveInput(decision=body))
     return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
+
+
+@router.post("/api/v1/tasks/{task_id}/answer", tags=["tasks"])
+async def answer(task_id: str, body: AnswerRequest, api: Deps) -> dict[str, Any]:
+    """Answer the questions the task asks (`ask_user`): 409 when none is pending, 400 when
+    the answers do not fit them (one list per question)."""
+    await api.tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
+    return {"task_id": task_id, "workflow_id": workflow_id(task_id), **body.model_dump()}
 
 
 @router.post("/api/v1/tasks/{task_id}/cancel", status_code=202, tags=["tasks"])

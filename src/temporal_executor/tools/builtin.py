@@ -10,7 +10,9 @@
 `expand()` returns it with them filled in, so the workflow's `expand_tools` step gives the LLM
 the real schema. Arguments are checked against the built-in's schema before it runs.
 
-Built in (`builtin_tools.py`): `current_time`, `calculator`, `json_query`. Third parties add
+Built in (`builtin_tools.py`): `current_time`, `calculator`, `json_query`, and `ask_user`,
+which the workflow answers itself: it parks the task until a person answers (see
+`workflows/questions.py`). Third parties add
 their own through the entry point group `temporal_executor.builtin_tools`: the entry point's
 name is the tool's name, its object a `Builtin` subclass.
 """
@@ -41,6 +43,7 @@ BUILTINS = Plugins(
         "current_time": ".tools.builtin_tools:CurrentTime",
         "calculator": ".tools.builtin_tools:Calculator",
         "json_query": ".tools.builtin_tools:JsonQuery",
+        "ask_user": ".tools.builtin_tools:AskUser",
     },
 )
 

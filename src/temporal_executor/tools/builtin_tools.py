@@ -2,7 +2,9 @@
 date, time, weekday, UTC offset), `calculator` (arithmetic on numbers: `+ - * / // % **`,
 parentheses and a few math functions, evaluated by walking the syntax tree — never `eval` —
 with limits on length, size and exponents) and `json_query` (`a.b[0]`, `items[*].name`,
-`["odd key"]` over a JSON document). See `builtin.py` for how they are run.
+`["odd key"]` over a JSON document), and `ask_user` (questions for a person: the workflow
+parks the task until they are answered; it never runs here). See `builtin.py` for how they
+are run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,50 @@ from ..errors import ToolError
 from .builtin import Builtin
 from .output import compact_json
 
-__all__ = ["Calculator", "CurrentTime", "JsonQuery", "evaluate", "query_json"]
+__all__ = ["AskUser", "Calculator", "CurrentTime", "JsonQuery", "evaluate", "query_json"]
+
+
+# --- ask_user ------------------------------------------------------------------------------
+
+
+class AskUser(Builtin):
+    """Its schema and description are what the model sees; its calls are answered by the
+    workflow (`workflows/questions.py`), so `run` is reached only by a call that bypassed it."""
+
+    name = "ask_user"
+    description = (
+        "Ask the user one or more questions and wait for the answers before going on: for "
+        "missing details, a choice between options, or an explicit confirmation."
+    )
+    parameters: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "questions": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "question": {"type": "string", "description": "The question to ask."},
+                        "choices": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Answers to pick from; leave out for free text.",
+                        },
+                        "multiple": {
+                            "type": "boolean",
+                            "description": "Whether several choices may be picked (false).",
+                        },
+                    },
+                    "required": ["question"],
+                },
+            }
+        },
+        "required": ["questions"],
+    }
+
+    async def run(self, arguments: dict[str, Any]) -> Any:
+        raise ToolError("ask_user is answered by a person, through the task's workflow")
 
 
 # --- current_time --------------------------------------------------------------------------

@@ -25,14 +25,15 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolResult,
     )
-    from ..errors import ConflictError, RequestError, to_failure
     from ..llm.messages import LLMResponse, Message, ToolCall, ToolDefinition
     from ..policies import ONE_ATTEMPT, ActivityOptions
     from ..spec import ToolSpec
-    from ..tasks import EventType, PendingApproval, TaskError, TaskResult, TaskState, TaskStatus
-    from .approval import ApproveInput, needs_approval
+    from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus
+    from .approval import needs_approval
     from .failures import TaskFailed, cause, reraise_cancellation, underlying
+    from .human import HumanSteps
     from .inputs import AgentCarry, AgentInput
+    from .questions import is_ask_user
     from .steps import Steps
 
 __all__ = ["AgentExecutionWorkflow"]
@@ -42,7 +43,10 @@ Out = TypeVar("Out")
 
 
 @workflow.defn(name="AgentExecutionWorkflow")
-class AgentExecutionWorkflow:
+class AgentExecutionWorkflow(HumanSteps):
+    """The loop; its handlers for people (`approve`, `decide`, `answer`) and its waits for
+    them come from `HumanSteps` (`human.py`)."""
+
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
         self.input = input
@@ -51,7 +55,7 @@ class AgentExecutionWorkflow:
         self._history_seen = self._markers = 0  # see _history_is_long
         self._stored_messages = 0
         self._unsaved: list[Message] = []
-        self._decision: ApproveInput | None = None
+        self._init_human()
         self._tools = input.tools
         self._started = workflow.time()
         if input.carry is not None:
@@ -68,33 +72,6 @@ class AgentExecutionWorkflow:
     @workflow.query(name="state")
     def state_query(self) -> TaskState:
         return self.state
-
-    @workflow.update
-    async def approve(self, decision: ApproveInput) -> TaskState:
-        """Decide on the pending tool calls; rejected (→ 409) when nothing is pending."""
-        if self._decision is not None:
-            raise to_failure(ConflictError("a decision was already made"))
-        self._decision = decision
-        return self.state
-
-    @approve.validator
-    def _validate_approve(self, decision: ApproveInput) -> None:
-        pending = self.state.pending_approval
-        if pending is None or self._decision is not None:
-            raise to_failure(ConflictError("no tool call is awaiting approval"))
-        if problem := decision.decision.problem(pending.tool_calls):
-            raise to_failure(RequestError(problem))
-
-    @workflow.signal
-    def decide(self, decision: ApproveInput) -> None:
-        """The same decision as the `approve` update, for callers that cannot wait."""
-        pending = self.state.pending_approval
-        if pending is None or self._decision is not None:
-            workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
-        elif problem := decision.decision.problem(pending.tool_calls):
-            workflow.logger.warning("approval signal ignored: %s", problem)
-        else:
-            self._decision = decision
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -225,8 +202,13 @@ class AgentExecutionWorkflow:
         """Run (or refuse) the calls of one LLM turn: their results in the LLM's order, then
         what the user said with their approval decision, if anything."""
         specs = {t.name: t for t in self._tools}
+        asks = {c.id for c in calls if c.name in specs and is_ask_user(specs[c.name])}
         policy = self.input.require_approval
-        gated = [c for c in calls if c.name in specs and needs_approval(policy, c.name)]
+        gated = [
+            c
+            for c in calls
+            if c.name in specs and c.id not in asks and needs_approval(policy, c.name)
+        ]
         decision = await self._await_approval(gated) if gated else None
         gated_ids = {c.id for c in gated}
 
@@ -240,11 +222,15 @@ class AgentExecutionWorkflow:
             ):
                 reason = f": {verdict.reason}" if verdict.reason else ""
                 result = ToolResult.error(call, f"The user rejected this tool call{reason}")
+            elif call.id in asks:
+                async with asking:  # one question pause at a time, in the LLM's order
+                    return await self._ask(call)
             else:
                 return await self._execute_tool(call, specs[call.name])
-            self._refused(result)
+            self._publish_result(result)
             return result
 
+        asking = asyncio.Lock()
         results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in calls))]
         if self._steps.queued:  # results of calls that did not run, before the next LLM call
             await self._record()
@@ -269,12 +255,13 @@ class AgentExecutionWorkflow:
         except FailureError as exc:
             reraise_cancellation(exc)
             result = ToolResult.error(call, f"tool failed: {cause(exc)}")
-            self._refused(result)
+            self._publish_result(result)
             return result
 
-    def _refused(self, result: ToolResult) -> None:
-        """The `tool.result` of a call that did not run to its end (an executed call's
-        activity writes its own), under the same key: one result a call, whoever writes."""
+    def _publish_result(self, result: ToolResult) -> None:
+        """The `tool.result` of a call that no activity ran to its end (refused, failed, or
+        answered by a person; an executed call's activity writes its own), under the same
+        key: one result a call, whoever writes."""
         self._steps.publish(EventType.TOOL_RESULT, result.event(), key=result.event_key())
 
     async def _call(
@@ -310,30 +297,6 @@ class AgentExecutionWorkflow:
                         await workflow.sleep(failure.next_retry_delay)
         return await workflow.execute_activity_method(method, arg, **options, summary=summary)
 
-    async def _await_approval(self, calls: list[ToolCall]) -> ApproveInput:
-        self.state.status = TaskStatus.AWAITING_APPROVAL
-        self.state.pending_approval = PendingApproval(tool_calls=calls)
-        self._steps.publish(
-            EventType.APPROVAL_REQUIRED,
-            {"tool_calls": [c.model_dump(mode="json") for c in calls]},
-        )
-        await self._record()
-        remaining = self.input.policies.timeouts.task - (workflow.time() - self._started)
-        try:
-            await workflow.wait_condition(
-                lambda: self._decision is not None, timeout=max(remaining, 1.0)
-            )
-        except TimeoutError:
-            raise TaskFailed("approval_timeout", "no approval decision in time") from None
-        decision = self._decision
-        assert decision is not None
-        self._decision = None
-        self.state.status = TaskStatus.RUNNING
-        self.state.pending_approval = None
-        self._steps.publish(EventType.APPROVAL_DECIDED, decision.event())
-        await self._record()
-        return decision
-
     # --- events and state ----------------------------------------------------------------
 
     async def _finish(
@@ -347,6 +310,7 @@ class AgentExecutionWorkflow:
         self.state.result = result
         self.state.error = error
         self.state.pending_approval = None
+        self.state.pending_input = None
         data: dict[str, Any] = {
             "usage": self.state.usage.model_dump(),
             "iterations": self.state.iterations,

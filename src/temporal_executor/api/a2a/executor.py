@@ -3,7 +3,7 @@
 A message becomes a workflow call: a new task starts `AgentExecutionWorkflow` (checked like
 a REST request, with `a2a.default_agent` filling what the message does not say, then
 `TaskService.submit`), an answer to an `input-required` task becomes its approval decision
-(`TaskService.approve`).
+(`TaskService.approve`) or its answers to the questions the model asked (`TaskService.answer`).
 Then the executor relays the task's event log as A2A events. The LLM and the tools are
 called by the workflow's activities on a worker, never here (STYLE rule 7), so the task runs
 on when the caller goes away or this process restarts.
@@ -34,7 +34,7 @@ from ...workflows import ApproveInput
 from ..bodies import ExecuteRequest, execute_request
 from ..submission import Submissions
 from .errors import a2a_errors
-from .hitl import decision_from, hitl_requested
+from .hitl import answer_from, decision_from, hitl_requested
 from .task_store import ServiceTaskStore
 from .view import TERMINAL, TaskView, ends_stream
 
@@ -152,6 +152,11 @@ class TemporalAgentExecutor(AgentExecutor):
                 f"task {task_id!r} is {TaskState.Name(state)}: it takes a message only while "
                 "it waits for input (input-required)"
             )
+        if view.pending_input is not None:
+            answers = answer_from(message, view.pending_input)
+            with a2a_errors(conflict=InvalidParamsError):  # answered already, or stale
+                await self.tasks.answer(task_id, answers)
+            return view
         decision, said = decision_from(message, view.pending)
         answer = ApproveInput(
             decision=decision, message=said, message_id=message.message_id or None

@@ -17,6 +17,14 @@ tool calls. The client answers with a message on the same task, in one of three 
 Any other text answers too: it rejects the pending calls, and the model reads the text as the
 user's next turn (after the refused calls' results), so it can answer it: ask again, explain,
 change course. Approval is never inferred: only an explicit one counts.
+
+A task whose model asks the user (`ask_user`) is `input-required` too; its status message's
+text is the questions joined by "; " (as kagent writes it), and with the extension
+`metadata[URI] = {"type": "ask_user_request", "id", "questions": [{"question", "choices",
+"multiple"}]}`. The answer: an `ask_user_response` (`{"id", "answers": [{"answer": [...]}]}`,
+one entry per question, `id` the request's: answers to other questions are refused), a
+DataPart `{"answers": [[...], ...]}` (or kagent 0.10's `{"ask_user_answers": [{"answer":
+[...]}]}`), or text: the answer to a single question, or one line per question.
 """
 
 from __future__ import annotations
@@ -34,18 +42,23 @@ from pydantic import ValidationError
 
 from ...errors import describe_validation
 from ...llm.messages import ToolCall
-from ...workflows import ApprovalDecision, ToolDecision
+from ...tasks import PendingInput
+from ...workflows import AnswerInput, ApprovalDecision, ToolDecision
 
 __all__ = [
     "HITL_EXTENSION_URI",
+    "answer_from",
     "approval_request",
     "decision_from",
     "hitl_requested",
+    "input_request",
 ]
 
 HITL_EXTENSION_URI = "https://kagent.dev/extensions/hitl/v1"
 TOOL_APPROVAL_REQUEST = "tool_approval_request"
 TOOL_APPROVAL_RESPONSE = "tool_approval_response"
+ASK_USER_REQUEST = "ask_user_request"
+ASK_USER_RESPONSE = "ask_user_response"
 
 _YES = r"approve|approved|yes|y|ok"
 _NO = r"reject|rejected|deny|denied|no|n"
@@ -88,11 +101,116 @@ def approval_request(
     return message
 
 
+def input_request(
+    pending: PendingInput, *, task_id: str, context_id: str, message_id: str, hitl: bool
+) -> Message:
+    """The status message of an `input-required` task whose model asks the user."""
+    text = "; ".join(q.question for q in pending.questions)
+    message = Message(
+        message_id=message_id,
+        role=Role.ROLE_AGENT,
+        task_id=task_id,
+        context_id=context_id,
+        parts=[new_text_part(text)],
+    )
+    questions = [q.model_dump() for q in pending.questions]
+    if hitl:
+        payload = {"type": ASK_USER_REQUEST, "id": pending.id, "questions": questions}
+        ParseDict({HITL_EXTENSION_URI: payload}, message.metadata)
+        message.extensions.append(HITL_EXTENSION_URI)
+    else:
+        message.parts.append(new_data_part({"askUser": {"id": pending.id, "questions": questions}}))
+    return message
+
+
+def answer_from(message: Message, pending: PendingInput) -> AnswerInput:
+    """The answers a client's message gives to `pending`; `InvalidParamsError` when it gives
+    none, answers other questions, or does not answer each question."""
+    metadata = _metadata(message)
+    if HITL_EXTENSION_URI in metadata:
+        answers = _extension_answers(metadata[HITL_EXTENSION_URI], message, pending)
+    else:
+        answers = _data_answers(message) or _text_answers(message, pending)
+    answer = AnswerInput(answers=answers, id=pending.id)
+    if problem := answer.problem(pending):
+        raise InvalidParamsError(problem)
+    return answer
+
+
+def _metadata(message: Message) -> dict[str, Any]:
+    return MessageToDict(message.metadata) if message.HasField("metadata") else {}
+
+
+def _extension_answers(payload: Any, message: Message, pending: PendingInput) -> list[list[str]]:
+    if HITL_EXTENSION_URI not in message.extensions:
+        raise InvalidParamsError(
+            f"the message carries {HITL_EXTENSION_URI} metadata but does not declare the "
+            "extension in message.extensions"
+        )
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    if kind != ASK_USER_RESPONSE:
+        raise InvalidParamsError(
+            f"the task asks the user: expected an {ASK_USER_RESPONSE}, got {kind!r}"
+        )
+    if payload.get("id") != pending.id:
+        raise InvalidParamsError(
+            f"{ASK_USER_RESPONSE} id {payload.get('id')!r} does not match the pending "
+            f"questions ({pending.id!r}): stale or misdirected"
+        )
+    return _listed_answers(payload.get("answers"), ASK_USER_RESPONSE)
+
+
+def _listed_answers(entries: Any, where: str) -> list[list[str]]:
+    """kagent's `[{"answer": ["…"]}, …]` as lists of answers."""
+    if not isinstance(entries, list) or not entries:
+        raise InvalidParamsError(f"{where}.answers must be a non-empty list")
+    answers = []
+    for entry in entries:
+        answer = entry.get("answer") if isinstance(entry, dict) else None
+        if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
+            raise InvalidParamsError(f'each of {where}.answers must be {{"answer": [strings]}}')
+        answers.append(answer)
+    return answers
+
+
+def _data_answers(message: Message) -> list[list[str]] | None:
+    for part in message.parts:
+        if not part.HasField("data"):
+            continue
+        data = MessageToDict(part.data)
+        if isinstance(data, dict) and "ask_user_answers" in data:
+            return _listed_answers(data["ask_user_answers"], "ask_user_answers")
+        if isinstance(data, dict) and "answers" in data:
+            answers = data["answers"]
+            if not isinstance(answers, list) or not all(
+                isinstance(a, list) and all(isinstance(t, str) for t in a) for a in answers
+            ):
+                raise InvalidParamsError("answers must be a list of lists of strings")
+            return answers
+    return None
+
+
+def _text_answers(message: Message, pending: PendingInput) -> list[list[str]]:
+    text = " ".join(part.text for part in message.parts if part.HasField("text")).strip()
+    count = len(pending.questions)
+    if not text:
+        raise InvalidParamsError(f"the task asks {count} question(s): answer them")
+    if count == 1:
+        return [[text]]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != count:
+        raise InvalidParamsError(
+            f"the task asks {count} questions: answer each on its own line, or send an "
+            f"{ASK_USER_RESPONSE} of the {HITL_EXTENSION_URI} extension"
+        )
+    return [[line] for line in lines]
+
+
 def decision_from(message: Message, pending: list[ToolCall]) -> tuple[ApprovalDecision, str | None]:
     """The decision a client's message carries on `pending`, and the user's own words when
     the message was not a decision (they reject the calls and become the next turn);
     `InvalidParamsError` when the message does not settle every pending call."""
-    metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
+    metadata = _metadata(message)
     said = None
     decision: ApprovalDecision | None
     if HITL_EXTENSION_URI in metadata:

@@ -37,12 +37,12 @@ from .view import TERMINAL, TaskView
 __all__ = ["ServiceTaskStore"]
 
 # The A2A states a ListTasks filter asks for, in our stored statuses.
-_STATUS_FILTER: dict[TaskState, TaskStatus | None] = {
-    TaskState.TASK_STATE_WORKING: TaskStatus.RUNNING,
-    TaskState.TASK_STATE_INPUT_REQUIRED: TaskStatus.AWAITING_APPROVAL,
-    TaskState.TASK_STATE_COMPLETED: TaskStatus.COMPLETED,
-    TaskState.TASK_STATE_FAILED: TaskStatus.FAILED,
-    TaskState.TASK_STATE_CANCELED: TaskStatus.CANCELLED,
+_STATUS_FILTER: dict[TaskState, list[TaskStatus]] = {
+    TaskState.TASK_STATE_WORKING: [TaskStatus.RUNNING],
+    TaskState.TASK_STATE_INPUT_REQUIRED: [TaskStatus.AWAITING_APPROVAL, TaskStatus.AWAITING_INPUT],
+    TaskState.TASK_STATE_COMPLETED: [TaskStatus.COMPLETED],
+    TaskState.TASK_STATE_FAILED: [TaskStatus.FAILED],
+    TaskState.TASK_STATE_CANCELED: [TaskStatus.CANCELLED],
 }
 _CLOSED: dict[TaskStatus, TaskState] = {
     TaskStatus.COMPLETED: TaskState.TASK_STATE_COMPLETED,
@@ -99,7 +99,7 @@ class ServiceTaskStore(TaskStore):
             validate_page_size(params.page_size)
             size = params.page_size
         offset = _offset(params.page_token)
-        status: TaskStatus | None = None
+        status: list[TaskStatus] | None = None
         if params.status != TaskState.TASK_STATE_UNSPECIFIED:
             status = _STATUS_FILTER.get(params.status)
             if status is None:  # a state our tasks are never in

@@ -15,6 +15,8 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | `tool.result`       | history; status `working` + the result                             |
 | `approval.required` | status `input-required` + the pending calls (see `hitl.py`)        |
 | `approval.decided`  | history (the user's decision); status `working`                    |
+| `input.required`    | status `input-required` + the questions (`ask_user`, see `hitl.py`) |
+| `input.answered`    | history (the user's answers); status `working`                     |
 | `task.completed`    | artifact `answer` = the final answer, `lastChunk`; status `completed` |
 | `task.failed`       | status `failed` + the error                                        |
 | `task.cancelled`    | status `canceled`                                                  |
@@ -42,9 +44,9 @@ from a2a.types import (
 )
 
 from ...llm.messages import ToolCall
-from ...tasks import Event
+from ...tasks import Event, PendingInput
 from ...workflows import workflow_id
-from .hitl import approval_request
+from .hitl import approval_request, input_request
 
 __all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
 
@@ -78,6 +80,7 @@ class TaskView:
         self.hitl = hitl
         self.seq = 0
         self.pending: list[ToolCall] = []
+        self.pending_input: PendingInput | None = None
         self._answer = ""
         self._call: str | None = None  # the LLM call whose text the answer holds
 
@@ -179,6 +182,25 @@ class TaskView:
         message = self._message(event, Role.ROLE_USER, parts)
         message.message_id = data.get("message_id") or message.message_id
         self.task.history.append(message)
+        return [self._status(event, TaskState.TASK_STATE_WORKING)]
+
+    def _on_input_required(self, event: Event) -> list[A2AEvent]:
+        self.pending_input = PendingInput.model_validate(event.data)
+        message = input_request(
+            self.pending_input,
+            task_id=self.task.id,
+            context_id=self.task.context_id,
+            message_id=self._message_id(event),
+            hitl=self.hitl,
+        )
+        return [self._status(event, TaskState.TASK_STATE_INPUT_REQUIRED, message)]
+
+    def _on_input_answered(self, event: Event) -> list[A2AEvent]:
+        self.pending_input = None
+        answers = event.data.get("answers") or []
+        text = "\n".join(", ".join(answer) for answer in answers)
+        parts = [new_text_part(text), new_data_part({"answers": answers})]
+        self.task.history.append(self._message(event, Role.ROLE_USER, parts))
         return [self._status(event, TaskState.TASK_STATE_WORKING)]
 
     def _on_task_completed(self, event: Event) -> list[A2AEvent]:

@@ -1,0 +1,99 @@
+"""The `temporal-executor` command: the service (`dev`, `serve`, `worker`, `replay`: in
+`services.py`) and a client of its API (`run`, `approve`, `answer`: in `client.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..config import load_config
+from ..errors import ExecutorError
+from . import client, services
+from .client import URL_ENV
+from .services import dev_defaults
+
+__all__ = ["dev_defaults", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("httpx", "httpx2"):  # a line per request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(getattr(args, "config_path", None) or args.config)
+        if args.state_dir:
+            config.state_dir = Path(args.state_dir)
+        result: int = args.handler(config, args)
+        return result
+    except ExecutorError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="temporal-executor", description="LLM agents as durable Temporal workflows."
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--config", help="config file (default: $TEMPORAL_EXECUTOR_CONFIG, else built-in)"
+    )
+    parser.add_argument("--state-dir", help="state directory (default: $XDG_STATE_HOME/...)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, handler, text in (
+        ("dev", services.dev, "embedded Temporal dev server + worker + API, one process"),
+        ("serve", services.serve, "the API only (Temporal must be running)"),
+        ("worker", services.worker, "the Temporal worker only"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("config_path", nargs="?", metavar="CONFIG", help="config file")
+        command.set_defaults(handler=handler)
+
+    run = commands.add_parser("run", help="submit a task and print its events live")
+    run.add_argument("prompt")
+    run.add_argument("--provider")
+    run.add_argument("--model")
+    run.add_argument("--system", help="system message")
+    run.add_argument("--tools", metavar="FILE", help="JSON file with a list of tool specs")
+    run.add_argument("--require-approval", action="store_true", default=None)
+    run.add_argument("--max-iterations", type=int)
+    run.add_argument("--task-id")
+    run.add_argument("--session-id")
+    run.add_argument("--no-stream", action="store_true", help="non-streaming LLM calls")
+    run.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
+    run.set_defaults(handler=client.run)
+
+    replay = commands.add_parser(
+        "replay", help="replay recorded workflow histories against this version's workflow code"
+    )
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("history", nargs="?", help="a history JSON file (Temporal UI / CLI export)")
+    source.add_argument("--task-id", help="fetch every run of this task from Temporal")
+    replay.set_defaults(handler=services.replay)
+
+    approve = commands.add_parser("approve", help="approve (or reject) a pending tool call")
+    approve.add_argument("task_id")
+    approve.add_argument("--reject", action="store_true")
+    approve.add_argument("--reason")
+    approve.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
+    approve.set_defaults(handler=client.approve)
+
+    answer = commands.add_parser("answer", help="answer the questions a task asks (ask_user)")
+    answer.add_argument("task_id")
+    answer.add_argument("answers", nargs="*", metavar="ANSWER", help="one per question")
+    answer.add_argument(
+        "--json", help='all answers as JSON, one list per question: [["a"], ["b", "c"]]'
+    )
+    answer.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
+    answer.set_defaults(handler=client.answer)
+    return parser

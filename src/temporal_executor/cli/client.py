@@ -1,0 +1,222 @@
+"""The client commands, over the service's REST API: `run` (submit a task and print its
+events live, asking for approvals and answers on a terminal), `approve`, `answer`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..config import Config
+from ..errors import ExecutorError
+
+__all__ = ["TOKEN_ENV", "URL_ENV", "answer", "api_url", "approve", "clip", "first_line", "run"]
+
+URL_ENV = "TEMPORAL_EXECUTOR_URL"
+TOKEN_ENV = "TEMPORAL_EXECUTOR_TOKEN"
+
+
+def api_url(config: Config) -> str:
+    host = config.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{host}:{config.server.port}"
+
+
+def _client(config: Config, args: argparse.Namespace) -> httpx.Client:
+    url = args.url or os.environ.get(URL_ENV) or api_url(config)
+    token = os.environ.get(TOKEN_ENV) or next(iter(sorted(config.server.api_keys())), None)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=None))
+
+
+def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response = client.request(method, path, **kwargs)
+    except httpx.TransportError as exc:
+        raise ExecutorError(
+            f"cannot reach the API at {client.base_url} ({exc}); "
+            "is `temporal-executor dev` running?"
+        ) from None
+    body: dict[str, Any] = response.json() if response.content else {}
+    if response.is_error:
+        error = body.get("error", {})
+        raise ExecutorError(f"{response.status_code}: {error.get('message', response.text)}")
+    return body
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    default = config.a2a.default_agent
+    model: dict[str, Any] = default.model.model_dump(exclude_none=True) if default.model else {}
+    if args.provider:
+        model["provider"] = args.provider
+    if args.model:
+        model["model"] = args.model
+    if not model.get("provider") and config.llm.providers:
+        model["provider"] = config.llm.providers[0].name
+    if not model.get("model"):
+        raise ExecutorError("no model: pass --model (or set a2a.default_agent.model_config)")
+    if args.no_stream:
+        model["stream"] = False
+    body: dict[str, Any] = {
+        "user_message": args.prompt,
+        "system_message": args.system or default.system_message,
+        "model_config": model,
+        "tools": [t.model_dump() for t in default.tools],
+    }
+    if args.tools:
+        body["tools"] = json.loads(Path(args.tools).read_text(encoding="utf-8"))
+    for key in ("task_id", "session_id", "max_iterations", "require_approval"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    with _client(config, args) as client:
+        accepted = _call(client, "POST", "/api/v1/execute", json=body)
+        task_id = accepted["task_id"]
+        print(f"task {task_id} (workflow {accepted['workflow_id']})", file=sys.stderr)
+        return _follow(client, task_id)
+
+
+def _follow(client: httpx.Client, task_id: str) -> int:
+    """Print the task's events until it ends; reconnect with Last-Event-ID if cut off."""
+    printer = _Printer(client, task_id)
+    last_id = 0
+    for _attempt in range(20):
+        try:
+            for seq, type, data in _sse(client, task_id, last_id):
+                last_id = seq
+                code = printer.show(type, data)
+                if code is not None:
+                    return code
+        except httpx.TransportError:
+            pass  # the connection dropped: resume after the last event seen
+    raise ExecutorError(f"lost the event stream of task {task_id}")
+
+
+def _sse(client: httpx.Client, task_id: str, after: int) -> Iterator[tuple[int, str, Any]]:
+    headers = {"Last-Event-ID": str(after)} if after else {}
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", headers=headers) as response:
+        if response.is_error:
+            response.read()
+            raise ExecutorError(f"{response.status_code}: {response.text}")
+        seq, type, data = 0, "message", ""
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                seq = int(line[3:].strip())
+            elif line.startswith("event:"):
+                type = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+            elif not line and data:
+                yield seq, type, json.loads(data)
+                type, data = "message", ""
+
+
+class _Printer:
+    def __init__(self, client: httpx.Client, task_id: str) -> None:
+        self.client, self.task_id = client, task_id
+        self.streamed = False
+
+    def show(self, type: str, data: dict[str, Any]) -> int | None:
+        out = sys.stdout
+        if type == "llm.delta":
+            out.write(data["text"])
+            self.streamed = True
+        elif type == "llm.restart":
+            out.write("\n[the LLM call is being retried; its answer restarts]\n")
+        elif type == "llm.message":
+            if self.streamed:
+                out.write("\n")
+            elif data.get("content") and not data.get("tool_calls"):
+                out.write(data["content"] + "\n")
+            self.streamed = False
+        elif type == "tool.call":
+            out.write(f"-> {data['name']}({json.dumps(data['arguments'])})\n")
+        elif type == "tool.result":
+            flag = " [error]" if data.get("is_error") else ""
+            out.write(f"<- {data['name']}{flag}: {clip(data['content'])}\n")
+        elif type == "approval.required":
+            self._ask(data["tool_calls"])
+        elif type == "approval.decided":
+            out.write(f"[{'approved' if data['approved'] else 'rejected'}]\n")
+        elif type == "input.required":
+            self._questions(data["questions"])
+        elif type == "input.answered":
+            out.write("[answered]\n")
+        elif type == "task.completed":
+            usage = data.get("usage", {})
+            print(f"[completed: {usage.get('total_tokens', 0)} tokens]", file=sys.stderr)
+            return 0
+        elif type == "task.failed":
+            print(f"[failed: {data.get('error', {}).get('message')}]", file=sys.stderr)
+            return 1
+        elif type == "task.cancelled":
+            print("[cancelled]", file=sys.stderr)
+            return 1
+        out.flush()
+        return None
+
+    def _ask(self, calls: list[dict[str, Any]]) -> None:
+        names = ", ".join(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)
+        print(f"approval required for: {names}", file=sys.stderr)
+        if not sys.stdin.isatty():
+            print(
+                f"  decide with: temporal-executor approve {self.task_id} [--reject]",
+                file=sys.stderr,
+            )
+            return
+        answer = input("approve? [y/N] ").strip().lower()
+        body = {"approved": answer in ("y", "yes")}
+        _call(self.client, "POST", f"/api/v1/approve/agent-execution-{self.task_id}", json=body)
+
+    def _questions(self, questions: list[dict[str, Any]]) -> None:
+        for question in questions:
+            choices = f" [{' / '.join(question['choices'])}]" if question.get("choices") else ""
+            print(f"question: {question['question']}{choices}", file=sys.stderr)
+        if not sys.stdin.isatty():
+            print(
+                f"  answer with: temporal-executor answer {self.task_id} ANSWER… (one a question)",
+                file=sys.stderr,
+            )
+            return
+        answers = []
+        for question in questions:
+            said = input(f"{question['question']} ").strip()
+            several = question.get("multiple")
+            answers.append([a.strip() for a in said.split(",")] if several else [said])
+        _call(
+            self.client, "POST", f"/api/v1/tasks/{self.task_id}/answer", json={"answers": answers}
+        )
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error)
+    message = text.split("message: ", 1)[-1] if "message: " in text else text
+    return clip(message.split("\\n")[0].strip('"'), 200)
+
+
+def clip(text: str, limit: int = 300) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def approve(config: Config, args: argparse.Namespace) -> int:
+    body = {"approved": not args.reject, "reason": args.reason}
+    with _client(config, args) as client:
+        _call(client, "POST", f"/api/v1/approve/agent-execution-{args.task_id}", json=body)
+    print(f"{'rejected' if args.reject else 'approved'}: task {args.task_id}")
+    return 0
+
+
+def answer(config: Config, args: argparse.Namespace) -> int:
+    answers = json.loads(args.json) if args.json else [[answer] for answer in args.answers]
+    if not answers:
+        raise ExecutorError("give an ANSWER per question, or --json")
+    with _client(config, args) as client:
+        _call(client, "POST", f"/api/v1/tasks/{args.task_id}/answer", json={"answers": answers})
+    print(f"answered: task {args.task_id}")
+    return 0

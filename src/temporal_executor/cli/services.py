@@ -1,0 +1,140 @@
+"""The service commands: `dev` (an embedded Temporal dev server, the worker and the API in
+one process), `serve` (the API), `worker`, and `replay` (recorded histories against this
+version's workflow code)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from .. import __version__
+from ..config import Config
+from ..devserver import DevServer, check_port_free
+from ..errors import ExecutorError
+from ..runtime import connect, open_services, run_services
+from ..workflows import AgentExecutionWorkflow, workflow_id
+from .client import api_url, first_line
+
+__all__ = ["dev", "dev_defaults", "replay", "serve", "worker"]
+
+
+def dev_defaults(config: Config) -> None:
+    """What `dev` changes in a config: webhooks on this machine are allowed (one machine:
+    local receivers are what a developer tests with), unless the config says otherwise."""
+    push = config.a2a.push_notifications
+    if push.allow_private_hosts is None:
+        push.allow_private_hosts = ["127.0.0.0/8", "::1", "localhost"]
+
+
+def dev(config: Config, args: argparse.Namespace) -> int:
+    server = DevServer(
+        config.temporal.host_port, config.temporal.ui_port, config.resolved_state_dir()
+    )
+    config.temporal.host_port = f"{server.ip}:{server.port}"
+    check_port_free(config.server.host, config.server.port, "API")
+    dev_defaults(config)
+
+    async def main() -> None:
+        async with server.running():
+            client = await connect(config, within=30)
+            async with open_services(config, client=client) as services:
+
+                def ready() -> None:
+                    api = api_url(config)
+                    print(
+                        f"temporal-executor {__version__} is running\n"
+                        f"  API          {api}  (OpenAPI: {api}/docs)\n"
+                        f"  Temporal     {config.temporal.host_port}\n"
+                        f"  Temporal UI  {server.ui_url}\n"
+                        f"  state        {config.resolved_state_dir()}\n"
+                        "Press Ctrl+C to stop.",
+                        flush=True,
+                    )
+
+                await run_services(services, api=True, worker=True, on_ready=ready)
+
+    _serve_forever(main())
+    return 0
+
+
+def serve(config: Config, args: argparse.Namespace) -> int:
+    check_port_free(config.server.host, config.server.port, "API")
+    return _run_services(config, api=True, worker=False)
+
+
+def worker(config: Config, args: argparse.Namespace) -> int:
+    return _run_services(config, api=False, worker=True)
+
+
+def _run_services(config: Config, *, api: bool, worker: bool) -> int:
+    async def main() -> None:
+        async with open_services(config) as services:
+            what = " and ".join(n for n, on in (("API", api), ("worker", worker)) if on)
+
+            def ready() -> None:
+                where = f" on {api_url(config)}" if api else ""
+                print(f"temporal-executor {what} running{where}", flush=True)
+
+            await run_services(services, api=api, worker=worker, on_ready=ready)
+
+    _serve_forever(main())
+    return 0
+
+
+def _serve_forever(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service on uvloop where it is installed (a faster event loop: less CPU for every
+    wake-up between the Temporal core, the database thread and the sockets)."""
+    try:
+        import uvloop
+    except ImportError:  # not on this platform
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
+def replay(config: Config, args: argparse.Namespace) -> int:
+    """Exit 0 when every history replays deterministically, 1 when one does not."""
+
+    recorded = []
+    if args.history:
+        path = Path(args.history)
+        recorded.append(WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")))
+
+    async def histories() -> list[WorkflowHistory]:
+        if recorded:
+            return recorded
+        client = await connect(config)
+        found = []
+        query = f"WorkflowId = '{workflow_id(args.task_id)}'"
+        async for run in client.list_workflows(query):
+            handle = client.get_workflow_handle(run.id, run_id=run.run_id)
+            found.append(await handle.fetch_history())
+        if not found:
+            raise ExecutorError(f"no workflow runs for task {args.task_id!r}")
+        return found
+
+    async def main() -> int:
+        replayer = Replayer(
+            workflows=[AgentExecutionWorkflow], data_converter=pydantic_data_converter
+        )
+        failed = 0
+        # The SDK logs each failed activation at length; our verdict line says enough.
+        logging.getLogger("temporalio").setLevel(logging.CRITICAL)
+        for history in await histories():
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            failure = result.replay_failure
+            verdict = "ok" if failure is None else f"NOT DETERMINISTIC: {first_line(failure)}"
+            failed += result.replay_failure is not None
+            print(f"{history.workflow_id}: {len(history.events)} events: {verdict}")
+        return 1 if failed else 0
+
+    return asyncio.run(main())

@@ -5,11 +5,13 @@ ExecutorError                          code                     HTTP  retried by
 ├── RequestError                       invalid_request           400   no
 │   ├── UnknownProviderError           unknown_provider          400   no
 │   ├── ProviderNotConfiguredError     provider_not_configured   400   no
-│   └── ToolSpecError                  invalid_tool              400   no
+│   ├── ToolSpecError                  invalid_tool              400   no
+│   └── InvalidArgumentsError          invalid_arguments         422   no
 ├── TaskNotFoundError                  task_not_found            404   -
 │   └── SessionNotFoundError           session_not_found         404   -
 ├── ConflictError                      conflict                  409   no
 ├── ProviderError                      llm_error                 502   when `retryable`
+│   └── ModelUnavailableError          model_unavailable         502   no
 ├── ToolError                          tool_error                502   when `retryable`
 ├── TranscriptError                    transcript_error          500   no
 └── SupersededError                    superseded                500   yes
@@ -35,6 +37,8 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ExecutorError",
+    "InvalidArgumentsError",
+    "ModelUnavailableError",
     "ProviderError",
     "ProviderNotConfiguredError",
     "RequestError",
@@ -101,6 +105,13 @@ class ToolSpecError(RequestError):
     code = "invalid_tool"
 
 
+class InvalidArgumentsError(RequestError):
+    """Arguments a person edited on an approval do not match the tool's parameter schema."""
+
+    code = "invalid_arguments"
+    http_status = 422
+
+
 class TaskNotFoundError(ExecutorError):
     """No task has that id."""
 
@@ -142,6 +153,16 @@ class ProviderError(ExecutorError):
         super().__init__(message, retryable=retryable)
         self.retry_after = retry_after
         self.status = status  # the vendor's HTTP status, when it answered with one
+
+
+class ModelUnavailableError(ProviderError):
+    """The provider does not serve this model (404: unknown, retired or not deployed): no
+    point in trying it again, but a fallback model may answer (`model_config.fallbacks`)."""
+
+    code = "model_unavailable"
+
+    def __init__(self, message: str, *, retryable: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, retryable=False, **kwargs)
 
 
 class ToolError(ExecutorError):

@@ -36,7 +36,7 @@ from .errors import (
 from .llm.messages import Message, Usage
 from .payloads import resolve_messages
 from .store import Store, TaskFilter
-from .tasks import Event, EventType, TaskError, TaskState, TaskStatus
+from .tasks import Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
 
@@ -76,6 +76,7 @@ class TaskService:
         if named and await self.store.tasks.get(input.task_id) is not None:
             return await self.get(input.task_id)
         await self._claim_session(input.session_id, input.task_id)
+        input = await self._with_session_approvals(input)
         try:
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
@@ -84,7 +85,7 @@ class TaskService:
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                execution_timeout=timedelta(seconds=input.policies.timeouts.task * 1.1 + 60),
+                execution_timeout=timedelta(seconds=input.time_limit * 1.1 + 60),
                 memo={_SESSION_MEMO: input.session_id},
                 static_summary=f"{input.model.provider}/{input.model.model}: "
                 f"{input.user_message[:80]}",
@@ -110,6 +111,16 @@ class TaskService:
         # The holder ended without releasing the session (e.g. terminated from the UI).
         if await sessions.claim(session_id, task_id, replace=holder) is not None:
             raise ConflictError(f"session {session_id!r} was claimed by another task just now")
+
+    async def _with_session_approvals(self, input: AgentInput) -> AgentInput:
+        """`input` with the tools a person approved for the session in its earlier turns."""
+        if input.session_id == input.task_id:
+            return input  # a new session
+        latest = await self.store.tasks.find(
+            TaskFilter(session_id=input.session_id), recent_first=True, limit=2
+        )
+        approved = next((t.approved_tools for t in latest if t.task_id != input.task_id), [])
+        return input.model_copy(update={"approved_tools": approved}) if approved else input
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:
@@ -183,6 +194,22 @@ class TaskService:
         updated_after: float | None = None,
     ) -> int:
         return await self.store.tasks.count(_filter(session_id, statuses, updated_after))
+
+    async def pending_calls(
+        self,
+        session_id: str | None = None,
+        tool: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[PendingCall]:
+        """A page of the tool calls waiting for a decision, across tasks, newest first (from
+        the store's records of parked tasks; Temporal is not asked)."""
+        parked = await self.store.tasks.find(
+            _filter(session_id, [TaskStatus.AWAITING_APPROVAL], None), limit=1_000_000
+        )
+        calls = [c for t in parked for c in t.pending_calls() if tool in (None, c.tool_name)]
+        calls.sort(key=lambda c: (-(c.requested_at or 0.0), c.task_id, c.tool_call_id))
+        return calls[offset : offset + limit]
 
     async def session(self, session_id: str) -> tuple[list[TaskState], list[Message], Usage]:
         """The session's tasks (its turns), its whole transcript and its summed usage."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["TOOL_NAME_PATTERN", "ModelSettings", "Sampling", "ToolSpec"]
+__all__ = ["TOOL_NAME_PATTERN", "ModelChoice", "ModelSettings", "Sampling", "ToolSpec"]
 
 
 class Sampling(BaseModel):
@@ -26,8 +26,8 @@ class Sampling(BaseModel):
     response_format: dict[str, Any] | None = None
 
 
-class ModelSettings(Sampling):
-    """`model_config` of a request: which provider and model, with its sampling.
+class ModelChoice(Sampling):
+    """Which provider and model, with its sampling.
 
     There is deliberately no `base_url` or key here: endpoints and secrets come from server
     config only, so a caller cannot send our API keys elsewhere.
@@ -36,6 +36,22 @@ class ModelSettings(Sampling):
     provider: str = Field(min_length=1, max_length=64)
     model: str = Field(min_length=1, max_length=256)
     stream: bool = True
+
+    @property
+    def key(self) -> str:
+        """`provider/model`: how usage and events name this model."""
+        return f"{self.provider}/{self.model}"
+
+
+class ModelSettings(ModelChoice):
+    """`model_config` of a request: the model, and the `fallbacks` tried in order, with the
+    same transcript, when it is down (retries used up) or does not serve the model."""
+
+    fallbacks: list[ModelChoice] = Field(default_factory=list, max_length=4)
+
+    def choices(self) -> list[ModelChoice]:
+        """The model, then its fallbacks."""
+        return [ModelChoice.model_validate(self.model_dump(exclude={"fallbacks"})), *self.fallbacks]
 
 
 # What every provider accepts as a function name.

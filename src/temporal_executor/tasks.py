@@ -14,6 +14,7 @@ __all__ = [
     "Event",
     "EventType",
     "PendingApproval",
+    "PendingCall",
     "PendingInput",
     "Question",
     "TaskError",
@@ -47,7 +48,27 @@ class TaskResult(BaseModel):
 
 
 class PendingApproval(BaseModel):
+    """The tool calls a task waits to have decided: since `requested_at` (epoch seconds),
+    decided by `expires_at` when an approval timeout applies; `parameters` is each pending
+    tool's JSON Schema (by name), which edited arguments must match."""
+
     tool_calls: list[ToolCall]
+    requested_at: float | None = None
+    expires_at: float | None = None
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PendingCall(BaseModel):
+    """One tool call waiting for a decision, as the approvals inbox lists it."""
+
+    task_id: str
+    session_id: str
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    parameters: dict[str, Any] | None = None  # the tool's JSON Schema
+    requested_at: float | None = None
+    expires_at: float | None = None
 
 
 class Question(BaseModel):
@@ -81,10 +102,39 @@ class TaskState(BaseModel):
     status: TaskStatus = TaskStatus.RUNNING
     result: TaskResult | None = None
     usage: Usage = Field(default_factory=Usage)
+    # Usage by "provider/model", when a fallback model answered some of the calls.
+    usage_by_model: dict[str, Usage] = Field(default_factory=dict)
     iterations: int = 0
+    # Tools a person approved "for the session": later calls (this task and the session's
+    # next ones) run without asking.
+    approved_tools: list[str] = Field(default_factory=list)
     pending_approval: PendingApproval | None = None
     pending_input: PendingInput | None = None
     error: TaskError | None = None
+
+    def pending_calls(self) -> list[PendingCall]:
+        """The tool calls this task waits to have decided."""
+        pending = self.pending_approval
+        if pending is None:
+            return []
+        return [
+            PendingCall(
+                task_id=self.task_id,
+                session_id=self.session_id,
+                tool_call_id=call.id,
+                tool_name=call.name,
+                arguments=call.arguments,
+                parameters=pending.parameters.get(call.name),
+                requested_at=pending.requested_at,
+                expires_at=pending.expires_at,
+            )
+            for call in pending.tool_calls
+        ]
+
+    def counted(self, model: str, usage: Usage) -> TaskState:
+        """This state with one LLM call's `usage` added, in total and for `model`."""
+        by_model = {**self.usage_by_model, model: self.usage_by_model.get(model, Usage()) + usage}
+        return self.model_copy(update={"usage": self.usage + usage, "usage_by_model": by_model})
 
 
 class EventType(StrEnum):
@@ -92,6 +142,7 @@ class EventType(StrEnum):
     LLM_DELTA = "llm.delta"
     LLM_RESTART = "llm.restart"
     LLM_MESSAGE = "llm.message"
+    LLM_FALLBACK = "llm.fallback"
     TOOL_CALL = "tool.call"
     TOOL_RESULT = "tool.result"
     APPROVAL_REQUIRED = "approval.required"

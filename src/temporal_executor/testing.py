@@ -127,16 +127,19 @@ class ScriptedToolConfig(BaseModel):
 
 class ScriptedTool(ToolType):
     """Answers every call with its spec's `config.result` (after `delay` seconds), or fails
-    with `config.error`; counts the calls it ran by tool call id (`calls`)."""
+    with `config.error`; counts the calls it ran by tool call id (`calls`) and keeps the
+    arguments each ran with (`arguments`)."""
 
     type = "scripted"
     config_model = ScriptedToolConfig
 
     calls: ClassVar[dict[str, int]] = {}
+    arguments: ClassVar[dict[str, dict[str, Any]]] = {}
 
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
         config: ScriptedToolConfig = self.parse_config(spec)
         ScriptedTool.calls[call.id] = ScriptedTool.calls.get(call.id, 0) + 1
+        ScriptedTool.arguments[call.id] = call.arguments
         if config.delay:
             await asyncio.sleep(config.delay)
         if config.error is not None:

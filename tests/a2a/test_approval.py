@@ -99,6 +99,49 @@ async def test_kagent_hitl_reject_with_reason(
         assert verdict == {"approved": False, "reason": "not today"}
 
 
+async def test_kagent_hitl_edited_args_run_and_a_bad_edit_is_refused(
+    approval_stack: Stack, tool_server: FakeServer
+) -> None:
+    async with a2a_client(approval_stack.url, streaming=False, hitl=True) as client:
+        task = await send(client, user_message("Weather in Lyon?"))
+        (tool,) = hitl_payload(task.status.message)["tools"]
+        wrong = hitl_answer(task, [{"id": tool["id"], "approved": True, "args": {"query": 1}}])
+        with pytest.raises(InvalidParamsError, match=r"arguments\.query"):
+            await send(client, wrong)
+        edited = {"id": tool["id"], "approved": True, "args": {"query": "Weather in Nice?"}}
+        done = await send(client, hitl_answer(task, [edited]))
+        assert done.status.state == COMPLETED
+        assert [c["arguments"] for c in await tool_calls(tool_server)] == [
+            {"query": "Weather in Nice?"}
+        ]
+        decision = done.history[-3]
+        verdict = get_data_parts(decision.parts)[0]["toolCalls"][tool["id"]]
+        assert verdict == {
+            "approved": True,
+            "reason": None,
+            "arguments": {"query": "Weather in Nice?"},
+        }
+
+    task_id = task.id
+    events = await approval_stack.events(task_id)
+    (audit,) = [e["data"] for e in events if e["event"] == "approval.decided"]
+    assert audit["calls"][0]["arguments"] == {"query": "Weather in Lyon?"}
+    assert audit["calls"][0]["edited_arguments"] == {"query": "Weather in Nice?"}
+
+
+async def test_a_data_part_may_edit_the_arguments(
+    approval_stack: Stack, tool_server: FakeServer
+) -> None:
+    async with a2a_client(approval_stack.url, streaming=False) as client:
+        task = await send(client, user_message("Weather in Bern?"))
+        answer = user_message(
+            data={"approved": True, "arguments": {"query": "Zurich"}}, task_id=task.id
+        )
+        done = await send(client, answer)
+        assert done.status.state == COMPLETED
+        assert [c["arguments"] for c in await tool_calls(tool_server)] == [{"query": "Zurich"}]
+
+
 async def test_plain_data_part_approve(approval_stack: Stack, tool_server: FakeServer) -> None:
     async with a2a_client(approval_stack.url, streaming=False) as client:
         task = await send(client, user_message("Weather in Paris?"))

@@ -20,7 +20,7 @@ from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptEr
 from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
 from ..llm.registry import ProviderRegistry
 from ..payloads import offload, resolve, resolve_messages
-from ..spec import ModelSettings
+from ..spec import ModelChoice
 from ..store import NewEvent, Store
 from ..tasks import EventType, TaskState
 from .deltas import DeltaPublisher
@@ -44,7 +44,7 @@ class LLMCallInput(BaseModel):
     new_messages: list[Message]
     inline_bytes: int
     max_content_bytes: int
-    model: ModelSettings
+    model: ModelChoice
     tools: list[ToolDefinition] = Field(default_factory=list)
 
 
@@ -133,7 +133,7 @@ class LLMActivities:
                 for call in message.tool_calls
             ),
         ]
-        state = input.state.model_copy(update={"usage": input.state.usage + response.usage})
+        state = input.state.counted(input.model.key, response.usage)
         await self.store.tasks.save(state)
         await self.store.events.append_all(input.task_id, events)
 

@@ -12,7 +12,7 @@ from ..config import DefaultAgent
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage
 from ..spec import ModelSettings, ToolSpec
-from ..tasks import TaskState
+from ..tasks import PendingCall, TaskState
 
 __all__ = [
     "ID_PATTERN",
@@ -20,6 +20,7 @@ __all__ = [
     "A2AContentPart",
     "A2AMessageBody",
     "AnswerRequest",
+    "ApprovalPage",
     "ExecuteRequest",
     "Session",
     "TaskPage",
@@ -29,7 +30,16 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 # Execute fields a message's metadata may set for a new task.
 OVERRIDES = frozenset(
-    {"system_message", "model_config", "tools", "max_iterations", "require_approval"}
+    {
+        "system_message",
+        "model_config",
+        "tools",
+        "max_iterations",
+        "require_approval",
+        "approval_timeout",
+        "timeout",
+        "max_total_tokens",
+    }
 )
 
 
@@ -58,6 +68,11 @@ class ExecuteRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
     max_iterations: int | None = Field(default=None, ge=1)
     require_approval: bool | list[str] | None = None
+    # Seconds a tool call waits for a decision (then `executor.approval_timeout_action`).
+    approval_timeout: float | None = Field(default=None, gt=0, le=366 * 86400)
+    # Budgets: the task's wall-clock seconds, and tokens in + out over its LLM calls.
+    timeout: float | None = Field(default=None, gt=0, le=366 * 86400)
+    max_total_tokens: int | None = Field(default=None, ge=1, le=10**12)
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
 
@@ -133,4 +148,12 @@ class TaskPage(BaseModel):
     """`GET /api/v1/tasks`: one page of tasks, oldest first."""
 
     tasks: list[TaskState]
+    next_offset: int | None = None
+
+
+class ApprovalPage(BaseModel):
+    """`GET /api/v1/approvals`: one page of the tool calls waiting for a decision, newest
+    first."""
+
+    approvals: list[PendingCall]
     next_offset: int | None = None

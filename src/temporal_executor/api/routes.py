@@ -20,6 +20,7 @@ from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
 from .bodies import (
     A2AMessageBody,
     AnswerRequest,
+    ApprovalPage,
     ExecuteRequest,
     Session,
     TaskPage,
@@ -95,6 +96,20 @@ async def list_tasks(
     tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset)
     more = len(tasks) > limit
     return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
+
+
+@router.get("/api/v1/approvals", response_model=ApprovalPage, tags=["approvals"])
+async def list_approvals(
+    api: Deps,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    tool: Annotated[str | None, Query(max_length=128, description="tool name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ApprovalPage:
+    """Every tool call waiting for a decision, across tasks, newest first; paged."""
+    calls = await api.tasks.pending_calls(session_id, tool, limit + 1, offset)
+    more = len(calls) > limit
+    return ApprovalPage(approvals=calls[:limit], next_offset=offset + limit if more else None)
 
 
 @router.get("/api/v1/sessions/{session_id}", response_model=Session, tags=["sessions"])

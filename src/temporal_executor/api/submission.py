@@ -10,6 +10,7 @@ the worker's to find out (the task then fails with `provider_not_configured`).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from ..config import Config
 from ..errors import RequestError
@@ -32,15 +33,13 @@ class Submissions:
     def prepare(self, request: ExecuteRequest) -> AgentInput:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
         workflow input with every default resolved."""
-        self.providers.get(request.model.provider)
+        for model in request.model.choices():
+            self.providers.get(model.provider)
         self.tools.validate(request.tools)
         executor = self.executor
-        max_iterations = request.max_iterations or executor.max_iterations
-        if max_iterations > executor.max_iterations:
-            raise RequestError(
-                f"max_iterations may be at most {executor.max_iterations} on this server",
-                details={"max_iterations": max_iterations},
-            )
+        max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
+        timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
+        tokens = _at_most("max_total_tokens", request.max_total_tokens, executor.max_total_tokens)
         require_approval = request.require_approval
         if require_approval is None:
             require_approval = executor.require_approval
@@ -55,6 +54,20 @@ class Submissions:
             tools=request.tools,
             max_iterations=max_iterations,
             require_approval=require_approval,
+            approval_timeout=request.approval_timeout or executor.approval_timeout,
+            timeout=timeout,
+            max_total_tokens=tokens,
             expand_tools=self.tools.expands(request.tools),
             policies=TaskPolicies.of(executor),
         )
+
+
+def _at_most(field: str, asked: float | None, limit: float | None) -> Any:
+    """A request's bound, within the server's (`limit`, also the default; None: unbounded)."""
+    if asked is None:
+        return limit
+    if limit is not None and asked > limit:
+        raise RequestError(
+            f"{field} may be at most {limit:g} on this server", details={field: asked}
+        )
+    return asked

@@ -1,5 +1,6 @@
 """The `temporal-executor` command: the service (`dev`, `serve`, `worker`, `replay`: in
-`services.py`) and a client of its API (`run`, `approve`, `answer`: in `client.py`)."""
+`services.py`) and a client of its API (`run`, `approvals`, `approve`, `answer`: in
+`client.py`)."""
 
 from __future__ import annotations
 
@@ -85,8 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("task_id")
     approve.add_argument("--reject", action="store_true")
     approve.add_argument("--reason")
+    approve.add_argument("--arguments", metavar="JSON", help="run the call with these arguments")
+    approve.add_argument(
+        "--edit", action="store_true", help="edit the call's arguments in $EDITOR first"
+    )
+    approve.add_argument("--call", metavar="ID", help="the pending call to edit (if several)")
+    approve.add_argument(
+        "--remember", action="store_true", help="approve the tool for the rest of the session"
+    )
     approve.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
     approve.set_defaults(handler=client.approve)
+
+    inbox = commands.add_parser("approvals", help="list the tool calls waiting for a decision")
+    inbox.add_argument("--session", help="only this session's")
+    inbox.add_argument("--tool", help="only calls of this tool")
+    inbox.add_argument("--limit", type=int, default=50)
+    inbox.add_argument("--json", action="store_true", help="print them as JSON")
+    inbox.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
+    inbox.set_defaults(handler=client.approvals)
 
     answer = commands.add_parser("answer", help="answer the questions a task asks (ask_user)")
     answer.add_argument("task_id")

@@ -1,12 +1,17 @@
 """The client commands, over the service's REST API: `run` (submit a task and print its
-events live, asking for approvals and answers on a terminal), `approve`, `answer`."""
+events live, asking for approvals and answers on a terminal), `approvals` (the inbox of
+pending tool calls), `approve` (with edited arguments: `--arguments`, `--edit`), `answer`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,17 @@ import httpx
 from ..config import Config
 from ..errors import ExecutorError
 
-__all__ = ["TOKEN_ENV", "URL_ENV", "answer", "api_url", "approve", "clip", "first_line", "run"]
+__all__ = [
+    "TOKEN_ENV",
+    "URL_ENV",
+    "answer",
+    "api_url",
+    "approvals",
+    "approve",
+    "clip",
+    "first_line",
+    "run",
+]
 
 URL_ENV = "TEMPORAL_EXECUTOR_URL"
 TOKEN_ENV = "TEMPORAL_EXECUTOR_TOKEN"
@@ -204,12 +219,106 @@ def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def approve(config: Config, args: argparse.Namespace) -> int:
-    body = {"approved": not args.reject, "reason": args.reason}
+def approvals(config: Config, args: argparse.Namespace) -> int:
+    """Print the tool calls waiting for a decision, newest first."""
+    params = {"limit": args.limit, "session_id": args.session, "tool": args.tool}
     with _client(config, args) as client:
+        page = _call(
+            client, "GET", "/api/v1/approvals", params={k: v for k, v in params.items() if v}
+        )
+    calls = page["approvals"]
+    if args.json:
+        print(json.dumps(calls, indent=2))
+        return 0
+    if not calls:
+        print("no tool call is waiting for a decision")
+        return 0
+    now = time.time()
+    rows = [("TASK", "SESSION", "TOOL", "CALL", "WAITING", "ARGUMENTS")]
+    rows += [
+        (
+            c["task_id"],
+            c["session_id"],
+            c["tool_name"],
+            c["tool_call_id"],
+            _age(now - c["requested_at"]) if c.get("requested_at") else "?",
+            clip(json.dumps(c["arguments"]), 60),
+        )
+        for c in calls
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
+    if page.get("next_offset") is not None:
+        print(f"… more: --limit {args.limit + 50}")
+    return 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{max(seconds, 0):.0f}s"
+
+
+def approve(config: Config, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"approved": not args.reject, "reason": args.reason}
+    if args.remember:
+        body["remember"] = "session"
+    with _client(config, args) as client:
+        if args.arguments is not None or args.edit:
+            if args.reject:
+                raise ExecutorError("--arguments / --edit go with an approval, not --reject")
+            call = _pending_call(client, args.task_id, args.call)
+            edited = (
+                _parse_arguments(args.arguments, "--arguments")
+                if args.arguments is not None
+                else _edit(call["arguments"])
+            )
+            edit = {"approved": True, "reason": args.reason, "arguments": edited}
+            body["tool_calls"] = {call["id"]: edit}
         _call(client, "POST", f"/api/v1/approve/agent-execution-{args.task_id}", json=body)
     print(f"{'rejected' if args.reject else 'approved'}: task {args.task_id}")
     return 0
+
+
+def _pending_call(client: httpx.Client, task_id: str, call_id: str | None) -> dict[str, Any]:
+    """The pending call to edit: `call_id`, or the only one."""
+    state = _call(client, "GET", f"/api/v1/tasks/{task_id}")
+    calls = (state.get("pending_approval") or {}).get("tool_calls") or []
+    if call_id is not None:
+        calls = [c for c in calls if c["id"] == call_id]
+    if not calls:
+        raise ExecutorError(f"task {task_id} has no pending tool call {call_id or ''}".strip())
+    if len(calls) > 1:
+        ids = ", ".join(c["id"] for c in calls)
+        raise ExecutorError(f"{len(calls)} calls are pending ({ids}): pick one with --call")
+    found: dict[str, Any] = calls[0]
+    return found
+
+
+def _edit(arguments: dict[str, Any]) -> Any:
+    """The arguments after a person edited them in `$EDITOR`."""
+    with tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False) as file:
+        json.dump(arguments, file, indent=2)
+        path = Path(file.name)
+    try:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        if subprocess.call([*shlex.split(editor), str(path)]) != 0:
+            raise ExecutorError(f"{editor} exited with an error: nothing was sent")
+        return _parse_arguments(path.read_text(), "the edited arguments")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _parse_arguments(text: str, what: str) -> Any:
+    try:
+        arguments = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExecutorError(f"{what} are not JSON ({exc}): nothing was sent") from None
+    if not isinstance(arguments, dict):
+        raise ExecutorError(f"{what} must be a JSON object: nothing was sent")
+    return arguments
 
 
 def answer(config: Config, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,7 @@ __all__ = [
     "A2AConfig",
     "A2APushConfig",
     "A2ASkill",
+    "ApprovalRule",
     "Config",
     "DefaultAgent",
     "Duration",
@@ -97,6 +98,17 @@ class RetryConfig(_Section):
         return {**defaults, **value} if isinstance(value, dict) else value
 
 
+class ApprovalRule(_Section):
+    """One rule of `executor.approval_policy`: tools whose name matches `tool` (a shell-style
+    pattern: `kubectl_*`) run without asking (`allow`), always wait for a person (`ask`), or
+    are refused (`deny`). The first rule that matches decides, above the request's
+    `require_approval`; a call no rule matches follows the request."""
+
+    tool: str = Field(min_length=1, max_length=128)
+    action: Literal["allow", "ask", "deny"]
+    reason: str | None = Field(default=None, max_length=1024)
+
+
 class ExecutorConfig(_Section):
     """The agent loop's bounds and policies. `local_activities`: LLM and tool calls run as
     local activities in the worker that runs the task (no round trips through Temporal; a
@@ -118,6 +130,14 @@ class ExecutorConfig(_Section):
     inline_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     max_content_bytes: int = Field(default=1_048_576, ge=1024)
     require_approval: bool | list[str] = False
+    approval_policy: list[ApprovalRule] = Field(default_factory=list, max_length=256)
+    # How long a tool call waits for a decision (a request's `approval_timeout` overrides;
+    # unset: until the task's own timeout), and what happens then.
+    approval_timeout: Duration | None = Field(default=None, gt=0)
+    approval_timeout_action: Literal["reject", "approve", "fail"] = "reject"
+    # Tokens (in + out, all LLM calls) one task may use; a request's `max_total_tokens` may
+    # only lower it.
+    max_total_tokens: int | None = Field(default=None, ge=1)
     local_activities: bool = True
     workflow_sandbox: bool = False
     timeouts: Timeouts = Field(default_factory=Timeouts)

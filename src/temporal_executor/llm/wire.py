@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProviderError
+from ..errors import ModelUnavailableError, ProviderError
 
 __all__ = ["parse_arguments", "retry_after", "status_error"]
 
@@ -46,7 +46,10 @@ def status_error(
     provider: str, status: int, message: str, delay: float | None = None
 ) -> ProviderError:
     """An HTTP error status as a `ProviderError`: timeouts (408), conflicts (409), rate limits
-    (429) and server errors (5xx, 529 overloaded) are worth another attempt, after `delay`."""
+    (429) and server errors (5xx, 529 overloaded) are worth another attempt, after `delay`;
+    a 404 means the model is not there (`ModelUnavailableError`: a fallback may serve)."""
+    if status == 404:
+        return ModelUnavailableError(f"{provider}: {status} {message}", status=status)
     retryable = status in (408, 409, 429) or status >= 500
     return ProviderError(
         f"{provider}: {status} {message}",

@@ -1,16 +1,18 @@
 """`AgentExecutionWorkflow`: the agent loop, as deterministic orchestration only.
 
 LLM call → (approval, when required) → tool calls in parallel → LLM call … until the LLM
-answers without tool calls, or `max_iterations` LLM calls were made (the task then fails,
-transcript kept). Each step's events and the task's state are written by one local activity
-(`record`); every event gets its key from the workflow's own counter, so a replay or an
-activity retry never publishes an event twice.
+answers without tool calls; the task fails (transcript kept) after `max_iterations` LLM calls,
+past `max_total_tokens`, or at its time limit (`timeout`: tools in flight are cancelled). An
+LLM call that fails for good is made again with the next of `model_config.fallbacks`.
+Each step's events and the task's state are written by one local activity (`record`); every
+event gets its key from the workflow's own counter, so a replay or an activity retry never
+publishes an event twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -25,11 +27,12 @@ with workflow.unsafe.imports_passed_through():
         ToolCallInput,
         ToolResult,
     )
+    from ..errors import ModelUnavailableError
     from ..llm.messages import LLMResponse, Message, ToolCall, ToolDefinition
     from ..policies import ONE_ATTEMPT, ActivityOptions
-    from ..spec import ToolSpec
+    from ..spec import ModelChoice, ToolSpec
     from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus
-    from .approval import needs_approval
+    from .approval import ApprovalDecision, ApproveInput, Gated, ToolDecision, gate
     from .failures import TaskFailed, cause, reraise_cancellation, underlying
     from .human import HumanSteps
     from .inputs import AgentCarry, AgentInput
@@ -50,7 +53,11 @@ class AgentExecutionWorkflow(HumanSteps):
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
         self.input = input
-        self.state = TaskState(task_id=input.task_id, session_id=input.session_id)
+        self.state = TaskState(
+            task_id=input.task_id,
+            session_id=input.session_id,
+            approved_tools=list(input.approved_tools),
+        )
         self._steps = Steps(input.task_id, input.session_id)
         self._history_seen = self._markers = 0  # see _history_is_long
         self._stored_messages = 0
@@ -80,7 +87,7 @@ class AgentExecutionWorkflow(HumanSteps):
         try:
             if input.carry is None:
                 await self._start()
-            answer = await self._loop()
+            answer = await self._loop_in_time()
         except TaskFailed as failed:
             await self._finish(TaskStatus.FAILED, error=failed.error)
             raise ApplicationError(failed.error.message, type=failed.error.code) from None
@@ -113,6 +120,21 @@ class AgentExecutionWorkflow(HumanSteps):
             Message(role="user", content=input.user_message, id=input.user_message_id)
         )
 
+    async def _loop_in_time(self) -> Message:
+        """The loop, stopped at the task's time limit (what is in flight is cancelled)."""
+        remaining = self.input.time_limit - (workflow.time() - self._started)
+        try:
+            return await asyncio.wait_for(self._loop(), timeout=max(remaining, 0.001))
+        except TimeoutError:
+            limit = f"{self.input.time_limit:g} s"
+            if self.state.status == TaskStatus.AWAITING_APPROVAL:
+                code, what = "approval_timeout", "no approval decision"
+            elif self.state.status == TaskStatus.AWAITING_INPUT:
+                code, what = "input_timeout", "no answer to the questions"
+            else:
+                code, what = "timeout", "no final answer"
+            raise TaskFailed(code, f"{what} within the task's time limit ({limit})") from None
+
     async def _loop(self) -> Message:
         while True:
             if self._history_is_long():
@@ -125,9 +147,10 @@ class AgentExecutionWorkflow(HumanSteps):
                 )
             message = (await self._invoke_llm()).message
             self._unsaved = [message]
+            self._check_budget()  # (the answer that passed it is kept in the transcript)
             if not message.tool_calls:
                 return message
-            self._unsaved += await self._run_tools(message.tool_calls)
+            self._unsaved = await self._run_tools(message)
 
     def _history_is_long(self) -> bool:
         """Whether to continue as new. A local activity's marker reaches history only when
@@ -166,62 +189,105 @@ class AgentExecutionWorkflow(HumanSteps):
             raise TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
 
     async def _invoke_llm(self) -> LLMResponse:
+        """One LLM call: with the task's model, then each fallback in turn while the model
+        before it is down (its retries used up) or does not serve the model."""
         self.state.iterations += 1
+        choices = self.input.model.choices()
+        for n, model in enumerate(choices):
+            key = f"llm:{self.state.iterations}" + (f":{n}" if n else "")
+            try:
+                response = await self._call_llm(model, key)
+                break
+            except FailureError as exc:
+                reraise_cancellation(exc)
+                if n + 1 == len(choices) or not _worth_a_fallback(exc):
+                    raise TaskFailed.of(exc, "llm_error") from exc
+                following = choices[n + 1]
+                self._steps.publish(
+                    EventType.LLM_FALLBACK,
+                    {
+                        "iteration": self.state.iterations,
+                        "from": model.key,
+                        "to": following.key,
+                        "error": cause(exc),
+                    },
+                )
+                # A stream of the failed model's answer may have begun: it starts over.
+                call = f"llm:{self.state.iterations}:{n + 1}"
+                self._steps.publish(
+                    EventType.LLM_RESTART, {"call": call, "attempt": 1, "model": following.key}
+                )
+                await self._record()
+        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
+        self._stored_messages += len(self._unsaved)
+        self.state = self.state.counted(model.key, response.usage)
+        return response
+
+    def _check_budget(self) -> None:
+        budget = self.input.max_total_tokens
+        if budget is not None and self.state.usage.total_tokens > budget:
+            raise TaskFailed(
+                "budget_exceeded",
+                f"the task used {self.state.usage.total_tokens} tokens, more than its "
+                f"max_total_tokens ({budget})",
+            )
+
+    async def _call_llm(self, model: ModelChoice, call_key: str) -> LLMResponse:
         policies = self.input.policies
         call = LLMCallInput(
             task_id=self.input.task_id,
             conversation=self.input.session_id,
-            call_key=f"llm:{self.state.iterations}",
+            call_key=call_key,
             state=self.state,
             first_index=self._stored_messages,
             new_messages=self._unsaved,
             inline_bytes=policies.inline_bytes,
             max_content_bytes=policies.max_content_bytes,
-            model=self.input.model,
+            model=model,
             tools=[
                 ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
                 for t in self._tools
             ],
         )
-        try:
-            response = await self._call(
-                LLMActivities.invoke_llm,
-                call,
-                policies.llm(),
-                summary=f"LLM call {self.state.iterations}: {self.input.model.model}",
-            )
-        except FailureError as exc:
-            reraise_cancellation(exc)
-            raise TaskFailed.of(exc, "llm_error") from exc
-        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
-        self._stored_messages += len(self._unsaved)
-        self.state.usage = self.state.usage + response.usage
-        return response
+        return await self._call(
+            LLMActivities.invoke_llm,
+            call,
+            policies.llm(),
+            summary=f"LLM call {self.state.iterations}: {model.model}",
+        )
 
-    async def _run_tools(self, calls: list[ToolCall]) -> list[Message]:
-        """Run (or refuse) the calls of one LLM turn: their results in the LLM's order, then
-        what the user said with their approval decision, if anything."""
+    async def _run_tools(self, message: Message) -> list[Message]:
+        """Run (or refuse) the calls of one LLM turn. Returns the LLM's message with the
+        arguments its calls ran with (a person may have edited them), their results in the
+        LLM's order, then what the user said with their decision, if anything."""
+        calls = message.tool_calls
         specs = {t.name: t for t in self._tools}
-        asks = {c.id for c in calls if c.name in specs and is_ask_user(specs[c.name])}
-        policy = self.input.require_approval
-        gated = [
-            c
-            for c in calls
-            if c.name in specs and c.id not in asks and needs_approval(policy, c.name)
-        ]
-        decision = await self._await_approval(gated) if gated else None
-        gated_ids = {c.id for c in gated}
+        known = [c for c in calls if c.name in specs]
+        asks = {c.id for c in known if is_ask_user(specs[c.name])}
+        gates = {
+            c.id: gate(
+                c.name,
+                self.input.require_approval,
+                self.input.policies.approval_policy,
+                self.state.approved_tools,
+            )
+            for c in known
+            if c.id not in asks
+        }
+        verdicts = self._automatic_decisions(known, gates)
+        gated = [c for c in known if c.id in gates and gates[c.id].action == "ask"]
+        decision = None
+        if gated:
+            parameters = {c.name: specs[c.name].parameters for c in gated}
+            decision = await self._await_approval(gated, parameters)
+            verdicts.update({c.id: decision.decision.for_call(c.id) for c in gated})
 
         async def run_one(call: ToolCall) -> ToolResult:
+            verdict = verdicts.get(call.id)
             if call.name not in specs:
                 result = ToolResult.error(call, f"unknown tool {call.name!r}")
-            elif (
-                decision is not None
-                and call.id in gated_ids
-                and not (verdict := decision.decision.for_call(call.id)).approved
-            ):
-                reason = f": {verdict.reason}" if verdict.reason else ""
-                result = ToolResult.error(call, f"The user rejected this tool call{reason}")
+            elif verdict is not None and not verdict.approved:
+                result = ToolResult.error(call, _refusal(verdict))
             elif call.id in asks:
                 async with asking:  # one question pause at a time, in the LLM's order
                     return await self._ask(call)
@@ -231,12 +297,38 @@ class AgentExecutionWorkflow(HumanSteps):
             return result
 
         asking = asyncio.Lock()
-        results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in calls))]
+        run = [_as_run(call, verdicts.get(call.id)) for call in calls]
+        results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in run))]
         if self._steps.queued:  # results of calls that did not run, before the next LLM call
             await self._record()
         if decision is not None and decision.message:
             results.append(Message(role="user", content=decision.message, id=decision.message_id))
-        return results
+        return [message.model_copy(update={"tool_calls": run}), *results]
+
+    def _automatic_decisions(
+        self,
+        calls: list[ToolCall],
+        gates: Mapping[str, Gated],
+    ) -> dict[str, ToolDecision]:
+        """Decisions taken without a person (by the approval policy, or because the tool was
+        approved for the session), each recorded as an `approval.decided` of its own."""
+        verdicts: dict[str, ToolDecision] = {}
+        for by in ("policy", "session"):
+            decided = [c for c in calls if c.id in gates and gates[c.id].by == by]
+            if not decided:
+                continue
+            for call in decided:
+                action, _, rule = gates[call.id]
+                reason = rule.reason if rule is not None and rule.reason else None
+                if action == "deny":
+                    reason = reason or f"the approval policy refuses {call.name!r}"
+                verdicts[call.id] = ToolDecision(approved=action != "deny", reason=reason)
+            automatic = ApproveInput(
+                decision=ApprovalDecision(tool_calls={c.id: verdicts[c.id] for c in decided}),
+                by=by,
+            )
+            self._decided(automatic, decided, automatic=True)
+        return verdicts
 
     async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
         policies = self.input.policies
@@ -343,3 +435,26 @@ class AgentExecutionWorkflow(HumanSteps):
             transcript=transcript,
             count_transcript=count_transcript,
         )
+
+
+def _worth_a_fallback(exc: FailureError) -> bool:
+    """Whether a failed LLM call may be made with the next model: the model is down (a
+    retryable failure that outlasted its retries, a timeout) or not served; not when the
+    request itself is wrong (bad request, auth, a malformed reply)."""
+    failure = underlying(exc)
+    if isinstance(failure, ApplicationError):
+        return failure.type == ModelUnavailableError.code or not failure.non_retryable
+    return True  # a timeout
+
+
+def _refusal(verdict: ToolDecision) -> str:
+    """The result of a refused call, for the LLM."""
+    reason = f": {verdict.reason}" if verdict.reason else ""
+    return f"The user rejected this tool call{reason}"
+
+
+def _as_run(call: ToolCall, verdict: ToolDecision | None) -> ToolCall:
+    """The call as it runs: with the arguments a person edited, if they did."""
+    if verdict is None or verdict.arguments is None:
+        return call
+    return call.model_copy(update={"arguments": verdict.arguments, "arguments_error": None})

@@ -18,10 +18,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import ToolResult
-    from ..errors import ConflictError, RequestError, to_failure
+    from ..errors import ConflictError, InvalidArgumentsError, RequestError, to_failure
     from ..llm.messages import ToolCall
     from ..tasks import EventType, PendingApproval, PendingInput, TaskState, TaskStatus
-    from .approval import ApproveInput
+    from .approval import ApprovalDecision, ApproveInput
     from .failures import TaskFailed
     from .inputs import AgentInput
     from .questions import AnswerInput, answer_result, questions_of
@@ -36,7 +36,6 @@ class HumanSteps:
     input: AgentInput
     state: TaskState
     _steps: Steps
-    _started: float
     _record: Callable[..., Awaitable[int]]
     _publish_result: Callable[[ToolResult], None]
 
@@ -61,6 +60,8 @@ class HumanSteps:
             raise to_failure(ConflictError("no tool call is awaiting approval"))
         if problem := decision.decision.problem(pending.tool_calls):
             raise to_failure(RequestError(problem))
+        if problem := decision.decision.argument_problem(pending.tool_calls, pending.parameters):
+            raise to_failure(InvalidArgumentsError(problem))
 
     @workflow.signal
     def decide(self, decision: ApproveInput) -> None:
@@ -68,7 +69,9 @@ class HumanSteps:
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
             workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
-        elif problem := decision.decision.problem(pending.tool_calls):
+        elif problem := decision.decision.problem(
+            pending.tool_calls
+        ) or decision.decision.argument_problem(pending.tool_calls, pending.parameters):
             workflow.logger.warning("approval signal ignored: %s", problem)
         else:
             self._decision = decision
@@ -100,36 +103,70 @@ class HumanSteps:
         event: EventType,
         data: dict[str, Any],
         arrived: Callable[[], bool],
-        expired: tuple[str, str],
-    ) -> None:
-        """Record that the task waits for a person, and wait until `arrived()`; past the
-        task's time limit the task fails with `expired` (code, message)."""
+        timeout: float | None = None,  # noqa: ASYNC109 (a durable timer, not asyncio's)
+    ) -> bool:
+        """Record that the task waits for a person, and wait until `arrived()`: False when
+        `timeout` seconds passed first. (The task's own time limit is the loop's: a task
+        that reaches it while parked fails with `approval_timeout` / `input_timeout`.)"""
         self.state.status = status
         self._steps.publish(event, data)
         await self._record()
-        remaining = self.input.policies.timeouts.task - (workflow.time() - self._started)
         try:
-            await workflow.wait_condition(arrived, timeout=max(remaining, 1.0))
+            await workflow.wait_condition(arrived, timeout=timeout)
+            came = True
         except TimeoutError:
-            raise TaskFailed(*expired) from None
-        self.state.status = TaskStatus.RUNNING
+            came = False
+        self.state.status = TaskStatus.RUNNING  # (cancelled: the status tells what it awaited)
+        return came
 
-    async def _await_approval(self, calls: list[ToolCall]) -> ApproveInput:
-        """Wait for the decision on `calls`."""
-        self.state.pending_approval = PendingApproval(tool_calls=calls)
-        await self._park(
+    async def _await_approval(
+        self, calls: list[ToolCall], parameters: dict[str, dict[str, Any]]
+    ) -> ApproveInput:
+        """Wait for the decision on `calls` (`parameters`: their tools' schemas, which
+        edited arguments must match), or take the configured one when it does not come
+        within the approval timeout."""
+        timeout = self.input.approval_timeout
+        now = workflow.now().timestamp()
+        pending = self.state.pending_approval = PendingApproval(
+            tool_calls=calls,
+            requested_at=now,
+            expires_at=now + timeout if timeout else None,
+            parameters={c.name: parameters[c.name] for c in calls if c.name in parameters},
+        )
+        arrived = await self._park(
             TaskStatus.AWAITING_APPROVAL,
             EventType.APPROVAL_REQUIRED,
-            {"tool_calls": [c.model_dump(mode="json") for c in calls]},
+            pending.model_dump(mode="json", include={"tool_calls", "requested_at", "expires_at"}),
             lambda: self._decision is not None,
-            ("approval_timeout", "no approval decision in time"),
+            timeout,
         )
         decision, self._decision = self._decision, None
+        if not arrived:
+            decision = self._expired(timeout or 0.0)
         assert decision is not None
         self.state.pending_approval = None
-        self._steps.publish(EventType.APPROVAL_DECIDED, decision.event())
+        self._decided(decision, calls)
         await self._record()
         return decision
+
+    def _expired(self, timeout: float) -> ApproveInput:
+        """The decision `executor.approval_timeout_action` takes when none came in time."""
+        action = self.input.policies.approval_timeout_action
+        reason = f"no decision within the approval timeout ({timeout:g} s)"
+        if action == "fail":
+            raise TaskFailed("approval_timeout", reason)
+        decision = ApprovalDecision(approved=action == "approve", reason=reason)
+        return ApproveInput(decision=decision, by="timeout")
+
+    def _decided(self, decision: ApproveInput, calls: list[ToolCall], **extra: Any) -> None:
+        """Record a decision on `calls` (`approval.decided`); tools approved for the session
+        are remembered on the task's state."""
+        at = workflow.now().timestamp()
+        self._steps.publish(EventType.APPROVAL_DECIDED, {**decision.event(calls, at), **extra})
+        for call in calls:
+            verdict = decision.decision.for_call(call.id)
+            if verdict.approved and verdict.remember and call.name not in self.state.approved_tools:
+                self.state.approved_tools.append(call.name)
 
     async def _ask(self, call: ToolCall) -> ToolResult:
         """Put an `ask_user` call's questions to a person; their answers are its result."""
@@ -145,7 +182,6 @@ class HumanSteps:
             EventType.INPUT_REQUIRED,
             pending.model_dump(mode="json"),
             lambda: self._answer is not None,
-            ("input_timeout", "no answer to the questions in time"),
         )
         answer, self._answer = self._answer, None
         assert answer is not None

@@ -4,9 +4,11 @@ building these models again for every workflow it runs."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..config.sections import ExecutorConfig, RetryConfig, Timeouts
+from ..config.sections import ApprovalRule, ExecutorConfig, RetryConfig, Timeouts
 from ..llm.messages import Message
 from ..policies import ActivityOptions, activity_options
 from ..spec import ModelSettings, ToolSpec
@@ -29,6 +31,8 @@ class TaskPolicies(BaseModel):
     inline_bytes: int
     max_content_bytes: int
     local_activities: bool
+    approval_policy: list[ApprovalRule]
+    approval_timeout_action: Literal["reject", "approve", "fail"]
 
     @classmethod
     def of(cls, executor: ExecutorConfig) -> TaskPolicies:
@@ -69,6 +73,20 @@ class AgentInput(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     max_iterations: int
     require_approval: bool | list[str] = False
+    # Tools a person approved for the session in its earlier turns.
+    approved_tools: list[str] = Field(default_factory=list)
     expand_tools: bool = False
+    # Budgets: wall-clock seconds for the whole task, parked time included (None: the
+    # server's `executor.timeouts.task`), and tokens in + out over all its LLM calls.
+    timeout: float | None = None
+    max_total_tokens: int | None = None
+    # Seconds a tool call waits for a decision before `approval_timeout_action` (None: until
+    # the task's timeout).
+    approval_timeout: float | None = None
     policies: TaskPolicies
     carry: AgentCarry | None = None
+
+    @property
+    def time_limit(self) -> float:
+        """The task's wall-clock limit in seconds."""
+        return self.timeout or self.policies.timeouts.task

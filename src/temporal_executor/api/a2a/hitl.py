@@ -5,13 +5,14 @@ tool calls. The client answers with a message on the same task, in one of three 
 
 - kagent's extension `https://kagent.dev/extensions/hitl/v1` (the client declares the URI in
   `message.extensions` and sends `metadata[URI] = {"type": "tool_approval_response",
-  "approvals": [{"id", "approved", "rejection_reason"?}]}` with exactly one entry per pending
-  call); a client that asks for the extension (`A2A-Extensions` header) gets the request the
-  same way: `metadata[URI] = {"type": "tool_approval_request", "tools": [{"id", "call_id",
-  "name", "args"}]}`. The opaque `id` is our tool call id.
-- a DataPart `{"approved": true|false, "reason"?: str}` (or per call: `{"toolCalls":
-  {"<id>": {"approved": …, "reason"?: …}}}`; `tool_calls` as in our REST approve call works
-  too);
+  "approvals": [{"id", "approved", "rejection_reason"?, "args"?}]}` with exactly one entry per
+  pending call; `args` other than the call's are the arguments to run it with); a client
+  that asks for the extension (`A2A-Extensions` header) gets the request the same way:
+  `metadata[URI] = {"type": "tool_approval_request", "tools": [{"id", "call_id", "name",
+  "args"}]}`. The opaque `id` is our tool call id.
+- a DataPart `{"approved": true|false, "reason"?: str, "arguments"?: {…}}` (or per call:
+  `{"toolCalls": {"<id>": {"approved": …, "reason"?: …, "arguments"?: …}}}`; `tool_calls` and
+  `remember` as in our REST approve call work too);
 - the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
 
 Any other text answers too: it rejects the pending calls, and the model reads the text as the
@@ -250,8 +251,15 @@ def _extension_decision(payload: Any, pending: list[ToolCall]) -> ApprovalDecisi
         if approval["id"] in decided:
             raise InvalidParamsError(f"approval {approval['id']!r} is given twice")
         reason = approval.get("rejection_reason")
+        args = approval.get("args")
+        if args is not None and not isinstance(args, dict):
+            raise InvalidParamsError(f"approval {approval['id']!r}: 'args' must be an object")
+        original = next((c.arguments for c in pending if c.id == approval["id"]), None)
+        edited = approval["approved"] and args is not None and args != original
         decided[approval["id"]] = ToolDecision(
-            approved=approval["approved"], reason=reason if isinstance(reason, str) else None
+            approved=approval["approved"],
+            reason=reason if isinstance(reason, str) else None,
+            arguments=args if edited else None,
         )
     missing = sorted({c.id for c in pending} - set(decided))
     if missing:

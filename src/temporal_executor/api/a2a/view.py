@@ -165,8 +165,10 @@ class TaskView:
         return [self._status(event, TaskState.TASK_STATE_INPUT_REQUIRED, message)]
 
     def _on_approval_decided(self, event: Event) -> list[A2AEvent]:
-        self.pending = []
         data = event.data
+        if data.get("automatic"):
+            return []  # decided by the approval policy or for the session: nobody paused
+        self.pending = []
         verdicts = {**data.get("tool_calls", {})}
         if data.get("approved") is not None:
             text = "approve" if data["approved"] else "reject"

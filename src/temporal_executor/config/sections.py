@@ -35,6 +35,8 @@ __all__ = [
     "ExecutorConfig",
     "HttpToolConfig",
     "LLMConfig",
+    "LogConfig",
+    "ObservabilityConfig",
     "ProviderConfig",
     "RetryConfig",
     "RetrySettings",
@@ -59,11 +61,28 @@ class _Section(BaseModel):
         return {} if data is None else data
 
 
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        raise ValueError("must be an http(s) URL, e.g. https://agents.example.com")
+    return value.rstrip("/")
+
+
 class TemporalConfig(_Section):
+    """The Temporal cluster. `ui_url`: where its web UI is (e.g. `https://temporal.example.com`);
+    when set (`dev` sets it), a task's REST body links to its workflow there."""
+
     host_port: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "agent-execution-queue"
     ui_port: int | None = Field(default=None, ge=1, le=65535)
+    ui_url: str | None = None
+
+    @field_validator("ui_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class RetrySettings(_Section):
@@ -121,7 +140,11 @@ class ExecutorConfig(_Section):
     every workflow and wraps every activation (about a quarter of a worker's CPU, measured).
     Off by default: the workflow is our code, not the user's; the test suite runs it inside the
     sandbox and replays recorded histories, which is where a non-deterministic change is
-    caught."""
+    caught.
+
+    `graceful_shutdown_timeout`: on SIGTERM a worker stops polling and gives the calls it runs
+    this long to finish (regular activities are cancelled then, and retried elsewhere); it
+    exits at the latest a few seconds later."""
 
     max_concurrent_workflows: int = Field(default=100, ge=1)
     max_concurrent_activities: int = Field(default=200, ge=1)
@@ -140,6 +163,7 @@ class ExecutorConfig(_Section):
     max_total_tokens: int | None = Field(default=None, ge=1)
     local_activities: bool = True
     workflow_sandbox: bool = False
+    graceful_shutdown_timeout: Duration = 30.0
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
@@ -204,6 +228,24 @@ class ServerConfig(_Section):
     def api_keys(self) -> set[str]:
         raw = os.environ.get(self.api_keys_env, "") if self.api_keys_env else ""
         return {key.strip() for key in raw.split(",") if key.strip()}
+
+
+class LogConfig(_Section):
+    """`format`: `text` (a line for people) or `json` (one object per line, with the task,
+    workflow, session, activity and attempt of the record where known)."""
+
+    format: Literal["text", "json"] = "text"
+
+
+class ObservabilityConfig(_Section):
+    """Metrics and traces. `metrics_port`: where a `worker` serves `/metrics` (and
+    `/healthz`); null for none (the API serves `/metrics` on its own port, and so does `dev`,
+    for both). `capture_content`: put prompts, answers, tool arguments and results on trace
+    spans (off: spans carry names, models, token counts and outcomes only). Tracing itself is
+    configured by the standard `OTEL_*` variables."""
+
+    metrics_port: int | None = Field(default=9464, ge=1, le=65535)
+    capture_content: bool = False
 
 
 class DefaultAgent(_Section):
@@ -271,12 +313,8 @@ class A2AConfig(_Section):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("must be an http(s) URL, e.g. https://agents.example.com")
-        return value.rstrip("/")
+    def _url(cls, value: str | None) -> str | None:
+        return _http_url(value)
 
 
 class Config(_Section):
@@ -286,6 +324,8 @@ class Config(_Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LogConfig = Field(default_factory=LogConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     a2a: A2AConfig = Field(default_factory=A2AConfig)
     state_dir: Path | None = None
 

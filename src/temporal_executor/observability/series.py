@@ -1,0 +1,158 @@
+"""Every Prometheus series the service exports, in one registry (the README's Metrics section
+lists the same).
+
+Cardinality is bounded: no task, session or call ids as labels; `provider` and tool `type`
+come from config; `model` and `tool` are named by callers, so each keeps the first
+`BoundedLabel.limit` values it sees and reports the rest as `other`. Writing a series is a
+dict lookup and an add under a lock: cheap enough for every LLM call, tool call and append
+(never per token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+
+from .. import __version__
+
+__all__ = [
+    "APPEND_SECONDS",
+    "LLM_CALLS",
+    "LLM_SECONDS",
+    "LLM_TOKENS",
+    "LLM_TTFT_SECONDS",
+    "MODELS",
+    "PUSH_DELIVERIES",
+    "REGISTRY",
+    "STREAM_SUBSCRIBERS",
+    "TASKS_ENDED",
+    "TASKS_OPEN",
+    "TASKS_STARTED",
+    "TASK_SECONDS",
+    "TOOLS",
+    "TOOL_CALLS",
+    "TOOL_SECONDS",
+    "BoundedLabel",
+    "subscribed",
+]
+
+# `*_created` series double every counter's size for a value dashboards do not use.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
+
+
+class BoundedLabel:
+    """A label whose values callers choose: the first `limit` distinct ones are kept, any
+    later one is `other`, so a caller inventing names cannot grow the series without end."""
+
+    OTHER = "other"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return self.OTHER
+            self._seen.add(value)
+        return value
+
+
+MODELS = BoundedLabel(50)
+TOOLS = BoundedLabel(100)
+
+_TASK_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+_CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+_TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+_APPEND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+Gauge(
+    "executor_build_info", "The version running (always 1).", ["version"], registry=REGISTRY
+).labels(__version__).set(1)
+
+TASKS_STARTED = Counter(
+    "executor_tasks_started", "Tasks started (their task.started event written).", [],
+    registry=REGISTRY,
+)  # fmt: skip
+TASKS_ENDED = Counter(
+    "executor_tasks_ended", "Tasks ended, by final status.", ["status"], registry=REGISTRY
+)
+TASK_SECONDS = Histogram(
+    "executor_task_duration_seconds", "From task.started to the terminal event, by status.",
+    ["status"], buckets=_TASK_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+TASKS_OPEN = Gauge(
+    "executor_tasks_open",
+    "Tasks that have not ended, by status (running, awaiting_approval, ...), as the store "
+    "has them when scraped (API processes only).",
+    ["status"], registry=REGISTRY,
+)  # fmt: skip
+
+LLM_CALLS = Counter(
+    "executor_llm_calls", "LLM calls (attempts) by outcome: ok, retryable_error, error, "
+    "cancelled.", ["provider", "model", "outcome"], registry=REGISTRY,
+)  # fmt: skip
+LLM_SECONDS = Histogram(
+    "executor_llm_call_duration_seconds", "LLM call latency, whole answer.",
+    ["provider", "model"], buckets=_CALL_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+LLM_TTFT_SECONDS = Histogram(
+    "executor_llm_time_to_first_token_seconds", "Streaming LLM calls: time to the first text.",
+    ["provider", "model"], buckets=_TTFT_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+LLM_TOKENS = Counter(
+    "executor_llm_tokens", "Tokens the providers reported, by type: input or output.",
+    ["provider", "model", "type"], registry=REGISTRY,
+)  # fmt: skip
+
+TOOL_CALLS = Counter(
+    "executor_tool_calls", "Tool calls (attempts) by outcome: ok, error (an error result for "
+    "the LLM), retryable_error, cancelled.", ["tool", "type", "outcome"], registry=REGISTRY,
+)  # fmt: skip
+TOOL_SECONDS = Histogram(
+    "executor_tool_call_duration_seconds", "Tool call latency.", ["tool", "type"],
+    buckets=_CALL_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+
+APPEND_SECONDS = Histogram(
+    "executor_event_append_duration_seconds", "Event store appends (one transaction each).",
+    buckets=_APPEND_BUCKETS, registry=REGISTRY,
+)  # fmt: skip
+STREAM_SUBSCRIBERS = Gauge(
+    "executor_stream_subscribers", "Clients following a task live, by transport: sse, a2a.",
+    ["transport"], registry=REGISTRY,
+)  # fmt: skip
+PUSH_DELIVERIES = Counter(
+    "executor_push_deliveries", "A2A push notifications, by outcome: delivered, failed "
+    "(refused, or every retry spent).", ["outcome"], registry=REGISTRY,
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def subscribed(transport: str) -> Iterator[None]:
+    """Count a client following a task live over `transport` while the block runs."""
+    gauge = STREAM_SUBSCRIBERS.labels(transport)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()

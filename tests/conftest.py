@@ -104,6 +104,8 @@ def config_data(temporal: str, openai_url: str, tmp_path: Path, **executor: Any)
         "tools": {"allow_private_hosts": ["127.0.0.0/8"]},
         "events": {"url": f"sqlite:///{tmp_path / 'events.db'}", "poll_interval": "50ms"},
         "server": {"host": "127.0.0.1", "port": free_port(), "api_keys_env": None},
+        # Workers started as processes serve no metrics port unless a test gives them one.
+        "observability": {"metrics_port": None},
         "state_dir": str(tmp_path / "state"),
     }
 

@@ -3,6 +3,13 @@ and run the API and/or the worker in one asyncio process until SIGINT / SIGTERM.
 
 Only the worker builds providers (and so reads their keys): an API process checks requests
 against config alone.
+
+Shutting down (SIGTERM): the API stops accepting connections, ends its event streams with a
+reconnect hint (their clients resume on another replica with `Last-Event-ID`) and answers
+what is in flight for up to `API_GRACE` seconds; the worker stops polling and gives running
+calls `executor.graceful_shutdown_timeout` to finish (the SDK then cancels regular
+activities: they are retried elsewhere), and the process exits at the latest
+`WORKER_MARGIN` seconds after that, whatever still runs.
 """
 
 from __future__ import annotations
@@ -14,16 +21,19 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
 
 from .api import Submissions, create_app
 from .config import Config
 from .errors import ExecutorError
 from .llm.catalog import ProviderCatalog
 from .llm.registry import ProviderRegistry
+from .observability import interceptors, metrics_app, temporal_runtime
 from .service import TaskService
 from .store import Store, open_store
 from .tools import ToolRegistry
@@ -32,6 +42,9 @@ from .worker import build_worker
 __all__ = ["Services", "connect", "open_services", "run_services"]
 
 logger = logging.getLogger(__name__)
+
+API_GRACE = 5
+WORKER_MARGIN = 5.0
 
 
 async def connect(config: Config, *, within: float = 0.0) -> Client:
@@ -45,6 +58,8 @@ async def connect(config: Config, *, within: float = 0.0) -> Client:
                 target,
                 namespace=config.temporal.namespace,
                 data_converter=pydantic_data_converter,
+                runtime=temporal_runtime(),
+                interceptors=interceptors(),
             )
         except RuntimeError as exc:
             if time.monotonic() >= deadline:
@@ -93,6 +108,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _server(app: Any, host: str, port: int) -> _Server:
+    # log_config=None: uvicorn's records go to our handlers (text or JSON), not its own.
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=API_GRACE,
+        )
+    )
+
+
 async def run_services(
     services: Services,
     *,
@@ -102,7 +132,7 @@ async def run_services(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run the API and/or the worker until `stop` is set, a signal arrives, or one of them
-    stops."""
+    stops. A worker without the API serves its metrics on `observability.metrics_port`."""
     config = services.config
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,20 +147,15 @@ async def run_services(
             services.client, config, services.store, providers, services.tools
         )
         running.append(asyncio.create_task(temporal_worker.run(), name="worker"))
-    server = None
+    servers = []
     if api:
         app = create_app(config, services.tasks, services.submissions)
-        server = _Server(
-            uvicorn.Config(
-                app,
-                host=config.server.host,
-                port=config.server.port,
-                log_level="warning",
-                lifespan="on",
-                timeout_graceful_shutdown=5,
-            )
-        )
-        running.append(asyncio.create_task(server.serve(), name="api"))
+        servers.append(_server(app, config.server.host, config.server.port))
+    elif worker and config.observability.metrics_port is not None:
+        port = config.observability.metrics_port
+        servers.append(_server(metrics_app(), config.server.host, port))
+    for server in servers:
+        running.append(asyncio.create_task(server.serve(), name="http"))
         while not server.started and not running[-1].done():  # noqa: ASYNC110 - no event
             await asyncio.sleep(0.05)
     if on_ready is not None and all(not t.done() for t in running):
@@ -139,10 +164,12 @@ async def run_services(
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
     logger.info("shutting down")
-    if server is not None:
+    if api:
+        services.tasks.drain()
+    for server in servers:
         server.should_exit = True
     if temporal_worker is not None and not running[0].done():
-        await temporal_worker.shutdown()
+        await _stop_worker(temporal_worker, running[0], config.executor.graceful_shutdown_timeout)
     stopper.cancel()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
@@ -151,3 +178,17 @@ async def run_services(
             await task
     if providers is not None:
         await providers.aclose()
+
+
+async def _stop_worker(worker: Worker, run: asyncio.Task[None], grace: float) -> None:
+    """Stop polling; calls get `grace` seconds (the SDK cancels regular activities then, but
+    waits for local ones), and after `WORKER_MARGIN` more the worker is abandoned."""
+    try:
+        await asyncio.wait_for(asyncio.shield(worker.shutdown()), grace + WORKER_MARGIN)
+    except TimeoutError:
+        logger.warning(
+            "calls still running %.0fs after shutdown began: leaving them (Temporal retries "
+            "them on another worker)",
+            grace + WORKER_MARGIN,
+        )
+        run.cancel()

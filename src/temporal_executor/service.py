@@ -64,6 +64,13 @@ class TaskService:
         self.client = client
         self.store = store
         self.task_queue = task_queue
+        self.draining = False
+
+    def drain(self) -> None:
+        """This process is shutting down: every live event stream ends (its clients resume
+        elsewhere), and `ready()` says so."""
+        self.draining = True
+        self.store.events.stop_following()
 
     # --- start ---------------------------------------------------------------------------
 
@@ -261,8 +268,11 @@ class TaskService:
         return await self.get(task_id)
 
     async def ready(self) -> dict[str, str]:
-        """Whether Temporal answers and the store can be read: "ok" or the error, each."""
+        """Whether Temporal answers and the store can be read: "ok" or the error, each
+        (and `shutdown` when this process is draining)."""
         checks: dict[str, str] = {}
+        if self.draining:
+            checks["shutdown"] = "draining"
         try:
             await self.client.workflow_service.get_system_info(
                 GetSystemInfoRequest(), timeout=READY_TIMEOUT

@@ -10,6 +10,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from .activities import build_activities
 from .config import Config, ExecutorConfig
 from .llm.registry import ProviderRegistry
+from .policies import seconds
 from .store import Store
 from .tools import ToolRegistry
 from .workflows import AgentExecutionWorkflow
@@ -42,5 +43,6 @@ def build_worker(
         task_queue=config.temporal.task_queue,
         workflows=[AgentExecutionWorkflow],
         activities=build_activities(providers, tools, store),
+        graceful_shutdown_timeout=seconds(config.executor.graceful_shutdown_timeout),
         **worker_options(config.executor),
     )

@@ -19,6 +19,7 @@ from temporalio import activity
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
 from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
 from ..llm.registry import ProviderRegistry
+from ..observability import LLMCallWatch
 from ..payloads import offload, resolve, resolve_messages
 from ..spec import ModelChoice
 from ..store import NewEvent, Store
@@ -89,14 +90,18 @@ class LLMActivities:
     async def _call(self, input: LLMCallInput) -> LLMResponse:
         blobs = self.store.blobs
         memo = f"{input.task_id}/llm/{input.call_key}/response"
+        watch = LLMCallWatch(input.model, task_id=input.task_id, session_id=input.conversation)
         try:
-            provider = self.providers.check(input.model.provider, input.model.model)
-            request = await self._request(input)
-            async with heartbeating():
-                if input.model.stream:
-                    response = await self._stream(input, request)
-                else:
-                    response = await provider.chat(request)
+            with watch:
+                provider = self.providers.check(input.model.provider, input.model.model)
+                request = await self._request(input)
+                watch.sent(request)
+                async with heartbeating():
+                    if input.model.stream:
+                        response = await self._stream(input, request, watch)
+                    else:
+                        response = await provider.chat(request)
+                watch.answered(response)
         except ExecutorError as exc:
             raise to_failure(exc) from exc
         message = response.message
@@ -155,7 +160,9 @@ class LLMActivities:
             sampling=input.model,
         )
 
-    async def _stream(self, input: LLMCallInput, request: LLMRequest) -> LLMResponse:
+    async def _stream(
+        self, input: LLMCallInput, request: LLMRequest, watch: LLMCallWatch
+    ) -> LLMResponse:
         provider = self.providers.get(input.model.provider)
         # Temporal's count starts again for a local attempt that is run again, and for the
         # regular activity a local one fell back to: the log's count goes on.
@@ -169,6 +176,7 @@ class LLMActivities:
         try:
             async for chunk in provider.chat_stream(request):
                 if chunk.text:
+                    watch.first_text()
                     await deltas.add(chunk.text)
                 if chunk.response is not None:
                     response = chunk.response

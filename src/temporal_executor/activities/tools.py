@@ -11,6 +11,7 @@ from temporalio import activity
 
 from ..errors import ToolError, ToolSpecError, to_failure
 from ..llm.messages import Message, ToolCall
+from ..observability import ToolCallWatch
 from ..payloads import offload, resolve
 from ..store import Blobs, EventLog
 from ..tasks import EventType
@@ -100,8 +101,10 @@ class ToolActivities:
         if call.arguments_error:
             return ToolResult.error(call, call.arguments_error), call.arguments_error
         try:
-            async with heartbeating():
-                content = await self.tools.call(spec, call)
+            with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
+                async with heartbeating():
+                    content = await self.tools.call(spec, call)
+                watch.returned(content)
         except ToolSpecError as exc:
             return ToolResult.error(call, exc.message), exc.message
         except ToolError as exc:

@@ -18,6 +18,8 @@ from .submission import Submissions
 
 __all__ = ["create_app"]
 
+_UNTRACED = frozenset({"/metrics", "/healthz", "/readyz"})
+
 
 def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> FastAPI:
     """The ASGI app serving `tasks`; auth keys are read from the environment once, here."""
@@ -42,12 +44,17 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
         version=__version__,
         description="Run LLM agents as durable Temporal workflows.",
         lifespan=lifespan,
+        # FastAPI traces requests itself once a tracer provider is set (observability);
+        # probes and scrapes would only be noise.
+        telemetry={"exclude": lambda scope: scope.get("path") in _UNTRACED},
     )
     app.state.api = Api(
         tasks=tasks,
         submissions=submissions,
         default_agent=config.a2a.default_agent,
         sse_heartbeat=config.server.sse_heartbeat,
+        ui_url=config.temporal.ui_url,
+        namespace=config.temporal.namespace,
     )
     install_error_handlers(app)
     app.include_router(router)

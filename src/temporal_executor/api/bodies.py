@@ -23,6 +23,7 @@ __all__ = [
     "ApprovalPage",
     "ExecuteRequest",
     "Session",
+    "TaskBody",
     "TaskPage",
     "execute_request",
 ]
@@ -133,6 +134,13 @@ class A2AMessageBody(BaseModel):
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
     content: list[A2AContentPart] = Field(min_length=1, max_length=64)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskBody(TaskState):
+    """`GET /api/v1/tasks/{id}` (and `?wait=true`): the task's state, and its workflow in the
+    Temporal UI when the UI's address is known (`temporal.ui_url`, set by `dev`)."""
+
+    temporal_ui_url: str | None = None
 
 
 class Session(BaseModel):

@@ -12,6 +12,7 @@ __all__ = ["BearerAuth", "BodyLimit"]
 _OPEN_PATHS = (
     "/healthz",
     "/readyz",
+    "/metrics",
     "/docs",
     "/openapi.json",
     "/.well-known/",

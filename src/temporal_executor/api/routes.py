@@ -6,14 +6,17 @@ the request checks, and the few server settings routes use.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..config import DefaultAgent
 from ..errors import TaskNotFoundError
+from ..observability import TASKS_OPEN, exposition
 from ..service import TaskService
 from ..tasks import TaskState, TaskStatus
 from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
@@ -23,6 +26,7 @@ from .bodies import (
     ApprovalPage,
     ExecuteRequest,
     Session,
+    TaskBody,
     TaskPage,
     execute_request,
 )
@@ -31,18 +35,32 @@ from .submission import Submissions
 
 __all__ = ["Api", "router"]
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
 WORKFLOW_PREFIX = "agent-execution-"
 
 
 @dataclass(frozen=True)
 class Api:
-    """What the routes use."""
+    """What the routes use. `ui_url`: the Temporal UI, when known; `namespace` is the
+    workflows' there."""
 
     tasks: TaskService
     submissions: Submissions
     default_agent: DefaultAgent
     sse_heartbeat: float
+    ui_url: str | None = None
+    namespace: str = "default"
+
+    def ui_link(self, task_id: str) -> str | None:
+        """The task's workflow in the Temporal UI (its latest run), when the UI is known."""
+        if self.ui_url is None:
+            return None
+        namespace, workflow = quote(self.namespace, safe=""), quote(workflow_id(task_id), safe="")
+        return f"{self.ui_url}/namespaces/{namespace}/workflows/{workflow}"
+
+    def body(self, state: TaskState) -> TaskBody:
+        return TaskBody(**dict(state), temporal_ui_url=self.ui_link(state.task_id))
 
 
 def _api(request: Request) -> Api:
@@ -53,12 +71,13 @@ def _api(request: Request) -> Api:
 Deps = Annotated[Api, Depends(_api)]
 
 
-def _accepted(state: TaskState) -> dict[str, Any]:
+def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
     return {
         "task_id": state.task_id,
         "workflow_id": workflow_id(state.task_id),
         "session_id": state.session_id,
         "status": state.status,
+        "temporal_ui_url": api.ui_link(state.task_id),
     }
 
 
@@ -67,9 +86,9 @@ async def _execute(api: Api, body: ExecuteRequest, wait: bool, response: Respons
     state = await api.tasks.submit(input, named=body.task_id is not None)
     if wait:
         response.status_code = 200
-        return await api.tasks.wait(state.task_id, state)
+        return api.body(await api.tasks.wait(state.task_id, state))
     response.status_code = 202
-    return _accepted(state)
+    return _accepted(api, state)
 
 
 @router.post("/api/v1/execute", status_code=202, tags=["tasks"])
@@ -126,9 +145,9 @@ async def delete_session(session_id: str, api: Deps) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/api/v1/tasks/{task_id}", response_model=TaskState, tags=["tasks"])
-async def get_task(task_id: str, api: Deps) -> TaskState:
-    return await api.tasks.get(task_id)
+@router.get("/api/v1/tasks/{task_id}", response_model=TaskBody, tags=["tasks"])
+async def get_task(task_id: str, api: Deps) -> TaskBody:
+    return api.body(await api.tasks.get(task_id))
 
 
 @router.get("/api/v1/tasks/{task_id}/events", tags=["tasks"])
@@ -207,3 +226,17 @@ async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     ready = all(v == "ok" for v in checks.values())
     response.status_code = 200 if ready else 503
     return {"status": "ready" if ready else "not ready", "checks": checks}
+
+
+@router.get("/metrics", tags=["probes"])
+async def metrics(request: Request, api: Deps) -> Response:
+    """Prometheus metrics (see the README's Metrics section); the tasks that have not ended
+    are counted in the store now."""
+    try:
+        for status in TaskStatus:
+            if not status.terminal:
+                open_tasks = await api.tasks.count_tasks(statuses=[status])
+                TASKS_OPEN.labels(status.value).set(open_tasks)
+    except Exception as exc:  # the rest is still worth serving
+        logger.warning("metrics: cannot count open tasks: %s", exc)
+    return exposition(request.headers.get("accept"))

@@ -1,4 +1,5 @@
-"""Server-Sent Events framing of a task's event log, with heartbeats."""
+"""Server-Sent Events framing of a task's event log, with heartbeats, and a reconnect hint
+when the stream ends before the task does (this API is shutting down)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ..tasks import Event
+from ..observability import subscribed
+from ..tasks import Event, EventType
 
-__all__ = ["sse_stream"]
+__all__ = ["RECONNECT_HINT", "RETRY_MS", "sse_stream"]
+
+RETRY_MS = 1000
+# A stream that ends before its terminal event: the client reconnects after `retry` ms with
+# Last-Event-ID, to another replica behind the same Service.
+RECONNECT_HINT = f": shutting down, reconnect with Last-Event-ID\nretry: {RETRY_MS}\n\n"
+_TERMINAL = frozenset(type.value for type in EventType if type.terminal)
 
 
 def _frame(event: Event) -> str:
@@ -24,7 +32,8 @@ async def sse_stream(
 ) -> AsyncIterator[str]:
     """Frame `events`; a comment line every `heartbeat` seconds of silence keeps proxies from
     closing the connection, and `ended()` is asked then whether the task closed some other way
-    (e.g. terminated from the Temporal UI) so the stream does not wait forever."""
+    (e.g. terminated from the Temporal UI) so the stream does not wait forever. `events`
+    ending before the terminal event ends the stream with `RECONNECT_HINT`."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=1000)
 
     async def pump() -> None:
@@ -35,19 +44,24 @@ async def sse_stream(
             await queue.put(None)
 
     producer = asyncio.create_task(pump())
+    terminal = False
     try:
-        yield "retry: 1000\n\n"
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), heartbeat)
-            except TimeoutError:
-                if await ended():
+        with subscribed("sse"):
+            yield f"retry: {RETRY_MS}\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), heartbeat)
+                except TimeoutError:
+                    if await ended():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                if event is None:
+                    await producer  # re-raise what ended the pump, if anything
+                    if not terminal:
+                        yield RECONNECT_HINT
                     return
-                yield ": keep-alive\n\n"
-                continue
-            if event is None:
-                await producer  # re-raise what ended the pump, if anything
-                return
-            yield _frame(event)
+                terminal = event.type in _TERMINAL
+                yield _frame(event)
     finally:
         producer.cancel()

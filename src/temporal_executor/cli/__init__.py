@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from .. import __version__
 from ..config import load_config
 from ..errors import ExecutorError
+from ..observability import configure_logging
 from . import client, services
 from .client import URL_ENV
 from .services import dev_defaults
@@ -21,15 +21,11 @@ __all__ = ["dev_defaults", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpx2"):  # a line per request
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(getattr(args, "config_path", None) or args.config)
         if args.state_dir:
             config.state_dir = Path(args.state_dir)
+        configure_logging(config.logging.format, args.log_level)
         result: int = args.handler(config, args)
         return result
     except ExecutorError as exc:

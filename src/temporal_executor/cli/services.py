@@ -19,6 +19,7 @@ from .. import __version__
 from ..config import Config
 from ..devserver import DevServer, check_port_free
 from ..errors import ExecutorError
+from ..observability import setup_tracing, shutdown_tracing
 from ..runtime import connect, open_services, run_services
 from ..workflows import AgentExecutionWorkflow, workflow_id
 from .client import api_url, first_line
@@ -41,6 +42,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
     config.temporal.host_port = f"{server.ip}:{server.port}"
     check_port_free(config.server.host, config.server.port, "API")
     dev_defaults(config)
+    config.temporal.ui_url = config.temporal.ui_url or server.ui_url
 
     async def main() -> None:
         async with server.running():
@@ -61,7 +63,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
 
                 await run_services(services, api=True, worker=True, on_ready=ready)
 
-    _serve_forever(main())
+    _serve_forever(main(), config, "dev")
     return 0
 
 
@@ -71,6 +73,8 @@ def serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def worker(config: Config, args: argparse.Namespace) -> int:
+    if (port := config.observability.metrics_port) is not None:
+        check_port_free(config.server.host, port, "worker metrics (observability.metrics_port)")
     return _run_services(config, api=False, worker=True)
 
 
@@ -85,20 +89,25 @@ def _run_services(config: Config, *, api: bool, worker: bool) -> int:
 
             await run_services(services, api=api, worker=worker, on_ready=ready)
 
-    _serve_forever(main())
+    _serve_forever(main(), config, "api" if api else "worker")
     return 0
 
 
-def _serve_forever(main: Coroutine[Any, Any, None]) -> None:
+def _serve_forever(main: Coroutine[Any, Any, None], config: Config, role: str) -> None:
     """Run a service on uvloop where it is installed (a faster event loop: less CPU for every
-    wake-up between the Temporal core, the database thread and the sockets)."""
+    wake-up between the Temporal core, the database thread and the sockets), traced when the
+    environment asks for it (`OTEL_*`)."""
+    setup_tracing(capture_content=config.observability.capture_content, role=role)
     try:
-        import uvloop
-    except ImportError:  # not on this platform
-        asyncio.run(main)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
+        try:
+            import uvloop
+        except ImportError:  # not on this platform
+            asyncio.run(main)
+            return
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
+    finally:
+        shutdown_tracing()
 
 
 def replay(config: Config, args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ append lock (`EventLog._append`):
 Followers (`EventLog.follow`) are woken at once by appends through the same instance (the API
 and an in-process worker share one in `dev`), by the backend when another process appended
 (PostgreSQL NOTIFY, SQLite's change counter), and otherwise poll every `poll_interval`.
+`stop_following()` ends them all (an API that shuts down: its clients resume elsewhere).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from itertools import pairwise
 from typing import Any
 
 from ..llm.messages import Message
+from ..observability import observe_appended
 from ..tasks import Event, TaskState
 
 __all__ = [
@@ -167,6 +169,7 @@ class EventLog(ABC):
         self._positions: dict[str, dict[int, _Follower]] = {}
         self._pending: asyncio.Future[None] | None = None
         self._again = False
+        self._stopped = False
 
     @abstractmethod
     async def _append(self, task_id: str, new: Sequence[NewEvent]) -> AppendPlan:
@@ -200,19 +203,28 @@ class EventLog(ABC):
         event now in the log under its key, or None when it was dropped."""
         if not new:
             return []
+        started = time.perf_counter()
         plan = await self._append(task_id, new)
-        self.wake(task_id, [event for event, _, _ in plan.rows])
+        elapsed = time.perf_counter() - started
+        appended = [event for event, _, _ in plan.rows]
+        self.wake(task_id, appended)
+        await observe_appended(appended, elapsed, self._first_event)
         return plan.results
 
+    async def _first_event(self, task_id: str) -> Event | None:
+        events = await self.read(task_id, 0, 1)
+        return events[0] if events else None
+
     async def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
-        """Yield the task's events after `after`, forever, as they are appended. Events this
-        process appends are handed over as they are (no read), when they follow on from the
-        last one yielded; anything else is read from the store."""
+        """Yield the task's events after `after`, as they are appended, until
+        `stop_following()`. Events this process appends are handed over as they are (no
+        read), when they follow on from the last one yielded; anything else is read from the
+        store."""
         me = _Follower(after)
         followers = self._positions.setdefault(task_id, {})
         followers[id(me)] = me
         try:
-            while True:
+            while not self._stopped:
                 waiter = self._waiters.setdefault(task_id, asyncio.Event())
                 events = me.handed(after) or await self.read(task_id, after)
                 for event in events:
@@ -228,6 +240,11 @@ class EventLog(ABC):
             if not followers:
                 del self._positions[task_id]
                 self._waiters.pop(task_id, None)
+
+    def stop_following(self) -> None:
+        """End every `follow`, now and from now on, after the events it has read."""
+        self._stopped = True
+        self.wake_all()
 
     def followed(self) -> bool:
         """Whether any task is followed (safe to ask from another thread)."""

@@ -46,6 +46,7 @@ from a2a.utils.errors import (
 )
 from a2a.utils.task import apply_history_length, validate_history_length
 
+from ...observability import subscribed
 from .executor import TemporalAgentExecutor
 from .hitl import hitl_requested
 from .push import PushNotifier
@@ -95,8 +96,9 @@ class TemporalRequestHandler(RequestHandler):
         yield _trimmed(view.snapshot(), params)
         events = self.executor.turn(view)
         try:
-            async for event in events:
-                yield _trimmed(event, params) if isinstance(event, Task) else event
+            with subscribed("a2a"):
+                async for event in events:
+                    yield _trimmed(event, params) if isinstance(event, Task) else event
         finally:
             await events.aclose()
 
@@ -181,10 +183,11 @@ class TemporalRequestHandler(RequestHandler):
                 f"task {params.id!r} has ended: read it with GetTask instead"
             )
         yield view.snapshot()
-        async for event in self.executor.relay(view):
-            yield event
-            if ends_stream(event):
-                return
+        with subscribed("a2a"):
+            async for event in self.executor.relay(view):
+                yield event
+                if ends_stream(event):
+                    return
 
     # --- push notification configs -----------------------------------------------------------
 

@@ -40,6 +40,7 @@ from google.protobuf.json_format import MessageToDict
 
 from ...config import A2APushConfig
 from ...errors import ToolError
+from ...observability import PUSH_DELIVERIES
 from ...tools.guard import AddressGuard, UnresolvableHost
 from .executor import TemporalAgentExecutor
 from .push_configs import PushConfigs
@@ -218,11 +219,13 @@ class PushNotifier:
         for attempt in range(1, self.settings.max_attempts + 1):
             outcome = await self._post(config.url, headers, body)
             if outcome is True:
+                PUSH_DELIVERIES.labels("delivered").inc()
                 return True
             if outcome is False or attempt == self.settings.max_attempts:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.maximum_interval)
+        PUSH_DELIVERIES.labels("failed").inc()
         logger.warning(
             "push notification to %s for task %s not delivered", config.url, config.task_id
         )

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from ..config import DefaultAgent
 from ..errors import TaskNotFoundError
-from ..observability import TASKS_OPEN, exposition
+from ..observability import TASKS_OPEN, TASKS_PARKED, exposition
 from ..service import TaskService
 from ..tasks import TaskState, TaskStatus
 from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
@@ -233,10 +233,13 @@ async def metrics(request: Request, api: Deps) -> Response:
     """Prometheus metrics (see the README's Metrics section); the tasks that have not ended
     are counted in the store now."""
     try:
+        parked = 0
         for status in TaskStatus:
             if not status.terminal:
                 open_tasks = await api.tasks.count_tasks(statuses=[status])
                 TASKS_OPEN.labels(status.value).set(open_tasks)
+                parked += open_tasks if status.parked else 0
+        TASKS_PARKED.set(parked)
     except Exception as exc:  # the rest is still worth serving
         logger.warning("metrics: cannot count open tasks: %s", exc)
     return exposition(request.headers.get("accept"))

@@ -16,12 +16,13 @@ from .endpoint import exposition, metrics_app
 from .lifecycle import observe_appended
 from .logs import bound, configure_logging
 from .runtime import temporal_runtime
-from .series import PUSH_DELIVERIES, TASKS_OPEN, subscribed
+from .series import PUSH_DELIVERIES, TASKS_OPEN, TASKS_PARKED, subscribed
 from .tracing import interceptors, setup_tracing, shutdown_tracing
 
 __all__ = [
     "PUSH_DELIVERIES",
     "TASKS_OPEN",
+    "TASKS_PARKED",
     "LLMCallWatch",
     "ToolCallWatch",
     "bound",

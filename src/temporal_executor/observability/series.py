@@ -39,6 +39,7 @@ __all__ = [
     "STREAM_SUBSCRIBERS",
     "TASKS_ENDED",
     "TASKS_OPEN",
+    "TASKS_PARKED",
     "TASKS_STARTED",
     "TASK_SECONDS",
     "TOOLS",
@@ -106,6 +107,12 @@ TASKS_OPEN = Gauge(
     "has them when scraped (API processes only).",
     ["status"], registry=REGISTRY,
 )  # fmt: skip
+TASKS_PARKED = Gauge(
+    "executor_tasks_parked",
+    "Tasks waiting for a person (awaiting_approval or awaiting_input), as the store has them "
+    "when scraped (API processes only).",
+    registry=REGISTRY,
+)
 
 LLM_CALLS = Counter(
     "executor_llm_calls", "LLM calls (attempts) by outcome: ok, retryable_error, error, "

@@ -13,7 +13,9 @@ COPY config/temporal-executor.yaml /etc/temporal-executor/config.yaml
 USER executor
 ENV TEMPORAL_EXECUTOR_CONFIG=/etc/temporal-executor/config.yaml \
     XDG_STATE_HOME=/home/executor/.local/state \
-    PYTHONUNBUFFERED=1
-EXPOSE 8080
+    PYTHONUNBUFFERED=1 \
+    TEMPORAL_EXECUTOR__LOGGING__FORMAT=json
+# 8080: the API (`serve`); 9464: a worker's /metrics (observability.metrics_port).
+EXPOSE 8080 9464
 ENTRYPOINT ["temporal-executor"]
 CMD ["serve"]

@@ -1,23 +1,67 @@
-"""The deployment files stay in step with the config they carry (no Docker or cluster here:
-they are validated, not run)."""
+"""The deployment files stay in step with the config they carry and validate against their
+schemas (no Docker daemon or cluster here: they are rendered and validated, not run)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import kubernetes_validate
+import pytest
 import yaml
 
 from temporal_executor.config import Config, load_config
+from temporal_executor.runtime import API_GRACE, WORKER_MARGIN
 
-DEPLOY = Path(__file__).parent.parent / "deploy"
+ROOT = Path(__file__).parent.parent
+DEPLOY = ROOT / "deploy"
+KUBERNETES = DEPLOY / "kubernetes"
+K8S_VERSION = "1.33.0"
+KUSTOMIZATIONS = [KUBERNETES, *sorted((KUBERNETES / "overlays").iterdir())]
+
+
+def base_documents() -> list[dict[str, Any]]:
+    """The base's resources, in the order its kustomization lists them (no kubectl needed)."""
+    base = KUBERNETES / "base"
+    kustomization = yaml.safe_load((base / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        docs.extend(yaml.safe_load_all((base / resource).read_text()))
+    return docs
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize directory`: what `kubectl apply -k` would send."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
 def test_kubernetes_config_map_is_a_valid_config() -> None:
-    docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "temporal-executor.yaml").read_text()))
+    docs = base_documents()
     kinds = [d["kind"] for d in docs]
-    assert kinds == ["ConfigMap", "Deployment", "Service", "Deployment", "HorizontalPodAutoscaler"]
+    assert kinds == [
+        "ConfigMap",
+        "Secret",
+        "Secret",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    ]
     config = Config.model_validate(yaml.safe_load(docs[0]["data"]["config.yaml"]))
     assert config.server.port == 8080
+    assert config.logging.format == "json"
     for deployment in (d for d in docs if d["kind"] == "Deployment"):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["args"][0] in ("serve", "worker")
@@ -29,6 +73,99 @@ def test_kubernetes_config_map_is_a_valid_config() -> None:
             assert not {n for n in names if n.endswith("_API_KEY")} and not secrets
         else:
             assert secrets == {"temporal-executor-provider-keys"}
+    provider_keys = next(d for d in docs if d["metadata"]["name"].endswith("provider-keys"))
+    assert set(provider_keys["stringData"]) == {"OPENAI_API_KEY"}
+
+
+def _deployment(docs: list[dict[str, Any]], command: str) -> dict[str, Any]:
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            if doc["spec"]["template"]["spec"]["containers"][0]["args"][0] == command:
+                return doc
+    raise AssertionError(f"no {command} Deployment")
+
+
+def test_pods_get_the_time_graceful_shutdown_takes() -> None:
+    docs = base_documents()
+    config = Config.model_validate(yaml.safe_load(docs[0]["data"]["config.yaml"]))
+    worker = _deployment(docs, "worker")["spec"]["template"]["spec"]
+    most = config.executor.graceful_shutdown_timeout + WORKER_MARGIN
+    # The kubelet must not kill a worker before it has given up on its calls by itself.
+    assert most < worker["terminationGracePeriodSeconds"] <= most + 15
+    api = _deployment(docs, "serve")["spec"]["template"]["spec"]
+    assert API_GRACE < api["terminationGracePeriodSeconds"] <= API_GRACE + 15
+    # Each worker's metrics port is the one it serves, scraped through its own Service.
+    port = worker["containers"][0]["ports"][0]
+    assert port == {"name": "metrics", "containerPort": config.observability.metrics_port}
+    assert worker["containers"][0]["livenessProbe"]["httpGet"]["port"] == "metrics"
+
+
+def test_pods_run_restricted() -> None:
+    """The Pod Security Standards' `restricted` profile, which every container meets."""
+    for deployment in (d for d in base_documents() if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["readOnlyRootFilesystem"] is True
+            assert "limits" in container["resources"] and "requests" in container["resources"]
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda d: d.name)
+def test_kustomize_output_validates_against_the_kubernetes_schemas(directory: Path) -> None:
+    docs = render(directory)
+    assert len(docs) >= 10
+    checked = 0
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+            checked += 1
+        except kubernetes_validate.SchemaNotFoundError:
+            # A CRD (the Prometheus Operator's ServiceMonitor): no schema to check it with.
+            assert doc["apiVersion"] == "monitoring.coreos.com/v1", doc["kind"]
+    assert checked >= 10
+    for doc in docs:
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "temporal-executor"
+
+
+def test_the_validator_catches_a_wrong_manifest() -> None:
+    """What CI relies on: a misspelt field or a wrong type is an error, not a warning."""
+    deployment = _deployment(base_documents(), "worker")
+    typo = yaml.safe_load(yaml.safe_dump(deployment))
+    typo["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(typo, K8S_VERSION, strict=True)
+    wrong_type = yaml.safe_load(yaml.safe_dump(deployment))
+    wrong_type["spec"]["replicas"] = "3"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong_type, K8S_VERSION, strict=True)
+
+
+def test_the_otel_overlay_points_both_deployments_at_a_collector() -> None:
+    docs = render(KUBERNETES / "overlays" / "otel-collector")
+    for command in ("serve", "worker"):
+        env = _deployment(docs, command)["spec"]["template"]["spec"]["containers"][0]["env"]
+        names = {e["name"]: e.get("value") for e in env}
+        assert names["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://")
+        assert names["OTEL_SERVICE_NAME"] == "temporal-executor"
+
+
+def test_compose_file_validates_against_the_compose_spec() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [
+            str(checker),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(DEPLOY / "docker-compose.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_environment_is_a_valid_override() -> None:
@@ -36,10 +173,9 @@ def test_compose_environment_is_a_valid_override() -> None:
     api = compose["services"]["api"]
     assert api["command"] == ["serve"] and compose["services"]["worker"]["command"] == ["worker"]
     env = {k: "x" if v.startswith("${") else v for k, v in api["environment"].items()}
-    config = load_config(
-        Path(__file__).parent.parent / "config" / "temporal-executor.yaml", env=env
-    )
+    config = load_config(ROOT / "config" / "temporal-executor.yaml", env=env)
     assert config.temporal.host_port == "temporal:7233"
+    assert config.temporal.ui_url == "http://localhost:8233"
     assert config.events.url and config.events.url.startswith("postgresql://")
     worker = compose["services"]["worker"]["environment"]
     assert not [k for k in api["environment"] if k.endswith("_API_KEY")]

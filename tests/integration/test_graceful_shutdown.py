@@ -21,17 +21,10 @@ from tests.conftest import (
     write_config,
 )
 from tests.fakes.server import FakeServer
+from tests.integration.test_agent_task import calls_to
 from tests.processes import service_process, wait_healthy
 
 DELAY = 3.0
-
-
-async def _tool_calls(tool_server: FakeServer) -> list[dict[str, object]]:
-    async with httpx.AsyncClient() as http:
-        calls: list[dict[str, object]] = (
-            await http.get(tool_server.base_url + "/_tool/calls")
-        ).json()
-    return calls
 
 
 async def test_sigterm_lets_the_running_tool_call_finish(
@@ -52,7 +45,7 @@ async def test_sigterm_lets_the_running_tool_call_finish(
                 tools=[tool],
             )
             for _ in range(400):
-                if await _tool_calls(tool_server):
+                if await calls_to(tool_server):
                     break
                 await asyncio.sleep(0.05)
             signalled = time.monotonic()
@@ -71,7 +64,7 @@ async def test_sigterm_lets_the_running_tool_call_finish(
     assert task["status"] == "completed", task
     assert task["result"]["content"].startswith("Tool results: slow_lookup=")
     # The call finished on the worker that was stopping: it was made once, not retried.
-    assert len(await _tool_calls(tool_server)) == 1
+    assert len(await calls_to(tool_server)) == 1
     assert [e["event"] for e in events].count("tool.result") == 1
 
 

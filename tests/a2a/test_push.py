@@ -3,6 +3,7 @@ answer; failed deliveries are retried; URLs pass the outbound-address guard."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from temporal_executor.config import Config
+from temporal_executor.observability.series import REGISTRY
 from temporal_executor.runtime import open_services
 from temporal_executor.service import TaskService
 from temporal_executor.workflows import ApprovalDecision, ApproveInput
@@ -88,8 +90,15 @@ async def push_stack(
         yield stack
 
 
+def _delivered() -> float:
+    return (
+        REGISTRY.get_sample_value("executor_push_deliveries_total", {"outcome": "delivered"}) or 0
+    )
+
+
 async def test_push_with_the_message(push_stack: Stack, receiver: tuple[Receiver, str]) -> None:
     hook, url = receiver
+    before = _delivered()
     async with a2a_client(push_stack.url, streaming=False, polling=True) as client:
         config = TaskPushNotificationConfig(url=url, token="tok-1")
         task = await send(
@@ -108,6 +117,12 @@ async def test_push_with_the_message(push_stack: Stack, receiver: tuple[Receiver
     assert {r["body"].get("statusUpdate", {}).get("taskId", task.id) for r in hook.received} == {
         task.id
     }
+    # Each notification counted once as delivered (the count follows the receiver's answer).
+    for _ in range(100):
+        if _delivered() - before >= len(hook.received):
+            break
+        await asyncio.sleep(0.02)
+    assert _delivered() - before == len(hook.received)
 
 
 async def test_push_config_on_a_waiting_task_with_retries(

@@ -39,9 +39,10 @@ def service_process(
                 process.wait()
 
 
-async def wait_healthy(url: str) -> None:
+async def wait_healthy(url: str, within: float = 10.0) -> None:
+    """Until `url/healthz` answers 200, for about `within` seconds."""
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+        for _ in range(int(within / 0.05)):
             try:
                 if (await http.get(url + "/healthz")).status_code == 200:
                     return

@@ -75,8 +75,13 @@ async def ran(
             service_process(config_path, tmp_path / "api.log", "serve", env=env),
             service_process(config_path, tmp_path / "worker.log", "worker", env=env),
         ):
-            await wait_healthy(api_url)
-            await wait_healthy(metrics_url)
+            # Two processes starting at once on a busy machine: give them time.
+            try:
+                await wait_healthy(api_url, within=60)
+                await wait_healthy(metrics_url, within=60)
+            except AssertionError as exc:
+                logs = [(tmp_path / name).read_text() for name in ("api.log", "worker.log")]
+                raise AssertionError(f"{exc}\napi:\n{logs[0]}\nworker:\n{logs[1]}") from None
             async with httpx.AsyncClient(timeout=60) as http:
                 response = await http.post(
                     api_url + "/api/v1/execute",

@@ -16,11 +16,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 from temporal_executor.errors import ProviderError
 from temporal_executor.llm.messages import LLMRequest, LLMResponse, Message, ToolCall, Usage
 from temporal_executor.observability import LLMCallWatch, ToolCallWatch, interceptors, tracing
-from temporal_executor.spec import ModelSettings, ToolSpec
+from temporal_executor.spec import ModelChoice, ToolSpec
 
 PROMPT = "the secret plan for Tuesday"
 ANSWER = "stay home"
-MODEL = ModelSettings(provider="anthropic", model="claude-x", temperature=0.3)
+MODEL = ModelChoice(provider="anthropic", model="claude-x", temperature=0.3)
 
 
 @pytest.fixture

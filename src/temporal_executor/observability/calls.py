@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..errors import ExecutorError
 from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall
-from ..spec import ModelSettings, ToolSpec
+from ..spec import ModelChoice, ToolSpec
 from . import series
 from .logs import bind, unbind
 from .tracing import capture_content, gen_ai_provider, tracer
@@ -87,7 +87,7 @@ class _Watch:
 class LLMCallWatch(_Watch):
     """One LLM call (one attempt) of `model` for task `task_id` in session `session_id`."""
 
-    def __init__(self, model: ModelSettings, *, task_id: str, session_id: str) -> None:
+    def __init__(self, model: ModelChoice, *, task_id: str, session_id: str) -> None:
         self.provider, self.model = model.provider, series.MODELS(model.model)
         name = gen_ai_provider(model.provider)
         attributes: dict[str, Any] = {

@@ -57,6 +57,9 @@ def config(workdir: Path, scripted_url: str, temporal: str, **executor: Any) -> 
         "tools": {"allow_private_hosts": ["127.0.0.0/8"]},
         "events": {"url": f"sqlite:///{workdir / 'events.db'}"},
         "server": {"host": "127.0.0.1", "port": free_port(), "api_keys_env": None},
+        # A worker serves its metrics as in production, on a port of its own (the machine
+        # is shared: the default 9464 may be taken).
+        "observability": {"metrics_port": free_port()},
         "a2a": {
             "default_agent": {
                 "system_message": "You are a weather assistant.",

@@ -92,6 +92,23 @@ async def test_same_key_returns_the_stored_event(store: Store) -> None:
     assert len(await store.events.read("t1")) == 2
 
 
+async def test_a_workflow_keyed_event_written_again_with_other_data_says_what_ran(
+    store: Store,
+) -> None:
+    # A workflow task thrown away after its `record` ran, then run again from history.
+    decided = await store.events.append("t1", "wf:1", "approval.decided", {"approved": False})
+    after = await store.events.append("t1", "wf:2", "tool.result", {})
+    again = await store.events.append("t1", "wf:1", "approval.decided", {"approved": True})
+    same = await store.events.append("t1", "wf:1", "approval.decided", {"approved": True})
+
+    assert decided is not None and again is not None and after is not None
+    assert again.seq == decided.seq == 1 and again.data == {"approved": True} and same == again
+    assert [(e.seq, e.data) for e in await store.events.read("t1")] == [
+        (1, {"approved": True}),
+        (2, {}),
+    ]
+
+
 async def test_stale_attempt_is_dropped(store: Store) -> None:
     one = await store.events.append(
         "t1", "llm-3/1/0", "llm.delta", {"t": "a"}, stream="llm-3", attempt=1

@@ -12,7 +12,12 @@ The append rules, written once here (`plan_append`, a pure function): a backend 
 they need (`LogState`) and inserts what they decide, in one transaction holding the task's
 append lock (`EventLog._append`):
 - an append is idempotent on `(task_id, key)`: a retried activity that appends the same key
-  again gets the event that is already there, so events are never duplicated;
+  again gets the event that is already there, so events are never duplicated. One exception:
+  an event the workflow keyed (`wf:N`) that comes again with other data replaces the data
+  under its seq. That happens only when a workflow task whose `record` had run was thrown
+  away by Temporal (its history never took it: e.g. a signal and an update racing) and the
+  workflow, run again from history, did something else at that step: the log then says what
+  the workflow really did;
 - each new event gets the task's next `seq` (1, 2, 3 … with no gaps). The key comes from
   workflow state (or, for token deltas, from the LLM call's key, its attempt and the delta's
   index), so the order of the log follows the workflow;
@@ -33,7 +38,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -42,6 +47,7 @@ from ..observability import observe_appended
 from ..tasks import Event, TaskState
 
 __all__ = [
+    "WORKFLOW_KEY_PREFIX",
     "AppendPlan",
     "Blobs",
     "EventLog",
@@ -102,13 +108,18 @@ class LogState:
 Row = tuple[Event, NewEvent, str]  # a new event, what was asked for, its encoded data
 
 
+WORKFLOW_KEY_PREFIX = "wf:"  # the keys of the events the workflow itself numbers
+
+
 @dataclass
 class AppendPlan:
     """What an append does: for each event asked for, the event the log has under its key
-    afterwards (None: dropped as a stale attempt's), and the rows to insert for that."""
+    afterwards (None: dropped as a stale attempt's), the rows to insert for that, and the
+    workflow-keyed events whose data to replace (key, event, encoded data)."""
 
     results: list[Event | None]
     rows: list[Row]
+    replaced: list[tuple[str, Event, str]] = field(default_factory=list)
 
 
 def plan_append(task_id: str, log: LogState, new: Sequence[NewEvent]) -> AppendPlan:
@@ -118,7 +129,14 @@ def plan_append(task_id: str, log: LogState, new: Sequence[NewEvent]) -> AppendP
     seq = log.last_seq
     for item in new:
         if item.key in found:
-            plan.results.append(found[item.key])
+            kept = found[item.key]
+            if item.key.startswith(WORKFLOW_KEY_PREFIX) and item.type == kept.type:
+                data = encode_data(item.data)
+                if json.loads(data) != kept.data:
+                    kept = kept.model_copy(update={"data": json.loads(data)})
+                    found[item.key] = kept
+                    plan.replaced.append((item.key, kept, data))
+            plan.results.append(kept)
             continue
         if item.stream is not None and log.attempts.get(item.stream, -1) > item.attempt:
             plan.results.append(None)

@@ -62,6 +62,9 @@ class _Events(base.EventLog):
                 data.latest_attempt[(task_id, item.stream)] = item.attempt
             else:
                 data.changed[task_id] = event.time
+        for key, event, _ in plan.replaced:
+            kept = event.model_copy(deep=True)
+            events[event.seq - 1] = by_key[key] = kept
         return plan
 
     async def last_attempt(self, task_id: str, stream: str) -> int:

@@ -91,6 +91,11 @@ class _Events(base.EventLog):
                     ],
                 )
                 await db.execute("SELECT pg_notify($1, $2)", CHANNEL, task_id)
+            if plan.replaced:
+                await db.executemany(
+                    "UPDATE te_events SET data = $1 WHERE task_id = $2 AND key = $3",
+                    [(data, task_id, key) for key, _, data in plan.replaced],
+                )
         return plan
 
     async def last_attempt(self, task_id: str, stream: str) -> int:

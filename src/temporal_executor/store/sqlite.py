@@ -85,6 +85,10 @@ class _Events(base.EventLog):
                     for e, n, d in rows
                 ],
             )
+            db.executemany(
+                "UPDATE events SET data = ? WHERE task_id = ? AND key = ?",
+                [(d, task_id, key) for key, _, d in plan.replaced],
+            )
             return plan
 
         return await self.db.write(append)

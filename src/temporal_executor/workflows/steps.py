@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from ..activities import EventRecord, RecordActivities, RecordInput
     from ..llm.messages import Message
     from ..policies import RECORD_RETRY, RECORD_TIMEOUT
+    from ..store import WORKFLOW_KEY_PREFIX
     from ..tasks import EventType, TaskState
 
 __all__ = ["Steps"]
@@ -33,7 +34,9 @@ class Steps:
     def publish(self, type: EventType, data: dict[str, Any], *, key: str | None = None) -> None:
         """Queue an event for the next `record` (under `key` when one is given)."""
         self.seq += 1
-        self._events.append(EventRecord(key=key or f"wf:{self.seq}", type=type, data=data))
+        self._events.append(
+            EventRecord(key=key or f"{WORKFLOW_KEY_PREFIX}{self.seq}", type=type, data=data)
+        )
 
     @property
     def queued(self) -> bool:

@@ -172,3 +172,53 @@ async def test_unknown_route_is_json(stack: Stack) -> None:
     response = await stack.http.get("/api/v1/nothing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_out_of_range_query_parameters(stack: Stack) -> None:
+    """An integer SQLite cannot hold, or an id no task can have, is a 422 naming the
+    parameter, not a 500 from the store."""
+    huge = "451635952847399485603577856"
+    for path, name in (
+        (f"/api/v1/tasks?offset={huge}", "offset"),
+        ("/api/v1/tasks?offset=9223372036854775807", "offset"),
+        ("/api/v1/tasks?offset=-1", "offset"),
+        ("/api/v1/tasks?limit=501", "limit"),
+        (f"/api/v1/tasks?limit={huge}", "limit"),
+        ("/api/v1/tasks?session_id=" + "s" * 129, "session_id"),
+        ("/api/v1/tasks?session_id=a%20b", "session_id"),
+        ("/api/v1/tasks?status=sleeping", "status"),
+        (f"/api/v1/tasks/t-1/events?after={huge}", "after"),
+    ):
+        response = await stack.http.get(path)
+        assert response.status_code == 422, (path, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request" and error["message"].startswith(name), error
+    ok = await stack.http.get("/api/v1/tasks?offset=2147483647&limit=500")
+    assert ok.status_code == 200 and ok.json() == {"tasks": [], "next_offset": None}
+
+
+async def test_bad_ids_and_event_ids(stack: Stack) -> None:
+    """Path ids have the charset and length of the ids we hand out; Last-Event-ID is a seq."""
+    for method, path in (
+        ("GET", "/api/v1/tasks/" + "t" * 129),
+        ("GET", "/api/v1/tasks/-leading-dash"),
+        ("GET", "/api/v1/tasks/%E2%9C%93"),
+        ("POST", "/api/v1/tasks/a%20b/cancel"),
+        ("GET", "/api/v1/sessions/" + "s" * 129),
+        ("DELETE", "/api/v1/sessions/%00"),
+    ):
+        response = await stack.http.request(method, path)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert "task_id" in response.text or "session_id" in response.text
+    response = await stack.http.post("/api/v1/approve/" + "w" * 145, json={"approved": True})
+    assert response.status_code == 422 and "workflow_id" in response.text
+    await stack.execute(task_id="seq-1", user_message="hi [no tools]", model_config=MODEL)
+    for header in ("99999999999999999999999", "12a", "²".encode()):
+        response = await stack.http.get(
+            "/api/v1/tasks/seq-1/events", headers={"Last-Event-ID": header}
+        )
+        assert response.status_code == 422, (header, response.text)
+        assert "last-event-id" in response.json()["error"]["message"].lower()
+    events = await stack.events("seq-1")
+    assert events[-1]["event"] == "task.completed"

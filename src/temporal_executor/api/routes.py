@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..config import DefaultAgent
@@ -29,6 +29,17 @@ from .bodies import (
     TaskBody,
     TaskPage,
     execute_request,
+)
+from .params import (
+    After,
+    LastEventId,
+    Limit,
+    Offset,
+    SessionFilter,
+    SessionIdPath,
+    StatusFilter,
+    TaskIdPath,
+    WorkflowIdPath,
 )
 from .sse import sse_stream
 from .submission import Submissions
@@ -105,10 +116,10 @@ async def execute(
 @router.get("/api/v1/tasks", response_model=TaskPage, tags=["tasks"])
 async def list_tasks(
     api: Deps,
-    session_id: Annotated[str | None, Query()] = None,
-    status: Annotated[TaskStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    session_id: SessionFilter = None,
+    status: StatusFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> TaskPage:
     """Tasks, oldest first, optionally of one session and/or in one status; paged."""
     statuses = None if status is None else [status]
@@ -132,36 +143,36 @@ async def list_approvals(
 
 
 @router.get("/api/v1/sessions/{session_id}", response_model=Session, tags=["sessions"])
-async def get_session(session_id: str, api: Deps) -> Session:
+async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
     """The session's turns (its tasks), its transcript and its summed token usage."""
     tasks, messages, usage = await api.tasks.session(session_id)
     return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
 
 
 @router.delete("/api/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
-async def delete_session(session_id: str, api: Deps) -> Response:
+async def delete_session(session_id: SessionIdPath, api: Deps) -> Response:
     """Delete the session's tasks, events and transcript (409 while a task runs)."""
     await api.tasks.delete_session(session_id)
     return Response(status_code=204)
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskBody, tags=["tasks"])
-async def get_task(task_id: str, api: Deps) -> TaskBody:
+async def get_task(task_id: TaskIdPath, api: Deps) -> TaskBody:
     return api.body(await api.tasks.get(task_id))
 
 
 @router.get("/api/v1/tasks/{task_id}/events", tags=["tasks"])
 async def task_events(
-    task_id: str,
+    task_id: TaskIdPath,
     api: Deps,
-    after: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    after: After = None,
+    last_event_id: LastEventId = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `id` is the seq, `event` the type; ends after the terminal event."""
     tasks = api.tasks
     await tasks.get(task_id)
     if after is None:
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+        after = int(last_event_id) if last_event_id else 0
 
     async def ended() -> bool:
         return (await tasks.get(task_id)).status.terminal
@@ -172,7 +183,7 @@ async def task_events(
 
 
 @router.post("/api/v1/approve/{workflow_id}", tags=["tasks"])
-async def approve(workflow_id: str, body: ApprovalDecision, api: Deps) -> dict[str, Any]:
+async def approve(workflow_id: WorkflowIdPath, body: ApprovalDecision, api: Deps) -> dict[str, Any]:
     """Approve or reject the tool calls the task is waiting on (409 when none is)."""
     if not workflow_id.startswith(WORKFLOW_PREFIX):
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
@@ -182,7 +193,7 @@ async def approve(workflow_id: str, body: ApprovalDecision, api: Deps) -> dict[s
 
 
 @router.post("/api/v1/tasks/{task_id}/answer", tags=["tasks"])
-async def answer(task_id: str, body: AnswerRequest, api: Deps) -> dict[str, Any]:
+async def answer(task_id: TaskIdPath, body: AnswerRequest, api: Deps) -> dict[str, Any]:
     """Answer the questions the task asks (`ask_user`): 409 when none is pending, 400 when
     the answers do not fit them (one list per question)."""
     await api.tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
@@ -190,7 +201,7 @@ async def answer(task_id: str, body: AnswerRequest, api: Deps) -> dict[str, Any]
 
 
 @router.post("/api/v1/tasks/{task_id}/cancel", status_code=202, tags=["tasks"])
-async def cancel(task_id: str, api: Deps) -> dict[str, Any]:
+async def cancel(task_id: TaskIdPath, api: Deps) -> dict[str, Any]:
     await api.tasks.cancel(task_id)
     return {"task_id": task_id, "workflow_id": workflow_id(task_id), "cancel_requested": True}
 

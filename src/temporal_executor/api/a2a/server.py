@@ -46,6 +46,7 @@ from .handler import TemporalRequestHandler
 from .hitl import HITL_EXTENSION_URI
 from .push import PushNotifier
 from .push_configs import PushConfigs
+from .streams import started_jsonrpc, started_rest
 from .task_store import ServiceTaskStore
 
 __all__ = ["A2AServer"]
@@ -95,7 +96,7 @@ class A2AServer:
             agent_card_routes=[Route(path, self._card(), methods=["GET"]) for path in CARD_PATHS],
             # Also with a trailing slash: clients joining "/" to the card's URL post there.
             jsonrpc_routes=[
-                Route(path, _jsonrpc_endpoint(self.handler), methods=["POST"])
+                Route(path, started_jsonrpc(_jsonrpc_endpoint(self.handler)), methods=["POST"])
                 for path in (JSONRPC_PATH, JSONRPC_PATH + "/")
             ],
             rest_routes=_rest_routes(self.handler),
@@ -182,7 +183,7 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     ]
     legacy = REST03Adapter(http_handler=handler)
     for (path, method), endpoint in legacy.routes().items():
-        routes.append(Route(REST_PATH + path, endpoint, methods=[method]))
+        routes.append(Route(REST_PATH + path, started_rest(endpoint), methods=[method]))
     return routes
 
 

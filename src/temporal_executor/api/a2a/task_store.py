@@ -6,6 +6,7 @@ The workflow is the only writer of a task: `save` and `delete` are refused."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from a2a.helpers import new_text_part
@@ -31,10 +32,12 @@ from a2a.utils.task import (
 
 from ...service import TaskService
 from ...tasks import TaskStatus
+from ..bodies import ID_PATTERN
+from ..params import MAX_OFFSET
 from .errors import a2a_errors
 from .view import TERMINAL, TaskView
 
-__all__ = ["ServiceTaskStore"]
+__all__ = ["ServiceTaskStore", "check_task_id"]
 
 # The A2A states a ListTasks filter asks for, in our stored statuses.
 _STATUS_FILTER: dict[TaskState, list[TaskStatus]] = {
@@ -58,7 +61,9 @@ class ServiceTaskStore(TaskStore):
         self.service = service
 
     async def view(self, task_id: str, *, hitl: bool = False) -> TaskView:
-        """The task as of its latest event; `TaskNotFoundError` (A2A) when there is none."""
+        """The task as of its latest event; `TaskNotFoundError` (A2A) when there is none,
+        `InvalidParamsError` for an id that no task can have."""
+        check_task_id(task_id)
         with a2a_errors():
             state = await self.service.get(task_id)
             view = TaskView(task_id, state.session_id, hitl=hitl)
@@ -148,10 +153,21 @@ _MAX_RECENT = 10_000
 def _offset(token: str) -> int:
     if not token:
         return 0
-    decoded = decode_page_token(token)
-    if not decoded.isdigit():
+    decoded = decode_page_token(token[:64])
+    if len(token) > 64 or not re.fullmatch(r"[0-9]{1,10}", decoded) or int(decoded) > MAX_OFFSET:
         raise InvalidParamsError("pageToken is not a token this server gave out")
     return int(decoded)
+
+
+def check_task_id(task_id: str) -> None:
+    """Refuse an id that no task can have (ours are `ID_PATTERN`), before it reaches Temporal
+    or the store."""
+    if not re.fullmatch(ID_PATTERN, task_id):
+        shown = task_id if len(task_id) <= 64 else task_id[:64] + "…"
+        raise InvalidParamsError(
+            f"id {shown!r} is not a task id (1 to 128 letters, digits and . _ : @ -, "
+            "starting with a letter or digit)"
+        )
 
 
 def _trimmed(task: Task, params: ListTasksRequest) -> Task:

@@ -6,7 +6,11 @@ ExecutorError                          code                     HTTP  retried by
 │   ├── UnknownProviderError           unknown_provider          400   no
 │   ├── ProviderNotConfiguredError     provider_not_configured   400   no
 │   ├── ToolSpecError                  invalid_tool              400   no
-│   └── InvalidArgumentsError          invalid_arguments         422   no
+│   ├── InvalidArgumentsError          invalid_arguments         422   no
+│   ├── BodyTooLargeError              body_too_large            413   -
+│   └── UnsupportedMediaTypeError      unsupported_media_type    415   -
+├── UnauthorizedError                  unauthorized              401   -
+├── ForbiddenError                     forbidden                 403   -
 ├── TaskNotFoundError                  task_not_found            404   -
 │   └── SessionNotFoundError           session_not_found         404   -
 ├── ConflictError                      conflict                  409   no
@@ -34,9 +38,11 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError, FailureError
 
 __all__ = [
+    "BodyTooLargeError",
     "ConfigError",
     "ConflictError",
     "ExecutorError",
+    "ForbiddenError",
     "InvalidArgumentsError",
     "ModelUnavailableError",
     "ProviderError",
@@ -48,7 +54,9 @@ __all__ = [
     "ToolError",
     "ToolSpecError",
     "TranscriptError",
+    "UnauthorizedError",
     "UnknownProviderError",
+    "UnsupportedMediaTypeError",
     "describe_validation",
     "failure_message",
     "from_failure",
@@ -110,6 +118,34 @@ class InvalidArgumentsError(RequestError):
 
     code = "invalid_arguments"
     http_status = 422
+
+
+class BodyTooLargeError(RequestError):
+    """The request body is over `server.max_body_bytes`."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
+class UnsupportedMediaTypeError(RequestError):
+    """The request body is not JSON (its Content-Type says something else)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class UnauthorizedError(ExecutorError):
+    """No bearer token, or one that is not a key of this server."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(ExecutorError):
+    """The caller's key is known but lacks the scope this call needs (named in `details`)."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 class TaskNotFoundError(ExecutorError):

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Config
 from ..service import TaskService
+from .auth import Authenticator
 from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit
 from .routes import Api, router
@@ -61,6 +62,6 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     for server in background:
         server.mount(app)
     # Added last = outermost: the size cap applies before anything reads the body.
-    app.add_middleware(BearerAuth, keys=config.server.api_keys())
+    app.add_middleware(BearerAuth, authenticator=Authenticator(config.server.api_keys()))
     app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
     return app

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from ..errors import ExecutorError, describe_validation
+from ..errors import ExecutorError, UnsupportedMediaTypeError, describe_validation
+from .middleware import error_headers
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status)
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -35,11 +41,18 @@ def install_error_handlers(app: FastAPI) -> None:
         status = exc.http_status
         if status >= 500:
             logger.error("unhandled %s: %s", type(exc).__name__, exc.message)
-        return error_response(status, exc.code, exc.message, exc.details)
+        response = error_response(status, exc.code, exc.message, exc.details)
+        response.headers.update(error_headers(exc))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
+        body_sent = any(e.get("loc", ())[:1] == ("body",) for e in errors)
+        if body_sent and not _is_json(request) and await request.body():
+            media = request.headers.get("content-type") or "no Content-Type"
+            error = UnsupportedMediaTypeError(f"send the body as application/json, not {media}")
+            return error_response(415, error.code, error.message)
         if errors and errors[0].get("type") == "json_invalid":
             return error_response(422, "invalid_request", "request body is not valid JSON")
         message, details = describe_validation(errors, field=_field)

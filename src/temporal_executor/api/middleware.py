@@ -1,13 +1,22 @@
-"""ASGI middleware: bearer-token auth and the request-size cap."""
+"""ASGI middleware: bearer-token auth and the request-size cap.
+
+Both answer before the app runs, in the error format of the route asked for (`error_body`):
+ours (`{"error": {"code": "unauthorized", "message", "details"}}`) everywhere but under the
+A2A HTTP+JSON routes, which answer in A2A's (`{"error": {"code": 401, "status":
+"UNAUTHENTICATED", "message"}}`).
+"""
 
 from __future__ import annotations
 
-import hmac
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BearerAuth", "BodyLimit"]
+from ..errors import BodyTooLargeError, ExecutorError, ForbiddenError, UnauthorizedError
+from .auth import CALLER_STATE, Authenticator
+
+__all__ = ["BearerAuth", "BodyLimit", "error_body", "error_headers"]
 
 _OPEN_PATHS = (
     "/healthz",
@@ -18,34 +27,58 @@ _OPEN_PATHS = (
     "/.well-known/",
     "/a2a/.well-known/",
 )
+A2A_REST_PREFIX = "/a2a/rest/"
+# google.rpc status names of the errors answered here, for the A2A HTTP+JSON format.
+_GRPC_STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT"}
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
+def error_body(path: str, error: ExecutorError) -> dict[str, Any]:
+    """`error` as the body the route at `path` answers errors with."""
+    if path.startswith(A2A_REST_PREFIX):
+        status = _GRPC_STATUS.get(error.http_status, "INVALID_ARGUMENT")
+        return {"error": {"code": error.http_status, "status": status, "message": error.message}}
+    return {"error": {"code": error.code, "message": error.message, "details": error.details}}
+
+
+def error_headers(error: ExecutorError) -> dict[str, str]:
+    """RFC 6750's challenge on 401 and 403."""
+    if isinstance(error, UnauthorizedError):
+        return {"WWW-Authenticate": 'Bearer realm="temporal-executor"'}
+    if isinstance(error, ForbiddenError):
+        scope = error.details.get("scope", "") if isinstance(error.details, dict) else ""
+        challenge = f'Bearer realm="temporal-executor", error="insufficient_scope", scope="{scope}"'
+        return {"WWW-Authenticate": challenge}
+    return {}
+
+
+async def _send_error(send: Send, path: str, error: ExecutorError) -> None:
+    body = json.dumps(error_body(path, error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    headers += [(k.lower().encode(), v.encode()) for k, v in error_headers(error).items()]
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class BearerAuth:
-    """Requires `Authorization: Bearer <key>` when keys are configured; probes stay open."""
+    """Requires `Authorization: Bearer <key>` when keys are configured (probes, docs and
+    the agent card stay open), and stores the `Caller` on the request for the routes."""
 
-    def __init__(self, app: ASGIApp, keys: set[str]) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
-        self.keys = [k.encode() for k in keys]
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"].startswith(_OPEN_PATHS):
+        if scope["type"] != "http" or scope["path"].startswith(_OPEN_PATHS):
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() == b"bearer" and any(hmac.compare_digest(token, k) for k in self.keys):
-            await self.app(scope, receive, send)
+        header = dict(scope["headers"]).get(b"authorization")
+        try:
+            caller = self.authenticator.authenticate(header)
+        except UnauthorizedError as exc:
+            await _send_error(send, scope["path"], exc)
             return
-        await _send_error(send, 401, "unauthorized", "missing or invalid bearer token")
+        scope.setdefault("state", {})[CALLER_STATE] = caller
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -61,7 +94,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _send_error(send, 413, "body_too_large", self._message())
+            await _send_error(send, scope["path"], self._error())
             return
         received = 0
         responded = False
@@ -74,7 +107,7 @@ class BodyLimit:
                 if received > self.max_bytes and not responded:
                     # Answer now: the app may turn the exception below into its own error.
                     responded = True
-                    await _send_error(send, 413, "body_too_large", self._message())
+                    await _send_error(send, scope["path"], self._error())
                     raise _TooLarge
             return message
 
@@ -87,8 +120,8 @@ class BodyLimit:
         except _TooLarge:
             pass
 
-    def _message(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
+    def _error(self) -> BodyTooLargeError:
+        return BodyTooLargeError(f"request body larger than {self.max_bytes} bytes")
 
 
 class _TooLarge(Exception):

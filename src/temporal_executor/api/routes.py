@@ -14,12 +14,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from ..config import DefaultAgent
+from ..config import DefaultAgent, Scope
 from ..errors import TaskNotFoundError
 from ..observability import TASKS_OPEN, TASKS_PARKED, exposition
 from ..service import TaskService
 from ..tasks import TaskState, TaskStatus
 from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
+from .auth import Caller, CallerDep, requires
 from .bodies import (
     A2AMessageBody,
     AnswerRequest,
@@ -29,6 +30,15 @@ from .bodies import (
     TaskBody,
     TaskPage,
     execute_request,
+)
+from .openapi import (
+    BODY,
+    Accepted,
+    AnswerAccepted,
+    ApprovalAccepted,
+    CancelAccepted,
+    Readiness,
+    errors,
 )
 from .params import (
     After,
@@ -92,9 +102,18 @@ def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
     }
 
 
-async def _execute(api: Api, body: ExecuteRequest, wait: bool, response: Response) -> Any:
+def _audit(caller: Caller | None, action: str, task_or_session: str) -> None:
+    """Who did what, when auth is on (the key's name; never the key)."""
+    if caller is not None:
+        logger.info("%s %s by key %r", action, task_or_session, caller.name)
+
+
+async def _execute(
+    api: Api, body: ExecuteRequest, wait: bool, response: Response, caller: Caller | None
+) -> Any:
     input = api.submissions.prepare(body)
     state = await api.tasks.submit(input, named=body.task_id is not None)
+    _audit(caller, "task submitted:", state.task_id)
     if wait:
         response.status_code = 200
         return api.body(await api.tasks.wait(state.task_id, state))
@@ -102,18 +121,35 @@ async def _execute(api: Api, body: ExecuteRequest, wait: bool, response: Respons
     return _accepted(api, state)
 
 
-@router.post("/api/v1/execute", status_code=202, tags=["tasks"])
+@router.post(
+    "/api/v1/execute",
+    status_code=202,
+    tags=["tasks"],
+    dependencies=[requires(Scope.WRITE)],
+    responses={
+        202: {"model": Accepted, "description": "the task started (or exists already)"},
+        200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
+        **errors(400, 409, *BODY, 503),
+    },
+)
 async def execute(
     body: ExecuteRequest,
     api: Deps,
+    caller: CallerDep,
     response: Response,
     wait: Annotated[bool, Query(description="wait until the task ends or awaits approval")] = False,
 ) -> Any:
     """Start a task (or return the existing one with the same `task_id`)."""
-    return await _execute(api, body, wait, response)
+    return await _execute(api, body, wait, response, caller)
 
 
-@router.get("/api/v1/tasks", response_model=TaskPage, tags=["tasks"])
+@router.get(
+    "/api/v1/tasks",
+    response_model=TaskPage,
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(422),
+)
 async def list_tasks(
     api: Deps,
     session_id: SessionFilter = None,
@@ -128,7 +164,13 @@ async def list_tasks(
     return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
 
 
-@router.get("/api/v1/approvals", response_model=ApprovalPage, tags=["approvals"])
+@router.get(
+    "/api/v1/approvals",
+    response_model=ApprovalPage,
+    tags=["approvals"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(422),
+)
 async def list_approvals(
     api: Deps,
     session_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -142,26 +184,57 @@ async def list_approvals(
     return ApprovalPage(approvals=calls[:limit], next_offset=offset + limit if more else None)
 
 
-@router.get("/api/v1/sessions/{session_id}", response_model=Session, tags=["sessions"])
+@router.get(
+    "/api/v1/sessions/{session_id}",
+    response_model=Session,
+    tags=["sessions"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(404, 422),
+)
 async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
     """The session's turns (its tasks), its transcript and its summed token usage."""
     tasks, messages, usage = await api.tasks.session(session_id)
     return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
 
 
-@router.delete("/api/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
-async def delete_session(session_id: SessionIdPath, api: Deps) -> Response:
+@router.delete(
+    "/api/v1/sessions/{session_id}",
+    status_code=204,
+    tags=["sessions"],
+    dependencies=[requires(Scope.WRITE)],
+    responses=errors(404, 409, 422, 503),
+)
+async def delete_session(session_id: SessionIdPath, api: Deps, caller: CallerDep) -> Response:
     """Delete the session's tasks, events and transcript (409 while a task runs)."""
     await api.tasks.delete_session(session_id)
+    _audit(caller, "session deleted:", session_id)
     return Response(status_code=204)
 
 
-@router.get("/api/v1/tasks/{task_id}", response_model=TaskBody, tags=["tasks"])
+@router.get(
+    "/api/v1/tasks/{task_id}",
+    response_model=TaskBody,
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(404, 422, 503),
+)
 async def get_task(task_id: TaskIdPath, api: Deps) -> TaskBody:
     return api.body(await api.tasks.get(task_id))
 
 
-@router.get("/api/v1/tasks/{task_id}/events", tags=["tasks"])
+@router.get(
+    "/api/v1/tasks/{task_id}/events",
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "the task's events as Server-Sent Events",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(404, 422, 503),
+    },
+)
 async def task_events(
     task_id: TaskIdPath,
     api: Deps,
@@ -182,34 +255,68 @@ async def task_events(
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-@router.post("/api/v1/approve/{workflow_id}", tags=["tasks"])
-async def approve(workflow_id: WorkflowIdPath, body: ApprovalDecision, api: Deps) -> dict[str, Any]:
+@router.post(
+    "/api/v1/approve/{workflow_id}",
+    tags=["tasks"],
+    dependencies=[requires(Scope.APPROVE)],
+    responses={200: {"model": ApprovalAccepted}, **errors(400, 404, 409, *BODY, 503)},
+)
+async def approve(
+    workflow_id: WorkflowIdPath, body: ApprovalDecision, api: Deps, caller: CallerDep
+) -> dict[str, Any]:
     """Approve or reject the tool calls the task is waiting on (409 when none is)."""
     if not workflow_id.startswith(WORKFLOW_PREFIX):
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
     task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
     await api.tasks.approve(task_id, ApproveInput(decision=body))
+    _audit(caller, "tool calls decided:", task_id)
     return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
 
 
-@router.post("/api/v1/tasks/{task_id}/answer", tags=["tasks"])
-async def answer(task_id: TaskIdPath, body: AnswerRequest, api: Deps) -> dict[str, Any]:
+@router.post(
+    "/api/v1/tasks/{task_id}/answer",
+    tags=["tasks"],
+    dependencies=[requires(Scope.APPROVE)],
+    responses={200: {"model": AnswerAccepted}, **errors(400, 404, 409, *BODY, 503)},
+)
+async def answer(
+    task_id: TaskIdPath, body: AnswerRequest, api: Deps, caller: CallerDep
+) -> dict[str, Any]:
     """Answer the questions the task asks (`ask_user`): 409 when none is pending, 400 when
     the answers do not fit them (one list per question)."""
     await api.tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
+    _audit(caller, "questions answered:", task_id)
     return {"task_id": task_id, "workflow_id": workflow_id(task_id), **body.model_dump()}
 
 
-@router.post("/api/v1/tasks/{task_id}/cancel", status_code=202, tags=["tasks"])
-async def cancel(task_id: TaskIdPath, api: Deps) -> dict[str, Any]:
+@router.post(
+    "/api/v1/tasks/{task_id}/cancel",
+    status_code=202,
+    tags=["tasks"],
+    dependencies=[requires(Scope.WRITE)],
+    responses={202: {"model": CancelAccepted}, **errors(404, 409, 422, 503)},
+)
+async def cancel(task_id: TaskIdPath, api: Deps, caller: CallerDep) -> dict[str, Any]:
     await api.tasks.cancel(task_id)
+    _audit(caller, "task cancelled:", task_id)
     return {"task_id": task_id, "workflow_id": workflow_id(task_id), "cancel_requested": True}
 
 
-@router.post("/a2a/message", status_code=202, tags=["a2a"])
+@router.post(
+    "/a2a/message",
+    status_code=202,
+    tags=["a2a"],
+    dependencies=[requires(Scope.WRITE)],
+    responses={
+        202: {"model": Accepted, "description": "the task started (or exists already)"},
+        200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
+        **errors(400, 409, *BODY, 503),
+    },
+)
 async def a2a_message(
     body: A2AMessageBody,
     api: Deps,
+    caller: CallerDep,
     response: Response,
     wait: Annotated[bool, Query()] = False,
 ) -> Any:
@@ -222,7 +329,7 @@ async def a2a_message(
         session_id=body.session_id,
         user_message="\n".join(part.text for part in body.content),
     )
-    return await _execute(api, request, wait, response)
+    return await _execute(api, request, wait, response, caller)
 
 
 @router.get("/healthz", tags=["probes"])
@@ -230,7 +337,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["probes"])
+@router.get(
+    "/readyz",
+    tags=["probes"],
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "not ready: a check failed"}},
+)
 async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     """Ready when Temporal answers and the store can be read."""
     checks = await api.tasks.ready()

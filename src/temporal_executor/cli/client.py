@@ -45,7 +45,8 @@ def api_url(config: Config) -> str:
 
 def _client(config: Config, args: argparse.Namespace) -> httpx.Client:
     url = args.url or os.environ.get(URL_ENV) or api_url(config)
-    token = os.environ.get(TOKEN_ENV) or next(iter(sorted(config.server.api_keys())), None)
+    keys = config.server.api_keys()
+    token = os.environ.get(TOKEN_ENV) or (keys[0].secret if keys else None)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=None))
 

@@ -39,7 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ...config import Config
 from ...service import TaskService
 from ...tools.guard import AddressGuard
+from ..auth import CALLER_STATE, caller_from_scope
 from ..submission import Submissions
+from .access import scoped_jsonrpc, scoped_rest
 from .card import JSONRPC_PATH, REST_PATH, agent_card
 from .executor import TemporalAgentExecutor
 from .handler import TemporalRequestHandler
@@ -96,7 +98,11 @@ class A2AServer:
             agent_card_routes=[Route(path, self._card(), methods=["GET"]) for path in CARD_PATHS],
             # Also with a trailing slash: clients joining "/" to the card's URL post there.
             jsonrpc_routes=[
-                Route(path, started_jsonrpc(_jsonrpc_endpoint(self.handler)), methods=["POST"])
+                Route(
+                    path,
+                    scoped_jsonrpc(started_jsonrpc(_jsonrpc_endpoint(self.handler))),
+                    methods=["POST"],
+                )
                 for path in (JSONRPC_PATH, JSONRPC_PATH + "/")
             ],
             rest_routes=_rest_routes(self.handler),
@@ -125,7 +131,16 @@ class A2AServer:
         return card
 
 
-class _VersionByName(DefaultServerCallContextBuilder):
+class _WithCaller(DefaultServerCallContextBuilder):
+    """Every call's context carries its caller (`caller_of(context)`; None: auth is off)."""
+
+    def build(self, request: Request) -> ServerCallContext:
+        context = super().build(request)
+        context.state[CALLER_STATE] = caller_from_scope(request.scope)
+        return context
+
+
+class _VersionByName(_WithCaller):
     """For the 1.0 routes: no `A2A-Version` header means 1.0 (or `?A2A-Version=`)."""
 
     def build(self, request: Request) -> ServerCallContext:
@@ -140,7 +155,7 @@ class _VersionByName(DefaultServerCallContextBuilder):
 
 def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
     current = JsonRpcDispatcher(handler, context_builder=_VersionByName())
-    legacy = JsonRpcDispatcher(handler, enable_v0_3_compat=True)
+    legacy = JsonRpcDispatcher(handler, context_builder=_WithCaller(), enable_v0_3_compat=True)
 
     async def jsonrpc(request: Request) -> Response:
         """A2A JSON-RPC: 1.0 method names, and the 0.3 ones (`message/send`, …)."""
@@ -175,15 +190,17 @@ def _unknown_status(body: dict[str, Any]) -> str | None:
 def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         # Without the `/{tenant}` mount: we have no tenants, and it would catch every path.
-        Route(route.path, _spec_status(route.endpoint), methods=route.methods)
+        Route(route.path, scoped_rest(_spec_status(route.endpoint)), methods=route.methods)
         for route in create_rest_routes(
             handler, context_builder=_VersionByName(), path_prefix=REST_PATH
         )
         if isinstance(route, Route)
     ]
-    legacy = REST03Adapter(http_handler=handler)
+    legacy = REST03Adapter(http_handler=handler, context_builder=_WithCaller())
     for (path, method), endpoint in legacy.routes().items():
-        routes.append(Route(REST_PATH + path, started_rest(endpoint), methods=[method]))
+        routes.append(
+            Route(REST_PATH + path, scoped_rest(started_rest(endpoint)), methods=[method])
+        )
     return routes
 
 

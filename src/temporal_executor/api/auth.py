@@ -1,0 +1,120 @@
+"""Who is calling, and whether they may: one check for every transport.
+
+`Authenticator.authenticate(authorization)` takes the `Authorization` header (HTTP) or
+metadata value (gRPC) and gives the `Caller` whose key it carries, `None` when auth is off,
+or raises `UnauthorizedError` (401). `Caller.require(scope)` raises `ForbiddenError` (403)
+when the key lacks the scope. Tokens are compared in constant time against every key (their
+SHA-256 digests, so neither a key's length nor which key matched shows in the timing).
+
+Request handlers get the caller in one way: the `CallerDep` dependency (REST routes), or
+`caller_of(context)` (A2A handlers, from the `ServerCallContext`); both read what the
+`BearerAuth` middleware stored on the request (`caller_from_scope`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.types import Scope as AsgiScope
+
+from ..config import ApiKey, Scope
+from ..errors import ForbiddenError, UnauthorizedError
+
+__all__ = [
+    "CALLER_STATE",
+    "Authenticator",
+    "Caller",
+    "CallerDep",
+    "caller_from_scope",
+    "caller_of",
+    "requires",
+]
+
+CALLER_STATE = "caller"  # the key of the request state (and A2A call context state)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller: the name of the key it used (for audit: who started,
+    approved or cancelled) and what that key may do."""
+
+    name: str
+    scopes: frozenset[Scope]
+
+    def require(self, scope: Scope) -> None:
+        """Raise `ForbiddenError` unless this caller's key has `scope`."""
+        if scope not in self.scopes:
+            raise ForbiddenError(
+                f"key {self.name!r} may not do this: it needs the {scope.value!r} scope",
+                details={"scope": scope.value},
+            )
+
+
+class Authenticator:
+    """The keys of this server (empty: auth is off)."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = [(_digest(k.secret.encode()), k) for k in keys]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def authenticate(self, authorization: str | bytes | None) -> Caller | None:
+        """The caller an `Authorization: Bearer <key>` value names; None when auth is off;
+        `UnauthorizedError` for a missing, malformed or unknown token."""
+        if not self._keys:
+            return None
+        value = authorization.encode() if isinstance(authorization, str) else authorization
+        scheme, _, token = (value or b"").strip().partition(b" ")
+        if scheme.lower() != b"bearer" or not token.strip():
+            raise UnauthorizedError("missing bearer token (Authorization: Bearer <key>)")
+        digest = _digest(token.strip())
+        found = None
+        for known, key in self._keys:  # every key, no early exit: the same time for all
+            if hmac.compare_digest(digest, known):
+                found = key
+        if found is None:
+            raise UnauthorizedError("invalid bearer token")
+        return Caller(found.name, found.scopes)
+
+
+def _digest(secret: bytes) -> bytes:
+    return hashlib.sha256(secret).digest()
+
+
+def caller_from_scope(scope: AsgiScope) -> Caller | None:
+    """The caller `BearerAuth` found for this request (None: auth is off)."""
+    caller: Caller | None = scope.get("state", {}).get(CALLER_STATE)
+    return caller
+
+
+def _caller(request: Request) -> Caller | None:
+    return caller_from_scope(request.scope)
+
+
+CallerDep = Annotated[Caller | None, Depends(_caller)]
+"""A REST route's caller: `None` when auth is off."""
+
+
+def requires(scope: Scope) -> Any:
+    """A route dependency: 403 unless the caller's key has `scope` (nothing when auth is
+    off)."""
+
+    def check(caller: CallerDep) -> None:
+        if caller is not None:
+            caller.require(scope)
+
+    return Depends(check)
+
+
+def caller_of(context: Any) -> Caller | None:
+    """The caller of an A2A call, from its `ServerCallContext` (None: auth is off)."""
+    state: dict[str, Any] = getattr(context, "state", None) or {}
+    caller: Caller | None = state.get(CALLER_STATE)
+    return caller

@@ -7,11 +7,20 @@ types check a `ToolSpec`'s `config` (`tools/base.py`).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["TOOL_NAME_PATTERN", "ModelChoice", "ModelSettings", "Sampling", "ToolSpec"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "TOOL_NAME_PATTERN",
+    "ModelChoice",
+    "ModelSettings",
+    "Sampling",
+    "ToolSpec",
+    "json_bounds_problem",
+]
 
 
 class Sampling(BaseModel):
@@ -52,6 +61,26 @@ class ModelSettings(ModelChoice):
     def choices(self) -> list[ModelChoice]:
         """The model, then its fallbacks."""
         return [ModelChoice.model_validate(self.model_dump(exclude={"fallbacks"})), *self.fallbacks]
+
+
+MAX_JSON_DEPTH = 32  # deep enough for any real tool schema or metadata
+
+
+def json_bounds_problem(value: Any, *, max_depth: int, max_bytes: int) -> str | None:
+    """Why `value` (parsed JSON) is over the bounds, or None when it is within them."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return f"nested deeper than {max_depth} levels"
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > max_bytes:
+        return f"larger than {max_bytes} bytes as JSON ({size})"
+    return None
 
 
 # What every provider accepts as a function name.

@@ -222,3 +222,63 @@ async def test_bad_ids_and_event_ids(stack: Stack) -> None:
         assert "last-event-id" in response.json()["error"]["message"].lower()
     events = await stack.events("seq-1")
     assert events[-1]["event"] == "task.completed"
+
+
+async def test_per_field_caps(stack: Stack, tool_server: FakeServer) -> None:
+    good = weather_tool(tool_server)
+    nested: dict[str, Any] = {"type": "string"}
+    for _ in range(20):
+        nested = {"type": "object", "properties": {"a": nested}}
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(tools=[{**good, "parameters": nested}]),
+        contains="its parameters is nested deeper than 32 levels",
+    )
+    wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(3000)}}
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(tools=[{**good, "parameters": wide}]),
+        contains="its parameters is larger than 65536 bytes",
+    )
+    many = [{**good, "name": f"tool_{i}"} for i in range(129)]
+    await expect(stack, 422, "invalid_request", body(tools=many), contains="tools")
+    big_config = {**good, "config": {**good["config"], "headers": {"X-Pad": "p" * 20_000}}}
+    await expect(
+        stack, 422, "invalid_request", body(tools=[big_config]), contains="its config is larger"
+    )
+    response = await stack.http.post(
+        "/a2a/message",
+        json={"content": [{"type": "text", "text": "hi"}], "metadata": {"pad": "x" * 70_000}},
+    )
+    assert response.status_code == 422 and "metadata is larger" in response.text, response.text
+    response = await stack.http.post(
+        "/a2a/message", json={"content": [{"type": "text", "text": "hi"}] * 65}
+    )
+    assert response.status_code == 422 and "content" in response.json()["error"]["message"]
+
+
+async def test_body_nesting_and_media_type(stack: Stack) -> None:
+    """A body of a million brackets would exhaust the JSON parsers' stack (a 500): it is
+    refused before any parser sees it, in each transport's error format."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    json_type = {"content-type": "application/json"}
+    response = await stack.http.post("/api/v1/execute", content=deep, headers=json_type)
+    assert response.status_code == 422, response.text
+    assert "nested deeper than 64 levels" in response.json()["error"]["message"]
+    for path in ("/a2a/rest/message:send", "/a2a/rest/v1/message:send"):
+        response = await stack.http.post(path, content=deep, headers=json_type)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    response = await stack.http.post("/a2a", content=deep, headers=json_type)
+    assert response.status_code == 200
+    assert response.json()["error"]["code"] == -32600
+    text = b'{"user_message": "hi", "model_config": {"provider": "openai", "model": "m"}}'
+    for media in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": media} if media else {}
+        response = await stack.http.post("/api/v1/execute", content=text, headers=headers)
+        assert response.status_code == 415, (media, response.text)
+        assert response.json()["error"]["code"] == "unsupported_media_type"

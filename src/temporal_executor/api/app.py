@@ -13,7 +13,7 @@ from ..config import Config
 from ..service import TaskService
 from .auth import Authenticator
 from .errors import install_error_handlers
-from .middleware import BearerAuth, BodyLimit
+from .middleware import BearerAuth, BodyLimit, NestingLimit
 from .routes import Api, router
 from .submission import Submissions
 
@@ -61,7 +61,9 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     app.include_router(router)
     for server in background:
         server.mount(app)
-    # Added last = outermost: the size cap applies before anything reads the body.
+    # Added last = outermost: the size cap applies before anything reads the body, and the
+    # nesting cap after auth and before any JSON parser.
+    app.add_middleware(NestingLimit)
     app.add_middleware(BearerAuth, authenticator=Authenticator(config.server.api_keys()))
     app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
     return app

@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..config import DefaultAgent
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage
-from ..spec import ModelSettings, ToolSpec
+from ..spec import MAX_JSON_DEPTH, ModelSettings, ToolSpec, json_bounds_problem
 from ..tasks import PendingCall, TaskState
 
 __all__ = [
     "ID_PATTERN",
+    "MAX_PARTS",
     "OVERRIDES",
     "A2AContentPart",
     "A2AMessageBody",
@@ -25,10 +26,19 @@ __all__ = [
     "Session",
     "TaskBody",
     "TaskPage",
+    "bounded_metadata",
     "execute_request",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+# Per-field caps of a request (the whole body is capped by `server.max_body_bytes`): small
+# enough that a request cannot make the API, or every LLM call, walk megabytes of nesting.
+MAX_MESSAGE_CHARS = 1_000_000
+MAX_TOOLS = 128
+MAX_SCHEMA_BYTES = 65_536
+MAX_TOOL_CONFIG_BYTES = 16_384
+MAX_METADATA_BYTES = 65_536
+MAX_PARTS = 64
 # Execute fields a message's metadata may set for a new task.
 OVERRIDES = frozenset(
     {
@@ -63,10 +73,10 @@ class ExecuteRequest(BaseModel):
 
     task_id: str | None = Field(default=None, pattern=ID_PATTERN)
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    user_message: str = Field(min_length=1, max_length=1_000_000)
-    system_message: str | None = Field(default=None, max_length=1_000_000)
+    user_message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    system_message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     model: ModelSettings = Field(alias="model_config")
-    tools: list[ToolSpec] = Field(default_factory=list, max_length=128)
+    tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
     max_iterations: int | None = Field(default=None, ge=1)
     require_approval: bool | list[str] | None = None
     # Seconds a tool call waits for a decision (then `executor.approval_timeout_action`).
@@ -84,6 +94,14 @@ class ExecuteRequest(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate tool names: {', '.join(duplicates)}")
+        for tool in tools:
+            for what, value, size in (
+                ("parameters", tool.parameters, MAX_SCHEMA_BYTES),
+                ("config", tool.config, MAX_TOOL_CONFIG_BYTES),
+            ):
+                problem = json_bounds_problem(value, max_depth=MAX_JSON_DEPTH, max_bytes=size)
+                if problem:
+                    raise ValueError(f"tool {tool.name!r}: its {what} is {problem}")
         return tools
 
 
@@ -122,7 +140,7 @@ def execute_request(
 
 class A2AContentPart(BaseModel):
     type: Literal["text"]
-    text: str = Field(max_length=1_000_000)
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
 
 
 class A2AMessageBody(BaseModel):
@@ -132,8 +150,21 @@ class A2AMessageBody(BaseModel):
 
     task_id: str | None = Field(default=None, pattern=ID_PATTERN)
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    content: list[A2AContentPart] = Field(min_length=1, max_length=64)
+    content: list[A2AContentPart] = Field(min_length=1, max_length=MAX_PARTS)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        return bounded_metadata(metadata)
+
+
+def bounded_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`metadata`, unless it is over the caps (ValueError)."""
+    problem = json_bounds_problem(metadata, max_depth=MAX_JSON_DEPTH, max_bytes=MAX_METADATA_BYTES)
+    if problem:
+        raise ValueError(f"metadata is {problem}")
+    return metadata
 
 
 class TaskBody(TaskState):

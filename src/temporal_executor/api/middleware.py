@@ -13,10 +13,16 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import BodyTooLargeError, ExecutorError, ForbiddenError, UnauthorizedError
+from ..errors import (
+    BodyTooLargeError,
+    ExecutorError,
+    ForbiddenError,
+    RequestError,
+    UnauthorizedError,
+)
 from .auth import CALLER_STATE, Authenticator
 
-__all__ = ["BearerAuth", "BodyLimit", "error_body", "error_headers"]
+__all__ = ["BearerAuth", "BodyLimit", "NestingLimit", "error_body", "error_headers"]
 
 _OPEN_PATHS = (
     "/healthz",
@@ -28,12 +34,17 @@ _OPEN_PATHS = (
     "/a2a/.well-known/",
 )
 A2A_REST_PREFIX = "/a2a/rest/"
+JSONRPC_PATHS = ("/a2a", "/a2a/")
+MAX_BODY_DEPTH = 64  # JSON nesting of a request body; deeper would exhaust the parsers' stack
 # google.rpc status names of the errors answered here, for the A2A HTTP+JSON format.
 _GRPC_STATUS = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 413: "INVALID_ARGUMENT"}
 
 
 def error_body(path: str, error: ExecutorError) -> dict[str, Any]:
-    """`error` as the body the route at `path` answers errors with."""
+    """`error` as the body the route at `path` answers errors with (for JSON-RPC: an
+    invalid-request error object, for the errors that are not the HTTP layer's)."""
+    if path in JSONRPC_PATHS and error.http_status in (400, 422):
+        return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": error.message}}
     if path.startswith(A2A_REST_PREFIX):
         status = _GRPC_STATUS.get(error.http_status, "INVALID_ARGUMENT")
         return {"error": {"code": error.http_status, "status": status, "message": error.message}}
@@ -52,10 +63,12 @@ def error_headers(error: ExecutorError) -> dict[str, str]:
 
 
 async def _send_error(send: Send, path: str, error: ExecutorError) -> None:
-    body = json.dumps(error_body(path, error)).encode()
+    payload = error_body(path, error)
+    status = 200 if "jsonrpc" in payload else error.http_status
+    body = json.dumps(payload).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in error_headers(error).items()]
-    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -126,3 +139,70 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class NestingLimit:
+    """Answers a body nested deeper than `max_depth` (`[[[[…`) with 422 (400 on A2A routes,
+    an invalid-request error on JSON-RPC) before any JSON parser sees it: Python's parsers
+    recurse, and a megabyte of brackets would exhaust their stack."""
+
+    def __init__(self, app: ASGIApp, max_depth: int = MAX_BODY_DEPTH) -> None:
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its body
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if _nesting(body, self.max_depth) > self.max_depth:
+            problem = f"the JSON body is nested deeper than {self.max_depth} levels"
+            error = RequestError(problem)
+            error.http_status = 400 if scope["path"].startswith(A2A_REST_PREFIX) else 422
+            await _send_error(send, scope["path"], error)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _nesting(body: bytes, limit: int) -> int:
+    """How deep `body`'s JSON nests (strings skipped), counting up to just past `limit`."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return 0  # too few brackets to go deeper: the usual case, no scan
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest

@@ -31,7 +31,7 @@ from ...config import DefaultAgent
 from ...errors import RequestError
 from ...service import TaskService
 from ...workflows import ApproveInput
-from ..bodies import ExecuteRequest, execute_request
+from ..bodies import MAX_PARTS, ExecuteRequest, bounded_metadata, execute_request
 from ..submission import Submissions
 from .errors import a2a_errors
 from .hitl import answer_from, decision_from, hitl_requested
@@ -185,11 +185,18 @@ class TemporalAgentExecutor(AgentExecutor):
 
 
 def _struct(message: Message) -> dict[str, Any]:
-    return MessageToDict(message.metadata) if message.HasField("metadata") else {}
+    if not message.HasField("metadata"):
+        return {}
+    try:
+        return bounded_metadata(MessageToDict(message.metadata))
+    except ValueError as exc:
+        raise InvalidParamsError(str(exc)) from None
 
 
 def _user_text(message: Message) -> str:
     """The message as the LLM reads it: text parts, data parts as JSON, files by URL."""
+    if len(message.parts) > MAX_PARTS:
+        raise InvalidParamsError(f"a message has at most {MAX_PARTS} parts")
     pieces: list[str] = []
     for part in message.parts:
         kind = part.WhichOneof("content")

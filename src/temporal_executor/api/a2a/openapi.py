@@ -11,7 +11,6 @@ from typing import Any
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, VERSION_HEADER
 
 from ..bodies import ID_PATTERN
-from ..params import MAX_OFFSET
 from .card import JSONRPC_PATH, REST_PATH
 
 __all__ = ["describe_a2a"]
@@ -42,6 +41,7 @@ _SCHEMAS: dict[str, Any] = {
         "(-32001 task not found, -32602 invalid params, -32601 unknown method, …).",
         "type": "object",
         "required": ["jsonrpc"],
+        "oneOf": [{"required": ["result"]}, {"required": ["error"]}],
         "properties": {
             "jsonrpc": {"type": "string", "enum": ["2.0"]},
             "id": {"type": ["string", "integer", "null"]},
@@ -69,7 +69,7 @@ _OUR_ERRORS = {
     403: "the key lacks the scope the method needs (our error body)",
     413: "the body is over `server.max_body_bytes` (our error body)",
 }
-_LIST_TASKS_QUERY = {
+_LIST_TASKS_QUERY: dict[str, Any] = {
     "contextId": {"type": "string"},
     "status": {"type": "string", "description": "a TaskState name, e.g. TASK_STATE_WORKING"},
     "pageSize": {"type": "integer", "minimum": 1, "maximum": 100},
@@ -78,7 +78,7 @@ _LIST_TASKS_QUERY = {
     "statusTimestampAfter": {"type": "string", "format": "date-time"},
     "includeArtifacts": {"type": "boolean"},
 }
-_QUERY = {
+_QUERY: dict[tuple[str, str], dict[str, Any]] = {
     ("/tasks", "get"): _LIST_TASKS_QUERY,
     ("/tasks/{id}", "get"): {
         "historyLength": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
@@ -169,5 +169,3 @@ def _jsonrpc(operation: dict[str, Any]) -> None:
         },
     }
 
-
-assert MAX_OFFSET  # the page tokens ListTasks hands out are offsets below it

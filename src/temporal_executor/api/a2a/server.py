@@ -46,6 +46,8 @@ from .card import JSONRPC_PATH, REST_PATH, agent_card
 from .executor import TemporalAgentExecutor
 from .handler import TemporalRequestHandler
 from .hitl import HITL_EXTENSION_URI
+from .inputs import checked_rest
+from .openapi import describe_a2a
 from .push import PushNotifier
 from .push_configs import PushConfigs
 from .streams import started_jsonrpc, started_rest
@@ -108,6 +110,7 @@ class A2AServer:
             rest_routes=_rest_routes(self.handler),
         )
         app.add_middleware(_A2AHeaders)
+        _describe_in_openapi(app)
 
     def _card(self) -> Any:
         config = self.config
@@ -129,6 +132,18 @@ class A2AServer:
             return Response(body, media_type="application/json", headers=headers)
 
         return card
+
+
+def _describe_in_openapi(app: FastAPI) -> None:
+    """`/openapi.json` with the A2A routes' parameters and answers (`describe_a2a`)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            describe_a2a(generate())  # FastAPI keeps what it generated: completed in place
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class _WithCaller(DefaultServerCallContextBuilder):
@@ -190,7 +205,11 @@ def _unknown_status(body: dict[str, Any]) -> str | None:
 def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         # Without the `/{tenant}` mount: we have no tenants, and it would catch every path.
-        Route(route.path, scoped_rest(_spec_status(route.endpoint)), methods=route.methods)
+        Route(
+            route.path,
+            scoped_rest(checked_rest(_spec_status(route.endpoint))),
+            methods=route.methods,
+        )
         for route in create_rest_routes(
             handler, context_builder=_VersionByName(), path_prefix=REST_PATH
         )
@@ -199,7 +218,11 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
     legacy = REST03Adapter(http_handler=handler, context_builder=_WithCaller())
     for (path, method), endpoint in legacy.routes().items():
         routes.append(
-            Route(REST_PATH + path, scoped_rest(started_rest(endpoint)), methods=[method])
+            Route(
+                REST_PATH + path,
+                scoped_rest(checked_rest(started_rest(endpoint))),
+                methods=[method],
+            )
         )
     return routes
 

@@ -108,8 +108,8 @@ def _rest(path: str, method: str, operation: dict[str, Any]) -> None:
             "in": "header",
             "name": VERSION_HEADER,
             "required": False,
-            "schema": {"type": "string", "enum": [version]},
-            "description": f"the A2A protocol version; default {version} on this path",
+            "schema": {"type": "string", "enum": [version, ""]},
+            "description": f"the A2A protocol version; default (or empty) {version} on this path",
         }
     ]
     for name in re.findall(r"{(\w+)}", path):
@@ -149,7 +149,7 @@ def _jsonrpc(operation: dict[str, Any]) -> None:
             parameter["required"] = False
             parameter["schema"] = {
                 "type": "string",
-                "enum": [PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3],
+                "enum": [PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3, ""],
             }
     operation["responses"] = {
         "200": {
@@ -168,4 +168,3 @@ def _jsonrpc(operation: dict[str, Any]) -> None:
             for status, text in _OUR_ERRORS.items()
         },
     }
-

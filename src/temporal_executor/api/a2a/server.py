@@ -178,8 +178,14 @@ def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
         if media and media != "application/json" and not media.endswith("+json"):
             error = ContentTypeNotSupportedError(f"send JSON-RPC as application/json, not {media}")
             return JSONResponse(build_error_response(None, error))
+        raw = await request.body()
         try:
-            body = await request.json()
+            body = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            # The dispatcher would answer an internal error (-32603) naming the codec, and
+            # the SDK's `build_error_response` has no JSON-RPC form for a parse error.
+            problem = {"code": -32700, "message": f"the body is not UTF-8 (byte {exc.start})"}
+            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": problem})
         except ValueError:
             body = None  # the dispatcher answers with a parse error
         method = body.get("method") if isinstance(body, dict) else None

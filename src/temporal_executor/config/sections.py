@@ -59,8 +59,10 @@ class _Section(BaseModel):
     @classmethod
     def _empty_means_default(cls, data: Any) -> Any:
         # `section:` with only comments under it is YAML null: treat it as "all defaults".
+        # Only for our keys: an unknown one stays, to be refused, even when it is null.
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None}
+            known = cls.model_fields
+            return {k: v for k, v in data.items() if v is not None or k not in known}
         return {} if data is None else data
 
 

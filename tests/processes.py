@@ -7,7 +7,8 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,13 +17,26 @@ import httpx
 
 @contextmanager
 def service_process(
-    config_path: Path, log: Path, command: str, *, env: dict[str, str] | None = None
+    config_path: Path,
+    log: Path,
+    command: str,
+    *,
+    env: dict[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`temporal-executor --config CONFIG COMMAND` with its output in `log`; stopped (and
-    killed if it does not stop) when the block ends."""
+    """`temporal-executor --config CONFIG [OPTIONS] COMMAND` with its output in `log`;
+    stopped (and killed if it does not stop) when the block ends."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "temporal_executor", "--config", str(config_path), command],
+            [
+                sys.executable,
+                "-m",
+                "temporal_executor",
+                "--config",
+                str(config_path),
+                *options,
+                command,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(os.environ) if env is None else env,
@@ -39,10 +53,12 @@ def service_process(
                 process.wait()
 
 
-async def wait_healthy(url: str, within: float = 10.0) -> None:
-    """Until `url/healthz` answers 200, for about `within` seconds."""
+async def wait_healthy(url: str, within: float = 90.0) -> None:
+    """Until `url/healthz` answers 200, for about `within` seconds (a busy machine starts
+    the API slowly)."""
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient() as http:
-        for _ in range(int(within / 0.05)):
+        while time.monotonic() < deadline:
             try:
                 if (await http.get(url + "/healthz")).status_code == 200:
                     return

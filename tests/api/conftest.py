@@ -19,7 +19,7 @@ KEYS_ENV = "TE_FUZZ_API_KEYS"
 TOKEN = "fuzz-secret-key"
 
 
-def wait_up(url: str, seconds: float = 30) -> None:
+def wait_up(url: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

@@ -22,6 +22,7 @@ def make_tool_app() -> Starlette:
         call = {
             "path": request.url.path,
             "idempotency_key": request.headers.get("idempotency-key"),
+            "api_key": request.headers.get("x-api-key"),
             "arguments": body,
             "time": time.time(),
         }

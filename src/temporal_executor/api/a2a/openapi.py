@@ -108,8 +108,10 @@ def _rest(path: str, method: str, operation: dict[str, Any]) -> None:
             "in": "header",
             "name": VERSION_HEADER,
             "required": False,
-            "schema": {"type": "string", "enum": [version, ""]},
-            "description": f"the A2A protocol version; default (or empty) {version} on this path",
+            # a2a-sdk takes any version of the same major (0.3.1, 0); another is a 400.
+            "schema": {"type": "string", "examples": [version]},
+            "description": f"the A2A protocol version: {version} (the default) on this path, or "
+            "another of the same major version",
         }
     ]
     for name in re.findall(r"{(\w+)}", path):
@@ -149,7 +151,7 @@ def _jsonrpc(operation: dict[str, Any]) -> None:
             parameter["required"] = False
             parameter["schema"] = {
                 "type": "string",
-                "enum": [PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3, ""],
+                "examples": [PROTOCOL_VERSION_1_0, PROTOCOL_VERSION_0_3],
             }
     operation["responses"] = {
         "200": {

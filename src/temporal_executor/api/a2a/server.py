@@ -184,8 +184,8 @@ def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
         except UnicodeDecodeError as exc:
             # The dispatcher would answer an internal error (-32603) naming the codec, and
             # the SDK's `build_error_response` has no JSON-RPC form for a parse error.
-            problem = {"code": -32700, "message": f"the body is not UTF-8 (byte {exc.start})"}
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": problem})
+            parse = {"code": -32700, "message": f"the body is not UTF-8 (byte {exc.start})"}
+            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": parse})
         except ValueError:
             body = None  # the dispatcher answers with a parse error
         method = body.get("method") if isinstance(body, dict) else None

@@ -29,17 +29,13 @@ def started_rest(endpoint: Endpoint) -> Endpoint:
 
     async def answer(request: Request) -> Response:
         response = await endpoint(request)
-        stream = _stream_of(response)
-        if stream is None:
-            return response
         try:
-            first = await anext(stream)
-        except StopAsyncIteration:
-            return response
+            peeked = await _peek(response)
         except Exception as exc:  # what the call raised: its A2A error, or any other
             payload = build_rest_error_payload(exc)
             return JSONResponse(payload, status_code=payload["error"]["code"])
-        response.body_iterator = _prepend(first, stream)  # type: ignore[attr-defined]
+        if peeked is not None:
+            _put_back(response, *peeked)
         return response
 
     return answer
@@ -51,28 +47,36 @@ def started_jsonrpc(endpoint: Endpoint) -> Endpoint:
 
     async def answer(request: Request) -> Response:
         response = await endpoint(request)
-        stream = _stream_of(response)
-        if stream is None:
+        peeked = await _peek(response)
+        if peeked is None:
             return response
-        try:
-            first = await anext(stream)
-        except StopAsyncIteration:
-            return response
+        first, stream = peeked
         error = _jsonrpc_error(first)
         if error is not None:
             await _close(stream)
             return JSONResponse(error)
-        response.body_iterator = _prepend(first, stream)  # type: ignore[attr-defined]
+        _put_back(response, first, stream)
         return response
 
     return answer
 
 
-def _stream_of(response: Response) -> AsyncIterator[Any] | None:
-    stream = getattr(response, "body_iterator", None)
-    if response.media_type != "text/event-stream" or not hasattr(stream, "__anext__"):
+async def _peek(response: Response) -> tuple[Any, AsyncIterator[Any]] | None:
+    """The first event of a streaming response and the rest of its stream; None when the
+    response is not a stream or an empty one. Raises what the stream raises."""
+    stream: AsyncIterator[Any] | None = getattr(response, "body_iterator", None)
+    if stream is None or response.media_type != "text/event-stream":
         return None
-    return stream
+    if not hasattr(stream, "__anext__"):
+        return None  # a synchronous iterator: no SDK stream
+    try:
+        return await anext(stream), stream
+    except StopAsyncIteration:
+        return None
+
+
+def _put_back(response: Response, first: Any, rest: AsyncIterator[Any]) -> None:
+    response.body_iterator = _prepend(first, rest)  # type: ignore[attr-defined]
 
 
 def _jsonrpc_error(event: Any) -> dict[str, Any] | None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import requests
 
-from tests.conftest import config_data, write_config
+from tests.conftest import config_data, weather_tool, write_config
 from tests.fakes.server import FakeServer
 from tests.processes import service_process
 
@@ -56,3 +57,31 @@ def session() -> Iterator[requests.Session]:
     with requests.Session() as http:
         http.headers["Authorization"] = f"Bearer {TOKEN}"
         yield http
+
+
+@pytest.fixture(scope="package")
+def known_ids(
+    service_url: str, session: requests.Session, tool_server: FakeServer
+) -> dict[str, str]:
+    """Path parameters naming what exists: a completed task (`task_id`, `id`, its session)
+    and one parked awaiting approval (`workflow_id`)."""
+    model = {"provider": "openai", "model": "gpt-4o-mini"}
+
+    def execute(**body: Any) -> dict[str, Any]:
+        body = {"model_config": model, **body}
+        response = session.post(f"{service_url}/api/v1/execute?wait=true", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+    done = execute(user_message="hi [no tools]")
+    assert done["status"] == "completed", done
+    tool = weather_tool(tool_server)
+    parked = execute(user_message="weather?", tools=[tool], require_approval=True)
+    assert parked["status"] == "awaiting_approval", parked
+    return {
+        "task_id": done["task_id"],
+        "id": done["task_id"],
+        "session_id": done["session_id"],
+        "workflow_id": f"agent-execution-{parked['task_id']}",
+    }

@@ -52,25 +52,38 @@ def api_schema(service_url: str) -> Any:
     return schemathesis.openapi.from_url(service_url + "/openapi.json", config=config)
 
 
-def test_openapi_fuzz(api_schema: Any, session: requests.Session) -> None:
-    """Every operation, with data that fits the spec and data that does not; every problem
-    of every operation is reported (not only the first)."""
+def test_openapi_fuzz(
+    api_schema: Any, session: requests.Session, known_ids: dict[str, str]
+) -> None:
+    """Every operation, with data that fits the spec and data that does not, and (where it
+    takes ids) data that fits with the ids of tasks that exist, one ended and one waiting
+    for approval; every problem of every operation is reported (not only the first)."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) > 30  # REST, A2A HTTP+JSON (1.0 and 0.3), JSON-RPC, cards
     problems = {}
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            problem = fuzz(operation, mode, session)
+        names = {p.name for p in operation.path_parameters}
+        known = {name: value for name, value in known_ids.items() if name in names}
+        runs = [
+            ("positive", GenerationMode.POSITIVE, {}),
+            ("negative", GenerationMode.NEGATIVE, {}),
+        ]
+        if known:
+            runs.append(("known ids", GenerationMode.POSITIVE, known))
+        for label, mode, ids in runs:
+            problem = fuzz(operation, mode, ids, session)
             if problem is not None:
-                problems[f"{operation.label} ({mode.value})"] = problem
+                problems[f"{operation.label} ({label})"] = problem
     assert not problems, "\n\n".join(f"{k}:\n{v}" for k, v in problems.items())
 
 
-def fuzz(operation: Any, mode: GenerationMode, session: requests.Session) -> str | None:
-    """The first problem of `operation` with `mode` data, or None."""
+def fuzz(
+    operation: Any, mode: GenerationMode, ids: dict[str, str], session: requests.Session
+) -> str | None:
+    """The first problem of `operation` with `mode` data (and these path `ids`), or None."""
     found: list[str] = []
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=ids or None))
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,

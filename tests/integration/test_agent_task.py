@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
@@ -270,6 +271,12 @@ async def test_sse_resume_with_last_event_id(stack: Stack) -> None:
     via_query = await stack.http.get("/api/v1/tasks/resume-1/events?after=3")
     ids = [int(line[3:]) for line in via_query.text.splitlines() if line.startswith("id:")]
     assert ids == [e["id"] for e in everything[3:]]
+    # Past the end of a task that has ended: the stream closes at once, without waiting for
+    # a heartbeat (15 s) to find out that nothing will come.
+    started = time.monotonic()
+    past = await stack.http.get(f"/api/v1/tasks/resume-1/events?after={everything[-1]['id']}")
+    assert past.status_code == 200 and "id:" not in past.text
+    assert time.monotonic() - started < 5
 
 
 async def test_per_call_approval(stack: Stack, tool_server: FakeServer) -> None:

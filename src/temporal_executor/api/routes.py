@@ -7,6 +7,7 @@ the request checks, and the few server settings routes use.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from ..config import DefaultAgent, Scope
 from ..errors import TaskNotFoundError
 from ..observability import TASKS_OPEN, TASKS_PARKED, exposition
 from ..service import TaskService
-from ..tasks import TaskState, TaskStatus
+from ..tasks import Event, TaskState, TaskStatus
 from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
 from .auth import Caller, CallerDep, requires
 from .bodies import (
@@ -243,16 +244,30 @@ async def task_events(
 ) -> StreamingResponse:
     """Server-Sent Events: `id` is the seq, `event` the type; ends after the terminal event."""
     tasks = api.tasks
-    await tasks.get(task_id)
+    state = await tasks.get(task_id)
     if after is None:
         after = int(last_event_id) if last_event_id else 0
 
     async def ended() -> bool:
         return (await tasks.get(task_id)).status.terminal
 
-    stream = sse_stream(tasks.events(task_id, after), heartbeat=api.sse_heartbeat, ended=ended)
+    # A task that has ended writes nothing more: its log past `after`, then the end (following
+    # it, a resume past the terminal event would wait a heartbeat before closing).
+    if state.status.terminal:
+        events = _written(tasks, task_id, after)
+    else:
+        events = tasks.events(task_id, after)
+    stream = sse_stream(events, heartbeat=api.sse_heartbeat, ended=ended)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterator[Event]:
+    """The task's events after `after` as the store has them, without following."""
+    while found := await tasks.store.events.read(task_id, after):
+        for event in found:
+            yield event
+        after = found[-1].seq
 
 
 @router.post(

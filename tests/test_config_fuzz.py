@@ -31,7 +31,11 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 # `config <file>: <key>: <problem>`, or `environment variable <NAME>: <problem>`.
-ONE_LINE = re.compile(r"^(config( \S+)?: (?P<key>[^:\s]+): \S.*|environment variable \S+: \S.*)$")
+# A key part that is empty or holds spaces or colons is quoted: `temporal.' '`.
+ONE_LINE = re.compile(
+    r"^(config( \S+)?: (?P<key>([^:\s'\"]|'[^']*'|\"[^\"]*\")+): \S.*"
+    r"|environment variable \S+: \S.*)$"
+)
 
 
 def _paths(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -74,7 +78,8 @@ def _set(data: Any, path: tuple[str, ...], value: Any) -> None:
 
 def _related(named: str, path: tuple[str, ...]) -> bool:
     """Whether the key an error names is the changed one, one inside it or one above it."""
-    changed = ".".join(path)
+    named = named.replace("'", "").replace('"', "")  # the quoting of odd parts
+    changed = ".".join(path).replace("'", "").replace('"', "")
     return named == changed or named.startswith(changed + ".") or changed.startswith(named + ".")
 
 
@@ -138,6 +143,7 @@ COMMANDS = [
     ["run", "hello"],
     ["replay", "history.json"],
     ["approve", "some-task"],
+    ["approvals"],
     ["answer", "some-task", "yes"],
 ]
 PROBLEMS = {
@@ -181,3 +187,12 @@ def test_the_process_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2, result
     assert result.stderr.startswith("error: config") and "a2a.default_agent.tools" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_section_that_is_not_a_mapping(tmp_path: Path) -> None:
+    """Found by the fuzzing above: `llm: true` crashed the loader (AttributeError)."""
+    for text in ("llm: true\n", "llm: [1]\n", "llm: {providers: 3}\n"):
+        path = tmp_path / "config.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=r": llm"):
+            load_config(path, env={})

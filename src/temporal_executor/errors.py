@@ -30,6 +30,7 @@ A2A errors in its own table (`api/a2a/errors.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -264,7 +265,7 @@ def describe_validation(
     `{"field", "message"}` (from a `ValidationError` or its `errors()`, as FastAPI gives them).
     `field` spells a location (default: dotted); `unknown` is what an unexpected key is
     called."""
-    spell = field or (lambda loc: ".".join(str(p) for p in loc))
+    spell = field or (lambda loc: ".".join(_key(p) for p in loc))
     details: list[dict[str, str]] = []
     for error in exc.errors() if isinstance(exc, ValidationError) else exc:
         message = error["msg"].removeprefix("Value error, ")
@@ -277,6 +278,13 @@ def describe_validation(
     more = len(details) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{first['field']}: {first['message']}{suffix}", details
+
+
+def _key(part: int | str) -> str:
+    """A location's part as written; quoted when it is empty or holds spaces or colons,
+    which would read as the end of the key."""
+    text = str(part)
+    return text if text and not re.search(r"[\s:]", text) else repr(text)
 
 
 def _shows_value(error: Any, message: str) -> bool:

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from temporal_executor.api.auth import Authenticator, Caller
 from temporal_executor.config import Config, Scope, load_config
 from temporal_executor.config.api_keys import parse_api_keys
 from temporal_executor.errors import ConfigError, ForbiddenError, UnauthorizedError
-from tests.conftest import Stack, config_data, running_stack
+from tests.conftest import Stack, config_data, read_sse, running_stack, weather_tool
 from tests.fakes.server import FakeServer
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -186,3 +187,26 @@ async def test_401_and_403_on_a2a(auth_stack: Stack) -> None:
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+async def test_the_decision_names_the_key(auth_stack: Stack, tool_server: FakeServer) -> None:
+    """`approval.decided` says who decided: the approving key's name (`Caller.name`)."""
+    http = auth_stack.http
+    parked = await http.post(
+        "/api/v1/execute?wait=true",
+        json={**BODY, "user_message": "weather?", "tools": [weather_tool(tool_server)]}
+        | {"require_approval": True},
+        headers=bearer("w-secret-2"),
+    )
+    assert parked.json()["status"] == "awaiting_approval", parked.text
+    task_id = parked.json()["task_id"]
+    decided = await http.post(
+        f"/api/v1/approve/agent-execution-{task_id}",
+        json={"approved": True},
+        headers=bearer("a-secret-3"),
+    )
+    assert decided.status_code == 200, decided.text
+    async with httpx.AsyncClient(base_url=auth_stack.url, headers=bearer("r-secret-1")) as reader:
+        events = await read_sse(reader, task_id)
+    (audit,) = [e["data"] for e in events if e["event"] == "approval.decided"]
+    assert audit["by"] == "approver"

@@ -136,6 +136,8 @@ async def test_every_error_is_documented_on_its_route(
         ("POST", "/a2a/message", "/a2a/message", {"json": {"x": 1}}, 422),
         ("GET", "/api/v1/tasks?offset=99999999999999999999", "/api/v1/tasks", {}, 422),
         ("GET", "/api/v1/tasks", "/api/v1/tasks", {"headers": {}}, 401),
+        ("GET", "/api/v1/approvals?limit=0", "/api/v1/approvals", {}, 422),
+        ("GET", "/api/v1/approvals", "/api/v1/approvals", {"headers": {}}, 401),
         ("GET", "/api/v1/sessions/nope", "/api/v1/sessions/{session_id}", {}, 404),
         ("GET", "/api/v1/sessions/" + "x" * 200, "/api/v1/sessions/{session_id}", {}, 422),
         ("DELETE", "/api/v1/sessions/nope", "/api/v1/sessions/{session_id}", {}, 404),

@@ -37,7 +37,8 @@ _WHEN = {
     413: "the body is over `server.max_body_bytes` (`body_too_large`)",
     415: "the body is not sent as JSON (`unsupported_media_type`)",
     422: "malformed JSON, a wrong type, a missing or unknown field, a parameter out of its "
-    "bounds (`invalid_request`; `message` names the field)",
+    "bounds (`invalid_request`; `message` names the field); edited tool arguments that break "
+    "the tool's parameter schema (`invalid_arguments`)",
     503: "Temporal did not answer (`temporal_unavailable`)",
 }
 AUTH = (401, 403)

@@ -283,7 +283,8 @@ async def approve(
     if not workflow_id.startswith(WORKFLOW_PREFIX):
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
     task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
-    await api.tasks.approve(task_id, ApproveInput(decision=body))
+    by = caller.name if caller is not None else None  # the audit's who: the key's name
+    await api.tasks.approve(task_id, ApproveInput(decision=body, by=by))
     _audit(caller, "tool calls decided:", task_id)
     return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
 

@@ -33,9 +33,11 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     data: dict[str, Any] = {}
     if path:
         data = _read_yaml(Path(path))
-    if not (data.get("llm") or {}).get("providers"):
+    llm = data.get("llm") or {}
+    if isinstance(llm, dict) and not llm.get("providers"):
         # Env overrides by index (…__PROVIDERS__0__…) apply to the built-in provider list too.
-        data["llm"] = {**(data.get("llm") or {}), "providers": [dict(DEFAULT_PROVIDER)]}
+        # (An `llm` that is not a mapping is left for validation to name.)
+        data["llm"] = {**llm, "providers": [dict(DEFAULT_PROVIDER)]}
     _apply_env_overrides(data, env)
     try:
         return Config.model_validate(data)

@@ -367,7 +367,20 @@ async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     return {"status": "ready" if ready else "not ready", "checks": checks}
 
 
-@router.get("/metrics", tags=["probes"])
+@router.get(
+    "/metrics",
+    tags=["probes"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition (OpenMetrics when the Accept header asks)",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def metrics(request: Request, api: Deps) -> Response:
     """Prometheus metrics (see the README's Metrics section); the tasks that have not ended
     are counted in the store now."""

@@ -210,3 +210,32 @@ async def test_the_decision_names_the_key(auth_stack: Stack, tool_server: FakeSe
         events = await read_sse(reader, task_id)
     (audit,) = [e["data"] for e in events if e["event"] == "approval.decided"]
     assert audit["by"] == "approver"
+
+
+async def test_an_a2a_decision_names_the_key_too(
+    auth_stack: Stack, tool_server: FakeServer
+) -> None:
+    """Approving over A2A: `approval.decided.by` is the key's name, as over REST."""
+    http = auth_stack.http
+    parked = await http.post(
+        "/api/v1/execute?wait=true",
+        json={**BODY, "user_message": "weather?", "tools": [weather_tool(tool_server)]}
+        | {"require_approval": True},
+        headers=bearer("w-secret-2"),
+    )
+    task_id = parked.json()["task_id"]
+    message = {
+        "messageId": uuid.uuid4().hex,
+        "role": "ROLE_USER",
+        "taskId": task_id,
+        "parts": [{"text": "approve"}],
+    }
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    decided = await http.post(
+        "/a2a", json=rpc, headers=bearer("a-secret-3") | {"A2A-Version": "1.0"}
+    )
+    assert decided.status_code == 200 and "error" not in decided.json(), decided.text
+    async with httpx.AsyncClient(base_url=auth_stack.url, headers=bearer("r-secret-1")) as reader:
+        events = await read_sse(reader, task_id)
+    (audit,) = [e["data"] for e in events if e["event"] == "approval.decided"]
+    assert audit["by"] == "approver" and audit["approved"] is True

@@ -31,6 +31,7 @@ from ...config import DefaultAgent
 from ...errors import RequestError
 from ...service import TaskService
 from ...workflows import ApproveInput
+from ..auth import caller_of
 from ..bodies import MAX_PARTS, ExecuteRequest, bounded_metadata, execute_request
 from ..submission import Submissions
 from .errors import a2a_errors
@@ -101,7 +102,7 @@ class TemporalAgentExecutor(AgentExecutor):
         hitl = hitl_requested(context.call_context)
         if context.current_task is not None:
             current = current or await self.store.view(context.task_id, hitl=hitl)
-            return await self._resume(current, message)
+            return await self._resume(current, message, _caller_name(context))
         request = self._execute_request(message, context.task_id, context.context_id, context)
         # Made before the workflow starts: `submitted` is timestamped before `working`.
         view = TaskView(context.task_id, context.context_id, hitl=hitl)
@@ -139,7 +140,7 @@ class TemporalAgentExecutor(AgentExecutor):
 
     # --- translation ------------------------------------------------------------------------
 
-    async def _resume(self, view: TaskView, message: Message) -> TaskView:
+    async def _resume(self, view: TaskView, message: Message, by: str | None) -> TaskView:
         task_id, state = view.task.id, view.state
         if state in TERMINAL:
             raise UnsupportedOperationError(
@@ -159,7 +160,7 @@ class TemporalAgentExecutor(AgentExecutor):
             return view
         decision, said = decision_from(message, view.pending)
         answer = ApproveInput(
-            decision=decision, message=said, message_id=message.message_id or None
+            decision=decision, message=said, message_id=message.message_id or None, by=by
         )
         with a2a_errors():
             await self.tasks.approve(task_id, answer)
@@ -217,3 +218,15 @@ def _user_text(message: Message) -> str:
     if not text.strip():
         raise InvalidParamsError("the message has no content")
     return text
+
+
+def _caller_name(context: RequestContext) -> str | None:
+    """Who sends this message, for the audit of their decisions: the API key's name, else
+    the user the A2A server authenticated (None: nobody is known)."""
+    caller = caller_of(context.call_context)
+    if caller is not None:
+        return caller.name
+    user = getattr(context.call_context, "user", None)
+    if user is not None and user.is_authenticated and user.user_name:
+        return str(user.user_name)
+    return None

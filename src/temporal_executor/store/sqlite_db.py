@@ -16,6 +16,7 @@ connection has committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -159,16 +160,20 @@ class Database:
         self._watching = stop = threading.Event()
 
         def poll() -> None:
+            # Errors never end the watch (a dead watcher would leave followers to the slow
+            # poll): a failed read, e.g. on a file that turned read-only, is tried again.
+            seen: int | None = None
             with sqlite3.connect(self.path, timeout=self.busy_timeout) as db:
-                (seen,) = db.execute("PRAGMA data_version").fetchone()
+                with contextlib.suppress(sqlite3.Error):
+                    (seen,) = db.execute("PRAGMA data_version").fetchone()
                 while not stop.wait(interval if wanted() else idle):
                     try:
                         (version,) = db.execute("PRAGMA data_version").fetchone()
                     except sqlite3.Error:
                         continue
-                    if version != seen:
-                        seen = version
+                    if seen is not None and version != seen:
                         loop.call_soon_threadsafe(changed)
+                    seen = version
 
         threading.Thread(target=poll, name="sqlite-watch", daemon=True).start()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -13,8 +14,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 from .errors import ConfigError, ExecutorError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEV_TUNING", "DevServer", "check_port_free", "find_temporal_cli", "split_host_port"]
 
@@ -31,6 +35,12 @@ DEV_TUNING = (
     "--sqlite-pragma", "journal_mode=wal",
     "--sqlite-pragma", "synchronous=normal",
 )  # fmt: skip
+
+# Supervision: how often the child is checked, the backoff between restarts (first, most),
+# and how long a restarted server must stay up for the backoff to start over.
+SUPERVISE_INTERVAL = 0.2
+RESTART_BACKOFF = (0.5, 30.0)
+STABLE_AFTER = 10.0
 
 
 def find_temporal_cli() -> str:
@@ -79,6 +89,8 @@ class DevServer:
         self.ui_port = ui_port or self.port + 1000
         self.state_dir = state_dir
         self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self._log: IO[bytes] | None = None
 
     @property
     def ui_url(self) -> str:
@@ -86,10 +98,28 @@ class DevServer:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[DevServer]:
+        """The server, started and waited for; supervised while the block runs: should it
+        die, it is started again on the same SQLite file (so no task is lost), backing off
+        from `RESTART_BACKOFF[0]` to `RESTART_BACKOFF[1]` seconds between failed starts."""
         check_port_free(self.ip, self.port, "Temporal dev server")
         check_port_free(self.ip, self.ui_port, "Temporal UI")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.state_dir / "temporal.log").open("ab")
+        self._log = (self.state_dir / "temporal.log").open("ab")
+        try:
+            self._start()
+            await self._wait_ready()
+            supervisor = asyncio.create_task(self._supervise(), name="temporal-supervisor")
+            try:
+                yield self
+            finally:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
+        finally:
+            self.stop()
+            self._log.close()
+
+    def _start(self) -> None:
         command = [
             find_temporal_cli(),
             "server",
@@ -102,15 +132,50 @@ class DevServer:
             *DEV_TUNING,
         ]  # fmt: skip
         # A plain Popen: the server must outlive event loops and be stopped synchronously.
-        self.process = subprocess.Popen(  # noqa: ASYNC220
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-        try:
-            await self._wait_ready()
-            yield self
-        finally:
-            self.stop()
-            log.close()
+
+    async def _supervise(self) -> None:
+        """Start the server again whenever it exits; each start that fails (or dies within
+        `STABLE_AFTER` seconds) doubles the wait before the next."""
+        delay = RESTART_BACKOFF[0]
+        while True:
+            assert self.process is not None
+            while self.process.poll() is None:  # noqa: ASYNC110 - a child process, no event
+                await asyncio.sleep(SUPERVISE_INTERVAL)
+            self.restarts += 1
+            logger.warning(
+                "the Temporal dev server (pid %d) exited with code %s; restarting it in %.1f s "
+                "on %s (restart %d; its log: %s)",
+                self.process.pid,
+                self.process.returncode,
+                delay,
+                self.state_dir / "temporal.db",
+                self.restarts,
+                self.state_dir / "temporal.log",
+            )
+            await asyncio.sleep(delay)
+            try:
+                self._start()
+                await self._wait_ready()
+            except ExecutorError as exc:
+                logger.warning("the Temporal dev server did not start again: %s", exc)
+                self.stop()
+                delay = min(delay * 2, RESTART_BACKOFF[1])
+                continue
+            logger.warning(
+                "the Temporal dev server is back on %s:%d (pid %d)",
+                self.ip,
+                self.port,
+                self.process.pid,
+            )
+            # Up again: a later death waits the short delay, unless this start dies at once.
+            await asyncio.sleep(STABLE_AFTER)
+            if self.process.poll() is None:
+                delay = RESTART_BACKOFF[0]
+            else:
+                delay = min(delay * 2, RESTART_BACKOFF[1])
 
     async def _wait_ready(self, within: float = 60.0) -> None:
         loop = asyncio.get_running_loop()

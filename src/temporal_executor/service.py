@@ -45,6 +45,15 @@ __all__ = ["TaskService"]
 In = TypeVar("In")
 
 READY_TIMEOUT = timedelta(seconds=3)
+# How long a read waits for Temporal before answering from the store, marked stale.
+STALE_AFTER = timedelta(seconds=2)
+# Statuses of a Temporal call that mean "not reachable now", not "no such workflow".
+_UNREACHABLE = (
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
+)
 _SESSION_MEMO = "session_id"
 
 # Status of a workflow that closed without recording its end (e.g. terminated in the UI).
@@ -138,22 +147,36 @@ class TaskService:
     # --- read ----------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> TaskState:
+        state, _ = await self._read(task_id, stale_ok=False)
+        return state
+
+    async def read(self, task_id: str) -> tuple[TaskState, bool]:
+        """As `get`, but while Temporal cannot be reached a task with a record is answered
+        from the store: that record, and True for "stale" (it may be behind what the
+        workflow has done, which nobody can tell until Temporal is back)."""
+        return await self._read(task_id, stale_ok=True)
+
+    async def _read(self, task_id: str, *, stale_ok: bool) -> tuple[TaskState, bool]:
         stored = await self.store.tasks.get(task_id)
         if stored is not None and stored.status.terminal:
-            return stored
+            return stored, False
         try:
-            description = await self._handle(task_id).describe()
+            timeout = STALE_AFTER if stale_ok and stored is not None else None
+            description = await self._handle(task_id).describe(rpc_timeout=timeout)
         except RPCError as exc:
+            if stale_ok and stored is not None and exc.status in _UNREACHABLE:
+                return stored, True
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
             if stored is None:
                 raise TaskNotFoundError(f"no task with id {task_id!r}") from None
-            return stored  # gone from Temporal (retention): the record is all there is
+            return stored, False  # gone from Temporal (retention): the record is all there is
         if description.status == WorkflowExecutionStatus.RUNNING:
             if stored is not None:
-                return stored
-            return TaskState(task_id=task_id, session_id=await _session(description, task_id))
-        return await self._closed(task_id, description, stored)
+                return stored, False
+            session = await _session(description, task_id)
+            return TaskState(task_id=task_id, session_id=session), False
+        return await self._closed(task_id, description, stored), False
 
     async def _closed(
         self, task_id: str, description: WorkflowExecutionDescription, stored: TaskState | None

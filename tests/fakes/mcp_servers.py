@@ -2,6 +2,7 @@
 
     python -m tests.fakes.mcp_servers stdio               # over stdin/stdout
     python -m tests.fakes.mcp_servers http --port 8765    # streamable HTTP on 127.0.0.1
+    python -m tests.fakes.mcp_servers garbage             # answers every line with garbage
 
 Tests run it by path with `python -P` (so the sandbox's private working directory needs no
 `tests` package on the path and `tests/fakes/*.py` never shadow real modules).
@@ -125,12 +126,23 @@ def big_output(kib: int) -> str:
     return "y" * (kib * 1024)
 
 
+def answer_garbage() -> None:
+    """Not a server at all: every line read from stdin gets a line that is not JSON-RPC."""
+    import sys
+
+    for _ in sys.stdin:
+        sys.stdout.write("}{ this is not JSON-RPC \x00\n")
+        sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("transport", choices=["stdio", "http"])
+    parser.add_argument("transport", choices=["stdio", "http", "garbage"])
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
-    if args.transport == "stdio":
+    if args.transport == "garbage":
+        answer_garbage()
+    elif args.transport == "stdio":
         server.run("stdio")
     else:
         server.run("streamable-http", host="127.0.0.1", port=args.port)

@@ -13,6 +13,7 @@ deployment not in `deployments` (when given) and 404 without `api-version`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -131,13 +132,18 @@ class FakeOpenAI:
         reply = self.llm.reply(turns, tools, entry)
         usage = _usage(self.llm.usage(turns, reply, entry))
         truncate = bool(entry.get("truncate"))
+        fault = entry.get("fault")
         completion_id = f"chatcmpl-{next(self._completion_ids)}"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = self._stream(
                 completion_id, body["model"], reply, usage if include_usage else None, truncate
             )
+            if fault:
+                events = _faulty(events, fault)
             return StreamingResponse(events, media_type="text/event-stream")
+        if fault == "garbage":
+            return Response(b"\x00{{not json at all", media_type="application/json")
         completion = {
             "id": completion_id,
             "object": "chat.completion",
@@ -230,6 +236,22 @@ class FakeOpenAI:
 
 
 # --- OpenAI wire format <-> neutral turns ----------------------------------------------------
+
+
+async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
+    """The first two chunks of `events`, then the fault: `cut` drops the connection (no
+    end of the chunked body), `garbage` sends a chunk that is not JSON, `stall` sends
+    nothing more for an hour."""
+    for _ in range(2):
+        yield await anext(events)
+    if fault == "cut":
+        raise ConnectionResetError("fake: connection cut mid-stream")
+    if fault == "garbage":
+        yield "data: {not json at all\n\n"
+        async for event in events:
+            yield event
+        return
+    await asyncio.sleep(3600)
 
 
 def _turns(messages: list[dict[str, Any]]) -> list[Turn]:

@@ -26,13 +26,17 @@ auth on these):
   vendor's error body with the message "canned error <status>"), `{"truncate": true}` (a
   stream stops before the vendor's end marker; a JSON reply is cut in half),
   `{"malformed": true}` (a 200 reply without the vendor's required content),
+  `{"fault": "cut" | "garbage" | "stall"}` (OpenAI fake: a stream dropped after two chunks,
+  a chunk that is not JSON, or a stream that stalls for an hour; `garbage` answers a JSON
+  request with bytes that are not JSON),
   `{"content": "...", "tool_calls": [{"name": ..., "arguments": ..., "id": ...}]}` (a canned
   reply; `arguments` a string is sent as is, `id` optional). Any entry may add
   `"delay": seconds`, and one that gets a reply `"cache_read_tokens": n` (that many prompt
   tokens are reported as read from the vendor's prompt cache).
 - `POST /_fake/config` `{"chunk_delay": 0.05}`: seconds between stream chunks.
 - `GET /_fake/requests`: the completion request bodies received, each with an added `_http`
-  key `{"path": ..., "query": {...}}` (vendors put the model or API version in the URL);
+  key `{"path": ..., "query": {...}, "time": <when it came>}` (vendors put the model or API
+  version in the URL);
   `POST /_fake/reset`.
 """
 
@@ -42,6 +46,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +129,8 @@ class FakeLLM:
     async def take(self, body: dict[str, Any], request: Request) -> dict[str, Any]:
         """Record a valid request; return the next queued entry ({} if none), after its delay."""
         query = dict(request.query_params)
-        self.requests.append(body | {"_http": {"path": request.url.path, "query": query}})
+        http = {"path": request.url.path, "query": query, "time": time.time()}
+        self.requests.append(body | {"_http": http})
         entry = self.queue.pop(0) if self.queue else {}
         if entry.get("delay"):
             await asyncio.sleep(float(entry["delay"]))

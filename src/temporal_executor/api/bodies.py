@@ -26,6 +26,7 @@ __all__ = [
     "Session",
     "TaskBody",
     "TaskPage",
+    "TaskReadout",
     "bounded_metadata",
     "execute_request",
 ]
@@ -181,6 +182,13 @@ class Session(BaseModel):
     tasks: list[TaskState]
     messages: list[Message]
     usage: Usage
+
+
+class TaskReadout(TaskBody):
+    """`GET /api/v1/tasks/{task_id}`: the task, and whether it was read from the store alone
+    while Temporal could not be reached (`stale`: it may be behind the workflow)."""
+
+    stale: bool = False
 
 
 class TaskPage(BaseModel):

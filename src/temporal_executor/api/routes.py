@@ -30,6 +30,7 @@ from .bodies import (
     Session,
     TaskBody,
     TaskPage,
+    TaskReadout,
     execute_request,
 )
 from .openapi import (
@@ -214,13 +215,19 @@ async def delete_session(session_id: SessionIdPath, api: Deps, caller: CallerDep
 
 @router.get(
     "/api/v1/tasks/{task_id}",
-    response_model=TaskBody,
+    response_model=TaskReadout,
     tags=["tasks"],
     dependencies=[requires(Scope.READ)],
     responses=errors(404, 422, 503),
 )
-async def get_task(task_id: TaskIdPath, api: Deps) -> TaskBody:
-    return api.body(await api.tasks.get(task_id))
+async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskReadout:
+    """The task. While Temporal cannot be reached, a task that has not ended is answered from
+    the event store with `"stale": true` (and the header `X-Task-Stale: true`): its last
+    recorded state, which the workflow may already have moved past."""
+    state, stale = await api.tasks.read(task_id)
+    if stale:
+        response.headers["X-Task-Stale"] = "true"
+    return TaskReadout(**dict(api.body(state)), stale=stale)
 
 
 @router.get(

@@ -27,24 +27,30 @@ def provider_config(temporal: str, openai_fake: FakeServer, tmp_path: Path) -> d
     return data
 
 
-# (scenario, entries queued per task before the rules answer, expected status)
+# (scenario, entries queued per task before the rules answer, expected status, the error).
+# A malformed reply is not retried (the provider adapters' rule: the same request would get
+# the same answer), so the task fails at once with an error saying what was wrong.
 PROVIDER_FAULTS = [
-    ("429 with Retry-After", [{"status": 429, "headers": {"Retry-After": "1"}}], "completed"),
-    ("500 twice", [{"status": 500}, {"status": 500}], "completed"),
-    ("connection cut mid-stream", [{"fault": "cut"}], "completed"),
-    ("malformed JSON chunk mid-stream", [{"fault": "garbage"}], "completed"),
-    ("reply that never ends", [{"fault": "stall"}], "completed"),
-    ("500 on every attempt", [{"status": 500}] * 3, "failed"),
+    ("429 with Retry-After", [{"status": 429, "headers": {"Retry-After": "1"}}], "completed", ""),
+    ("500 twice", [{"status": 500}, {"status": 500}], "completed", ""),
+    ("connection cut mid-stream", [{"fault": "cut"}], "completed", ""),
+    ("malformed JSON chunk mid-stream", [{"fault": "garbage"}], "failed", "malformed reply"),
+    ("reply that never ends", [{"fault": "stall"}], "completed", ""),
+    # Every attempt: the local one, then the regular activity's max_attempts (3).
+    ("500 on every attempt", [{"status": 500}] * 4, "failed", "canned error 500"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("scenario", "entries", "expected"), PROVIDER_FAULTS, ids=[f[0] for f in PROVIDER_FAULTS]
+    ("scenario", "entries", "expected", "error"),
+    PROVIDER_FAULTS,
+    ids=[f[0] for f in PROVIDER_FAULTS],
 )
 async def test_provider_faults(
     scenario: str,
     entries: list[dict[str, Any]],
     expected: str,
+    error: str,
     temporal: str,
     openai_fake: FakeServer,
     tool_server: FakeServer,
@@ -64,8 +70,8 @@ async def test_provider_faults(
     for task_id in ids:
         log = logs[task_id]
         if expected == "failed":
-            error = log[-1]["data"]["error"]
-            assert "canned error 500" in error["message"], error
+            failure = log[-1]["data"]["error"]
+            assert failure["code"] == "llm_error" and error in failure["message"], failure
             continue
         assert log[-1]["data"]["result"]["content"].startswith("Tool results: effect=")
     if scenario.startswith("429"):
@@ -113,26 +119,44 @@ async def test_tool_faults(
             assert says in results["faulty"]["content"].lower(), results["faulty"]
 
 
-# (scenario, server entry, the call the LLM makes, what its error result says)
+# (scenario, server entry, the call the LLM makes, the task's status, what the error says:
+# the call's error result, or the task's error when the task cannot start). A server that
+# answers garbage never completes MCP's handshake, so the task's tools cannot be listed.
 MCP_FAULTS = [
-    ("MCP server crashes mid-call", mcp_server(), ("crash", {}), "closed the connection"),
+    (
+        "MCP server crashes mid-call",
+        mcp_server(),
+        ("crash", {}),
+        "completed",
+        "closed the connection",
+    ),
     (
         "MCP server hangs",
         mcp_server(call_timeout="1s"),
         ("slow", {"seconds": 600}),
+        "completed",
         "did not finish within",
     ),
-    ("MCP server answers garbage", mcp_server("garbage", startup_timeout="2s"), ("x", {}), ""),
+    (
+        "MCP server answers garbage",
+        mcp_server("garbage", startup_timeout="2s"),
+        ("x", {}),
+        "failed",
+        "MCP server 't' did not start within 2s",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("scenario", "server", "call", "says"), MCP_FAULTS, ids=[f[0] for f in MCP_FAULTS]
+    ("scenario", "server", "call", "expected", "says"),
+    MCP_FAULTS,
+    ids=[f[0] for f in MCP_FAULTS],
 )
 async def test_mcp_faults(
     scenario: str,
     server: dict[str, Any],
     call: tuple[str, dict[str, Any]],
+    expected: str,
     says: str,
     temporal: str,
     openai_fake: FakeServer,
@@ -162,8 +186,12 @@ async def test_mcp_faults(
         async with httpx.AsyncClient(base_url=stack.url) as http:
             assert (await http.get("/readyz")).status_code == 200
 
-    report(check(f"mcp: {scenario}", logs, statuses, "completed", effects(tool_server.url)))
+    report(check(f"mcp: {scenario}", logs, statuses, expected, effects(tool_server.url)))
     for log in logs.values():
+        if expected == "failed":
+            failure = log[-1]["data"]["error"]
+            assert failure["code"] == "tool_error" and says in failure["message"], failure
+            continue
         results = {e["data"]["name"]: e["data"] for e in log if e["event"] == "tool.result"}
         assert results["faulty"]["is_error"], results["faulty"]
         assert says in results["faulty"]["content"], results["faulty"]

@@ -73,9 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay", help="replay recorded workflow histories against this version's workflow code"
     )
-    source = replay.add_mutually_exclusive_group(required=True)
-    source.add_argument("history", nargs="?", help="a history JSON file (Temporal UI / CLI export)")
-    source.add_argument("--task-id", help="fetch every run of this task from Temporal")
+    # One of the two (checked by the command: argparse cannot exclude a "*" positional).
+    replay.add_argument(
+        "history",
+        nargs="*",
+        help="history JSON files (Temporal UI / CLI export), or directories of them",
+    )
+    replay.add_argument("--task-id", help="fetch every run of this task from Temporal")
     replay.set_defaults(handler=services.replay)
 
     approve = commands.add_parser("approve", help="approve (or reject) a pending tool call")

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -113,10 +114,11 @@ def _serve_forever(main: Coroutine[Any, Any, None], config: Config, role: str) -
 def replay(config: Config, args: argparse.Namespace) -> int:
     """Exit 0 when every history replays deterministically, 1 when one does not."""
 
-    recorded = []
-    if args.history:
-        path = Path(args.history)
-        recorded.append(WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8")))
+    if bool(args.history) == (args.task_id is not None):
+        raise ExecutorError(
+            "replay: give history files (or directories) or --task-id, one of the two"
+        )
+    recorded = [_history(path) for path in _history_files(args.history)]
 
     async def histories() -> list[WorkflowHistory]:
         if recorded:
@@ -147,3 +149,27 @@ def replay(config: Config, args: argparse.Namespace) -> int:
         return 1 if failed else 0
 
     return asyncio.run(main())
+
+
+def _history_files(paths: list[str]) -> list[Path]:
+    """The files named, and the `*.json` files (sorted) of the directories named."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(path.glob("*.json"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ExecutorError(f"no history file or directory {name}")
+    if paths and not found:
+        raise ExecutorError(f"no *.json history files in {', '.join(paths)}")
+    return found
+
+
+def _history(path: Path) -> WorkflowHistory:
+    """A history file; its workflow id is the file's name (the export does not hold it)."""
+    try:
+        return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, json_format.Error) as exc:
+        raise ExecutorError(f"cannot read the history {path}: {exc}") from exc

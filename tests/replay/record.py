@@ -1,0 +1,202 @@
+"""Record the workflow histories `tests/replay/` replays: one task per path of the workflow,
+run on a fresh Temporal dev server against the test fakes, each run's history written as
+`histories/<scenario>.<run>.json` (the format of the Temporal UI / CLI export).
+
+    .venv/bin/python -m tests.replay.record
+
+Re-record after an intended change to the workflow (one that running workflows may not
+replay — then also plan how running tasks move over, e.g. a workflow version patch), and
+commit the new files with the change. Everything runs on 127.0.0.1 and takes about a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from temporal_executor.devserver import DevServer
+from temporal_executor.workflows import workflow_id
+from tests.conftest import Stack, config_data, free_port, running_stack, weather_tool
+from tests.fakes.openai_fake import create_app as create_openai_app
+from tests.fakes.server import FakeServer
+from tests.fakes.tool_server import make_tool_app
+
+__all__ = ["HISTORIES", "SCENARIOS", "main"]
+
+HISTORIES = Path(__file__).parent / "histories"
+MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+# Low enough that the continue-as-new scenario's task continues as new (at least once).
+HISTORY_LIMIT = 100
+LONG_ITERATIONS = 60
+
+Scenario = Callable[[Stack, "Fakes"], Awaitable[None]]
+
+
+class Fakes:
+    """The LLM wire fake and the tool server a recording runs against."""
+
+    def __init__(self, openai: FakeServer, tools: FakeServer) -> None:
+        self.openai = openai
+        self.tools = tools
+
+    async def enqueue(self, *entries: dict[str, Any]) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(self.openai.base_url + "/_fake/enqueue", json=entries)
+            response.raise_for_status()
+
+
+async def wait_status(stack: Stack, task_id: str, status: str) -> None:
+    for _ in range(1200):
+        if (await stack.task(task_id))["status"] == status:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{task_id} never became {status}")
+
+
+async def tools(stack: Stack, fakes: Fakes) -> None:
+    """Two HTTP tool calls in one turn, streamed LLM calls."""
+    await stack.execute(
+        task_id="tools",
+        user_message="weather in two places [two tools]",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools), weather_tool(fakes.tools, name="other_weather")],
+    )
+
+
+async def approval(stack: Stack, fakes: Fakes) -> None:
+    await _decided(stack, fakes, "approval", {"approved": True})
+
+
+async def rejection(stack: Stack, fakes: Fakes) -> None:
+    await _decided(stack, fakes, "rejection", {"approved": False, "reason": "not today"})
+
+
+async def _decided(stack: Stack, fakes: Fakes, task_id: str, decision: dict[str, Any]) -> None:
+    await stack.execute(
+        task_id=task_id,
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+    )
+    await wait_status(stack, task_id, "awaiting_approval")
+    response = await stack.http.post(f"/api/v1/approve/{workflow_id(task_id)}", json=decision)
+    response.raise_for_status()
+
+
+async def ask_user(stack: Stack, fakes: Fakes) -> None:
+    """The built-in ask_user: the task parks awaiting input, an answer resumes it."""
+    questions = [{"question": "Which database?", "choices": ["PostgreSQL", "SQLite"]}]
+    arguments = json.dumps({"questions": questions})
+    await fakes.enqueue({"tool_calls": [{"name": "ask_user", "arguments": arguments}]})
+    await stack.execute(
+        task_id="ask_user",
+        user_message="set up my app",
+        model_config=MODEL,
+        tools=[{"name": "ask_user", "type": "builtin"}],
+    )
+    await wait_status(stack, "ask_user", "awaiting_input")
+    answer = {"answers": [["SQLite"]]}
+    response = await stack.http.post("/api/v1/tasks/ask_user/answer", json=answer)
+    response.raise_for_status()
+
+
+async def continue_as_new(stack: Stack, fakes: Fakes) -> None:
+    """Enough tool iterations (non-streamed) for the run to continue as new."""
+    call = {"name": "get_weather", "arguments": '{"query": "again"}'}
+    await fakes.enqueue(*[{"tool_calls": [call]}] * LONG_ITERATIONS, {"content": "all done"})
+    await stack.execute(
+        task_id="continue_as_new",
+        user_message="do many steps",
+        model_config={**MODEL, "stream": False},
+        tools=[weather_tool(fakes.tools)],
+    )
+
+
+async def failure(stack: Stack, fakes: Fakes) -> None:
+    """The LLM answers 500 to every attempt (local, then the regular activity's three)."""
+    await fakes.enqueue(*[{"status": 500}] * 4)
+    await stack.execute(task_id="failure", user_message="hello", model_config=MODEL)
+
+
+async def cancel(stack: Stack, fakes: Fakes) -> None:
+    """Cancelled while parked awaiting approval."""
+    await stack.execute(
+        task_id="cancel",
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+    )
+    await wait_status(stack, "cancel", "awaiting_approval")
+    (await stack.http.post("/api/v1/tasks/cancel/cancel")).raise_for_status()
+
+
+# scenario -> (what drives it, the status its task ends in)
+SCENARIOS: dict[str, tuple[Scenario, str]] = {
+    "tools": (tools, "completed"),
+    "approval": (approval, "completed"),
+    "rejection": (rejection, "completed"),
+    "ask_user": (ask_user, "completed"),
+    "continue_as_new": (continue_as_new, "completed"),
+    "failure": (failure, "failed"),
+    "cancel": (cancel, "cancelled"),
+}
+
+
+async def record(out: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="te-record-") as scratch:
+        work = Path(scratch)
+        server = DevServer(f"127.0.0.1:{free_port()}", free_port(), work / "temporal")
+        with (
+            FakeServer(create_openai_app(), path="/v1") as openai,
+            FakeServer(make_tool_app()) as tools_server,
+        ):
+            async with server.running():
+                data = config_data(f"127.0.0.1:{server.port}", openai.url, work)
+                data["executor"]["history_limit"] = HISTORY_LIMIT
+                data["executor"]["max_iterations"] = LONG_ITERATIONS + 5
+                fakes = Fakes(openai, tools_server)
+                async with running_stack(data) as stack:
+                    for name, (drive, status) in SCENARIOS.items():
+                        await drive(stack, fakes)
+                        await stack.events(name)  # to its terminal event
+                        ended = (await stack.task(name))["status"]
+                        if ended != status:
+                            raise RuntimeError(f"{name} ended {ended}, not {status}")
+                        await _write_runs(stack, name, out)
+                        print(f"recorded {name}", flush=True)
+
+
+async def _write_runs(stack: Stack, task_id: str, out: Path) -> None:
+    client = stack.services.client
+    query = f"WorkflowId = '{workflow_id(task_id)}'"
+    runs = [run async for run in client.list_workflows(query)]
+    runs.sort(key=lambda run: run.start_time)
+    for index, run in enumerate(runs):
+        history = await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
+        text = json.dumps(json.loads(history.to_json()), indent=1)
+        (out / f"{task_id}.{index}.json").write_text(text + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    fresh = HISTORIES.with_name("histories.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
+    asyncio.run(record(fresh))
+    shutil.rmtree(HISTORIES, ignore_errors=True)
+    fresh.rename(HISTORIES)
+    print(f"wrote {len(list(HISTORIES.iterdir()))} histories to {HISTORIES}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Recorded histories (`tests/replay/histories/`, written by `python -m tests.replay.record`)
+replay against this version's workflow code: a change that would break running workflows
+fails here. After an intended workflow change, re-record (see `record.py`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from temporal_executor.workflows import AgentExecutionWorkflow
+from tests.replay.record import HISTORIES, SCENARIOS
+
+FILES = sorted(HISTORIES.glob("*.json"))
+CLOSED = {
+    "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+    "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",
+    "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED",
+    "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+}
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[AgentExecutionWorkflow], data_converter=pydantic_data_converter)
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def history(data: dict[str, Any], name: str) -> WorkflowHistory:
+    return WorkflowHistory.from_json(name, json.dumps(data))
+
+
+def test_every_path_is_recorded() -> None:
+    """One history per scenario (continue-as-new: every run), each run through to its close."""
+    runs: dict[str, int] = {}
+    for path in FILES:
+        scenario = path.stem.split(".")[0]
+        runs[scenario] = runs.get(scenario, 0) + 1
+        events = load(path)["events"]
+        assert events[-1]["eventType"] in CLOSED, path.name
+    assert set(runs) == set(SCENARIOS)
+    assert runs["continue_as_new"] >= 2
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+async def test_history_replays(path: Path) -> None:
+    await replayer().replay_workflow(history(load(path), path.stem))
+
+
+async def test_a_changed_workflow_fails_the_replay() -> None:
+    """The check can fail: a history whose first step is another activity than the code's
+    first step (as after renaming or reordering steps) is reported as not deterministic."""
+    data = load(HISTORIES / "tools.0.json")
+    marker = next(e for e in data["events"] if "markerRecordedEventAttributes" in e)
+    payload = marker["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]
+    details = json.loads(base64.b64decode(payload["data"]))
+    details["activity_type"] = "some_other_step"
+    payload["data"] = base64.b64encode(json.dumps(details).encode()).decode()
+    result = await replayer().replay_workflow(
+        history(data, "changed"), raise_on_replay_failure=False
+    )
+    assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
+    assert "some_other_step" in str(result.replay_failure)
+
+
+def test_replay_command_replays_a_directory() -> None:
+    """`temporal-executor replay DIR` replays every history in it (exit 0), as CI could."""
+    done = subprocess.run(
+        [sys.executable, "-m", "temporal_executor", "replay", str(HISTORIES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": ok") == len(FILES), done.stdout

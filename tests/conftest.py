@@ -46,15 +46,20 @@ async def temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session; skips (fails on CI) if none can run here."""
+    with postgres_or_skip() as server:
+        yield server
+
+
+def postgres_or_skip(*, durable: bool = False) -> PostgresServer:
+    """A PostgreSQL server to start (`with`); skips the test (fails it on CI) if none can run
+    here. `durable`: with fsync and synchronous commits, for tests that crash it."""
     pytest.importorskip("asyncpg", reason="asyncpg is not installed: pip install -e .[test]")
     try:
-        server = PostgresServer()
+        return PostgresServer(durable=durable)
     except PostgresUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL tests cannot run on CI: {exc}")
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
-    with server:
-        yield server
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ ExecutorError                          code                     HTTP  retried by
 │   └── ModelUnavailableError          model_unavailable         502   no
 ├── ToolError                          tool_error                502   when `retryable`
 ├── TranscriptError                    transcript_error          500   no
+├── StoreUnavailableError              store_unavailable         503   yes
 └── SupersededError                    superseded                500   yes
 
 The class attributes are the table: `code` names the error in REST bodies, in a failed task's
@@ -50,6 +51,7 @@ __all__ = [
     "ProviderNotConfiguredError",
     "RequestError",
     "SessionNotFoundError",
+    "StoreUnavailableError",
     "SupersededError",
     "TaskNotFoundError",
     "ToolError",
@@ -213,6 +215,16 @@ class TranscriptError(ExecutorError):
     """A session's stored transcript is not what the workflow expects (entries missing)."""
 
     code = "transcript_error"
+
+
+class StoreUnavailableError(ExecutorError):
+    """The event store cannot be used just now: its server is down or restarting, the
+    connection dropped, its disk is full or its file read-only. An activity that meets it is
+    tried again (the task pauses until the store is back); the API answers 503."""
+
+    code = "store_unavailable"
+    http_status = 503
+    retryable = True
 
 
 class SupersededError(ExecutorError):

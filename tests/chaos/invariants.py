@@ -2,8 +2,8 @@
 
 - every task reached the terminal status the scenario expects;
 - each task's event log is gap-free (seq 1 … n) and duplicate-free: one `task.started`, one
-  terminal event and it is the last, each tool call id called and answered once, one
-  `llm.message` per LLM call (per iteration), one `approval.*` pair per approval;
+  terminal event and it is the last, each tool call id called and answered once (no answer
+  without its call), one `llm.message` per iteration (1 … n, none skipped);
 - the side-effect tool (`/effect` of the tool server, which honours `Idempotency-Key`) applied
   each tool call that reached it exactly once, and every delivery carried that call's key.
 
@@ -65,6 +65,16 @@ def _log_duplicates(task_id: str, events: list[dict[str, Any]]) -> tuple[int, in
             keys[f"result:{data['tool_call_id']}"] += 1
         elif e["event"] == "llm.message":
             keys[f"message:{data['iteration']}"] += 1
+    # Events lost before others were numbered (no gap shows): a result without its call, an
+    # iteration without its LLM message.
+    called = {k.removeprefix("call:") for k in keys if k.startswith("call:")}
+    answered = {k.removeprefix("result:") for k in keys if k.startswith("result:")}
+    iterations = {int(k.removeprefix("message:")) for k in keys if k.startswith("message:")}
+    unmatched = answered - called
+    skipped = set(range(1, max(iterations, default=0) + 1)) - iterations
+    if unmatched or skipped:
+        missing += len(unmatched) + len(skipped)
+        problems.append(f"{task_id}: results without calls {unmatched}, no message {skipped}")
     extra = sum(n - 1 for n in keys.values() if n > 1)
     extra += max(0, once["task.started"] - 1)
     terminal = [t for t in types if t in ("task.completed", "task.failed", "task.cancelled")]

@@ -62,7 +62,7 @@ def free_port() -> int:
 class PostgresServer:
     """A throwaway PostgreSQL server; see the module docstring."""
 
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, *, durable: bool = False) -> None:
         found = bindir or find_bindir()
         if found is None:
             raise PostgresUnavailable(
@@ -70,6 +70,8 @@ class PostgresServer:
                 "PATH; install postgresql-15 or set TE_TEST_POSTGRES_BIN"
             )
         self.bindir = found
+        # Durability off is fast, but a crash (`crash`) then loses the last commits.
+        self.durable = durable
         self.host = "127.0.0.1"
         self.port = 0
         self.directory: Path | None = None
@@ -139,30 +141,46 @@ class PostgresServer:
         )
         for _ in range(5):  # another process may take the free port before the server does
             self.port = free_port()
-            options = (
-                f"-h {self.host} -p {self.port} -k {self.socket_dir} -c fsync=off"
-                " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
-            started = self._run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "start",
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(self.directory / "server.log"),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "30",
-                ],
-                check=False,
-            )
+            started = self._launch()
             if started.returncode == 0:
                 return
         self.stop()
         raise RuntimeError(f"PostgreSQL did not start:\n{started.stdout}\n{self.log()}")
+
+    def crash(self) -> None:
+        """Stop the server as a crash would (`pg_ctl stop -m immediate`: no shutdown
+        checkpoint, every connection cut); `start_again` brings it back on the same port."""
+        assert self.directory is not None, "the server is not running"
+        data = self.directory / "data"
+        self._run([str(self.bindir / "pg_ctl"), "stop", "-D", str(data), "-m", "immediate", "-w"])
+
+    def start_again(self) -> None:
+        """Start the server crashed by `crash`, on the same port and data (it recovers)."""
+        started = self._launch()
+        if started.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again:\n{started.stdout}\n{self.log()}")
+
+    def _launch(self) -> subprocess.CompletedProcess[str]:
+        assert self.directory is not None
+        options = f"-h {self.host} -p {self.port} -k {self.socket_dir} -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        return self._run(
+            [
+                str(self.bindir / "pg_ctl"),
+                "start",
+                "-D",
+                str(self.directory / "data"),
+                "-l",
+                str(self.directory / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "30",
+            ],
+            check=False,
+        )
 
     def stop(self) -> None:
         if self.directory is None:

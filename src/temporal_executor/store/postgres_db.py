@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreUnavailableError
 
 try:
     import asyncpg  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -40,6 +40,15 @@ APPEND_LOCK_SPACE = 0x74652D65
 
 # Errors that mean "cannot reach or use this database" when opening the store.
 _OPEN_ERRORS = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Errors of a statement that mean "the server is not there just now" (down, restarting, the
+# connection cut): the call may succeed later, unlike a wrong statement or a conflict.
+_UNAVAILABLE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
 
 _SCHEMA = (
     """
@@ -162,8 +171,14 @@ class Database:
         """A connection from the pool (autocommit: each statement is its own transaction)."""
         if self._closed or self._pool is None:
             raise RuntimeError("the event store is closed")
-        async with self._pool.acquire() as db:
-            yield db
+        try:
+            async with self._pool.acquire() as db:
+                yield db
+        except _UNAVAILABLE_ERRORS as exc:
+            reason = redact(str(exc), self._dsn) or type(exc).__name__
+            raise StoreUnavailableError(
+                f"PostgreSQL event store {redact_url(self._dsn)} is unavailable: {reason}"
+            ) from None
 
     async def execute(self, sql: str, *args: Any) -> Any:
         """One statement on a pooled connection (its own transaction)."""

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreUnavailableError
 
 __all__ = ["Database"]
 
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+# What sqlite3's messages say when the file cannot be used just now (SQLITE_FULL, _READONLY,
+# _BUSY / _LOCKED after busy_timeout, _IOERR, _CANTOPEN).
+_UNAVAILABLE_SIGNS = ("is full", "readonly", "locked", "disk I/O error", "unable to open")
 
 _SCHEMA = (
     """
@@ -125,7 +128,7 @@ class Database:
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """`operation(connection)` on the database thread, outside a transaction."""
-        return await self._run(lambda: operation(self._connection()))
+        return await self._use(lambda: operation(self._connection()))
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """`operation(connection)` in one write transaction, on the database thread."""
@@ -141,7 +144,7 @@ class Database:
             db.commit()
             return result
 
-        return await self._run(transaction)
+        return await self._use(transaction)
 
     async def query(self, sql: str, parameters: Any = ()) -> list[Any]:
         return await self.read(lambda db: db.execute(sql, parameters).fetchall())
@@ -176,6 +179,16 @@ class Database:
                     seen = version
 
         threading.Thread(target=poll, name="sqlite-watch", daemon=True).start()
+
+    async def _use(self, function: Callable[[], T]) -> T:
+        """`_run`, with the file's "cannot be used just now" errors (disk full, read-only,
+        locked too long, I/O error) as `StoreUnavailableError`: worth trying again later."""
+        try:
+            return await self._run(function)
+        except sqlite3.OperationalError as exc:
+            if not any(sign in str(exc) for sign in _UNAVAILABLE_SIGNS):
+                raise
+            raise StoreUnavailableError(f"SQLite event store {self.path}: {exc}") from exc
 
     async def _run(self, function: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function)
@@ -230,8 +243,9 @@ class Database:
                 )
             for statement in _SCHEMA:
                 db.execute(statement)
-            if version < SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # Written even when unchanged: a file this process cannot write (a read-only
+            # file or mount) fails here, at start-up, rather than every task's first write.
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             db.rollback()
             raise

@@ -1,5 +1,6 @@
 """What every benchmark uses: free ports, processes it starts and measures (CPU, RSS), a tuned
-Temporal dev server, a bounded load runner and percentiles. Everything runs on 127.0.0.1."""
+Temporal dev server. The load runner and percentiles are `temporal_executor.loadtest.runner`
+(shared with `temporal-executor load`). Everything runs on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ import contextlib
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from temporal_executor.devserver import DEV_TUNING, find_temporal_cli
+from temporal_executor.loadtest.runner import Run
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -134,31 +135,6 @@ async def wait_http(url: str, proc: Proc, within: float = 60) -> float:
     raise RuntimeError(f"{url} did not answer within {within:.0f}s; see {proc.log}")
 
 
-@dataclass
-class Run:
-    """One load run: each call's latency (seconds) and the run's wall time."""
-
-    concurrency: int
-    latencies: list[float] = field(default_factory=list)
-    elapsed: float = 0.0
-    failures: int = 0
-
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "concurrency": self.concurrency,
-            "calls": len(self.latencies),
-            "failures": self.failures,
-            "per_s": round(self.throughput, 2),
-            "p50_ms": ms(percentile(self.latencies, 50)),
-            "p95_ms": ms(percentile(self.latencies, 95)),
-            "p99_ms": ms(percentile(self.latencies, 99)),
-        }
-
-
 def merged(runs: list[Run]) -> Run:
     """Several runs at one concurrency as one: all their calls, their summed wall time."""
     run = Run(runs[0].concurrency)
@@ -166,45 +142,6 @@ def merged(runs: list[Run]) -> Run:
         run.latencies += each.latencies
         run.elapsed += each.elapsed
         run.failures += each.failures
-    return run
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[min(int(p), 99) - 1]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
-async def load(call: Callable[[int], Awaitable[None]], total: int, concurrency: int) -> Run:
-    """`call(i)` for i in 0 … total-1, `concurrency` at a time; a failed call is counted."""
-    run = Run(concurrency)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(total):
-        queue.put_nowait(i)
-
-    async def lane() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            start = time.perf_counter()
-            try:
-                await call(i)
-            except Exception:
-                run.failures += 1
-                continue
-            run.latencies.append(time.perf_counter() - start)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    run.elapsed = time.perf_counter() - start
     return run
 
 

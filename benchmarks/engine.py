@@ -18,8 +18,10 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from temporal_executor.loadtest.runner import Run, load
+
 from .bare import BareWorkflow
-from .common import Run, load, merged, python, spawn, temporal_server, wait_http
+from .common import merged, python, spawn, temporal_server, wait_http
 from .systems import config, rest_task, scripted, split
 
 

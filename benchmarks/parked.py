@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 
-from .common import Proc, load, temporal_server, wait_http
+from temporal_executor.loadtest.runner import load
+
+from .common import Proc, temporal_server, wait_http
 from .systems import MODEL, config, scripted, split, weather_tool
 
 SAMPLE = 20  # parked tasks approved at the end

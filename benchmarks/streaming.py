@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 
-from .common import ms, percentile, temporal_server, wait_http
+from temporal_executor.loadtest.runner import ms, percentile
+
+from .common import temporal_server, wait_http
 from .systems import MODEL, config, dev, scripted, split
 
 STREAM_MODEL = {**MODEL, "stream": True}

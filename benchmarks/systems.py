@@ -1,6 +1,6 @@
 """The systems the benchmarks drive, each started as real processes on 127.0.0.1: the scripted
-LLM and tool (`scripted.py`), our service (`dev`, or `serve` + `worker`), and the calls a
-client makes to it (REST, A2A)."""
+LLM and tool (`temporal_executor.loadtest.scripted`), our service (`dev`, or `serve` +
+`worker`), and the calls a client makes to it (REST, A2A)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
 def scripted(workdir: Path, token_interval: float = 0.02) -> Iterator[str]:
     """The scripted LLM and tool server; yields its base URL."""
     port = free_port()
-    argv = python("-m", "benchmarks.scripted", "--port", str(port))
+    argv = python("-m", "temporal_executor.loadtest.scripted", "--port", str(port))
     with spawn("scripted", [*argv, "--token-interval", str(token_interval)], workdir) as proc:
         wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"

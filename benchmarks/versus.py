@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
-from .common import free_port, load, merged, spawn, temporal_server, wait_http, wait_port
+from temporal_executor.loadtest.runner import load
+
+from .common import free_port, merged, spawn, temporal_server, wait_http, wait_port
 from .systems import Ours, a2a_task, config, dev, scripted, split
 
 KAGENT = ["kagent-adk==0.10.4", "a2a-sdk>=0.3.23,<0.4", "uvicorn", "mcp<2", "httpx"]

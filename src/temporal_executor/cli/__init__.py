@@ -82,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--task-id", help="fetch every run of this task from Temporal")
     replay.set_defaults(handler=services.replay)
 
+    load = commands.add_parser(
+        "load",
+        help="a bounded load run on this machine: scripted LLM and tool, dev, one-tool tasks",
+    )
+    load.add_argument("--tasks", type=_positive, default=1000, help="how many (default 1000)")
+    load.add_argument(
+        "--concurrency", type=_positive, default=100, help="how many at a time (default 100)"
+    )
+    load.add_argument(
+        "--within", type=_positive, default=1800, help="give up after SECONDS (default 1800)"
+    )
+    load.set_defaults(handler=services.load)
+
     approve = commands.add_parser("approve", help="approve (or reject) a pending tool call")
     approve.add_argument("task_id")
     approve.add_argument("--reject", action="store_true")
@@ -114,3 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
     answer.set_defaults(handler=client.answer)
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value

@@ -1,6 +1,6 @@
 """The service commands: `dev` (an embedded Temporal dev server, the worker and the API in
-one process), `serve` (the API), `worker`, and `replay` (recorded histories against this
-version's workflow code)."""
+one process), `serve` (the API), `worker`, `replay` (recorded histories against this
+version's workflow code) and `load` (a bounded load run on this machine)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from .. import __version__
 from ..config import Config
 from ..devserver import DevServer, check_port_free
 from ..errors import ExecutorError
+from ..loadtest.command import run_load
 from ..observability import setup_tracing, shutdown_tracing
 from ..runtime import connect, open_services, run_services
 from ..workflows import AgentExecutionWorkflow, workflow_id
 from .client import api_url, first_line
 
-__all__ = ["dev", "dev_defaults", "replay", "serve", "worker"]
+__all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker"]
 
 
 def dev_defaults(config: Config) -> None:
@@ -109,6 +110,14 @@ def _serve_forever(main: Coroutine[Any, Any, None], config: Config, role: str) -
             runner.run(main)
     finally:
         shutdown_tracing()
+
+
+def load(config: Config, args: argparse.Namespace) -> int:
+    """Exit 0 when every task completed with the right answer, 1 otherwise (the config is
+    not used: the run brings its own, see `loadtest.command`)."""
+    result = run_load(args.tasks, args.concurrency, args.within)
+    print(result.report())
+    return 0 if result.ok else 1
 
 
 def replay(config: Config, args: argparse.Namespace) -> int:

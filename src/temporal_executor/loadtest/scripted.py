@@ -1,15 +1,19 @@
-"""The scripted LLM and tool that every benchmarked system calls, in a process of their own so
-that their CPU is not counted as the system's: `python -m benchmarks.scripted --port P`.
+"""The scripted LLM and tool that `temporal-executor load` and the benchmarks call, in a
+process of their own so that their CPU is not counted as the system's:
+`python -m temporal_executor.loadtest.scripted --port P`.
 
 - `POST /v1/chat/completions` (OpenAI Chat Completions, plain or streamed): a user message
   gets one call of the tool `get_weather` with `{"query": <the text>}` when the request offers
   that tool; a tool result gets the answer `Tool results: get_weather=<result>`; a user message
   `stream N` gets N tokens, one every `--token-interval` seconds, each the time it was sent
   (`time.time_ns()`), so a client can tell how long a token took to reach it. No think time.
-- `POST /weather`: the tool, `{"weather": "sunny"}`.
+- `POST /weather`: the tool, `{"weather": "sunny", "query": <the query it was given>}` (so a
+  client can check that each task got its own call's answer).
 """
 
 from __future__ import annotations
+
+__all__ = ["make_app", "reply"]
 
 import argparse
 import asyncio
@@ -104,8 +108,9 @@ def make_app(token_interval: float) -> Starlette:
         yield "data: [DONE]\n\n"
 
     async def weather(request: Request) -> Response:
-        await request.body()
-        return JSONResponse({"weather": "sunny"})
+        body = await request.body()
+        query = json.loads(body).get("query") if body else None
+        return JSONResponse({"weather": "sunny", "query": query})
 
     return Starlette(
         routes=[

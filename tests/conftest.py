@@ -147,12 +147,20 @@ class Stack:
 
 
 async def read_sse(
-    http: httpx.AsyncClient, task_id: str, after: int = 0, *, until: str | None = None
+    http: httpx.AsyncClient,
+    task_id: str,
+    after: int = 0,
+    *,
+    until: str | None = None,
+    into: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """The task's events from its SSE stream, to its end (or the event `until`); each is
+    appended to `into` (when given) as it comes, so a caller keeps them should the
+    connection drop."""
     import json
 
     headers = {"Last-Event-ID": str(after)} if after else {}
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = [] if into is None else into
     async with http.stream("GET", f"/api/v1/tasks/{task_id}/events", headers=headers) as response:
         assert response.status_code == 200
         event: dict[str, Any] = {}

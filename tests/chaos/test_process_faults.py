@@ -7,7 +7,7 @@ task's whole log and the side effects are checked by the suite's invariants."""
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -103,21 +103,8 @@ async def stream_until_killed(
     http: httpx.AsyncClient, task_id: str, received: list[dict[str, Any]]
 ) -> None:
     """Read the task's stream into `received` until the connection drops (or it ends)."""
-    event: dict[str, Any] = {}
-    try:
-        async with http.stream("GET", f"/api/v1/tasks/{task_id}/events") as response:
-            async for line in response.aiter_lines():
-                if line.startswith("id:"):
-                    event["id"] = int(line[3:])
-                elif line.startswith("event:"):
-                    event["event"] = line[6:].strip()
-                elif line.startswith("data:"):
-                    event["data"] = json.loads(line[5:])
-                elif not line and "id" in event:
-                    received.append(event)
-                    event = {}
-    except (httpx.RemoteProtocolError, httpx.ReadError):
-        pass
+    with contextlib.suppress(httpx.RemoteProtocolError, httpx.ReadError):
+        await read_sse(http, task_id, into=received)
 
 
 async def test_api_killed_while_clients_stream(
@@ -135,7 +122,7 @@ async def test_api_killed_while_clients_stream(
     received: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in ids}
     async with running_stack(data):  # the worker (and an API the clients don't use)
         with service_process(config_path, log, "serve") as api:
-            await wait_healthy(url)
+            await wait_healthy(url, within=60)
             async with httpx.AsyncClient(base_url=url, timeout=60) as http:
                 for task_id in ids:
                     tools = [effect_tool(tool_server, delay=2)]  # still running at the kill
@@ -152,7 +139,7 @@ async def test_api_killed_while_clients_stream(
                 await asyncio.wait_for(asyncio.gather(*readers), 30)
         await chunk_delay(openai_fake, 0)
         with service_process(config_path, log, "serve"):
-            await wait_healthy(url)
+            await wait_healthy(url, within=60)
             async with httpx.AsyncClient(base_url=url, timeout=60) as http:
                 for task_id in ids:
                     before = received[task_id]

@@ -128,7 +128,7 @@ async def test_dev_restarts_its_killed_temporal_server(
     log = tmp_path / "dev.log"
 
     with service_process(config_path, log, "dev") as dev:
-        await wait_healthy(url)
+        await wait_healthy(url, within=90)  # dev starts Temporal too; a busy machine is slow
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             await wait_ready(http)
             busy, parked = await start_tasks(http, tool_server, "dev-temporal")
@@ -197,7 +197,7 @@ async def test_external_temporal_restarted_under_serve_and_worker(
         service_process(config_path, tmp_path / "api.log", "serve") as api,
         service_process(config_path, tmp_path / "worker.log", "worker") as worker,
     ):
-        await wait_healthy(url)
+        await wait_healthy(url, within=90)  # a busy machine starts processes slowly
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             await wait_ready(http)
             busy, parked = await start_tasks(http, tool_server, "ext-temporal")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.chaos.invariants import check, effects, report
 from tests.chaos.scenario import effect_tool, finish, submit, task_ids
@@ -23,8 +22,10 @@ from tests.conftest import Stack, config_data, free_port, read_sse, running_stac
 from tests.fakes.server import FakeServer
 from tests.processes import service_process, wait_healthy
 
-TASKS = 3
-WORDS = " ".join(f"word{i}" for i in range(30))
+TASKS = 3  # clients of the killed API
+WORDS = " ".join(f"word{i}" for i in range(50))
+PER_PHASE = 2
+PHASES = ("LLM stream", "tool call", "awaiting approval")
 
 
 async def chunk_delay(openai_fake: FakeServer, seconds: float) -> None:
@@ -43,60 +44,71 @@ async def wait_streaming(stack: Stack, ids: list[str]) -> None:
     raise AssertionError("the tasks never streamed")
 
 
-async def start_phase(
-    phase: str, stack: Stack, tool_server: FakeServer, openai_fake: FakeServer, log: Path
-) -> list[str]:
-    """TASKS tasks, each brought to `phase`, where the worker is then killed."""
-    ids = task_ids(f"worker-{phase.split()[0]}", TASKS)
-    if phase == "LLM stream":
-        await chunk_delay(openai_fake, 0.1)
-        for task_id in ids:  # a long streamed answer, the tool offered but not called
-            body = {"user_message": f"{WORDS} [no tools]", "tools": [effect_tool(tool_server)]}
-            await submit(stack.http, task_id, **body)
-        await wait_streaming(stack, ids)
-    elif phase == "tool call":
-        for task_id in ids:
-            await submit(stack.http, task_id, tools=[effect_tool(tool_server, delay=3)])
-        await wait_tool_calls(tool_server, TASKS, log)
-    else:
-        for task_id in ids:
-            tools = [effect_tool(tool_server)]
-            await submit(stack.http, task_id, tools=tools, require_approval=True)
-        for task_id in ids:
-            await wait_status(stack.http, task_id, "awaiting_approval")
+async def start_phases(
+    stack: Stack, tool_server: FakeServer, openai_fake: FakeServer, log: Path
+) -> dict[str, list[str]]:
+    """PER_PHASE tasks in each phase at once (phase → task ids), for the worker to be killed."""
+    ids = {phase: task_ids(f"worker-{phase.split()[0]}", PER_PHASE) for phase in PHASES}
+    await chunk_delay(openai_fake, 0.1)
+    for task_id in ids["awaiting approval"]:
+        tools = [effect_tool(tool_server)]
+        await submit(stack.http, task_id, tools=tools, require_approval=True)
+    for task_id in ids["tool call"]:
+        await submit(stack.http, task_id, tools=[effect_tool(tool_server, delay=6)])
+    for task_id in ids["LLM stream"]:  # a long streamed answer, the tool offered but not called
+        body = {"user_message": f"{WORDS} [no tools]", "tools": [effect_tool(tool_server)]}
+        await submit(stack.http, task_id, **body)
+    for task_id in ids["awaiting approval"]:
+        await wait_status(stack.http, task_id, "awaiting_approval")
+    await wait_tool_calls(tool_server, len(ids["tool call"]), log)
+    await wait_streaming(stack, ids["LLM stream"])
     return ids
 
 
-@pytest.mark.parametrize("phase", ["LLM stream", "tool call", "awaiting approval"])
+def calls_of(logs: dict[str, list[dict[str, Any]]], side_effects: dict[str, Any]) -> Any:
+    """The side-effect counters of the tool calls these logs show."""
+    ids = {e["data"]["id"] for log in logs.values() for e in log if e["event"] == "tool.call"}
+    return {part: {k: n for k, n in counts.items() if k in ids}
+            for part, counts in side_effects.items()}  # fmt: skip
+
+
 async def test_worker_killed(
-    phase: str,
-    temporal: str,
-    openai_fake: FakeServer,
-    tool_server: FakeServer,
-    tmp_path: Path,
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
 ) -> None:
+    """One kill of the worker while tasks stream, call the side-effect tool and are parked
+    awaiting approval; a new worker finishes them all."""
     data = config_data(temporal, openai_fake.url, tmp_path)
     config_path = write_config(data, tmp_path / "config.yaml")
     log = tmp_path / "worker.log"
     async with running_stack(data, worker=False) as stack:
         with service_process(config_path, log, "worker") as first:
-            ids = await start_phase(phase, stack, tool_server, openai_fake, log)
+            ids = await start_phases(stack, tool_server, openai_fake, log)
             os.kill(first.pid, signal.SIGKILL)
             await asyncio.to_thread(first.wait)
         await chunk_delay(openai_fake, 0)
         with service_process(config_path, log, "worker"):
-            if phase == "awaiting approval":
-                for task_id in ids:
-                    url = f"/api/v1/approve/agent-execution-{task_id}"
-                    response = await stack.http.post(url, json={"approved": True})
-                    assert response.status_code == 200, response.text
-            logs, statuses = await finish(stack.http, ids, within=180)
+            for task_id in ids["awaiting approval"]:
+                url = f"/api/v1/approve/agent-execution-{task_id}"
+                response = await stack.http.post(url, json={"approved": True})
+                assert response.status_code == 200, response.text
+            every = [task_id for phase in PHASES for task_id in ids[phase]]
+            logs, statuses = await finish(stack.http, every, within=180)
 
-    report(check(f"worker killed: {phase}", logs, statuses, "completed", effects(tool_server.url)))
-    for log_events in logs.values():
-        content = log_events[-1]["data"]["result"]["content"]
-        want = f"Echo: {WORDS}" if phase == "LLM stream" else "Tool results: effect="
-        assert content.startswith(want), content
+    side_effects = effects(tool_server.url)
+    # All at once: no effect applied twice or under a key that is no call's id.
+    assert check("all", logs, statuses, "completed", side_effects).clean
+    for phase in PHASES:
+        mine = {t: logs[t] for t in ids[phase]}
+        status = {t: statuses[t] for t in ids[phase]}
+        report(
+            check(
+                f"worker killed: {phase}", mine, status, "completed", calls_of(mine, side_effects)
+            )
+        )
+        for events in mine.values():
+            content = events[-1]["data"]["result"]["content"]
+            want = f"Echo: {WORDS}" if phase == "LLM stream" else "Tool results: effect="
+            assert content.startswith(want), content
 
 
 async def stream_until_killed(

@@ -23,7 +23,7 @@ def workflow_id(task_id: str) -> str:
 
 class TaskPolicies(BaseModel):
     """Timeouts, retries and sizes from `executor`, fixed at submission so replays see the
-    same (no defaults here: they are config's)."""
+    same (no defaults here, they are config's, except for fields added later)."""
 
     timeouts: Timeouts
     retry: RetryConfig
@@ -31,8 +31,11 @@ class TaskPolicies(BaseModel):
     inline_bytes: int
     max_content_bytes: int
     local_activities: bool
-    approval_policy: list[ApprovalRule]
-    approval_timeout_action: Literal["reject", "approve", "fail"]
+    # Added after workflows were already running: defaults that keep the old behaviour (no
+    # rules; no approval timeout is set on such a task either), so that a task started by an
+    # earlier version still decodes its input (`tests/replay/` replays one of each).
+    approval_policy: list[ApprovalRule] = Field(default_factory=list)
+    approval_timeout_action: Literal["reject", "approve", "fail"] = "reject"
 
     @classmethod
     def of(cls, executor: ExecutorConfig) -> TaskPolicies:

@@ -90,6 +90,7 @@ class DevServer:
         self.state_dir = state_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self._stopped = False  # by `stop()`: not a death to restart from
         self._log: IO[bytes] | None = None
 
     @property
@@ -105,6 +106,7 @@ class DevServer:
         check_port_free(self.ip, self.ui_port, "Temporal UI")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._log = (self.state_dir / "temporal.log").open("ab")
+        self._stopped = False
         try:
             self._start()
             await self._wait_ready()
@@ -144,6 +146,8 @@ class DevServer:
             assert self.process is not None
             while self.process.poll() is None:  # noqa: ASYNC110 - a child process, no event
                 await asyncio.sleep(SUPERVISE_INTERVAL)
+            if self._stopped:
+                return
             self.restarts += 1
             logger.warning(
                 "the Temporal dev server (pid %d) exited with code %s; restarting it in %.1f s "
@@ -156,12 +160,14 @@ class DevServer:
                 self.state_dir / "temporal.log",
             )
             await asyncio.sleep(delay)
+            if self._stopped:
+                return
             try:
                 self._start()
                 await self._wait_ready()
             except ExecutorError as exc:
                 logger.warning("the Temporal dev server did not start again: %s", exc)
-                self.stop()
+                self._terminate()
                 delay = min(delay * 2, RESTART_BACKOFF[1])
                 continue
             logger.warning(
@@ -196,6 +202,11 @@ class DevServer:
         raise ExecutorError(f"the Temporal dev server did not start within {within:.0f}s")
 
     def stop(self) -> None:
+        """Stop the server for good: the supervisor does not start it again."""
+        self._stopped = True
+        self._terminate()
+
+    def _terminate(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()

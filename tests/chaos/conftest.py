@@ -24,9 +24,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("fault scenarios")
-    write(f"{'scenario':<48} {'tasks':>5} {'lost':>4} {'dup events':>10} {'dup effects':>11}")
+    # deliveries: requests the side-effect tool got (retries included), each applied once.
+    write(
+        f"{'scenario':<42} {'tasks':>5} {'lost':>4} {'dup events':>10} {'dup effects':>11}"
+        f" {'deliveries':>10}"
+    )
     for o in OUTCOMES:
         write(
-            f"{o.scenario:<48} {o.tasks:>5} {o.lost:>4} {o.duplicated_events:>10}"
-            f" {o.duplicate_side_effects:>11}"
+            f"{o.scenario:<42} {o.tasks:>5} {o.lost:>4} {o.duplicated_events:>10}"
+            f" {o.duplicate_side_effects:>11} {o.deliveries:>10}"
         )

@@ -178,6 +178,8 @@ def _config(work: Path, llm: str) -> tuple[Path, str]:
         "events": {"url": f"sqlite:///{work / 'events.db'}"},
         "server": {"host": "127.0.0.1", "port": api_port, "api_keys_env": None},
         "state_dir": str(work / "state"),
+        # No metrics listener: its default port may be taken on a shared machine.
+        "observability": {"metrics_port": None},
     }
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -147,3 +147,12 @@ def test_cli_reports_unknown_provider(tmp_path: Path) -> None:
     assert result.stderr.strip().startswith(
         "error: config: llm.providers.0.name: unknown provider 'skynet' (known: anthropic, "
     )
+
+
+def test_metrics_port_null_means_no_listener(tmp_path: Path) -> None:
+    """`observability.metrics_port: null` turns the worker's metrics listener off (every other
+    null in a section means "the default"): workers started together must not all bind 9464."""
+    path = tmp_path / "config.yaml"
+    path.write_text("observability:\n  metrics_port: null\n", encoding="utf-8")
+    assert load_config(path, env={}).observability.metrics_port is None
+    assert load_config(None, env={}).observability.metrics_port == 9464

@@ -268,6 +268,14 @@ class ObservabilityConfig(_Section):
     metrics_port: int | None = Field(default=9464, ge=1, le=65535)
     capture_content: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # As every section, except that `metrics_port: null` is kept: it means "none".
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k == "metrics_port"}
+        return {} if data is None else data
+
 
 class DefaultAgent(_Section):
     """The agent a message runs when it does not say otherwise (A2A, `/a2a/message`, `run`)."""

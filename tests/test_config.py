@@ -83,6 +83,17 @@ def test_env_overrides() -> None:
     assert load_config(None, env={}).llm.providers[0].config == {}
 
 
+def test_grpc_is_off_unless_asked_for() -> None:
+    assert load_config(None, env={}).a2a.grpc.enabled is False
+    env = {
+        "TEMPORAL_EXECUTOR__A2A__GRPC__ENABLED": "true",
+        "TEMPORAL_EXECUTOR__A2A__GRPC__PORT": "80",
+        "TEMPORAL_EXECUTOR__A2A__GRPC__URL": "[fd00::1]:80",
+    }
+    grpc = load_config(SHIPPED, env=env).a2a.grpc
+    assert (grpc.enabled, grpc.port, grpc.url) == (True, 80, "[fd00::1]:80")
+
+
 @pytest.mark.parametrize(
     ("yaml_text", "env", "message"),
     [
@@ -94,6 +105,8 @@ def test_env_overrides() -> None:
         ("- just a list", {}, "top level must be a mapping"),
         ("server: {port: [", {}, "line"),
         ("", {"TEMPORAL_EXECUTOR__SERVER__PORT": "http"}, "server.port"),
+        ("a2a: {grpc: {url: 'grpc://agents.example.com:443'}}", {}, "a2a.grpc.url: must be"),
+        ("a2a: {grpc: {port: 0}}", {}, "a2a.grpc.port"),
     ],
 )
 def test_invalid_config_is_one_clear_error(

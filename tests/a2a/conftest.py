@@ -1,5 +1,6 @@
 """A2A tests: the official `a2a-sdk` client against the running service (real Temporal, the
-OpenAI wire fake, the tool server)."""
+OpenAI wire fake, the tool server), over JSON-RPC, HTTP+JSON or gRPC (every A2A stack here
+serves gRPC too)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc.aio
 import httpx
 import pytest
-from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
+from a2a.client import A2ACardResolver, Client, ClientCallContext, ClientConfig, ClientFactory
+from a2a.client.interceptors import AfterArgs, BeforeArgs, ClientCallInterceptor
 from a2a.helpers import get_artifact_text, new_data_part, new_text_part
 from a2a.types import (
     Message,
@@ -28,7 +31,7 @@ from a2a.utils.constants import TransportProtocol
 from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
 from temporal_executor.config import Config
 from temporal_executor.runtime import open_services, run_services
-from tests.conftest import Stack, config_data, running_stack, weather_tool
+from tests.conftest import Stack, config_data, free_port, running_stack, weather_tool
 from tests.fakes.server import FakeServer
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -54,6 +57,7 @@ def a2a_config(
             "tools": [weather_tool(tool_server)],
             "require_approval": require_approval,
         },
+        "grpc": {"enabled": True, "port": free_port()},
         **a2a,
     }
     return data
@@ -83,23 +87,59 @@ async def a2a_client(
     streaming: bool = True,
     polling: bool = False,
     hitl: bool = False,
+    token: str | None = None,
     transport: str = TransportProtocol.JSONRPC,
 ) -> AsyncIterator[Client]:
-    """The SDK's client for the agent at `url`, built from its card."""
-    headers = {"A2A-Extensions": HITL_EXTENSION_URI} if hitl else {}
-    async with httpx.AsyncClient(timeout=60, headers=headers) as http:
+    """The SDK's client for the agent at `url`, built from its card; `token` is sent as a
+    bearer token, `hitl` asks for kagent's extension (as HTTP headers or gRPC metadata)."""
+    parameters = {"A2A-Extensions": HITL_EXTENSION_URI} if hitl else {}
+    if token is not None:
+        parameters["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(timeout=60, headers=parameters) as http:
         card = await A2ACardResolver(http, url).get_agent_card()
         config = ClientConfig(
             streaming=streaming,
             polling=polling,
             httpx_client=http,
+            grpc_channel_factory=grpc.aio.insecure_channel,
             supported_protocol_bindings=[transport],
         )
-        client = ClientFactory(config).create(card)
+        grpc_metadata = (
+            [ServiceParameters(parameters)] if transport == TransportProtocol.GRPC else []
+        )
+        client = ClientFactory(config).create(card, interceptors=grpc_metadata)
         try:
             yield client
         finally:
             await client.close()
+
+
+class ServiceParameters(ClientCallInterceptor):
+    """Sends `parameters` with every call (gRPC metadata; over HTTP the client's headers
+    carry them)."""
+
+    def __init__(self, parameters: dict[str, str]) -> None:
+        self.parameters = parameters
+
+    async def before(self, args: BeforeArgs) -> None:
+        args.context = args.context or ClientCallContext()
+        args.context.service_parameters = {
+            **self.parameters,
+            **(args.context.service_parameters or {}),
+        }
+
+    async def after(self, args: AfterArgs) -> None:
+        pass
+
+
+TRANSPORTS = [TransportProtocol.JSONRPC, TransportProtocol.GRPC]
+
+
+@pytest.fixture(params=TRANSPORTS, ids=["jsonrpc", "grpc"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Run the test over JSON-RPC and over gRPC."""
+    value: str = request.param
+    return value
 
 
 def user_message(

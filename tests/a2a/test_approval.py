@@ -51,8 +51,10 @@ def hitl_answer(task: Task, approvals: list[dict[str, Any]]) -> Message:
     )
 
 
-async def test_kagent_hitl_approve(approval_stack: Stack, tool_server: FakeServer) -> None:
-    async with a2a_client(approval_stack.url, hitl=True) as client:
+async def test_kagent_hitl_approve(
+    approval_stack: Stack, tool_server: FakeServer, transport: str
+) -> None:
+    async with a2a_client(approval_stack.url, hitl=True, transport=transport) as client:
         events = await collect(client.send_message(send_request(user_message("Weather in Oslo?"))))
         paused = events[-1]
         assert isinstance(paused, TaskStatusUpdateEvent)
@@ -79,9 +81,11 @@ async def test_kagent_hitl_approve(approval_stack: Stack, tool_server: FakeServe
 
 
 async def test_kagent_hitl_reject_with_reason(
-    approval_stack: Stack, tool_server: FakeServer
+    approval_stack: Stack, tool_server: FakeServer, transport: str
 ) -> None:
-    async with a2a_client(approval_stack.url, streaming=False, hitl=True) as client:
+    async with a2a_client(
+        approval_stack.url, streaming=False, hitl=True, transport=transport
+    ) as client:
         task = await send(client, user_message("Weather in Rome?"))
         assert task.status.state == INPUT_REQUIRED
         (tool,) = hitl_payload(task.status.message)["tools"]
@@ -142,8 +146,10 @@ async def test_a_data_part_may_edit_the_arguments(
         assert [c["arguments"] for c in await tool_calls(tool_server)] == [{"query": "Zurich"}]
 
 
-async def test_plain_data_part_approve(approval_stack: Stack, tool_server: FakeServer) -> None:
-    async with a2a_client(approval_stack.url, streaming=False) as client:
+async def test_plain_data_part_approve(
+    approval_stack: Stack, tool_server: FakeServer, transport: str
+) -> None:
+    async with a2a_client(approval_stack.url, streaming=False, transport=transport) as client:
         task = await send(client, user_message("Weather in Paris?"))
         assert task.status.state == INPUT_REQUIRED
         message = task.status.message
@@ -191,9 +197,13 @@ async def test_plain_text_answer_is_the_next_turn(
         assert get_message_text(users[1]) == "why do you need that?"
 
 
-async def test_each_call_decided_on_its_own(approval_stack: Stack, tool_server: FakeServer) -> None:
+async def test_each_call_decided_on_its_own(
+    approval_stack: Stack, tool_server: FakeServer, transport: str
+) -> None:
     tools = [weather_tool(tool_server), weather_tool(tool_server, name="get_forecast")]
-    async with a2a_client(approval_stack.url, streaming=False, hitl=True) as client:
+    async with a2a_client(
+        approval_stack.url, streaming=False, hitl=True, transport=transport
+    ) as client:
         message = user_message("Both please [two tools]", metadata={"tools": tools})
         task = await send(client, message)
         first, second = hitl_payload(task.status.message)["tools"]

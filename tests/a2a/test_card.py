@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
 from tests.a2a.conftest import a2a_config
@@ -11,7 +14,18 @@ from tests.conftest import Stack, running_stack
 from tests.fakes.server import FakeServer
 
 
-async def test_card_from_config(a2a_stack: Stack) -> None:
+@pytest.fixture
+async def http_only_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """A2A over HTTP only: gRPC is off by default (its card entry: test_grpc.py)."""
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path, grpc={"enabled": False})
+    async with running_stack(data) as stack:
+        yield stack
+
+
+async def test_card_from_config(http_only_stack: Stack) -> None:
+    a2a_stack = http_only_stack
     response = await a2a_stack.http.get("/.well-known/agent-card.json")
     assert response.status_code == 200
     card = response.json()
@@ -57,6 +71,7 @@ async def test_card_behind_an_ingress_with_auth(
         tmp_path,
         url="https://agents.example.com/weather/",
         advertise_v03=True,
+        grpc={"enabled": False},
         skills=[
             {
                 "id": "forecast",

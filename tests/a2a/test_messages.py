@@ -41,8 +41,8 @@ def states(events: list[object]) -> list[TaskState]:
     return [e.status.state for e in events if isinstance(e, Task | TaskStatusUpdateEvent)]
 
 
-async def test_send_blocking_and_get(a2a_stack: Stack) -> None:
-    async with a2a_client(a2a_stack.url, streaming=False) as client:
+async def test_send_blocking_and_get(a2a_stack: Stack, transport: str) -> None:
+    async with a2a_client(a2a_stack.url, streaming=False, transport=transport) as client:
         task = await send(client, user_message("Hello there [no tools]"))
         assert task.status.state == COMPLETED
         assert task.context_id and task.id
@@ -65,8 +65,8 @@ async def test_send_blocking_and_get(a2a_stack: Stack) -> None:
     assert rest["status"] == "completed" and rest["session_id"] == task.context_id
 
 
-async def test_stream_status_and_artifact_chunks(a2a_stack: Stack) -> None:
-    async with a2a_client(a2a_stack.url) as client:
+async def test_stream_status_and_artifact_chunks(a2a_stack: Stack, transport: str) -> None:
+    async with a2a_client(a2a_stack.url, transport=transport) as client:
         events = await collect(client.send_message(send_request(user_message("Weather in Paris?"))))
     first = events[0]
     assert isinstance(first, Task) and first.status.state == TaskState.TASK_STATE_SUBMITTED
@@ -170,8 +170,8 @@ async def test_list_tasks_filters_and_pages(a2a_stack: Stack) -> None:
         assert failed.total_size == 0 and list(failed.tasks) == []
 
 
-async def test_cancel_while_waiting_for_approval(a2a_stack: Stack) -> None:
-    async with a2a_client(a2a_stack.url, streaming=False) as client:
+async def test_cancel_while_waiting_for_approval(a2a_stack: Stack, transport: str) -> None:
+    async with a2a_client(a2a_stack.url, streaming=False, transport=transport) as client:
         message = user_message("Weather in Lima?", metadata={"require_approval": True})
         task = await send(client, message)
         assert task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
@@ -184,9 +184,13 @@ async def test_cancel_while_waiting_for_approval(a2a_stack: Stack) -> None:
         assert again.status.state == TaskState.TASK_STATE_CANCELED
 
 
-async def test_cancel_while_working(a2a_stack: Stack, openai_fake: FakeServer) -> None:
+async def test_cancel_while_working(
+    a2a_stack: Stack, openai_fake: FakeServer, transport: str
+) -> None:
     await slow_stream(openai_fake, 0.2)
-    async with a2a_client(a2a_stack.url, streaming=False, polling=True) as client:
+    async with a2a_client(
+        a2a_stack.url, streaming=False, polling=True, transport=transport
+    ) as client:
         words = " ".join(f"word{i}" for i in range(60))
         task = await send(client, user_message(f"{words} [no tools]"))
 
@@ -202,11 +206,11 @@ async def test_cancel_while_working(a2a_stack: Stack, openai_fake: FakeServer) -
 
 
 async def test_resubscribe_after_a_dropped_stream(
-    a2a_stack: Stack, openai_fake: FakeServer
+    a2a_stack: Stack, openai_fake: FakeServer, transport: str
 ) -> None:
     await slow_stream(openai_fake, 0.05)
     words = " ".join(f"w{i}" for i in range(40))
-    async with a2a_client(a2a_stack.url) as client:
+    async with a2a_client(a2a_stack.url, transport=transport) as client:
         stream = client.send_message(send_request(user_message(f"{words} [no tools]")))
         before = await collect(stream, limit=6)  # the Task, working, a few chunks
         await drop(stream)  # the connection drops mid-answer

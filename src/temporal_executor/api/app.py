@@ -1,5 +1,6 @@
 """The FastAPI application: routes, error rendering, auth, the body-size cap, and the A2A
-server; background work (A2A push deliveries) starts and stops with the app's lifespan."""
+server; background work (A2A push deliveries, the A2A gRPC listener) starts and stops with the
+app's lifespan."""
 
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for server in background:
-            server.start()
         try:
+            for server in background:
+                await server.start()  # a gRPC port in use fails the start-up
             yield
         finally:
             for server in background:
@@ -57,6 +58,7 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
         ui_url=config.temporal.ui_url,
         namespace=config.temporal.namespace,
     )
+    app.state.a2a = background[0] if background else None
     install_error_handlers(app)
     app.include_router(router)
     for server in background:

@@ -30,6 +30,7 @@ __all__ = [
     "approve",
     "clip",
     "first_line",
+    "reachable",
     "run",
 ]
 
@@ -38,9 +39,12 @@ TOKEN_ENV = "TEMPORAL_EXECUTOR_TOKEN"
 
 
 def api_url(config: Config) -> str:
-    host = config.server.host
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    return f"http://{host}:{config.server.port}"
+    return f"http://{reachable(config.server.host)}:{config.server.port}"
+
+
+def reachable(host: str) -> str:
+    """A bind address as a client on this machine dials it."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _client(config: Config, args: argparse.Namespace) -> httpx.Client:

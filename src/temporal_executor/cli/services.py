@@ -24,7 +24,7 @@ from ..loadtest.command import run_load
 from ..observability import setup_tracing, shutdown_tracing
 from ..runtime import connect, open_services, run_services
 from ..workflows import AgentExecutionWorkflow, workflow_id
-from .client import api_url, first_line
+from .client import api_url, first_line, reachable
 
 __all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker"]
 
@@ -42,7 +42,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
         config.temporal.host_port, config.temporal.ui_port, config.resolved_state_dir()
     )
     config.temporal.host_port = f"{server.ip}:{server.port}"
-    check_port_free(config.server.host, config.server.port, "API")
+    _check_api_ports(config)
     dev_defaults(config)
     config.temporal.ui_url = config.temporal.ui_url or server.ui_url
 
@@ -56,6 +56,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
                     print(
                         f"temporal-executor {__version__} is running\n"
                         f"  API          {api}  (OpenAPI: {api}/docs)\n"
+                        f"{_grpc_line(config)}"
                         f"  Temporal     {config.temporal.host_port}\n"
                         f"  Temporal UI  {server.ui_url}\n"
                         f"  state        {config.resolved_state_dir()}\n"
@@ -70,7 +71,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
 
 
 def serve(config: Config, args: argparse.Namespace) -> int:
-    check_port_free(config.server.host, config.server.port, "API")
+    _check_api_ports(config)
     return _run_services(config, api=True, worker=False)
 
 
@@ -78,6 +79,21 @@ def worker(config: Config, args: argparse.Namespace) -> int:
     if (port := config.observability.metrics_port) is not None:
         check_port_free(config.server.host, port, "worker metrics (observability.metrics_port)")
     return _run_services(config, api=False, worker=True)
+
+
+def _check_api_ports(config: Config) -> None:
+    """The API's ports are free (a clear error now rather than a failed start-up later)."""
+    check_port_free(config.server.host, config.server.port, "API")
+    if config.a2a.enabled and config.a2a.grpc.enabled:
+        grpc = config.a2a.grpc
+        check_port_free(grpc.host or config.server.host, grpc.port, "a2a.grpc")
+
+
+def _grpc_line(config: Config) -> str:
+    if not (config.a2a.enabled and config.a2a.grpc.enabled):
+        return ""
+    host = reachable(config.a2a.grpc.host or config.server.host)
+    return f"  A2A gRPC     {host}:{config.a2a.grpc.port}\n"
 
 
 def _run_services(config: Config, *, api: bool, worker: bool) -> int:

@@ -26,6 +26,7 @@ from .duration import Duration, parse_duration
 
 __all__ = [
     "A2AConfig",
+    "A2AGrpcConfig",
     "A2APushConfig",
     "A2ASkill",
     "ApiKey",
@@ -317,6 +318,30 @@ class A2APushConfig(_Section):
     timeout: Duration = 10.0
 
 
+_GRPC_TARGET = re.compile(r"^([^\s/:\[\]]+|\[[0-9a-fA-F:.]+\]):\d{1,5}$")  # host:port, [v6]:port
+
+
+class A2AGrpcConfig(_Section):
+    """A2A over gRPC (service `lf.a2a.v1.A2AService`, and the 0.3 `a2a.v1.A2AService`),
+    served by the API process beside HTTP, over the same request handler.
+
+    `host` is the address to bind (default: `server.host`). The card advertises `url`
+    ("host:port", no scheme, as gRPC clients dial it), else `a2a.url`'s host with `port`,
+    else the host the card was fetched from with `port`."""
+
+    enabled: bool = False
+    host: str | None = None
+    port: int = Field(default=50051, ge=1, le=65535)
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and not _GRPC_TARGET.match(value):
+            raise ValueError("must be host:port, e.g. agents.example.com:443 (no scheme)")
+        return value
+
+
 class A2AConfig(_Section):
     """The A2A server: agent card fields, the agent behind it, push notifications.
 
@@ -339,6 +364,7 @@ class A2AConfig(_Section):
     skills: list[A2ASkill] = Field(default_factory=list)
     default_agent: DefaultAgent = Field(default_factory=DefaultAgent)
     push_notifications: A2APushConfig = Field(default_factory=A2APushConfig)
+    grpc: A2AGrpcConfig = Field(default_factory=A2AGrpcConfig)
 
     @field_validator("url")
     @classmethod

@@ -3,11 +3,15 @@
 Served at `/.well-known/agent-card.json` (and the older `/.well-known/agent.json`). It lists
 JSON-RPC at `{base}/a2a` and HTTP+JSON at `{base}/a2a/rest` for protocol 1.0 (and 0.3 with
 `a2a.advertise_v03`), where `base` is `a2a.url` (the address behind an ingress) or else the
-address the card was fetched from. Without configured skills the card has one skill that
-names the default agent's model and tools.
+address the card was fetched from; with `a2a.grpc.enabled`, gRPC after those (so clients that
+take the first interface they know stay on JSON-RPC) at `a2a.grpc.url`, else `base`'s host
+with the gRPC port. Without configured skills the card has one skill that names the default
+agent's model and tools.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from a2a.types import (
     AgentCapabilities,
@@ -26,7 +30,7 @@ from ... import __version__
 from ...config import Config
 from .hitl import HITL_EXTENSION_URI
 
-__all__ = ["JSONRPC_PATH", "REST_PATH", "agent_card"]
+__all__ = ["JSONRPC_PATH", "REST_PATH", "agent_card", "grpc_target"]
 
 JSONRPC_PATH = "/a2a"
 REST_PATH = "/a2a/rest"
@@ -74,11 +78,31 @@ def agent_card(config: Config, base_url: str) -> AgentCard:
                 ),
             ]
         )
+    if a2a.grpc.enabled:
+        card.supported_interfaces.extend(
+            AgentInterface(
+                url=grpc_target(config, base_url),
+                protocol_binding=TransportProtocol.GRPC.value,
+                protocol_version=version,
+            )
+            for version in versions
+        )
     if config.server.api_keys():
         scheme = SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(scheme="bearer"))
         card.security_schemes["bearer"].CopyFrom(scheme)
         card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList()}))
     return card
+
+
+def grpc_target(config: Config, base_url: str) -> str:
+    """Where gRPC clients dial us: "host:port", no scheme (the SDK client and the conformance
+    kit hand the card's URL to `grpc.insecure_channel` as it is)."""
+    if config.a2a.grpc.url:
+        return config.a2a.grpc.url
+    host = urlsplit(base_url).hostname or "localhost"
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return f"{host}:{config.a2a.grpc.port}"
 
 
 def _skills(config: Config) -> list[AgentSkill]:

@@ -1,6 +1,7 @@
 """What the app mounts for A2A: the agent card (with caching headers), the JSON-RPC endpoint
 (1.0 and 0.3 method names), the HTTP+JSON routes (1.0 and 0.3 paths) and the response headers
-of those routes, all over one `TemporalRequestHandler`."""
+of those routes, and the gRPC listener beside them (`grpc_server.py`), all over one
+`TemporalRequestHandler`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import logging
 import time
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
@@ -53,6 +54,9 @@ from .push_configs import PushConfigs
 from .streams import started_jsonrpc, started_rest
 from .task_store import ServiceTaskStore
 
+if TYPE_CHECKING:
+    from .grpc_server import GrpcServer
+
 __all__ = ["A2AServer"]
 
 logger = logging.getLogger(__name__)
@@ -69,7 +73,8 @@ _A2A_JSON = A2A_JSON_MEDIA_TYPE.encode()
 
 class A2AServer:
     """The A2A server over `tasks`: `mount(app)` adds its routes; `start()` resumes push
-    deliveries left undone by an earlier process, `aclose()` stops those in flight."""
+    deliveries left undone by an earlier process and opens the gRPC listener (with
+    `a2a.grpc.enabled`), `aclose()` closes it and stops the deliveries in flight."""
 
     def __init__(self, config: Config, tasks: TaskService, submissions: Submissions) -> None:
         self.config = config
@@ -84,12 +89,20 @@ class A2AServer:
             )
             push = PushNotifier(executor, PushConfigs(tasks.store.blobs), settings, guard)
         self.handler = TemporalRequestHandler(executor, store, push)
+        self.grpc: GrpcServer | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.handler.push is not None:
             self.handler.push.resume()
+        if self.config.a2a.grpc.enabled:
+            from .grpc_server import GrpcServer  # grpcio is imported only when gRPC is on
+
+            self.grpc = GrpcServer(self.config, self.handler)
+            await self.grpc.start()
 
     async def aclose(self) -> None:
+        if self.grpc is not None:
+            await self.grpc.stop()
         if self.handler.push is not None:
             await self.handler.push.aclose()
 

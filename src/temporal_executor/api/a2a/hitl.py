@@ -1,18 +1,20 @@
 """Human approval over A2A: kagent's HITL extension, and plain answers for other clients.
 
-A task that waits for approval is `input-required`; its status message names the pending
-tool calls. The client answers with a message on the same task, in one of three ways:
+A task that waits for approval is `input-required`; its status message (`pause.py`) names the
+pending tool calls. The client answers with a message on the same task, in one of three ways:
 
 - kagent's extension `https://kagent.dev/extensions/hitl/v1` (the client declares the URI in
   `message.extensions` and sends `metadata[URI] = {"type": "tool_approval_response",
   "approvals": [{"id", "approved", "rejection_reason"?, "args"?}]}` with exactly one entry per
   pending call; `args` other than the call's are the arguments to run it with); a client
   that asks for the extension (`A2A-Extensions` header) gets the request the same way:
-  `metadata[URI] = {"type": "tool_approval_request", "tools": [{"id", "call_id", "name",
-  "args"}]}`. The opaque `id` is our tool call id.
+  `metadata[URI] = {"type": "tool_approval_request", "hint", "tools": [{"id", "call_id",
+  "name", "args"}]}`. The opaque `id` is our tool call id.
 - a DataPart `{"approved": true|false, "reason"?: str, "arguments"?: {…}}` (or per call:
   `{"toolCalls": {"<id>": {"approved": …, "reason"?: …, "arguments"?: …}}}`; `tool_calls` and
-  `remember` as in our REST approve call work too);
+  `remember` as in our REST approve call work too), or kagent 0.10's `{"decision_type":
+  "approve" | "reject" | "batch", "decisions"?, "rejection_reasons"?}` (the answer to its
+  `adk_request_confirmation` DataParts);
 - the text `approve` / `reject` (`yes` / `no`; `reject: <reason>` gives a reason).
 
 Any other text answers too: it rejects the pending calls, and the model reads the text as the
@@ -30,15 +32,13 @@ DataPart `{"answers": [[...], ...]}` (or kagent 0.10's `{"ask_user_answers": [{"
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from a2a.helpers import new_data_part, new_text_part
 from a2a.server.context import ServerCallContext
-from a2a.types import Message, Role
+from a2a.types import Message
 from a2a.utils.errors import InvalidParamsError
-from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.json_format import MessageToDict
 from pydantic import ValidationError
 
 from ...errors import describe_validation
@@ -47,12 +47,13 @@ from ...tasks import PendingInput
 from ...workflows import AnswerInput, ApprovalDecision, ToolDecision
 
 __all__ = [
+    "ASK_USER_REQUEST",
     "HITL_EXTENSION_URI",
+    "HOW_TO_APPROVE",
+    "TOOL_APPROVAL_REQUEST",
     "answer_from",
-    "approval_request",
     "decision_from",
     "hitl_requested",
-    "input_request",
 ]
 
 HITL_EXTENSION_URI = "https://kagent.dev/extensions/hitl/v1"
@@ -67,7 +68,7 @@ _NO = r"reject|rejected|deny|denied|no|n"
 _APPROVE = re.compile(rf"^\s*(?:{_YES})\s*[.!]?\s*$", re.IGNORECASE)
 # A rejection may say why: "reject: too expensive", "no, not now".
 _REJECT = re.compile(rf"^\s*(?:{_NO})\b[\s:,.;!-]*(.*)$", re.IGNORECASE | re.DOTALL)
-_HOW = (
+HOW_TO_APPROVE = (
     'answer "approve" or "reject" (or "reject: <reason>"), a DataPart {"approved": true|false}, '
     f"or a {TOOL_APPROVAL_RESPONSE} of the {HITL_EXTENSION_URI} extension"
 )
@@ -76,52 +77,6 @@ _HOW = (
 def hitl_requested(context: ServerCallContext) -> bool:
     """Whether the client asked for kagent's extension (`A2A-Extensions` header)."""
     return HITL_EXTENSION_URI in context.requested_extensions
-
-
-def approval_request(
-    calls: list[ToolCall], *, task_id: str, context_id: str, message_id: str, hitl: bool
-) -> Message:
-    """The status message of an `input-required` task: the calls waiting for a decision."""
-    described = ", ".join(f"{c.name}({json.dumps(c.arguments, sort_keys=True)})" for c in calls)
-    text = f"Approval required before calling {described}: {_HOW}."
-    message = Message(
-        message_id=message_id,
-        role=Role.ROLE_AGENT,
-        task_id=task_id,
-        context_id=context_id,
-        parts=[new_text_part(text)],
-    )
-    if hitl:
-        tools = [{"id": c.id, "call_id": c.id, "name": c.name, "args": c.arguments} for c in calls]
-        payload = {"type": TOOL_APPROVAL_REQUEST, "hint": text, "tools": tools}
-        ParseDict({HITL_EXTENSION_URI: payload}, message.metadata)
-        message.extensions.append(HITL_EXTENSION_URI)
-    else:
-        pending = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
-        message.parts.append(new_data_part({"toolCalls": pending}))
-    return message
-
-
-def input_request(
-    pending: PendingInput, *, task_id: str, context_id: str, message_id: str, hitl: bool
-) -> Message:
-    """The status message of an `input-required` task whose model asks the user."""
-    text = "; ".join(q.question for q in pending.questions)
-    message = Message(
-        message_id=message_id,
-        role=Role.ROLE_AGENT,
-        task_id=task_id,
-        context_id=context_id,
-        parts=[new_text_part(text)],
-    )
-    questions = [q.model_dump() for q in pending.questions]
-    if hitl:
-        payload = {"type": ASK_USER_REQUEST, "id": pending.id, "questions": questions}
-        ParseDict({HITL_EXTENSION_URI: payload}, message.metadata)
-        message.extensions.append(HITL_EXTENSION_URI)
-    else:
-        message.parts.append(new_data_part({"askUser": {"id": pending.id, "questions": questions}}))
-    return message
 
 
 def answer_from(message: Message, pending: PendingInput) -> AnswerInput:
@@ -227,7 +182,7 @@ def decision_from(message: Message, pending: list[ToolCall]) -> tuple[ApprovalDe
             decision, said = _text_decision(message)
     if decision is None:
         names = ", ".join(c.name for c in pending)
-        raise InvalidParamsError(f"the task is waiting for approval of {names}: {_HOW}")
+        raise InvalidParamsError(f"the task is waiting for approval of {names}: {HOW_TO_APPROVE}")
     if problem := decision.problem(pending):
         raise InvalidParamsError(problem)
     return decision, said
@@ -273,6 +228,8 @@ def _data_decision(message: Message) -> ApprovalDecision | None:
         if not part.HasField("data"):
             continue
         data = MessageToDict(part.data)
+        if isinstance(data, dict) and "decision_type" in data:
+            return _kagent_decision(data)
         if isinstance(data, dict) and "toolCalls" in data:
             data["tool_calls"] = data.pop("toolCalls")
         if not isinstance(data, dict) or not ({"approved", "tool_calls"} & data.keys()):
@@ -284,6 +241,35 @@ def _data_decision(message: Message) -> ApprovalDecision | None:
             summary, _ = describe_validation(exc)
             raise InvalidParamsError(f"approval data {summary}") from None
     return None
+
+
+def _kagent_decision(data: dict[str, Any]) -> ApprovalDecision:
+    """kagent 0.10's answer to its `adk_request_confirmation` pause: `{"decision_type":
+    "approve" | "reject"}`, or `"batch"` with `decisions: {call id: "approve" | "reject"}`;
+    `rejection_reasons` by call id, `"*"` for all. Unlike kagent 0.10, a call the batch leaves
+    out is not approved: the answer is refused (`ApprovalDecision.problem`)."""
+    kind = data["decision_type"]
+    reasons = data.get("rejection_reasons") or {}
+    if not isinstance(reasons, dict):
+        raise InvalidParamsError("rejection_reasons must map tool call ids to reasons")
+    if kind in ("approve", "reject"):
+        return ApprovalDecision(approved=kind == "approve", reason=_text_or_none(reasons.get("*")))
+    if kind != "batch":
+        raise InvalidParamsError(f"decision_type must be approve, reject or batch, got {kind!r}")
+    decisions = data.get("decisions")
+    if not isinstance(decisions, dict) or not decisions:
+        raise InvalidParamsError("a batch decision needs decisions: {tool call id: approve|reject}")
+    decided: dict[str, ToolDecision] = {}
+    for call_id, verdict in decisions.items():
+        if verdict not in ("approve", "reject"):
+            raise InvalidParamsError(f"decision for {call_id!r} must be approve or reject")
+        reason = _text_or_none(reasons.get(call_id, reasons.get("*")))
+        decided[call_id] = ToolDecision(approved=verdict == "approve", reason=reason)
+    return ApprovalDecision(tool_calls=decided)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _text_decision(message: Message) -> tuple[ApprovalDecision | None, str | None]:

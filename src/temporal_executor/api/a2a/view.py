@@ -46,7 +46,7 @@ from a2a.types import (
 from ...llm.messages import ToolCall
 from ...tasks import Event, PendingInput
 from ...workflows import workflow_id
-from .hitl import approval_request, input_request
+from .pause import approval_pause, pause_message, question_pause
 
 __all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
 
@@ -155,8 +155,8 @@ class TaskView:
 
     def _on_approval_required(self, event: Event) -> list[A2AEvent]:
         self.pending = [ToolCall.model_validate(c) for c in event.data.get("tool_calls", [])]
-        message = approval_request(
-            self.pending,
+        message = pause_message(
+            approval_pause(self.pending),
             task_id=self.task.id,
             context_id=self.task.context_id,
             message_id=self._message_id(event),
@@ -188,8 +188,8 @@ class TaskView:
 
     def _on_input_required(self, event: Event) -> list[A2AEvent]:
         self.pending_input = PendingInput.model_validate(event.data)
-        message = input_request(
-            self.pending_input,
+        message = pause_message(
+            question_pause(self.pending_input),
             task_id=self.task.id,
             context_id=self.task.context_id,
             message_id=self._message_id(event),

@@ -180,3 +180,71 @@ def test_compose_environment_is_a_valid_override() -> None:
     worker = compose["services"]["worker"]["environment"]
     assert not [k for k in api["environment"] if k.endswith("_API_KEY")]
     assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"} <= set(worker)
+
+
+# The fields kagent's CRDs define (kagent v0.10 `ByoDeploymentSpec` with its inlined
+# `SharedDeploymentSpec`; kagent main's v1alpha3 `HarnessSpec`): a typo would be dropped by
+# the API server, or refused, without a word from us.
+BYO_DEPLOYMENT_FIELDS = {
+    "image", "cmd", "args", "workingDir", "replicas", "imagePullSecrets", "volumes",
+    "volumeMounts", "labels", "annotations", "deploymentAnnotations", "env", "envFrom",
+    "imagePullPolicy", "resources", "tolerations", "affinity", "nodeSelector",
+    "securityContext", "podSecurityContext", "serviceAccountName", "serviceAccountConfig",
+    "extraContainers",
+}  # fmt: skip
+HARNESS_FIELDS = {
+    "kagent",
+    "codex",
+    "claude",
+    "workload",
+    "env",
+    "substrate",
+    "allowedAgentTemplates",
+}
+KAGENT = DEPLOY / "kagent"
+
+
+def test_kagent_byo_agent_fits_v0_10(tmp_path: Path) -> None:
+    (agent,) = yaml.safe_load_all((KAGENT / "byo-agent-v0.10.yaml").read_text())
+    assert (agent["apiVersion"], agent["kind"]) == ("kagent.dev/v1alpha2", "Agent")
+    assert agent["spec"]["type"] == "BYO"
+    deployment = agent["spec"]["byo"]["deployment"]
+    assert set(deployment) <= BYO_DEPLOYMENT_FIELDS
+    assert deployment["args"] == ["serve"]
+    mounts = {m["name"]: m["mountPath"] for m in deployment["volumeMounts"]}
+    assert "/config" not in mounts.values()  # kagent's own Secret is mounted there
+    volumes = {v["name"] for v in deployment["volumes"]}
+    assert set(mounts) <= volumes
+    # kagent's config map from deploy/kubernetes, with the Agent's env on top.
+    docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "temporal-executor.yaml").read_text()))
+    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert deployment["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
+    env = {e["name"]: e.get("value", "x") for e in deployment["env"]}
+    assert "TEMPORAL_EXECUTOR_API_KEYS" not in env  # kagent's controller sends no key
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    config = load_config(path, env=env)
+    assert config.server.port == 8080 and config.a2a.jsonrpc_at_root
+    assert env["TEMPORAL_EXECUTOR_CONFIG"] == f"{mounts['temporal-executor-config']}/config.yaml"
+
+
+def test_kagent_harness_fits_the_api_v2_runtime_contract() -> None:
+    harness, template = yaml.safe_load_all((KAGENT / "api-v2" / "harness.yaml").read_text())
+    assert (harness["apiVersion"], harness["kind"]) == ("kagent.dev/v1alpha3", "Harness")
+    assert (template["apiVersion"], template["kind"]) == ("kagent.dev/v1alpha3", "AgentTemplate")
+    assert set(harness["spec"]) <= HARNESS_FIELDS and harness["spec"]["workload"]["image"]
+    selector = harness["spec"]["allowedAgentTemplates"]["selector"]["matchLabels"]
+    assert selector.items() <= template["metadata"]["labels"].items()
+    variables = harness["spec"]["env"]
+    assert len(variables) <= 32  # kagent's limit
+    assert all(("value" in v) != ("credentialRef" in v) for v in variables)
+    env = {v["name"]: v.get("value", "x") for v in variables}
+    config = load_config(KAGENT / "api-v2" / "runtime.yaml", env=env)
+    assert config.a2a.grpc.enabled and config.a2a.grpc.port == 80
+    assert config.server.readiness_port == 8081
+    assert str(config.resolved_state_dir()) == "/data"
+    assert config.a2a.accept_task_ids
+    assert config.server.api_keys() == set()
+    dockerfile = (KAGENT / "api-v2" / "Dockerfile").read_text()
+    assert "COPY runtime.yaml /etc/temporal-executor/config.yaml" in dockerfile
+    assert 'CMD ["dev"]' in dockerfile

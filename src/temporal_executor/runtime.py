@@ -29,6 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from .api import Submissions, create_app
+from .api.readiness import readiness_app
 from .config import Config
 from .errors import ExecutorError
 from .llm.catalog import ProviderCatalog
@@ -151,6 +152,9 @@ async def run_services(
     if api:
         app = create_app(config, services.tasks, services.submissions)
         servers.append(_server(app, config.server.host, config.server.port))
+        if config.server.readiness_port is not None:
+            probe = readiness_app(services.tasks)
+            servers.append(_server(probe, config.server.host, config.server.readiness_port))
     elif worker and config.observability.metrics_port is not None:
         port = config.observability.metrics_port
         servers.append(_server(metrics_app(), config.server.host, port))

@@ -53,6 +53,7 @@ from .params import (
     TaskIdPath,
     WorkflowIdPath,
 )
+from .readiness import readiness
 from .sse import sse_stream
 from .submission import Submissions
 
@@ -368,10 +369,8 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     """Ready when Temporal answers and the store can be read."""
-    checks = await api.tasks.ready()
-    ready = all(v == "ok" for v in checks.values())
-    response.status_code = 200 if ready else 503
-    return {"status": "ready" if ready else "not ready", "checks": checks}
+    response.status_code, body = await readiness(api.tasks)
+    return body
 
 
 @router.get(

@@ -84,6 +84,8 @@ def worker(config: Config, args: argparse.Namespace) -> int:
 def _check_api_ports(config: Config) -> None:
     """The API's ports are free (a clear error now rather than a failed start-up later)."""
     check_port_free(config.server.host, config.server.port, "API")
+    if config.server.readiness_port is not None:
+        check_port_free(config.server.host, config.server.readiness_port, "server.readiness_port")
     if config.a2a.enabled and config.a2a.grpc.enabled:
         grpc = config.a2a.grpc
         check_port_free(grpc.host or config.server.host, grpc.port, "a2a.grpc")

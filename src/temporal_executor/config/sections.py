@@ -235,6 +235,9 @@ class ServerConfig(_Section):
     api_key_scopes: dict[str, list[Scope]] = Field(default_factory=dict)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     sse_heartbeat: Duration = 15.0
+    # A second listener (on `host`) with only `GET /readyz`, for platforms that probe
+    # readiness on a port of their own (kagent's API-v2 runtimes: 8081).
+    readiness_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("api_key_scopes")
     @classmethod
@@ -352,7 +355,12 @@ class A2AConfig(_Section):
     The endpoints always take A2A 0.3 requests too; `advertise_v03` also lists the 0.3
     interfaces in the card, with the 0.3 card fields (`url`, `preferredTransport`, …) that
     0.3 clients need to find us from the card alone. Off by default: a strict 1.0 reader
-    rejects those extra fields."""
+    rejects those extra fields.
+
+    For kagent (see `deploy/kagent/`): `jsonrpc_at_root` also answers JSON-RPC at `POST /`
+    (kagent 0.10's controller posts there); `accept_task_ids` lets a message whose `taskId`
+    names no task start a new task with that id (kagent's API-v2 gateway assigns task ids
+    itself) instead of failing with task-not-found."""
 
     enabled: bool = True
     name: str = "temporal-executor"
@@ -361,6 +369,8 @@ class A2AConfig(_Section):
     version: str | None = None
     documentation_url: str | None = None
     advertise_v03: bool = False
+    jsonrpc_at_root: bool = False
+    accept_task_ids: bool = False
     skills: list[A2ASkill] = Field(default_factory=list)
     default_agent: DefaultAgent = Field(default_factory=DefaultAgent)
     push_notifications: A2APushConfig = Field(default_factory=A2APushConfig)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncGenerator
 
 from a2a.server.agent_execution import RequestContext
@@ -47,6 +48,7 @@ from a2a.utils.errors import (
 from a2a.utils.task import apply_history_length, validate_history_length
 
 from ...observability import subscribed
+from ..bodies import ID_PATTERN
 from .executor import TemporalAgentExecutor
 from .hitl import hitl_requested
 from .push import PushNotifier
@@ -60,17 +62,21 @@ CANCEL_WAIT = 10.0  # seconds CancelTask waits for the workflow to confirm
 
 class TemporalRequestHandler(RequestHandler):
     """A2A calls on `TaskService` tasks: `executor` starts / resumes / cancels and relays,
-    `store` reads, `push` keeps webhooks (None: push notifications are off)."""
+    `store` reads, `push` keeps webhooks (None: push notifications are off);
+    `accept_task_ids`: a message whose `taskId` names no task starts one with that id."""
 
     def __init__(
         self,
         executor: TemporalAgentExecutor,
         store: ServiceTaskStore,
         push: PushNotifier | None,
+        *,
+        accept_task_ids: bool = False,
     ) -> None:
         self.executor = executor
         self.store = store
         self.push = push
+        self.accept_task_ids = accept_task_ids
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -113,8 +119,14 @@ class TemporalRequestHandler(RequestHandler):
             try:
                 current = await self.store.view(message.task_id, hitl=hitl_requested(context))
             except TaskNotFoundError:
-                raise TaskNotFoundError(f"no task with id {message.task_id!r}") from None
-            if message.context_id and message.context_id != current.task.context_id:
+                if not self.accept_task_ids:
+                    raise TaskNotFoundError(f"no task with id {message.task_id!r}") from None
+                if not re.match(ID_PATTERN, message.task_id):
+                    raise InvalidParamsError(
+                        f"taskId {message.task_id!r} names no task, and is no valid id for "
+                        f"a new one ({ID_PATTERN})"
+                    ) from None
+            if current and message.context_id and message.context_id != current.task.context_id:
                 raise InvalidParamsError(
                     f"contextId {message.context_id!r} is not the context of task "
                     f"{message.task_id!r} ({current.task.context_id!r})"

@@ -88,7 +88,9 @@ class A2AServer:
                 setting="a2a.push_notifications.allow_private_hosts",
             )
             push = PushNotifier(executor, PushConfigs(tasks.store.blobs), settings, guard)
-        self.handler = TemporalRequestHandler(executor, store, push)
+        self.handler = TemporalRequestHandler(
+            executor, store, push, accept_task_ids=config.a2a.accept_task_ids
+        )
         self.grpc: GrpcServer | None = None
 
     async def start(self) -> None:
@@ -118,12 +120,15 @@ class A2AServer:
                     scoped_jsonrpc(started_jsonrpc(_jsonrpc_endpoint(self.handler))),
                     methods=["POST"],
                 )
-                for path in (JSONRPC_PATH, JSONRPC_PATH + "/")
+                for path in (JSONRPC_PATH, JSONRPC_PATH + "/", *self._root())
             ],
             rest_routes=_rest_routes(self.handler),
         )
         app.add_middleware(_A2AHeaders)
         _describe_in_openapi(app)
+
+    def _root(self) -> tuple[str, ...]:
+        return ("/",) if self.config.a2a.jsonrpc_at_root else ()
 
     def _card(self) -> Any:
         config = self.config

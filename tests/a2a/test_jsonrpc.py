@@ -5,6 +5,7 @@ simplified `/a2a/message`."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -123,6 +124,15 @@ async def test_wire_details(a2a_stack: Stack) -> None:
         "/a2a/rest/message:send", json={"message": binary}, headers={"A2A-Version": "1.0"}
     )
     assert refused.status_code == 415 and refused.json()["error"]["code"] == 415
+    # and so is a body that is not JSON (the SDK would read it as JSON all the same)
+    plain = await a2a_stack.http.post(
+        "/a2a/rest/message:send",
+        content=json.dumps(message).encode(),
+        headers={"A2A-Version": "1.0", "Content-Type": "text/plain"},
+    )
+    assert plain.status_code == 415
+    (info,) = plain.json()["error"]["details"]
+    assert info["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
 
 
 async def test_v03_method_names(a2a_stack: Stack) -> None:

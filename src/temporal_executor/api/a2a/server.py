@@ -30,6 +30,7 @@ from a2a.server.request_handlers.response_helpers import (
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
 from a2a.types import TaskState
 from a2a.utils.constants import A2A_JSON_MEDIA_TYPE, PROTOCOL_VERSION_1_0, VERSION_HEADER
+from a2a.utils.error_handlers import build_rest_error_payload
 from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -192,8 +193,7 @@ def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
 
     async def jsonrpc(request: Request) -> Response:
         """A2A JSON-RPC: 1.0 method names, and the 0.3 ones (`message/send`, …)."""
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media and media != "application/json" and not media.endswith("+json"):
+        if media := _not_json(request):
             error = ContentTypeNotSupportedError(f"send JSON-RPC as application/json, not {media}")
             return JSONResponse(build_error_response(None, error))
         raw = await request.body()
@@ -214,6 +214,14 @@ def _jsonrpc_endpoint(handler: TemporalRequestHandler) -> Any:
         return await current.handle_requests(request)
 
     return jsonrpc
+
+
+def _not_json(request: Request) -> str | None:
+    """The request's media type when it names one that is not JSON."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        return media
+    return None
 
 
 def _unknown_status(body: dict[str, Any]) -> str | None:
@@ -253,9 +261,17 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
 
 def _spec_status(endpoint: Any) -> Any:
     """The HTTP status the spec's error table gives (§5.4) where a2a-sdk 1.3 differs:
-    ContentTypeNotSupportedError is 415, not 400."""
+    ContentTypeNotSupportedError is 415, not 400; and a body that is not JSON gets it (the
+    SDK reads any body as JSON, whatever its `Content-Type`), as JSON-RPC's does."""
 
     async def answer(request: Request) -> Response:
+        if request.method == "POST" and (media := _not_json(request)):
+            error = ContentTypeNotSupportedError(
+                f"send HTTP+JSON bodies as application/json, not {media}"
+            )
+            payload = build_rest_error_payload(error)
+            payload["error"]["code"] = 415
+            return JSONResponse(payload, status_code=415)
         response: Response = await endpoint(request)
         if response.status_code != 400 or not isinstance(response, JSONResponse):
             return response

@@ -215,9 +215,36 @@ def test_kagent_byo_agent_fits_v0_10(tmp_path: Path) -> None:
     assert "/config" not in mounts.values()  # kagent's own Secret is mounted there
     volumes = {v["name"] for v in deployment["volumes"]}
     assert set(mounts) <= volumes
-    # kagent's config map from deploy/kubernetes, with the Agent's env on top.
-    docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "temporal-executor.yaml").read_text()))
-    (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    # The Deployment kagent's controller makes of it (`manifest_builder.go`: container
+    # `kagent`, port `http` 8080) is valid Kubernetes.
+    pod = {
+        "securityContext": deployment["podSecurityContext"],
+        "volumes": deployment["volumes"],
+        "containers": [
+            {
+                "name": "kagent",
+                "image": deployment["image"],
+                "args": deployment["args"],
+                "env": deployment["env"],
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "volumeMounts": deployment["volumeMounts"],
+                "securityContext": deployment["securityContext"],
+                "resources": deployment["resources"],
+            }
+        ],
+    }
+    made = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": agent["metadata"]["name"]},
+        "spec": {
+            "selector": {"matchLabels": {"app": "kagent"}},
+            "template": {"metadata": {"labels": {"app": "kagent"}}, "spec": pod},
+        },
+    }
+    kubernetes_validate.validate(made, K8S_VERSION, strict=True)
+    # Over the ConfigMap of deploy/kubernetes/base, with the Agent's env on top.
+    config_map = yaml.safe_load((DEPLOY / "kubernetes" / "base" / "configmap.yaml").read_text())
     assert deployment["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
     env = {e["name"]: e.get("value", "x") for e in deployment["env"]}
     assert "TEMPORAL_EXECUTOR_API_KEYS" not in env  # kagent's controller sends no key

@@ -38,7 +38,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from temporal_executor.api.a2a.grpc_server import A2A_SERVICE
 from tests.a2a.conftest import a2a_client, a2a_config, send, user_message
-from tests.conftest import Stack, free_port, running_stack, write_config
+from tests.conftest import Stack, free_port, read_sse, running_stack, write_config
 from tests.fakes.server import FakeServer
 
 GRPC = TransportProtocol.GRPC
@@ -335,3 +335,34 @@ def test_serve_refuses_a_grpc_port_in_use(tmp_path: Path) -> None:
         )
     assert result.returncode == 2
     assert f"a2a.grpc: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+async def test_key_scopes_over_grpc(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key's scopes hold over gRPC as over JSON-RPC: a read-only key reads and may not
+    start a task (PERMISSION_DENIED); the approving key's name is who decided."""
+    monkeypatch.setenv("TE_TEST_GRPC_SCOPED", "reader:r-1,ops:o-1")
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path, require_approval=True)
+    data["server"]["api_keys_env"] = "TE_TEST_GRPC_SCOPED"
+    data["server"]["api_key_scopes"] = {"reader": ["read"]}
+    async with running_stack(data) as stack:
+        async with a2a_client(stack.url, streaming=False, transport=GRPC, token="o-1") as ops:
+            task = await send(ops, user_message("Weather in Turin?"))
+            async with a2a_client(
+                stack.url, streaming=False, transport=GRPC, token="r-1"
+            ) as reader:
+                assert (await reader.get_task(GetTaskRequest(id=task.id))).id == task.id
+                with pytest.raises(A2AClientError, match="PERMISSION_DENIED"):
+                    await send(reader, user_message("approve", task_id=task.id))
+            await send(ops, user_message("approve", task_id=task.id))
+        async with httpx.AsyncClient(
+            base_url=stack.url, headers={"Authorization": "Bearer o-1"}
+        ) as http:
+            events = await read_sse(http, task.id)
+    (decided,) = [e["data"] for e in events if e["event"] == "approval.decided"]
+    assert decided["by"] == "ops"

@@ -271,7 +271,7 @@ def test_kagent_harness_fits_the_api_v2_runtime_contract() -> None:
     assert config.server.readiness_port == 8081
     assert str(config.resolved_state_dir()) == "/data"
     assert config.a2a.accept_task_ids
-    assert config.server.api_keys() == set()
+    assert not config.server.api_keys()
     dockerfile = (KAGENT / "api-v2" / "Dockerfile").read_text()
     assert "COPY runtime.yaml /etc/temporal-executor/config.yaml" in dockerfile
     assert 'CMD ["dev"]' in dockerfile

@@ -277,7 +277,8 @@ class ObservabilityConfig(_Section):
     def _empty_means_default(cls, data: Any) -> Any:
         # As every section, except that `metrics_port: null` is kept: it means "none".
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None or k == "metrics_port"}
+            known = set(cls.model_fields) - {"metrics_port"}
+            return {k: v for k, v in data.items() if v is not None or k not in known}
         return {} if data is None else data
 
 

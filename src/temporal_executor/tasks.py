@@ -111,6 +111,10 @@ class TaskState(BaseModel):
     pending_approval: PendingApproval | None = None
     pending_input: PendingInput | None = None
     error: TaskError | None = None
+    # What the task runs on ("provider/model") and when its workflow started (seconds since
+    # the epoch): for listings (the web console's Tasks page); None before the first record.
+    model: str | None = None
+    created_at: float | None = None
 
     def pending_calls(self) -> list[PendingCall]:
         """The tool calls this task waits to have decided."""

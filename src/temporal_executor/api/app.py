@@ -13,10 +13,13 @@ from .. import __version__
 from ..config import Config
 from ..service import TaskService
 from .auth import Authenticator
+from .catalog import build_catalog
+from .catalog import router as catalog_router
 from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit, NestingLimit
 from .routes import Api, router
 from .submission import Submissions
+from .ui import mount_ui
 
 __all__ = ["create_app"]
 
@@ -59,8 +62,11 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
         namespace=config.temporal.namespace,
     )
     app.state.a2a = background[0] if background else None
+    app.state.catalog = build_catalog(config)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(catalog_router)
+    mount_ui(app)
     for server in background:
         server.mount(app)
     # Added last = outermost: the size cap applies before anything reads the body, and the

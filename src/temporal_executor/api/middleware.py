@@ -32,6 +32,7 @@ _OPEN_PATHS = (
     "/openapi.json",
     "/.well-known/",
     "/a2a/.well-known/",
+    "/ui",  # the web console's pages and assets hold no data; they call /api with the token
 )
 A2A_REST_PREFIX = "/a2a/rest/"
 JSONRPC_PATHS = ("/a2a", "/a2a/")

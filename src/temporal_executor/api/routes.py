@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -159,10 +159,16 @@ async def list_tasks(
     status: StatusFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    order: Annotated[
+        Literal["oldest", "recent"],
+        Query(description="oldest first (default), or the most recently updated first"),
+    ] = "oldest",
 ) -> TaskPage:
-    """Tasks, oldest first, optionally of one session and/or in one status; paged."""
+    """Tasks, oldest first (or `order=recent`: last updated first), optionally of one session
+    and/or in one status; paged."""
     statuses = None if status is None else [status]
-    tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset)
+    recent = order == "recent"
+    tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset, recent_first=recent)
     more = len(tasks) > limit
     return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
 

@@ -55,6 +55,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
                     api = api_url(config)
                     print(
                         f"temporal-executor {__version__} is running\n"
+                        f"  Console      {api}/ui/\n"
                         f"  API          {api}  (OpenAPI: {api}/docs)\n"
                         f"{_grpc_line(config)}"
                         f"  Temporal     {config.temporal.host_port}\n"

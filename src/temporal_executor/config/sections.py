@@ -180,6 +180,8 @@ class ProviderConfig(_Section):
 
     name: str = Field(min_length=1)
     api_key_env: str | None = None
+    # Offered first by clients that let a person pick a model (the web console's New task).
+    default_model: str | None = Field(default=None, min_length=1, max_length=256)
     config: dict[str, Any] = Field(default_factory=dict)
     class_: str | None = Field(default=None, alias="class", pattern=r"^[\w.]+:\w+$")
 

@@ -53,10 +53,13 @@ class AgentExecutionWorkflow(HumanSteps):
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
         self.input = input
+        self._started = workflow.time()
         self.state = TaskState(
             task_id=input.task_id,
             session_id=input.session_id,
             approved_tools=list(input.approved_tools),
+            model=f"{input.model.provider}/{input.model.model}",
+            created_at=self._started,
         )
         self._steps = Steps(input.task_id, input.session_id)
         self._history_seen = self._markers = 0  # see _history_is_long
@@ -64,7 +67,6 @@ class AgentExecutionWorkflow(HumanSteps):
         self._unsaved: list[Message] = []
         self._init_human()
         self._tools = input.tools
-        self._started = workflow.time()
         if input.carry is not None:
             carry = input.carry
             self.state = carry.state

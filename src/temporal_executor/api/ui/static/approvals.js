@@ -1,0 +1,125 @@
+// The Approvals inbox: every pending tool call (GET /api/v1/approvals, grouped by task) and
+// every task waiting for answers, refreshed every 2 s without disturbing a form being edited.
+
+import { ApiError, api, describeError, notify, poll } from "./app.js";
+import { approvalForm, questionsForm } from "./decide.js";
+
+const inbox = document.getElementById("inbox");
+const empty = document.getElementById("empty");
+const live = document.getElementById("live");
+const count = document.getElementById("approvals-count");
+const filters = document.getElementById("filters");
+const shown = new Map(); // key → element, so polling keeps what a person typed
+let order = [];
+let approvalsEndpoint = true; // false on a server without GET /api/v1/approvals
+
+const params = new URLSearchParams(location.search);
+for (const name of ["session_id", "tool"]) filters.elements[name].value = params.get(name) || "";
+filters.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const query = new URLSearchParams();
+  for (const name of ["session_id", "tool"]) {
+    const value = filters.elements[name].value.trim();
+    if (value) query.set(name, value);
+  }
+  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+  refresh();
+});
+
+function query(extra) {
+  const result = new URLSearchParams(extra);
+  const session = filters.elements.session_id.value.trim();
+  if (session) result.set("session_id", session);
+  return result;
+}
+
+// Pending calls, newest first, as [{task_id, session_id, requested_at, calls: [...]}].
+async function pendingCalls() {
+  const tool = filters.elements.tool.value.trim();
+  if (approvalsEndpoint) {
+    const q = query({ limit: 200 });
+    if (tool) q.set("tool", tool);
+    try {
+      const page = await api(`/api/v1/approvals?${q}`);
+      const groups = new Map();
+      for (const row of page.approvals) {
+        if (!groups.has(row.task_id)) {
+          groups.set(row.task_id, { task_id: row.task_id, session_id: row.session_id, calls: [] });
+        }
+        groups.get(row.task_id).calls.push({
+          id: row.tool_call_id,
+          name: row.tool_name,
+          arguments: row.arguments,
+          parameters: row.parameters,
+        });
+      }
+      return [...groups.values()];
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      approvalsEndpoint = false; // an older server: read the tasks instead
+    }
+  }
+  const page = await api(`/api/v1/tasks?${query({ status: "awaiting_approval", order: "recent", limit: 200 })}`);
+  return page.tasks
+    .filter((task) => task.pending_approval)
+    .map((task) => ({
+      task_id: task.task_id,
+      session_id: task.session_id,
+      calls: task.pending_approval.tool_calls
+        .filter((call) => !tool || call.name === tool)
+        .map((call) => ({ ...call, parameters: null })),
+    }))
+    .filter((group) => group.calls.length);
+}
+
+async function waitingForAnswers() {
+  const page = await api(`/api/v1/tasks?${query({ status: "awaiting_input", order: "recent", limit: 200 })}`);
+  return page.tasks.filter((task) => task.pending_input);
+}
+
+function sent(key) {
+  return (text) => {
+    notify(text, "success");
+    shown.get(key)?.remove();
+    shown.delete(key);
+    order = order.filter((k) => k !== key);
+    refresh();
+  };
+}
+
+async function refresh() {
+  const [groups, questions] = await Promise.all([pendingCalls(), waitingForAnswers()]);
+  const wanted = [];
+  for (const group of groups) {
+    const key = `calls:${group.task_id}:${group.calls.map((c) => c.id).join(",")}`;
+    wanted.push(key);
+    if (!shown.has(key)) {
+      shown.set(key, approvalForm(group, { onSent: sent(key), remember: approvalsEndpoint }));
+    }
+  }
+  for (const task of questions) {
+    const key = `questions:${task.task_id}:${task.pending_input.id}`;
+    wanted.push(key);
+    if (!shown.has(key)) shown.set(key, questionsForm(task, { onSent: sent(key) }));
+  }
+  for (const key of [...shown.keys()]) {
+    if (!wanted.includes(key)) {
+      shown.get(key).remove();
+      shown.delete(key);
+    }
+  }
+  if (wanted.join("|") !== order.join("|")) {
+    inbox.replaceChildren(...wanted.map((key) => shown.get(key)));
+    order = wanted;
+  }
+  const calls = groups.reduce((sum, group) => sum + group.calls.length, 0);
+  count.textContent = String(calls + questions.length);
+  count.hidden = calls + questions.length === 0;
+  empty.hidden = wanted.length > 0;
+  live.textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+poll(refresh, 2000, (error) => {
+  live.textContent = "not updating";
+  notify(`Could not load the inbox: ${describeError(error)}`, "error");
+});

@@ -1,0 +1,217 @@
+// One task: its facts, the conversation as it streams (token by token from the SSE endpoint,
+// resumed with Last-Event-ID after a drop), tool calls folded with their results, the
+// decisions it waits for, and cancel.
+
+import {
+  api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge,
+} from "./app.js";
+import { approvalForm, questionsForm } from "./decide.js";
+
+const taskId = document.getElementById("task").dataset.taskId;
+const conversation = document.getElementById("conversation");
+const decisions = document.getElementById("decisions");
+const streamState = document.getElementById("stream-state");
+const cancel = document.getElementById("cancel");
+const temporalLink = document.getElementById("temporal-link");
+const toolItems = new Map(); // tool call id → its folded <details>
+let answer = null; // the assistant bubble the current LLM call streams into
+let pendingKey = "";
+
+function item(kind, ...children) {
+  const node = el("li", { class: `turn ${kind}` }, ...children);
+  conversation.append(node);
+  return node;
+}
+
+function bubble() {
+  if (!answer) {
+    answer = item("assistant", el("span", { class: "who", text: "Assistant" }), el("div", { class: "text" }));
+    answer.setAttribute("aria-busy", "true");
+  }
+  return answer.querySelector(".text");
+}
+
+function note(text, kind = "") {
+  item(`note ${kind}`, el("span", { text }));
+}
+
+const handlers = {
+  "task.started"(data) {
+    item("user", el("span", { class: "who", text: "You" }), el("div", { class: "text", text: data.user_message }));
+  },
+  "llm.delta"(data) {
+    bubble().append(data.text);
+  },
+  "llm.restart"() {
+    bubble().textContent = ""; // the call was retried: its new answer follows
+  },
+  "llm.message"(data) {
+    if (data.content) bubble().textContent = data.content;
+    if (answer) {
+      answer.removeAttribute("aria-busy");
+      if (!data.content) answer.remove();
+    }
+    answer = null;
+  },
+  "tool.call"(data) {
+    const details = el(
+      "details",
+      { class: "tool-call" },
+      el("summary", {}, el("span", { class: "tool", text: data.name }), " ",
+        el("span", { class: "tool-state", text: "called" })),
+      el("p", { class: "label", text: "Arguments" }),
+      el("pre", { class: "arguments", text: prettyJson(data.arguments) }),
+    );
+    toolItems.set(data.id, details);
+    item("tool", details);
+  },
+  "tool.result"(data) {
+    let details = toolItems.get(data.tool_call_id);
+    if (!details) details = item("tool", el("details", { class: "tool-call" }, el("summary", { text: data.name }))).firstChild;
+    details.querySelector(".tool-state").textContent = data.is_error ? "failed" : "done";
+    details.classList.toggle("failed", Boolean(data.is_error));
+    details.append(el("p", { class: "label", text: data.is_error ? "Error" : "Result" }),
+      el("pre", { class: "result", text: data.content }));
+  },
+  "approval.required"(data) {
+    note(`Waiting for approval: ${data.tool_calls.map((c) => c.name).join(", ")}`, "waiting");
+  },
+  "approval.decided"(data) {
+    const calls = Object.values(data.tool_calls || {});
+    const approved = calls.length ? calls.every((c) => c.approved) : data.approved;
+    const rejected = calls.length ? calls.every((c) => !c.approved) : !data.approved;
+    const verdict = approved ? "Approved" : rejected ? "Rejected" : "Decided call by call";
+    const reason = data.reason || calls.map((c) => c.reason).filter(Boolean).join("; ");
+    note(reason ? `${verdict}: ${reason}` : verdict, approved ? "ok" : "warn");
+  },
+  "input.required"(data) {
+    note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
+  },
+  "input.answered"(data) {
+    note(`Answered: ${data.answers.map((a) => a.join(", ")).join(" · ")}`, "ok");
+  },
+  "task.completed"() {
+    note("Completed", "ok");
+  },
+  "task.failed"(data) {
+    note(`Failed: ${data.error?.message || "unknown error"} (${data.error?.code || "?"})`, "error");
+  },
+  "task.cancelled"() {
+    note("Cancelled", "warn");
+  },
+};
+
+const STATE_EVENTS = new Set([
+  "task.started", "llm.message", "approval.required", "approval.decided", "input.required",
+  "input.answered", "task.completed", "task.failed", "task.cancelled",
+]);
+
+function onEvent(event) {
+  const handle = handlers[event.event];
+  if (handle) handle(event.data);
+  if (STATE_EVENTS.has(event.event)) loadTask();
+}
+
+function render(task) {
+  document.getElementById("status").replaceWith(Object.assign(statusBadge(task.status), { id: "status" }));
+  const session = document.getElementById("session");
+  session.replaceChildren(el("a", { href: `/ui/?session_id=${encodeURIComponent(task.session_id)}` },
+    el("code", { text: task.session_id })));
+  document.getElementById("model").textContent = task.model || "–";
+  document.getElementById("usage").textContent = formatUsage(task.usage);
+  document.getElementById("iterations").textContent = String(task.iterations);
+  cancel.hidden = ["completed", "failed", "cancelled"].includes(task.status);
+  if (task.temporal_ui_url) {
+    temporalLink.href = task.temporal_ui_url;
+    temporalLink.hidden = false;
+  }
+  renderDecisions(task);
+}
+
+async function renderDecisions(task) {
+  const calls = task.pending_approval?.tool_calls || [];
+  const key = calls.length ? `calls:${calls.map((c) => c.id).join(",")}`
+    : task.pending_input ? `questions:${task.pending_input.id}` : "";
+  if (key === pendingKey) return; // keep what a person is typing
+  pendingKey = key;
+  const onSent = (text) => {
+    notify(text, "success");
+    decisions.replaceChildren();
+    decisions.hidden = true;
+    pendingKey = "";
+  };
+  if (calls.length) {
+    const { group, listed } = await pendingCalls(task);
+    if (pendingKey === key) decisions.replaceChildren(approvalForm(group, { onSent, remember: listed }));
+  } else if (task.pending_input) {
+    decisions.replaceChildren(questionsForm(task, { onSent }));
+  } else {
+    decisions.replaceChildren();
+  }
+  decisions.hidden = !key;
+}
+
+// The task's pending calls with their tools' schemas, from the approvals list where the
+// server has one (`listed`), else from the task itself (no schema to check edits against).
+async function pendingCalls(task) {
+  const group = { task_id: task.task_id, session_id: task.session_id, calls: [] };
+  try {
+    const query = new URLSearchParams({ session_id: task.session_id, limit: 200 });
+    const page = await api(`/api/v1/approvals?${query}`);
+    group.calls = page.approvals
+      .filter((row) => row.task_id === task.task_id)
+      .map((row) => ({ id: row.tool_call_id, name: row.tool_name, arguments: row.arguments, parameters: row.parameters }));
+  } catch {
+    // an older server without the approvals list
+  }
+  if (group.calls.length) return { group, listed: true };
+  group.calls = task.pending_approval.tool_calls.map((call) => ({ ...call, parameters: null }));
+  return { group, listed: false };
+}
+
+let loading = null;
+let again = false;
+// Load the task's state; a call while a load is in flight loads once more after it, so the
+// last event's change is never missed.
+async function loadTask() {
+  if (loading) {
+    again = true;
+    return loading;
+  }
+  loading = (async () => {
+    do {
+      again = false;
+      try {
+        render(await api(`/api/v1/tasks/${encodeURIComponent(taskId)}`));
+      } catch (error) {
+        notify(`Could not load the task: ${describeError(error)}`, "error");
+      }
+    } while (again);
+    loading = null;
+  })();
+  return loading;
+}
+
+cancel.addEventListener("click", async () => {
+  cancel.disabled = true;
+  try {
+    await api(`/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`, { method: "POST" });
+    notify("Cancel requested; the task ends as cancelled.", "success");
+  } catch (error) {
+    notify(`Could not cancel: ${describeError(error)}`, "error");
+  } finally {
+    cancel.disabled = false;
+  }
+});
+
+const STATES = { live: "live", reconnecting: "reconnecting…", ended: "ended" };
+const follower = followEvents(taskId, onEvent, {
+  onState(state, error) {
+    streamState.textContent = STATES[state] || `stopped: ${describeError(error)}`;
+    streamState.dataset.state = state;
+    if (state === "error") notify(`The event stream stopped: ${describeError(error)}`, "error");
+  },
+});
+// For a person (or a test) to try the reconnect: the stream resumes after the last event.
+window.temporalExecutorConsole = { dropStream: () => follower.drop(), lastEventId: () => follower.last };
+loadTask();

@@ -1,0 +1,62 @@
+// The Tasks page: the most recently updated tasks first, filtered by status and session,
+// refreshed every 2 s.
+
+import { api, describeError, el, formatAge, notify, poll, statusBadge, taskLink } from "./app.js";
+
+const PAGE = 50;
+const body = document.querySelector("#tasks tbody");
+const filters = document.getElementById("filters");
+const live = document.getElementById("live");
+const empty = document.getElementById("empty");
+const older = document.getElementById("older");
+const newer = document.getElementById("newer");
+let offset = 0;
+
+const params = new URLSearchParams(location.search);
+filters.elements.status.value = params.get("status") || "";
+filters.elements.session_id.value = params.get("session_id") || "";
+
+filters.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const query = new URLSearchParams();
+  for (const name of ["status", "session_id"]) {
+    const value = filters.elements[name].value.trim();
+    if (value) query.set(name, value);
+  }
+  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+  offset = 0;
+  refresh();
+});
+older.addEventListener("click", () => { offset += PAGE; refresh(); });
+newer.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
+
+function row(task) {
+  const session = el("a", { href: `?session_id=${encodeURIComponent(task.session_id)}` },
+    el("code", { text: task.session_id }));
+  return el("tr", { "data-task-id": task.task_id },
+    el("td", {}, taskLink(task.task_id)),
+    el("td", {}, statusBadge(task.status)),
+    el("td", {}, session),
+    el("td", { text: task.model || "–" }),
+    el("td", { class: "num", text: String(task.usage.total_tokens) }),
+    el("td", { text: formatAge(task.created_at), title: task.created_at ? new Date(task.created_at * 1000).toLocaleString() : "" }));
+}
+
+async function refresh() {
+  const query = new URLSearchParams({ order: "recent", limit: PAGE, offset });
+  for (const name of ["status", "session_id"]) {
+    const value = filters.elements[name].value.trim();
+    if (value) query.set(name, value);
+  }
+  const page = await api(`/api/v1/tasks?${query}`);
+  body.replaceChildren(...page.tasks.map(row));
+  empty.hidden = page.tasks.length > 0 || offset > 0;
+  older.hidden = page.next_offset === null;
+  newer.hidden = offset === 0;
+  live.textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+poll(refresh, 2000, (error) => {
+  live.textContent = "not updating";
+  notify(`Could not load tasks: ${describeError(error)}`, "error");
+});

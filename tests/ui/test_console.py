@@ -1,0 +1,145 @@
+"""The web console in a real browser (Debian's chromium) against the whole service: a task
+that needs approval shows up in the inbox, is approved (or rejected, or its arguments edited)
+from the page, and its answer streams into the Task page."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from playwright.async_api import expect
+
+from tests.conftest import Stack, fake_requests, weather_tool
+from tests.fakes.server import FakeServer
+from tests.integration.test_agent_task import calls_to, wait_status
+from tests.ui.conftest import screenshot
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+
+
+async def slow_stream(openai_fake: FakeServer, delay: float) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(openai_fake.base_url + "/_fake/config", json={"chunk_delay": delay})
+
+
+async def needs_approval(stack: Stack, tool_server: FakeServer, task_id: str, **body: Any) -> None:
+    await stack.execute(
+        task_id=task_id,
+        session_id=f"s-{task_id}",
+        user_message="What is the weather in Paris this afternoon, please?",
+        model_config=MODEL,
+        tools=[weather_tool(tool_server)],
+        require_approval=True,
+        **body,
+    )
+    await wait_status(stack, task_id, "awaiting_approval")
+
+
+def decision(page: Any, task_id: str) -> Any:
+    return page.locator(f'section.decision[data-task-id="{task_id}"]')
+
+
+async def test_approve_from_the_inbox_and_watch_the_answer_stream(
+    console: Stack, page: Any, browser: Any, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    await needs_approval(console, tool_server, "ui-approve")
+    await page.goto(console.url + "/ui/approvals")
+    card = decision(page, "ui-approve")
+    await expect(card).to_be_visible()
+    await expect(card.locator(".tool")).to_have_text("get_weather")
+    editor = card.get_by_label("Arguments (JSON; edit before approving)")
+    await expect(editor).to_have_value(
+        '{\n  "query": "What is the weather in Paris this afternoon, please?"\n}'
+    )
+    await expect(page.locator("#approvals-count")).to_have_text("1")
+    await screenshot(page, "approvals")
+
+    # The Task page, open in a second tab, shows the wait and then the streamed answer.
+    watcher = await page.context.new_page()
+    await watcher.goto(console.url + "/ui/tasks/ui-approve")
+    await expect(watcher.locator("#status")).to_have_text("awaiting approval")
+    await expect(watcher.locator("#stream-state")).to_have_text("live")
+    await slow_stream(openai_fake, 0.15)
+    # Record what the answer's bubble shows while its LLM call is still streaming.
+    await watcher.evaluate(
+        """() => {
+            window.partial = [];
+            new MutationObserver(() => {
+                const turn = [...document.querySelectorAll('.turn.assistant')].pop();
+                if (turn && turn.getAttribute('aria-busy') === 'true') {
+                    window.partial.push(turn.querySelector('.text').textContent);
+                }
+            }).observe(document.querySelector('#conversation'),
+                       {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+
+    await card.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#notice")).to_have_text("Task ui-approve: approved 1 tool call.")
+    await expect(card).to_have_count(0)
+    await expect(page.locator("#empty")).to_be_visible()
+
+    bubble = watcher.locator(".turn.assistant").last
+    await expect(bubble).to_contain_text('"forecast":"sunny"', timeout=20_000)
+    await expect(watcher.locator("#status")).to_have_text("completed", timeout=20_000)
+    await expect(bubble).not_to_have_attribute("aria-busy", "true")
+    tool = watcher.locator("details.tool-call")
+    await expect(tool.locator(".tool-state")).to_have_text("done")
+    await tool.locator("summary").click()
+    await expect(tool.locator("pre.result")).to_contain_text("sunny")
+    await expect(watcher.locator(".turn.note.ok").first).to_have_text("Approved")
+    final = (await console.task("ui-approve"))["result"]["content"]
+    await expect(bubble.locator(".text")).to_have_text(final)
+    # Token by token: ever longer beginnings of the answer, shown before it was complete.
+    partial = [text for text in await watcher.evaluate("window.partial") if text]
+    assert all(final.startswith(text) for text in partial), (partial, final)
+    assert len({text for text in partial if len(text) < len(final)}) >= 5, partial
+    assert partial == sorted(partial, key=len)
+    usage = (await console.task("ui-approve"))["usage"]
+    await expect(watcher.locator("#usage")).to_contain_text(str(usage["total_tokens"]))
+    await expect(watcher.locator("#cancel")).to_be_hidden()
+    await screenshot(watcher, "task")
+    assert [c["arguments"] for c in await calls_to(tool_server)] == [
+        {"query": "What is the weather in Paris this afternoon, please?"}
+    ]
+
+
+async def test_reject_with_a_reason(
+    console: Stack, page: Any, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    await needs_approval(console, tool_server, "ui-reject")
+    await page.goto(console.url + "/ui/tasks/ui-reject")
+    card = decision(page, "ui-reject")  # the Task page offers the same decision
+    await card.get_by_label("Reason (sent to the model when you reject)").fill("not in Paris")
+    await card.get_by_role("button", name="Reject").click()
+    await expect(page.locator("#notice")).to_have_text("Task ui-reject: rejected 1 tool call.")
+    await expect(page.locator("#status")).to_have_text("completed", timeout=20_000)
+    await expect(page.locator(".turn.note.warn").first).to_have_text("Rejected: not in Paris")
+    assert await calls_to(tool_server) == []
+    last = (await fake_requests(openai_fake))[-1]["messages"][-1]
+    assert last["role"] == "tool" and "not in Paris" in last["content"]
+
+
+async def test_bad_json_shows_an_error_and_sends_nothing(
+    console: Stack, page: Any, tool_server: FakeServer
+) -> None:
+    await needs_approval(console, tool_server, "ui-bad-json")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/v1/approve/" in r.url else None)
+    await page.goto(console.url + "/ui/approvals")
+    card = decision(page, "ui-bad-json")
+    editor = card.get_by_label("Arguments (JSON; edit before approving)")
+    await editor.fill('{"query": "Paris",')
+    await card.get_by_role("button", name="Approve").click()
+    problem = card.locator(".call .error")
+    await expect(problem).to_contain_text("Not valid JSON")
+    await expect(editor).to_have_attribute("aria-invalid", "")
+    await expect(editor).to_be_focused()
+    await editor.fill('["Paris"]')
+    await card.get_by_role("button", name="Approve").click()
+    await expect(problem).to_have_text("The arguments must be a JSON object, not array")
+    await screenshot(page, "approvals-bad-json")
+    await asyncio.sleep(0.5)
+    assert sent == []
+    assert (await console.task("ui-bad-json"))["status"] == "awaiting_approval"

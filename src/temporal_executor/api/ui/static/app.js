@@ -43,13 +43,18 @@ function headers(extra = {}) {
   return result;
 }
 
+let signingIn = null; // the reason given, once a 401 has sent this page to the login form
+
 function unauthorized() {
-  const reason = token()
-    ? "The server refused your token (401). Sign in again."
-    : "This server needs an API token. Sign in to continue.";
-  setToken(null);
-  toLogin(reason);
-  return new ApiError(401, "unauthorized", reason);
+  // Several requests may fail at once: the first one's reason is the one shown.
+  if (!signingIn) {
+    signingIn = token()
+      ? "The server refused your token (401). Sign in again."
+      : "This server needs an API token. Sign in to continue.";
+    setToken(null);
+    toLogin(signingIn);
+  }
+  return new ApiError(401, "unauthorized", signingIn);
 }
 
 async function errorOf(response) {

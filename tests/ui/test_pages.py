@@ -1,0 +1,189 @@
+"""The console's other pages in a real browser: New task from the server's catalog, the Tasks
+list live and filtered, questions answered from the inbox, a dropped event stream resumed,
+and signing in when the server has API keys."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.async_api import expect
+
+from tests.conftest import Stack, enqueue, fake_requests
+from tests.fakes.server import FakeServer
+from tests.integration.test_agent_task import wait_status
+from tests.ui.conftest import UI_KEY, screenshot
+from tests.ui.test_console import MODEL, decision, slow_stream
+
+
+async def test_new_task_from_the_catalog(
+    console: Stack, page: Any, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    await page.goto(console.url + "/ui/new")
+    await expect(page.get_by_label("Provider")).to_have_value("openai")
+    await expect(page.get_by_label("Model")).to_have_value("gpt-4o-mini")
+    await expect(page.get_by_label("get_weather (http)")).to_be_visible()
+    await expect(page.get_by_label("calculator (builtin)")).to_be_visible()
+
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.locator("#form-error")).to_have_text("Write a prompt first.")
+    await expect(page.get_by_label("Prompt")).to_be_focused()
+
+    await page.get_by_label("Prompt").fill("Weather in Lyon?")
+    await page.get_by_label("get_weather (http)").check()
+    await page.get_by_label("Require approval for every tool call").check()
+    await page.get_by_label("Model").fill("")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.locator("#form-error")).to_have_text("Name a model.")
+    await page.get_by_label("Model").fill("gpt-4o-mini")
+    await screenshot(page, "new-task")
+    await page.get_by_role("button", name="Start task").click()
+
+    await page.wait_for_url("**/ui/tasks/*")
+    task_id = page.url.rsplit("/", 1)[1]
+    await expect(page.locator("#model")).to_have_text("openai/gpt-4o-mini")
+    card = decision(page, task_id)  # the Task page asks for the decision itself
+    await card.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#status")).to_have_text("completed", timeout=20_000)
+    await expect(page.locator(".turn.assistant .text").last).to_contain_text("sunny")
+    request = (await fake_requests(openai_fake))[0]
+    assert [t["function"]["name"] for t in request["tools"]] == ["get_weather"]
+
+
+async def test_new_task_shows_the_servers_refusal(console: Stack, page: Any) -> None:
+    await page.goto(console.url + "/ui/new")
+    await page.get_by_label("Prompt").fill("hello")
+    await page.locator("summary", has_text="More").click()
+    await page.get_by_label("Max iterations").fill("99")
+    await page.get_by_role("button", name="Start task").click()
+    await expect(page.locator("#form-error")).to_contain_text(
+        "Not started: max_iterations may be at most 5 on this server (400 invalid_request)"
+    )
+    assert page.url.endswith("/ui/new")
+
+
+async def test_tasks_page_lists_filters_and_updates_live(console: Stack, page: Any) -> None:
+    await console.execute(
+        task_id="list-1", session_id="s-one", user_message="first", model_config=MODEL
+    )
+    await wait_status(console, "list-1", "completed")
+    await page.goto(console.url + "/ui/")
+    row = page.locator('tr[data-task-id="list-1"]')
+    await expect(row.locator("td").nth(1)).to_have_text("completed")
+    await expect(row.locator("td").nth(2)).to_have_text("s-one")
+    await expect(row.locator("td").nth(3)).to_have_text("openai/gpt-4o-mini")
+    tokens = (await console.task("list-1"))["usage"]["total_tokens"]
+    await expect(row.locator("td").nth(4)).to_have_text(str(tokens))
+    await expect(row.locator("td").nth(5)).to_have_text(re.compile(r"^\d{1,2} s$"))
+
+    # Live: a task started elsewhere appears without a reload, newest first.
+    await console.execute(
+        task_id="list-2", session_id="s-two", user_message="second", model_config=MODEL
+    )
+    await expect(page.locator("tbody tr").first).to_have_attribute("data-task-id", "list-2")
+    await screenshot(page, "tasks")
+
+    await page.get_by_label("Session").fill("s-one")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("tbody tr")).to_have_count(1)
+    await expect(page.locator("tbody tr")).to_have_attribute("data-task-id", "list-1")
+    assert "session_id=s-one" in page.url
+    await page.get_by_label("Status").select_option("failed")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("tbody tr")).to_have_count(0)
+
+    await page.goto(console.url + "/ui/?session_id=s-two")
+    await page.locator('tr[data-task-id="list-2"] a').first.click()
+    await page.wait_for_url("**/ui/tasks/list-2")
+    await expect(page.locator(".turn.assistant .text")).to_have_text("Echo: second")
+
+
+async def test_questions_answered_from_the_inbox(
+    console: Stack, page: Any, openai_fake: FakeServer
+) -> None:
+    questions = [
+        {"question": "Which database?", "choices": ["PostgreSQL", "SQLite"]},
+        {"question": "Which features?", "choices": ["auth", "caching"], "multiple": True},
+        {"question": "App name?"},
+    ]
+    arguments = json.dumps({"questions": questions})
+    await enqueue(openai_fake, [{"tool_calls": [{"name": "ask_user", "arguments": arguments}]}])
+    await console.execute(
+        task_id="ui-ask",
+        user_message="Set up my app",
+        model_config=MODEL,
+        tools=[{"name": "ask_user", "type": "builtin"}],
+    )
+    await wait_status(console, "ui-ask", "awaiting_input")
+    await page.goto(console.url + "/ui/approvals")
+    form = page.locator('form.questions[data-task-id="ui-ask"]')
+    await form.get_by_label("PostgreSQL").check()
+    await form.get_by_label("auth").check()
+    await form.get_by_label("caching").check()
+    await form.get_by_role("button", name="Send answers").click()
+    await expect(form.locator(".error")).to_have_text('Answer question 3: "App name?".')
+    await form.get_by_label("App name?").fill("shop")
+    await screenshot(page, "approvals-questions")
+    await form.get_by_role("button", name="Send answers").click()
+    await expect(page.locator("#notice")).to_have_text("Task ui-ask: answers sent.")
+    task = await wait_status(console, "ui-ask", "completed")
+    assert "shop" in task["result"]["content"]
+    last = (await fake_requests(openai_fake))[-1]["messages"][-1]
+    assert json.loads(last["content"]) == [
+        {"question": "Which database?", "answer": ["PostgreSQL"]},
+        {"question": "Which features?", "answer": ["auth", "caching"]},
+        {"question": "App name?", "answer": ["shop"]},
+    ]
+
+
+async def test_a_dropped_stream_resumes_after_the_last_event(
+    console: Stack, page: Any, openai_fake: FakeServer
+) -> None:
+    resumed: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: resumed.append(r.headers.get("last-event-id")) if "/events" in r.url else None,
+    )
+    await slow_stream(openai_fake, 0.1)
+    words = " ".join(f"word{i}" for i in range(30))
+    await console.execute(task_id="ui-drop", user_message=words, model_config=MODEL)
+    await page.goto(console.url + "/ui/tasks/ui-drop")
+    await expect(page.locator(".turn.assistant .text")).to_contain_text("word3 ")
+    await page.evaluate("window.temporalExecutorConsole.dropStream()")
+    await expect(page.locator("#status")).to_have_text("completed", timeout=20_000)
+    await expect(page.locator("#stream-state")).to_have_text("ended")
+    # Exactly the answer: nothing shown twice, nothing lost across the reconnect.
+    await expect(page.locator(".turn.assistant .text")).to_have_text(f"Echo: {words}")
+    assert resumed[0] is None and len(resumed) >= 2
+    assert resumed[1] is not None and int(resumed[1]) >= 2
+    await expect(page.locator(".turn.user")).to_have_count(1)
+
+
+async def test_sign_in_with_a_token(secured_console: Stack, page: Any) -> None:
+    await secured_console.execute(task_id="secret-1", user_message="hi", model_config=MODEL)
+    await page.goto(secured_console.url + "/ui/approvals")
+    await page.wait_for_url("**/ui/login?next=%2Fui%2Fapprovals")
+    await expect(page.locator("#login-message")).to_have_text(
+        "This server needs an API token. Sign in to continue."
+    )
+    await expect(page.get_by_label("API token")).to_be_focused()
+    await page.get_by_label("API token").fill("wrong")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#login-error")).to_have_text(
+        "That token was refused (401). Check it and try again."
+    )
+    await screenshot(page, "login")
+    await page.get_by_label("API token").fill(UI_KEY)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/ui/approvals")
+    await page.get_by_role("link", name="Tasks", exact=True).click()
+    await expect(page.locator('tr[data-task-id="secret-1"]')).to_be_visible()
+
+    # A token the server stops accepting sends the person back with a clear message.
+    await page.evaluate("sessionStorage.setItem('temporal-executor.token', 'revoked')")
+    await page.goto(secured_console.url + "/ui/tasks/secret-1")
+    await page.wait_for_url("**/ui/login?next=*")
+    await expect(page.locator("#login-message")).to_have_text(
+        "The server refused your token (401). Sign in again."
+    )

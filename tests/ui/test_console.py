@@ -112,6 +112,10 @@ async def test_reject_with_a_reason(
     await page.goto(console.url + "/ui/tasks/ui-reject")
     card = decision(page, "ui-reject")  # the Task page offers the same decision
     await card.get_by_label("Reason (sent to the model when you reject)").fill("not in Paris")
+    await expect(page.locator(".turn.note.waiting")).to_have_text(
+        "Waiting for approval: get_weather"
+    )
+    await screenshot(page, "task-awaiting-approval")
     await card.get_by_role("button", name="Reject").click()
     await expect(page.locator("#notice")).to_have_text("Task ui-reject: rejected 1 tool call.")
     await expect(page.locator("#status")).to_have_text("completed", timeout=20_000)

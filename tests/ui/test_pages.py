@@ -83,6 +83,9 @@ async def test_tasks_page_lists_filters_and_updates_live(console: Stack, page: A
     )
     await expect(page.locator("tbody tr").first).to_have_attribute("data-task-id", "list-2")
     await screenshot(page, "tasks")
+    await page.emulate_media(color_scheme="dark")
+    await screenshot(page, "tasks-dark")
+    await page.emulate_media(color_scheme="light")
 
     await page.get_by_label("Session").fill("s-one")
     await page.get_by_role("button", name="Filter").click()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
-from tests.conftest import Stack
+from tests.conftest import Stack, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
 from tests.ui.conftest import screenshot
@@ -60,9 +59,6 @@ async def test_the_browser_checks_arguments_against_the_schema(console: Stack, p
 async def test_edit_arguments_before_approving(
     console: Stack, page: Any, tool_server: FakeServer
 ) -> None:
-    probe = await console.http.get("/api/v1/approvals")
-    if probe.status_code == 404:
-        pytest.skip("this server has no GET /api/v1/approvals (edited arguments) yet")
     tool = {
         "name": "get_weather",
         "description": "Weather for a place",
@@ -99,3 +95,31 @@ async def test_edit_arguments_before_approving(
         {"query": "Lyon", "units": "C"}
     ]
     assert len(sent) == 1
+
+
+async def test_approve_and_stop_asking_for_the_session(
+    console: Stack, page: Any, tool_server: FakeServer
+) -> None:
+    tool = weather_tool(tool_server)
+    body = {"session_id": "s-remember", "model_config": MODEL, "tools": [tool]}
+    await console.execute(
+        task_id="ui-remember-1", user_message="Paris?", require_approval=True, **body
+    )
+    await wait_status(console, "ui-remember-1", "awaiting_approval")
+    await page.goto(console.url + "/ui/approvals")
+    card = decision(page, "ui-remember-1")
+    await card.get_by_label("Approve and stop asking", exact=False).check()
+    await card.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#notice")).to_have_text("Task ui-remember-1: approved 1 tool call.")
+    await wait_status(console, "ui-remember-1", "completed")
+
+    # The next turn's call of the same tool runs without asking, and the page says so.
+    await console.execute(
+        task_id="ui-remember-2", user_message="Lyon?", require_approval=True, **body
+    )
+    await page.goto(console.url + "/ui/tasks/ui-remember-2")
+    await expect(page.locator("#status")).to_have_text("completed", timeout=20_000)
+    await expect(page.locator(".turn.note.ok").first).to_have_text(
+        "Approved automatically (session)"
+    )
+    assert len(await calls_to(tool_server)) == 2

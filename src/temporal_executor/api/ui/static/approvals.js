@@ -1,7 +1,7 @@
 // The Approvals inbox: every pending tool call (GET /api/v1/approvals, grouped by task) and
 // every task waiting for answers, refreshed every 2 s without disturbing a form being edited.
 
-import { ApiError, api, describeError, notify, poll } from "./app.js";
+import { api, describeError, notify, poll } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
 
 const inbox = document.getElementById("inbox");
@@ -11,7 +11,6 @@ const count = document.getElementById("approvals-count");
 const filters = document.getElementById("filters");
 const shown = new Map(); // key → element, so polling keeps what a person typed
 let order = [];
-let approvalsEndpoint = true; // false on a server without GET /api/v1/approvals
 
 const params = new URLSearchParams(location.search);
 for (const name of ["session_id", "tool"]) filters.elements[name].value = params.get(name) || "";
@@ -33,43 +32,25 @@ function query(extra) {
   return result;
 }
 
-// Pending calls, newest first, as [{task_id, session_id, requested_at, calls: [...]}].
+// Pending calls, newest first, as [{task_id, session_id, calls: [...]}].
 async function pendingCalls() {
+  const q = query({ limit: 200 });
   const tool = filters.elements.tool.value.trim();
-  if (approvalsEndpoint) {
-    const q = query({ limit: 200 });
-    if (tool) q.set("tool", tool);
-    try {
-      const page = await api(`/api/v1/approvals?${q}`);
-      const groups = new Map();
-      for (const row of page.approvals) {
-        if (!groups.has(row.task_id)) {
-          groups.set(row.task_id, { task_id: row.task_id, session_id: row.session_id, calls: [] });
-        }
-        groups.get(row.task_id).calls.push({
-          id: row.tool_call_id,
-          name: row.tool_name,
-          arguments: row.arguments,
-          parameters: row.parameters,
-        });
-      }
-      return [...groups.values()];
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) throw error;
-      approvalsEndpoint = false; // an older server: read the tasks instead
+  if (tool) q.set("tool", tool);
+  const page = await api(`/api/v1/approvals?${q}`);
+  const groups = new Map();
+  for (const row of page.approvals) {
+    if (!groups.has(row.task_id)) {
+      groups.set(row.task_id, { task_id: row.task_id, session_id: row.session_id, calls: [] });
     }
+    groups.get(row.task_id).calls.push({
+      id: row.tool_call_id,
+      name: row.tool_name,
+      arguments: row.arguments,
+      parameters: row.parameters,
+    });
   }
-  const page = await api(`/api/v1/tasks?${query({ status: "awaiting_approval", order: "recent", limit: 200 })}`);
-  return page.tasks
-    .filter((task) => task.pending_approval)
-    .map((task) => ({
-      task_id: task.task_id,
-      session_id: task.session_id,
-      calls: task.pending_approval.tool_calls
-        .filter((call) => !tool || call.name === tool)
-        .map((call) => ({ ...call, parameters: null })),
-    }))
-    .filter((group) => group.calls.length);
+  return [...groups.values()];
 }
 
 async function waitingForAnswers() {
@@ -94,7 +75,7 @@ async function refresh() {
     const key = `calls:${group.task_id}:${group.calls.map((c) => c.id).join(",")}`;
     wanted.push(key);
     if (!shown.has(key)) {
-      shown.set(key, approvalForm(group, { onSent: sent(key), remember: approvalsEndpoint }));
+      shown.set(key, approvalForm(group, { onSent: sent(key) }));
     }
   }
   for (const task of questions) {

@@ -84,15 +84,17 @@ function callArticle(call, decide) {
 
 // A task's pending calls: {task_id, session_id, requested_at?, calls: [{id, name, arguments,
 // parameters}]}. The decision is sent once every call has one; `onSent(text)` then.
-export function approvalForm(group, { onSent, remember = false }) {
+export function approvalForm(group, { onSent }) {
   const decisions = new Map();
   const error = el("p", { class: "error", role: "alert", hidden: true });
   const rememberBox = el("input", { type: "checkbox", name: "remember" });
   const articles = [];
 
   async function send() {
-    const body = { tool_calls: Object.fromEntries(decisions) };
-    if (remember && rememberBox.checked) body.remember = "session";
+    const body = { tool_calls: {} };
+    for (const [id, decision] of decisions) {
+      body.tool_calls[id] = decision.approved && rememberBox.checked ? { ...decision, remember: "session" } : decision;
+    }
     error.hidden = true;
     section.setAttribute("aria-busy", "true");
     try {
@@ -130,8 +132,8 @@ export function approvalForm(group, { onSent, remember = false }) {
     el("h2", {}, "Task ", taskLink(group.task_id), " ",
       el("small", { text: `session ${group.session_id}` })),
     ...articles,
-    remember ? el("label", { class: "check" }, rememberBox,
-      " Approve and stop asking: later calls of these tools in this session run without asking") : null,
+    el("label", { class: "check" }, rememberBox,
+      " Approve and stop asking: later calls of the approved tools in this session run without asking"),
     waiting,
     error,
   );

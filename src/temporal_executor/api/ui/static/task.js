@@ -77,12 +77,17 @@ const handlers = {
     note(`Waiting for approval: ${data.tool_calls.map((c) => c.name).join(", ")}`, "waiting");
   },
   "approval.decided"(data) {
-    const calls = Object.values(data.tool_calls || {});
-    const approved = calls.length ? calls.every((c) => c.approved) : data.approved;
-    const rejected = calls.length ? calls.every((c) => !c.approved) : !data.approved;
+    const calls = data.calls || [];
+    const approved = calls.every((c) => c.approved);
+    const rejected = calls.every((c) => !c.approved);
     const verdict = approved ? "Approved" : rejected ? "Rejected" : "Decided call by call";
-    const reason = data.reason || calls.map((c) => c.reason).filter(Boolean).join("; ");
-    note(reason ? `${verdict}: ${reason}` : verdict, approved ? "ok" : "warn");
+    const reason = calls.map((c) => c.reason).filter(Boolean).join("; ");
+    const edited = calls.filter((c) => c.edited_arguments).map((c) => c.name);
+    let text = reason ? `${verdict}: ${reason}` : verdict;
+    if (edited.length) text += ` (edited arguments: ${edited.join(", ")})`;
+    if (data.automatic) text += ` automatically (${data.by})`;
+    else if (data.by) text += ` by ${data.by}`;
+    note(text, approved ? "ok" : "warn");
   },
   "input.required"(data) {
     note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
@@ -128,7 +133,7 @@ function render(task) {
   renderDecisions(task);
 }
 
-async function renderDecisions(task) {
+function renderDecisions(task) {
   const calls = task.pending_approval?.tool_calls || [];
   const key = calls.length ? `calls:${calls.map((c) => c.id).join(",")}`
     : task.pending_input ? `questions:${task.pending_input.id}` : "";
@@ -141,32 +146,19 @@ async function renderDecisions(task) {
     pendingKey = "";
   };
   if (calls.length) {
-    const { group, listed } = await pendingCalls(task);
-    if (pendingKey === key) decisions.replaceChildren(approvalForm(group, { onSent, remember: listed }));
+    const schemas = task.pending_approval.parameters || {};
+    const group = {
+      task_id: task.task_id,
+      session_id: task.session_id,
+      calls: calls.map((call) => ({ ...call, parameters: schemas[call.name] || null })),
+    };
+    decisions.replaceChildren(approvalForm(group, { onSent }));
   } else if (task.pending_input) {
     decisions.replaceChildren(questionsForm(task, { onSent }));
   } else {
     decisions.replaceChildren();
   }
   decisions.hidden = !key;
-}
-
-// The task's pending calls with their tools' schemas, from the approvals list where the
-// server has one (`listed`), else from the task itself (no schema to check edits against).
-async function pendingCalls(task) {
-  const group = { task_id: task.task_id, session_id: task.session_id, calls: [] };
-  try {
-    const query = new URLSearchParams({ session_id: task.session_id, limit: 200 });
-    const page = await api(`/api/v1/approvals?${query}`);
-    group.calls = page.approvals
-      .filter((row) => row.task_id === task.task_id)
-      .map((row) => ({ id: row.tool_call_id, name: row.tool_name, arguments: row.arguments, parameters: row.parameters }));
-  } catch {
-    // an older server without the approvals list
-  }
-  if (group.calls.length) return { group, listed: true };
-  group.calls = task.pending_approval.tool_calls.map((call) => ({ ...call, parameters: null }));
-  return { group, listed: false };
 }
 
 let loading = null;

@@ -147,3 +147,12 @@ async def test_bad_json_shows_an_error_and_sends_nothing(
     await asyncio.sleep(0.5)
     assert sent == []
     assert (await console.task("ui-bad-json"))["status"] == "awaiting_approval"
+
+    await page.get_by_label("Tool", exact=True).fill("another_tool")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(card).to_have_count(0)
+    await expect(page.locator("#empty")).to_be_visible()
+    assert page.url.endswith("/ui/approvals?tool=another_tool")
+    await page.goto(console.url + "/ui/approvals?tool=get_weather&session_id=s-ui-bad-json")
+    await expect(page.get_by_label("Session", exact=True)).to_have_value("s-ui-bad-json")
+    await expect(card).to_be_visible()

@@ -199,6 +199,28 @@ export function poll(fn, ms, onError) {
   return () => clearTimeout(timer);
 }
 
+// A filter form kept in the page's query string: its fields start from the URL, a submit
+// writes them back and calls `onChange`. Returns the current values as URLSearchParams.
+export function filterForm(form, names, onChange) {
+  const params = new URLSearchParams(location.search);
+  for (const name of names) form.elements[name].value = params.get(name) || "";
+  const values = () => {
+    const query = new URLSearchParams();
+    for (const name of names) {
+      const value = form.elements[name].value.trim();
+      if (value) query.set(name, value);
+    }
+    return query;
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = values();
+    history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+    onChange();
+  });
+  return values;
+}
+
 // --- rendering ------------------------------------------------------------------------
 
 export function el(tag, attributes = {}, ...children) {

@@ -1,7 +1,7 @@
 // The Approvals inbox: every pending tool call (GET /api/v1/approvals, grouped by task) and
 // every task waiting for answers, refreshed every 2 s without disturbing a form being edited.
 
-import { api, describeError, notify, poll } from "./app.js";
+import { api, describeError, filterForm, notify, poll } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
 
 const inbox = document.getElementById("inbox");
@@ -12,32 +12,18 @@ const filters = document.getElementById("filters");
 const shown = new Map(); // key → element, so polling keeps what a person typed
 let order = [];
 
-const params = new URLSearchParams(location.search);
-for (const name of ["session_id", "tool"]) filters.elements[name].value = params.get(name) || "";
-filters.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const query = new URLSearchParams();
-  for (const name of ["session_id", "tool"]) {
-    const value = filters.elements[name].value.trim();
-    if (value) query.set(name, value);
-  }
-  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
-  refresh();
-});
+const filterValues = filterForm(filters, ["session_id", "tool"], () => refresh());
 
+// The filters as a query, with `extra`.
 function query(extra) {
   const result = new URLSearchParams(extra);
-  const session = filters.elements.session_id.value.trim();
-  if (session) result.set("session_id", session);
+  for (const [name, value] of filterValues()) result.set(name, value);
   return result;
 }
 
 // Pending calls, newest first, as [{task_id, session_id, calls: [...]}].
 async function pendingCalls() {
-  const q = query({ limit: 200 });
-  const tool = filters.elements.tool.value.trim();
-  if (tool) q.set("tool", tool);
-  const page = await api(`/api/v1/approvals?${q}`);
+  const page = await api(`/api/v1/approvals?${query({ limit: 200 })}`);
   const groups = new Map();
   for (const row of page.approvals) {
     if (!groups.has(row.task_id)) {
@@ -53,8 +39,14 @@ async function pendingCalls() {
   return [...groups.values()];
 }
 
+function questionsQuery() {
+  const result = query({ status: "awaiting_input", order: "recent", limit: 200 });
+  result.delete("tool"); // questions come from the model, not from a tool the filter names
+  return result;
+}
+
 async function waitingForAnswers() {
-  const page = await api(`/api/v1/tasks?${query({ status: "awaiting_input", order: "recent", limit: 200 })}`);
+  const page = await api(`/api/v1/tasks?${questionsQuery()}`);
   return page.tasks.filter((task) => task.pending_input);
 }
 

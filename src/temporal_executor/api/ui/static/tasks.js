@@ -1,7 +1,9 @@
 // The Tasks page: the most recently updated tasks first, filtered by status and session,
 // refreshed every 2 s.
 
-import { api, describeError, el, formatAge, notify, poll, statusBadge, taskLink } from "./app.js";
+import {
+  api, describeError, el, filterForm, formatAge, notify, poll, statusBadge, taskLink,
+} from "./app.js";
 
 const PAGE = 50;
 const body = document.querySelector("#tasks tbody");
@@ -12,18 +14,7 @@ const older = document.getElementById("older");
 const newer = document.getElementById("newer");
 let offset = 0;
 
-const params = new URLSearchParams(location.search);
-filters.elements.status.value = params.get("status") || "";
-filters.elements.session_id.value = params.get("session_id") || "";
-
-filters.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const query = new URLSearchParams();
-  for (const name of ["status", "session_id"]) {
-    const value = filters.elements[name].value.trim();
-    if (value) query.set(name, value);
-  }
-  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+const filterValues = filterForm(filters, ["status", "session_id"], () => {
   offset = 0;
   refresh();
 });
@@ -44,10 +35,7 @@ function row(task) {
 
 async function refresh() {
   const query = new URLSearchParams({ order: "recent", limit: PAGE, offset });
-  for (const name of ["status", "session_id"]) {
-    const value = filters.elements[name].value.trim();
-    if (value) query.set(name, value);
-  }
+  for (const [name, value] of filterValues()) query.set(name, value);
   const page = await api(`/api/v1/tasks?${query}`);
   body.replaceChildren(...page.tasks.map(row));
   empty.hidden = page.tasks.length > 0 || offset > 0;

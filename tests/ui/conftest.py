@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import Stack, config_data, running_stack, weather_tool
 from tests.fakes.server import FakeServer
@@ -19,6 +20,9 @@ SCREENSHOTS = Path(
     os.environ.get("TE_UI_SCREENSHOTS", Path(__file__).parents[2] / "test-artifacts" / "ui")
 )
 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+# Pages poll every 2 s and the machine may be busy: give each expectation room (it returns
+# as soon as it holds; only a failure waits this long).
+expect.set_options(timeout=20_000)
 UI_KEYS_ENV = "TE_TEST_UI_KEYS"
 UI_KEY = "ui-test-key-1"
 

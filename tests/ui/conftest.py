@@ -23,6 +23,7 @@ SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 # Pages poll every 2 s and the machine may be busy: give each expectation room (it returns
 # as soon as it holds; only a failure waits this long).
 expect.set_options(timeout=20_000)
+TEMPORAL_UI = "http://127.0.0.1:8233"  # only linked to, never called
 UI_KEYS_ENV = "TE_TEST_UI_KEYS"
 UI_KEY = "ui-test-key-1"
 
@@ -72,6 +73,7 @@ def console_config(
 ) -> dict[str, Any]:
     """The test config, with the weather tool offered by the default agent (New task)."""
     data = config_data(temporal, openai_fake.url, tmp_path)
+    data["temporal"]["ui_url"] = TEMPORAL_UI
     data["a2a"] = {
         "default_agent": {
             "model_config": {"provider": "openai", "model": "gpt-4o-mini"},

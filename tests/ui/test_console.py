@@ -13,7 +13,7 @@ from playwright.async_api import expect
 from tests.conftest import Stack, fake_requests, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
-from tests.ui.conftest import screenshot
+from tests.ui.conftest import TEMPORAL_UI, screenshot
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 
@@ -99,6 +99,9 @@ async def test_approve_from_the_inbox_and_watch_the_answer_stream(
     usage = (await console.task("ui-approve"))["usage"]
     await expect(watcher.locator("#usage")).to_contain_text(str(usage["total_tokens"]))
     await expect(watcher.locator("#cancel")).to_be_hidden()
+    await expect(watcher.get_by_role("link", name="Open in the Temporal UI")).to_have_attribute(
+        "href", f"{TEMPORAL_UI}/namespaces/default/workflows/agent-execution-ui-approve"
+    )
     await screenshot(watcher, "task")
     assert [c["arguments"] for c in await calls_to(tool_server)] == [
         {"query": "What is the weather in Paris this afternoon, please?"}

@@ -4,6 +4,7 @@ and signing in when the server has API keys."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -68,6 +69,12 @@ async def test_tasks_page_lists_filters_and_updates_live(console: Stack, page: A
         task_id="list-1", session_id="s-one", user_message="first", model_config=MODEL
     )
     await wait_status(console, "list-1", "completed")
+    for _ in range(100):  # the list is read from the store: wait until it has the record
+        listed = (await console.http.get("/api/v1/tasks", params={"order": "recent"})).json()
+        if listed["tasks"]:
+            break
+        await asyncio.sleep(0.1)
+    assert [t["task_id"] for t in listed["tasks"]] == ["list-1"], listed
     await page.goto(console.url + "/ui/")
     row = page.locator('tr[data-task-id="list-1"]')
     await expect(row.locator("td").nth(1)).to_have_text("completed")

@@ -71,7 +71,9 @@ async function errorOf(response) {
 
 // Call the REST API; resolves to the JSON body, rejects with an ApiError saying what failed.
 export async function api(path, { method = "GET", body, signal, redirectOn401 = true } = {}) {
-  const init = { method, signal, headers: headers() };
+  // A call that hangs (a busy or unreachable server) fails after a while instead of
+  // stopping a page's polling for good.
+  const init = { method, signal: signal ?? AbortSignal.timeout(30000), headers: headers() };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -101,7 +101,7 @@ async def test_approve_and_stop_asking_for_the_session(
     console: Stack, page: Any, tool_server: FakeServer
 ) -> None:
     tool = weather_tool(tool_server)
-    body = {"session_id": "s-remember", "model_config": MODEL, "tools": [tool]}
+    body = {"session_id": "ui-s-remember", "model_config": MODEL, "tools": [tool]}
     await console.execute(
         task_id="ui-remember-1", user_message="Paris?", require_approval=True, **body
     )

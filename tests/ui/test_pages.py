@@ -4,7 +4,6 @@ and signing in when the server has API keys."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -66,46 +65,42 @@ async def test_new_task_shows_the_servers_refusal(console: Stack, page: Any) -> 
 
 async def test_tasks_page_lists_filters_and_updates_live(console: Stack, page: Any) -> None:
     await console.execute(
-        task_id="list-1", session_id="s-one", user_message="first", model_config=MODEL
+        task_id="ui-list-1", session_id="ui-s-one", user_message="first", model_config=MODEL
     )
-    await wait_status(console, "list-1", "completed")
-    for _ in range(100):  # the list is read from the store: wait until it has the record
-        listed = (await console.http.get("/api/v1/tasks", params={"order": "recent"})).json()
-        if listed["tasks"]:
-            break
-        await asyncio.sleep(0.1)
-    assert [t["task_id"] for t in listed["tasks"]] == ["list-1"], listed
+    await wait_status(console, "ui-list-1", "completed")
+    listed = (await console.http.get("/api/v1/tasks", params={"order": "recent"})).json()
+    assert [t["task_id"] for t in listed["tasks"]] == ["ui-list-1"], listed
     await page.goto(console.url + "/ui/")
-    row = page.locator('tr[data-task-id="list-1"]')
+    row = page.locator('tr[data-task-id="ui-list-1"]')
     await expect(row.locator("td").nth(1)).to_have_text("completed")
-    await expect(row.locator("td").nth(2)).to_have_text("s-one")
+    await expect(row.locator("td").nth(2)).to_have_text("ui-s-one")
     await expect(row.locator("td").nth(3)).to_have_text("openai/gpt-4o-mini")
-    tokens = (await console.task("list-1"))["usage"]["total_tokens"]
+    tokens = (await console.task("ui-list-1"))["usage"]["total_tokens"]
     await expect(row.locator("td").nth(4)).to_have_text(str(tokens))
     await expect(row.locator("td").nth(5)).to_have_text(re.compile(r"^\d{1,2} s$"))
 
     # Live: a task started elsewhere appears without a reload, newest first.
     await console.execute(
-        task_id="list-2", session_id="s-two", user_message="second", model_config=MODEL
+        task_id="ui-list-2", session_id="ui-s-two", user_message="second", model_config=MODEL
     )
-    await expect(page.locator("tbody tr").first).to_have_attribute("data-task-id", "list-2")
+    await expect(page.locator("tbody tr").first).to_have_attribute("data-task-id", "ui-list-2")
     await screenshot(page, "tasks")
     await page.emulate_media(color_scheme="dark")
     await screenshot(page, "tasks-dark")
     await page.emulate_media(color_scheme="light")
 
-    await page.get_by_label("Session").fill("s-one")
+    await page.get_by_label("Session").fill("ui-s-one")
     await page.get_by_role("button", name="Filter").click()
     await expect(page.locator("tbody tr")).to_have_count(1)
-    await expect(page.locator("tbody tr")).to_have_attribute("data-task-id", "list-1")
-    assert "session_id=s-one" in page.url
+    await expect(page.locator("tbody tr")).to_have_attribute("data-task-id", "ui-list-1")
+    assert "session_id=ui-s-one" in page.url
     await page.get_by_label("Status").select_option("failed")
     await page.get_by_role("button", name="Filter").click()
     await expect(page.locator("tbody tr")).to_have_count(0)
 
-    await page.goto(console.url + "/ui/?session_id=s-two")
-    await page.locator('tr[data-task-id="list-2"] a').first.click()
-    await page.wait_for_url("**/ui/tasks/list-2")
+    await page.goto(console.url + "/ui/?session_id=ui-s-two")
+    await page.locator('tr[data-task-id="ui-list-2"] a').first.click()
+    await page.wait_for_url("**/ui/tasks/ui-list-2")
     await expect(page.locator(".turn.assistant .text")).to_have_text("Echo: second")
 
 
@@ -171,7 +166,7 @@ async def test_a_dropped_stream_resumes_after_the_last_event(
 
 
 async def test_sign_in_with_a_token(secured_console: Stack, page: Any) -> None:
-    await secured_console.execute(task_id="secret-1", user_message="hi", model_config=MODEL)
+    await secured_console.execute(task_id="ui-secret-1", user_message="hi", model_config=MODEL)
     await page.goto(secured_console.url + "/ui/approvals")
     await page.wait_for_url("**/ui/login?next=%2Fui%2Fapprovals")
     await expect(page.locator("#login-message")).to_have_text(
@@ -188,11 +183,11 @@ async def test_sign_in_with_a_token(secured_console: Stack, page: Any) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url("**/ui/approvals")
     await page.get_by_role("link", name="Tasks", exact=True).click()
-    await expect(page.locator('tr[data-task-id="secret-1"]')).to_be_visible()
+    await expect(page.locator('tr[data-task-id="ui-secret-1"]')).to_be_visible()
 
     # A token the server stops accepting sends the person back with a clear message.
     await page.evaluate("sessionStorage.setItem('temporal-executor.token', 'revoked')")
-    await page.goto(secured_console.url + "/ui/tasks/secret-1")
+    await page.goto(secured_console.url + "/ui/tasks/ui-secret-1")
     await page.wait_for_url("**/ui/login?next=*")
     await expect(page.locator("#login-message")).to_have_text(
         "The server refused your token (401). Sign in again."

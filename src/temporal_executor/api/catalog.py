@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from ..config import Config
+from ..config import Config, Scope
 from ..spec import ToolSpec
 from ..tools.builtin import BUILTINS, Builtin
+from .auth import requires
+from .openapi import errors
 
 __all__ = ["Catalog", "CatalogProvider", "CatalogTool", "build_catalog", "router"]
 
@@ -123,7 +125,13 @@ def _catalog(request: Request) -> Catalog:
     return catalog
 
 
-@router.get("/api/v1/catalog", response_model=Catalog, tags=["catalog"])
+@router.get(
+    "/api/v1/catalog",
+    response_model=Catalog,
+    tags=["catalog"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(),
+)
 async def get_catalog(catalog: Annotated[Catalog, Depends(_catalog)]) -> Catalog:
     """Providers (with default models), tool specs, the default agent and the executor's
     defaults this server offers a new task; no secret is ever part of it."""

@@ -189,15 +189,20 @@ async def test_401_and_403_on_a2a(auth_stack: Stack) -> None:
     assert sent.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
-async def test_the_decision_names_the_key(auth_stack: Stack, tool_server: FakeServer) -> None:
-    """`approval.decided` says who decided: the approving key's name (`Caller.name`)."""
-    http = auth_stack.http
-    parked = await http.post(
+async def _parked(http: httpx.AsyncClient, tool_server: FakeServer) -> httpx.Response:
+    """A task the writer started that waits for approval of its weather call."""
+    return await http.post(
         "/api/v1/execute?wait=true",
         json={**BODY, "user_message": "weather?", "tools": [weather_tool(tool_server)]}
         | {"require_approval": True},
         headers=bearer("w-secret-2"),
     )
+
+
+async def test_the_decision_names_the_key(auth_stack: Stack, tool_server: FakeServer) -> None:
+    """`approval.decided` says who decided: the approving key's name (`Caller.name`)."""
+    http = auth_stack.http
+    parked = await _parked(http, tool_server)
     assert parked.json()["status"] == "awaiting_approval", parked.text
     task_id = parked.json()["task_id"]
     decided = await http.post(
@@ -217,12 +222,7 @@ async def test_an_a2a_decision_names_the_key_too(
 ) -> None:
     """Approving over A2A: `approval.decided.by` is the key's name, as over REST."""
     http = auth_stack.http
-    parked = await http.post(
-        "/api/v1/execute?wait=true",
-        json={**BODY, "user_message": "weather?", "tools": [weather_tool(tool_server)]}
-        | {"require_approval": True},
-        headers=bearer("w-secret-2"),
-    )
+    parked = await _parked(http, tool_server)
     task_id = parked.json()["task_id"]
     message = {
         "messageId": uuid.uuid4().hex,

@@ -92,6 +92,24 @@ async def _decided(stack: Stack, fakes: Fakes, task_id: str, decision: dict[str,
     response.raise_for_status()
 
 
+async def edited_arguments(stack: Stack, fakes: Fakes) -> None:
+    """Approved with the arguments a person edited (and the tool remembered for the session)."""
+    decision = {"approved": True, "arguments": {"query": "edited"}, "remember": "session"}
+    await _decided(stack, fakes, "edited_arguments", decision)
+
+
+async def approval_timeout(stack: Stack, fakes: Fakes) -> None:
+    """No decision within the approval timeout: the configured action (reject) is taken."""
+    await stack.execute(
+        task_id="approval_timeout",
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+        approval_timeout=1,
+    )
+
+
 async def ask_user(stack: Stack, fakes: Fakes) -> None:
     """The built-in ask_user: the task parks awaiting input, an answer resumes it."""
     questions = [{"question": "Which database?", "choices": ["PostgreSQL", "SQLite"]}]
@@ -127,6 +145,61 @@ async def failure(stack: Stack, fakes: Fakes) -> None:
     await stack.execute(task_id="failure", user_message="hello", model_config=MODEL)
 
 
+async def fallback(stack: Stack, fakes: Fakes) -> None:
+    """The model is down (500 to every attempt): the call is made again with the fallback."""
+    await fakes.enqueue(*[{"status": 500}] * 4)
+    fallbacks = [{"provider": "openai", "model": "gpt-4o"}]
+    await stack.execute(
+        task_id="fallback",
+        user_message="hello [no tools]",
+        model_config={**MODEL, "fallbacks": fallbacks},
+        tools=[weather_tool(fakes.tools)],
+    )
+
+
+async def budget(stack: Stack, fakes: Fakes) -> None:
+    """Past `max_total_tokens` after the first LLM call: the task fails, transcript kept."""
+    await stack.execute(
+        task_id="budget",
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        max_total_tokens=5,
+    )
+
+
+async def max_iterations(stack: Stack, fakes: Fakes) -> None:
+    """The model keeps calling tools past `max_iterations`."""
+    await stack.execute(
+        task_id="max_iterations",
+        user_message="[loop] forever",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        max_iterations=2,
+    )
+
+
+async def time_limit(stack: Stack, fakes: Fakes) -> None:
+    """The task's time limit passes during a slow tool call (which is cancelled)."""
+    await stack.execute(
+        task_id="time_limit",
+        user_message="take your time",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools, path="/slow?delay=30")],
+        timeout=2,
+    )
+
+
+async def session(stack: Stack, fakes: Fakes) -> None:
+    """A second turn of a session (its first turn is the `tools` scenario's task)."""
+    await stack.execute(
+        task_id="session",
+        session_id=(await stack.task("tools"))["session_id"],
+        user_message="and tomorrow? [no tools]",
+        model_config=MODEL,
+    )
+
+
 async def cancel(stack: Stack, fakes: Fakes) -> None:
     """Cancelled while parked awaiting approval."""
     await stack.execute(
@@ -145,9 +218,16 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tools": (tools, "completed"),
     "approval": (approval, "completed"),
     "rejection": (rejection, "completed"),
+    "edited_arguments": (edited_arguments, "completed"),
+    "approval_timeout": (approval_timeout, "completed"),
     "ask_user": (ask_user, "completed"),
     "continue_as_new": (continue_as_new, "completed"),
     "failure": (failure, "failed"),
+    "fallback": (fallback, "completed"),
+    "budget": (budget, "failed"),
+    "max_iterations": (max_iterations, "failed"),
+    "time_limit": (time_limit, "failed"),
+    "session": (session, "completed"),
     "cancel": (cancel, "cancelled"),
 }
 
@@ -187,14 +267,17 @@ async def _write_runs(stack: Stack, task_id: str, out: Path) -> None:
         (out / f"{task_id}.{index}.json").write_text(text + "\n", encoding="utf-8")
 
 
-def main() -> int:
-    fresh = HISTORIES.with_name("histories.new")
+def main(argv: list[str] | None = None) -> int:
+    """Record into `histories/`, or into the directory given as the only argument."""
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else HISTORIES
+    fresh = target.with_name(target.name + ".new")
     shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir()
+    fresh.mkdir(parents=True)
     asyncio.run(record(fresh))
-    shutil.rmtree(HISTORIES, ignore_errors=True)
-    fresh.rename(HISTORIES)
-    print(f"wrote {len(list(HISTORIES.iterdir()))} histories to {HISTORIES}")
+    shutil.rmtree(target, ignore_errors=True)
+    fresh.rename(target)
+    print(f"wrote {len(list(target.iterdir()))} histories to {target}")
     return 0
 
 

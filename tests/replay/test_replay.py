@@ -3,9 +3,10 @@ break running workflows fails here:
 
 - `histories/`: this version's, one per path of the workflow (`python -m tests.replay.record`
   writes them; re-record after an intended workflow change);
-- `previous/<commit>/`: an earlier version's, kept as they were recorded: tasks that version
-  started may still be running when this one is deployed. Drop a version's directory once no
-  task it started can still run (`executor.timeouts.task` after the deploy that replaced it).
+- `releases/<version>/`: each release's, kept as it recorded them: tasks a release started
+  may still be running when a later one takes over. A change that does not replay one of
+  them fails here until it is gated (`workflow.patched`, or the input's version). A release's
+  directory goes only when the CHANGELOG says its tasks are no longer taken over.
 """
 
 from __future__ import annotations
@@ -27,13 +28,7 @@ from temporal_executor.workflows import AgentExecutionWorkflow
 from tests.replay.record import HISTORIES, SCENARIOS
 
 FILES = sorted(HISTORIES.glob("*.json"))
-PREVIOUS = sorted((Path(__file__).parent / "previous").glob("*/*.json"))
-# Known not to replay, each with why: fix the workflow (a `workflow.patched` branch), then
-# drop the entry (strict: a history that starts replaying fails the test until then).
-BROKEN = {
-    "8d3874d/failure.0": "the task time limit (issue 15) starts a timer the earlier version "
-    "did not: a task whose LLM call had fallen back to a regular activity does not replay",
-}
+RELEASES = sorted((Path(__file__).parent / "releases").glob("*/*.json"))
 CLOSED = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
     "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",
@@ -71,13 +66,7 @@ def _name(path: Path) -> str:
     return path.stem if path.parent == HISTORIES else f"{path.parent.name}/{path.stem}"
 
 
-def _case(path: Path) -> Any:
-    name = _name(path)
-    marks = [pytest.mark.xfail(reason=BROKEN[name], strict=True)] if name in BROKEN else []
-    return pytest.param(path, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_case(p) for p in FILES + PREVIOUS])
+@pytest.mark.parametrize("path", FILES + RELEASES, ids=_name)
 async def test_history_replays(path: Path) -> None:
     await replayer().replay_workflow(history(load(path), path.stem))
 

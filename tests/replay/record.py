@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import WorkflowExecutionStatus
 
 from temporal_executor.devserver import DevServer
 from temporal_executor.workflows import workflow_id
@@ -258,6 +259,11 @@ async def record(out: Path) -> None:
 
 async def _write_runs(stack: Stack, task_id: str, out: Path) -> None:
     client = stack.services.client
+    latest = client.get_workflow_handle(workflow_id(task_id))
+    for _ in range(600):  # the terminal event is written just before the workflow closes
+        if (await latest.describe()).status != WorkflowExecutionStatus.RUNNING:
+            break
+        await asyncio.sleep(0.05)
     query = f"WorkflowId = '{workflow_id(task_id)}'"
     runs = [run async for run in client.list_workflows(query)]
     runs.sort(key=lambda run: run.start_time)

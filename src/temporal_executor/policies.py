@@ -11,13 +11,14 @@ from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
-from .config.sections import RetrySettings
+from .versioned import Payload
 
 __all__ = [
     "ONE_ATTEMPT",
     "RECORD_RETRY",
     "RECORD_TIMEOUT",
     "ActivityOptions",
+    "RetrySettings",
     "activity_options",
     "retry_policy",
     "seconds",
@@ -35,6 +36,16 @@ RECORD_RETRY = RetryPolicy(
 
 # A local attempt of an LLM or tool call: a failure falls back to a regular activity.
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+
+
+class RetrySettings(Payload):
+    """One activity's retry policy as a task carries it (from `executor.retry` at
+    submission): attempts, and the backoff between them in seconds."""
+
+    max_attempts: int
+    initial_interval: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval: float
 
 
 def seconds(value: float) -> timedelta:

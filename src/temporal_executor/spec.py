@@ -1,8 +1,10 @@
 """What a task asks for: a model with its sampling (`ModelSettings`) and tools (`ToolSpec`).
 
-These are the words requests, `a2a.default_agent` in config and workflow inputs share, so they
-sit below all of them: the LLM format (`llm/messages.py`) takes its `Sampling` from here, tool
-types check a `ToolSpec`'s `config` (`tools/base.py`).
+These are words of the task's contract (workflow inputs carry them: `Payload`s, decoded
+leniently, see `versioned.py`), so they sit below requests, config and workflows: the LLM
+format (`llm/messages.py`) takes its `Sampling` from here, tool types check a `ToolSpec`'s
+`config` (`tools/base.py`). Requests and config give them strictly: `StrictModelSettings` and
+`StrictToolSpec` are the same words with unknown keys refused, so a typo is an error there.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from .versioned import Payload
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -18,15 +22,19 @@ __all__ = [
     "ModelChoice",
     "ModelSettings",
     "Sampling",
+    "StrictModelChoice",
+    "StrictModelSettings",
+    "StrictToolSpec",
     "ToolSpec",
     "json_bounds_problem",
 ]
 
 
-class Sampling(BaseModel):
-    """How the model samples its answer: what every provider maps to its own parameters."""
+_STRICT = ConfigDict(extra="forbid")
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+class Sampling(Payload):
+    """How the model samples its answer: what every provider maps to its own parameters."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -63,6 +71,20 @@ class ModelSettings(ModelChoice):
         return [ModelChoice.model_validate(self.model_dump(exclude={"fallbacks"})), *self.fallbacks]
 
 
+class StrictModelChoice(ModelChoice):
+    """A fallback's `ModelChoice` as a request or config gives it: unknown keys refused."""
+
+    model_config = _STRICT
+
+
+class StrictModelSettings(ModelSettings):
+    """`model_config` as a request or config gives it: unknown keys refused."""
+
+    model_config = _STRICT
+
+    fallbacks: list[StrictModelChoice] = Field(default_factory=list, max_length=4)  # type: ignore[assignment]
+
+
 MAX_JSON_DEPTH = 32  # deep enough for any real tool schema or metadata
 
 
@@ -87,11 +109,9 @@ def json_bounds_problem(value: Any, *, max_depth: int, max_bytes: int) -> str | 
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class ToolSpec(BaseModel):
+class ToolSpec(Payload):
     """A tool the LLM may call; `type` picks the implementation, `config` is its settings
     (checked by that tool type, see `tools/base.py`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=TOOL_NAME_PATTERN)
     description: str = Field(default="", max_length=8192)
@@ -107,3 +127,9 @@ class ToolSpec(BaseModel):
         if "properties" in value and not isinstance(value["properties"], dict):
             raise ValueError('"properties" must be an object')
         return value
+
+
+class StrictToolSpec(ToolSpec):
+    """A `ToolSpec` as a request or config gives it: unknown keys refused."""
+
+    model_config = _STRICT

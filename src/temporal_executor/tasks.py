@@ -1,14 +1,17 @@
 """A task as everyone sees it: its state (what `GET /api/v1/tasks/{id}` returns, what the
-workflow records) and the events of its log (what `GET /api/v1/tasks/{id}/events` streams)."""
+workflow records) and the events of its log (what `GET /api/v1/tasks/{id}/events` streams).
+
+The state is part of what a running task carries (`Payload`s: see `versioned.py`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from .llm.messages import ToolCall, Usage
+from .versioned import Payload
 
 __all__ = [
     "Event",
@@ -42,12 +45,12 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.AWAITING_APPROVAL, TaskStatus.AWAITING_INPUT)
 
 
-class TaskResult(BaseModel):
+class TaskResult(Payload):
     content: str
     content_ref: str | None = None
 
 
-class PendingApproval(BaseModel):
+class PendingApproval(Payload):
     """The tool calls a task waits to have decided: since `requested_at` (epoch seconds),
     decided by `expires_at` when an approval timeout applies; `parameters` is each pending
     tool's JSON Schema (by name), which edited arguments must match."""
@@ -71,30 +74,28 @@ class PendingCall(BaseModel):
     expires_at: float | None = None
 
 
-class Question(BaseModel):
+class Question(Payload):
     """One question of an `ask_user` call (kagent-adk's shape): free text, or one of
     `choices` (several when `multiple`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=4096)
     choices: list[str] = Field(default_factory=list, max_length=64)
     multiple: bool = False
 
 
-class PendingInput(BaseModel):
+class PendingInput(Payload):
     """The questions a task waits to have answered; `id` is the `ask_user` call's id."""
 
     id: str
     questions: list[Question]
 
 
-class TaskError(BaseModel):
+class TaskError(Payload):
     code: str
     message: str
 
 
-class TaskState(BaseModel):
+class TaskState(Payload):
     """A task's state: recorded by its workflow at every step, read by the API."""
 
     task_id: str

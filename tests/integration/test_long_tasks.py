@@ -54,6 +54,8 @@ async def test_200_tool_iterations_continue_as_new(
 
         # Every run stayed under the limit (plus the few events of one iteration).
         client = stack.services.client
+        # (The terminal event is written just before the last run closes: wait for it.)
+        await client.get_workflow_handle("agent-execution-long-1").result()
         runs = [run async for run in client.list_workflows("WorkflowId = 'agent-execution-long-1'")]
         assert len(runs) >= 2  # local activities: two markers an iteration, ~400 events in all
         histories, statuses = [], []

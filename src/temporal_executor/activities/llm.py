@@ -13,7 +13,7 @@ replayed) gives the answer the task's log already shows. The first response kept
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from temporalio import activity
 
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
@@ -24,6 +24,7 @@ from ..payloads import offload, resolve, resolve_messages
 from ..spec import ModelChoice
 from ..store import NewEvent, Store
 from ..tasks import EventType, TaskState
+from ..versioned import Versioned
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating
 from .tools import ToolResult
@@ -31,11 +32,9 @@ from .tools import ToolResult
 __all__ = ["LLMActivities", "LLMCallInput", "answer_dangling_calls"]
 
 
-class LLMCallInput(BaseModel):
+class LLMCallInput(Versioned):
     """Input of `invoke_llm`. Only the messages that are new since the previous call travel
     through history; the activity appends them to the stored transcript and reads it whole."""
-
-    model_config = {"protected_namespaces": ()}
 
     task_id: str
     conversation: str

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from temporalio import activity
 
 from ..llm.messages import Message
 from ..payloads import resolve
 from ..store import NewEvent, Store
 from ..tasks import TaskState
+from ..versioned import Payload, Versioned
 
 __all__ = ["EventRecord", "RecordActivities", "RecordInput"]
 
 
-class EventRecord(BaseModel):
+class EventRecord(Payload):
     """One event of the step; `key` (from workflow state) makes its append idempotent."""
 
     key: str
@@ -30,7 +31,7 @@ class EventRecord(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class RecordInput(BaseModel):
+class RecordInput(Versioned):
     """A step's writes. `count_transcript` asks for the session's transcript length before
     anything is written (the first step of a turn)."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from ..errors import ToolError, ToolSpecError, to_failure
@@ -16,24 +15,25 @@ from ..payloads import offload, resolve
 from ..store import Blobs, EventLog
 from ..tasks import EventType
 from ..tools import ToolRegistry, ToolSpec
+from ..versioned import Versioned
 from .heartbeat import heartbeating
 
 __all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
 
 
-class ToolCallInput(BaseModel):
+class ToolCallInput(Versioned):
     task_id: str
     call: ToolCall
     spec: ToolSpec
     inline_bytes: int
 
 
-class ExpandToolsInput(BaseModel):
+class ExpandToolsInput(Versioned):
     task_id: str
     tools: list[ToolSpec]
 
 
-class ToolResult(BaseModel):
+class ToolResult(Versioned):
     """A tool call's result; a large `content` is a preview and `content_ref` names the whole,
     kept in the store's blobs."""
 
@@ -49,11 +49,11 @@ class ToolResult(BaseModel):
 
     def message(self) -> Message:
         """The result as the `tool` message the LLM gets next."""
-        return Message(role="tool", **self.model_dump())
+        return Message(role="tool", **self.model_dump(exclude={"v"}))
 
     def event(self) -> dict[str, Any]:
         """The result as the data of its `tool.result` event."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude={"v"})
 
     def event_key(self) -> str:
         """The key of its `tool.result` event: one a call, whoever writes it."""

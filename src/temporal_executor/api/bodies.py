@@ -11,8 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..config import DefaultAgent
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage
-from ..spec import MAX_JSON_DEPTH, ModelSettings, ToolSpec, json_bounds_problem
+from ..spec import (
+    MAX_JSON_DEPTH,
+    StrictModelSettings,
+    StrictToolSpec,
+    ToolSpec,
+    json_bounds_problem,
+)
 from ..tasks import PendingCall, TaskState
+from ..workflows.approval import ApprovalDecision, ToolDecision
 
 __all__ = [
     "ID_PATTERN",
@@ -22,6 +29,7 @@ __all__ = [
     "A2AMessageBody",
     "AnswerRequest",
     "ApprovalPage",
+    "ApprovalRequest",
     "ExecuteRequest",
     "Session",
     "TaskBody",
@@ -66,6 +74,23 @@ class AnswerRequest(BaseModel):
     id: str | None = Field(default=None, min_length=1, max_length=256)
 
 
+class ToolDecisionRequest(ToolDecision):
+    """A decision on one call, as a request gives it: unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApprovalRequest(ApprovalDecision):
+    """Body of `POST /api/v1/approve/{workflow_id}`: the decision the task takes as is
+    (`ApprovalDecision`), with unknown keys refused, so a typo is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_calls: dict[str, ToolDecisionRequest] = Field(  # type: ignore[assignment]
+        default_factory=dict, max_length=128
+    )
+
+
 class ExecuteRequest(BaseModel):
     """Body of `POST /api/v1/execute`, as in the seed. Unknown fields are refused, so a typo
     is an error rather than ignored."""
@@ -76,8 +101,8 @@ class ExecuteRequest(BaseModel):
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
     user_message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     system_message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
-    model: ModelSettings = Field(alias="model_config")
-    tools: list[ToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
+    model: StrictModelSettings = Field(alias="model_config")
+    tools: list[StrictToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
     max_iterations: int | None = Field(default=None, ge=1)
     require_approval: bool | list[str] | None = None
     # Seconds a tool call waits for a decision (then `executor.approval_timeout_action`).

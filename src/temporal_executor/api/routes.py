@@ -20,12 +20,13 @@ from ..errors import TaskNotFoundError
 from ..observability import TASKS_OPEN, TASKS_PARKED, exposition
 from ..service import TaskService
 from ..tasks import Event, TaskState, TaskStatus
-from ..workflows import AnswerInput, ApprovalDecision, ApproveInput, workflow_id
+from ..workflows import AnswerInput, ApproveInput, workflow_id
 from .auth import Caller, CallerDep, requires
 from .bodies import (
     A2AMessageBody,
     AnswerRequest,
     ApprovalPage,
+    ApprovalRequest,
     ExecuteRequest,
     Session,
     TaskBody,
@@ -291,7 +292,7 @@ async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterato
     responses={200: {"model": ApprovalAccepted}, **errors(400, 404, 409, *BODY, 503)},
 )
 async def approve(
-    workflow_id: WorkflowIdPath, body: ApprovalDecision, api: Deps, caller: CallerDep
+    workflow_id: WorkflowIdPath, body: ApprovalRequest, api: Deps, caller: CallerDep
 ) -> dict[str, Any]:
     """Approve or reject the tool calls the task is waiting on (409 when none is)."""
     if not workflow_id.startswith(WORKFLOW_PREFIX):

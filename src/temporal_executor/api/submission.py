@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..config import Config
+from ..config import Config, ExecutorConfig
 from ..errors import RequestError
 from ..llm.catalog import ProviderCatalog
+from ..spec import ModelSettings, ToolSpec
 from ..tools import ToolRegistry
 from ..workflows import AgentInput, TaskPolicies
 from .bodies import ExecuteRequest
@@ -50,16 +51,22 @@ class Submissions:
             user_message=request.user_message,
             user_message_id=request.message_id,
             system_message=request.system_message,
-            model=request.model,
-            tools=request.tools,
+            model=ModelSettings.model_validate(request.model.model_dump()),
+            tools=[ToolSpec.model_validate(tool.model_dump()) for tool in request.tools],
             max_iterations=max_iterations,
             require_approval=require_approval,
             approval_timeout=request.approval_timeout or executor.approval_timeout,
             timeout=timeout,
             max_total_tokens=tokens,
             expand_tools=self.tools.expands(request.tools),
-            policies=TaskPolicies.of(executor),
+            policies=task_policies(executor),
         )
+
+
+def task_policies(executor: ExecutorConfig) -> TaskPolicies:
+    """`executor`'s timeouts, retries and sizes as a task carries them: config's values in
+    the workflow's own models, which the config's schema can change without touching."""
+    return TaskPolicies.model_validate(executor.model_dump(include=set(TaskPolicies.model_fields)))
 
 
 def _at_most(field: str, asked: float | None, limit: float | None) -> Any:

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..spec import ModelSettings, ToolSpec
+from ..spec import StrictModelSettings, StrictToolSpec
 from .api_keys import KEY_NAME_PATTERN, ApiKey, Scope, parse_api_keys
 from .duration import Duration, parse_duration
 
@@ -288,11 +288,11 @@ class DefaultAgent(_Section):
     """The agent a message runs when it does not say otherwise (A2A, `/a2a/message`, `run`)."""
 
     system_message: str | None = None
-    model: ModelSettings | None = Field(
-        default_factory=lambda: ModelSettings(provider="openai", model="gpt-4o-mini"),
+    model: StrictModelSettings | None = Field(
+        default_factory=lambda: StrictModelSettings(provider="openai", model="gpt-4o-mini"),
         alias="model_config",
     )
-    tools: list[ToolSpec] = Field(default_factory=list)
+    tools: list[StrictToolSpec] = Field(default_factory=list)
     require_approval: bool | list[str] | None = None
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)

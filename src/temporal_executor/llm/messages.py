@@ -1,6 +1,9 @@
 """The provider-neutral LLM format: messages, tool calls, usage, and a request (with its
 `Sampling`, from `spec.py`) and its response. Every provider converts to and from its vendor's
 wire format at its own edge; nothing else knows a vendor's format.
+
+Messages, calls, usage and responses are part of what a running task carries (history, the
+stored transcript): `Payload`s, see `versioned.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import (
 )
 
 from ..spec import Sampling
+from ..versioned import Payload, Versioned
 
 __all__ = [
     "LLMRequest",
@@ -28,7 +32,7 @@ __all__ = [
 ]
 
 
-class ToolCall(BaseModel):
+class ToolCall(Payload):
     """A call the LLM asked for. `arguments_error` is set when the LLM sent unparsable JSON."""
 
     id: str
@@ -44,7 +48,7 @@ class ToolCall(BaseModel):
         return data
 
 
-class Message(BaseModel):
+class Message(Payload):
     """One message of a conversation, provider-neutral; providers convert at their edge."""
 
     role: Literal["system", "user", "assistant", "tool"]
@@ -57,7 +61,7 @@ class Message(BaseModel):
     id: str | None = None  # a user turn's client-given id (A2A messageId); never sent to LLMs
 
 
-class Usage(BaseModel):
+class Usage(Payload):
     """Token counts; `cache_read_tokens` / `cache_creation_tokens` where the vendor reports
     prompt caching (they are part of, not added to, `prompt_tokens`)."""
 
@@ -71,7 +75,7 @@ class Usage(BaseModel):
         return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
 
 
-class ToolDefinition(BaseModel):
+class ToolDefinition(Payload):
     """What the LLM sees of a tool."""
 
     name: str
@@ -90,7 +94,7 @@ class LLMRequest(BaseModel):
     sampling: Sampling = Field(default_factory=Sampling)
 
 
-class LLMResponse(BaseModel):
+class LLMResponse(Versioned):
     message: Message
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None

@@ -13,7 +13,7 @@ How the service uses it:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ToolSpecError
@@ -65,13 +65,13 @@ class ToolRegistry:
             tool = self._tools[spec.type] = cls(self.settings)
         return tool
 
-    def validate(self, specs: list[ToolSpec]) -> None:
+    def validate(self, specs: Sequence[ToolSpec]) -> None:
         """Raise `ToolSpecError` for the first unusable spec (at submission, no I/O)."""
         for spec in specs:
             check_parameters(spec)
             self._get(spec).validate(spec)
 
-    def expands(self, specs: list[ToolSpec]) -> bool:
+    def expands(self, specs: Sequence[ToolSpec]) -> bool:
         """Whether any spec must be expanded (by `expand`, in an activity) before use."""
         return any(self._get(spec).expands(spec) for spec in specs)
 

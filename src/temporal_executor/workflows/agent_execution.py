@@ -123,19 +123,15 @@ class AgentExecutionWorkflow(HumanSteps):
         )
 
     async def _loop_in_time(self) -> Message:
-        """The loop, stopped at the task's time limit (what is in flight is cancelled)."""
+        """The loop, stopped at the task's time limit (what is in flight is cancelled); a
+        task of v1 (started before there was a limit) runs the loop without its timer."""
+        if not self.input.time_limit_timer:
+            return await self._loop()
         remaining = self.input.time_limit - (workflow.time() - self._started)
         try:
             return await asyncio.wait_for(self._loop(), timeout=max(remaining, 0.001))
         except TimeoutError:
-            limit = f"{self.input.time_limit:g} s"
-            if self.state.status == TaskStatus.AWAITING_APPROVAL:
-                code, what = "approval_timeout", "no approval decision"
-            elif self.state.status == TaskStatus.AWAITING_INPUT:
-                code, what = "input_timeout", "no answer to the questions"
-            else:
-                code, what = "timeout", "no final answer"
-            raise TaskFailed(code, f"{what} within the task's time limit ({limit})") from None
+            raise self._out_of_time() from None
 
     async def _loop(self) -> Message:
         while True:

@@ -14,17 +14,16 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal, NamedTuple
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
 
-from ..config.sections import ApprovalRule
 from ..llm.messages import ToolCall
 from ..tools.schema import argument_errors
+from ..versioned import Payload, Versioned
+from .inputs import ApprovalRule
 
 __all__ = [
     "ApprovalDecision",
@@ -38,10 +37,8 @@ __all__ = [
 Remember = Literal["session"]
 
 
-class _Decided(BaseModel):
+class _Decided(Payload):
     """What a decision on one call and on all of them share."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=8192)
     # The arguments to run the call with instead of the LLM's (an approval only).
@@ -131,7 +128,7 @@ class ApprovalDecision(_Decided):
         )
 
 
-class ApproveInput(BaseModel):
+class ApproveInput(Versioned):
     """Argument of the `approve` update and the `decide` signal. `message` is what the user
     said instead of (or with) deciding: the model reads it as a user turn after the tool
     results; `message_id` is the client's id of that message; `by` who decided (the API

@@ -35,6 +35,7 @@ class HumanSteps:
 
     input: AgentInput
     state: TaskState
+    _started: float
     _steps: Steps
     _record: Callable[..., Awaitable[int]]
     _publish_result: Callable[[ToolResult], None]
@@ -111,10 +112,17 @@ class HumanSteps:
         self.state.status = status
         self._steps.publish(event, data)
         await self._record()
+        # A task of v1 has no timer for its time limit in the loop: as then, the wait for a
+        # person does not outlast what is left of it.
+        limited = timeout is None and not self.input.time_limit_timer
+        if limited:
+            timeout = max(self.input.time_limit - (workflow.time() - self._started), 1.0)
         try:
             await workflow.wait_condition(arrived, timeout=timeout)
             came = True
         except TimeoutError:
+            if limited:
+                raise self._out_of_time() from None
             came = False
         self.state.status = TaskStatus.RUNNING  # (cancelled: the status tells what it awaited)
         return came
@@ -148,6 +156,17 @@ class HumanSteps:
         self._decided(decision, calls)
         await self._record()
         return decision
+
+    def _out_of_time(self) -> TaskFailed:
+        """The failure of a task that reached its time limit, by what it was waiting for."""
+        limit = f"{self.input.time_limit:g} s"
+        if self.state.status == TaskStatus.AWAITING_APPROVAL:
+            code, what = "approval_timeout", "no approval decision"
+        elif self.state.status == TaskStatus.AWAITING_INPUT:
+            code, what = "input_timeout", "no answer to the questions"
+        else:
+            code, what = "timeout", "no final answer"
+        return TaskFailed(code, f"{what} within the task's time limit ({limit})")
 
     def _expired(self, timeout: float) -> ApproveInput:
         """The decision `executor.approval_timeout_action` takes when none came in time."""

@@ -1,45 +1,77 @@
 """The inputs of `AgentExecutionWorkflow`, in a module of their own so that the workflow
 sandbox imports them once (as it does every module the workflow imports), rather than
-building these models again for every workflow it runs."""
+building these models again for every workflow it runs.
+
+They are the workflow's own (`versioned.py` says why and how they change): nothing here is a
+config section or a request body. `api/submission.py` maps those onto these, once, when a task
+is submitted; a config key renamed later changes nothing a running task decodes.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..config.sections import ApprovalRule, ExecutorConfig, RetryConfig, Timeouts
 from ..llm.messages import Message
-from ..policies import ActivityOptions, activity_options
+from ..policies import ActivityOptions, RetrySettings, activity_options
 from ..spec import ModelSettings, ToolSpec
 from ..tasks import TaskState
+from ..versioned import Payload, Versioned
 
-__all__ = ["AgentCarry", "AgentInput", "TaskPolicies", "workflow_id"]
+__all__ = [
+    "AgentCarry",
+    "AgentInput",
+    "ApprovalRule",
+    "RetryPolicies",
+    "TaskPolicies",
+    "Timeouts",
+    "workflow_id",
+]
+
+WORKFLOW_ID_PREFIX = "agent-execution-"
 
 
 def workflow_id(task_id: str) -> str:
-    return f"agent-execution-{task_id}"
+    return f"{WORKFLOW_ID_PREFIX}{task_id}"
 
 
-class TaskPolicies(BaseModel):
+class Timeouts(Payload):
+    """Seconds: one LLM call, one tool call, the whole task, between heartbeats."""
+
+    llm: float
+    tool: float
+    task: float
+    heartbeat: float
+
+
+class RetryPolicies(Payload):
+    llm: RetrySettings
+    tool: RetrySettings
+
+
+class ApprovalRule(Payload):
+    """One rule of `executor.approval_policy` (what `tool`, a shell-style pattern, does)."""
+
+    tool: str
+    action: Literal["allow", "ask", "deny"]
+    reason: str | None = None
+
+
+class TaskPolicies(Payload):
     """Timeouts, retries and sizes from `executor`, fixed at submission so replays see the
     same (no defaults here, they are config's, except for fields added later)."""
 
     timeouts: Timeouts
-    retry: RetryConfig
+    retry: RetryPolicies
     history_limit: int
     inline_bytes: int
     max_content_bytes: int
     local_activities: bool
-    # Added after workflows were already running: defaults that keep the old behaviour (no
-    # rules; no approval timeout is set on such a task either), so that a task started by an
-    # earlier version still decodes its input (`tests/replay/` replays one of each).
+    # Added in 0.1.0 after tasks were already running (v2 of `AgentInput`): defaults that keep
+    # the old behaviour (no rules; no approval timeout is set on such a task either).
     approval_policy: list[ApprovalRule] = Field(default_factory=list)
     approval_timeout_action: Literal["reject", "approve", "fail"] = "reject"
-
-    @classmethod
-    def of(cls, executor: ExecutorConfig) -> TaskPolicies:
-        return cls.model_validate(executor.model_dump(include=set(cls.model_fields)))
 
     def llm(self) -> ActivityOptions:
         """Timeouts and retries of an LLM call."""
@@ -50,7 +82,7 @@ class TaskPolicies(BaseModel):
         return activity_options(self.timeouts.tool, self.timeouts.heartbeat, self.retry.tool)
 
 
-class AgentCarry(BaseModel):
+class AgentCarry(Payload):
     """What a run hands to the next when it continues as new: the loop's whole state."""
 
     state: TaskState
@@ -61,11 +93,13 @@ class AgentCarry(BaseModel):
     started: float
 
 
-class AgentInput(BaseModel):
+class AgentInput(Versioned):
     """Input of `AgentExecutionWorkflow`: the request with every default resolved.
-    `expand_tools` is set when a spec stands for several tools (a whole MCP server)."""
+    `expand_tools` is set when a spec stands for several tools (a whole MCP server).
 
-    model_config = ConfigDict(protected_namespaces=())
+    Versions: 1, release 0.1.0 before its task time limit; 2, since then."""
+
+    VERSION = 2
 
     task_id: str
     session_id: str
@@ -83,11 +117,23 @@ class AgentInput(BaseModel):
     # server's `executor.timeouts.task`), and tokens in + out over all its LLM calls.
     timeout: float | None = None
     max_total_tokens: int | None = None
+    # Whether the loop runs under a timer for that time limit: not a task of v1, which
+    # started without one (its history has no such timer to replay).
+    time_limit_timer: bool = True
     # Seconds a tool call waits for a decision before `approval_timeout_action` (None: until
     # the task's timeout).
     approval_timeout: float | None = None
     policies: TaskPolicies
     carry: AgentCarry | None = None
+
+    MIGRATIONS = {1: lambda data: {**data, "time_limit_timer": False}}
+
+    @classmethod
+    def legacy_version(cls, data: dict[str, Any]) -> int:
+        # Release 0.1.0 wrote no `v`; its inputs from before the time limit lack the policy
+        # fields that came with it.
+        policies = data.get("policies")
+        return 2 if isinstance(policies, dict) and "approval_timeout_action" in policies else 1
 
     @property
     def time_limit(self) -> float:

@@ -19,6 +19,7 @@ from ..errors import describe_validation
 from ..llm.messages import ToolCall
 from ..spec import ToolSpec
 from ..tasks import PendingInput, Question
+from ..versioned import Versioned
 
 __all__ = ["ASK_USER", "AnswerInput", "answer_result", "is_ask_user", "questions_of"]
 
@@ -41,19 +42,17 @@ def questions_of(call: ToolCall) -> list[Question]:
     if call.arguments_error:
         raise ValueError(f"the arguments are not valid JSON: {call.arguments_error}")
     try:
-        return _Arguments.model_validate(call.arguments).questions
+        return _Arguments.model_validate(call.arguments, extra="forbid").questions
     except ValidationError as exc:
         summary, _ = describe_validation(exc)
         raise ValueError(f"invalid arguments: {summary}") from None
 
 
-class AnswerInput(BaseModel):
+class AnswerInput(Versioned):
     """Argument of the `answer` update (and the body of `POST /api/v1/tasks/{id}/answer`):
     one list of answers per pending question, in order. `id` names the questions answered
     (the `ask_user` call's id, as `pending_input.id` shows it): an answer to questions that
     are no longer pending is refused. `by` is who answered (set by the API)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     answers: list[list[str]] = Field(max_length=32)
     id: str | None = Field(default=None, max_length=256)

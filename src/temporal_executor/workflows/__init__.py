@@ -1,13 +1,22 @@
 """Temporal workflows: deterministic orchestration only. `AgentExecutionWorkflow` is the
-agent loop (`agent_execution.py`), its inputs are in `inputs.py`, its approval contract in
-`approval.py`, its `ask_user` contract in `questions.py`."""
+agent loop (`agent_execution.py`, its steps in `llm_step.py`, `tool_step.py`, `human.py`),
+its inputs are in `inputs.py`, its approval contract in `approval.py`, its `ask_user`
+contract in `questions.py`.
+
+The workflow sandbox (the replayer's, or `executor.workflow_sandbox`) imports this package
+with the workflow: the workflow and its steps are imported into it; the contract modules it
+re-exports pass through, as the steps' own imports of them do."""
 
 from __future__ import annotations
 
+from temporalio import workflow
+
 from .agent_execution import AgentExecutionWorkflow
-from .approval import ApprovalDecision, ApproveInput, ToolDecision
-from .inputs import AgentCarry, AgentInput, TaskPolicies, workflow_id
-from .questions import AnswerInput
+
+with workflow.unsafe.imports_passed_through():
+    from .approval import ApprovalDecision, ApproveInput, ToolDecision
+    from .inputs import AgentCarry, AgentInput, TaskPolicies, workflow_id
+    from .questions import AnswerInput
 
 __all__ = [
     "AgentCarry",

@@ -12,43 +12,31 @@ publishes an event twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from ..activities import (
-        ExpandToolsInput,
-        LLMActivities,
-        LLMCallInput,
-        ToolActivities,
-        ToolCallInput,
-        ToolResult,
-    )
-    from ..errors import ModelUnavailableError
-    from ..llm.messages import LLMResponse, Message, ToolCall, ToolDefinition
-    from ..policies import ONE_ATTEMPT, ActivityOptions
-    from ..spec import ModelChoice, ToolSpec
+    from ..activities import ExpandToolsInput, ToolActivities
+    from ..llm.messages import Message
     from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus
-    from .approval import ApprovalDecision, ApproveInput, Gated, ToolDecision, gate
-    from .failures import TaskFailed, cause, reraise_cancellation, underlying
-    from .human import HumanSteps
+    from .failures import TaskFailed, reraise_cancellation
     from .inputs import AgentCarry, AgentInput
-    from .questions import is_ask_user
     from .steps import Steps
+
+from .llm_step import LLMStep
+from .tool_step import ToolStep
 
 __all__ = ["AgentExecutionWorkflow"]
 
-In = TypeVar("In")
-Out = TypeVar("Out")
-
 
 @workflow.defn(name="AgentExecutionWorkflow")
-class AgentExecutionWorkflow(HumanSteps):
-    """The loop; its handlers for people (`approve`, `decide`, `answer`) and its waits for
-    them come from `HumanSteps` (`human.py`)."""
+class AgentExecutionWorkflow(LLMStep, ToolStep):
+    """The loop. Its steps come from the classes it inherits: the LLM call with fallbacks
+    (`LLMStep`, `llm_step.py`), the tool calls (`ToolStep`, `tool_step.py`), and the handlers
+    and waits for people (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does
+    (`calls.py`)."""
 
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
@@ -186,207 +174,6 @@ class AgentExecutionWorkflow(HumanSteps):
             reraise_cancellation(exc)
             raise TaskFailed.of(exc, "tool_error", "could not list tools: ") from exc
 
-    async def _invoke_llm(self) -> LLMResponse:
-        """One LLM call: with the task's model, then each fallback in turn while the model
-        before it is down (its retries used up) or does not serve the model."""
-        self.state.iterations += 1
-        choices = self.input.model.choices()
-        for n, model in enumerate(choices):
-            key = f"llm:{self.state.iterations}" + (f":{n}" if n else "")
-            try:
-                response = await self._call_llm(model, key)
-                break
-            except FailureError as exc:
-                reraise_cancellation(exc)
-                if n + 1 == len(choices) or not _worth_a_fallback(exc):
-                    raise TaskFailed.of(exc, "llm_error") from exc
-                following = choices[n + 1]
-                self._steps.publish(
-                    EventType.LLM_FALLBACK,
-                    {
-                        "iteration": self.state.iterations,
-                        "from": model.key,
-                        "to": following.key,
-                        "error": cause(exc),
-                    },
-                )
-                # A stream of the failed model's answer may have begun: it starts over.
-                call = f"llm:{self.state.iterations}:{n + 1}"
-                self._steps.publish(
-                    EventType.LLM_RESTART, {"call": call, "attempt": 1, "model": following.key}
-                )
-                await self._record()
-        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
-        self._stored_messages += len(self._unsaved)
-        self.state = self.state.counted(model.key, response.usage)
-        return response
-
-    def _check_budget(self) -> None:
-        budget = self.input.max_total_tokens
-        if budget is not None and self.state.usage.total_tokens > budget:
-            raise TaskFailed(
-                "budget_exceeded",
-                f"the task used {self.state.usage.total_tokens} tokens, more than its "
-                f"max_total_tokens ({budget})",
-            )
-
-    async def _call_llm(self, model: ModelChoice, call_key: str) -> LLMResponse:
-        policies = self.input.policies
-        call = LLMCallInput(
-            task_id=self.input.task_id,
-            conversation=self.input.session_id,
-            call_key=call_key,
-            state=self.state,
-            first_index=self._stored_messages,
-            new_messages=self._unsaved,
-            inline_bytes=policies.inline_bytes,
-            max_content_bytes=policies.max_content_bytes,
-            model=model,
-            tools=[
-                ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
-                for t in self._tools
-            ],
-        )
-        return await self._call(
-            LLMActivities.invoke_llm,
-            call,
-            policies.llm(),
-            summary=f"LLM call {self.state.iterations}: {model.model}",
-        )
-
-    async def _run_tools(self, message: Message) -> list[Message]:
-        """Run (or refuse) the calls of one LLM turn. Returns the LLM's message with the
-        arguments its calls ran with (a person may have edited them), their results in the
-        LLM's order, then what the user said with their decision, if anything."""
-        calls = message.tool_calls
-        specs = {t.name: t for t in self._tools}
-        known = [c for c in calls if c.name in specs]
-        asks = {c.id for c in known if is_ask_user(specs[c.name])}
-        gates = {
-            c.id: gate(
-                c.name,
-                self.input.require_approval,
-                self.input.policies.approval_policy,
-                self.state.approved_tools,
-            )
-            for c in known
-            if c.id not in asks
-        }
-        verdicts = self._automatic_decisions(known, gates)
-        gated = [c for c in known if c.id in gates and gates[c.id].action == "ask"]
-        decision = None
-        if gated:
-            parameters = {c.name: specs[c.name].parameters for c in gated}
-            decision = await self._await_approval(gated, parameters)
-            verdicts.update({c.id: decision.decision.for_call(c.id) for c in gated})
-
-        async def run_one(call: ToolCall) -> ToolResult:
-            verdict = verdicts.get(call.id)
-            if call.name not in specs:
-                result = ToolResult.error(call, f"unknown tool {call.name!r}")
-            elif verdict is not None and not verdict.approved:
-                result = ToolResult.error(call, _refusal(verdict))
-            elif call.id in asks:
-                async with asking:  # one question pause at a time, in the LLM's order
-                    return await self._ask(call)
-            else:
-                return await self._execute_tool(call, specs[call.name])
-            self._publish_result(result)
-            return result
-
-        asking = asyncio.Lock()
-        run = [_as_run(call, verdicts.get(call.id)) for call in calls]
-        results = [r.message() for r in await asyncio.gather(*(run_one(c) for c in run))]
-        if self._steps.queued:  # results of calls that did not run, before the next LLM call
-            await self._record()
-        if decision is not None and decision.message:
-            results.append(Message(role="user", content=decision.message, id=decision.message_id))
-        return [message.model_copy(update={"tool_calls": run}), *results]
-
-    def _automatic_decisions(
-        self,
-        calls: list[ToolCall],
-        gates: Mapping[str, Gated],
-    ) -> dict[str, ToolDecision]:
-        """Decisions taken without a person (by the approval policy, or because the tool was
-        approved for the session), each recorded as an `approval.decided` of its own."""
-        verdicts: dict[str, ToolDecision] = {}
-        for by in ("policy", "session"):
-            decided = [c for c in calls if c.id in gates and gates[c.id].by == by]
-            if not decided:
-                continue
-            for call in decided:
-                action, _, rule = gates[call.id]
-                reason = rule.reason if rule is not None and rule.reason else None
-                if action == "deny":
-                    reason = reason or f"the approval policy refuses {call.name!r}"
-                verdicts[call.id] = ToolDecision(approved=action != "deny", reason=reason)
-            automatic = ApproveInput(
-                decision=ApprovalDecision(tool_calls={c.id: verdicts[c.id] for c in decided}),
-                by=by,
-            )
-            self._decided(automatic, decided, automatic=True)
-        return verdicts
-
-    async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
-        policies = self.input.policies
-        try:
-            return await self._call(
-                ToolActivities.execute_tool,
-                ToolCallInput(
-                    task_id=self.input.task_id,
-                    call=call,
-                    spec=spec,
-                    inline_bytes=policies.inline_bytes,
-                ),
-                policies.tool(),
-                summary=f"tool {call.name} ({call.id})",
-            )
-        except FailureError as exc:
-            reraise_cancellation(exc)
-            result = ToolResult.error(call, f"tool failed: {cause(exc)}")
-            self._publish_result(result)
-            return result
-
-    def _publish_result(self, result: ToolResult) -> None:
-        """The `tool.result` of a call that no activity ran to its end (refused, failed, or
-        answered by a person; an executed call's activity writes its own), under the same
-        key: one result a call, whoever writes."""
-        self._steps.publish(EventType.TOOL_RESULT, result.event(), key=result.event_key())
-
-    async def _call(
-        self,
-        method: Callable[[Any, In], Awaitable[Out]],
-        arg: In,
-        options: ActivityOptions,
-        *,
-        summary: str,
-    ) -> Out:
-        """An LLM or tool call: a local activity in this worker first (no round trips through
-        Temporal), and when that attempt fails in a way worth retrying, a regular activity
-        with the retry policy (any worker, heartbeats); only the latter without
-        `executor.local_activities`. A call that finished is not made again: the activities
-        keep their results in the store."""
-        if self.input.policies.local_activities:
-            self._markers += 1
-            try:
-                return await workflow.execute_local_activity_method(
-                    method,
-                    arg,
-                    start_to_close_timeout=options["start_to_close_timeout"],
-                    retry_policy=ONE_ATTEMPT,
-                    summary=summary,
-                )
-            except FailureError as exc:
-                reraise_cancellation(exc)
-                failure = underlying(exc)
-                if isinstance(failure, ApplicationError):
-                    if failure.non_retryable:
-                        raise
-                    if failure.next_retry_delay:  # the provider asked for a pause
-                        await workflow.sleep(failure.next_retry_delay)
-        return await workflow.execute_activity_method(method, arg, **options, summary=summary)
-
     # --- events and state ----------------------------------------------------------------
 
     async def _finish(
@@ -433,26 +220,3 @@ class AgentExecutionWorkflow(HumanSteps):
             transcript=transcript,
             count_transcript=count_transcript,
         )
-
-
-def _worth_a_fallback(exc: FailureError) -> bool:
-    """Whether a failed LLM call may be made with the next model: the model is down (a
-    retryable failure that outlasted its retries, a timeout) or not served; not when the
-    request itself is wrong (bad request, auth, a malformed reply)."""
-    failure = underlying(exc)
-    if isinstance(failure, ApplicationError):
-        return failure.type == ModelUnavailableError.code or not failure.non_retryable
-    return True  # a timeout
-
-
-def _refusal(verdict: ToolDecision) -> str:
-    """The result of a refused call, for the LLM."""
-    reason = f": {verdict.reason}" if verdict.reason else ""
-    return f"The user rejected this tool call{reason}"
-
-
-def _as_run(call: ToolCall, verdict: ToolDecision | None) -> ToolCall:
-    """The call as it runs: with the arguments a person edited, if they did."""
-    if verdict is None or verdict.arguments is None:
-        return call
-    return call.model_copy(update={"arguments": verdict.arguments, "arguments_error": None})

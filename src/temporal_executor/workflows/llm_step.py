@@ -1,0 +1,114 @@
+"""The LLM step of `AgentExecutionWorkflow`, as the base class it inherits it from: one
+LLM call with the task's model, then with each of `model_config.fallbacks` in turn while the
+model before it is down; the token budget checked after each call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from ..activities import LLMActivities, LLMCallInput
+    from ..errors import ModelUnavailableError
+    from ..llm.messages import LLMResponse, Message, ToolDefinition
+    from ..spec import ModelChoice, ToolSpec
+    from ..tasks import EventType, TaskState
+    from .failures import TaskFailed, cause, reraise_cancellation, underlying
+    from .inputs import AgentInput
+    from .steps import Steps
+
+from .calls import ActivityCalls
+
+__all__ = ["LLMStep"]
+
+
+class LLMStep(ActivityCalls):
+    """The LLM call of each iteration; the workflow class provides the attributes below."""
+
+    input: AgentInput
+    state: TaskState
+    _steps: Steps
+    _stored_messages: int
+    _unsaved: list[Message]
+    _tools: list[ToolSpec]
+    _record: Callable[..., Awaitable[int]]
+
+    async def _invoke_llm(self) -> LLMResponse:
+        """One LLM call: with the task's model, then each fallback in turn while the model
+        before it is down (its retries used up) or does not serve the model."""
+        self.state.iterations += 1
+        choices = self.input.model.choices()
+        for n, model in enumerate(choices):
+            key = f"llm:{self.state.iterations}" + (f":{n}" if n else "")
+            try:
+                response = await self._call_llm(model, key)
+                break
+            except FailureError as exc:
+                reraise_cancellation(exc)
+                if n + 1 == len(choices) or not _worth_a_fallback(exc):
+                    raise TaskFailed.of(exc, "llm_error") from exc
+                following = choices[n + 1]
+                self._steps.publish(
+                    EventType.LLM_FALLBACK,
+                    {
+                        "iteration": self.state.iterations,
+                        "from": model.key,
+                        "to": following.key,
+                        "error": cause(exc),
+                    },
+                )
+                # A stream of the failed model's answer may have begun: it starts over.
+                call = f"llm:{self.state.iterations}:{n + 1}"
+                self._steps.publish(
+                    EventType.LLM_RESTART, {"call": call, "attempt": 1, "model": following.key}
+                )
+                await self._record()
+        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
+        self._stored_messages += len(self._unsaved)
+        self.state = self.state.counted(model.key, response.usage)
+        return response
+
+    def _check_budget(self) -> None:
+        budget = self.input.max_total_tokens
+        if budget is not None and self.state.usage.total_tokens > budget:
+            raise TaskFailed(
+                "budget_exceeded",
+                f"the task used {self.state.usage.total_tokens} tokens, more than its "
+                f"max_total_tokens ({budget})",
+            )
+
+    async def _call_llm(self, model: ModelChoice, call_key: str) -> LLMResponse:
+        policies = self.input.policies
+        call = LLMCallInput(
+            task_id=self.input.task_id,
+            conversation=self.input.session_id,
+            call_key=call_key,
+            state=self.state,
+            first_index=self._stored_messages,
+            new_messages=self._unsaved,
+            inline_bytes=policies.inline_bytes,
+            max_content_bytes=policies.max_content_bytes,
+            model=model,
+            tools=[
+                ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
+                for t in self._tools
+            ],
+        )
+        return await self._call(
+            LLMActivities.invoke_llm,
+            call,
+            policies.llm(),
+            summary=f"LLM call {self.state.iterations}: {model.model}",
+        )
+
+
+def _worth_a_fallback(exc: FailureError) -> bool:
+    """Whether a failed LLM call may be made with the next model: the model is down (a
+    retryable failure that outlasted its retries, a timeout) or not served; not when the
+    request itself is wrong (bad request, auth, a malformed reply)."""
+    failure = underlying(exc)
+    if isinstance(failure, ApplicationError):
+        return failure.type == ModelUnavailableError.code or not failure.non_retryable
+    return True  # a timeout

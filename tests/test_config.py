@@ -83,6 +83,17 @@ def test_env_overrides() -> None:
     assert load_config(None, env={}).llm.providers[0].config == {}
 
 
+def test_worker_versioning_is_off_unless_a_deployment_is_named() -> None:
+    assert load_config(SHIPPED, env={}).temporal.deployment.name is None
+    env = {
+        "TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__NAME": "agents-prod",
+        "TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__VERSIONING_BEHAVIOR": "pinned",
+    }
+    deployment = load_config(SHIPPED, env=env).temporal.deployment
+    assert (deployment.name, deployment.build_id) == ("agents-prod", None)
+    assert deployment.versioning_behavior == "pinned"
+
+
 def test_grpc_is_off_unless_asked_for() -> None:
     assert load_config(None, env={}).a2a.grpc.enabled is False
     env = {
@@ -107,6 +118,11 @@ def test_grpc_is_off_unless_asked_for() -> None:
         ("", {"TEMPORAL_EXECUTOR__SERVER__PORT": "http"}, "server.port"),
         ("a2a: {grpc: {url: 'grpc://agents.example.com:443'}}", {}, "a2a.grpc.url: must be"),
         ("a2a: {grpc: {port: 0}}", {}, "a2a.grpc.port"),
+        ("temporal: {deployment: {name: team.a}}", {}, "temporal.deployment.name"),
+        ("temporal: {deployment: {name: 'a:b'}}", {}, "temporal.deployment.name"),
+        ("temporal: {deployment: {name: __a}}", {}, "must not start with __"),
+        ("temporal: {deployment: {build_id: 'a b'}}", {}, "temporal.deployment.build_id"),
+        ("temporal: {deployment: {versioning_behavior: sticky}}", {}, "versioning_behavior"),
     ],
 )
 def test_invalid_config_is_one_clear_error(

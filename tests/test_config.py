@@ -40,6 +40,13 @@ def test_dev_allows_webhooks_on_this_machine_only_by_default(tmp_path: Path) -> 
     assert chosen.a2a.push_notifications.allow_private_hosts is False
 
 
+def test_dev_runs_unversioned() -> None:
+    """One process, one worker: a deployment name would leave it waiting for a promotion."""
+    config = load_config(env={"TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__NAME": "fleet"})
+    dev_defaults(config)
+    assert config.temporal.deployment.name is None
+
+
 def test_seed_example_loads(tmp_path: Path) -> None:
     path = tmp_path / "seed.yaml"
     path.write_text(

@@ -1,9 +1,10 @@
 """A rolling upgrade with Temporal Worker Versioning, against the dev server: workers of an
 old and a new build side by side on one task queue and one event store, promoted with
 `temporal-executor deployment set-current`. A task parked for approval on the old version
-finishes on the new workers (`auto_upgrade`, the default; the old version drains at once and
-its workers stop before the approval) or on the old ones (`pinned`; the old version drains
-once that task has ended); a task started after the promotion runs on the new version."""
+finishes on the new workers (`auto_upgrade`, the default: the old version is drained while
+that task still waits, and its workers stop before the approval) or on the old ones
+(`pinned`: the old version is draining until that task has ended, then drained); a task
+started after the promotion runs on the new version."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from typing import Any
 import pytest
 
 from temporal_executor.cli.deployment import describe
-from temporal_executor.config import Config
 from temporal_executor.devserver import DevServer
-from temporal_executor.runtime import open_services, run_services
+from tests.a2a.conftest import worker_only
 from tests.conftest import Stack, config_data, free_port, running_stack, weather_tool, write_config
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import MODEL, calls_to, types, wait_status
@@ -42,21 +42,10 @@ async def temporal_fast_drainage(tmp_path_factory: pytest.TempPathFactory) -> As
         yield f"{server.ip}:{server.port}"
 
 
-@contextlib.asynccontextmanager
-async def worker(data: dict[str, Any], build: str) -> AsyncIterator[None]:
+def worker(data: dict[str, Any], build: str) -> contextlib.AbstractAsyncContextManager[None]:
     """A worker process's services in this process, polling as version `build`."""
     deployment = {**data["temporal"]["deployment"], "build_id": build}
-    config = Config.model_validate(
-        {**data, "temporal": {**data["temporal"], "deployment": deployment}}
-    )
-    async with open_services(config) as services:
-        stop = asyncio.Event()
-        running = asyncio.create_task(run_services(services, api=False, worker=True, stop=stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.wait_for(running, 30)
+    return worker_only({**data, "temporal": {**data["temporal"], "deployment": deployment}})
 
 
 async def cli(config_path: Path, *args: str) -> str:
@@ -142,7 +131,12 @@ async def test_rolling_upgrade_with_worker_versioning(
             await wait_version(stack, name, old, "drained")
             await old_workers.aclose()
         else:
+            # Pinned to the old version, the parked task keeps it draining: still so after
+            # the server has re-checked a few times (every second here).
             await wait_version(stack, name, old, "draining")
+            await asyncio.sleep(3)
+            still = (await describe(stack.services.client, name)).version(old)
+            assert still is not None and still.status == "draining"
         response = await stack.http.post(
             f"/api/v1/approve/agent-execution-{parked}", json={"approved": True}
         )

@@ -40,6 +40,13 @@ def test_dev_allows_webhooks_on_this_machine_only_by_default(tmp_path: Path) -> 
     assert chosen.a2a.push_notifications.allow_private_hosts is False
 
 
+def test_dev_runs_unversioned() -> None:
+    """One process, one worker: a deployment name would leave it waiting for a promotion."""
+    config = load_config(env={"TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__NAME": "fleet"})
+    dev_defaults(config)
+    assert config.temporal.deployment.name is None
+
+
 def test_seed_example_loads(tmp_path: Path) -> None:
     path = tmp_path / "seed.yaml"
     path.write_text(
@@ -83,6 +90,17 @@ def test_env_overrides() -> None:
     assert load_config(None, env={}).llm.providers[0].config == {}
 
 
+def test_worker_versioning_is_off_unless_a_deployment_is_named() -> None:
+    assert load_config(SHIPPED, env={}).temporal.deployment.name is None
+    env = {
+        "TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__NAME": "agents-prod",
+        "TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__VERSIONING_BEHAVIOR": "pinned",
+    }
+    deployment = load_config(SHIPPED, env=env).temporal.deployment
+    assert (deployment.name, deployment.build_id) == ("agents-prod", None)
+    assert deployment.versioning_behavior == "pinned"
+
+
 def test_grpc_is_off_unless_asked_for() -> None:
     assert load_config(None, env={}).a2a.grpc.enabled is False
     env = {
@@ -107,6 +125,11 @@ def test_grpc_is_off_unless_asked_for() -> None:
         ("", {"TEMPORAL_EXECUTOR__SERVER__PORT": "http"}, "server.port"),
         ("a2a: {grpc: {url: 'grpc://agents.example.com:443'}}", {}, "a2a.grpc.url: must be"),
         ("a2a: {grpc: {port: 0}}", {}, "a2a.grpc.port"),
+        ("temporal: {deployment: {name: team.a}}", {}, "temporal.deployment.name"),
+        ("temporal: {deployment: {name: 'a:b'}}", {}, "temporal.deployment.name"),
+        ("temporal: {deployment: {name: __a}}", {}, "must not start with __"),
+        ("temporal: {deployment: {build_id: 'a b'}}", {}, "temporal.deployment.build_id"),
+        ("temporal: {deployment: {versioning_behavior: sticky}}", {}, "versioning_behavior"),
     ],
 )
 def test_invalid_config_is_one_clear_error(

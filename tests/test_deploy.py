@@ -3,6 +3,7 @@ schemas (no Docker daemon or cluster here: they are rendered and validated, not 
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from temporal_executor.cli import _parser
 from temporal_executor.config import Config, load_config
 from temporal_executor.runtime import API_GRACE, WORKER_MARGIN
 
@@ -153,15 +155,11 @@ def test_the_otel_overlay_points_both_deployments_at_a_collector() -> None:
         assert names["OTEL_SERVICE_NAME"] == "temporal-executor"
 
 
-def test_compose_file_validates_against_the_compose_spec() -> None:
+@pytest.mark.parametrize("name", ["docker-compose.yaml", "docker-compose.versioning.yaml"])
+def test_compose_file_validates_against_the_compose_spec(name: str) -> None:
     checker = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
-        [
-            str(checker),
-            "--builtin-schema",
-            "vendor.compose-spec",
-            str(DEPLOY / "docker-compose.yaml"),
-        ],
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(DEPLOY / name)],
         capture_output=True,
         text=True,
     )
@@ -180,6 +178,55 @@ def test_compose_environment_is_a_valid_override() -> None:
     worker = compose["services"]["worker"]["environment"]
     assert not [k for k in api["environment"] if k.endswith("_API_KEY")]
     assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"} <= set(worker)
+
+
+def _promotes(args: list[str]) -> argparse.Namespace:
+    """`args` are a valid `temporal-executor` command line that promotes this image's
+    version (no --build-id: the build id the image computes, the same as its workers')."""
+    parsed = _parser().parse_args(args)
+    assert (parsed.command, parsed.action, parsed.build_id) == ("deployment", "set-current", None)
+    assert parsed.wait >= 300  # time for a rollout's workers to start and poll
+    return parsed
+
+
+def test_kubernetes_worker_versioning_overlay_promotes_what_the_workers_run(
+    tmp_path: Path,
+) -> None:
+    docs = render(KUBERNETES / "overlays" / "worker-versioning")
+    (settings,) = [d for d in docs if d["metadata"]["name"].startswith("temporal-executor-deploy")]
+    env = settings["data"]
+    assert env == {"TEMPORAL_EXECUTOR__TEMPORAL__DEPLOYMENT__NAME": "temporal-executor"}
+    config_map = next(d for d in docs if d["metadata"]["name"] == "temporal-executor-config")
+    config_file = config_map["data"]["config.yaml"]
+    worker = _deployment(docs, "worker")["spec"]["template"]["spec"]["containers"][0]
+    (job,) = [d for d in docs if d["kind"] == "Job"]
+    promote = job["spec"]["template"]["spec"]["containers"][0]
+    for container in (worker, promote):
+        sources = [s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s]
+        assert sources == [settings["metadata"]["name"]]
+        assert container["image"] == worker["image"]
+    _promotes(promote["args"])
+    path = tmp_path / "config.yaml"
+    path.write_text(config_file)
+    config = load_config(path, env=env)
+    assert config.temporal.deployment.name == "temporal-executor"
+    assert config.temporal.deployment.versioning_behavior == "auto_upgrade"
+
+
+def test_compose_worker_versioning_override_promotes_what_the_workers_run() -> None:
+    base = yaml.safe_load((DEPLOY / "docker-compose.yaml").read_text())["services"]
+    override = yaml.safe_load((DEPLOY / "docker-compose.versioning.yaml").read_text())["services"]
+    worker_env = {**base["worker"]["environment"], **override["worker"]["environment"]}
+    promote = override["promote"]
+    assert (
+        promote["image"] == base["worker"]["image"] and promote["build"] == base["worker"]["build"]
+    )
+    _promotes(promote["command"])
+    for env in (worker_env, promote["environment"]):
+        values = {k: "x" if str(v).startswith("${") else v for k, v in env.items()}
+        config = load_config(ROOT / "config" / "temporal-executor.yaml", env=values)
+        assert config.temporal.deployment.name == "temporal-executor"
+        assert config.temporal.host_port == "temporal:7233"
 
 
 # The fields kagent's CRDs define (kagent v0.10 `ByoDeploymentSpec` with its inlined

@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -73,9 +73,16 @@ def check_port_free(host: str, port: int, what: str) -> None:
 
 
 class DevServer:
-    """A `temporal server start-dev` child process bound to a local address."""
+    """A `temporal server start-dev` child process bound to a local address; `extra_args` go
+    to its command line after ours (tests tune dynamic config with them)."""
 
-    def __init__(self, host_port: str, ui_port: int | None, state_dir: Path) -> None:
+    def __init__(
+        self,
+        host_port: str,
+        ui_port: int | None,
+        state_dir: Path,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         host, self.port = split_host_port(host_port, "temporal.host_port")
         try:
             self.ip = socket.gethostbyname(host)
@@ -88,6 +95,7 @@ class DevServer:
             )
         self.ui_port = ui_port or self.port + 1000
         self.state_dir = state_dir
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopped = False  # by `stop()`: not a death to restart from
@@ -132,6 +140,7 @@ class DevServer:
             "--db-filename", str(self.state_dir / "temporal.db"),
             "--log-level", "warn",
             *DEV_TUNING,
+            *self.extra_args,
         ]  # fmt: skip
         # A plain Popen: the server must outlive event loops and be stopped synchronously.
         self.process = subprocess.Popen(

@@ -30,11 +30,12 @@ from temporalio.worker import Worker
 
 from .api import Submissions, create_app
 from .api.readiness import readiness_app
+from .build import build_id
 from .config import Config
 from .errors import ExecutorError
 from .llm.catalog import ProviderCatalog
 from .llm.registry import ProviderRegistry
-from .observability import interceptors, metrics_app, temporal_runtime
+from .observability import interceptors, metrics_app, observe_build, temporal_runtime
 from .service import TaskService
 from .store import Store, open_store
 from .tools import ToolRegistry
@@ -85,6 +86,7 @@ class Services:
 async def open_services(config: Config, *, client: Client | None = None) -> AsyncIterator[Services]:
     providers = ProviderCatalog(config.llm)
     tools = ToolRegistry(config.tools)
+    observe_build(build_id(config))
     client = client or await connect(config)
     store = await open_store(config.events_url(), poll_interval=config.events.poll_interval)
     try:
@@ -153,7 +155,7 @@ async def run_services(
         app = create_app(config, services.tasks, services.submissions)
         servers.append(_server(app, config.server.host, config.server.port))
         if config.server.readiness_port is not None:
-            probe = readiness_app(services.tasks)
+            probe = readiness_app(services.tasks, build_id(config))
             servers.append(_server(probe, config.server.host, config.server.readiness_port))
     elif worker and config.observability.metrics_port is not None:
         port = config.observability.metrics_port

@@ -1,13 +1,16 @@
-"""The Temporal worker: the agent workflow and its activities on the task queue."""
+"""The Temporal worker: the agent workflow and its activities on the task queue, as a version
+of a Temporal Worker Deployment when `temporal.deployment.name` is set."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
 from .activities import build_activities
+from .build import build_id
 from .config import Config, ExecutorConfig
 from .llm.registry import ProviderRegistry
 from .policies import seconds
@@ -15,7 +18,7 @@ from .store import Store
 from .tools import ToolRegistry
 from .workflows import AgentExecutionWorkflow
 
-__all__ = ["build_worker", "worker_options"]
+__all__ = ["build_worker", "deployment_config", "worker_options"]
 
 
 def worker_options(executor: ExecutorConfig) -> dict[str, Any]:
@@ -31,6 +34,26 @@ def worker_options(executor: ExecutorConfig) -> dict[str, Any]:
     }
 
 
+BEHAVIORS = {
+    "auto_upgrade": VersioningBehavior.AUTO_UPGRADE,
+    "pinned": VersioningBehavior.PINNED,
+}
+
+
+def deployment_config(config: Config) -> WorkerDeploymentConfig | None:
+    """The worker's Worker Deployment version, or None when versioning is off (no
+    `temporal.deployment.name`). The behaviour is the worker's default for the workflow,
+    which declares none of its own: it is the operator's choice, per fleet."""
+    deployment = config.temporal.deployment
+    if deployment.name is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment.name, build_id(config)),
+        use_worker_versioning=True,
+        default_versioning_behavior=BEHAVIORS[deployment.versioning_behavior],
+    )
+
+
 def build_worker(
     client: Client,
     config: Config,
@@ -44,5 +67,6 @@ def build_worker(
         workflows=[AgentExecutionWorkflow],
         activities=build_activities(providers, tools, store),
         graceful_shutdown_timeout=seconds(config.executor.graceful_shutdown_timeout),
+        deployment_config=deployment_config(config),
         **worker_options(config.executor),
     )

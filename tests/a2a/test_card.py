@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from temporal_executor import __version__
+from temporal_executor.api.a2a.card import agent_card
 from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
+from temporal_executor.config import Config
 from tests.a2a.conftest import a2a_config
 from tests.conftest import Stack, running_stack
 from tests.fakes.server import FakeServer
@@ -31,7 +34,7 @@ async def test_card_from_config(http_only_stack: Stack) -> None:
     card = response.json()
     assert card["name"] == "weather-agent"
     assert card["description"] == "Answers weather questions."
-    assert card["version"] == "0.1.0"
+    assert card["version"] == __version__  # a2a.version unset: the package's
     assert card["capabilities"]["streaming"] is True
     assert card["capabilities"]["pushNotifications"] is True
     assert [e["uri"] for e in card["capabilities"]["extensions"]] == [HITL_EXTENSION_URI]
@@ -116,3 +119,8 @@ async def test_a2a_disabled(
     async with running_stack(data) as stack:
         assert (await stack.http.get("/.well-known/agent-card.json")).status_code == 404
         assert (await stack.http.post("/a2a", json={})).status_code in (404, 405)
+
+
+def test_card_version_from_config_overrides_the_package_version() -> None:
+    config = Config.model_validate({"a2a": {"version": "2026.12-team-a"}})
+    assert agent_card(config, "http://agents.example.com").version == "2026.12-team-a"

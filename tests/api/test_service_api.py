@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from temporal_executor import __version__
+from temporal_executor.build import default_build_id
 from temporal_executor.devserver import DevServer
 from tests.conftest import Stack, config_data, free_port, running_stack
 from tests.fakes.server import FakeServer
+from tests.test_release import build_info
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 
@@ -41,6 +44,12 @@ async def test_probes_and_openapi(stack: Stack) -> None:
     ready = await stack.http.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"temporal": "ok", "events": "ok"}
+    # Which build answers: no build id configured, so this install's.
+    assert ready.json()["version"] == __version__
+    assert ready.json()["build_id"] == default_build_id()
+    metrics = (await stack.http.get("/metrics")).text
+    labels = {"version": __version__, "build_id": default_build_id()}
+    assert build_info(metrics) == [(labels, 1.0)]
     spec = (await stack.http.get("/openapi.json")).json()
     for path in (
         "/api/v1/execute",

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..build import build_id
 from ..config import Config
 from ..service import TaskService
 from .auth import Authenticator
@@ -58,6 +59,7 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
         submissions=submissions,
         default_agent=config.a2a.default_agent,
         sse_heartbeat=config.server.sse_heartbeat,
+        build_id=build_id(config),
         ui_url=config.temporal.ui_url,
         namespace=config.temporal.namespace,
     )

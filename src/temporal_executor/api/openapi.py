@@ -100,4 +100,6 @@ class CancelAccepted(BaseModel):
 
 class Readiness(BaseModel):
     status: str = Field(description="`ready` or `not ready`")
+    version: str = Field(description="the package version answering")
+    build_id: str = Field(description="its build id (Worker Versioning's, when on)")
     checks: dict[str, str] = Field(description='per dependency: "ok" or the error')

@@ -1,6 +1,7 @@
 """Readiness: the API's `GET /readyz`, and the same check on a listener of its own
 (`server.readiness_port`, for platforms that probe another port: kagent's API-v2 runtimes use
-8081) that answers nothing else."""
+8081) that answers nothing else. Both say which version and build id answer (a rolling upgrade
+shows which pods run which)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import __version__
 from ..service import TaskService
 
 __all__ = ["readiness", "readiness_app"]
 
 
-async def readiness(tasks: TaskService) -> tuple[int, dict[str, Any]]:
+async def readiness(tasks: TaskService, build_id: str) -> tuple[int, dict[str, Any]]:
     """200 when Temporal answers and the store can be read, else 503; and the checks."""
     checks = await tasks.ready()
     ready = all(v == "ok" for v in checks.values())
-    return (200 if ready else 503), {"status": "ready" if ready else "not ready", "checks": checks}
+    body = {
+        "status": "ready" if ready else "not ready",
+        "version": __version__,
+        "build_id": build_id,
+        "checks": checks,
+    }
+    return (200 if ready else 503), body
 
 
-def readiness_app(tasks: TaskService) -> Starlette:
+def readiness_app(tasks: TaskService, build_id: str) -> Starlette:
     """`GET /readyz` only (anything else is 404): no API, no auth, nothing to protect."""
 
     async def readyz(request: Request) -> JSONResponse:
-        status, body = await readiness(tasks)
+        status, body = await readiness(tasks, build_id)
         return JSONResponse(body, status_code=status)
 
     return Starlette(routes=[Route("/readyz", readyz, methods=["GET"])])

@@ -74,6 +74,7 @@ class Api:
     submissions: Submissions
     default_agent: DefaultAgent
     sse_heartbeat: float
+    build_id: str
     ui_url: str | None = None
     namespace: str = "default"
 
@@ -376,7 +377,7 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     """Ready when Temporal answers and the store can be read."""
-    response.status_code, body = await readiness(api.tasks)
+    response.status_code, body = await readiness(api.tasks, api.build_id)
     return body
 
 

@@ -1,18 +1,20 @@
 """The `temporal-executor` command: the service (`dev`, `serve`, `worker`, `replay`: in
-`services.py`) and a client of its API (`run`, `approvals`, `approve`, `answer`: in
-`client.py`)."""
+`services.py`), a client of its API (`run`, `approvals`, `approve`, `answer`: in
+`client.py`) and Worker Versioning for operators (`deployment`: in `deployment.py`)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .. import __version__
+from ..build import build_id, default_build_id
 from ..config import load_config
-from ..errors import ExecutorError
+from ..errors import ConfigError, ExecutorError
 from ..observability import configure_logging
-from . import client, services
+from . import client, deployment, services
 from .client import URL_ENV
 from .services import dev_defaults
 
@@ -20,7 +22,24 @@ __all__ = ["dev_defaults", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        return _print_version(args.config)
+    if args.command is None:
+        parser.error("a command is required (see --help)")
+    result = _run(args)
+    if argv is None and getattr(args, "exit_at_once", False):
+        # A short command that used a Temporal client: the SDK's threads can abort the
+        # interpreter's finalization (temporalio/sdk-python#300, "PyGILState_Release"), which
+        # would turn any exit status into 134. Nothing is left to clean up: skip it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(result)
+    return result
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(getattr(args, "config_path", None) or args.config)
         if args.state_dir:
@@ -39,13 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="temporal-executor", description="LLM agents as durable Temporal workflows."
     )
-    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--version", action="store_true", help="print the version and build id, and exit"
+    )
     parser.add_argument(
         "--config", help="config file (default: $TEMPORAL_EXECUTOR_CONFIG, else built-in)"
     )
     parser.add_argument("--state-dir", help="state directory (default: $XDG_STATE_HOME/...)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not `required`: `--version` alone is a whole command line (checked in `main`).
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for name, handler, text in (
         ("dev", services.dev, "embedded Temporal dev server + worker + API, one process"),
@@ -80,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         help="history JSON files (Temporal UI / CLI export), or directories of them",
     )
     replay.add_argument("--task-id", help="fetch every run of this task from Temporal")
-    replay.set_defaults(handler=services.replay)
+    replay.set_defaults(handler=services.replay, exit_at_once=True)
 
     load = commands.add_parser(
         "load",
@@ -126,7 +148,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     answer.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
     answer.set_defaults(handler=client.answer)
+
+    deployment.add_commands(commands)
     return parser
+
+
+def _print_version(config_path: str | None) -> int:
+    """`temporal-executor 0.2.0 (build 0.2.0-1a2b3c4d5e6f)`: the build id a config sets
+    (`temporal.deployment.build_id`), else this install's; a config that does not load is
+    said on stderr, and the install's build id is printed."""
+    try:
+        build = build_id(load_config(config_path))
+    except ConfigError as exc:
+        print(f"warning: {exc.message}", file=sys.stderr)
+        build = default_build_id()
+    print(f"temporal-executor {__version__} (build {build})")
+    return 0
 
 
 def _positive(text: str) -> int:

@@ -28,13 +28,23 @@ from .client import api_url, first_line, reachable
 
 __all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker"]
 
+logger = logging.getLogger(__name__)
+
 
 def dev_defaults(config: Config) -> None:
     """What `dev` changes in a config: webhooks on this machine are allowed (one machine:
-    local receivers are what a developer tests with), unless the config says otherwise."""
+    local receivers are what a developer tests with), unless the config says otherwise; and
+    Worker Versioning is off (its one worker would wait for a promotion before taking any
+    task, and a single process never needs old code for old tasks)."""
     push = config.a2a.push_notifications
     if push.allow_private_hosts is None:
         push.allow_private_hosts = ["127.0.0.0/8", "::1", "localhost"]
+    if config.temporal.deployment.name is not None:
+        logger.warning(
+            "dev: temporal.deployment.name (%s) ignored: Worker Versioning is for fleets",
+            config.temporal.deployment.name,
+        )
+        config.temporal.deployment.name = None
 
 
 def dev(config: Config, args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "ApprovalRule",
     "Config",
     "DefaultAgent",
+    "DeploymentConfig",
     "Duration",
     "EventsConfig",
     "ExecutorConfig",
@@ -75,15 +76,40 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+class DeploymentConfig(_Section):
+    """Temporal Worker Versioning, for fleets (README, "Upgrading"). With a `name`, a worker
+    polls as version `build_id` of that Worker Deployment and gets tasks once the version is
+    made current (`temporal-executor deployment set-current`); without one (default), off.
+    `build_id` defaults to the package version and a digest of the workflow code
+    (`build.py`). `versioning_behavior`: `auto_upgrade` (default; a running task moves to the
+    current version at its next step: every release replays earlier histories, so parked
+    tasks go on on new workers and old workers drain at once) or `pinned` (a task ends on
+    the version it started on, whose workers must outlive it)."""
+
+    # Temporal's rules: no `.` or `:` in a name (they delimit versions), no leading `__`.
+    name: str | None = Field(default=None, max_length=255, pattern=r"^[^.:\s]+$")
+    build_id: str | None = Field(default=None, max_length=255, pattern=r"^\S+$")
+    versioning_behavior: Literal["auto_upgrade", "pinned"] = "auto_upgrade"
+
+    @field_validator("name", "build_id")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("__"):
+            raise ValueError("must not start with __ (Temporal reserves those)")
+        return value
+
+
 class TemporalConfig(_Section):
     """The Temporal cluster. `ui_url`: where its web UI is (e.g. `https://temporal.example.com`);
-    when set (`dev` sets it), a task's REST body links to its workflow there."""
+    when set (`dev` sets it), a task's REST body links to its workflow there. `deployment`:
+    Worker Versioning (off by default)."""
 
     host_port: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "agent-execution-queue"
     ui_port: int | None = Field(default=None, ge=1, le=65535)
     ui_url: str | None = None
+    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig)
 
     @field_validator("ui_url")
     @classmethod

@@ -16,7 +16,7 @@ from .endpoint import exposition, metrics_app
 from .lifecycle import observe_appended
 from .logs import bound, configure_logging
 from .runtime import temporal_runtime
-from .series import PUSH_DELIVERIES, TASKS_OPEN, TASKS_PARKED, subscribed
+from .series import PUSH_DELIVERIES, TASKS_OPEN, TASKS_PARKED, observe_build, subscribed
 from .tracing import interceptors, setup_tracing, shutdown_tracing
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "interceptors",
     "metrics_app",
     "observe_appended",
+    "observe_build",
     "setup_tracing",
     "shutdown_tracing",
     "subscribed",

@@ -29,6 +29,7 @@ from .. import __version__
 
 __all__ = [
     "APPEND_SECONDS",
+    "BUILD_INFO",
     "LLM_CALLS",
     "LLM_SECONDS",
     "LLM_TOKENS",
@@ -46,6 +47,7 @@ __all__ = [
     "TOOL_CALLS",
     "TOOL_SECONDS",
     "BoundedLabel",
+    "observe_build",
     "subscribed",
 ]
 
@@ -86,9 +88,18 @@ _CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 _APPEND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
-Gauge(
-    "executor_build_info", "The version running (always 1).", ["version"], registry=REGISTRY
-).labels(__version__).set(1)
+BUILD_INFO = Gauge(
+    "executor_build_info", "The version and build id running (always 1).",
+    ["version", "build_id"], registry=REGISTRY,
+)  # fmt: skip
+
+
+def observe_build(build_id: str) -> None:
+    """The one `executor_build_info` series: set when the services open (the build id may
+    come from config, which this package does not read)."""
+    BUILD_INFO.clear()
+    BUILD_INFO.labels(__version__, build_id).set(1)
+
 
 TASKS_STARTED = Counter(
     "executor_tasks_started", "Tasks started (their task.started event written).", [],

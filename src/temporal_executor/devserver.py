@@ -72,6 +72,25 @@ def check_port_free(host: str, port: int, what: str) -> None:
             raise ExecutorError(f"{what}: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def bind_first_free(host: str, port: int, what: str, tries: int = 32) -> socket.socket:
+    """A listening socket on `port`, or on the next port that can be bound (of `tries`):
+    bound here and held, so that processes starting together cannot pick the same one. An
+    `ExecutorError` naming `what` when none can be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in range(port, min(port + tries, 65536)):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, candidate))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+    raise ExecutorError(f"{what}: ports {port}-{port + tries - 1} on {host} are all taken")
+
+
 class DevServer:
     """A `temporal server start-dev` child process bound to a local address; `extra_args` go
     to its command line after ours (tests tune dynamic config with them)."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .api import Submissions, create_app
 from .api.readiness import readiness_app
 from .build import build_id
 from .config import Config
+from .devserver import bind_first_free
 from .errors import ExecutorError
 from .llm.catalog import ProviderCatalog
 from .llm.registry import ProviderRegistry
@@ -126,6 +128,16 @@ def _server(app: Any, host: str, port: int) -> _Server:
     )
 
 
+def _metrics_socket(host: str, port: int) -> socket.socket:
+    """The worker's metrics socket: on `port`, or, when another process on this host (another
+    worker) has it, on the next free one, said in one line."""
+    what = "worker metrics (observability.metrics_port)"
+    sock = bind_first_free(host, port, what)
+    if (bound := sock.getsockname()[1]) != port:
+        logger.warning("%s: port %d is taken; serving metrics on %d instead", what, port, bound)
+    return sock
+
+
 async def run_services(
     services: Services,
     *,
@@ -150,18 +162,20 @@ async def run_services(
             services.client, config, services.store, providers, services.tools
         )
         running.append(asyncio.create_task(temporal_worker.run(), name="worker"))
-    servers = []
+    servers: list[tuple[_Server, list[socket.socket] | None]] = []
     if api:
         app = create_app(config, services.tasks, services.submissions)
-        servers.append(_server(app, config.server.host, config.server.port))
+        servers.append((_server(app, config.server.host, config.server.port), None))
         if config.server.readiness_port is not None:
             probe = readiness_app(services.tasks, build_id(config))
-            servers.append(_server(probe, config.server.host, config.server.readiness_port))
+            port = config.server.readiness_port
+            servers.append((_server(probe, config.server.host, port), None))
     elif worker and config.observability.metrics_port is not None:
-        port = config.observability.metrics_port
-        servers.append(_server(metrics_app(), config.server.host, port))
-    for server in servers:
-        running.append(asyncio.create_task(server.serve(), name="http"))
+        sock = _metrics_socket(config.server.host, config.observability.metrics_port)
+        port = sock.getsockname()[1]
+        servers.append((_server(metrics_app(), config.server.host, port), [sock]))
+    for server, sockets in servers:
+        running.append(asyncio.create_task(server.serve(sockets=sockets), name="http"))
         while not server.started and not running[-1].done():  # noqa: ASYNC110 - no event
             await asyncio.sleep(0.05)
     if on_ready is not None and all(not t.done() for t in running):
@@ -172,7 +186,7 @@ async def run_services(
     logger.info("shutting down")
     if api:
         services.tasks.drain()
-    for server in servers:
+    for server, _ in servers:
         server.should_exit = True
     if temporal_worker is not None and not running[0].done():
         await _stop_worker(temporal_worker, running[0], config.executor.graceful_shutdown_timeout)

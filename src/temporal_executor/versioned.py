@@ -8,7 +8,8 @@ running when the task goes on. So these models are `Payload`s, with three rules:
 1. **Decoding is lenient.** Unknown keys are ignored (a newer release may have added them,
    an older one may have dropped them), never refused.
 2. **Fields are only added, with defaults that keep the old behaviour.** A field is never
-   renamed, removed, retyped or given a tighter bound without a migration.
+   renamed, removed, narrowed (to a type or bound some old value does not fit) without a
+   migration; widening one (`int` to `int | None`) is fine.
 3. **A change of shape or meaning is a new version.** The models a task's history holds at
    its top (workflow input, activity input and result, update argument) are `Versioned`:
    each is written with `v`, and `MIGRATIONS[n]` turns a version-n payload into version

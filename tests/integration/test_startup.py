@@ -8,6 +8,7 @@ and three `worker`s) started together, as a user's supervisor would start them."
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import config_data, read_sse, write_config
+from tests.conftest import config_data, free_port, read_sse, write_config
 from tests.fakes.server import FakeServer
 from tests.processes import service_process, wait_healthy
 
@@ -81,6 +82,8 @@ async def test_serve_and_workers_started_together(
     data = config_data(temporal, openai_fake.url, tmp_path)
     if store == "postgresql":
         data["events"] = {"url": request.getfixturevalue("postgres_url")}
+    else:  # the same metrics port for three workers on one host, as the shipped config has
+        data["observability"] = {"metrics_port": free_port()}
     config_path = write_config(data, tmp_path / "config.yaml")
     url = f"http://127.0.0.1:{data['server']['port']}"
     logs = [tmp_path / f"{name}.log" for name in ("serve", "worker-1", "worker-2", "worker-3")]
@@ -113,6 +116,18 @@ async def test_serve_and_workers_started_together(
             assert response.status_code == 202, response.text
             events = await asyncio.wait_for(read_sse(client, f"together-{store}"), 60)
         assert all(p.poll() is None for p in processes)
+        if store == "sqlite":  # each worker serves its metrics: two on the next free ports
+            port = data["observability"]["metrics_port"]
+            taken = [
+                re.findall(r"port \d+ is taken; serving metrics on (\d+)", log.read_text())
+                for log in logs[1:]
+            ]
+            moved = sorted(int(p) for found in taken for p in found)
+            assert len(moved) == 2 and port not in moved, taken
+            async with httpx.AsyncClient(timeout=30) as client:
+                for metrics_port in (port, *moved):
+                    answer = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+                    assert answer.status_code == 200 and "executor_build_info" in answer.text
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["event"] == "task.completed"
     for log in logs:

@@ -87,8 +87,6 @@ def serve(config: Config, args: argparse.Namespace) -> int:
 
 
 def worker(config: Config, args: argparse.Namespace) -> int:
-    if (port := config.observability.metrics_port) is not None:
-        check_port_free(config.server.host, port, "worker metrics (observability.metrics_port)")
     return _run_services(config, api=False, worker=True)
 
 

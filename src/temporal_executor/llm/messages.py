@@ -25,6 +25,8 @@ __all__ = [
     "LLMRequest",
     "LLMResponse",
     "Message",
+    "Part",
+    "Reasoning",
     "StreamChunk",
     "ToolCall",
     "ToolDefinition",
@@ -48,8 +50,38 @@ class ToolCall(Payload):
         return data
 
 
+class Part(Payload):
+    """A part of a message that is not its text: an image, a file (a PDF …), audio, or
+    structured data. Its bytes live in the store's blobs under `blob` (never in workflow
+    history); `url` says where it came from, when it came from one; `data` holds the value of a
+    `data` part (small JSON)."""
+
+    type: Literal["image", "file", "audio", "data"]
+    media_type: str
+    name: str | None = None
+    blob: str | None = None
+    url: str | None = None
+    size: int | None = None
+    data: Any = None
+
+
+class Reasoning(Payload):
+    """What a reasoning model must get back, verbatim, to go on reasoning across tool calls
+    (Anthropic's thinking blocks with their signatures, Gemini's thought signatures, OpenAI
+    Responses' reasoning items): the vendor's whole assistant turn, kept in the store's blobs
+    under `blob`. Sent back only to the model that wrote it (`source`, "provider/model"), and
+    not when a person edited the turn's tool calls (`edited`)."""
+
+    source: str
+    kind: str  # the vendor format of the blob: "anthropic", "gemini", "openai-responses"
+    blob: str
+    edited: bool = False
+
+
 class Message(Payload):
-    """One message of a conversation, provider-neutral; providers convert at their edge."""
+    """One message of a conversation, provider-neutral; providers convert at their edge.
+    `content` is its text; `parts` what else it holds (images, files …), in order; an
+    assistant message of a reasoning model carries its `reasoning`."""
 
     role: Literal["system", "user", "assistant", "tool"]
     content: str | None = None
@@ -58,6 +90,8 @@ class Message(Payload):
     name: str | None = None
     is_error: bool = False
     content_ref: str | None = None
+    parts: list[Part] = Field(default_factory=list)
+    reasoning: Reasoning | None = None
     id: str | None = None  # a user turn's client-given id (A2A messageId); never sent to LLMs
 
 

@@ -1,0 +1,11 @@
+"""The REST routes of DESIGN.md, one `APIRouter` a resource; `app.py` includes them.
+
+- `tasks.py`: submit (`POST /api/v1/execute`), list, read, follow (SSE) and cancel tasks;
+- `approvals.py`: the approvals inbox, deciding tool calls, answering questions;
+- `sessions.py`: a session's turns and transcript, deleting a session;
+- `a2a_message.py`: the seed's simplified A2A body (`POST /a2a/message`);
+- `probes.py`: liveness, readiness and metrics.
+
+Each route is thin: parse, call `TaskService`, render. What a route needs comes from `deps.py`
+(`Api`, set on the app by `create_app`).
+"""

@@ -1,0 +1,77 @@
+"""What people decide: the approvals inbox across tasks, deciding a task's tool calls, and
+answering the questions a task asks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ...config import Scope
+from ...errors import TaskNotFoundError
+from ...workflows import AnswerInput, ApproveInput, workflow_id
+from ..auth import CallerDep, requires
+from ..bodies import AnswerRequest, ApprovalPage, ApprovalRequest
+from ..openapi import BODY, AnswerAccepted, ApprovalAccepted, errors
+from ..params import TaskIdPath, WorkflowIdPath
+from .deps import Deps, audit
+
+__all__ = ["router"]
+
+router = APIRouter()
+WORKFLOW_PREFIX = "agent-execution-"
+
+
+@router.get(
+    "/api/v1/approvals",
+    response_model=ApprovalPage,
+    tags=["approvals"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(422),
+)
+async def list_approvals(
+    api: Deps,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    tool: Annotated[str | None, Query(max_length=128, description="tool name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ApprovalPage:
+    """Every tool call waiting for a decision, across tasks, newest first; paged."""
+    calls = await api.tasks.pending_calls(session_id, tool, limit + 1, offset)
+    more = len(calls) > limit
+    return ApprovalPage(approvals=calls[:limit], next_offset=offset + limit if more else None)
+
+
+@router.post(
+    "/api/v1/approve/{workflow_id}",
+    tags=["tasks"],
+    dependencies=[requires(Scope.APPROVE)],
+    responses={200: {"model": ApprovalAccepted}, **errors(400, 404, 409, *BODY, 503)},
+)
+async def approve(
+    workflow_id: WorkflowIdPath, body: ApprovalRequest, api: Deps, caller: CallerDep
+) -> dict[str, Any]:
+    """Approve or reject the tool calls the task is waiting on (409 when none is)."""
+    if not workflow_id.startswith(WORKFLOW_PREFIX):
+        raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
+    task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
+    by = caller.name if caller is not None else None  # the audit's who: the key's name
+    await api.tasks.approve(task_id, ApproveInput(decision=body, by=by))
+    audit(caller, "tool calls decided:", task_id)
+    return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
+
+
+@router.post(
+    "/api/v1/tasks/{task_id}/answer",
+    tags=["tasks"],
+    dependencies=[requires(Scope.APPROVE)],
+    responses={200: {"model": AnswerAccepted}, **errors(400, 404, 409, *BODY, 503)},
+)
+async def answer(
+    task_id: TaskIdPath, body: AnswerRequest, api: Deps, caller: CallerDep
+) -> dict[str, Any]:
+    """Answer the questions the task asks (`ask_user`): 409 when none is pending, 400 when
+    the answers do not fit them (one list per question)."""
+    await api.tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
+    audit(caller, "questions answered:", task_id)
+    return {"task_id": task_id, "workflow_id": workflow_id(task_id), **body.model_dump()}

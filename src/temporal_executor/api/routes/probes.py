@@ -1,0 +1,64 @@
+"""Probes: liveness (`/healthz`), readiness (`/readyz`) and Prometheus metrics (`/metrics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from ...observability import TASKS_OPEN, TASKS_PARKED, exposition
+from ...tasks import TaskStatus
+from ..openapi import Readiness
+from ..readiness import readiness
+from .deps import Deps, logger
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["probes"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    tags=["probes"],
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "not ready: a check failed"}},
+)
+async def readyz(api: Deps, response: Response) -> dict[str, Any]:
+    """Ready when Temporal answers and the store can be read."""
+    response.status_code, body = await readiness(api.tasks, api.build_id)
+    return body
+
+
+@router.get(
+    "/metrics",
+    tags=["probes"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition (OpenMetrics when the Accept header asks)",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def metrics(request: Request, api: Deps) -> Response:
+    """Prometheus metrics (see the README's Metrics section); the tasks that have not ended
+    are counted in the store now."""
+    try:
+        parked = 0
+        for status in TaskStatus:
+            if not status.terminal:
+                open_tasks = await api.tasks.count_tasks(statuses=[status])
+                TASKS_OPEN.labels(status.value).set(open_tasks)
+                parked += open_tasks if status.parked else 0
+        TASKS_PARKED.set(parked)
+    except Exception as exc:  # the rest is still worth serving
+        logger.warning("metrics: cannot count open tasks: %s", exc)
+    return exposition(request.headers.get("accept"))

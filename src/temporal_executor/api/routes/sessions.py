@@ -1,0 +1,43 @@
+"""Sessions: a session's turns, transcript and usage; deleting a session and all of it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ...config import Scope
+from ..auth import CallerDep, requires
+from ..bodies import Session
+from ..openapi import errors
+from ..params import SessionIdPath
+from .deps import Deps, audit
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/v1/sessions/{session_id}",
+    response_model=Session,
+    tags=["sessions"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(404, 422),
+)
+async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
+    """The session's turns (its tasks), its transcript and its summed token usage."""
+    tasks, messages, usage = await api.tasks.session(session_id)
+    return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
+
+
+@router.delete(
+    "/api/v1/sessions/{session_id}",
+    status_code=204,
+    tags=["sessions"],
+    dependencies=[requires(Scope.WRITE)],
+    responses=errors(404, 409, 422, 503),
+)
+async def delete_session(session_id: SessionIdPath, api: Deps, caller: CallerDep) -> Response:
+    """Delete the session's tasks, events and transcript (409 while a task runs)."""
+    await api.tasks.delete_session(session_id)
+    audit(caller, "session deleted:", session_id)
+    return Response(status_code=204)

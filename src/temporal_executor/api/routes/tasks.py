@@ -1,0 +1,186 @@
+"""Tasks: submit one (`POST /api/v1/execute`), list them, read one, follow its events (SSE) and
+cancel it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from ...config import Scope
+from ...service import TaskService
+from ...tasks import Event, TaskState
+from ...workflows import workflow_id
+from ..auth import Caller, CallerDep, requires
+from ..bodies import ExecuteRequest, TaskPage, TaskReadout
+from ..openapi import BODY, Accepted, CancelAccepted, errors
+from ..params import (
+    After,
+    LastEventId,
+    Limit,
+    Offset,
+    SessionFilter,
+    StatusFilter,
+    TaskIdPath,
+)
+from ..sse import sse_stream
+from .deps import Api, Deps, audit
+
+__all__ = ["SUBMITTED", "router", "submit"]
+
+router = APIRouter()
+
+# What a submission answers (`/api/v1/execute`, and `/a2a/message`, which submits the same way).
+SUBMITTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": Accepted, "description": "the task started (or exists already)"},
+    200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
+    **errors(400, 409, *BODY, 503),
+}
+
+
+async def submit(
+    api: Api, body: ExecuteRequest, wait: bool, response: Response, caller: Caller | None
+) -> Any:
+    """Start the task `body` asks for; with `wait`, answer once it ends or pauses."""
+    input = api.submissions.prepare(body)
+    state = await api.tasks.submit(input, named=body.task_id is not None)
+    audit(caller, "task submitted:", state.task_id)
+    if wait:
+        response.status_code = 200
+        return api.body(await api.tasks.wait(state.task_id, state))
+    response.status_code = 202
+    return _accepted(api, state)
+
+
+def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
+    return {
+        "task_id": state.task_id,
+        "workflow_id": workflow_id(state.task_id),
+        "session_id": state.session_id,
+        "status": state.status,
+        "temporal_ui_url": api.ui_link(state.task_id),
+    }
+
+
+@router.post(
+    "/api/v1/execute",
+    status_code=202,
+    tags=["tasks"],
+    dependencies=[requires(Scope.WRITE)],
+    responses=SUBMITTED,
+)
+async def execute(
+    body: ExecuteRequest,
+    api: Deps,
+    caller: CallerDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="wait until the task ends or awaits approval")] = False,
+) -> Any:
+    """Start a task (or return the existing one with the same `task_id`)."""
+    return await submit(api, body, wait, response, caller)
+
+
+@router.get(
+    "/api/v1/tasks",
+    response_model=TaskPage,
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(422),
+)
+async def list_tasks(
+    api: Deps,
+    session_id: SessionFilter = None,
+    status: StatusFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    order: Annotated[
+        Literal["oldest", "recent"],
+        Query(description="oldest first (default), or the most recently updated first"),
+    ] = "oldest",
+) -> TaskPage:
+    """Tasks, oldest first (or `order=recent`: last updated first), optionally of one session
+    and/or in one status; paged."""
+    statuses = None if status is None else [status]
+    recent = order == "recent"
+    tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset, recent_first=recent)
+    more = len(tasks) > limit
+    return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
+
+
+@router.get(
+    "/api/v1/tasks/{task_id}",
+    response_model=TaskReadout,
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    responses=errors(404, 422, 503),
+)
+async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskReadout:
+    """The task. While Temporal cannot be reached, a task that has not ended is answered from
+    the event store with `"stale": true` (and the header `X-Task-Stale: true`): its last
+    recorded state, which the workflow may already have moved past."""
+    state, stale = await api.tasks.read(task_id)
+    if stale:
+        response.headers["X-Task-Stale"] = "true"
+    return TaskReadout(**dict(api.body(state)), stale=stale)
+
+
+@router.get(
+    "/api/v1/tasks/{task_id}/events",
+    tags=["tasks"],
+    dependencies=[requires(Scope.READ)],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "the task's events as Server-Sent Events",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(404, 422, 503),
+    },
+)
+async def task_events(
+    task_id: TaskIdPath,
+    api: Deps,
+    after: After = None,
+    last_event_id: LastEventId = None,
+) -> StreamingResponse:
+    """Server-Sent Events: `id` is the seq, `event` the type; ends after the terminal event."""
+    tasks = api.tasks
+    state = await tasks.get(task_id)
+    if after is None:
+        after = int(last_event_id) if last_event_id else 0
+
+    async def ended() -> bool:
+        return (await tasks.get(task_id)).status.terminal
+
+    # A task that has ended writes nothing more: its log past `after`, then the end (following
+    # it, a resume past the terminal event would wait a heartbeat before closing).
+    if state.status.terminal:
+        events = _written(tasks, task_id, after)
+    else:
+        events = tasks.events(task_id, after)
+    stream = sse_stream(events, heartbeat=api.sse_heartbeat, ended=ended)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterator[Event]:
+    """The task's events after `after` as the store has them, without following."""
+    while found := await tasks.store.events.read(task_id, after):
+        for event in found:
+            yield event
+        after = found[-1].seq
+
+
+@router.post(
+    "/api/v1/tasks/{task_id}/cancel",
+    status_code=202,
+    tags=["tasks"],
+    dependencies=[requires(Scope.WRITE)],
+    responses={202: {"model": CancelAccepted}, **errors(404, 409, 422, 503)},
+)
+async def cancel(task_id: TaskIdPath, api: Deps, caller: CallerDep) -> dict[str, Any]:
+    await api.tasks.cancel(task_id)
+    audit(caller, "task cancelled:", task_id)
+    return {"task_id": task_id, "workflow_id": workflow_id(task_id), "cancel_requested": True}

@@ -1,5 +1,5 @@
-"""Configuration: the config file's sections (`sections.py`, whose names are this package's)
-and how they are loaded, from defaults, a YAML file and environment overrides
+"""Configuration: the config file's sections (`sections.py` assembles them, and its names are
+this package's) and how they are loaded, from defaults, a YAML file and environment overrides
 (`loading.py`)."""
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError, describe_validation
-from .sections import DEFAULT_PROVIDER, Config
+from .providers import DEFAULT_PROVIDER
+from .sections import Config
 
 __all__ = ["CONFIG_PATH_ENV", "ENV_PREFIX", "load_config"]
 

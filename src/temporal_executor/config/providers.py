@@ -1,0 +1,60 @@
+"""What a task may use: the LLM providers (`llm`) and the tools' settings (`tools`). A
+provider's and a tool's own `config` is typed by its adapter (`llm/settings.py`, `tools/`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from .duration import Duration
+from .section import Section
+
+__all__ = ["DEFAULT_PROVIDER", "HttpToolConfig", "LLMConfig", "ProviderConfig", "ToolsConfig"]
+
+
+class ProviderConfig(Section):
+    """One provider. `class` (`module:Class`) names a provider class that is not built in and
+    not installed under the entry point group: the worker and API import it by that path."""
+
+    name: str = Field(min_length=1)
+    api_key_env: str | None = None
+    # Offered first by clients that let a person pick a model (the web console's New task).
+    default_model: str | None = Field(default=None, min_length=1, max_length=256)
+    config: dict[str, Any] = Field(default_factory=dict)
+    class_: str | None = Field(default=None, alias="class", pattern=r"^[\w.]+:\w+$")
+
+    def api_key(self) -> str | None:
+        """The key from the environment, read when needed and never stored or logged."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+DEFAULT_PROVIDER = {"name": "openai", "api_key_env": "OPENAI_API_KEY"}
+
+
+class LLMConfig(Section):
+    providers: list[ProviderConfig] = Field(
+        default_factory=lambda: [ProviderConfig.model_validate(DEFAULT_PROVIDER)]
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _unique(cls, providers: list[ProviderConfig]) -> list[ProviderConfig]:
+        names = [p.name for p in providers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"provider {name!r} is listed twice")
+        return providers
+
+
+class HttpToolConfig(Section):
+    timeout: Duration = 30.0
+    max_response_bytes: int = Field(default=1_048_576, ge=1)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+
+class ToolsConfig(Section):
+    allow_private_hosts: bool | list[str] = False
+    http: HttpToolConfig = Field(default_factory=HttpToolConfig)
+    mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)

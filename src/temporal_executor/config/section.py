@@ -1,0 +1,37 @@
+"""What every section of the config file is: a model that refuses unknown keys and takes an
+empty section (`section:` with only comments under it) for its defaults; and the check of the
+http(s) URLs that several sections hold."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+__all__ = ["Section", "http_url"]
+
+
+class Section(BaseModel):
+    """A section of the config file (or a part of one)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # `section:` with only comments under it is YAML null: treat it as "all defaults".
+        # Only for our keys: an unknown one stays, to be refused, even when it is null.
+        if isinstance(data, dict):
+            known = cls.model_fields
+            return {k: v for k, v in data.items() if v is not None or k not in known}
+        return {} if data is None else data
+
+
+def http_url(value: str | None) -> str | None:
+    """`value` as a base URL (no trailing slash); a ValueError unless it is an http(s) URL."""
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        raise ValueError("must be an http(s) URL, e.g. https://agents.example.com")
+    return value.rstrip("/")

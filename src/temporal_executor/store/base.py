@@ -8,195 +8,44 @@
 
 A backend (memory, SQLite, PostgreSQL) implements each part; `Store` holds one of each.
 
-The append rules, written once here (`plan_append`, a pure function): a backend reads what
-they need (`LogState`) and inserts what they decide, in one transaction holding the task's
-append lock (`EventLog._append`):
-- an append is idempotent on `(task_id, key)`: a retried activity that appends the same key
-  again gets the event that is already there, so events are never duplicated. One exception:
-  an event the workflow keyed (`wf:N`) that comes again with other data replaces the data
-  under its seq. That happens only when a workflow task whose `record` had run was thrown
-  away by Temporal (its history never took it: e.g. a signal and an update racing) and the
-  workflow, run again from history, did something else at that step: the log then says what
-  the workflow really did;
-- each new event gets the task's next `seq` (1, 2, 3 … with no gaps). The key comes from
-  workflow state (or, for token deltas, from the LLM call's key, its attempt and the delta's
-  index), so the order of the log follows the workflow;
-- an append that names a `stream` and `attempt` is dropped (None) when that stream already
-  has events of a later attempt: a stale activity attempt that is still running after
-  Temporal gave up on it cannot interleave its half answer with the retry's.
-
-Followers (`EventLog.follow`) are woken at once by appends through the same instance (the API
-and an in-process worker share one in `dev`), by the backend when another process appended
-(PostgreSQL NOTIFY, SQLite's change counter), and otherwise poll every `poll_interval`.
-`stop_following()` ends them all (an API that shuts down: its clients resume elsewhere).
+The append rules are `appends.py`; following a log live, `followers.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import pairwise
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..llm.messages import Message
 from ..observability import observe_appended
 from ..tasks import Event, TaskState
+from .appends import AppendPlan, NewEvent
+from .followers import FollowedLog
 
 __all__ = [
-    "WORKFLOW_KEY_PREFIX",
-    "AppendPlan",
     "Blobs",
     "EventLog",
-    "LogState",
-    "NewEvent",
-    "Row",
     "Sessions",
     "Store",
     "TaskFilter",
     "TaskPage",
     "TaskRecords",
     "Transcripts",
-    "asked",
     "contiguous",
-    "encode_data",
-    "plan_append",
 ]
 
 
-def encode_data(data: dict[str, Any]) -> str:
-    """An event's data as every backend keeps it: compact JSON, UTF-8 as is."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to append: `key` makes the append idempotent; `stream` / `attempt` mark a
-    token delta of one attempt of one LLM call."""
-
-    key: str
-    type: str
-    data: dict[str, Any]
-    stream: str | None = None
-    attempt: int = 0
-
-
-@dataclass(frozen=True)
-class TaskFilter:
-    """Which stored tasks: of one session, in one of `statuses`, changed after `updated_after`
-    (a Unix time: saved, or given a workflow event other than a token delta); None for any."""
-
-    session_id: str | None = None
-    statuses: list[str] | None = None
-    updated_after: float | None = None
-
-
-@dataclass
-class LogState:
-    """What the append rules need to know of a task's log, read inside the append's
-    transaction: the events already under the keys asked for, the last seq, and the latest
-    attempt of each stream asked for."""
-
-    existing: dict[str, Event]
-    last_seq: int
-    attempts: dict[str, int]
-
-
-Row = tuple[Event, NewEvent, str]  # a new event, what was asked for, its encoded data
-
-
-WORKFLOW_KEY_PREFIX = "wf:"  # the keys of the events the workflow itself numbers
-
-
-@dataclass
-class AppendPlan:
-    """What an append does: for each event asked for, the event the log has under its key
-    afterwards (None: dropped as a stale attempt's), the rows to insert for that, and the
-    workflow-keyed events whose data to replace (key, event, encoded data)."""
-
-    results: list[Event | None]
-    rows: list[Row]
-    replaced: list[tuple[str, Event, str]] = field(default_factory=list)
-
-
-def plan_append(task_id: str, log: LogState, new: Sequence[NewEvent]) -> AppendPlan:
-    """The append rules (module docstring), decided on what the log holds."""
-    found = dict(log.existing)
-    plan = AppendPlan([], [])
-    seq = log.last_seq
-    for item in new:
-        if item.key in found:
-            kept = found[item.key]
-            if item.key.startswith(WORKFLOW_KEY_PREFIX) and item.type == kept.type:
-                data = encode_data(item.data)
-                if json.loads(data) != kept.data:
-                    kept = kept.model_copy(update={"data": json.loads(data)})
-                    found[item.key] = kept
-                    plan.replaced.append((item.key, kept, data))
-            plan.results.append(kept)
-            continue
-        if item.stream is not None and log.attempts.get(item.stream, -1) > item.attempt:
-            plan.results.append(None)
-            continue
-        seq += 1
-        data = encode_data(item.data)
-        event = Event(
-            task_id=task_id, seq=seq, type=item.type, data=json.loads(data), time=time.time()
-        )
-        found[item.key] = event
-        plan.rows.append((event, item, data))
-        plan.results.append(event)
-    return plan
-
-
-def asked(new: Sequence[NewEvent]) -> tuple[list[str], list[str]]:
-    """The keys and the streams an append asks about."""
-    return [item.key for item in new], sorted({item.stream for item in new if item.stream})
-
-
-class _Follower:
-    """One `follow`: the seq it yielded last, and events this process appended since."""
-
-    def __init__(self, seen: int) -> None:
-        self.seen = seen
-        self.fresh: list[Event] = []
-
-    def handed(self, after: int) -> list[Event]:
-        """The appended events that follow on from `after` (none when there is a gap)."""
-        fresh = [event for event in self.fresh if event.seq > after]
-        self.fresh = []
-        if (
-            fresh
-            and fresh[0].seq == after + 1
-            and all(b.seq == a.seq + 1 for a, b in pairwise(fresh))
-        ):
-            return fresh
-        return []
-
-
-class EventLog(ABC):
-    """Each task's event log: the append rules (module docstring) and following."""
-
-    def __init__(self, *, poll_interval: float = 0.25) -> None:
-        self.poll_interval = poll_interval
-        self._waiters: dict[str, asyncio.Event] = {}
-        # Each task's followers, by identity.
-        self._positions: dict[str, dict[int, _Follower]] = {}
-        self._pending: asyncio.Future[None] | None = None
-        self._again = False
-        self._stopped = False
+class EventLog(FollowedLog):
+    """Each task's event log: appends by the append rules (`appends.py`); reading and
+    following (`FollowedLog`)."""
 
     @abstractmethod
     async def _append(self, task_id: str, new: Sequence[NewEvent]) -> AppendPlan:
         """In one transaction holding the task's append lock (appends to a task take turns):
         read the `LogState`, `plan_append`, insert its rows; return the plan."""
-
-    @abstractmethod
-    async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
-        """Events with `seq > after`, in order, at most `limit`."""
 
     @abstractmethod
     async def last_attempt(self, task_id: str, stream: str) -> int:
@@ -217,7 +66,7 @@ class EventLog(ABC):
         return event
 
     async def append_all(self, task_id: str, new: Sequence[NewEvent]) -> list[Event | None]:
-        """Append events in order, in one transaction, each by the rules above: for each, the
+        """Append events in order, in one transaction, each by the append rules: for each, the
         event now in the log under its key, or None when it was dropped."""
         if not new:
             return []
@@ -232,78 +81,6 @@ class EventLog(ABC):
     async def _first_event(self, task_id: str) -> Event | None:
         events = await self.read(task_id, 0, 1)
         return events[0] if events else None
-
-    async def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
-        """Yield the task's events after `after`, as they are appended, until
-        `stop_following()`. Events this process appends are handed over as they are (no
-        read), when they follow on from the last one yielded; anything else is read from the
-        store."""
-        me = _Follower(after)
-        followers = self._positions.setdefault(task_id, {})
-        followers[id(me)] = me
-        try:
-            while not self._stopped:
-                waiter = self._waiters.setdefault(task_id, asyncio.Event())
-                events = me.handed(after) or await self.read(task_id, after)
-                for event in events:
-                    yield event
-                    after = me.seen = event.seq
-                if not events:
-                    try:
-                        await asyncio.wait_for(waiter.wait(), self.poll_interval)
-                    except TimeoutError:
-                        pass
-        finally:
-            del followers[id(me)]
-            if not followers:
-                del self._positions[task_id]
-                self._waiters.pop(task_id, None)
-
-    def stop_following(self) -> None:
-        """End every `follow`, now and from now on, after the events it has read."""
-        self._stopped = True
-        self.wake_all()
-
-    def followed(self) -> bool:
-        """Whether any task is followed (safe to ask from another thread)."""
-        return bool(self._positions)
-
-    def heads(self) -> dict[str, int]:
-        """The tasks being followed, each with the lowest seq its followers have read."""
-        return {
-            task: min(f.seen for f in followers.values())
-            for task, followers in self._positions.items()
-            if followers
-        }
-
-    def spawn(self, check: Callable[[], Awaitable[None]]) -> None:
-        """Run a backend's `check()` for new events in the background, one at a time; one
-        asked for while another runs runs again after it (its query may have come too early)."""
-        if self._pending is not None and not self._pending.done():
-            self._again = True
-            return
-
-        async def run() -> None:
-            self._again = True
-            while self._again:
-                self._again = False
-                await check()
-
-        self._pending = asyncio.ensure_future(run())
-
-    def wake(self, task_id: str, appended: Sequence[Event] = ()) -> None:
-        """Let the task's followers read again (something was appended: `appended`, when
-        this process appended it)."""
-        for follower in self._positions.get(task_id, {}).values():
-            follower.fresh += appended
-        waiter = self._waiters.pop(task_id, None)
-        if waiter is not None:
-            waiter.set()
-
-    def wake_all(self) -> None:
-        """Let every follower read again (another process appended, to some task)."""
-        for task_id in list(self._waiters):
-            self.wake(task_id)
 
 
 def contiguous(rows: Iterable[Any]) -> list[Message]:
@@ -349,6 +126,16 @@ class Blobs(ABC):
     @abstractmethod
     async def put_new(self, key: str, data: str) -> str:
         """Store `data` under `key` unless something is there already; return what is."""
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Which stored tasks: of one session, in one of `statuses`, changed after `updated_after`
+    (a Unix time: saved, or given a workflow event other than a token delta); None for any."""
+
+    session_id: str | None = None
+    statuses: list[str] | None = None
+    updated_after: float | None = None
 
 
 @dataclass(frozen=True)

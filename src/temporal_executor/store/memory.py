@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from . import base
+from . import appends, base
 
 __all__ = ["memory_store"]
 
@@ -37,11 +37,11 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.data = data
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
+    async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
         data = self.data
-        keys, streams = base.asked(new)
+        keys, streams = appends.asked(new)
         stored = data.keys.get(task_id, {})
-        log = base.LogState(
+        log = appends.LogState(
             existing={k: stored[k].model_copy(deep=True) for k in keys if k in stored},
             last_seq=len(data.events.get(task_id, [])),
             attempts={
@@ -50,7 +50,7 @@ class _Events(base.EventLog):
                 if (task_id, s) in data.latest_attempt
             },
         )
-        plan = base.plan_append(task_id, log, new)
+        plan = appends.plan_append(task_id, log, new)
         rows = plan.rows
         events = data.events.setdefault(task_id, [])
         by_key = data.keys.setdefault(task_id, {})

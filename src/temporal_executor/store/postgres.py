@@ -17,7 +17,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from . import base
+from . import appends, base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
 
 __all__ = ["open_postgres_store"]
@@ -50,9 +50,9 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.db: Database | None = None
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
+    async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
         assert self.db is not None
-        keys, streams = base.asked(new)
+        keys, streams = appends.asked(new)
         async with self.db.transaction() as db:
             # Statements of a READ COMMITTED transaction see what was committed before they
             # began, so these reads see every append that held the task's lock before us.
@@ -74,12 +74,12 @@ class _Events(base.EventLog):
                 task_id,
                 streams,
             )
-            log = base.LogState(
+            log = appends.LogState(
                 existing={row["key"]: _event(task_id, row) for row in rows},
                 last_seq=int(last_seq),
                 attempts={row["stream"]: row["attempt"] for row in attempts},
             )
-            plan = base.plan_append(task_id, log, new)
+            plan = appends.plan_append(task_id, log, new)
             new_rows = plan.rows
             if new_rows:
                 await db.executemany(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
-from . import base
+from . import appends, base
 from .sqlite_db import Database
 
 __all__ = ["open_sqlite_store"]
@@ -50,10 +50,10 @@ class _Events(base.EventLog):
         super().__init__(poll_interval=poll_interval)
         self.db = db
 
-    async def _append(self, task_id: str, new: Sequence[base.NewEvent]) -> base.AppendPlan:
-        keys, streams = base.asked(new)
+    async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
+        keys, streams = appends.asked(new)
 
-        def append(db: sqlite3.Connection) -> base.AppendPlan:
+        def append(db: sqlite3.Connection) -> appends.AppendPlan:
             existing = db.execute(
                 "SELECT key, seq, type, data, time FROM events"
                 f" WHERE task_id = ? AND key IN ({_marks(keys)})",
@@ -67,7 +67,7 @@ class _Events(base.EventLog):
             ((last_seq,),) = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,)
             ).fetchall()
-            log = base.LogState(
+            log = appends.LogState(
                 existing={
                     key: Event(task_id=task_id, seq=seq, type=t, data=json.loads(data), time=at)
                     for key, seq, t, data, at in existing
@@ -75,7 +75,7 @@ class _Events(base.EventLog):
                 last_seq=last_seq,
                 attempts=dict(attempts),
             )
-            plan = base.plan_append(task_id, log, new)
+            plan = appends.plan_append(task_id, log, new)
             rows = plan.rows
             db.executemany(
                 "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"

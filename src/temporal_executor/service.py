@@ -264,7 +264,7 @@ class TaskService:
         check that the task exists first (a generator's check would come after a 200)."""
         async for event in self.store.events.follow(task_id, after):
             yield event
-            if EventType(event.type).terminal:
+            if event.terminal:
                 return
 
     async def log(self, task_id: str, batch: int = 1000) -> list[Event]:

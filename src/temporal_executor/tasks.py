@@ -1,5 +1,6 @@
 """A task as everyone sees it: its state (what `GET /api/v1/tasks/{id}` returns, what the
-workflow records) and the events of its log (what `GET /api/v1/tasks/{id}/events` streams).
+workflow records), the events of its log (what `GET /api/v1/tasks/{id}/events` streams), and
+the id of its workflow (`workflow_id`).
 
 The state is part of what a running task carries (`Payload`s: see `versioned.py`)."""
 
@@ -14,6 +15,7 @@ from .llm.messages import ToolCall, Usage
 from .versioned import Payload
 
 __all__ = [
+    "WORKFLOW_ID_PREFIX",
     "Event",
     "EventType",
     "PendingApproval",
@@ -24,7 +26,23 @@ __all__ = [
     "TaskResult",
     "TaskState",
     "TaskStatus",
+    "task_id_of",
+    "workflow_id",
 ]
+
+WORKFLOW_ID_PREFIX = "agent-execution-"
+
+
+def workflow_id(task_id: str) -> str:
+    """The id of the task's workflow (all its runs)."""
+    return f"{WORKFLOW_ID_PREFIX}{task_id}"
+
+
+def task_id_of(workflow_id: str) -> str | None:
+    """The task whose workflow has this id; None for an id that is no task's workflow's."""
+    if not workflow_id.startswith(WORKFLOW_ID_PREFIX):
+        return None
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 class TaskStatus(StrEnum):
@@ -160,11 +178,16 @@ class EventType(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (
-            EventType.TASK_COMPLETED,
-            EventType.TASK_FAILED,
-            EventType.TASK_CANCELLED,
-        )
+        """Whether a task ends with an event of this type."""
+        return self in _ENDS_AS
+
+
+# The events that end a task, each with the status the task ends in.
+_ENDS_AS: dict[str, TaskStatus] = {
+    EventType.TASK_COMPLETED: TaskStatus.COMPLETED,
+    EventType.TASK_FAILED: TaskStatus.FAILED,
+    EventType.TASK_CANCELLED: TaskStatus.CANCELLED,
+}
 
 
 class Event(BaseModel):
@@ -175,3 +198,14 @@ class Event(BaseModel):
     type: str
     data: dict[str, Any]
     time: float
+
+    @property
+    def ends_as(self) -> TaskStatus | None:
+        """The status its task ends in, when this event ends it (None: it does not)."""
+        return _ENDS_AS.get(self.type)
+
+    @property
+    def terminal(self) -> bool:
+        """Whether its task ends with this event (`EventType.terminal`, for a stored event's
+        type, which may be one this release does not know)."""
+        return self.ends_as is not None

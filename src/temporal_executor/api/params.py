@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Header, Path, Query
 
-from ..tasks import TaskStatus
+from ..tasks import WORKFLOW_ID_PREFIX, TaskStatus
 from .bodies import ID_PATTERN
 
 __all__ = [
@@ -31,8 +31,9 @@ __all__ = [
 MAX_OFFSET = 2**31 - 1  # far beyond any page a client walks to
 MAX_SEQ = 10**18 - 1  # an event seq: 18 digits, well inside a 64-bit integer
 _ID = "letters, digits and . _ : @ -, starting with a letter or digit; at most 128"
-# `agent-execution-` and a task id.
-WORKFLOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,143}$"
+# The workflow id prefix and a task id (at most 128 characters).
+_WORKFLOW_ID_MAX = len(WORKFLOW_ID_PREFIX) + 128
+WORKFLOW_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:@-]{{0,{_WORKFLOW_ID_MAX - 1}}}$"
 
 TaskIdPath = Annotated[
     str, Path(pattern=ID_PATTERN, max_length=128, description=f"the task's id ({_ID})")
@@ -44,8 +45,8 @@ WorkflowIdPath = Annotated[
     str,
     Path(
         pattern=WORKFLOW_ID_PATTERN,
-        max_length=144,
-        description="`agent-execution-{task_id}`; any other id names no task (404)",
+        max_length=_WORKFLOW_ID_MAX,
+        description=f"`{WORKFLOW_ID_PREFIX}{{task_id}}`; any other id names no task (404)",
     ),
 ]
 SessionFilter = Annotated[

@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..observability import subscribed
-from ..tasks import Event, EventType
+from ..tasks import Event
 
 __all__ = ["RECONNECT_HINT", "RETRY_MS", "sse_stream"]
 
@@ -16,7 +16,6 @@ RETRY_MS = 1000
 # A stream that ends before its terminal event: the client reconnects after `retry` ms with
 # Last-Event-ID, to another replica behind the same Service.
 RECONNECT_HINT = f": shutting down, reconnect with Last-Event-ID\nretry: {RETRY_MS}\n\n"
-_TERMINAL = frozenset(type.value for type in EventType if type.terminal)
 
 
 def _frame(event: Event) -> str:
@@ -61,7 +60,7 @@ async def sse_stream(
                     if not terminal:
                         yield RECONNECT_HINT
                     return
-                terminal = event.type in _TERMINAL
+                terminal = event.terminal
                 yield _frame(event)
     finally:
         producer.cancel()

@@ -20,6 +20,7 @@ import httpx
 
 from ..config import Config
 from ..errors import ExecutorError
+from ..tasks import workflow_id
 
 __all__ = [
     "TOKEN_ENV",
@@ -191,7 +192,7 @@ class _Printer:
             return
         answer = input("approve? [y/N] ").strip().lower()
         body = {"approved": answer in ("y", "yes")}
-        _call(self.client, "POST", f"/api/v1/approve/agent-execution-{self.task_id}", json=body)
+        _call(self.client, "POST", f"/api/v1/approve/{workflow_id(self.task_id)}", json=body)
 
     def _questions(self, questions: list[dict[str, Any]]) -> None:
         for question in questions:
@@ -282,7 +283,7 @@ def approve(config: Config, args: argparse.Namespace) -> int:
             )
             edit = {"approved": True, "reason": args.reason, "arguments": edited}
             body["tool_calls"] = {call["id"]: edit}
-        _call(client, "POST", f"/api/v1/approve/agent-execution-{args.task_id}", json=body)
+        _call(client, "POST", f"/api/v1/approve/{workflow_id(args.task_id)}", json=body)
     print(f"{'rejected' if args.reject else 'approved'}: task {args.task_id}")
     return 0
 

@@ -17,12 +17,6 @@ __all__ = ["observe_appended"]
 
 logger = logging.getLogger("temporal_executor.tasks")
 
-_ENDED: dict[str, str] = {
-    EventType.TASK_COMPLETED: "completed",
-    EventType.TASK_FAILED: "failed",
-    EventType.TASK_CANCELLED: "cancelled",
-}
-
 
 async def observe_appended(
     appended: Sequence[Event],
@@ -38,8 +32,8 @@ async def observe_appended(
             session_id = event.data.get("session_id")
             extra = {"task_id": event.task_id, "session_id": session_id}
             logger.info("task %s started", event.task_id, extra=extra)
-        elif (status := _ENDED.get(event.type)) is not None:
-            await _ended(event, status, first_event)
+        elif (status := event.ends_as) is not None:
+            await _ended(event, status.value, first_event)
 
 
 async def _ended(

@@ -25,6 +25,8 @@ from typing import Any
 from opentelemetry import trace
 from temporalio import activity, workflow
 
+from ..tasks import task_id_of
+
 __all__ = [
     "CORE_LOGGER",
     "JsonFormatter",
@@ -37,8 +39,6 @@ __all__ = [
 
 CORE_LOGGER = "temporalio.core"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Our workflow ids are `agent-execution-{task_id}` (workflows/inputs.py).
-_WORKFLOW_PREFIX = "agent-execution-"
 # What every LogRecord has: anything else on a record came from `extra`.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _TEMPORAL = frozenset({"temporal_workflow", "temporal_activity", "temporal_log"})
@@ -107,8 +107,8 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         workflow_id = out.get("workflow_id")
         if "task_id" not in out and isinstance(workflow_id, str):
-            if workflow_id.startswith(_WORKFLOW_PREFIX):
-                out["task_id"] = workflow_id.removeprefix(_WORKFLOW_PREFIX)
+            if (task_id := task_id_of(workflow_id)) is not None:
+                out["task_id"] = task_id
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             out["trace_id"] = format(span.trace_id, "032x")

@@ -16,10 +16,11 @@ from pydantic import Field
 from ..llm.messages import Message
 from ..policies import ActivityOptions, RetrySettings, activity_options
 from ..spec import ModelSettings, ToolSpec
-from ..tasks import TaskState
+from ..tasks import WORKFLOW_ID_PREFIX, TaskState, workflow_id
 from ..versioned import Payload, Versioned
 
 __all__ = [
+    "WORKFLOW_ID_PREFIX",
     "AgentCarry",
     "AgentInput",
     "ApprovalRule",
@@ -28,12 +29,6 @@ __all__ = [
     "Timeouts",
     "workflow_id",
 ]
-
-WORKFLOW_ID_PREFIX = "agent-execution-"
-
-
-def workflow_id(task_id: str) -> str:
-    return f"{WORKFLOW_ID_PREFIX}{task_id}"
 
 
 class Timeouts(Payload):

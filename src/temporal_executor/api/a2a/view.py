@@ -44,8 +44,7 @@ from a2a.types import (
 )
 
 from ...llm.messages import ToolCall
-from ...tasks import Event, PendingInput
-from ...workflows import workflow_id
+from ...tasks import Event, PendingInput, workflow_id
 from .pause import approval_pause, pause_message, question_pause
 
 __all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]

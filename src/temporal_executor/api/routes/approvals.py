@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from ...config import Scope
 from ...errors import TaskNotFoundError
-from ...workflows import AnswerInput, ApproveInput, workflow_id
+from ...tasks import task_id_of, workflow_id
+from ...workflows import AnswerInput, ApproveInput
 from ..auth import CallerDep, requires
 from ..bodies import AnswerRequest, ApprovalPage, ApprovalRequest
 from ..openapi import BODY, AnswerAccepted, ApprovalAccepted, errors
@@ -19,7 +20,6 @@ from .deps import Deps, audit
 __all__ = ["router"]
 
 router = APIRouter()
-WORKFLOW_PREFIX = "agent-execution-"
 
 
 @router.get(
@@ -52,9 +52,9 @@ async def approve(
     workflow_id: WorkflowIdPath, body: ApprovalRequest, api: Deps, caller: CallerDep
 ) -> dict[str, Any]:
     """Approve or reject the tool calls the task is waiting on (409 when none is)."""
-    if not workflow_id.startswith(WORKFLOW_PREFIX):
+    task_id = task_id_of(workflow_id)
+    if task_id is None:
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
-    task_id = workflow_id.removeprefix(WORKFLOW_PREFIX)
     by = caller.name if caller is not None else None  # the audit's who: the key's name
     await api.tasks.approve(task_id, ApproveInput(decision=body, by=by))
     audit(caller, "tool calls decided:", task_id)

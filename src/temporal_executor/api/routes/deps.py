@@ -13,8 +13,7 @@ from fastapi import Depends, Request
 
 from ...config import DefaultAgent
 from ...service import TaskService
-from ...tasks import TaskState
-from ...workflows import workflow_id
+from ...tasks import TaskState, workflow_id
 from ..auth import Caller
 from ..bodies import TaskBody
 from ..submission import Submissions

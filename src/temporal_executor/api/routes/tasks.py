@@ -11,8 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from ...config import Scope
 from ...service import TaskService
-from ...tasks import Event, TaskState
-from ...workflows import workflow_id
+from ...tasks import Event, TaskState, workflow_id
 from ..auth import Caller, CallerDep, requires
 from ..bodies import ExecuteRequest, TaskPage, TaskReadout
 from ..openapi import BODY, Accepted, CancelAccepted, errors

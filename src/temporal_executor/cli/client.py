@@ -137,6 +137,14 @@ def _sse(client: httpx.Client, task_id: str, after: int) -> Iterator[tuple[int, 
                 type, data = "message", ""
 
 
+def _interactive(hint: str) -> bool:
+    """Whether a person at this terminal answers; when not, `hint` says how to from elsewhere."""
+    if sys.stdin.isatty():
+        return True
+    print(f"  {hint}", file=sys.stderr)
+    return False
+
+
 class _Printer:
     def __init__(self, client: httpx.Client, task_id: str) -> None:
         self.client, self.task_id = client, task_id
@@ -184,11 +192,7 @@ class _Printer:
     def _ask(self, calls: list[dict[str, Any]]) -> None:
         names = ", ".join(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)
         print(f"approval required for: {names}", file=sys.stderr)
-        if not sys.stdin.isatty():
-            print(
-                f"  decide with: temporal-executor approve {self.task_id} [--reject]",
-                file=sys.stderr,
-            )
+        if not _interactive(f"decide with: temporal-executor approve {self.task_id} [--reject]"):
             return
         answer = input("approve? [y/N] ").strip().lower()
         body = {"approved": answer in ("y", "yes")}
@@ -198,11 +202,8 @@ class _Printer:
         for question in questions:
             choices = f" [{' / '.join(question['choices'])}]" if question.get("choices") else ""
             print(f"question: {question['question']}{choices}", file=sys.stderr)
-        if not sys.stdin.isatty():
-            print(
-                f"  answer with: temporal-executor answer {self.task_id} ANSWER… (one a question)",
-                file=sys.stderr,
-            )
+        hint = f"answer with: temporal-executor answer {self.task_id} ANSWER… (one a question)"
+        if not _interactive(hint):
             return
         answers = []
         for question in questions:

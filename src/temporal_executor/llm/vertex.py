@@ -50,6 +50,15 @@ class _DefaultCredentials:
                 self._found = (None, str(exc))
         return self._found
 
+    def require(self, settings: VertexAISettings, where: str, missing: str) -> None:
+        """Raise unless `settings` name an access token or application-default credentials
+        are found; `missing` says so (`{error}`: why none were found)."""
+        if settings.access_token(where) is not None:
+            return
+        credentials, error = self.get()
+        if credentials is None:
+            raise ProviderNotConfiguredError(f"{where}: {missing.format(error=error)}")
+
 
 class AnthropicVertexProvider(AnthropicProvider):
     """Claude on Google Vertex AI (`rawPredict` / `streamRawPredict`, the model in the URL and
@@ -81,14 +90,11 @@ class AnthropicVertexProvider(AnthropicProvider):
                 raise ProviderNotConfiguredError(
                     f"{where}: config.{key} is required for Claude on Vertex AI"
                 )
-        if settings.access_token(where) is not None:
-            return
-        credentials, error = self._adc.get()
-        if credentials is None:
-            raise ProviderNotConfiguredError(
-                f"{where}: no access_token_env and no Google Application Default Credentials: "
-                f"{error}"
-            )
+        self._adc.require(
+            settings,
+            where,
+            "no access_token_env and no Google Application Default Credentials: {error}",
+        )
 
     def _translate(self, exc: Exception) -> ProviderError:
         if isinstance(exc, google.auth.exceptions.GoogleAuthError):
@@ -146,14 +152,12 @@ class VertexGeminiProvider(GeminiProvider):
                 f"{where}: {' and '.join(missing)} must be set (or api_key_env for Vertex AI "
                 "express mode)"
             )
-        if settings.access_token(where) is not None:
-            return
-        credentials, error = self._adc.get()
-        if credentials is None:
-            raise ProviderNotConfiguredError(
-                f"{where}: no credentials: set api_key_env or access_token_env, or configure "
-                f"Google application-default credentials ({error})"
-            )
+        self._adc.require(
+            settings,
+            where,
+            "no credentials: set api_key_env or access_token_env, or configure Google "
+            "application-default credentials ({error})",
+        )
 
     def _make_client(self) -> genai.Client:
         options = self._http_options()

@@ -98,9 +98,12 @@ class Transcripts(ABC):
     """Each session's transcript: messages at fixed indexes 0 … n-1, written idempotently.
     A task sees the turns of the tasks before it in its session."""
 
-    @abstractmethod
     async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         """Store messages at `first_index`, `first_index + 1`, … (idempotent)."""
+        if first_index < 0:
+            raise ValueError("first_index must be >= 0")
+        if messages:
+            await self._put(conversation, first_index, messages)
 
     @abstractmethod
     async def get(self, conversation: str, count: int | None = None) -> list[Message]:
@@ -110,6 +113,10 @@ class Transcripts(ABC):
     @abstractmethod
     async def count(self, conversation: str) -> int:
         """How many messages the conversation has (writes are in order from index 0)."""
+
+    @abstractmethod
+    async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
+        """`put`, with `first_index` >= 0 and at least one message."""
 
 
 class Blobs(ABC):

@@ -80,9 +80,7 @@ class _Transcripts(base.Transcripts):
     def __init__(self, data: _Data) -> None:
         self.data = data
 
-    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
-        if first_index < 0:
-            raise ValueError("first_index must be >= 0")
+    async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         stored = self.data.messages.setdefault(conversation, {})
         for offset, message in enumerate(messages):
             stored[first_index + offset] = message.model_copy(deep=True)

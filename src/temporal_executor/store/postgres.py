@@ -123,11 +123,7 @@ class _Transcripts(base.Transcripts):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
-        if first_index < 0:
-            raise ValueError("first_index must be >= 0")
-        if not messages:
-            return
+    async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         await self.db.execute(
             "INSERT INTO te_messages (conversation, idx, body)"
             " SELECT $1, idx, body FROM unnest($2::integer[], $3::text[]) AS m (idx, body)"

@@ -131,11 +131,7 @@ class _Transcripts(base.Transcripts):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
-        if first_index < 0:
-            raise ValueError("first_index must be >= 0")
-        if not messages:
-            return
+    async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         rows = [
             (conversation, first_index + offset, message.model_dump_json())
             for offset, message in enumerate(messages)

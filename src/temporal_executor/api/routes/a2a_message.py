@@ -15,13 +15,12 @@ from .tasks import SUBMITTED, submit
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["a2a"])
 
 
 @router.post(
     "/a2a/message",
     status_code=202,
-    tags=["a2a"],
     dependencies=[requires(Scope.WRITE)],
     responses=SUBMITTED,
 )

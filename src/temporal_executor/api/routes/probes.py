@@ -14,17 +14,16 @@ from .deps import Deps, logger
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["probes"])
 
 
-@router.get("/healthz", tags=["probes"])
+@router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
-    tags=["probes"],
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "not ready: a check failed"}},
 )
@@ -36,7 +35,6 @@ async def readyz(api: Deps, response: Response) -> dict[str, Any]:
 
 @router.get(
     "/metrics",
-    tags=["probes"],
     response_class=Response,
     responses={
         200: {

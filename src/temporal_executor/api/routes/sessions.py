@@ -13,13 +13,12 @@ from .deps import Deps, audit
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(tags=["sessions"])
 
 
 @router.get(
     "/api/v1/sessions/{session_id}",
     response_model=Session,
-    tags=["sessions"],
     dependencies=[requires(Scope.READ)],
     responses=errors(404, 422),
 )
@@ -32,7 +31,6 @@ async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
 @router.delete(
     "/api/v1/sessions/{session_id}",
     status_code=204,
-    tags=["sessions"],
     dependencies=[requires(Scope.WRITE)],
     responses=errors(404, 409, 422, 503),
 )

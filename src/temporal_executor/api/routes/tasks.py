@@ -29,7 +29,7 @@ from .deps import Api, Deps, audit
 
 __all__ = ["SUBMITTED", "router", "submit"]
 
-router = APIRouter()
+router = APIRouter(tags=["tasks"])
 
 # What a submission answers (`/api/v1/execute`, and `/a2a/message`, which submits the same way).
 SUBMITTED: dict[int | str, dict[str, Any]] = {
@@ -66,7 +66,6 @@ def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
 @router.post(
     "/api/v1/execute",
     status_code=202,
-    tags=["tasks"],
     dependencies=[requires(Scope.WRITE)],
     responses=SUBMITTED,
 )
@@ -84,7 +83,6 @@ async def execute(
 @router.get(
     "/api/v1/tasks",
     response_model=TaskPage,
-    tags=["tasks"],
     dependencies=[requires(Scope.READ)],
     responses=errors(422),
 )
@@ -111,7 +109,6 @@ async def list_tasks(
 @router.get(
     "/api/v1/tasks/{task_id}",
     response_model=TaskReadout,
-    tags=["tasks"],
     dependencies=[requires(Scope.READ)],
     responses=errors(404, 422, 503),
 )
@@ -127,7 +124,6 @@ async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskRe
 
 @router.get(
     "/api/v1/tasks/{task_id}/events",
-    tags=["tasks"],
     dependencies=[requires(Scope.READ)],
     response_class=StreamingResponse,
     responses={
@@ -175,7 +171,6 @@ async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterato
 @router.post(
     "/api/v1/tasks/{task_id}/cancel",
     status_code=202,
-    tags=["tasks"],
     dependencies=[requires(Scope.WRITE)],
     responses={202: {"model": CancelAccepted}, **errors(404, 409, 422, 503)},
 )

@@ -68,11 +68,7 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     app.state.a2a = background[0] if background else None
     app.state.catalog = build_catalog(config)
     install_error_handlers(app)
-    # The spec (`/openapi.json`) lists the paths in this order, and the OpenAPI fuzz test walks
-    # them in it: it deletes the known task's session before it reaches the task routes, as it
-    # did before the routes were split (an SSE stream of a live task fails schemathesis' check
-    # of each event against the documented `text/event-stream` schema, a string).
-    for routes in (sessions, task_routes, approvals, a2a_message, probes):
+    for routes in (task_routes, approvals, sessions, a2a_message, probes):
         app.include_router(routes.router)
     app.include_router(catalog_router)
     mount_ui(app)

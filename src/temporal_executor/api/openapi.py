@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..tasks import TaskStatus
 
 __all__ = [
+    "SSE_EVENT",
     "Accepted",
     "AnswerAccepted",
     "ApprovalAccepted",
@@ -43,6 +44,18 @@ _WHEN = {
 }
 AUTH = (401, 403)
 BODY = (413, 415, 422)
+
+# One Server-Sent Event, as a `text/event-stream` answer's `schema` describes it before
+# OpenAPI 3.2 (whose `itemSchema` says the same): its fields as the SSE format has them.
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string", "description": "the event's number; resume with Last-Event-ID"},
+        "event": {"type": "string", "description": "its type (`task.started`, `llm.delta`, …)"},
+        "data": {"type": "string", "description": "its data, as JSON"},
+    },
+}
 
 
 class ErrorDetail(BaseModel):

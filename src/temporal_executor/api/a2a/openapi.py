@@ -11,6 +11,7 @@ from typing import Any
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, VERSION_HEADER
 
 from ..bodies import ID_PATTERN
+from ..openapi import SSE_EVENT
 from .card import JSONRPC_PATH, REST_PATH
 
 __all__ = ["describe_a2a"]
@@ -130,7 +131,7 @@ def _rest(path: str, method: str, operation: dict[str, Any]) -> None:
     operation["responses"] = {
         "200": {
             "description": "the A2A answer" + (" as Server-Sent Events" if streams else ""),
-            "content": {content: {"schema": {} if not streams else {"type": "string"}}},
+            "content": {content: {"schema": SSE_EVENT if streams else {}}},
         },
         **{
             str(status): {
@@ -159,7 +160,7 @@ def _jsonrpc(operation: dict[str, Any]) -> None:
             "responses for SendStreamingMessage / SubscribeToTask",
             "content": {
                 "application/json": {"schema": {"$ref": _REF + "JSONRPCResponse"}},
-                "text/event-stream": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": SSE_EVENT},
             },
         },
         **{

@@ -14,7 +14,7 @@ from ...service import TaskService
 from ...tasks import Event, TaskState, workflow_id
 from ..auth import Caller, CallerDep, requires
 from ..bodies import ExecuteRequest, TaskPage, TaskReadout
-from ..openapi import BODY, Accepted, CancelAccepted, errors
+from ..openapi import BODY, SSE_EVENT, Accepted, CancelAccepted, errors
 from ..params import (
     After,
     LastEventId,
@@ -129,7 +129,7 @@ async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskRe
     responses={
         200: {
             "description": "the task's events as Server-Sent Events",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
         },
         **errors(404, 422, 503),
     },

@@ -27,6 +27,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "task_id_of",
+    "terminal_event",
     "workflow_id",
 ]
 
@@ -188,6 +189,11 @@ _ENDS_AS: dict[str, TaskStatus] = {
     EventType.TASK_FAILED: TaskStatus.FAILED,
     EventType.TASK_CANCELLED: TaskStatus.CANCELLED,
 }
+
+
+def terminal_event(status: TaskStatus) -> EventType:
+    """The event that ends a task in `status` (one of the terminal ones)."""
+    return next(EventType(event) for event, ends in _ENDS_AS.items() if ends == status)
 
 
 class Event(BaseModel):

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from ..activities import ExpandToolsInput, ToolActivities
     from ..llm.messages import Message
-    from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus
+    from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus, terminal_event
     from .failures import TaskFailed, reraise_cancellation
     from .inputs import AgentCarry, AgentInput
     from .steps import Steps
@@ -196,15 +196,10 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
             data["result"] = result.model_dump()
         if error is not None:
             data["error"] = error.model_dump()
-        terminal = {
-            TaskStatus.COMPLETED: EventType.TASK_COMPLETED,
-            TaskStatus.FAILED: EventType.TASK_FAILED,
-            TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
-        }[status]
         # One record: the transcript (the last answer and unsent tool results included) and
         # the final state are written before the terminal event, so a client that sees it
         # finds both.
-        self._steps.publish(terminal, data)
+        self._steps.publish(terminal_event(status), data)
         await self._record(with_transcript=True)
 
     async def _record(

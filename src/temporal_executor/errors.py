@@ -19,6 +19,7 @@ ExecutorError                          code                     HTTP  retried by
 ├── ToolError                          tool_error                502   when `retryable`
 ├── TranscriptError                    transcript_error          500   no
 ├── StoreUnavailableError              store_unavailable         503   yes
+├── TaskUnavailableError               task_unavailable          503   -
 └── SupersededError                    superseded                500   yes
 
 The class attributes are the table: `code` names the error in REST bodies, in a failed task's
@@ -54,6 +55,7 @@ __all__ = [
     "StoreUnavailableError",
     "SupersededError",
     "TaskNotFoundError",
+    "TaskUnavailableError",
     "ToolError",
     "ToolSpecError",
     "TranscriptError",
@@ -223,6 +225,16 @@ class StoreUnavailableError(ExecutorError):
     tried again (the task pauses until the store is back); the API answers 503."""
 
     code = "store_unavailable"
+    http_status = 503
+    retryable = True
+
+
+class TaskUnavailableError(ExecutorError):
+    """A task's workflow cannot make progress just now: its workflow task is failing (a
+    worker cannot decode or replay its history, e.g. one of another release), so it takes
+    no update until that is fixed; the worker's logs say why. Worth trying again later."""
+
+    code = "task_unavailable"
     http_status = 503
     retryable = True
 

@@ -30,6 +30,7 @@ from .errors import (
     ConflictError,
     SessionNotFoundError,
     TaskNotFoundError,
+    TaskUnavailableError,
     failure_message,
     from_failure,
 )
@@ -356,6 +357,14 @@ class TaskService:
                 raise TaskNotFoundError(f"no task with id {task_id!r}") from None
             raise ConflictError(f"task {task_id!r} has already ended") from None
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
+            # Temporal says so of a closed workflow, and of a running one whose workflow task
+            # is failing ("Workflow Task in failed state"): which one, the workflow tells.
+            description = await self._handle(task_id).describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                raise TaskUnavailableError(
+                    f"the workflow of task {task_id!r} cannot make progress right now: its "
+                    "workflow task is failing; see the worker's logs"
+                ) from None
             raise ConflictError(f"task {task_id!r} has already ended") from None
 
 

@@ -22,11 +22,21 @@ from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload as TemporalPayload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from temporal_executor.activities import LLMActivities, RecordActivities, ToolActivities
+from temporal_executor.activities import (
+    LegacyActivities,
+    LLMActivities,
+    RecordActivities,
+    ToolActivities,
+)
 from temporal_executor.activities.llm import LLMCallInput
 from temporal_executor.llm.messages import LLMResponse, Message
 from temporal_executor.versioned import Payload, Versioned
-from temporal_executor.workflows import AgentExecutionWorkflow, AgentInput, ApproveInput
+from temporal_executor.workflows import (
+    AgentExecutionWorkflow,
+    AgentInput,
+    ApprovalDecision,
+    ApproveInput,
+)
 from tests.replay.test_replay import FILES, RELEASES, load
 
 ACTIVITIES = {
@@ -34,6 +44,10 @@ ACTIVITIES = {
     "execute_tool": ToolActivities.execute_tool,
     "expand_tools": ToolActivities.expand_tools,
     "record": RecordActivities.record,
+    # The local activities of 0.1.0+254ae33, for its tasks (workflows/legacy.py).
+    "publish_event": LegacyActivities.publish_event,
+    "open_session": LegacyActivities.open_session,
+    "save_state": LegacyActivities.save_state,
 }
 HANDLERS = {
     "approve": AgentExecutionWorkflow.approve,
@@ -198,9 +212,77 @@ def test_a_release_0_1_0_input_from_before_the_time_limit_runs_without_its_timer
     assert AgentInput.model_validate_json(early.model_dump_json()) == early
 
 
+def test_the_versions_of_the_workflow_input() -> None:
+    """v1: 0.1.0+254ae33 (flat policies; its own loop); v2: 0.1.0 before the time limit (no
+    loop timer); v3: 0.1.0 since (0f4e4ab), this release's."""
+    assert AgentInput.VERSION == 3
+    retry = {"max_attempts": 3, "initial_interval": 0.1, "maximum_interval": 60.0}
+    flat = {
+        "llm_timeout": 20.0,
+        "tool_timeout": 30.0,
+        "heartbeat_timeout": 2.0,
+        "task_timeout": 300.0,
+        "history_limit": 100,
+        "inline_bytes": 65536,
+        "max_content_bytes": 1048576,
+        "llm_retry": retry,
+        "tool_retry": {**retry, "max_attempts": 2},
+    }
+    written = {
+        1: {**_input(), "policies": flat},
+        2: _input(),
+        3: _input(approval_timeout_action="reject"),
+    }
+    decoded = {}
+    for v, data in written.items():
+        decoded[v] = AgentInput.model_validate_json(json.dumps(data))  # without `v`: by shape
+        assert decoded[v].v == AgentInput.VERSION
+        assert AgentInput.model_validate_json(json.dumps({**data, "v": v})) == decoded[v]
+    old = decoded[1]
+    assert (old.loop, old.time_limit_timer) == ("0.1.0+254ae33", False)
+    assert old.policies.timeouts.model_dump() == {
+        "llm": 20.0,
+        "tool": 30.0,
+        "task": 300.0,
+        "heartbeat": 2.0,
+    }
+    assert (old.policies.retry.llm.initial_interval, old.policies.retry.tool.max_attempts) == (
+        0.1,
+        2,
+    )
+    assert not old.policies.local_activities and old.policies.approval_policy == []
+    assert (decoded[2].loop, decoded[2].time_limit_timer) == ("current", False)
+    assert (decoded[3].loop, decoded[3].time_limit_timer) == ("current", True)
+    # Written again by this release (as a continue-as-new does), each keeps what it became.
+    for value in decoded.values():
+        assert AgentInput.model_validate_json(value.model_dump_json()) == value
+
+
+def test_a_254ae33_decision_and_llm_call_decode() -> None:
+    """0.1.0+254ae33 sent the decision at the top level (`ApproveInput` v1, nested now), and
+    an LLM call without the task's state (the workflow recorded the answer itself)."""
+    flat = {"approved": False, "reason": "no", "tool_calls": {}, "message": "hi", "message_id": "m"}
+    decision = ApproveInput.model_validate_json(json.dumps(flat))
+    assert (decision.v, decision.message, decision.message_id) == (2, "hi", "m")
+    assert decision.decision == ApprovalDecision(approved=False, reason="no")
+    nested = {"decision": {"tool_calls": {"c1": {"approved": True}}}, "by": "ops"}  # 0.1.0's
+    assert ApproveInput.model_validate_json(json.dumps(nested)).decision.for_call("c1").approved
+    call = {
+        "task_id": "t",
+        "conversation": "s",
+        "call_key": "llm:1",
+        "first_index": 0,
+        "new_messages": [{"role": "user", "content": "hi"}],
+        "inline_bytes": 65536,
+        "max_content_bytes": 1048576,
+        "model": {"provider": "openai", "model": "gpt-4o-mini", "temperature": None},
+    }
+    assert LLMCallInput.model_validate_json(json.dumps(call)).state is None
+
+
 def test_built_by_code_a_payload_is_this_release_and_keys_it_does_not_know_are_ignored() -> None:
     built = AgentInput.model_validate(_input())  # Python data, not a decoded payload
-    assert (built.v, built.time_limit_timer) == (AgentInput.VERSION, True)
+    assert (built.v, built.time_limit_timer, built.loop) == (AgentInput.VERSION, True, "current")
     data = {**_input(), "v": AgentInput.VERSION, "a_key_of_a_later_release": {"x": 1}}
     data["model"]["another_later_key"] = True
     assert AgentInput.model_validate_json(json.dumps(data)).model == built.model

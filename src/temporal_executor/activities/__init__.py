@@ -2,7 +2,8 @@
 
 `invoke_llm` (`llm.py`), `execute_tool` and `expand_tools` (`tools.py`) are regular
 activities; `record` (`records.py`) is the local activity that writes a step's events, state
-and transcript. Each takes one model and returns one.
+and transcript. Each takes one model and returns one. `legacy.py` has the local activities
+of release 0.1.0+254ae33, for the tasks it started.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from ..llm.registry import ProviderRegistry
 from ..store import Store
 from ..tools import ToolRegistry
+from .legacy import LegacyActivities, OpenSessionInput, PublishEventInput, SaveStateInput
 from .llm import LLMActivities, LLMCallInput
 from .records import EventRecord, RecordActivities, RecordInput
 from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
@@ -22,8 +24,12 @@ __all__ = [
     "ExpandToolsInput",
     "LLMActivities",
     "LLMCallInput",
+    "LegacyActivities",
+    "OpenSessionInput",
+    "PublishEventInput",
     "RecordActivities",
     "RecordInput",
+    "SaveStateInput",
     "ToolActivities",
     "ToolCallInput",
     "ToolResult",
@@ -36,9 +42,14 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies."""
     tool_activities = ToolActivities(tools, store.blobs, store.events)
+    records = RecordActivities(store)
+    legacy = LegacyActivities(records)
     return [
         LLMActivities(providers, store).invoke_llm,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
-        RecordActivities(store).record,
+        records.record,
+        legacy.publish_event,
+        legacy.open_session,
+        legacy.save_state,
     ]

@@ -39,7 +39,9 @@ class LLMCallInput(Versioned):
     task_id: str
     conversation: str
     call_key: str
-    state: TaskState  # the task's, with this call counted; its usage goes up by this call's
+    # The task's, with this call counted; its usage goes up by this call's. None from the
+    # loop of 0.1.0+254ae33 (`workflows/legacy.py`), which records the answer itself.
+    state: TaskState | None = None
     first_index: int
     new_messages: list[Message]
     inline_bytes: int
@@ -77,13 +79,15 @@ class LLMActivities:
     @activity.defn(name="invoke_llm")
     async def invoke_llm(self, input: LLMCallInput) -> LLMResponse:
         """The model's answer; its `llm.message` and `tool.call` events and the task's state
-        are written here before it is returned (again, idempotently, for a kept answer)."""
+        are written here before it is returned (again, idempotently, for a kept answer), when
+        the input carries the state."""
         memo = f"{input.task_id}/llm/{input.call_key}/response"
         kept = await self.store.blobs.get(memo)
         response = (
             LLMResponse.model_validate_json(kept) if kept is not None else await self._call(input)
         )
-        await self._publish(input, response)
+        if input.state is not None:
+            await self._publish(input, response, input.state)
         return response
 
     async def _call(self, input: LLMCallInput) -> LLMResponse:
@@ -113,7 +117,7 @@ class LLMActivities:
             await blobs.put_new(memo, response.model_dump_json())
         )
 
-    async def _publish(self, input: LLMCallInput, response: LLMResponse) -> None:
+    async def _publish(self, input: LLMCallInput, response: LLMResponse, state: TaskState) -> None:
         message = response.message
         content = await resolve(self.store.blobs, message.content or "", message.content_ref)
         events = [
@@ -121,7 +125,7 @@ class LLMActivities:
                 f"{input.call_key}:message",
                 EventType.LLM_MESSAGE,
                 {
-                    "iteration": input.state.iterations,
+                    "iteration": state.iterations,
                     "content": content if message.content is not None else None,
                     "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
                     "usage": response.usage.model_dump(),
@@ -137,8 +141,7 @@ class LLMActivities:
                 for call in message.tool_calls
             ),
         ]
-        state = input.state.counted(input.model.key, response.usage)
-        await self.store.tasks.save(state)
+        await self.store.tasks.save(state.counted(input.model.key, response.usage))
         await self.store.events.append_all(input.task_id, events)
 
     async def _request(self, input: LLMCallInput) -> LLMRequest:

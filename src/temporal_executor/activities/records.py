@@ -51,27 +51,40 @@ class RecordActivities:
     @activity.defn(name="record")
     async def record(self, input: RecordInput) -> int:
         """Write the step; return the session's transcript length when asked (else 0)."""
-        store = self.store
-        count = await self._turn_start(input) if input.count_transcript else 0
-        if input.transcript:
-            await store.transcripts.put(input.session_id, input.first_index, input.transcript)
-        await store.tasks.save(await self._whole(input.state))
-        if input.events:
-            events = [NewEvent(e.key, e.type, await self._resolved(e.data)) for e in input.events]
-            await store.events.append_all(input.task_id, events)
-        if input.state.status.terminal:
-            await store.sessions.release(input.session_id, input.task_id)
+        count = (
+            await self.turn_start(input.task_id, input.session_id) if input.count_transcript else 0
+        )
+        events = [NewEvent(e.key, e.type, await self.resolved(e.data)) for e in input.events]
+        await self.write(input.state, input.first_index, input.transcript, events)
         return count
 
-    async def _turn_start(self, input: RecordInput) -> int:
+    async def turn_start(self, task_id: str, session_id: str) -> int:
         """Where the task's turn starts in its session's transcript: counted once, and kept,
         so a step run again (a worker died before Temporal recorded it) gets the same."""
-        key = f"{input.task_id}/turn-start"
+        key = f"{task_id}/turn-start"
         kept = await self.store.blobs.get(key)
         if kept is None:
-            counted = await self.store.transcripts.count(input.session_id)
+            counted = await self.store.transcripts.count(session_id)
             kept = await self.store.blobs.put_new(key, str(counted))
         return int(kept)
+
+    async def write(
+        self,
+        state: TaskState,
+        first_index: int,
+        transcript: list[Message],
+        events: list[NewEvent] | None = None,
+    ) -> None:
+        """Transcript entries from `first_index`, the state, the events, in this order; the
+        session is released once the state is final."""
+        store = self.store
+        if transcript:
+            await store.transcripts.put(state.session_id, first_index, transcript)
+        await store.tasks.save(await self._whole(state))
+        if events:
+            await store.events.append_all(state.task_id, events)
+        if state.status.terminal:
+            await store.sessions.release(state.session_id, state.task_id)
 
     async def _whole(self, state: TaskState) -> TaskState:
         """The state with its answer whole (the workflow holds a preview of a long one)."""
@@ -82,12 +95,12 @@ class RecordActivities:
         update = {"result": result.model_copy(update={"content": whole, "content_ref": None})}
         return state.model_copy(update=update)
 
-    async def _resolved(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def resolved(self, data: dict[str, Any]) -> dict[str, Any]:
         """Event data with its content whole (`content`, or a final `result`'s): clients
         read the whole answer or tool result."""
         data = dict(data)
         if isinstance(data.get("result"), dict):
-            data["result"] = await self._resolved(data["result"])
+            data["result"] = await self.resolved(data["result"])
         ref = data.pop("content_ref", None)
         if ref is not None:
             data["content"] = await resolve(self.store.blobs, data.get("content") or "", ref)

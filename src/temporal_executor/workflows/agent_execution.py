@@ -22,9 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from ..llm.messages import Message
     from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus, terminal_event
     from .failures import TaskFailed, reraise_cancellation
-    from .inputs import AgentCarry, AgentInput
+    from .inputs import LEGACY_LOOP, AgentCarry, AgentInput
     from .steps import Steps
 
+from .legacy import LegacyLoop
 from .llm_step import LLMStep
 from .tool_step import ToolStep
 
@@ -32,11 +33,12 @@ __all__ = ["AgentExecutionWorkflow"]
 
 
 @workflow.defn(name="AgentExecutionWorkflow")
-class AgentExecutionWorkflow(LLMStep, ToolStep):
+class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
     """The loop. Its steps come from the classes it inherits: the LLM call with fallbacks
     (`LLMStep`, `llm_step.py`), the tool calls (`ToolStep`, `tool_step.py`), and the handlers
     and waits for people (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does
-    (`calls.py`)."""
+    (`calls.py`); the loop of release 0.1.0+254ae33 for the tasks it started (`LegacyLoop`,
+    `legacy.py`)."""
 
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
@@ -74,36 +76,48 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
 
     @workflow.run
     async def run(self, input: AgentInput) -> TaskState:
+        # A task that release 0.1.0+254ae33 started takes that release's steps (legacy.py).
+        start, loop, finish = (
+            (self._start_254ae33, self._loop_254ae33, self._finish_254ae33)
+            if input.loop == LEGACY_LOOP
+            else (self._start, self._loop_in_time, self._finish)
+        )
         try:
             if input.carry is None:
-                await self._start()
-            answer = await self._loop_in_time()
+                await start()
+            answer = await loop()
         except TaskFailed as failed:
-            await self._finish(TaskStatus.FAILED, error=failed.error)
+            await finish(TaskStatus.FAILED, error=failed.error)
             raise ApplicationError(failed.error.message, type=failed.error.code) from None
         except asyncio.CancelledError:
-            await self._finish(TaskStatus.CANCELLED)
+            await finish(TaskStatus.CANCELLED)
             raise
         result = TaskResult(content=answer.content or "", content_ref=answer.content_ref)
-        await self._finish(TaskStatus.COMPLETED, result=result)
+        await finish(TaskStatus.COMPLETED, result=result)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
     async def _start(self) -> None:
-        input = self.input
-        self._steps.publish(
-            EventType.TASK_STARTED,
-            {
-                "session_id": input.session_id,
-                "user_message": input.user_message,
-                **({"message_id": input.user_message_id} if input.user_message_id else {}),
-                "model": input.model.model_dump(mode="json"),
-            },
-        )
+        self._steps.publish(EventType.TASK_STARTED, self._started_data())
         self._stored_messages = await self._record(count_transcript=True)
-        if input.expand_tools:
+        if self.input.expand_tools:
             await self._expand_tools()
-        # A session's system message is its first turn's: later turns continue that conversation.
+        self._turn_messages()
+
+    def _started_data(self) -> dict[str, Any]:
+        """The data of `task.started`."""
+        input = self.input
+        return {
+            "session_id": input.session_id,
+            "user_message": input.user_message,
+            **({"message_id": input.user_message_id} if input.user_message_id else {}),
+            "model": input.model.model_dump(mode="json"),
+        }
+
+    def _turn_messages(self) -> None:
+        """The turn's first messages, for the first LLM call. A session's system message is
+        its first turn's: later turns continue that conversation."""
+        input = self.input
         if input.system_message and self._stored_messages == 0:
             self._unsaved.append(Message(role="system", content=input.system_message))
         self._unsaved.append(
@@ -125,18 +139,21 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
         while True:
             if self._history_is_long():
                 await self._continue_as_new()
-            if self.state.iterations >= self.input.max_iterations:
-                raise TaskFailed(
-                    "max_iterations",
-                    f"no final answer after {self.input.max_iterations} LLM calls "
-                    "(max_iterations reached)",
-                )
+            self._check_iterations()
             message = (await self._invoke_llm()).message
             self._unsaved = [message]
             self._check_budget()  # (the answer that passed it is kept in the transcript)
             if not message.tool_calls:
                 return message
             self._unsaved = await self._run_tools(message)
+
+    def _check_iterations(self) -> None:
+        if self.state.iterations >= self.input.max_iterations:
+            raise TaskFailed(
+                "max_iterations",
+                f"no final answer after {self.input.max_iterations} LLM calls "
+                "(max_iterations reached)",
+            )
 
     def _history_is_long(self) -> bool:
         """Whether to continue as new. A local activity's marker reaches history only when
@@ -150,7 +167,8 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
         return info.is_continue_as_new_suggested() or length + self._markers >= limit
 
     async def _continue_as_new(self) -> NoReturn:
-        """Hand the loop's state to a fresh run: history stays bounded however long the task."""
+        """Hand the loop's state to a fresh run: history stays bounded however long the task.
+        The next run takes this release's loop (that of 0.1.0+254ae33 hands over here too)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         carry = AgentCarry(
             state=self.state,
@@ -160,7 +178,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
             tools=self._tools,
             started=self._started,
         )
-        workflow.continue_as_new(self.input.model_copy(update={"carry": carry}))
+        workflow.continue_as_new(self.input.model_copy(update={"carry": carry, "loop": "current"}))
 
     async def _expand_tools(self) -> None:
         try:
@@ -183,6 +201,17 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
         result: TaskResult | None = None,
         error: TaskError | None = None,
     ) -> None:
+        terminal, data = self._end(status, result, error)
+        # One record: the transcript (the last answer and unsent tool results included) and
+        # the final state are written before the terminal event, so a client that sees it
+        # finds both.
+        self._steps.publish(terminal, data)
+        await self._record(with_transcript=True)
+
+    def _end(
+        self, status: TaskStatus, result: TaskResult | None, error: TaskError | None
+    ) -> tuple[EventType, dict[str, Any]]:
+        """The task's final state; its terminal event and that event's data."""
         self.state.status = status
         self.state.result = result
         self.state.error = error
@@ -196,11 +225,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep):
             data["result"] = result.model_dump()
         if error is not None:
             data["error"] = error.model_dump()
-        # One record: the transcript (the last answer and unsent tool results included) and
-        # the final state are written before the terminal event, so a client that sees it
-        # finds both.
-        self._steps.publish(terminal_event(status), data)
-        await self._record(with_transcript=True)
+        return terminal_event(status), data
 
     async def _record(
         self, *, with_transcript: bool = False, count_transcript: bool = False

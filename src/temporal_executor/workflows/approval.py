@@ -70,6 +70,11 @@ class ToolDecision(_Decided):
         self._check_approval_only(self.approved)
         return self
 
+    def refusal(self) -> str:
+        """The result of the call when it was rejected, for the LLM."""
+        reason = f": {self.reason}" if self.reason else ""
+        return f"The user rejected this tool call{reason}"
+
 
 class ApprovalDecision(_Decided):
     """`approved` decides every pending call; `tool_calls` (by call id) decides calls one by
@@ -128,17 +133,37 @@ class ApprovalDecision(_Decided):
         )
 
 
+def _decision_nested(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 → v2: what was said with the decision stays beside it, the rest is the decision."""
+    if "decision" in data:  # written nested with v1 by builds before this one's v2
+        return data
+    said: dict[str, Any] = {k: data[k] for k in ("message", "message_id", "by") if k in data}
+    decision = {key: value for key, value in data.items() if key not in said and key != "v"}
+    return {**said, "decision": decision}
+
+
 class ApproveInput(Versioned):
     """Argument of the `approve` update and the `decide` signal. `message` is what the user
     said instead of (or with) deciding: the model reads it as a user turn after the tool
     results; `message_id` is the client's id of that message; `by` who decided (the API
     key's name, the A2A caller; `timeout`, `policy` and `session` for decisions the task
-    made itself). The Temporal UI shows all of it on the update."""
+    made itself). The Temporal UI shows all of it on the update.
+
+    Versions: 1, release 0.1.0+254ae33 (the decision at the top level, beside `message`);
+    2, since 0.1.0 (the decision in `decision`)."""
+
+    VERSION = 2
 
     decision: ApprovalDecision
     message: str | None = None
     message_id: str | None = None
     by: str | None = None
+
+    MIGRATIONS = {1: _decision_nested}
+
+    @classmethod
+    def legacy_version(cls, data: dict[str, Any]) -> int:
+        return 2 if "decision" in data else 1
 
     def event(self, pending: list[ToolCall], at: float) -> dict[str, Any]:
         """The data of the `approval.decided` event: the decision, who took it and when,

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from .questions import AnswerInput, answer_result, questions_of
     from .steps import Steps
 
+from .legacy import unsupported
+
 __all__ = ["HumanSteps"]
 
 
@@ -59,7 +61,9 @@ class HumanSteps:
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
             raise to_failure(ConflictError("no tool call is awaiting approval"))
-        if problem := decision.decision.problem(pending.tool_calls):
+        if problem := decision.decision.problem(pending.tool_calls) or unsupported(
+            self.input, decision.decision
+        ):
             raise to_failure(RequestError(problem))
         if problem := decision.decision.argument_problem(pending.tool_calls, pending.parameters):
             raise to_failure(InvalidArgumentsError(problem))
@@ -70,9 +74,11 @@ class HumanSteps:
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
             workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
-        elif problem := decision.decision.problem(
-            pending.tool_calls
-        ) or decision.decision.argument_problem(pending.tool_calls, pending.parameters):
+        elif problem := (
+            decision.decision.problem(pending.tool_calls)
+            or unsupported(self.input, decision.decision)
+            or decision.decision.argument_problem(pending.tool_calls, pending.parameters)
+        ):
             workflow.logger.warning("approval signal ignored: %s", problem)
         else:
             self._decision = decision

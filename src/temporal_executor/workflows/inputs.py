@@ -20,6 +20,7 @@ from ..tasks import WORKFLOW_ID_PREFIX, TaskState, workflow_id
 from ..versioned import Payload, Versioned
 
 __all__ = [
+    "LEGACY_LOOP",
     "WORKFLOW_ID_PREFIX",
     "AgentCarry",
     "AgentInput",
@@ -63,7 +64,7 @@ class TaskPolicies(Payload):
     inline_bytes: int
     max_content_bytes: int
     local_activities: bool
-    # Added in 0.1.0 after tasks were already running (v2 of `AgentInput`): defaults that keep
+    # Added in 0.1.0 after tasks were already running (v3 of `AgentInput`): defaults that keep
     # the old behaviour (no rules; no approval timeout is set on such a task either).
     approval_policy: list[ApprovalRule] = Field(default_factory=list)
     approval_timeout_action: Literal["reject", "approve", "fail"] = "reject"
@@ -88,13 +89,38 @@ class AgentCarry(Payload):
     started: float
 
 
+# The loop of release 0.1.0+254ae33 (`legacy.py`), for the tasks that release started.
+LEGACY_LOOP = "0.1.0+254ae33"
+
+
+def _from_254ae33(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 → v2: 254ae33's flat policies nested as 0.1.0 has them (LLM and tool calls were
+    regular activities then), and the task marked for 254ae33's loop."""
+    flat = data.get("policies") or {}
+    policies = {
+        "timeouts": {
+            "llm": flat["llm_timeout"],
+            "tool": flat["tool_timeout"],
+            "task": flat["task_timeout"],
+            "heartbeat": flat["heartbeat_timeout"],
+        },
+        "retry": {"llm": flat["llm_retry"], "tool": flat["tool_retry"]},
+        "history_limit": flat["history_limit"],
+        "inline_bytes": flat["inline_bytes"],
+        "max_content_bytes": flat["max_content_bytes"],
+        "local_activities": False,
+    }
+    return {**data, "policies": policies, "loop": LEGACY_LOOP}
+
+
 class AgentInput(Versioned):
     """Input of `AgentExecutionWorkflow`: the request with every default resolved.
     `expand_tools` is set when a spec stands for several tools (a whole MCP server).
 
-    Versions: 1, release 0.1.0 before its task time limit; 2, since then."""
+    Versions: 1, release 0.1.0+254ae33 (flat policies: `llm_timeout`, `llm_retry`, …);
+    2, release 0.1.0 before its task time limit; 3, since then (0.1.0+0f4e4ab)."""
 
-    VERSION = 2
+    VERSION = 3
 
     task_id: str
     session_id: str
@@ -112,7 +138,7 @@ class AgentInput(Versioned):
     # server's `executor.timeouts.task`), and tokens in + out over all its LLM calls.
     timeout: float | None = None
     max_total_tokens: int | None = None
-    # Whether the loop runs under a timer for that time limit: not a task of v1, which
+    # Whether the loop runs under a timer for that time limit: not a task of v1 or v2, which
     # started without one (its history has no such timer to replay).
     time_limit_timer: bool = True
     # Seconds a tool call waits for a decision before `approval_timeout_action` (None: until
@@ -120,15 +146,23 @@ class AgentInput(Versioned):
     approval_timeout: float | None = None
     policies: TaskPolicies
     carry: AgentCarry | None = None
+    # Which loop runs this run: this release's, or (a task of v1, until it continues as new)
+    # the steps release 0.1.0+254ae33 took, which its history holds (`legacy.py`).
+    loop: Literal["current", "0.1.0+254ae33"] = "current"
 
-    MIGRATIONS = {1: lambda data: {**data, "time_limit_timer": False}}
+    MIGRATIONS = {
+        1: _from_254ae33,
+        2: lambda data: {**data, "time_limit_timer": False},
+    }
 
     @classmethod
     def legacy_version(cls, data: dict[str, Any]) -> int:
-        # Release 0.1.0 wrote no `v`; its inputs from before the time limit lack the policy
-        # fields that came with it.
+        # Release 0.1.0 wrote no `v`: its policies tell. 254ae33's are flat (`llm_timeout`);
+        # those from before the time limit lack the policy fields that came with it.
         policies = data.get("policies")
-        return 2 if isinstance(policies, dict) and "approval_timeout_action" in policies else 1
+        if not isinstance(policies, dict) or "approval_timeout_action" in policies:
+            return 3
+        return 1 if "llm_timeout" in policies else 2
 
     @property
     def time_limit(self) -> float:

@@ -79,13 +79,17 @@ class LLMStep(ActivityCalls):
                 f"max_total_tokens ({budget})",
             )
 
-    async def _call_llm(self, model: ModelChoice, call_key: str) -> LLMResponse:
+    async def _call_llm(
+        self, model: ModelChoice, call_key: str, *, records: bool = True
+    ) -> LLMResponse:
+        """The call's activity; it writes the answer's events and the task's state when it
+        `records` (not for the loop of 0.1.0+254ae33, which writes them itself)."""
         policies = self.input.policies
         call = LLMCallInput(
             task_id=self.input.task_id,
             conversation=self.input.session_id,
             call_key=call_key,
-            state=self.state,
+            state=self.state if records else None,
             first_index=self._stored_messages,
             new_messages=self._unsaved,
             inline_bytes=policies.inline_bytes,

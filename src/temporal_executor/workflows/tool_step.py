@@ -66,12 +66,14 @@ class ToolStep(HumanSteps, ActivityCalls):
             if call.name not in specs:
                 result = ToolResult.error(call, f"unknown tool {call.name!r}")
             elif verdict is not None and not verdict.approved:
-                result = ToolResult.error(call, _refusal(verdict))
+                result = ToolResult.error(call, verdict.refusal())
             elif call.id in asks:
                 async with asking:  # one question pause at a time, in the LLM's order
                     return await self._ask(call)
             else:
-                return await self._execute_tool(call, specs[call.name])
+                result, written = await self._execute_tool(call, specs[call.name])
+                if written:
+                    return result
             self._publish_result(result)
             return result
 
@@ -109,10 +111,12 @@ class ToolStep(HumanSteps, ActivityCalls):
             self._decided(automatic, decided, automatic=True)
         return verdicts
 
-    async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> ToolResult:
+    async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> tuple[ToolResult, bool]:
+        """The call's result, and whether its activity ran to its end (and so wrote its
+        `tool.result`): a call that failed for good is an error result for the LLM."""
         policies = self.input.policies
         try:
-            return await self._call(
+            result: ToolResult = await self._call(
                 ToolActivities.execute_tool,
                 ToolCallInput(
                     task_id=self.input.task_id,
@@ -123,23 +127,16 @@ class ToolStep(HumanSteps, ActivityCalls):
                 policies.tool(),
                 summary=f"tool {call.name} ({call.id})",
             )
+            return result, True
         except FailureError as exc:
             reraise_cancellation(exc)
-            result = ToolResult.error(call, f"tool failed: {cause(exc)}")
-            self._publish_result(result)
-            return result
+            return ToolResult.error(call, f"tool failed: {cause(exc)}"), False
 
     def _publish_result(self, result: ToolResult) -> None:
         """The `tool.result` of a call that no activity ran to its end (refused, failed, or
         answered by a person; an executed call's activity writes its own), under the same
         key: one result a call, whoever writes."""
         self._steps.publish(EventType.TOOL_RESULT, result.event(), key=result.event_key())
-
-
-def _refusal(verdict: ToolDecision) -> str:
-    """The result of a refused call, for the LLM."""
-    reason = f": {verdict.reason}" if verdict.reason else ""
-    return f"The user rejected this tool call{reason}"
 
 
 def _as_run(call: ToolCall, verdict: ToolDecision | None) -> ToolCall:

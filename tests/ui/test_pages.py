@@ -1,20 +1,27 @@
 """The console's other pages in a real browser: New task from the server's catalog, the Tasks
 list live and filtered, questions answered from the inbox, a dropped event stream resumed,
-and signing in when the server has API keys."""
+signing in when the server has API keys, and the events an earlier release recorded."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
 
+from temporal_executor.store import NewEvent
+from temporal_executor.tasks import TaskState, TaskStatus
 from tests.conftest import Stack, enqueue, fake_requests
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
 from tests.ui.conftest import UI_KEY, screenshot
 from tests.ui.test_console import MODEL, decision, slow_stream
+
+RELEASE_254AE33 = Path(__file__).parents[1] / "replay" / "releases" / "0.1.0+254ae33"
 
 
 async def test_new_task_from_the_catalog(
@@ -192,3 +199,43 @@ async def test_sign_in_with_a_token(secured_console: Stack, page: Any) -> None:
     await expect(page.locator("#login-message")).to_have_text(
         "The server refused your token (401). Sign in again."
     )
+
+
+async def test_decisions_recorded_by_release_0_1_0_254ae33_read_as_they_were(
+    console: Stack, page: Any
+) -> None:
+    """That release's `approval.decided` is the decision as given (`approved`, `tool_calls`),
+    without `calls`: an approval, a rejection and a decision call by call, as its recorded
+    updates were, each read for what it was."""
+    said = {
+        scenario: next(_update_arguments(RELEASE_254AE33 / f"{scenario}.0.json"))
+        for scenario in ("approval", "rejection", "per_call")
+    }
+    asked = {"approval": ["call_1"], "rejection": ["call_2"], "per_call": ["call_5", "call_6"]}
+    events = [("task.started", {"session_id": "ui-old", "user_message": "look it up"})]
+    for scenario, ids in asked.items():
+        calls = [{"id": i, "name": "get_weather", "arguments": {}} for i in ids]
+        events += [
+            ("approval.required", {"tool_calls": calls}),
+            ("approval.decided", said[scenario]),
+        ]
+    events.append(("task.completed", {"usage": {}, "iterations": 3, "result": {"content": "ok"}}))
+    store = console.services.store
+    done = TaskState(task_id="ui-old", session_id="ui-old", status=TaskStatus.COMPLETED)
+    await store.tasks.save(done)
+    await store.events.append_all(
+        "ui-old", [NewEvent(f"wf:{n}", type, data) for n, (type, data) in enumerate(events, 1)]
+    )
+    await page.goto(console.url + "/ui/tasks/ui-old")
+    await expect(page.locator(".turn.note.ok")).to_have_text(["Approved", "Completed"])
+    await expect(page.locator(".turn.note.warn")).to_have_text(
+        ["Rejected: not today", "Decided call by call: one is enough"]
+    )
+
+
+def _update_arguments(path: Path) -> Iterator[dict[str, Any]]:
+    """The arguments of the updates a recorded history holds, decoded."""
+    for event in json.loads(path.read_text())["events"]:
+        if accepted := event.get("workflowExecutionUpdateAcceptedEventAttributes"):
+            payload = accepted["acceptedRequest"]["input"]["args"]["payloads"][0]
+            yield json.loads(base64.b64decode(payload["data"]))

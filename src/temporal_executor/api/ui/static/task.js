@@ -16,6 +16,7 @@ const temporalLink = document.getElementById("temporal-link");
 const toolItems = new Map(); // tool call id → its folded <details>
 let answer = null; // the assistant bubble the current LLM call streams into
 let pendingKey = "";
+let requested = []; // the calls of the last approval.required
 
 function item(kind, ...children) {
   const node = el("li", { class: `turn ${kind}` }, ...children);
@@ -33,6 +34,15 @@ function bubble() {
 
 function note(text, kind = "") {
   item(`note ${kind}`, el("span", { text }));
+}
+
+// What a decision recorded by release 0.1.0+254ae33 said of each call it settled: its
+// `approval.decided` has no `calls`, but `approved` for every call and `tool_calls` by call id.
+function decidedCalls(data) {
+  const perCall = data.tool_calls || {};
+  const all = data.approved == null ? [] : [{ approved: data.approved, reason: data.reason }];
+  if (!requested.length) return [...Object.values(perCall), ...all];
+  return requested.map((call) => perCall[call.id] || all[0] || { approved: false });
 }
 
 const handlers = {
@@ -74,10 +84,11 @@ const handlers = {
       el("pre", { class: "result", text: data.content }));
   },
   "approval.required"(data) {
+    requested = data.tool_calls;
     note(`Waiting for approval: ${data.tool_calls.map((c) => c.name).join(", ")}`, "waiting");
   },
   "approval.decided"(data) {
-    const calls = data.calls || [];
+    const calls = data.calls || decidedCalls(data);
     const approved = calls.every((c) => c.approved);
     const rejected = calls.every((c) => !c.approved);
     const verdict = approved ? "Approved" : rejected ? "Rejected" : "Decided call by call";

@@ -11,10 +11,7 @@ a 503 that says its workflow task is failing.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-from pathlib import Path
-from typing import Any
 
 from temporalio.api.enums.v1 import EventType as HistoryEventType
 
@@ -22,26 +19,9 @@ from temporal_executor.workflows import workflow_id
 from tests.conftest import Stack, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import assert_gap_free, calls_to, types, wait_status
+from tests.replay.record import recorded_input, start_released
 
-RELEASE = Path(__file__).parents[1] / "replay" / "releases" / "0.1.0+254ae33"
-
-
-def recorded_input(scenario: str, **changes: Any) -> dict[str, Any]:
-    """The workflow input 0.1.0+254ae33 wrote for `scenario`, with `changes`."""
-    events = json.loads((RELEASE / f"{scenario}.0.json").read_text())["events"]
-    payload = events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
-    data: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
-    return {**data, **changes}
-
-
-async def start(stack: Stack, input: dict[str, Any]) -> None:
-    """Start the workflow as that release did (its JSON, no memo)."""
-    await stack.services.client.start_workflow(
-        "AgentExecutionWorkflow",
-        input,
-        id=workflow_id(input["task_id"]),
-        task_queue=stack.config.temporal.task_queue,
-    )
+OLD = "0.1.0+254ae33"
 
 
 async def local_activities(stack: Stack, task_id: str) -> list[set[str]]:
@@ -63,14 +43,16 @@ async def local_activities(stack: Stack, task_id: str) -> list[set[str]]:
 async def test_tasks_of_other_releases(stack: Stack, tool_server: FakeServer) -> None:
     """0.1.0+254ae33's tasks run its steps, refuse what it lacked, move on when new; a task
     of a newer release (its input's `v` beyond this code's) cannot progress: 503."""
-    newer = {**recorded_input("approval", task_id="newer-1", session_id="newer-1"), "v": 99}
-    await start(stack, newer)
+    newer = {**recorded_input(OLD, "approval", task_id="newer-1", session_id="newer-1"), "v": 99}
+    await start_released(stack, newer)
     tools = [weather_tool(tool_server)]
-    await start(stack, recorded_input("approval", task_id="old-1", session_id="old-1", tools=tools))
+    await start_released(
+        stack, recorded_input(OLD, "approval", task_id="old-1", session_id="old-1", tools=tools)
+    )
     # Continued as new before its second LLM call: the next run is this release's loop.
-    long = recorded_input("tools", task_id="old-2", session_id="old-2", tools=tools)
+    long = recorded_input(OLD, "tools", task_id="old-2", session_id="old-2", tools=tools)
     long["policies"] = {**long["policies"], "history_limit": 15}
-    await start(stack, long)
+    await start_released(stack, long)
 
     parked = await wait_status(stack, "old-1", "awaiting_approval")
     (call,) = parked["pending_approval"]["tool_calls"]

@@ -12,6 +12,7 @@ commit the new files with the change. Everything runs on 127.0.0.1 and takes abo
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import sys
@@ -30,9 +31,10 @@ from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
 
-__all__ = ["HISTORIES", "SCENARIOS", "main"]
+__all__ = ["HISTORIES", "RELEASES", "SCENARIOS", "main", "recorded_input", "start_released"]
 
 HISTORIES = Path(__file__).parent / "histories"
+RELEASES = Path(__file__).parent / "releases"
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 # Low enough that the continue-as-new scenario's task continues as new (at least once).
 HISTORY_LIMIT = 100
@@ -214,6 +216,40 @@ async def cancel(stack: Stack, fakes: Fakes) -> None:
     (await stack.http.post("/api/v1/tasks/cancel/cancel")).raise_for_status()
 
 
+def recorded_input(release: str, scenario: str, **changes: Any) -> dict[str, Any]:
+    """The workflow input `release` wrote for `scenario` (its first run's), with `changes`."""
+    path = RELEASES / release / f"{scenario}.0.json"
+    started = json.loads(path.read_text(encoding="utf-8"))["events"][0]
+    payload = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    data: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
+    return {**data, **changes}
+
+
+async def start_released(stack: Stack, data: dict[str, Any]) -> None:
+    """Start a task with the workflow input a release wrote, as that release did (its JSON)."""
+    await stack.services.client.start_workflow(
+        "AgentExecutionWorkflow",
+        data,
+        id=workflow_id(data["task_id"]),
+        task_queue=stack.config.temporal.task_queue,
+    )
+
+
+async def legacy_254ae33(stack: Stack, fakes: Fakes) -> None:
+    """A task 0.1.0+254ae33 started (its input): that release's loop parks it, a person
+    approves, and it continues as new into this release's loop before its second LLM call."""
+    task_id = "legacy_254ae33"
+    data = recorded_input("0.1.0+254ae33", "approval", task_id=task_id, session_id=task_id)
+    data["tools"] = [weather_tool(fakes.tools)]
+    data["policies"] = {**data["policies"], "history_limit": 15}
+    await start_released(stack, data)
+    await wait_status(stack, task_id, "awaiting_approval")
+    response = await stack.http.post(
+        f"/api/v1/approve/{workflow_id(task_id)}", json={"approved": True}
+    )
+    response.raise_for_status()
+
+
 # scenario -> (what drives it, the status its task ends in)
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tools": (tools, "completed"),
@@ -230,6 +266,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "time_limit": (time_limit, "failed"),
     "session": (session, "completed"),
     "cancel": (cancel, "cancelled"),
+    "legacy_254ae33": (legacy_254ae33, "completed"),
 }
 
 

@@ -26,9 +26,10 @@ from temporalio.workflow import NondeterminismError
 
 from temporal_executor.workflows import AgentExecutionWorkflow
 from tests.replay.record import HISTORIES, SCENARIOS
+from tests.replay.record import RELEASES as RELEASES_DIR
 
 FILES = sorted(HISTORIES.glob("*.json"))
-RELEASES = sorted((Path(__file__).parent / "releases").glob("*/*.json"))
+RELEASES = sorted(RELEASES_DIR.glob("*/*.json"))
 CLOSED = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
     "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",

@@ -40,7 +40,8 @@ _WHEN = {
     422: "malformed JSON, a wrong type, a missing or unknown field, a parameter out of its "
     "bounds (`invalid_request`; `message` names the field); edited tool arguments that break "
     "the tool's parameter schema (`invalid_arguments`)",
-    503: "Temporal did not answer (`temporal_unavailable`)",
+    503: "Temporal did not answer (`temporal_unavailable`), or the task's workflow cannot make "
+    "progress now (`task_unavailable`: its workflow task fails)",
 }
 AUTH = (401, 403)
 BODY = (413, 415, 422)

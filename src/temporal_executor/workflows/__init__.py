@@ -1,7 +1,8 @@
 """Temporal workflows: deterministic orchestration only. `AgentExecutionWorkflow` is the
-agent loop (`agent_execution.py`, its steps in `llm_step.py`, `tool_step.py`, `human.py`),
-its inputs are in `inputs.py`, its approval contract in `approval.py`, its `ask_user`
-contract in `questions.py`.
+agent loop (`agent_execution.py`, its steps in `llm_step.py`, `tool_step.py`, `human.py`;
+the loop of release 0.1.0+254ae33, for the tasks it started, in `legacy.py`), its inputs are
+in `inputs.py`, its approval contract in `approval.py`, its `ask_user` contract in
+`questions.py`.
 
 The workflow sandbox (the replayer's, or `executor.workflow_sandbox`) imports this package
 with the workflow: the workflow and its steps are imported into it; the contract modules it

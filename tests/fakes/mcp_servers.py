@@ -2,6 +2,7 @@
 
     python -m tests.fakes.mcp_servers stdio               # over stdin/stdout
     python -m tests.fakes.mcp_servers http --port 8765    # streamable HTTP on 127.0.0.1
+    python -m tests.fakes.mcp_servers sse --port 8765     # HTTP+SSE (GET /sse, POST /messages/)
     python -m tests.fakes.mcp_servers garbage             # answers every line with garbage
 
 Tests run it by path with `python -P` (so the sandbox's private working directory needs no
@@ -11,7 +12,8 @@ Tools: `echo`, `add` (structured output), `slow` (records start and end in the f
 `TE_MCP_SLOW_LOG`, one JSON line per call, so overlapping calls can be shown), `crash` (exits
 mid-call), `fail` (an `isError` result), `hog_memory`, `spin_cpu`, `env_dump` (the names in its
 environment), `info` (pid, process group, working directory), `spawn_child` (a grandchild in
-the same process group), `image`, `big_output`.
+the same process group), `image`, `big_output`, `request_headers` (the HTTP headers of the
+call, names lower-case).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import subprocess
 import time
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
 
@@ -126,6 +128,12 @@ def big_output(kib: int) -> str:
     return "y" * (kib * 1024)
 
 
+@server.tool()
+def request_headers(ctx: Context) -> dict[str, str]:
+    """The HTTP headers this call came with, names lower-case (none over stdio)."""
+    return {name.lower(): value for name, value in (ctx.headers or {}).items()}
+
+
 def answer_garbage() -> None:
     """Not a server at all: every line read from stdin gets a line that is not JSON-RPC."""
     import sys
@@ -137,13 +145,15 @@ def answer_garbage() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("transport", choices=["stdio", "http", "garbage"])
+    parser.add_argument("transport", choices=["stdio", "http", "sse", "garbage"])
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
     if args.transport == "garbage":
         answer_garbage()
     elif args.transport == "stdio":
         server.run("stdio")
+    elif args.transport == "sse":
+        server.run("sse", host="127.0.0.1", port=args.port)
     else:
         server.run("streamable-http", host="127.0.0.1", port=args.port)
 

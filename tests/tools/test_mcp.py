@@ -124,6 +124,26 @@ async def test_a_whole_server_expands_to_its_tools_with_schemas(mcp: McpTool) ->
     assert echo.parameters["required"] == ["text"]
 
 
+async def test_a_filter_keeps_the_tools_it_names_under_bare_names(mcp: McpTool) -> None:
+    """As kagent offers an MCP server's tools: only those its `tools` list names, under their
+    own names (no `<spec>_` prefix), in the server's order; a name the server lacks is an
+    error that lists what it has."""
+    config = {"server": "t", "tool_filter": ["add", "echo"], "bare_names": True}
+    filtered = ToolSpec(name="kagent_http_0", type="mcp", config=config)
+    assert mcp.expands(filtered)
+    specs = await mcp.expand(filtered)
+    assert [s.name for s in specs] == ["echo", "add"]
+    assert specs[0].config == {"server": "t", "tool": "echo"}
+    assert specs[0].parameters["required"] == ["text"]
+
+    prefixed = ToolSpec(name="docs", type="mcp", config={"server": "t", "tool_filter": ["add"]})
+    assert [s.name for s in await mcp.expand(prefixed)] == ["docs_add"]
+
+    missing = ToolSpec(name="x", type="mcp", config={"server": "t", "tool_filter": ["nope"]})
+    with pytest.raises(ToolSpecError, match=r"has no tool 'nope' \(it has: echo, add, "):
+        await mcp.expand(missing)
+
+
 async def test_a_named_tool_without_parameters_gets_its_schema(mcp: McpTool) -> None:
     named = spec("add", name="plus")
     assert mcp.expands(named)
@@ -315,17 +335,20 @@ async def test_a_command_that_cannot_start(tmp_path: Path) -> None:
 
 
 class HttpServer:
-    """The test server over streamable HTTP, in its own process (so that it can crash)."""
+    """The test server over streamable HTTP (or HTTP+SSE: `transport="sse"`), in its own
+    process (so that it can crash)."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: str = "http") -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.transport = transport
+        path = "/sse" if transport == "sse" else "/mcp"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = [sys.executable, "-P", SERVER, "http", "--port", str(self.port)]
+        argv = [sys.executable, "-P", SERVER, self.transport, "--port", str(self.port)]
         self.process = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -379,6 +402,34 @@ async def test_streamable_http_list_call_and_reconnect(http_server: HttpServer) 
         await tool.aclose()
 
 
+async def test_http_and_sse_servers_get_their_configured_headers(
+    http_server: HttpServer,
+) -> None:
+    """Configured headers reach the server on every request, over streamable HTTP and over
+    HTTP+SSE (MCP's older transport, which kagent's `sse_tools` use)."""
+    sse_server = HttpServer("sse")
+    sse_server.start()
+    headers = {"X-Team": "docs", "Authorization": "Bearer t0ken"}
+    settings = ToolsConfig(
+        allow_private_hosts=["127.0.0.0/8"],
+        mcp_servers={
+            "web": {"url": http_server.url, "headers": headers},
+            "old": {"transport": "sse", "url": sse_server.url, "headers": headers},
+        },
+    )
+    tool = McpTool(settings)
+    try:
+        for server in ("web", "old"):
+            seen = json.loads(await call(tool, "request_headers", server))
+            assert seen["x-team"] == "docs" and seen["authorization"] == "Bearer t0ken"
+        assert await call(tool, "echo", "old", text="over sse") == "over sse"
+        specs = await tool.expand(spec(None, "old"))
+        assert "old_echo" in {s.name for s in specs}
+    finally:
+        await tool.aclose()
+        sse_server.stop()
+
+
 async def test_the_address_guard_applies_to_mcp_urls(http_server: HttpServer) -> None:
     settings = ToolsConfig(mcp_servers={"web": {"url": http_server.url}})
     tool = McpTool(settings)
@@ -404,6 +455,7 @@ async def test_the_address_guard_applies_to_mcp_urls(http_server: HttpServer) ->
         ({"command": "x", "cwd": "relative"}, "tools.mcp_servers.bad.cwd"),
         ({"command": "x", "shell": True}, "tools.mcp_servers.bad.shell: unknown key"),
         ({"transport": "websocket", "url": "ws://x"}, "tools.mcp_servers.bad.transport"),
+        ({"transport": "sse", "url": "ftp://x/sse"}, "tools.mcp_servers.bad.url"),
         ({"url": "file:///etc/passwd"}, "tools.mcp_servers.bad.url"),
         ({"url": "https://x/mcp", "call_timeout": "never"}, "tools.mcp_servers.bad.call_timeout"),
         ({"url": "https://x/mcp", "headers": {"Host": "y"}}, "tools.mcp_servers.bad.headers"),
@@ -425,6 +477,8 @@ def test_a_bad_server_entry_is_a_config_error_naming_the_key(
         ({"server": "nowhere"}, "unknown MCP server 'nowhere' \\(configured: t\\)"),
         ({"server": "t", "tool": 5}, "config.tool must be"),
         ({"server": "t", "tools": ["echo"]}, "unknown config key 'tools'"),
+        ({"server": "t", "tool": "echo", "bare_names": True}, "apply to a whole server"),
+        ({"server": "t", "tool_filter": [""]}, "config.tool_filter.0 must be"),
     ],
 )
 def test_bad_specs_are_refused_at_submission(config: dict[str, Any], message: str) -> None:

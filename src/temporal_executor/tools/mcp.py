@@ -1,5 +1,5 @@
 """`mcp` tools: the tools of MCP servers declared in `tools.mcp_servers`, through the official
-MCP Python SDK (v2), over stdio or streamable HTTP.
+MCP Python SDK (v2), over stdio, streamable HTTP or HTTP+SSE.
 
 ```json
 {"name": "now", "type": "mcp", "config": {"server": "time", "tool": "get_current_time"}}
@@ -9,9 +9,11 @@ MCP Python SDK (v2), over stdio or streamable HTTP.
 The second form stands for every tool of the server: `expands()` is true and `expand()` lists
 them (tools/list, all pages) as one spec each, named `<spec name>_<MCP tool name>` (characters
 other than `A-Za-z0-9_-` become `_`; names past 64 characters are shortened with a hash),
-with the server's input schema and description. A named tool whose spec leaves `parameters`
-empty expands too, to that one tool with its schema. The workflow runs `expand` in an activity
-before the first LLM call, so it stays deterministic.
+with the server's input schema and description. `"tool_filter": ["a", "b"]` keeps only those
+tools (each must exist); `"bare_names": true` names them `<MCP tool name>` alone, as kagent
+offers them (two servers' tools of one name then clash: the task fails, naming it). A named
+tool whose spec leaves `parameters` empty expands too, to that one tool with its schema. The
+workflow runs `expand` in an activity before the first LLM call, so it stays deterministic.
 
 Results: text parts joined by newlines (a part that is a JSON object or array is compacted),
 `structuredContent` as compact JSON when there is no content, images and audio as
@@ -68,7 +70,7 @@ from ..errors import ToolError, ToolSpecError
 from ..spec import ToolSpec
 from .base import ToolType
 from .guard import AddressGuard
-from .mcp_config import HttpServer, McpConfig, StdioServer, parse_servers
+from .mcp_config import AnyServer, McpConfig, StdioServer, parse_servers
 from .mcp_pool import Connection, SessionPool
 from .output import cap_output, compact_json, maybe_compact_json
 from .schema import is_empty_schema
@@ -102,22 +104,23 @@ class McpTool(ToolType):
 
     def expands(self, spec: ToolSpec) -> bool:
         try:
-            _, tool = self._target(spec)
+            config = self._target(spec)
         except ToolSpecError:
             return False
-        return tool is None or is_empty_schema(spec.parameters)
+        return config.tool is None or is_empty_schema(spec.parameters)
 
     async def expand(self, spec: ToolSpec) -> list[ToolSpec]:
-        server, name = self._target(spec)
+        config = self._target(spec)
+        server, name = config.server, config.tool
         tools = await self._run(server, "tools/list", _list_tools)
         if name is None:
-            return [_spec_for(spec, server, tool) for tool in tools]
-        found = next((tool for tool in tools if tool.name == name), None)
-        if found is None:
-            listed = ", ".join(tool.name for tool in tools) or "none"
-            raise ToolSpecError(
-                f"tool {spec.name!r}: MCP server {server!r} has no tool {name!r} (it has: {listed})"
-            )
+            if config.tool_filter is not None:
+                for wanted in config.tool_filter:
+                    _find(spec, server, tools, wanted)
+                tools = [tool for tool in tools if tool.name in config.tool_filter]
+            prefix = None if config.bare_names else spec.name
+            return [_spec_for(spec, server, tool, prefix) for tool in tools]
+        found = _find(spec, server, tools, name)
         update: dict[str, Any] = {}
         if is_empty_schema(spec.parameters):
             update["parameters"] = _object_schema(found.input_schema)
@@ -127,9 +130,10 @@ class McpTool(ToolType):
 
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
         try:
-            server, name = self._target(spec)
+            config = self._target(spec)
         except ToolSpecError as exc:
             raise ToolError(exc.message) from exc
+        server, name = config.server, config.tool
         if name is None:
             raise ToolError(
                 f"tool {spec.name!r} stands for every tool of MCP server {server!r}: "
@@ -152,15 +156,16 @@ class McpTool(ToolType):
     async def aclose(self) -> None:
         await self._pool.aclose()
 
-    def _target(self, spec: ToolSpec) -> tuple[str, str | None]:
-        """The server and tool a spec names; `ToolSpecError` naming the field otherwise."""
+    def _target(self, spec: ToolSpec) -> McpConfig:
+        """The spec's config, naming a configured server; `ToolSpecError` naming the field
+        otherwise."""
         config: McpConfig = self.parse_config(spec)
         if config.server not in self.servers:
             known = ", ".join(sorted(self.servers)) or "none"
             raise ToolSpecError(
                 f"tool {spec.name!r}: unknown MCP server {config.server!r} (configured: {known})"
             )
-        return config.server, config.tool
+        return config
 
     async def _run(
         self, server: str, what: str, operation: Callable[[Client], Awaitable[_T]]
@@ -222,7 +227,7 @@ def _breaks_session(exc: BaseException) -> bool:
 
 
 def _tool_error(
-    server: str, config: StdioServer | HttpServer, what: str, exc: BaseException, *, opened: bool
+    server: str, config: AnyServer, what: str, exc: BaseException, *, opened: bool
 ) -> ToolError:
     stdio = isinstance(config, StdioServer)
     if not opened:
@@ -303,10 +308,21 @@ def _decoded_size(data: str) -> int:
 # --- expanded specs ------------------------------------------------------------------------
 
 
-def _spec_for(spec: ToolSpec, server: str, tool: Tool) -> ToolSpec:
+def _find(spec: ToolSpec, server: str, tools: list[Tool], name: str) -> Tool:
+    """The server's tool called `name`; `ToolSpecError` listing what it has otherwise."""
+    found = next((tool for tool in tools if tool.name == name), None)
+    if found is None:
+        listed = ", ".join(tool.name for tool in tools) or "none"
+        raise ToolSpecError(
+            f"tool {spec.name!r}: MCP server {server!r} has no tool {name!r} (it has: {listed})"
+        )
+    return found
+
+
+def _spec_for(spec: ToolSpec, server: str, tool: Tool, prefix: str | None) -> ToolSpec:
     try:
         return ToolSpec(
-            name=_tool_name(spec.name, tool.name),
+            name=_tool_name(prefix, tool.name),
             description=_description(tool),
             parameters=_object_schema(tool.input_schema),
             type="mcp",
@@ -319,9 +335,10 @@ def _spec_for(spec: ToolSpec, server: str, tool: Tool) -> ToolSpec:
         ) from None
 
 
-def _tool_name(prefix: str, name: str) -> str:
-    """`<prefix>_<name>`, made to match `models.TOOL_NAME_PATTERN` (providers' rule)."""
-    full = _NAME_CHARS.sub("_", f"{prefix}_{name}")
+def _tool_name(prefix: str | None, name: str) -> str:
+    """`<prefix>_<name>` (`name` alone without a prefix), made to match
+    `spec.TOOL_NAME_PATTERN` (providers' rule)."""
+    full = _NAME_CHARS.sub("_", name if prefix is None else f"{prefix}_{name}")
     if len(full) <= 64:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:8]

@@ -18,6 +18,9 @@ tools:
       transport: streamable_http           # the default when `url` is given
       url: https://mcp.example.com/mcp     # checked by the address guard
       headers: {X-Team: agents}            # secrets: through TEMPORAL_EXECUTOR__TOOLS__…
+    legacy:
+      transport: sse                       # MCP's older HTTP+SSE transport
+      url: https://mcp.example.com/sse     # url, headers: as for streamable_http
 ```
 
 Keep `call_timeout` below `executor.timeouts.tool`, so that a slow tool ends as an error the
@@ -42,13 +45,22 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ..config.duration import Duration
 from ..errors import ConfigError, describe_validation
 from .sandbox import Limits
 
-__all__ = ["HttpServer", "McpConfig", "ServerConfig", "StdioServer", "parse_servers"]
+__all__ = [
+    "AnyServer",
+    "HttpServer",
+    "McpConfig",
+    "ServerConfig",
+    "SseServer",
+    "StdioServer",
+    "parse_servers",
+]
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
@@ -65,7 +77,7 @@ _RESERVED_HEADERS = frozenset(
     }
 )
 _TRANSPORT_ALIASES = {"streamable-http": "streamable_http", "http": "streamable_http"}
-_TRANSPORTS = ("stdio", "streamable_http")
+_TRANSPORTS = ("stdio", "streamable_http", "sse")
 
 
 def _scalar_to_str(value: Any) -> Any:
@@ -114,10 +126,9 @@ class StdioServer(_Server):
         return cwd
 
 
-class HttpServer(_Server):
-    """A server reached over MCP's streamable HTTP transport."""
+class _RemoteServer(_Server):
+    """A server reached over HTTP at `url`, with `headers` on every request."""
 
-    transport: Literal["streamable_http"] = "streamable_http"
     url: str
     headers: dict[str, Text] = Field(default_factory=dict)
 
@@ -145,6 +156,19 @@ class HttpServer(_Server):
         return headers
 
 
+class HttpServer(_RemoteServer):
+    """A server reached over MCP's streamable HTTP transport."""
+
+    transport: Literal["streamable_http"] = "streamable_http"
+
+
+class SseServer(_RemoteServer):
+    """A server reached over MCP's older HTTP+SSE transport (an event stream from `url`,
+    messages POSTed to the endpoint it names, on the same origin)."""
+
+    transport: Literal["sse"] = "sse"
+
+
 def _name_of(what: str, *, optional: bool = False) -> Any:
     def check(value: object) -> object:
         if (value is not None or not optional) and (not isinstance(value, str) or not value):
@@ -156,21 +180,35 @@ def _name_of(what: str, *, optional: bool = False) -> Any:
 
 class McpConfig(BaseModel):
     """An `mcp` tool's `config`: a server of `tools.mcp_servers`, and one of its tools (all of
-    them when none is named)."""
+    them when none is named). For a whole server, `tool_filter` keeps only the tools it names
+    (as kagent's `tools` and ADK's `tool_filter` do), and `bare_names` offers them under their
+    own MCP names instead of `<spec name>_<tool>` (kagent's naming, which its
+    `require_approval` lists use)."""
 
     model_config = ConfigDict(extra="forbid")
 
     server: Annotated[str, _name_of("a server in tools.mcp_servers")]
     tool: Annotated[str | None, _name_of("one of its tools", optional=True)] = None
+    tool_filter: list[Annotated[str, _name_of("one of its tools")]] | None = None
+    bare_names: bool = False
+
+    @model_validator(mode="after")
+    def _whole_server_options(self) -> McpConfig:
+        if self.tool is not None and (self.tool_filter is not None or self.bare_names):
+            raise ValueError(
+                "tool_filter and bare_names apply to a whole server: give them without tool"
+            )
+        return self
 
 
-ServerConfig = Annotated[StdioServer | HttpServer, Field(discriminator="transport")]
-_SERVER = TypeAdapter[StdioServer | HttpServer](ServerConfig)
+AnyServer = StdioServer | HttpServer | SseServer
+ServerConfig = Annotated[AnyServer, Field(discriminator="transport")]
+_SERVER = TypeAdapter[AnyServer](ServerConfig)
 
 
-def parse_servers(raw: dict[str, Any]) -> dict[str, StdioServer | HttpServer]:
+def parse_servers(raw: dict[str, Any]) -> dict[str, AnyServer]:
     """Check every `tools.mcp_servers` entry; a problem is a `ConfigError` naming the key."""
-    servers: dict[str, StdioServer | HttpServer] = {}
+    servers: dict[str, AnyServer] = {}
     for name, entry in raw.items():
         where = f"tools.mcp_servers.{name}"
         if not isinstance(entry, dict):
@@ -184,7 +222,7 @@ def parse_servers(raw: dict[str, Any]) -> dict[str, StdioServer | HttpServer]:
         elif isinstance(transport, str):
             data["transport"] = _TRANSPORT_ALIASES.get(transport, transport)
         if data["transport"] not in _TRANSPORTS:
-            raise ConfigError(f"config: {where}.transport: must be stdio or streamable_http")
+            raise ConfigError(f"config: {where}.transport: must be stdio, streamable_http or sse")
         try:
             servers[name] = _SERVER.validate_python(data)
         except ValidationError as exc:

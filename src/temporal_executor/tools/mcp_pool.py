@@ -12,9 +12,9 @@ one. `kill()` ends a stdio server's whole process group at once (used on a call 
 Each session is owned by a background task from open to close: the SDK's transports and
 sessions are anyio contexts, which must be entered and left in the same task.
 
-Streamable HTTP servers are checked by `AddressGuard` when a session opens, and every request
-of the session goes to the address that was checked (with the real hostname in `Host` and for
-TLS), so a later DNS answer cannot point the session elsewhere.
+HTTP servers (streamable HTTP and HTTP+SSE) are checked by `AddressGuard` when a session
+opens, and every request of the session goes to the address that was checked (with the real
+hostname in `Host` and for TLS), so a later DNS answer cannot point the session elsewhere.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TextIO
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client import Transport
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import Implementation
@@ -43,7 +44,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from .. import __version__
 from ..errors import ToolError
 from .guard import AddressGuard, Resolved
-from .mcp_config import HttpServer, StdioServer
+from .mcp_config import AnyServer, HttpServer, SseServer, StdioServer
 from .sandbox import child_environment, kill_group, launcher_argv, process_alive, read_pid
 
 __all__ = ["Connection", "SessionPool"]
@@ -61,7 +62,7 @@ TransportFactory = Callable[[AsyncExitStack], Awaitable[Transport]]
 class Connection:
     """One open MCP session (and, for stdio, one server process)."""
 
-    def __init__(self, name: str, server: StdioServer | HttpServer) -> None:
+    def __init__(self, name: str, server: AnyServer) -> None:
         self.name = name
         self.server = server
         self.pid: int | None = None
@@ -164,9 +165,7 @@ class Connection:
 class SessionPool:
     """The open sessions of one worker, by server name."""
 
-    def __init__(
-        self, servers: Mapping[str, StdioServer | HttpServer], guard: AddressGuard
-    ) -> None:
+    def __init__(self, servers: Mapping[str, AnyServer], guard: AddressGuard) -> None:
         self._servers = servers
         self._guard = guard
         self._connections: dict[str, Connection] = {}  # the one handed out, per server
@@ -247,7 +246,7 @@ class SessionPool:
 
     def _transport(self, connection: Connection) -> TransportFactory:
         server = connection.server
-        if isinstance(server, HttpServer):
+        if not isinstance(server, StdioServer):
             return self._http_transport(server)
         runtime = self._runtime_dir(connection.name)
         pid_file = runtime / "pid"
@@ -265,17 +264,29 @@ class SessionPool:
 
         return stdio
 
-    def _http_transport(self, server: HttpServer) -> TransportFactory:
+    def _http_transport(self, server: HttpServer | SseServer) -> TransportFactory:
         async def http(stack: AsyncExitStack) -> Transport:
             resolved = await self._guard.resolve(server.url)
-            client = httpx2.AsyncClient(
-                headers=server.headers,
-                transport=_PinnedTransport(resolved),
-                timeout=httpx2.Timeout(server.call_timeout, read=300.0),
-                trust_env=False,
-            )
-            await stack.enter_async_context(client)
-            return streamable_http_client(server.url, http_client=client)
+
+            def client(
+                headers: dict[str, str] | None = None,
+                timeout: httpx2.Timeout | None = None,
+                auth: httpx2.Auth | None = None,
+            ) -> httpx2.AsyncClient:
+                # An event stream may stay quiet for long: reads wait up to 5 minutes (a call
+                # is bounded by `call_timeout` anyway).
+                return httpx2.AsyncClient(
+                    headers={**server.headers, **(headers or {})},
+                    auth=auth,
+                    transport=_PinnedTransport(resolved),
+                    timeout=httpx2.Timeout(server.call_timeout, read=300.0),
+                    trust_env=False,
+                )
+
+            if isinstance(server, SseServer):
+                return sse_client(server.url, httpx_client_factory=client)
+            http_client = await stack.enter_async_context(client())
+            return streamable_http_client(server.url, http_client=http_client)
 
         return http
 

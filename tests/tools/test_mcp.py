@@ -8,8 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -25,8 +23,8 @@ from temporal_executor.llm import ToolCall
 from temporal_executor.tools import ToolRegistry, ToolSpec
 from temporal_executor.tools.mcp import McpTool
 from temporal_executor.tools.sandbox import process_alive
+from tests.fakes.mcp_process import SERVER, McpHttpProcess
 
-SERVER = str(Path(__file__).parents[1] / "fakes" / "mcp_servers.py")
 TIME_SERVER = str(Path(sys.executable).with_name("mcp-server-time"))
 SECRET = "TE_SECRET"
 
@@ -334,46 +332,15 @@ async def test_a_command_that_cannot_start(tmp_path: Path) -> None:
 # --- streamable HTTP -----------------------------------------------------------------------
 
 
-class HttpServer:
-    """The test server over streamable HTTP (or HTTP+SSE: `transport="sse"`), in its own
-    process (so that it can crash)."""
-
-    def __init__(self, transport: str = "http") -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.transport = transport
-        path = "/sse" if transport == "sse" else "/mcp"
-        self.url = f"http://127.0.0.1:{self.port}{path}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [sys.executable, "-P", SERVER, self.transport, "--port", str(self.port)]
-        self.process = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the HTTP MCP server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
-def http_server() -> Iterator[HttpServer]:
-    server = HttpServer()
+def http_server() -> Iterator[McpHttpProcess]:
+    server = McpHttpProcess()
     server.start()
     yield server
     server.stop()
 
 
-async def test_streamable_http_list_call_and_reconnect(http_server: HttpServer) -> None:
+async def test_streamable_http_list_call_and_reconnect(http_server: McpHttpProcess) -> None:
     settings = ToolsConfig(
         allow_private_hosts=["127.0.0.0/8"],
         mcp_servers={"web": {"transport": "streamable_http", "url": http_server.url}},
@@ -403,11 +370,11 @@ async def test_streamable_http_list_call_and_reconnect(http_server: HttpServer) 
 
 
 async def test_http_and_sse_servers_get_their_configured_headers(
-    http_server: HttpServer,
+    http_server: McpHttpProcess,
 ) -> None:
     """Configured headers reach the server on every request, over streamable HTTP and over
     HTTP+SSE (MCP's older transport, which kagent's `sse_tools` use)."""
-    sse_server = HttpServer("sse")
+    sse_server = McpHttpProcess("sse")
     sse_server.start()
     headers = {"X-Team": "docs", "Authorization": "Bearer t0ken"}
     settings = ToolsConfig(
@@ -430,7 +397,7 @@ async def test_http_and_sse_servers_get_their_configured_headers(
         sse_server.stop()
 
 
-async def test_the_address_guard_applies_to_mcp_urls(http_server: HttpServer) -> None:
+async def test_the_address_guard_applies_to_mcp_urls(http_server: McpHttpProcess) -> None:
     settings = ToolsConfig(mcp_servers={"web": {"url": http_server.url}})
     tool = McpTool(settings)
     try:

@@ -180,8 +180,14 @@ async def read_sse(
 
 
 @contextlib.asynccontextmanager
-async def running_stack(data: dict[str, Any], *, worker: bool = True) -> AsyncIterator[Stack]:
-    config = load_config(env={}) if not data else Config.model_validate(data)
+async def running_stack(
+    data: dict[str, Any] | Config, *, worker: bool = True
+) -> AsyncIterator[Stack]:
+    """The service, from a config as a user would write it (`data`) or as loaded."""
+    if isinstance(data, Config):
+        config = data
+    else:
+        config = load_config(env={}) if not data else Config.model_validate(data)
     client = await connect(config)
     async with open_services(config, client=client) as services:
         stop = asyncio.Event()

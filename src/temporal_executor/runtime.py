@@ -86,6 +86,8 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(config: Config, *, client: Client | None = None) -> AsyncIterator[Services]:
+    for level, note in config.notes:
+        logger.log(level, "%s", note)
     providers = ProviderCatalog(config.llm)
     tools = ToolRegistry(config.tools)
     observe_build(build_id(config))

@@ -101,6 +101,7 @@ class A2AConfig(Section):
     url: str | None = None
     version: str | None = None
     documentation_url: str | None = None
+    icon_url: str | None = None
     advertise_v03: bool = False
     jsonrpc_at_root: bool = False
     accept_task_ids: bool = False

@@ -1,4 +1,5 @@
-"""Loading the config: built-in defaults ← YAML file ← environment overrides.
+"""Loading the config: built-in defaults ← YAML file ← environment overrides ← the agent
+kagent defines, when it defines one (`temporal_executor.kagent`).
 
 The file's path comes from the CLI or `TEMPORAL_EXECUTOR_CONFIG`; environment variables
 `TEMPORAL_EXECUTOR__SECTION__KEY[__KEY…]` override any key (list items by index, e.g.
@@ -18,6 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ConfigError, describe_validation
+from ..kagent import apply_kagent
+from .kagent import KagentConfig
 from .providers import DEFAULT_PROVIDER
 from .sections import Config
 
@@ -40,12 +43,29 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         # (An `llm` that is not a mapping is left for validation to name.)
         data["llm"] = {**llm, "providers": [dict(DEFAULT_PROVIDER)]}
     _apply_env_overrides(data, env)
+    notes = _apply_kagent(data, env)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         source = f"config {path}" if path else "config"
         summary, _ = describe_validation(exc, unknown="unknown key")
         raise ConfigError(f"{source}: {summary}") from None
+    config.notes.extend(notes)
+    return config
+
+
+def _apply_kagent(data: dict[str, Any], env: dict[str, str]) -> list[tuple[int, str]]:
+    """kagent's agent definition laid over `data`, per the `kagent` section."""
+    try:
+        settings = KagentConfig.model_validate(data.get("kagent") or {})
+    except ValidationError as exc:
+        summary, _ = describe_validation(
+            exc, field=lambda loc: ".".join(["kagent", *map(str, loc)])
+        )
+        raise ConfigError(f"config: {summary}") from None
+    if not settings.enabled:
+        return []
+    return apply_kagent(data, env, settings.config_path, settings.card_path)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

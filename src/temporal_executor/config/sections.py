@@ -2,7 +2,8 @@
 
 Each key's section, with its defaults, lives in the module of its area and nowhere else:
 `execution.py` (`temporal`, `executor`, `events`), `providers.py` (`llm`, `tools`),
-`server.py` (`server`), `observability.py` (`logging`, `observability`) and `a2a.py` (`a2a`);
+`server.py` (`server`), `observability.py` (`logging`, `observability`), `a2a.py` (`a2a`) and
+`kagent.py` (`kagent`);
 `section.py` is what every section is. The workflow gets its timeouts and retry policies from
 these sections, fixed at submission. Provider and tool settings (`llm.providers[].config`, a
 tool's `config`) are typed by their adapters (`llm/settings.py`, `tools/`). This module's
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from .a2a import A2AConfig, A2AGrpcConfig, A2APushConfig, A2ASkill, DefaultAgent
 from .api_keys import ApiKey, Scope
@@ -29,6 +30,7 @@ from .execution import (
     TemporalConfig,
     Timeouts,
 )
+from .kagent import KagentConfig
 from .observability import LogConfig, ObservabilityConfig
 from .providers import HttpToolConfig, LLMConfig, ProviderConfig, ToolsConfig
 from .section import Section
@@ -48,6 +50,7 @@ __all__ = [
     "EventsConfig",
     "ExecutorConfig",
     "HttpToolConfig",
+    "KagentConfig",
     "LLMConfig",
     "LogConfig",
     "ObservabilityConfig",
@@ -74,7 +77,16 @@ class Config(Section):
     logging: LogConfig = Field(default_factory=LogConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     a2a: A2AConfig = Field(default_factory=A2AConfig)
+    kagent: KagentConfig = Field(default_factory=KagentConfig)
     state_dir: Path | None = None
+    # What loading had to say, for the service to log once it starts: `(level, message)`.
+    _notes: list[tuple[int, str]] = PrivateAttr(default_factory=list)
+
+    @property
+    def notes(self) -> list[tuple[int, str]]:
+        """The lines a service logs when it starts (e.g. what of kagent's agent definition
+        is not honoured)."""
+        return self._notes
 
     def resolved_state_dir(self) -> Path:
         return self.state_dir or default_state_dir()

@@ -62,6 +62,8 @@ def agent_card(config: Config, base_url: str) -> AgentCard:
     )
     if a2a.documentation_url:
         card.documentation_url = a2a.documentation_url
+    if a2a.icon_url:
+        card.icon_url = a2a.icon_url
     versions = [PROTOCOL_VERSION_1_0, *([PROTOCOL_VERSION_0_3] if a2a.advertise_v03 else [])]
     for version in versions:
         card.supported_interfaces.extend(

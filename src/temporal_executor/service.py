@@ -9,6 +9,7 @@ end, and its state is then derived from how it closed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
 from typing import TypeVar
@@ -28,6 +29,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from .errors import (
     ConflictError,
+    RequestError,
     SessionNotFoundError,
     TaskNotFoundError,
     TaskUnavailableError,
@@ -112,6 +114,26 @@ class TaskService:
         if named:  # it may have been running already (USE_EXISTING)
             return await self.get(input.task_id)
         return TaskState(task_id=input.task_id, session_id=input.session_id)
+
+    async def first_task_of(
+        self, session_id: str, message_id: str, task_id: str, fingerprint: str
+    ) -> str:
+        """The task that the message `message_id` of the session started: `task_id` the
+        first time that message is seen, the same task for its replays (a client or gateway
+        sending it again), and a `RequestError` when the id comes back with another request
+        (`fingerprint` tells them apart). The task may not exist yet, if the first attempt
+        was refused (a busy session, say): then starting it is the caller's to do."""
+        # Kept under a key no task id can start with ('~'): a session's deletion removes
+        # its tasks' blobs, and must not remove these with them by accident.
+        key = f"~messages/{session_id}/{message_id}"
+        claim = json.dumps({"task_id": task_id, "fingerprint": fingerprint})
+        first = json.loads(await self.store.blobs.put_new(key, claim))
+        if first["fingerprint"] != fingerprint:
+            raise RequestError(
+                f"message ID {message_id!r} was already used with a different request",
+                details={"message_id": message_id, "task_id": first["task_id"]},
+            )
+        return str(first["task_id"])
 
     async def _claim_session(self, session_id: str, task_id: str) -> None:
         sessions = self.store.sessions

@@ -4,6 +4,7 @@ notifications and the gRPC listener."""
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -93,7 +94,10 @@ class A2AConfig(Section):
     For kagent (see `deploy/kagent/`): `jsonrpc_at_root` also answers JSON-RPC at `POST /`
     (kagent 0.10's controller posts there); `accept_task_ids` lets a message whose `taskId`
     names no task start a new task with that id (kagent's API-v2 gateway assigns task ids
-    itself) instead of failing with task-not-found."""
+    itself) instead of failing with task-not-found; `subscribe_ended_task: task_not_found`
+    answers SubscribeToTask on a task that has ended with TaskNotFound (which kagent's
+    gateway reads as "nothing runs there") instead of UnsupportedOperation (the A2A spec's
+    answer); GetTask still returns the task."""
 
     enabled: bool = True
     name: str = "temporal-executor"
@@ -105,6 +109,9 @@ class A2AConfig(Section):
     advertise_v03: bool = False
     jsonrpc_at_root: bool = False
     accept_task_ids: bool = False
+    subscribe_ended_task: Literal["unsupported_operation", "task_not_found"] = (
+        "unsupported_operation"
+    )
     skills: list[A2ASkill] = Field(default_factory=list)
     default_agent: DefaultAgent = Field(default_factory=DefaultAgent)
     push_notifications: A2APushConfig = Field(default_factory=A2APushConfig)

@@ -11,6 +11,7 @@ on when the caller goes away or this process restarts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -23,6 +24,7 @@ from a2a.utils.errors import (
     ContentTypeNotSupportedError,
     InvalidParamsError,
     TaskNotCancelableError,
+    TaskNotFoundError,
     UnsupportedOperationError,
 )
 from google.protobuf.json_format import MessageToDict
@@ -37,7 +39,7 @@ from ..submission import Submissions
 from .errors import a2a_errors
 from .hitl import answer_from, decision_from, hitl_requested
 from .task_store import ServiceTaskStore
-from .view import TERMINAL, TaskView, ends_stream
+from .view import INTERRUPTED, TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalAgentExecutor"]
 
@@ -102,19 +104,34 @@ class TemporalAgentExecutor(AgentExecutor):
         hitl = hitl_requested(context.call_context)
         if context.current_task is not None:
             current = current or await self.store.view(context.task_id, hitl=hitl)
+            if current.task.history and current.task.history[0].message_id == message.message_id:
+                # The message that started this task, sent again: its replay.
+                with a2a_errors():
+                    await self._first_task(context, current.task.id)
+                current.replay = True
+                return current
             return await self._resume(current, message, _caller_name(context))
         request = self._execute_request(message, context.task_id, context.context_id, context)
-        # Made before the workflow starts: `submitted` is timestamped before `working`.
-        view = TaskView(context.task_id, context.context_id, hitl=hitl)
-        view.add_user_message(request.user_message, request.message_id)
         with a2a_errors():
             input = self.submissions.prepare(request)
+            first = await self._first_task(context, input.task_id)
+            if first != input.task_id:
+                replayed = await self._replayed(first, hitl=hitl)
+                if replayed is not None:
+                    return replayed
+                input = input.model_copy(update={"task_id": first})
+            # Made before the workflow starts: `submitted` is timestamped before `working`.
+            view = TaskView(input.task_id, context.context_id, hitl=hitl)
+            view.add_user_message(request.user_message, request.message_id)
             await self.tasks.submit(input, named=True)
         return view
 
     async def turn(self, view: TaskView) -> AsyncGenerator[A2AEvent]:
         """The events of the task's turn after `view.seq`, up to its end (terminal, or
-        waiting for input); `view` follows along."""
+        waiting for input); `view` follows along. A replayed message whose turn is over has
+        none."""
+        if view.replay and view.state in TERMINAL | INTERRUPTED:
+            return
         async for event in self.relay(view):
             yield event
             if ends_stream(event):
@@ -139,6 +156,27 @@ class TemporalAgentExecutor(AgentExecutor):
                     yield translated
 
     # --- translation ------------------------------------------------------------------------
+
+    async def _first_task(self, context: RequestContext, task_id: str) -> str:
+        """The task this message started in its context: `task_id` the first time it is
+        seen, an earlier task for a replay (kagent's API-v2 gateway dedupes messages by id
+        the same way; the same id with another request is refused: InvalidParams "message ID
+        was already used with a different request"). A message without an id is always new."""
+        message, context_id = context.message, context.context_id
+        if message is None or not message.message_id or context_id is None:
+            return task_id
+        fingerprint = _fingerprint(message, context)
+        return await self.tasks.first_task_of(context_id, message.message_id, task_id, fingerprint)
+
+    async def _replayed(self, task_id: str, *, hitl: bool) -> TaskView | None:
+        """The task a replayed message started, as it stands now; None when it never started
+        (its first attempt was refused: this one starts it)."""
+        try:
+            view = await self.store.view(task_id, hitl=hitl)
+        except TaskNotFoundError:
+            return None
+        view.replay = True
+        return view
 
     async def _resume(self, view: TaskView, message: Message, by: str | None) -> TaskView:
         task_id, state = view.task.id, view.state
@@ -183,6 +221,18 @@ class TemporalAgentExecutor(AgentExecutor):
             )
         except RequestError as exc:
             raise InvalidParamsError(exc.message) from None
+
+
+def _fingerprint(message: Message, context: RequestContext) -> str:
+    """What tells a message's replay from another request under the same message id: the
+    message without its task id (a retry may come with another), and the request's
+    metadata."""
+    unassigned = Message()
+    unassigned.CopyFrom(message)
+    unassigned.task_id = ""
+    digest = hashlib.sha256(unassigned.SerializeToString(deterministic=True))
+    digest.update(json.dumps(context.metadata, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def _struct(message: Message) -> dict[str, Any]:

@@ -63,7 +63,9 @@ CANCEL_WAIT = 10.0  # seconds CancelTask waits for the workflow to confirm
 class TemporalRequestHandler(RequestHandler):
     """A2A calls on `TaskService` tasks: `executor` starts / resumes / cancels and relays,
     `store` reads, `push` keeps webhooks (None: push notifications are off);
-    `accept_task_ids`: a message whose `taskId` names no task starts one with that id."""
+    `accept_task_ids`: a message whose `taskId` names no task starts one with that id;
+    `ended_not_found`: SubscribeToTask on a task that has ended is TaskNotFound (kagent's
+    gateway), not UnsupportedOperation (the spec)."""
 
     def __init__(
         self,
@@ -72,11 +74,13 @@ class TemporalRequestHandler(RequestHandler):
         push: PushNotifier | None,
         *,
         accept_task_ids: bool = False,
+        ended_not_found: bool = False,
     ) -> None:
         self.executor = executor
         self.store = store
         self.push = push
         self.accept_task_ids = accept_task_ids
+        self.ended_not_found = ended_not_found
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -191,9 +195,8 @@ class TemporalRequestHandler(RequestHandler):
     ) -> AsyncGenerator[A2AEvent]:
         view = await self.store.view(params.id, hitl=hitl_requested(context))
         if view.state in TERMINAL:
-            raise UnsupportedOperationError(
-                f"task {params.id!r} has ended: read it with GetTask instead"
-            )
+            error = TaskNotFoundError if self.ended_not_found else UnsupportedOperationError
+            raise error(f"task {params.id!r} has ended: read it with GetTask instead")
         yield view.snapshot()
         with subscribed("a2a"):
             async for event in self.executor.relay(view):

@@ -90,7 +90,11 @@ class A2AServer:
             )
             push = PushNotifier(executor, PushConfigs(tasks.store.blobs), settings, guard)
         self.handler = TemporalRequestHandler(
-            executor, store, push, accept_task_ids=config.a2a.accept_task_ids
+            executor,
+            store,
+            push,
+            accept_task_ids=config.a2a.accept_task_ids,
+            ended_not_found=config.a2a.subscribe_ended_task == "task_not_found",
         )
         self.grpc: GrpcServer | None = None
 

@@ -69,7 +69,8 @@ def ends_stream(event: A2AEvent) -> bool:
 
 class TaskView:
     """The A2A form of one task, as of event `seq`; `hitl` renders approval requests with
-    kagent's extension (for clients that asked for it)."""
+    kagent's extension (for clients that asked for it); `replay`: the answer to a message
+    that had started this task already (sent again), not a new turn."""
 
     def __init__(self, task_id: str, context_id: str, *, hitl: bool) -> None:
         self.task = Task(id=task_id, context_id=context_id)
@@ -77,6 +78,7 @@ class TaskView:
         self.task.status.timestamp.FromDatetime(datetime.now(UTC))
         self.task.metadata.update({"workflowId": workflow_id(task_id)})
         self.hitl = hitl
+        self.replay = False
         self.seq = 0
         self.pending: list[ToolCall] = []
         self.pending_input: PendingInput | None = None

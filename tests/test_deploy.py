@@ -4,6 +4,7 @@ schemas (no Docker daemon or cluster here: they are rendered and validated, not 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -299,6 +300,10 @@ def test_kagent_byo_agent_fits_v0_10(tmp_path: Path) -> None:
     path.write_text(config_map["data"]["config.yaml"])
     config = load_config(path, env=env)
     assert config.server.port == 8080 and config.a2a.jsonrpc_at_root
+    # kagent's /config/config.json for a BYO agent (`compiler.go`): no model, so our agent.
+    byo = {"model": None, "description": agent["spec"]["description"], "instruction": ""}
+    byo_config = load_config(path, env={**env, "KAGENT_CONFIG_JSON": json.dumps(byo)})
+    assert byo_config.a2a.default_agent == config.a2a.default_agent
     assert env["TEMPORAL_EXECUTOR_CONFIG"] == f"{mounts['temporal-executor-config']}/config.yaml"
 
 
@@ -318,7 +323,21 @@ def test_kagent_harness_fits_the_api_v2_runtime_contract() -> None:
     assert config.server.readiness_port == 8081
     assert str(config.resolved_state_dir()) == "/data"
     assert config.a2a.accept_task_ids
+    assert config.a2a.subscribe_ended_task == "task_not_found"
     assert not config.server.api_keys()
+    # What kagent's API-v2 compiler gives the actor (`go/core/v2/translator/compiler.go`):
+    # the AgentTemplate's agent, which is then the one that answers.
+    compiled = ROOT / "tests" / "kagent" / "compiled"
+    kagent = {
+        "KAGENT_CONFIG_JSON": (compiled / "harness.config.json").read_text(),
+        "KAGENT_AGENT_CARD_JSON": (compiled / "harness.card.json").read_text(),
+        "KAGENT_CREDENTIAL_E9221D870F548E96": "Bearer x",
+        "OPENAI_API_KEY": "x",
+    }
+    config = load_config(KAGENT / "api-v2" / "runtime.yaml", env={**env, **kagent})
+    assert config.a2a.default_agent.system_message.startswith("You are the docs assistant.")
+    assert config.a2a.name == "docs_assistant" and "kagent_http_0" in config.tools.mcp_servers
+    assert config.a2a.grpc.port == 80 and str(config.resolved_state_dir()) == "/data"
     dockerfile = (KAGENT / "api-v2" / "Dockerfile").read_text()
     assert "COPY runtime.yaml /etc/temporal-executor/config.yaml" in dockerfile
     assert 'CMD ["dev"]' in dockerfile

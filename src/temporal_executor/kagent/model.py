@@ -67,11 +67,7 @@ def map_model(model: Keys, env: Mapping[str, str], stream: bool) -> MappedModel:
 
 
 def _openai(model: Keys, env: Mapping[str, str]) -> MappedModel:
-    config: dict[str, Any] = {}
-    if base_url := model.text("base_url"):
-        config["base_url"] = base_url
-    if (timeout := model.number("timeout")) is not None:
-        config["timeout"] = timeout
+    config = _endpoint(model)
     if organization := env.get("OPENAI_ORGANIZATION"):
         config["organization"] = organization
     if model.data.get("api_format") in (None, "", "chatCompletions"):
@@ -100,11 +96,7 @@ def _azure(model: Keys, env: Mapping[str, str]) -> MappedModel:
 
 
 def _anthropic(model: Keys, env: Mapping[str, str]) -> MappedModel:
-    config: dict[str, Any] = {}
-    if base_url := model.text("base_url"):
-        config["base_url"] = base_url
-    if (timeout := model.number("timeout")) is not None:
-        config["timeout"] = timeout
+    config = _endpoint(model)
     provider = {"name": "anthropic", "api_key_env": "ANTHROPIC_API_KEY", "config": config}
     return _sampled(model, provider, ("max_tokens",))
 
@@ -151,6 +143,17 @@ def _ollama(model: Keys, env: Mapping[str, str]) -> MappedModel:
                 raise options.error(theirs, f"must be a number (got {text!r})") from None
             mapped.origins[ours] = options.path(theirs)
     return mapped
+
+
+def _endpoint(model: Keys) -> dict[str, Any]:
+    """The provider config for where and how long to call: `base_url` (`""` is unset: Go
+    writes it so) and `timeout` (seconds)."""
+    config: dict[str, Any] = {}
+    if base_url := model.text("base_url"):
+        config["base_url"] = base_url
+    if (timeout := model.number("timeout")) is not None:
+        config["timeout"] = timeout
+    return config
 
 
 def _sampled(

@@ -312,3 +312,23 @@ def test_kagents_files_a_byo_agent_and_turning_it_off(tmp_path: Path) -> None:
 
     off = _load({"kagent": {**paths, "enabled": False}}, {})
     assert off.a2a.default_agent.require_approval is None and off.notes == []
+
+
+def test_the_service_does_not_start_on_a_definition_that_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dev` (as `serve` and `worker`) stops before it starts anything: exit status 2, and
+    the error names kagent's key."""
+    from temporal_executor.cli import main
+
+    bedrock = {"type": "bedrock", "model": "anthropic.claude-3", "region": "us-east-1"}
+    monkeypatch.setenv("KAGENT_CONFIG_JSON", json.dumps(sandbox_config(model=bedrock)))
+    config = tmp_path / "config.yaml"
+    config.write_text("kagent: {config_path: null, card_path: null}\n")
+    assert main(["--config", str(config), "--state-dir", str(tmp_path), "dev"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "error: kagent agent config (KAGENT_CONFIG_JSON): model.type: 'bedrock' has no "
+        "provider in temporal-executor"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]  # no state written

@@ -111,6 +111,9 @@ async def test_the_gateways_rules(
     async with a2a_client(kagent_stack.url, streaming=False, transport=transport) as client:
         running = await send(client, first, return_immediately=True)
         assert running.id == first.task_id and running.status.state not in ENDED
+        # The gateway reads the task after each event it relays: readable from the start.
+        midway = await client.get_task(GetTaskRequest(id=first.task_id))
+        assert midway.context_id == instance and midway.status.state not in ENDED
 
         second = user_message("Me too [no tools]", task_id=gw_id(), context_id=instance)
         with pytest.raises(UnsupportedOperationError, match="runs one task at a time"):

@@ -16,7 +16,7 @@ import pytest
 
 from temporal_executor.api.auth import Authenticator, Caller
 from temporal_executor.config import Config, Scope, load_config
-from temporal_executor.config.api_keys import parse_api_keys
+from temporal_executor.config.api_keys import ALL_SCOPES, parse_api_keys
 from temporal_executor.errors import ConfigError, ForbiddenError, UnauthorizedError
 from tests.conftest import Stack, config_data, read_sse, running_stack, weather_tool
 from tests.fakes.server import FakeServer
@@ -75,6 +75,26 @@ def test_key_entries() -> None:
         parse_api_keys("a:x", "V", {"nobody": [Scope.READ]})
 
 
+def test_key_tenants() -> None:
+    """`server.api_key_tenants` puts named keys in tenants; the rest are in `default`."""
+    keys = parse_api_keys("a:s1,b:s2,s3", "V", {"b": [Scope.ADMIN]}, {"a": "team-a"})
+    assert [(k.name, k.tenant, k.scopes) for k in keys] == [
+        ("a", "team-a", ALL_SCOPES),
+        ("b", "default", frozenset({Scope.ADMIN})),
+        ("key-3", "default", ALL_SCOPES),
+    ]
+    with pytest.raises(ConfigError, match=r"server.api_key_tenants.c: no key of that name"):
+        parse_api_keys("a:x", "V", tenants={"c": "team-c"})
+    env = {"TEMPORAL_EXECUTOR__SERVER__API_KEY_TENANTS__CI": "team-a"}
+    assert load_config(env=env).server.api_key_tenants == {"ci": "team-a"}
+    for tenant in ("team a", "a~b", "a/b", "tasks", "v1", "x" * 65, ""):
+        with pytest.raises(ConfigError, match=r"server.api_key_tenants") as caught:
+            load_config(env={"TEMPORAL_EXECUTOR__SERVER__API_KEY_TENANTS__CI": f"'{tenant}'"})
+        assert "not a tenant name" in caught.value.message, caught.value.message
+    caller = Authenticator(keys).authenticate("Bearer s1")
+    assert caller is not None and (caller.tenant, caller.admin) == ("team-a", False)
+
+
 def test_scopes_in_config_are_checked() -> None:
     env = {"TEMPORAL_EXECUTOR__SERVER__API_KEY_SCOPES__CI": "[read, fly]"}
     with pytest.raises(ConfigError, match=r"server.api_key_scopes.ci.1"):
@@ -87,7 +107,8 @@ def test_authenticator() -> None:
     auth = Authenticator(parse_api_keys(KEYS, "V", {"reader": [Scope.READ]}))
     reader = auth.authenticate("Bearer r-secret-1")
     assert reader == Caller("reader", frozenset({Scope.READ}))
-    assert auth.authenticate(b"bearer  bare-secret-4 ") == Caller("key-4", frozenset(Scope))
+    # A key without configured scopes may do everything in its tenant, not see the others.
+    assert auth.authenticate(b"bearer  bare-secret-4 ") == Caller("key-4", ALL_SCOPES)
     for header in (None, "", "Bearer", "Basic r-secret-1", "Bearer r-secret-", "Bearer x" * 999):
         with pytest.raises(UnauthorizedError):
             auth.authenticate(header)

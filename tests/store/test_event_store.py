@@ -22,6 +22,7 @@ from temporal_executor.store import (
     open_store,
 )
 from temporal_executor.tasks import Event, TaskState, TaskStatus
+from temporal_executor.tenants import scoped
 
 MakeStore = Callable[..., Awaitable[Store]]
 
@@ -289,6 +290,29 @@ async def test_list_tasks_filters_and_pages(store: Store) -> None:
     assert (await store.tasks.find(TaskFilter(session_id="s1")))[0].status == TaskStatus.CANCELLED
     assert await store.tasks.count() == 4
     assert await store.tasks.count(mixed) == 2
+
+
+async def test_tenants_keep_to_their_own(store: Store) -> None:
+    """Tasks of tenants (`tenants.py`: keyed `<tenant>~<id>`) list by tenant, and deleting a
+    default-tenant session whose task is named like a tenant leaves that tenant's blobs."""
+    for tenant, task_id in [("default", "t1"), ("team-a", "t1"), ("team-a", "t2"), ("b", "t1")]:
+        key = scoped(tenant, task_id)
+        await store.tasks.save(TaskState(task_id=key, session_id=key))
+        await store.blobs.put(f"{key}/content", key)
+    await store.tasks.save(TaskState(task_id="team-a", session_id="team-a"))
+    await store.blobs.put("team-a/content", "team-a")
+
+    def ids(states: list[TaskState]) -> list[str]:
+        return [state.task_id for state in states]
+
+    assert ids(await store.tasks.find(TaskFilter(tenant="default"))) == ["t1", "team-a"]
+    assert ids(await store.tasks.find(TaskFilter(tenant="team-a"))) == ["team-a~t1", "team-a~t2"]
+    assert await store.tasks.count(TaskFilter(tenant="team-a", statuses=["running"])) == 2
+    assert ids(await store.tasks.find(TaskFilter(tenant="team"))) == []
+    assert await store.tasks.count() == 5
+    assert await store.sessions.delete("team-a") == 1
+    assert await store.blobs.get("team-a~t1/content") == "team-a~t1"
+    assert await store.blobs.get("team-a/content") is None
 
 
 async def test_list_tasks_last_updated_first(store: Store) -> None:

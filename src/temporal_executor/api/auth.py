@@ -24,6 +24,7 @@ from starlette.types import Scope as AsgiScope
 
 from ..config import ApiKey, Scope
 from ..errors import ForbiddenError, UnauthorizedError
+from ..tenants import DEFAULT_TENANT
 
 __all__ = [
     "CALLER_STATE",
@@ -41,10 +42,16 @@ CALLER_STATE = "caller"  # the key of the request state (and A2A call context st
 @dataclass(frozen=True)
 class Caller:
     """The authenticated caller: the name of the key it used (for audit: who started,
-    approved or cancelled) and what that key may do."""
+    approved or cancelled), what that key may do, and the tenant whose tasks it sees (every
+    tenant's, with the `admin` scope)."""
 
     name: str
     scopes: frozenset[Scope]
+    tenant: str = DEFAULT_TENANT
+
+    @property
+    def admin(self) -> bool:
+        return Scope.ADMIN in self.scopes
 
     def require(self, scope: Scope) -> None:
         """Raise `ForbiddenError` unless this caller's key has `scope`."""
@@ -81,7 +88,7 @@ class Authenticator:
                 found = key
         if found is None:
             raise UnauthorizedError("invalid bearer token")
-        return Caller(found.name, found.scopes)
+        return Caller(found.name, found.scopes, found.tenant)
 
 
 def _digest(secret: bytes) -> bytes:

@@ -1,5 +1,6 @@
 """The API's bearer keys: read from the environment variable `server.api_keys_env` names,
-each with a name (for audit) and the scopes `server.api_key_scopes` gives it.
+each with a name (for audit), the scopes `server.api_key_scopes` gives it and the tenant
+`server.api_key_tenants` puts it in (`default` when none).
 
 The variable holds comma-separated entries, `name:key` or a bare `key` (named `key-1`,
 `key-2`, … by its position in the list, so keys set before names existed keep working):
@@ -16,38 +17,47 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..errors import ConfigError
+from ..tenants import DEFAULT_TENANT
 
-__all__ = ["KEY_NAME_PATTERN", "ApiKey", "Scope", "parse_api_keys"]
+__all__ = ["ALL_SCOPES", "KEY_NAME_PATTERN", "ApiKey", "Scope", "parse_api_keys"]
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class Scope(StrEnum):
-    """What a key may do. A key without configured scopes has them all."""
+    """What a key may do. A key without configured scopes has them all but `admin`."""
 
     READ = "read"  # read tasks, sessions, events; A2A GetTask, ListTasks, SubscribeToTask
     WRITE = "write"  # start, cancel, delete; A2A messages that start a task, push configs
     APPROVE = "approve"  # decide paused tasks: REST approve, A2A messages to a paused task
+    # See every tenant's tasks (with the other scopes: act on them); only when given by name.
+    ADMIN = "admin"
 
 
-ALL_SCOPES = frozenset(Scope)
+# What a key without configured scopes may do: everything within its tenant.
+ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.APPROVE})
 
 
 @dataclass(frozen=True)
 class ApiKey:
-    """One bearer key: its name, its secret (never logged) and its scopes."""
+    """One bearer key: its name, its secret (never logged), its scopes and its tenant."""
 
     name: str
     secret: str = field(repr=False)
     scopes: frozenset[Scope] = ALL_SCOPES
+    tenant: str = DEFAULT_TENANT
 
 
 def parse_api_keys(
-    raw: str, variable: str, scopes: dict[str, list[Scope]] | None = None
+    raw: str,
+    variable: str,
+    scopes: dict[str, list[Scope]] | None = None,
+    tenants: dict[str, str] | None = None,
 ) -> list[ApiKey]:
     """The keys of `raw` (the value of the environment variable `variable`); a malformed
-    entry, a name given twice or a scoped name without a key is a `ConfigError`."""
-    scopes = scopes or {}
+    entry, a name given twice, or a scoped or tenanted name without a key is a
+    `ConfigError`."""
+    scopes, tenants = scopes or {}, tenants or {}
     keys: list[ApiKey] = []
     entries = [entry.strip() for entry in raw.split(",")]
     for position, entry in enumerate((e for e in entries if e), start=1):
@@ -63,12 +73,18 @@ def parse_api_keys(
             raise ConfigError(f"environment variable {variable}: key name {name!r} is used twice")
         granted = scopes.get(name)
         keys.append(
-            ApiKey(name, secret.strip(), ALL_SCOPES if granted is None else frozenset(granted))
+            ApiKey(
+                name,
+                secret.strip(),
+                ALL_SCOPES if granted is None else frozenset(granted),
+                tenants.get(name, DEFAULT_TENANT),
+            )
         )
-    unknown = sorted(set(scopes) - {k.name for k in keys})
-    if keys and unknown:
-        raise ConfigError(
-            f"server.api_key_scopes.{unknown[0]}: no key of that name in {variable} "
-            f"(its keys: {', '.join(k.name for k in keys)})"
-        )
+    for setting, named in (("api_key_scopes", scopes), ("api_key_tenants", tenants)):
+        unknown = sorted(set(named) - {k.name for k in keys})
+        if keys and unknown:
+            raise ConfigError(
+                f"server.{setting}.{unknown[0]}: no key of that name in {variable} "
+                f"(its keys: {', '.join(k.name for k in keys)})"
+            )
     return keys

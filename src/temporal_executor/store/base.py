@@ -22,6 +22,7 @@ from typing import Any
 from ..llm.messages import Message
 from ..observability import observe_appended
 from ..tasks import Event, TaskState
+from ..tenants import split
 from .appends import AppendPlan, NewEvent
 from .followers import FollowedLog
 
@@ -137,12 +138,18 @@ class Blobs(ABC):
 
 @dataclass(frozen=True)
 class TaskFilter:
-    """Which stored tasks: of one session, in one of `statuses`, changed after `updated_after`
-    (a Unix time: saved, or given a workflow event other than a token delta); None for any."""
+    """Which stored tasks: of one tenant (`tenants.py`: by their keys), of one session, in one
+    of `statuses`, changed after `updated_after` (a Unix time: saved, or given a workflow
+    event other than a token delta); None for any."""
 
     session_id: str | None = None
     statuses: list[str] | None = None
     updated_after: float | None = None
+    tenant: str | None = None
+
+    def owned(self, task_id: str) -> bool:
+        """Whether the task with this key is of the tenant asked for (any, when None)."""
+        return self.tenant is None or split(task_id)[0] == self.tenant
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ class _Tasks(base.TaskRecords):
             state
             for state in self.data.tasks.values()  # dicts keep insertion order: oldest first
             if where.session_id in (None, state.session_id)
+            and where.owned(state.task_id)
             and (where.statuses is None or state.status in where.statuses)
             and (where.updated_after is None or changed(state.task_id) > where.updated_after)
         ]

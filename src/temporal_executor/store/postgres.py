@@ -17,22 +17,29 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
+from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
 
 __all__ = ["open_postgres_store"]
 
-# $1 session, $2 statuses, $3 updated after; each NULL for "any".
+# $1 session, $2 statuses, $3 updated after, $4 the tenant's key prefix (`tenants.py`; ''
+# for the default tenant, whose keys hold no separator); each NULL for "any".
 _TASK_FILTER = (
     "($1::text IS NULL OR session_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))"
     " AND ($3::double precision IS NULL OR updated > $3 OR task_id IN"
     " (SELECT task_id FROM te_events WHERE stream IS NULL AND time > $3))"
+    f" AND ($4::text IS NULL OR CASE WHEN $4 = '' THEN strpos(task_id, '{SEPARATOR}') = 0"
+    " ELSE left(task_id, length($4)) = $4 END)"
 )
 
 
-def _task_filter(where: base.TaskFilter) -> tuple[str | None, list[str] | None, float | None]:
+def _task_filter(
+    where: base.TaskFilter,
+) -> tuple[str | None, list[str] | None, float | None, str | None]:
     statuses = None if where.statuses is None else [str(s) for s in where.statuses]
-    return where.session_id, statuses, where.updated_after
+    prefix = None if where.tenant is None else key_prefix(where.tenant) or ""
+    return where.session_id, statuses, where.updated_after, prefix
 
 
 def _event(task_id: str, row: Any) -> Event:
@@ -204,7 +211,7 @@ class _Tasks(base.TaskRecords):
     async def _page(self, page: base.TaskPage) -> list[TaskState]:
         order = "updated DESC, task_id DESC" if page.recent_first else "created, task_id"
         rows = await self.db.fetch(
-            f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order} LIMIT $4 OFFSET $5",
+            f"SELECT state FROM te_tasks WHERE {_TASK_FILTER} ORDER BY {order} LIMIT $5 OFFSET $6",
             *_task_filter(page.where),
             page.limit,
             page.offset,

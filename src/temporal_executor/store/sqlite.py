@@ -18,6 +18,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
+from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .sqlite_db import Database
 
@@ -26,6 +27,15 @@ __all__ = ["open_sqlite_store"]
 
 def _task_filter(where: base.TaskFilter) -> tuple[str, list[Any]]:
     conditions, parameters = ["1 = 1"], list[Any]()
+    if where.tenant is not None:
+        # By the key (`tenants.py`): the default tenant's hold no separator, the others'
+        # start with "<tenant><separator>" (compared as bytes, whatever LIKE's case rules).
+        prefix = key_prefix(where.tenant)
+        if prefix is None:
+            conditions.append(f"instr(task_id, '{SEPARATOR}') = 0")
+        else:
+            conditions.append("substr(task_id, 1, ?) = ?")
+            parameters += [len(prefix), prefix]
     if where.session_id is not None:
         conditions.append("session_id = ?")
         parameters.append(where.session_id)

@@ -12,7 +12,8 @@ ExecutorError                          code                     HTTP  retried by
 ├── UnauthorizedError                  unauthorized              401   -
 ├── ForbiddenError                     forbidden                 403   -
 ├── TaskNotFoundError                  task_not_found            404   -
-│   └── SessionNotFoundError           session_not_found         404   -
+│   ├── SessionNotFoundError           session_not_found         404   -
+│   └── TenantNotFoundError            tenant_not_found          404   -
 ├── ConflictError                      conflict                  409   no
 ├── ProviderError                      llm_error                 502   when `retryable`
 │   └── ModelUnavailableError          model_unavailable         502   no
@@ -56,6 +57,7 @@ __all__ = [
     "SupersededError",
     "TaskNotFoundError",
     "TaskUnavailableError",
+    "TenantNotFoundError",
     "ToolError",
     "ToolSpecError",
     "TranscriptError",
@@ -164,6 +166,13 @@ class SessionNotFoundError(TaskNotFoundError):
     """No session has that id."""
 
     code = "session_not_found"
+
+
+class TenantNotFoundError(TaskNotFoundError):
+    """The call names a tenant its key may not act in: as for another tenant's task, a 404
+    that does not say whether that tenant exists."""
+
+    code = "tenant_not_found"
 
 
 class ConflictError(ExecutorError):

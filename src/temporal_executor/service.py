@@ -1,6 +1,9 @@
 """Tasks as the API sees them: start, read, follow, approve, cancel — on top of Temporal and
 the store. The REST routes and the A2A server both go through here, so both behave alike.
 
+Ids here are keys (`tenants.py`: a task's id with its tenant, as Temporal and the store know
+it); `tenant_tasks.py` shows the service to one caller, in the ids of its tenant.
+
 Where a task's state comes from: its workflow records it at every step (`record`), so the
 stored record is current. Temporal is asked only whether a task whose record has not ended is
 still running: a workflow terminated from the Temporal UI, or timed out, never recorded its
@@ -40,6 +43,7 @@ from .llm.messages import Message, Usage
 from .payloads import resolve_messages
 from .store import Store, TaskFilter
 from .tasks import Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
+from .tenants import split
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
 
@@ -143,13 +147,15 @@ class TaskService:
         state = await self._existing(holder)
         if state is not None and not state.status.terminal:
             raise ConflictError(
-                f"session {session_id!r} has a task that has not ended ({holder!r}, "
-                f"{state.status.value}); a session runs one task at a time",
-                details={"session_id": session_id, "task_id": holder},
+                f"session {_shown(session_id)!r} has a task that has not ended "
+                f"({_shown(holder)!r}, {state.status.value}); a session runs one task at a time",
+                details={"session_id": _shown(session_id), "task_id": _shown(holder)},
             )
         # The holder ended without releasing the session (e.g. terminated from the UI).
         if await sessions.claim(session_id, task_id, replace=holder) is not None:
-            raise ConflictError(f"session {session_id!r} was claimed by another task just now")
+            raise ConflictError(
+                f"session {_shown(session_id)!r} was claimed by another task just now"
+            )
 
     async def _with_session_approvals(self, input: AgentInput) -> AgentInput:
         """`input` with the tools a person approved for the session in its earlier turns."""
@@ -192,7 +198,7 @@ class TaskService:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
             if stored is None:
-                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
+                raise TaskNotFoundError(f"no task with id {_shown(task_id)!r}") from None
             return stored, False  # gone from Temporal (retention): the record is all there is
         if description.status == WorkflowExecutionStatus.RUNNING:
             if stored is not None:
@@ -232,9 +238,11 @@ class TaskService:
         *,
         updated_after: float | None = None,
         recent_first: bool = False,
+        tenant: str | None = None,
     ) -> list[TaskState]:
-        """A page of the tasks that match: oldest first, or the last updated first."""
-        where = _filter(session_id, statuses, updated_after)
+        """A page of the tasks that match (of `tenant`; None: of every tenant): oldest
+        first, or the last updated first."""
+        where = _filter(session_id, statuses, updated_after, tenant)
         return await self.store.tasks.find(
             where, recent_first=recent_first, limit=limit, offset=offset
         )
@@ -245,8 +253,9 @@ class TaskService:
         statuses: Collection[TaskStatus] | None = None,
         *,
         updated_after: float | None = None,
+        tenant: str | None = None,
     ) -> int:
-        return await self.store.tasks.count(_filter(session_id, statuses, updated_after))
+        return await self.store.tasks.count(_filter(session_id, statuses, updated_after, tenant))
 
     async def pending_calls(
         self,
@@ -254,12 +263,14 @@ class TaskService:
         tool: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        *,
+        tenant: str | None = None,
     ) -> list[PendingCall]:
-        """A page of the tool calls waiting for a decision, across tasks, newest first (from
-        the store's records of parked tasks; Temporal is not asked)."""
-        parked = await self.store.tasks.find(
-            _filter(session_id, [TaskStatus.AWAITING_APPROVAL], None), limit=1_000_000
-        )
+        """A page of the tool calls waiting for a decision, across tasks (of `tenant`; None:
+        of every tenant), newest first (from the store's records of parked tasks; Temporal
+        is not asked)."""
+        where = _filter(session_id, [TaskStatus.AWAITING_APPROVAL], None, tenant)
+        parked = await self.store.tasks.find(where, limit=1_000_000)
         calls = [c for t in parked for c in t.pending_calls() if tool in (None, c.tool_name)]
         calls.sort(key=lambda c: (-(c.requested_at or 0.0), c.task_id, c.tool_call_id))
         return calls[offset : offset + limit]
@@ -268,7 +279,7 @@ class TaskService:
         """The session's tasks (its turns), its whole transcript and its summed usage."""
         tasks = await self.store.tasks.find(TaskFilter(session_id=session_id), limit=1_000_000)
         if not tasks:
-            raise SessionNotFoundError(f"no session with id {session_id!r}")
+            raise SessionNotFoundError(f"no session with id {_shown(session_id)!r}")
         usage = sum((t.usage for t in tasks), Usage())
         stored = await self.store.transcripts.get(session_id)
         return tasks, await resolve_messages(self.store.blobs, stored), usage
@@ -278,7 +289,8 @@ class TaskService:
         for task in tasks:
             if not (await self.get(task.task_id)).status.terminal:
                 raise ConflictError(
-                    f"session {session_id!r} has a running task ({task.task_id!r}); cancel it first"
+                    f"session {_shown(session_id)!r} has a running task "
+                    f"({_shown(task.task_id)!r}); cancel it first"
                 )
         await self.store.sessions.delete(session_id)
 
@@ -289,6 +301,13 @@ class TaskService:
             yield event
             if event.terminal:
                 return
+
+    async def written(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """The task's events after `after` as the store has them, without following."""
+        while found := await self.store.events.read(task_id, after):
+            for event in found:
+                yield event
+            after = found[-1].seq
 
     async def log(self, task_id: str, batch: int = 1000) -> list[Event]:
         """The task's whole event log as it stands."""
@@ -362,7 +381,7 @@ class TaskService:
     async def cancel(self, task_id: str) -> TaskState:
         state = await self.get(task_id)
         if state.status.terminal:
-            raise ConflictError(f"task {task_id!r} already ended {state.status.value}")
+            raise ConflictError(f"task {_shown(task_id)!r} already ended {state.status.value}")
         try:
             await self._handle(task_id).cancel()
         except RPCError as exc:
@@ -376,18 +395,18 @@ class TaskService:
     async def _raise_not_found_or_closed(self, task_id: str, exc: RPCError) -> None:
         if exc.status == RPCStatusCode.NOT_FOUND:
             if await self.store.tasks.get(task_id) is None:
-                raise TaskNotFoundError(f"no task with id {task_id!r}") from None
-            raise ConflictError(f"task {task_id!r} has already ended") from None
+                raise TaskNotFoundError(f"no task with id {_shown(task_id)!r}") from None
+            raise ConflictError(f"task {_shown(task_id)!r} has already ended") from None
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             # Temporal says so of a closed workflow, and of a running one whose workflow task
             # is failing ("Workflow Task in failed state"): which one, the workflow tells.
             description = await self._handle(task_id).describe()
             if description.status == WorkflowExecutionStatus.RUNNING:
                 raise TaskUnavailableError(
-                    f"the workflow of task {task_id!r} cannot make progress right now: its "
-                    "workflow task is failing; see the worker's logs"
+                    f"the workflow of task {_shown(task_id)!r} cannot make progress right now: "
+                    "its workflow task is failing; see the worker's logs"
                 ) from None
-            raise ConflictError(f"task {task_id!r} has already ended") from None
+            raise ConflictError(f"task {_shown(task_id)!r} has already ended") from None
 
 
 async def _session(description: WorkflowExecutionDescription, task_id: str) -> str:
@@ -396,7 +415,15 @@ async def _session(description: WorkflowExecutionDescription, task_id: str) -> s
 
 
 def _filter(
-    session_id: str | None, statuses: Collection[TaskStatus] | None, updated_after: float | None
+    session_id: str | None,
+    statuses: Collection[TaskStatus] | None,
+    updated_after: float | None,
+    tenant: str | None,
 ) -> TaskFilter:
     values = None if statuses is None else [status.value for status in statuses]
-    return TaskFilter(session_id=session_id, statuses=values, updated_after=updated_after)
+    return TaskFilter(session_id, values, updated_after, tenant)
+
+
+def _shown(key: str) -> str:
+    """A task's or session's id as its tenant knows it (messages name no other tenant's)."""
+    return split(key)[1]

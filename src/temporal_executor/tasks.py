@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .llm.messages import ToolCall, Usage
+from .tenants import DEFAULT_TENANT
 from .versioned import Payload
 
 __all__ = [
@@ -81,7 +82,8 @@ class PendingApproval(Payload):
 
 
 class PendingCall(BaseModel):
-    """One tool call waiting for a decision, as the approvals inbox lists it."""
+    """One tool call waiting for a decision, as the approvals inbox lists it (`tenant`: whose
+    task it is; its ids are that tenant's)."""
 
     task_id: str
     session_id: str
@@ -91,6 +93,7 @@ class PendingCall(BaseModel):
     parameters: dict[str, Any] | None = None  # the tool's JSON Schema
     requested_at: float | None = None
     expires_at: float | None = None
+    tenant: str = DEFAULT_TENANT
 
 
 class Question(Payload):

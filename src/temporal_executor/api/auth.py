@@ -5,6 +5,8 @@ metadata value (gRPC) and gives the `Caller` whose key it carries, `None` when a
 or raises `UnauthorizedError` (401). `Caller.require(scope)` raises `ForbiddenError` (403)
 when the key lacks the scope. Tokens are compared in constant time against every key (their
 SHA-256 digests, so neither a key's length nor which key matched shows in the timing).
+`tenancy_of(caller, named)` is the tenant a call acts in (`tenants.py`): its key's; the one
+it names, for an `admin` key or with auth off.
 
 Request handlers get the caller in one way: the `CallerDep` dependency (REST routes), or
 `caller_of(context)` (A2A handlers, from the `ServerCallContext`); both read what the
@@ -23,8 +25,8 @@ from fastapi import Depends, Request
 from starlette.types import Scope as AsgiScope
 
 from ..config import ApiKey, Scope
-from ..errors import ForbiddenError, UnauthorizedError
-from ..tenants import DEFAULT_TENANT
+from ..errors import ForbiddenError, TenantNotFoundError, UnauthorizedError
+from ..tenants import DEFAULT_TENANT, Tenancy, valid_tenant
 
 __all__ = [
     "CALLER_STATE",
@@ -34,6 +36,7 @@ __all__ = [
     "caller_from_scope",
     "caller_of",
     "requires",
+    "tenancy_of",
 ]
 
 CALLER_STATE = "caller"  # the key of the request state (and A2A call context state)
@@ -125,3 +128,19 @@ def caller_of(context: Any) -> Caller | None:
     state: dict[str, Any] = getattr(context, "state", None) or {}
     caller: Caller | None = state.get(CALLER_STATE)
     return caller
+
+
+def tenancy_of(caller: Caller | None, named: str | None) -> Tenancy:
+    """What a call of `caller` that names the tenant `named` (None or "": none) may see.
+
+    A key acts in its own tenant: naming another is a `TenantNotFoundError` (404, as for
+    another tenant's task). An `admin` key, or anyone with auth off, acts in the tenant it
+    names (`default` when none), and its listings span every tenant while it names none."""
+    named = named or None
+    if named is not None and not valid_tenant(named):
+        raise TenantNotFoundError(f"no tenant {named[:64]!r}")
+    if caller is None or caller.admin:
+        return Tenancy(named or DEFAULT_TENANT, everyone=named is None)
+    if named is not None and named != caller.tenant:
+        raise TenantNotFoundError(f"key {caller.name!r} may not act in tenant {named!r}")
+    return Tenancy(caller.tenant)

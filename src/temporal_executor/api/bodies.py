@@ -19,6 +19,7 @@ from ..spec import (
     json_bounds_problem,
 )
 from ..tasks import PendingCall, TaskState
+from ..tenants import DEFAULT_TENANT
 from ..workflows.approval import ApprovalDecision, ToolDecision
 
 __all__ = [
@@ -194,10 +195,12 @@ def bounded_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 class TaskBody(TaskState):
-    """`GET /api/v1/tasks/{id}` (and `?wait=true`): the task's state, and its workflow in the
-    Temporal UI when the UI's address is known (`temporal.ui_url`, set by `dev`)."""
+    """`GET /api/v1/tasks/{id}` (and `?wait=true`): the task's state, its workflow in the
+    Temporal UI when the UI's address is known (`temporal.ui_url`, set by `dev`), and the
+    tenant it belongs to."""
 
     temporal_ui_url: str | None = None
+    tenant: str = DEFAULT_TENANT
 
 
 class Session(BaseModel):
@@ -219,7 +222,7 @@ class TaskReadout(TaskBody):
 class TaskPage(BaseModel):
     """`GET /api/v1/tasks`: one page of tasks, oldest first."""
 
-    tasks: list[TaskState]
+    tasks: list[TaskBody]
     next_offset: int | None = None
 
 

@@ -33,7 +33,8 @@ _WHEN = {
     "`provider_not_configured`, `invalid_tool`)",
     401: "auth is on and the bearer token is missing or unknown (`unauthorized`)",
     403: "the key lacks the scope this call needs (`forbidden`; `details.scope` names it)",
-    404: "no such task or session (`task_not_found`, `session_not_found`)",
+    404: "no such task or session (`task_not_found`, `session_not_found`): none of the "
+    "caller's tenant; or `X-Tenant` names a tenant the key may not act in (`tenant_not_found`)",
     409: "the task or session is not in a state that allows this (`conflict`)",
     413: "the body is over `server.max_body_bytes` (`body_too_large`)",
     415: "the body is not sent as JSON (`unsupported_media_type`)",

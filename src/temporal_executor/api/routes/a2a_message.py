@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from ...config import Scope
 from ..auth import CallerDep, requires
 from ..bodies import A2AMessageBody, execute_request
-from .deps import Deps
+from .deps import Deps, TasksDep
 from .tasks import SUBMITTED, submit
 
 __all__ = ["router"]
@@ -27,6 +27,7 @@ router = APIRouter(tags=["a2a"])
 async def a2a_message(
     body: A2AMessageBody,
     api: Deps,
+    tasks: TasksDep,
     caller: CallerDep,
     response: Response,
     wait: Annotated[bool, Query()] = False,
@@ -40,4 +41,4 @@ async def a2a_message(
         session_id=body.session_id,
         user_message="\n".join(part.text for part in body.content),
     )
-    return await submit(api, request, wait, response, caller)
+    return await submit(api, tasks, request, wait, response, caller)

@@ -15,7 +15,7 @@ from ..auth import CallerDep, requires
 from ..bodies import AnswerRequest, ApprovalPage, ApprovalRequest
 from ..openapi import BODY, AnswerAccepted, ApprovalAccepted, errors
 from ..params import TaskIdPath, WorkflowIdPath
-from .deps import Deps, audit
+from .deps import TasksDep, audit
 
 __all__ = ["router"]
 
@@ -27,17 +27,18 @@ router = APIRouter()
     response_model=ApprovalPage,
     tags=["approvals"],
     dependencies=[requires(Scope.READ)],
-    responses=errors(422),
+    responses=errors(404, 422),
 )
 async def list_approvals(
-    api: Deps,
+    tasks: TasksDep,
     session_id: Annotated[str | None, Query(max_length=128)] = None,
     tool: Annotated[str | None, Query(max_length=128, description="tool name")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ApprovalPage:
-    """Every tool call waiting for a decision, across tasks, newest first; paged."""
-    calls = await api.tasks.pending_calls(session_id, tool, limit + 1, offset)
+    """Every tool call waiting for a decision, across the tenant's tasks (every tenant's, for
+    an `admin` key without `X-Tenant`), newest first; paged."""
+    calls = await tasks.pending_calls(session_id, tool, limit + 1, offset)
     more = len(calls) > limit
     return ApprovalPage(approvals=calls[:limit], next_offset=offset + limit if more else None)
 
@@ -49,15 +50,15 @@ async def list_approvals(
     responses={200: {"model": ApprovalAccepted}, **errors(400, 404, 409, *BODY, 503)},
 )
 async def approve(
-    workflow_id: WorkflowIdPath, body: ApprovalRequest, api: Deps, caller: CallerDep
+    workflow_id: WorkflowIdPath, body: ApprovalRequest, tasks: TasksDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Approve or reject the tool calls the task is waiting on (409 when none is)."""
     task_id = task_id_of(workflow_id)
     if task_id is None:
         raise TaskNotFoundError(f"no task with workflow id {workflow_id!r}")
     by = caller.name if caller is not None else None  # the audit's who: the key's name
-    await api.tasks.approve(task_id, ApproveInput(decision=body, by=by))
-    audit(caller, "tool calls decided:", task_id)
+    await tasks.approve(task_id, ApproveInput(decision=body, by=by))
+    audit(caller, "tool calls decided:", tasks.key(task_id))
     return {"task_id": task_id, "workflow_id": workflow_id, **body.model_dump(exclude_unset=True)}
 
 
@@ -68,10 +69,10 @@ async def approve(
     responses={200: {"model": AnswerAccepted}, **errors(400, 404, 409, *BODY, 503)},
 )
 async def answer(
-    task_id: TaskIdPath, body: AnswerRequest, api: Deps, caller: CallerDep
+    task_id: TaskIdPath, body: AnswerRequest, tasks: TasksDep, caller: CallerDep
 ) -> dict[str, Any]:
     """Answer the questions the task asks (`ask_user`): 409 when none is pending, 400 when
     the answers do not fit them (one list per question)."""
-    await api.tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
-    audit(caller, "questions answered:", task_id)
+    await tasks.answer(task_id, AnswerInput(answers=body.answers, id=body.id))
+    audit(caller, "questions answered:", tasks.key(task_id))
     return {"task_id": task_id, "workflow_id": workflow_id(task_id), **body.model_dump()}

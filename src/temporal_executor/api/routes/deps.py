@@ -1,6 +1,7 @@
 """What every route uses: `Api` (the task service, the request checks and the few server
 settings routes use, set on the app by `create_app`), the `Deps` dependency that hands it to a
-route, and the audit line of a caller's write."""
+route, `TasksDep` (the tasks as the caller sees them: its tenant's, `tenant_tasks.py`), and
+the audit line of a caller's write."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from ...config import DefaultAgent
 from ...service import TaskService
 from ...tasks import TaskState, workflow_id
-from ..auth import Caller
+from ...tenant_tasks import TenantTasks
+from ...tenants import DEFAULT_TENANT, TENANT_PATTERN, scoped
+from ..auth import Caller, CallerDep, tenancy_of
 from ..bodies import TaskBody
 from ..submission import Submissions
 
-__all__ = ["Api", "Deps", "audit", "logger"]
+__all__ = ["TENANT_HEADER", "Api", "Deps", "TasksDep", "audit", "logger"]
+
+TENANT_HEADER = "X-Tenant"
 
 # One logger for every route's lines (audits, a metrics scrape's trouble): the package's,
 # `temporal_executor.api.routes`.
@@ -38,15 +43,19 @@ class Api:
     ui_url: str | None = None
     namespace: str = "default"
 
-    def ui_link(self, task_id: str) -> str | None:
-        """The task's workflow in the Temporal UI (its latest run), when the UI is known."""
+    def ui_link(self, task_id: str, tenant: str = DEFAULT_TENANT) -> str | None:
+        """The workflow of `tenant`'s task in the Temporal UI (its latest run), when the UI
+        is known."""
         if self.ui_url is None:
             return None
-        namespace, workflow = quote(self.namespace, safe=""), quote(workflow_id(task_id), safe="")
+        namespace = quote(self.namespace, safe="")
+        workflow = quote(workflow_id(scoped(tenant, task_id)), safe="")
         return f"{self.ui_url}/namespaces/{namespace}/workflows/{workflow}"
 
-    def body(self, state: TaskState) -> TaskBody:
-        return TaskBody(**dict(state), temporal_ui_url=self.ui_link(state.task_id))
+    def body(self, state: TaskState, tenant: str) -> TaskBody:
+        """`tenant`'s task `state` as the API shows it."""
+        link = self.ui_link(state.task_id, tenant)
+        return TaskBody(**dict(state), temporal_ui_url=link, tenant=tenant)
 
 
 def _api(request: Request) -> Api:
@@ -55,6 +64,28 @@ def _api(request: Request) -> Api:
 
 
 Deps = Annotated[Api, Depends(_api)]
+
+
+def _tenant_tasks(
+    api: Deps,
+    caller: CallerDep,
+    tenant: Annotated[
+        str | None,
+        Header(
+            alias=TENANT_HEADER,
+            pattern=TENANT_PATTERN,
+            max_length=64,
+            description="the tenant to act in: only an `admin` key (or anyone, with auth off) "
+            "may name one but its own; without it, an `admin` key's listings show every "
+            "tenant",
+        ),
+    ] = None,
+) -> TenantTasks:
+    return TenantTasks(api.tasks, tenancy_of(caller, tenant))
+
+
+TasksDep = Annotated[TenantTasks, Depends(_tenant_tasks)]
+"""A route's tasks, as its caller sees them (a 404 for an `X-Tenant` the key may not name)."""
 
 
 def audit(caller: Caller | None, action: str, task_or_session: str) -> None:

@@ -9,7 +9,7 @@ from ..auth import CallerDep, requires
 from ..bodies import Session
 from ..openapi import errors
 from ..params import SessionIdPath
-from .deps import Deps, audit
+from .deps import TasksDep, audit
 
 __all__ = ["router"]
 
@@ -22,10 +22,10 @@ router = APIRouter(tags=["sessions"])
     dependencies=[requires(Scope.READ)],
     responses=errors(404, 422),
 )
-async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
+async def get_session(session_id: SessionIdPath, tasks: TasksDep) -> Session:
     """The session's turns (its tasks), its transcript and its summed token usage."""
-    tasks, messages, usage = await api.tasks.session(session_id)
-    return Session(session_id=session_id, tasks=tasks, messages=messages, usage=usage)
+    turns, messages, usage = await tasks.session(session_id)
+    return Session(session_id=session_id, tasks=turns, messages=messages, usage=usage)
 
 
 @router.delete(
@@ -34,8 +34,8 @@ async def get_session(session_id: SessionIdPath, api: Deps) -> Session:
     dependencies=[requires(Scope.WRITE)],
     responses=errors(404, 409, 422, 503),
 )
-async def delete_session(session_id: SessionIdPath, api: Deps, caller: CallerDep) -> Response:
+async def delete_session(session_id: SessionIdPath, tasks: TasksDep, caller: CallerDep) -> Response:
     """Delete the session's tasks, events and transcript (409 while a task runs)."""
-    await api.tasks.delete_session(session_id)
-    audit(caller, "session deleted:", session_id)
+    await tasks.delete_session(session_id)
+    audit(caller, "session deleted:", tasks.key(session_id))
     return Response(status_code=204)

@@ -3,15 +3,14 @@ cancel it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from ...config import Scope
-from ...service import TaskService
-from ...tasks import Event, TaskState, workflow_id
+from ...tasks import TaskState, workflow_id
+from ...tenant_tasks import TenantTasks
 from ..auth import Caller, CallerDep, requires
 from ..bodies import ExecuteRequest, TaskPage, TaskReadout
 from ..openapi import BODY, SSE_EVENT, Accepted, CancelAccepted, errors
@@ -25,7 +24,7 @@ from ..params import (
     TaskIdPath,
 )
 from ..sse import sse_stream
-from .deps import Api, Deps, audit
+from .deps import Api, Deps, TasksDep, audit
 
 __all__ = ["SUBMITTED", "router", "submit"]
 
@@ -35,31 +34,39 @@ router = APIRouter(tags=["tasks"])
 SUBMITTED: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "the task started (or exists already)"},
     200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
-    **errors(400, 409, *BODY, 503),
+    **errors(400, 404, 409, *BODY, 503),
 }
 
 
 async def submit(
-    api: Api, body: ExecuteRequest, wait: bool, response: Response, caller: Caller | None
+    api: Api,
+    tasks: TenantTasks,
+    body: ExecuteRequest,
+    wait: bool,
+    response: Response,
+    caller: Caller | None,
 ) -> Any:
-    """Start the task `body` asks for; with `wait`, answer once it ends or pauses."""
+    """Start the task `body` asks for, in the caller's tenant; with `wait`, answer once it
+    ends or pauses."""
     input = api.submissions.prepare(body)
-    state = await api.tasks.submit(input, named=body.task_id is not None)
-    audit(caller, "task submitted:", state.task_id)
+    state = await tasks.submit(input, named=body.task_id is not None)
+    audit(caller, "task submitted:", tasks.key(state.task_id))
     if wait:
         response.status_code = 200
-        return api.body(await api.tasks.wait(state.task_id, state))
+        return api.body(await tasks.wait(state.task_id, state), tasks.tenant)
     response.status_code = 202
-    return _accepted(api, state)
+    return _accepted(api, state, tasks.tenant)
 
 
-def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
+def _accepted(api: Api, state: TaskState, tenant: str) -> dict[str, Any]:
+    # `workflow_id` is the name the approve route takes (`agent-execution-<task id>`, in
+    # the caller's tenant); `temporal_ui_url` links the workflow under its Temporal id.
     return {
         "task_id": state.task_id,
         "workflow_id": workflow_id(state.task_id),
         "session_id": state.session_id,
         "status": state.status,
-        "temporal_ui_url": api.ui_link(state.task_id),
+        "temporal_ui_url": api.ui_link(state.task_id, tenant),
     }
 
 
@@ -72,22 +79,24 @@ def _accepted(api: Api, state: TaskState) -> dict[str, Any]:
 async def execute(
     body: ExecuteRequest,
     api: Deps,
+    tasks: TasksDep,
     caller: CallerDep,
     response: Response,
     wait: Annotated[bool, Query(description="wait until the task ends or awaits approval")] = False,
 ) -> Any:
     """Start a task (or return the existing one with the same `task_id`)."""
-    return await submit(api, body, wait, response, caller)
+    return await submit(api, tasks, body, wait, response, caller)
 
 
 @router.get(
     "/api/v1/tasks",
     response_model=TaskPage,
     dependencies=[requires(Scope.READ)],
-    responses=errors(422),
+    responses=errors(404, 422),
 )
 async def list_tasks(
     api: Deps,
+    tasks: TasksDep,
     session_id: SessionFilter = None,
     status: StatusFilter = None,
     limit: Limit = 50,
@@ -97,13 +106,14 @@ async def list_tasks(
         Query(description="oldest first (default), or the most recently updated first"),
     ] = "oldest",
 ) -> TaskPage:
-    """Tasks, oldest first (or `order=recent`: last updated first), optionally of one session
-    and/or in one status; paged."""
+    """The tenant's tasks (every tenant's, for an `admin` key without `X-Tenant`), oldest
+    first (or `order=recent`: last updated first), optionally of one session and/or in one
+    status; paged."""
     statuses = None if status is None else [status]
     recent = order == "recent"
-    tasks = await api.tasks.list_tasks(session_id, statuses, limit + 1, offset, recent_first=recent)
-    more = len(tasks) > limit
-    return TaskPage(tasks=tasks[:limit], next_offset=offset + limit if more else None)
+    found = await tasks.list_tasks(session_id, statuses, limit + 1, offset, recent_first=recent)
+    page = [api.body(task.state, task.tenant) for task in found[:limit]]
+    return TaskPage(tasks=page, next_offset=offset + limit if len(found) > limit else None)
 
 
 @router.get(
@@ -112,14 +122,16 @@ async def list_tasks(
     dependencies=[requires(Scope.READ)],
     responses=errors(404, 422, 503),
 )
-async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskReadout:
+async def get_task(
+    task_id: TaskIdPath, api: Deps, tasks: TasksDep, response: Response
+) -> TaskReadout:
     """The task. While Temporal cannot be reached, a task that has not ended is answered from
     the event store with `"stale": true` (and the header `X-Task-Stale: true`): its last
     recorded state, which the workflow may already have moved past."""
-    state, stale = await api.tasks.read(task_id)
+    state, stale = await tasks.read(task_id)
     if stale:
         response.headers["X-Task-Stale"] = "true"
-    return TaskReadout(**dict(api.body(state)), stale=stale)
+    return TaskReadout(**dict(api.body(state, tasks.tenant)), stale=stale)
 
 
 @router.get(
@@ -137,11 +149,11 @@ async def get_task(task_id: TaskIdPath, api: Deps, response: Response) -> TaskRe
 async def task_events(
     task_id: TaskIdPath,
     api: Deps,
+    tasks: TasksDep,
     after: After = None,
     last_event_id: LastEventId = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `id` is the seq, `event` the type; ends after the terminal event."""
-    tasks = api.tasks
     state = await tasks.get(task_id)
     if after is None:
         after = int(last_event_id) if last_event_id else 0
@@ -152,20 +164,12 @@ async def task_events(
     # A task that has ended writes nothing more: its log past `after`, then the end (following
     # it, a resume past the terminal event would wait a heartbeat before closing).
     if state.status.terminal:
-        events = _written(tasks, task_id, after)
+        events = tasks.written(task_id, after)
     else:
         events = tasks.events(task_id, after)
     stream = sse_stream(events, heartbeat=api.sse_heartbeat, ended=ended)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-
-
-async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterator[Event]:
-    """The task's events after `after` as the store has them, without following."""
-    while found := await tasks.store.events.read(task_id, after):
-        for event in found:
-            yield event
-        after = found[-1].seq
 
 
 @router.post(
@@ -174,7 +178,7 @@ async def _written(tasks: TaskService, task_id: str, after: int) -> AsyncIterato
     dependencies=[requires(Scope.WRITE)],
     responses={202: {"model": CancelAccepted}, **errors(404, 409, 422, 503)},
 )
-async def cancel(task_id: TaskIdPath, api: Deps, caller: CallerDep) -> dict[str, Any]:
-    await api.tasks.cancel(task_id)
-    audit(caller, "task cancelled:", task_id)
+async def cancel(task_id: TaskIdPath, tasks: TasksDep, caller: CallerDep) -> dict[str, Any]:
+    await tasks.cancel(task_id)
+    audit(caller, "task cancelled:", tasks.key(task_id))
     return {"task_id": task_id, "workflow_id": workflow_id(task_id), "cancel_requested": True}

@@ -1,0 +1,188 @@
+"""Tasks as one caller sees them: `TaskService` through the caller's `Tenancy`.
+
+Everything the REST routes and the A2A server do to tasks goes through here. Ids in are the
+caller's (`t1`), turned into keys (`team-a~t1`, `tenants.py`) before the service sees them;
+ids out — a state's task and session, an event's task and `task.started`'s session, a pending
+call's — are turned back. A task of another tenant is then simply not there: its key is not
+the one asked for, so every read, stream, decision and cancel of it is a 404, and a listing
+shows only the caller's tenant (every tenant's, each labelled, for `Tenancy.everyone`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+
+from .llm.messages import Message, Usage
+from .service import TaskService
+from .tasks import Event, PendingCall, TaskState, TaskStatus
+from .tenants import Tenancy, scoped, split
+from .workflows import AgentInput, AnswerInput, ApproveInput
+
+__all__ = ["OwnedTask", "TenantTasks"]
+
+
+@dataclass(frozen=True)
+class OwnedTask:
+    """A listed task, with the tenant it belongs to (its ids are that tenant's)."""
+
+    tenant: str
+    state: TaskState
+
+
+class TenantTasks:
+    """`service`'s tasks, as a caller with `tenancy` sees them."""
+
+    def __init__(self, service: TaskService, tenancy: Tenancy) -> None:
+        self.service = service
+        self.tenancy = tenancy
+
+    @property
+    def tenant(self) -> str:
+        """The tenant this caller acts in."""
+        return self.tenancy.tenant
+
+    def key(self, name: str) -> str:
+        """The key of this tenant's task or session `name`."""
+        return scoped(self.tenant, name)
+
+    # --- start and read ------------------------------------------------------------------
+
+    async def submit(self, input: AgentInput, *, named: bool) -> TaskState:
+        keyed = {"task_id": self.key(input.task_id), "session_id": self.key(input.session_id)}
+        return _local(await self.service.submit(input.model_copy(update=keyed), named=named))
+
+    async def get(self, task_id: str) -> TaskState:
+        return _local(await self.service.get(self.key(task_id)))
+
+    async def read(self, task_id: str) -> tuple[TaskState, bool]:
+        state, stale = await self.service.read(self.key(task_id))
+        return _local(state), stale
+
+    async def list_tasks(
+        self,
+        session_id: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        updated_after: float | None = None,
+        recent_first: bool = False,
+    ) -> list[OwnedTask]:
+        """A page of the tasks this caller may list (`TaskService.list_tasks`)."""
+        states = await self.service.list_tasks(
+            self._session(session_id),
+            statuses,
+            limit,
+            offset,
+            updated_after=updated_after,
+            recent_first=recent_first,
+            tenant=self._listed(session_id),
+        )
+        return [OwnedTask(split(state.task_id)[0], _local(state)) for state in states]
+
+    async def count_tasks(
+        self,
+        session_id: str | None = None,
+        statuses: Collection[TaskStatus] | None = None,
+        *,
+        updated_after: float | None = None,
+    ) -> int:
+        return await self.service.count_tasks(
+            self._session(session_id),
+            statuses,
+            updated_after=updated_after,
+            tenant=self._listed(session_id),
+        )
+
+    async def pending_calls(
+        self,
+        session_id: str | None = None,
+        tool: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[PendingCall]:
+        """A page of the tool calls waiting for a decision (`TaskService.pending_calls`),
+        each with its tenant."""
+        calls = await self.service.pending_calls(
+            self._session(session_id), tool, limit, offset, tenant=self._listed(session_id)
+        )
+        return [
+            call.model_copy(
+                update={
+                    "tenant": split(call.task_id)[0],
+                    "task_id": split(call.task_id)[1],
+                    "session_id": split(call.session_id)[1],
+                }
+            )
+            for call in calls
+        ]
+
+    async def session(self, session_id: str) -> tuple[list[TaskState], list[Message], Usage]:
+        tasks, messages, usage = await self.service.session(self.key(session_id))
+        return [_local(task) for task in tasks], messages, usage
+
+    async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """`TaskService.events`: live, up to the terminal event."""
+        async for event in self.service.events(self.key(task_id), after):
+            yield _local_event(event)
+
+    async def written(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """`TaskService.written`: as the store has them, without following."""
+        async for event in self.service.written(self.key(task_id), after):
+            yield _local_event(event)
+
+    async def log(self, task_id: str) -> list[Event]:
+        return [_local_event(event) for event in await self.service.log(self.key(task_id))]
+
+    async def wait(self, task_id: str, state: TaskState | None = None) -> TaskState:
+        """`TaskService.wait` (`state`: the task as this caller saw it just now)."""
+        keyed = None if state is None else _keyed(state, self.tenant)
+        return _local(await self.service.wait(self.key(task_id), keyed))
+
+    # --- act -----------------------------------------------------------------------------
+
+    async def approve(self, task_id: str, decision: ApproveInput) -> TaskState:
+        return _local(await self.service.approve(self.key(task_id), decision))
+
+    async def answer(self, task_id: str, answer: AnswerInput) -> TaskState:
+        return _local(await self.service.answer(self.key(task_id), answer))
+
+    async def cancel(self, task_id: str) -> TaskState:
+        return _local(await self.service.cancel(self.key(task_id)))
+
+    async def delete_session(self, session_id: str) -> None:
+        await self.service.delete_session(self.key(session_id))
+
+    # --- ids -----------------------------------------------------------------------------
+
+    def _session(self, session_id: str | None) -> str | None:
+        return None if session_id is None else self.key(session_id)
+
+    def _listed(self, session_id: str | None) -> str | None:
+        # A session is one tenant's: naming one lists that tenant's tasks, even for everyone.
+        return self.tenant if session_id is not None else self.tenancy.listed
+
+
+def _local(state: TaskState) -> TaskState:
+    """`state` with its ids as its tenant knows them."""
+    task_id, session_id = split(state.task_id)[1], split(state.session_id)[1]
+    if (task_id, session_id) == (state.task_id, state.session_id):
+        return state  # a default-tenant task: nothing to change
+    return state.model_copy(update={"task_id": task_id, "session_id": session_id})
+
+
+def _keyed(state: TaskState, tenant: str) -> TaskState:
+    task_id, session_id = scoped(tenant, state.task_id), scoped(tenant, state.session_id)
+    return state.model_copy(update={"task_id": task_id, "session_id": session_id})
+
+
+def _local_event(event: Event) -> Event:
+    """`event` with its ids as its tenant knows them (`task.started` names the session)."""
+    updates: dict[str, object] = {}
+    if (task_id := split(event.task_id)[1]) != event.task_id:
+        updates["task_id"] = task_id
+    session = event.data.get("session_id")
+    if isinstance(session, str) and (local := split(session)[1]) != session:
+        updates["data"] = {**event.data, "session_id": local}
+    return event.model_copy(update=updates) if updates else event

@@ -52,6 +52,15 @@ class TenantTasks:
         keyed = {"task_id": self.key(input.task_id), "session_id": self.key(input.session_id)}
         return _local(await self.service.submit(input.model_copy(update=keyed), named=named))
 
+    async def first_task_of(
+        self, session_id: str, message_id: str, task_id: str, fingerprint: str
+    ) -> str:
+        """`TaskService.first_task_of`, in this tenant's sessions."""
+        key = await self.service.first_task_of(
+            self.key(session_id), message_id, self.key(task_id), fingerprint
+        )
+        return split(key)[1]
+
     async def get(self, task_id: str) -> TaskState:
         return _local(await self.service.get(self.key(task_id)))
 

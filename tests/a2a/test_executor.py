@@ -17,6 +17,8 @@ from temporal_executor.api.a2a.executor import TemporalAgentExecutor
 from temporal_executor.api.a2a.task_store import ServiceTaskStore
 from temporal_executor.api.a2a.view import TaskView
 from temporal_executor.tasks import Event
+from temporal_executor.tenant_tasks import TenantTasks
+from temporal_executor.tenants import Tenancy
 from tests.a2a.conftest import send_request, user_message
 from tests.conftest import Stack
 
@@ -32,8 +34,9 @@ class Collected(EventQueue):
 def executor_of(stack: Stack) -> TemporalAgentExecutor:
     services = stack.services
     default_agent = stack.config.a2a.default_agent
-    store = ServiceTaskStore(services.tasks)
-    return TemporalAgentExecutor(services.tasks, services.submissions, default_agent, store)
+    tasks = TenantTasks(services.tasks, Tenancy())
+    store = ServiceTaskStore(tasks)
+    return TemporalAgentExecutor(tasks, services.submissions, default_agent, store)
 
 
 def states(events: list[A2AEvent]) -> list[TaskState]:

@@ -31,7 +31,7 @@ from google.protobuf.json_format import MessageToDict
 
 from ...config import DefaultAgent
 from ...errors import RequestError
-from ...service import TaskService
+from ...tenant_tasks import TenantTasks
 from ...workflows import ApproveInput
 from ..auth import caller_of
 from ..bodies import MAX_PARTS, ExecuteRequest, bounded_metadata, execute_request
@@ -53,7 +53,7 @@ _FIELD_NAMES = {
 
 
 class TemporalAgentExecutor(AgentExecutor):
-    """Starts or resumes a task's workflow and relays its events.
+    """Starts or resumes a task's workflow and relays its events, in one tenant (`tasks`).
 
     Lifecycle, as the SDK's `AgentExecutor` contract has it: `execute` enqueues the task as
     it stood when the message arrived (`submitted` for a new one), then its events, and
@@ -62,7 +62,7 @@ class TemporalAgentExecutor(AgentExecutor):
 
     def __init__(
         self,
-        tasks: TaskService,
+        tasks: TenantTasks,
         submissions: Submissions,
         default_agent: DefaultAgent,
         store: ServiceTaskStore,

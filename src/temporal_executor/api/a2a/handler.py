@@ -8,6 +8,9 @@ durable event log (`TaskView`), so GetTask, ListTasks, streams, resubscription a
 notifications agree, and all of them work on a task started before a restart. The SDK's
 routes still do the protocol work: JSON-RPC (1.0 names, 0.3 names through its compat
 adapter), HTTP+JSON, SSE, error objects.
+
+Every call acts in one tenant (`tenancy.py`): the parts it uses are that tenant's, so a task
+of another tenant is not found.
 """
 
 from __future__ import annotations
@@ -49,10 +52,9 @@ from a2a.utils.task import apply_history_length, validate_history_length
 
 from ...observability import subscribed
 from ..bodies import ID_PATTERN
-from .executor import TemporalAgentExecutor
 from .hitl import hitl_requested
 from .push import PushNotifier
-from .task_store import ServiceTaskStore
+from .tenancy import A2ATenants, TenantA2A
 from .view import TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalRequestHandler"]
@@ -61,23 +63,21 @@ CANCEL_WAIT = 10.0  # seconds CancelTask waits for the workflow to confirm
 
 
 class TemporalRequestHandler(RequestHandler):
-    """A2A calls on `TaskService` tasks: `executor` starts / resumes / cancels and relays,
-    `store` reads, `push` keeps webhooks (None: push notifications are off);
-    `accept_task_ids`: a message whose `taskId` names no task starts one with that id;
-    `ended_not_found`: SubscribeToTask on a task that has ended is TaskNotFound (kagent's
-    gateway), not UnsupportedOperation (the spec)."""
+    """A2A calls on `TaskService` tasks, each in its tenant (`tenants.acting`): the tenant's
+    executor starts / resumes / cancels and relays, its store reads; `push` keeps webhooks
+    (None: push notifications are off); `accept_task_ids`: a message whose `taskId` names no
+    task starts one with that id; `ended_not_found`: SubscribeToTask on a task that has ended
+    is TaskNotFound (kagent's gateway), not UnsupportedOperation (the spec)."""
 
     def __init__(
         self,
-        executor: TemporalAgentExecutor,
-        store: ServiceTaskStore,
+        tenants: A2ATenants,
         push: PushNotifier | None,
         *,
         accept_task_ids: bool = False,
         ended_not_found: bool = False,
     ) -> None:
-        self.executor = executor
-        self.store = store
+        self.tenants = tenants
         self.push = push
         self.accept_task_ids = accept_task_ids
         self.ended_not_found = ended_not_found
@@ -88,9 +88,10 @@ class TemporalRequestHandler(RequestHandler):
     async def on_message_send(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> Task | Message:
-        view = await self._start(params, context)
+        a2a = self.tenants.acting(context, params)
+        view = await self._start(a2a, params, context)
         if not params.configuration.return_immediately:
-            events = self.executor.turn(view)
+            events = a2a.executor.turn(view)
             try:
                 async for _ in events:
                     pass  # the turn's events; the answer is the task as it stands at the end
@@ -102,9 +103,10 @@ class TemporalRequestHandler(RequestHandler):
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[A2AEvent]:
-        view = await self._start(params, context)
+        a2a = self.tenants.acting(context, params)
+        view = await self._start(a2a, params, context)
         yield _trimmed(view.snapshot(), params)
-        events = self.executor.turn(view)
+        events = a2a.executor.turn(view)
         try:
             with subscribed("a2a"):
                 async for event in events:
@@ -112,7 +114,9 @@ class TemporalRequestHandler(RequestHandler):
         finally:
             await events.aclose()
 
-    async def _start(self, params: SendMessageRequest, context: ServerCallContext) -> TaskView:
+    async def _start(
+        self, a2a: TenantA2A, params: SendMessageRequest, context: ServerCallContext
+    ) -> TaskView:
         """Check the ids, register a push config, start or resume the task: the task as it
         stood, to relay its events from (errors raise before any stream). A task's log is
         read once here, and followed from there."""
@@ -121,7 +125,7 @@ class TemporalRequestHandler(RequestHandler):
         current = None
         if message.task_id:
             try:
-                current = await self.store.view(message.task_id, hitl=hitl_requested(context))
+                current = await a2a.store.view(message.task_id, hitl=hitl_requested(context))
             except TaskNotFoundError:
                 if not self.accept_task_ids:
                     raise TaskNotFoundError(f"no task with id {message.task_id!r}") from None
@@ -148,20 +152,23 @@ class TemporalRequestHandler(RequestHandler):
             if self.push is None:
                 raise PushNotificationNotSupportedError
             config = params.configuration.task_push_notification_config
-            pushed = await self.push.set(task_id, config, context)
+            pushed = await self.push.set(a2a, task_id, config, context)
         try:
-            view = await self.executor.start(request, current)
+            view = await a2a.executor.start(request, current)
         except BaseException:
             if self.push is not None and pushed is not None and current is None:
-                await self.push.configs.delete_info(task_id, context, pushed.id)
+                await self.push.configs.delete_info(a2a.tasks.key(task_id), context, pushed.id)
             raise
         # A new task has a config only if this request set one: no store read for the others.
         if self.push is not None and (
             pushed is not None
-            or (current is not None and await self.push.configs.get_info_for_dispatch(task_id))
+            or (
+                current is not None
+                and await self.push.configs.get_info_for_dispatch(a2a.tasks.key(task_id))
+            )
         ):
             hitl = hitl_requested(context)
-            self.push.watch(task_id, context_id, hitl=hitl, from_start=current is None)
+            self.push.watch(a2a, task_id, context_id, hitl=hitl, from_start=current is None)
         return view
 
     # --- tasks -------------------------------------------------------------------------------
@@ -169,37 +176,40 @@ class TemporalRequestHandler(RequestHandler):
     @validate_request_params
     async def on_get_task(self, params: GetTaskRequest, context: ServerCallContext) -> Task:
         validate_history_length(params)
-        view = await self.store.view(params.id, hitl=hitl_requested(context))
+        a2a = self.tenants.acting(context, params)
+        view = await a2a.store.view(params.id, hitl=hitl_requested(context))
         return apply_history_length(view.snapshot(), params)
 
     @validate_request_params
     async def on_list_tasks(
         self, params: ListTasksRequest, context: ServerCallContext
     ) -> ListTasksResponse:
-        return await self.store.list(params, context)
+        return await self.tenants.acting(context, params).store.list(params, context)
 
     @validate_request_params
     async def on_cancel_task(self, params: CancelTaskRequest, context: ServerCallContext) -> Task:
+        a2a = self.tenants.acting(context, params)
         hitl = hitl_requested(context)
-        events = self.executor.stop(params.id, hitl=hitl)
+        events = a2a.executor.stop(params.id, hitl=hitl)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CANCEL_WAIT):
                 async for _ in events:
                     pass
         await events.aclose()
-        return (await self.store.view(params.id, hitl=hitl)).snapshot()
+        return (await a2a.store.view(params.id, hitl=hitl)).snapshot()
 
     @validate_request_params
     async def on_subscribe_to_task(
         self, params: SubscribeToTaskRequest, context: ServerCallContext
     ) -> AsyncGenerator[A2AEvent]:
-        view = await self.store.view(params.id, hitl=hitl_requested(context))
+        a2a = self.tenants.acting(context, params)
+        view = await a2a.store.view(params.id, hitl=hitl_requested(context))
         if view.state in TERMINAL:
             error = TaskNotFoundError if self.ended_not_found else UnsupportedOperationError
             raise error(f"task {params.id!r} has ended: read it with GetTask instead")
         yield view.snapshot()
         with subscribed("a2a"):
-            async for event in self.executor.relay(view):
+            async for event in a2a.executor.relay(view):
                 yield event
                 if ends_stream(event):
                     return
@@ -211,17 +221,18 @@ class TemporalRequestHandler(RequestHandler):
         self, params: TaskPushNotificationConfig, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
         push = self._push()
-        view = await self.store.view(params.task_id, hitl=hitl_requested(context))
-        stored = await push.set(params.task_id, params, context)
+        a2a = self.tenants.acting(context, params)
+        view = await a2a.store.view(params.task_id, hitl=hitl_requested(context))
+        stored = await push.set(a2a, params.task_id, params, context)
         if view.state not in TERMINAL:
-            push.watch(params.task_id, view.task.context_id, hitl=view.hitl, from_start=False)
+            push.watch(a2a, params.task_id, view.task.context_id, hitl=view.hitl, from_start=False)
         return stored
 
     @validate_request_params
     async def on_get_task_push_notification_config(
         self, params: GetTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
-        for config in await self._configs(params.task_id, context):
+        for config in await self._configs(params, context):
             if config.id == params.id:
                 return config
         raise TaskNotFoundError(
@@ -232,15 +243,16 @@ class TemporalRequestHandler(RequestHandler):
     async def on_list_task_push_notification_configs(
         self, params: ListTaskPushNotificationConfigsRequest, context: ServerCallContext
     ) -> ListTaskPushNotificationConfigsResponse:
-        configs = await self._configs(params.task_id, context)
+        configs = await self._configs(params, context)
         return ListTaskPushNotificationConfigsResponse(configs=configs)
 
     @validate_request_params
     async def on_delete_task_push_notification_config(
         self, params: DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> None:
-        await self._configs(params.task_id, context)
-        await self._push().configs.delete_info(params.task_id, context, params.id)
+        await self._configs(params, context)
+        key = self.tenants.acting(context, params).tasks.key(params.task_id)
+        await self._push().configs.delete_info(key, context, params.id)
 
     async def on_get_extended_agent_card(
         self, params: GetExtendedAgentCardRequest, context: ServerCallContext
@@ -253,12 +265,21 @@ class TemporalRequestHandler(RequestHandler):
         return self.push
 
     async def _configs(
-        self, task_id: str, context: ServerCallContext
+        self,
+        params: (
+            GetTaskPushNotificationConfigRequest
+            | ListTaskPushNotificationConfigsRequest
+            | DeleteTaskPushNotificationConfigRequest
+        ),
+        context: ServerCallContext,
     ) -> list[TaskPushNotificationConfig]:
+        """The configs of the task `params` names, that this caller set (TaskNotFound for
+        a task its tenant has not)."""
         push = self._push()
-        if await self.store.get(task_id, context) is None:
-            raise TaskNotFoundError(f"no task with id {task_id!r}")
-        return await push.configs.get_info(task_id, context)
+        a2a = self.tenants.acting(context, params)
+        if await a2a.store.get(params.task_id, context) is None:
+            raise TaskNotFoundError(f"no task with id {params.task_id!r}")
+        return await push.configs.get_info(a2a.tasks.key(params.task_id), context)
 
 
 def _trimmed(event: A2AEvent, params: SendMessageRequest) -> Task:

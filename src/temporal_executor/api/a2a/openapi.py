@@ -10,6 +10,7 @@ from typing import Any
 
 from a2a.utils.constants import PROTOCOL_VERSION_0_3, PROTOCOL_VERSION_1_0, VERSION_HEADER
 
+from ...tenants import TENANT_PATTERN
 from ..bodies import ID_PATTERN
 from ..openapi import SSE_EVENT
 from .card import JSONRPC_PATH, REST_PATH
@@ -60,7 +61,8 @@ _A2A_ERRORS = {
     "nested too deeply",
     401: "auth is on and the bearer token is missing or unknown",
     403: "the key lacks the scope this call needs",
-    404: "no such task or push notification config",
+    404: "no such task or push notification config (of the caller's tenant), or a tenant "
+    "the key may not act in",
     413: "the body is over `server.max_body_bytes`",
     415: "the body is not JSON",
     500: "Temporal did not answer, or the agent failed unexpectedly",
@@ -102,7 +104,7 @@ def describe_a2a(spec: dict[str, Any]) -> None:
 
 def _rest(path: str, method: str, operation: dict[str, Any]) -> None:
     legacy = path.startswith(REST_PATH + "/v1/")
-    route = path.removeprefix(REST_PATH).removeprefix("/v1")
+    route = path.removeprefix(REST_PATH).removeprefix("/v1").removeprefix("/{tenant}")
     version = PROTOCOL_VERSION_0_3 if legacy else PROTOCOL_VERSION_1_0
     parameters = [
         {
@@ -119,6 +121,8 @@ def _rest(path: str, method: str, operation: dict[str, Any]) -> None:
         schema: dict[str, Any] = {"type": "string", "minLength": 1}
         if name == "id":
             schema = {"type": "string", "pattern": ID_PATTERN, "maxLength": 128}
+        elif name == "tenant":
+            schema = {"type": "string", "pattern": TENANT_PATTERN, "maxLength": 64}
         parameters.append({"in": "path", "name": name, "required": True, "schema": schema})
     for name, schema in _QUERY.get((route, method), {}).items():
         parameters.append({"in": "query", "name": name, "required": False, "schema": schema})

@@ -12,14 +12,15 @@ when a config is set and again at each delivery, and the connection goes to the 
 was checked. A host that does not resolve yet is accepted when set (DNS may be down for a
 moment, the receiver not deployed yet) and checked at delivery.
 
-Configs are kept in the store with the task (`push_configs.py`), with the seq of the last
-event delivered. A starting API resumes delivery for the tasks of the last
-day that have configs and were not delivered to the end: first how the task stands now, when
-events went undelivered meanwhile (for an ended task its answer, then its final status), then
-what follows. Delivery is at least once: each POST carries `X-A2A-Notification-Id`
-(`<task id>:<seq>:status|artifact`, the same on a retry or a repeat) for receivers to drop
-duplicates; several API replicas that start while a task with webhooks runs each deliver its
-later events.
+Configs are kept in the store with the task (`push_configs.py`, under the task's key: its id
+with its tenant), with the seq of the last event delivered. Each task's events are read as
+its tenant sees them (`TenantA2A`), so a webhook gets the ids its tenant knows. A starting
+API resumes delivery for the tasks of the last day that have configs and were not delivered
+to the end: first how the task stands now, when events went undelivered meanwhile (for an
+ended task its answer, then its final status), then what follows. Delivery is at least
+once: each POST carries `X-A2A-Notification-Id` (`<task id>:<seq>:status|artifact`, the same
+on a retry or a repeat) for receivers to drop duplicates; several API replicas that start
+while a task with webhooks runs each deliver its later events.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from google.protobuf.json_format import MessageToDict
 from ...config import A2APushConfig
 from ...errors import ToolError
 from ...observability import PUSH_DELIVERIES
+from ...tenants import split
 from ...tools.guard import AddressGuard, UnresolvableHost
-from .executor import TemporalAgentExecutor
 from .push_configs import PushConfigs
+from .tenancy import A2ATenants, TenantA2A
 from .view import TERMINAL, TaskView
 
 __all__ = ["PushNotifier"]
@@ -57,16 +59,16 @@ RESUME_WINDOW = 86_400.0
 
 class PushNotifier:
     """Delivery of a task's events to its webhooks (`configs`), and setting a config after
-    checking its URL."""
+    checking its URL. Each method that names a task takes the parts of its tenant (`a2a`)."""
 
     def __init__(
         self,
-        executor: TemporalAgentExecutor,
+        tenants: A2ATenants,
         configs: PushConfigs,
         settings: A2APushConfig,
         guard: AddressGuard,
     ) -> None:
-        self.executor = executor
+        self.tenants = tenants
         self.configs = configs
         self.settings = settings
         self.guard = guard
@@ -75,7 +77,11 @@ class PushNotifier:
         self._resuming: asyncio.Task[None] | None = None
 
     async def set(
-        self, task_id: str, config: TaskPushNotificationConfig, context: ServerCallContext
+        self,
+        a2a: TenantA2A,
+        task_id: str,
+        config: TaskPushNotificationConfig,
+        context: ServerCallContext,
     ) -> TaskPushNotificationConfig:
         """Store `config` for the task after checking its URL (`InvalidParamsError`)."""
         try:
@@ -84,19 +90,22 @@ class PushNotifier:
             logger.warning("push notification url for task %s: %s", task_id, exc.message)
         except ToolError as exc:
             raise InvalidParamsError(f"push notification url: {exc.message}") from None
-        return await self.configs.set_info(task_id, config, context)
+        return await self.configs.set_info(a2a.tasks.key(task_id), config, context)
 
-    def watch(self, task_id: str, context_id: str, *, hitl: bool, from_start: bool) -> None:
+    def watch(
+        self, a2a: TenantA2A, task_id: str, context_id: str, *, hitl: bool, from_start: bool
+    ) -> None:
         """Deliver the task's events to its webhooks from now on (from its first event when
         `from_start`), unless that happens already."""
-        self._start_follower(task_id, self._follow(task_id, context_id, hitl, from_start))
+        work = self._follow(a2a, task_id, context_id, hitl, from_start)
+        self._start_follower(a2a.tasks.key(task_id), work)
 
     def resume(self) -> None:
         """Deliver, in the background, what went undelivered while no API ran."""
         self._resuming = asyncio.create_task(self._resume(), name="a2a-push-resume")
 
     async def _resume(self) -> None:
-        service = self.executor.tasks
+        service = self.tenants.service  # every tenant's tasks, by key
         since = time.time() - RESUME_WINDOW
         offset = 0
         try:
@@ -107,24 +116,26 @@ class PushNotifier:
         except Exception:
             logger.exception("resuming push notifications stopped")
 
-    async def _resume_task(self, task_id: str) -> None:
+    async def _resume_task(self, key: str) -> None:
         try:
-            progress = await self.configs.read(task_id, "push-progress")
+            progress = await self.configs.read(key, "push-progress")
             if progress["watched"] and not progress["finished"]:
-                data = await self.configs.read(task_id)
+                data = await self.configs.read(key)
                 if data["configs"]:
-                    work = self._catch_up(task_id, data["hitl"], progress["delivered"])
-                    self._start_follower(task_id, work)
+                    tenant, task_id = split(key)
+                    a2a = self.tenants.of(tenant)
+                    work = self._catch_up(a2a, task_id, data["hitl"], progress["delivered"])
+                    self._start_follower(key, work)
         except Exception:
-            logger.exception("push notifications for task %s not resumed", task_id)
+            logger.exception("push notifications for task %s not resumed", key)
 
-    def _start_follower(self, task_id: str, work: Any) -> None:
-        if task_id in self._followers:
+    def _start_follower(self, key: str, work: Any) -> None:
+        if key in self._followers:
             work.close()
             return
-        follower = asyncio.create_task(work, name=f"a2a-push-{task_id}")
-        self._followers[task_id] = follower
-        follower.add_done_callback(lambda _: self._followers.pop(task_id, None))
+        follower = asyncio.create_task(work, name=f"a2a-push-{key}")
+        self._followers[key] = follower
+        follower.add_done_callback(lambda _: self._followers.pop(key, None))
 
     async def aclose(self) -> None:
         if self._resuming is not None:
@@ -141,34 +152,36 @@ class PushNotifier:
 
     # --- delivery ------------------------------------------------------------------------------
 
-    async def _follow(self, task_id: str, context_id: str, hitl: bool, from_start: bool) -> None:
+    async def _follow(
+        self, a2a: TenantA2A, task_id: str, context_id: str, hitl: bool, from_start: bool
+    ) -> None:
         try:
-            async with self.configs.edit(task_id, "push-progress") as progress:
+            async with self.configs.edit(a2a.tasks.key(task_id), "push-progress") as progress:
                 progress["watched"] = True
             if from_start:
                 view = TaskView(task_id, context_id, hitl=hitl)
             else:
-                view = await self.executor.store.view(task_id, hitl=hitl)
+                view = await a2a.store.view(task_id, hitl=hitl)
                 if view.state in TERMINAL:  # it ended in the meantime: say so
-                    await self._tell_how_it_stands(view)
+                    await self._tell_how_it_stands(a2a, view)
                     return
-            await self._relay(view)
+            await self._relay(a2a, view)
         except Exception:
-            logger.exception("push notifications for task %s stopped", task_id)
+            logger.exception("push notifications for task %s stopped", a2a.tasks.key(task_id))
 
-    async def _catch_up(self, task_id: str, hitl: bool, delivered: int) -> None:
+    async def _catch_up(self, a2a: TenantA2A, task_id: str, hitl: bool, delivered: int) -> None:
         """After a restart: how the task stands now, when events went undelivered, then what
         follows."""
         try:
-            view = await self.executor.store.view(task_id, hitl=hitl)
+            view = await a2a.store.view(task_id, hitl=hitl)
             if view.seq > delivered:
-                await self._tell_how_it_stands(view)
+                await self._tell_how_it_stands(a2a, view)
             if view.state not in TERMINAL:
-                await self._relay(view)
+                await self._relay(a2a, view)
         except Exception:
-            logger.exception("push notifications for task %s stopped", task_id)
+            logger.exception("push notifications for task %s stopped", a2a.tasks.key(task_id))
 
-    async def _tell_how_it_stands(self, view: TaskView) -> None:
+    async def _tell_how_it_stands(self, a2a: TenantA2A, view: TaskView) -> None:
         """The task's status as it is now; for an ended task its answer first, and the
         status with the usage, as a follower that saw the end would have sent them."""
         task = view.task
@@ -177,31 +190,31 @@ class PushNotifier:
                 task_id=task.id, context_id=task.context_id, append=False, last_chunk=True
             )
             answer.artifact.CopyFrom(task.artifacts[0])
-            await self._dispatch(view, answer)
+            await self._dispatch(a2a, view, answer)
         status = TaskStatusUpdateEvent(task_id=task.id, context_id=task.context_id)
         status.status.CopyFrom(task.status)
         if view.state in TERMINAL:
             status.metadata.CopyFrom(task.metadata)
-        await self._dispatch(view, status)
+        await self._dispatch(a2a, view, status)
 
-    async def _relay(self, view: TaskView) -> None:
-        async for event in self.executor.relay(view):
+    async def _relay(self, a2a: TenantA2A, view: TaskView) -> None:
+        async for event in a2a.executor.relay(view):
             if isinstance(event, TaskStatusUpdateEvent) or (
                 isinstance(event, TaskArtifactUpdateEvent) and event.last_chunk
             ):
-                await self._dispatch(view, event)
+                await self._dispatch(a2a, view, event)
             if view.state in TERMINAL and isinstance(event, TaskStatusUpdateEvent):
                 return
 
-    async def _dispatch(self, view: TaskView, event: A2AEvent) -> None:
+    async def _dispatch(self, a2a: TenantA2A, view: TaskView, event: A2AEvent) -> None:
         """Deliver `event` (as of `view.seq`) to each of the task's webhooks; note progress
         (finished: once the terminal status went out, the answer before it is not enough)."""
-        task_id = view.task.id
+        task_id, key = view.task.id, a2a.tasks.key(view.task.id)
         status = isinstance(event, TaskStatusUpdateEvent)
         kind = "status" if status else "artifact"
-        for config in await self.configs.get_info_for_dispatch(task_id):
+        for config in await self.configs.get_info_for_dispatch(key):
             await self._deliver(config, event, f"{task_id}:{view.seq}:{kind}")
-        async with self.configs.edit(task_id, "push-progress") as progress:
+        async with self.configs.edit(key, "push-progress") as progress:
             progress["delivered"] = view.seq
             progress["finished"] = status and view.state in TERMINAL
 

@@ -1,11 +1,14 @@
 """Push notification configs, kept in the store with their task so that they outlive the
 API process, as the spec requires ("persist until task completion or explicit deletion").
 
-Two records per task, as blobs: `<task id>/push` has the configs with their owners and whether
+Two records per task, as blobs: `<task key>/push` has the configs with their owners and whether
 kagent's HITL rendering was asked for; `<task id>/push-progress` whether a follower delivers
 the task's events, the seq of the last event delivered, and whether the terminal status was
 delivered (see `push.py`). Apart, so that the API calls that change configs and the follower
 that notes its progress never overwrite each other.
+
+Every `task_id` here is the task's key (`tenants.py`: its id with its tenant), so tenants
+with tasks of the same id keep their configs apart; a config names the task by its id.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from a2a.types import TaskPushNotificationConfig
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from ...store import Blobs
+from ...tenants import split
 from .hitl import hitl_requested
 
 __all__ = ["PushConfigs"]
@@ -70,7 +74,7 @@ class PushConfigs(PushNotificationConfigStore):
         notification_config: TaskPushNotificationConfig,
         context: ServerCallContext,
     ) -> TaskPushNotificationConfig:
-        stored = normalize_push_notification_config(task_id, notification_config)
+        stored = normalize_push_notification_config(split(task_id)[1], notification_config)
         owner = self.owner_resolver(context)
         async with self.edit(task_id) as data:
             data["configs"] = [

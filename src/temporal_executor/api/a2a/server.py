@@ -45,7 +45,6 @@ from ..auth import CALLER_STATE, caller_from_scope
 from ..submission import Submissions
 from .access import scoped_jsonrpc, scoped_rest
 from .card import JSONRPC_PATH, REST_PATH, agent_card
-from .executor import TemporalAgentExecutor
 from .handler import TemporalRequestHandler
 from .hitl import HITL_EXTENSION_URI
 from .inputs import checked_rest
@@ -53,7 +52,7 @@ from .openapi import describe_a2a
 from .push import PushNotifier
 from .push_configs import PushConfigs
 from .streams import started_jsonrpc, started_rest
-from .task_store import ServiceTaskStore
+from .tenancy import A2ATenants
 
 if TYPE_CHECKING:
     from .grpc_server import GrpcServer
@@ -79,8 +78,7 @@ class A2AServer:
 
     def __init__(self, config: Config, tasks: TaskService, submissions: Submissions) -> None:
         self.config = config
-        store = ServiceTaskStore(tasks)
-        executor = TemporalAgentExecutor(tasks, submissions, config.a2a.default_agent, store)
+        tenants = A2ATenants(tasks, submissions, config.a2a.default_agent)
         push = None
         settings = config.a2a.push_notifications
         if settings.enabled:
@@ -88,10 +86,9 @@ class A2AServer:
                 settings.allow_private_hosts or False,
                 setting="a2a.push_notifications.allow_private_hosts",
             )
-            push = PushNotifier(executor, PushConfigs(tasks.store.blobs), settings, guard)
+            push = PushNotifier(tenants, PushConfigs(tasks.store.blobs), settings, guard)
         self.handler = TemporalRequestHandler(
-            executor,
-            store,
+            tenants,
             push,
             accept_task_ids=config.a2a.accept_task_ids,
             ended_not_found=config.a2a.subscribe_ended_task == "task_not_found",
@@ -239,17 +236,20 @@ def _unknown_status(body: dict[str, Any]) -> str | None:
 
 
 def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
+    current = [
+        route
+        for route in create_rest_routes(
+            handler, context_builder=_VersionByName(), path_prefix=REST_PATH
+        )
+        if isinstance(route, Route)  # not the SDK's `/{tenant}` mount: it would catch any path
+    ]
     routes: list[BaseRoute] = [
-        # Without the `/{tenant}` mount: we have no tenants, and it would catch every path.
         Route(
             route.path,
             scoped_rest(checked_rest(_spec_status(route.endpoint))),
             methods=route.methods,
         )
-        for route in create_rest_routes(
-            handler, context_builder=_VersionByName(), path_prefix=REST_PATH
-        )
-        if isinstance(route, Route)
+        for route in current
     ]
     legacy = REST03Adapter(http_handler=handler, context_builder=_WithCaller())
     for (path, method), endpoint in legacy.routes().items():
@@ -258,6 +258,16 @@ def _rest_routes(handler: TemporalRequestHandler) -> list[BaseRoute]:
                 REST_PATH + path,
                 scoped_rest(checked_rest(started_rest(endpoint))),
                 methods=[method],
+            )
+        )
+    # The 1.0 routes again under a tenant (A2A 1.0: `<base>/{tenant}/tasks/…`, where the SDK's
+    # client puts it); last, so that `/v1/…` and `/tasks/…` are never taken for a tenant.
+    for route in current:
+        routes.append(
+            Route(
+                REST_PATH + "/{tenant}" + route.path.removeprefix(REST_PATH),
+                scoped_rest(checked_rest(_spec_status(route.endpoint))),
+                methods=route.methods,
             )
         )
     return routes

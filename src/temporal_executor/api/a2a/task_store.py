@@ -1,6 +1,7 @@
-"""The A2A `TaskStore` over our durable state: a task is read from `TaskService` (the
-workflow's state) and its event log, folded by `TaskView`. Nothing lives in this process,
-so a task started before an API restart reads the same after it.
+"""The A2A `TaskStore` over our durable state: a task is read from `TenantTasks` (the
+workflow's state, as the caller's tenant sees it) and its event log, folded by `TaskView`.
+Nothing lives in this process, so a task started before an API restart reads the same after
+it.
 
 The workflow is the only writer of a task: `save` and `delete` are refused."""
 
@@ -30,8 +31,8 @@ from a2a.utils.task import (
     validate_page_size,
 )
 
-from ...service import TaskService
 from ...tasks import TaskStatus
+from ...tenant_tasks import TenantTasks
 from ..bodies import ID_PATTERN
 from ..params import MAX_OFFSET
 from .errors import a2a_errors
@@ -55,9 +56,9 @@ _CLOSED: dict[TaskStatus, TaskState] = {
 
 
 class ServiceTaskStore(TaskStore):
-    """Tasks as `TaskService` knows them, in A2A form."""
+    """One tenant's tasks (`TenantTasks`), in A2A form."""
 
-    def __init__(self, service: TaskService) -> None:
+    def __init__(self, service: TenantTasks) -> None:
         self.service = service
 
     async def view(self, task_id: str, *, hitl: bool = False) -> TaskView:
@@ -122,7 +123,7 @@ class ServiceTaskStore(TaskStore):
                     updated_after=after.timestamp(),
                     recent_first=True,
                 )
-                views = [(await self.view(s.task_id)).snapshot() for s in recent]
+                views = [(await self.view(s.state.task_id)).snapshot() for s in recent]
                 matched = [t for t in views if t.status.timestamp.ToDatetime(UTC) > after]
                 total, tasks = len(matched), matched[offset : offset + size]
             else:
@@ -130,7 +131,7 @@ class ServiceTaskStore(TaskStore):
                     context_id, status, size, offset, recent_first=True
                 )
                 total = await self.service.count_tasks(context_id, status)
-                tasks = [(await self.view(s.task_id)).snapshot() for s in states]
+                tasks = [(await self.view(s.state.task_id)).snapshot() for s in states]
         more = offset + size < total
         return ListTasksResponse(
             tasks=[_trimmed(task, params) for task in tasks],

@@ -257,6 +257,7 @@ class TemporalRequestHandler(RequestHandler):
     async def on_get_extended_agent_card(
         self, params: GetExtendedAgentCardRequest, context: ServerCallContext
     ) -> AgentCard:
+        self.tenants.acting(context, params)  # another tenant's card is not there either
         raise ExtendedAgentCardNotConfiguredError("this agent has no extended card")
 
     def _push(self) -> PushNotifier:

@@ -1,0 +1,272 @@
+"""Tenants over HTTP: every route of `/openapi.json` that names a task, a session or a tenant
+(REST and A2A HTTP+JSON, 1.0 and 0.3) is tried with the other tenant's key on alice's task
+(404, and nothing changes) and with alice's key (success); the routes that list, stream or
+count show bob nothing of alice's; ids repeat across tenants without clashing; an admin key
+sees every tenant, and acts in the one it names.
+
+A new route that names a task is tried automatically; it fails the test until `EXAMPLES`
+says what alice's call of it sends and answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.a2a.conftest import a2a_config
+from tests.conftest import Stack, enqueue, running_stack, weather_tool
+from tests.fakes.server import FakeServer
+from tests.tenants import bearer, start, tenant_keys
+
+HOOK = "http://127.0.0.1:9/hook"  # push configs are stored, never delivered (no status left)
+ASK_USER = {"name": "ask_user", "type": "builtin"}
+QUESTIONS = json.dumps({"questions": [{"question": "Which?", "choices": ["x", "y"]}]})
+PUSH_IDS = ("hook-1", "hook-2", "hook-3", "hook-4")
+
+# Path parameters naming alice's things, by default.
+IDS = {
+    "task_id": "a-done",
+    "id": "a-watch",
+    "session_id": "a-sess",
+    "workflow_id": "agent-execution-a-parked",
+    "tenant": "team-a",
+    "push_id": "hook-1",
+}
+MESSAGE = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi [no tools]"}]}
+# What alice sends to each route that names something of hers, and the statuses that mean
+# it worked: (path parameters other than IDS, JSON body, statuses).
+EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
+    "GET /api/v1/sessions/{session_id}": ({}, None, {200}),
+    "DELETE /api/v1/sessions/{session_id}": ({"session_id": "a-gone"}, None, {204}),
+    "GET /api/v1/tasks/{task_id}": ({}, None, {200}),
+    "GET /api/v1/tasks/{task_id}/events": ({}, None, {200}),
+    "POST /api/v1/tasks/{task_id}/cancel": ({"task_id": "a-cancel-1"}, None, {202}),
+    "POST /api/v1/approve/{workflow_id}": ({}, {"approved": True}, {200}),
+    "POST /api/v1/tasks/{task_id}/answer": ({"task_id": "a-asking"}, {"answers": [["x"]]}, {200}),
+    "POST /a2a/rest/tasks/{id}:cancel": ({"id": "a-cancel-2"}, {}, {200}),
+    "GET /a2a/rest/tasks/{id}:subscribe": ({}, None, {200}),
+    "POST /a2a/rest/tasks/{id}:subscribe": ({}, {}, {200}),
+    "GET /a2a/rest/tasks/{id}": ({}, None, {200}),
+    "GET /a2a/rest/tasks/{id}/pushNotificationConfigs/{push_id}": ({}, None, {200}),
+    "DELETE /a2a/rest/tasks/{id}/pushNotificationConfigs/{push_id}": (
+        {"push_id": "hook-2"},
+        None,
+        {200},
+    ),
+    "POST /a2a/rest/tasks/{id}/pushNotificationConfigs": ({}, {"id": "new-1", "url": HOOK}, {200}),
+    "GET /a2a/rest/tasks/{id}/pushNotificationConfigs": ({}, None, {200}),
+    "POST /a2a/rest/v1/tasks/{id}:cancel": ({"id": "a-cancel-3"}, {}, {200}),
+    "GET /a2a/rest/v1/tasks/{id}:subscribe": ({}, None, {200}),
+    "POST /a2a/rest/v1/tasks/{id}:subscribe": ({}, {}, {200}),
+    "GET /a2a/rest/v1/tasks/{id}": ({}, None, {200}),
+    "GET /a2a/rest/v1/tasks/{id}/pushNotificationConfigs/{push_id}": ({}, None, {200}),
+    "POST /a2a/rest/v1/tasks/{id}/pushNotificationConfigs": (
+        {},
+        {
+            "parent": "tasks/a-watch",
+            "configId": "new-2",
+            "config": {"pushNotificationConfig": {"id": "new-2", "url": HOOK}},
+        },
+        {200},
+    ),
+    "GET /a2a/rest/v1/tasks/{id}/pushNotificationConfigs": ({}, None, {200}),
+    "POST /a2a/rest/{tenant}/message:send": ({}, {"message": MESSAGE}, {200}),
+    "POST /a2a/rest/{tenant}/message:stream": ({}, {"message": MESSAGE}, {200}),
+    "POST /a2a/rest/{tenant}/tasks/{id}:cancel": ({"id": "a-cancel-4"}, {}, {200}),
+    "GET /a2a/rest/{tenant}/tasks/{id}:subscribe": ({}, None, {200}),
+    "POST /a2a/rest/{tenant}/tasks/{id}:subscribe": ({}, {}, {200}),
+    "GET /a2a/rest/{tenant}/tasks/{id}": ({}, None, {200}),
+    "GET /a2a/rest/{tenant}/tasks/{id}/pushNotificationConfigs/{push_id}": (
+        {"push_id": "hook-3"},
+        None,
+        {200},
+    ),
+    "DELETE /a2a/rest/{tenant}/tasks/{id}/pushNotificationConfigs/{push_id}": (
+        {"push_id": "hook-4"},
+        None,
+        {200},
+    ),
+    "POST /a2a/rest/{tenant}/tasks/{id}/pushNotificationConfigs": (
+        {},
+        {"id": "new-3", "url": HOOK},
+        {200},
+    ),
+    "GET /a2a/rest/{tenant}/tasks/{id}/pushNotificationConfigs": ({}, None, {200}),
+    "GET /a2a/rest/{tenant}/tasks": ({}, None, {200}),
+    # No extended card is configured: alice is told so; bob is told there is no tenant.
+    "GET /a2a/rest/{tenant}/extendedAgentCard": ({}, None, {400}),
+}
+
+
+@pytest.fixture(scope="module")
+async def tenants(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    """A service with alice (team-a), bob (team-b) and root (admin), and alice's tasks:
+    `a-done` (session `a-sess`) and `a-gone` ended; `a-parked`, `a-watch` (with push configs
+    `hook-1` … `hook-4`) and `a-cancel-1` … `-4` awaiting approval; `a-asking` awaiting an
+    answer. Both tenants ran a task `same` in a session `same`."""
+    tmp_path = tmp_path_factory.mktemp("tenants")
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
+    data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
+    with tenant_keys(data):
+        async with running_stack(data) as stack:
+            http = stack.http
+            tool = weather_tool(tool_server)
+            parked = {"tools": [tool], "require_approval": True}
+            await start(http, "alice", task_id="a-done", session_id="a-sess", user_message="hi")
+            await start(http, "alice", task_id="a-gone", user_message="bye [no tools]")
+            for task_id in ("a-parked", "a-watch", *(f"a-cancel-{n}" for n in range(1, 5))):
+                await start(
+                    http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
+                )
+            ask = {"name": "ask_user", "id": "q1", "arguments": QUESTIONS}
+            await enqueue(openai_fake, [{"tool_calls": [ask]}])
+            asking = {"task_id": "a-asking", "user_message": "ask", "tools": [ASK_USER]}
+            await start(http, "alice", "awaiting_input", **asking)
+            for push_id in PUSH_IDS:
+                created = await http.post(
+                    "/a2a/rest/tasks/a-watch/pushNotificationConfigs",
+                    json={"id": push_id, "url": HOOK},
+                    headers=bearer("alice"),
+                )
+                assert created.status_code == 200, created.text
+            for who in ("alice", "bob"):
+                message = f"same from {who} [no tools]"
+                await start(http, who, task_id="same", session_id="same", user_message=message)
+            yield stack
+
+
+async def call(
+    http: httpx.AsyncClient, method: str, path: str, who: str, body: Any = None
+) -> tuple[int, str]:
+    """The status and (start of the) body of one call; a stream is read up to its first
+    event (an SSE stream of a task that has not ended would go on)."""
+    content = None if body is None else json.dumps(body).encode()
+    headers = {**bearer(who), "Content-Type": "application/json"}
+    async with http.stream(method, path, content=content, headers=headers, timeout=30) as response:
+        text = ""
+        async for chunk in response.aiter_text():
+            text += chunk
+            if "text/event-stream" in response.headers.get("content-type", "") and (
+                "data:" in text
+            ):
+                break
+        return response.status_code, text
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
+    """Each operation of `spec` with its path parameters, in the spec's order."""
+    return [
+        (method.upper(), path, set(re.findall(r"{(\w+)}", path)))
+        for path, methods in spec["paths"].items()
+        for method in methods
+    ]
+
+
+async def test_every_route_keeps_a_tenant_to_itself(tenants: Stack) -> None:
+    http = tenants.http
+    spec = (await http.get("/openapi.json")).json()
+    addressed = [(m, p, names) for m, p, names in operations(spec) if names & set(IDS)]
+    assert len(addressed) >= 30, addressed  # REST, A2A HTTP+JSON 1.0, 0.3 and under a tenant
+    missing = sorted(f"{m} {p}" for m, p, _ in addressed if f"{m} {p}" not in EXAMPLES)
+    assert not missing, f"routes without an example of alice's call: {missing}"
+
+    # Bob, on every route that names alice's things: 404, whatever he sends.
+    wrong = {}
+    for method, path, _ in addressed:
+        ids, body, _ = EXAMPLES[f"{method} {path}"]
+        status, text = await call(http, method, path.format(**{**IDS, **ids}), "bob", body)
+        if status != 404:
+            wrong[f"{method} {path}"] = (status, text[:200])
+    assert not wrong, wrong
+    # … and nothing changed: alice's parked tasks still wait, her configs are all there.
+    for task_id in ("a-parked", "a-watch", "a-cancel-1", "a-cancel-4"):
+        task = await http.get(f"/api/v1/tasks/{task_id}", headers=bearer("alice"))
+        assert task.json()["status"] == "awaiting_approval", task.text
+    configs = await http.get(
+        "/a2a/rest/tasks/a-watch/pushNotificationConfigs", headers=bearer("alice")
+    )
+    assert {c["id"] for c in configs.json()["configs"]} == set(PUSH_IDS)
+
+    # Alice, on the same routes: each works.
+    failed = {}
+    for method, path, _ in addressed:
+        ids, body, expected = EXAMPLES[f"{method} {path}"]
+        status, text = await call(http, method, path.format(**{**IDS, **ids}), "alice", body)
+        if status not in expected:
+            failed[f"{method} {path}"] = (status, text[:300])
+    assert not failed, failed
+
+
+async def test_listings_show_a_tenant_its_own(tenants: Stack) -> None:
+    http = tenants.http
+
+    async def listed(who: str, path: str, **headers: str) -> Any:
+        response = await http.get(path, headers={**bearer(who), **headers})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    bobs = await listed("bob", "/api/v1/tasks")
+    assert [(t["task_id"], t["tenant"]) for t in bobs["tasks"]] == [("same", "team-b")]
+    same = await listed("bob", "/api/v1/tasks/same")
+    assert same["session_id"] == "same"
+    assert (await listed("bob", "/api/v1/sessions/same"))["tasks"][0]["task_id"] == "same"
+    assert (await listed("bob", "/api/v1/approvals"))["approvals"] == []
+    assert (await listed("bob", "/a2a/rest/tasks"))["tasks"][0]["id"] == "same"
+    alices = await listed("alice", "/api/v1/tasks")
+    assert "same" in {t["task_id"] for t in alices["tasks"]}
+    assert {t["tenant"] for t in alices["tasks"]} == {"team-a"}
+    inbox = await listed("alice", "/api/v1/approvals")
+    assert {c["task_id"] for c in inbox["approvals"]} >= {"a-watch"}
+    assert {c["tenant"] for c in inbox["approvals"]} == {"team-a"}
+
+    # The same ids in two tenants are two tasks: each tenant reads its own answer.
+    for who in ("alice", "bob"):
+        task = await listed(who, "/api/v1/tasks/same")
+        assert task["result"]["content"] == f"Echo: same from {who} [no tools]"
+        events = await http.get("/api/v1/tasks/same/events", headers=bearer(who))
+        started = events.text.split("data: ", 2)[1].splitlines()[0]
+        assert json.loads(started)["session_id"] == "same"
+        assert f"same from {who}" in events.text
+        assert "same from alice" not in events.text or who == "alice"
+
+    # Root (admin) lists every tenant, each task labelled; it acts in the tenant it names.
+    everyone = await listed("root", "/api/v1/tasks?limit=500")
+    assert {("same", "team-a"), ("same", "team-b")} <= {
+        (t["task_id"], t["tenant"]) for t in everyone["tasks"]
+    }
+    assert "team-a" in {
+        c["tenant"] for c in (await listed("root", "/api/v1/approvals"))["approvals"]
+    }
+    named = await listed("root", "/api/v1/tasks/same", **{"X-Tenant": "team-b"})
+    assert named["result"]["content"] == "Echo: same from bob [no tools]"
+    assert named["tenant"] == "team-b"
+    only_b = await listed("root", "/api/v1/tasks", **{"X-Tenant": "team-b"})
+    assert [t["task_id"] for t in only_b["tasks"]] == ["same"]
+    assert (await http.get("/api/v1/tasks/same", headers=bearer("root"))).status_code == 404
+
+    # Naming a tenant that is not the key's own: 404, on every kind of route.
+    for method, path in (("GET", "/api/v1/tasks"), ("GET", "/api/v1/approvals")):
+        refused = await http.request(method, path, headers={**bearer("bob"), "X-Tenant": "team-a"})
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "tenant_not_found"
+    body = {"model_config": {"provider": "openai", "model": "gpt-4o-mini"}, "user_message": "x"}
+    refused = await http.post(
+        "/api/v1/execute", json=body, headers={**bearer("bob"), "X-Tenant": "team-a"}
+    )
+    assert refused.status_code == 404, refused.text
+    assert (
+        await http.get("/api/v1/tasks", headers={**bearer("bob"), "X-Tenant": "team-b"})
+    ).status_code == 200
+
+    # Metrics count every tenant's tasks and name none.
+    metrics = (await http.get("/metrics")).text
+    assert "team-a" not in metrics and "team-b" not in metrics and "a-parked" not in metrics

@@ -1,0 +1,178 @@
+"""Tenants over A2A, on each transport (JSON-RPC, HTTP+JSON, gRPC) through the SDK's client:
+every method bob calls on alice's task is TaskNotFound and changes nothing, ListTasks shows
+him none of hers; a request whose `tenant` is not the key's is TaskNotFound too; with her
+key (and her tenant, or none) every method works; an admin key acts in the tenant it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from a2a.client import Client
+from a2a.types import (
+    CancelTaskRequest,
+    DeleteTaskPushNotificationConfigRequest,
+    GetTaskPushNotificationConfigRequest,
+    GetTaskRequest,
+    ListTaskPushNotificationConfigsRequest,
+    ListTasksRequest,
+    SendMessageRequest,
+    SubscribeToTaskRequest,
+    Task,
+    TaskPushNotificationConfig,
+    TaskState,
+)
+from a2a.utils.constants import TransportProtocol
+from a2a.utils.errors import TaskNotFoundError
+
+from tests.a2a.conftest import a2a_client, a2a_config, collect, user_message
+from tests.conftest import Stack, running_stack, weather_tool
+from tests.fakes.server import FakeServer
+from tests.tenants import SECRETS, bearer, start, tenant_keys
+
+HOOK = "http://127.0.0.1:9/hook"  # stored, never delivered (one attempt, nothing listens)
+TRANSPORTS = [TransportProtocol.JSONRPC, TransportProtocol.HTTP_JSON, TransportProtocol.GRPC]
+
+
+@pytest.fixture(scope="module")
+async def tenants(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    """Alice's `a-done` (ended), `a-watch` (awaiting approval, push config `hook-1`) and one
+    task to cancel per transport; bob's `b-done`."""
+    tmp_path = tmp_path_factory.mktemp("a2a-tenants")
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
+    data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
+    with tenant_keys(data):
+        async with running_stack(data) as stack:
+            http = stack.http
+            parked = {"tools": [weather_tool(tool_server)], "require_approval": True}
+            await start(http, "alice", task_id="a-done", user_message="hi [no tools]")
+            await start(http, "bob", task_id="b-done", user_message="hi [no tools]")
+            for task_id in ("a-watch", *(f"a-cancel-{t}" for t in TRANSPORTS)):
+                await start(
+                    http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
+                )
+            config = {"id": "hook-1", "url": HOOK}
+            created = await http.post(
+                "/a2a/rest/tasks/a-watch/pushNotificationConfigs",
+                json=config,
+                headers=bearer("alice"),
+            )
+            assert created.status_code == 200, created.text
+            yield stack
+
+
+def calls(task_id: str, tenant: str = "") -> dict[str, Callable[[Client], Awaitable[Any]]]:
+    """Every A2A method on `task_id`, each request naming `tenant` (none when empty)."""
+
+    async def first(stream: AsyncIterator[Any]) -> Any:
+        async for response in stream:
+            await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+            return response
+        return None
+
+    message = user_message("approve", task_id=task_id)
+    config = TaskPushNotificationConfig(task_id=task_id, id="hook-2", url=HOOK, tenant=tenant)
+    hook = {"task_id": task_id, "id": "hook-1", "tenant": tenant}
+    return {
+        "GetTask": lambda c: c.get_task(GetTaskRequest(id=task_id, tenant=tenant)),
+        "SubscribeToTask": lambda c: first(
+            c.subscribe(SubscribeToTaskRequest(id=task_id, tenant=tenant))
+        ),
+        "SendMessage": lambda c: first(
+            c.send_message(SendMessageRequest(message=message, tenant=tenant))
+        ),
+        "CreateTaskPushNotificationConfig": lambda c: c.create_task_push_notification_config(
+            config
+        ),
+        "GetTaskPushNotificationConfig": lambda c: c.get_task_push_notification_config(
+            GetTaskPushNotificationConfigRequest(**hook)
+        ),
+        "ListTaskPushNotificationConfigs": lambda c: c.list_task_push_notification_configs(
+            ListTaskPushNotificationConfigsRequest(task_id=task_id, tenant=tenant)
+        ),
+        "DeleteTaskPushNotificationConfig": lambda c: c.delete_task_push_notification_config(
+            DeleteTaskPushNotificationConfigRequest(**hook)
+        ),
+        "CancelTask": lambda c: c.cancel_task(CancelTaskRequest(id=task_id, tenant=tenant)),
+    }
+
+
+async def send_in(client: Client, text: str, tenant: str) -> Task:
+    """Start a task with `text`, naming `tenant`; the task once its turn ends."""
+    request = SendMessageRequest(message=user_message(text), tenant=tenant)
+    first, *_ = await collect(client.send_message(request))
+    assert isinstance(first, Task)
+    return await client.get_task(GetTaskRequest(id=first.id, tenant=tenant))
+
+
+async def refusals(client: Client, methods: dict[str, Callable[[Client], Awaitable[Any]]]) -> Any:
+    """The methods that were not refused with TaskNotFound, with what they gave."""
+    answered = {}
+    for name, method in methods.items():
+        try:
+            answered[name] = await method(client)
+        except TaskNotFoundError:
+            continue
+    return answered
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a2a_keeps_a_tenant_to_itself(tenants: Stack, transport: str) -> None:
+    url = tenants.url
+    async with a2a_client(url, token=SECRETS["bob"], transport=transport) as bob:
+        assert await refusals(bob, calls("a-watch")) == {}
+        assert await refusals(bob, calls("a-done")) == {}
+        listed = await bob.list_tasks(ListTasksRequest())
+        assert [t.id for t in listed.tasks] == ["b-done"]
+    async with a2a_client(url, token=SECRETS["alice"], transport=transport) as a:
+        # Her own tasks, named in another tenant: not there either.
+        assert await refusals(a, calls("a-watch", tenant="team-b")) == {}
+        with pytest.raises(TaskNotFoundError):
+            await a.list_tasks(ListTasksRequest(tenant="team-b"))
+        with pytest.raises(TaskNotFoundError):
+            await send_in(a, "hi [no tools]", "team-b")
+        # Nothing of hers changed, and every method works for her.
+        watched = await a.get_task(GetTaskRequest(id="a-watch", tenant="team-a"))
+        assert watched.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+        snapshot = await calls("a-watch")["SubscribeToTask"](a)
+        assert isinstance(snapshot.task, Task) and snapshot.task.id == "a-watch"
+        assert (await a.get_task(GetTaskRequest(id="a-done"))).id == "a-done"
+        own = await a.list_tasks(ListTasksRequest(tenant="team-a"))
+        assert "a-done" in {t.id for t in own.tasks} and "b-done" not in {t.id for t in own.tasks}
+        hook = GetTaskPushNotificationConfigRequest(task_id="a-watch", id="hook-1")
+        assert (await a.get_task_push_notification_config(hook)).url == HOOK
+        created = await calls("a-watch")["CreateTaskPushNotificationConfig"](a)
+        assert created.task_id == "a-watch" and created.id == "hook-2"
+        listed = await a.list_task_push_notification_configs(
+            ListTaskPushNotificationConfigsRequest(task_id="a-watch")
+        )
+        assert {c.id for c in listed.configs} == {"hook-1", "hook-2"}
+        await a.delete_task_push_notification_config(
+            DeleteTaskPushNotificationConfigRequest(task_id="a-watch", id="hook-2")
+        )
+        new = await send_in(a, "hello [no tools]", "team-a")
+        assert new.status.state == TaskState.TASK_STATE_COMPLETED
+        cancelled = await a.cancel_task(CancelTaskRequest(id=f"a-cancel-{transport}"))
+        assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+    async with a2a_client(url, token=SECRETS["root"], transport=transport) as r:
+        # The admin acts in the tenant it names (`default` when none).
+        assert (await r.get_task(GetTaskRequest(id="a-done", tenant="team-a"))).id == "a-done"
+        with pytest.raises(TaskNotFoundError):
+            await r.get_task(GetTaskRequest(id="a-done"))
+        theirs = await r.list_tasks(ListTasksRequest(tenant="team-b"))
+        assert [t.id for t in theirs.tasks] == ["b-done"]
+
+
+async def test_a2a_03_names_too(tenants: Stack) -> None:
+    """The 0.3 JSON-RPC methods (no tenant field): the key's tenant."""
+    for who, code in (("bob", -32001), ("alice", None)):
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "a-done"}}
+        answer = (await tenants.http.post("/a2a", json=body, headers=bearer(who))).json()
+        assert answer.get("error", {}).get("code") == code, answer

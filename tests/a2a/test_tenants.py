@@ -6,6 +6,7 @@ key (and her tenant, or none) every method works; an admin key acts in the tenan
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,11 @@ from tests.tenants import SECRETS, bearer, start, tenant_keys
 
 HOOK = "http://127.0.0.1:9/hook"  # stored, never delivered (one attempt, nothing listens)
 TRANSPORTS = [TransportProtocol.JSONRPC, TransportProtocol.HTTP_JSON, TransportProtocol.GRPC]
+# Ids end with this run's suffix: every stack shares the session's Temporal server, where a
+# workflow id, once used, stays taken.
+R = f"-{uuid.uuid4().hex[:6]}"
+A_DONE, A_WATCH, B_DONE = f"a-done{R}", f"a-watch{R}", f"b-done{R}"
+CANCELS = {transport: f"a-cancel-{n}{R}" for n, transport in enumerate(TRANSPORTS)}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,8 @@ async def tenants(
     tool_server: FakeServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
-    """Alice's `a-done` (ended), `a-watch` (awaiting approval, push config `hook-1`) and one
-    task to cancel per transport; bob's `b-done`."""
+    """Alice's `A_DONE` (ended), `A_WATCH` (awaiting approval, push config `hook-1`) and one
+    task to cancel per transport (`CANCELS`); bob's `B_DONE`."""
     tmp_path = tmp_path_factory.mktemp("a2a-tenants")
     data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
     data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
@@ -52,15 +58,15 @@ async def tenants(
         async with running_stack(data) as stack:
             http = stack.http
             parked = {"tools": [weather_tool(tool_server)], "require_approval": True}
-            await start(http, "alice", task_id="a-done", user_message="hi [no tools]")
-            await start(http, "bob", task_id="b-done", user_message="hi [no tools]")
-            for task_id in ("a-watch", *(f"a-cancel-{t}" for t in TRANSPORTS)):
+            await start(http, "alice", task_id=A_DONE, user_message="hi [no tools]")
+            await start(http, "bob", task_id=B_DONE, user_message="hi [no tools]")
+            for task_id in (A_WATCH, *CANCELS.values()):
                 await start(
                     http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
                 )
             config = {"id": "hook-1", "url": HOOK}
             created = await http.post(
-                "/a2a/rest/tasks/a-watch/pushNotificationConfigs",
+                f"/a2a/rest/tasks/{A_WATCH}/pushNotificationConfigs",
                 json=config,
                 headers=bearer("alice"),
             )
@@ -127,52 +133,52 @@ async def refusals(client: Client, methods: dict[str, Callable[[Client], Awaitab
 async def test_a2a_keeps_a_tenant_to_itself(tenants: Stack, transport: str) -> None:
     url = tenants.url
     async with a2a_client(url, token=SECRETS["bob"], transport=transport) as bob:
-        assert await refusals(bob, calls("a-watch")) == {}
-        assert await refusals(bob, calls("a-done")) == {}
+        assert await refusals(bob, calls(A_WATCH)) == {}
+        assert await refusals(bob, calls(A_DONE)) == {}
         listed = await bob.list_tasks(ListTasksRequest())
-        assert [t.id for t in listed.tasks] == ["b-done"]
+        assert [t.id for t in listed.tasks] == [B_DONE]
     async with a2a_client(url, token=SECRETS["alice"], transport=transport) as a:
         # Her own tasks, named in another tenant: not there either.
-        assert await refusals(a, calls("a-watch", tenant="team-b")) == {}
+        assert await refusals(a, calls(A_WATCH, tenant="team-b")) == {}
         with pytest.raises(TaskNotFoundError):
             await a.list_tasks(ListTasksRequest(tenant="team-b"))
         with pytest.raises(TaskNotFoundError):
             await send_in(a, "hi [no tools]", "team-b")
         # Nothing of hers changed, and every method works for her.
-        watched = await a.get_task(GetTaskRequest(id="a-watch", tenant="team-a"))
+        watched = await a.get_task(GetTaskRequest(id=A_WATCH, tenant="team-a"))
         assert watched.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
-        snapshot = await calls("a-watch")["SubscribeToTask"](a)
-        assert isinstance(snapshot.task, Task) and snapshot.task.id == "a-watch"
-        assert (await a.get_task(GetTaskRequest(id="a-done"))).id == "a-done"
+        snapshot = await calls(A_WATCH)["SubscribeToTask"](a)
+        assert isinstance(snapshot.task, Task) and snapshot.task.id == A_WATCH
+        assert (await a.get_task(GetTaskRequest(id=A_DONE))).id == A_DONE
         own = await a.list_tasks(ListTasksRequest(tenant="team-a"))
-        assert "a-done" in {t.id for t in own.tasks} and "b-done" not in {t.id for t in own.tasks}
-        hook = GetTaskPushNotificationConfigRequest(task_id="a-watch", id="hook-1")
+        assert A_DONE in {t.id for t in own.tasks} and B_DONE not in {t.id for t in own.tasks}
+        hook = GetTaskPushNotificationConfigRequest(task_id=A_WATCH, id="hook-1")
         assert (await a.get_task_push_notification_config(hook)).url == HOOK
-        created = await calls("a-watch")["CreateTaskPushNotificationConfig"](a)
-        assert created.task_id == "a-watch" and created.id == "hook-2"
+        created = await calls(A_WATCH)["CreateTaskPushNotificationConfig"](a)
+        assert created.task_id == A_WATCH and created.id == "hook-2"
         listed = await a.list_task_push_notification_configs(
-            ListTaskPushNotificationConfigsRequest(task_id="a-watch")
+            ListTaskPushNotificationConfigsRequest(task_id=A_WATCH)
         )
         assert {c.id for c in listed.configs} == {"hook-1", "hook-2"}
         await a.delete_task_push_notification_config(
-            DeleteTaskPushNotificationConfigRequest(task_id="a-watch", id="hook-2")
+            DeleteTaskPushNotificationConfigRequest(task_id=A_WATCH, id="hook-2")
         )
         new = await send_in(a, "hello [no tools]", "team-a")
         assert new.status.state == TaskState.TASK_STATE_COMPLETED
-        cancelled = await a.cancel_task(CancelTaskRequest(id=f"a-cancel-{transport}"))
+        cancelled = await a.cancel_task(CancelTaskRequest(id=CANCELS[transport]))
         assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
     async with a2a_client(url, token=SECRETS["root"], transport=transport) as r:
         # The admin acts in the tenant it names (`default` when none).
-        assert (await r.get_task(GetTaskRequest(id="a-done", tenant="team-a"))).id == "a-done"
+        assert (await r.get_task(GetTaskRequest(id=A_DONE, tenant="team-a"))).id == A_DONE
         with pytest.raises(TaskNotFoundError):
-            await r.get_task(GetTaskRequest(id="a-done"))
+            await r.get_task(GetTaskRequest(id=A_DONE))
         theirs = await r.list_tasks(ListTasksRequest(tenant="team-b"))
-        assert [t.id for t in theirs.tasks] == ["b-done"]
+        assert [t.id for t in theirs.tasks] == [B_DONE]
 
 
 async def test_a2a_03_names_too(tenants: Stack) -> None:
     """The 0.3 JSON-RPC methods (no tenant field): the key's tenant."""
     for who, code in (("bob", -32001), ("alice", None)):
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "a-done"}}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": A_DONE}}
         answer = (await tenants.http.post("/a2a", json=body, headers=bearer(who))).json()
         assert answer.get("error", {}).get("code") == code, answer

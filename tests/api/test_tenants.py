@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,10 @@ from tests.conftest import Stack, enqueue, running_stack, weather_tool
 from tests.fakes.server import FakeServer
 from tests.tenants import bearer, start, tenant_keys
 
+# Ids end with this run's suffix: every stack shares the session's Temporal server, where a
+# workflow id, once used, stays taken.
+R = f"-{uuid.uuid4().hex[:6]}"
+SAME = f"same{R}"  # a task and session id both tenants use
 HOOK = "http://127.0.0.1:9/hook"  # push configs are stored, never delivered (no status left)
 ASK_USER = {"name": "ask_user", "type": "builtin"}
 QUESTIONS = json.dumps({"questions": [{"question": "Which?", "choices": ["x", "y"]}]})
@@ -29,10 +34,10 @@ PUSH_IDS = ("hook-1", "hook-2", "hook-3", "hook-4")
 
 # Path parameters naming alice's things, by default.
 IDS = {
-    "task_id": "a-done",
-    "id": "a-watch",
-    "session_id": "a-sess",
-    "workflow_id": "agent-execution-a-parked",
+    "task_id": f"a-done{R}",
+    "id": f"a-watch{R}",
+    "session_id": f"a-sess{R}",
+    "workflow_id": f"agent-execution-a-parked{R}",
     "tenant": "team-a",
     "push_id": "hook-1",
 }
@@ -41,13 +46,17 @@ MESSAGE = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi [no t
 # it worked: (path parameters other than IDS, JSON body, statuses).
 EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     "GET /api/v1/sessions/{session_id}": ({}, None, {200}),
-    "DELETE /api/v1/sessions/{session_id}": ({"session_id": "a-gone"}, None, {204}),
+    "DELETE /api/v1/sessions/{session_id}": ({"session_id": f"a-gone{R}"}, None, {204}),
     "GET /api/v1/tasks/{task_id}": ({}, None, {200}),
     "GET /api/v1/tasks/{task_id}/events": ({}, None, {200}),
-    "POST /api/v1/tasks/{task_id}/cancel": ({"task_id": "a-cancel-1"}, None, {202}),
+    "POST /api/v1/tasks/{task_id}/cancel": ({"task_id": f"a-cancel-1{R}"}, None, {202}),
     "POST /api/v1/approve/{workflow_id}": ({}, {"approved": True}, {200}),
-    "POST /api/v1/tasks/{task_id}/answer": ({"task_id": "a-asking"}, {"answers": [["x"]]}, {200}),
-    "POST /a2a/rest/tasks/{id}:cancel": ({"id": "a-cancel-2"}, {}, {200}),
+    "POST /api/v1/tasks/{task_id}/answer": (
+        {"task_id": f"a-asking{R}"},
+        {"answers": [["x"]]},
+        {200},
+    ),
+    "POST /a2a/rest/tasks/{id}:cancel": ({"id": f"a-cancel-2{R}"}, {}, {200}),
     "GET /a2a/rest/tasks/{id}:subscribe": ({}, None, {200}),
     "POST /a2a/rest/tasks/{id}:subscribe": ({}, {}, {200}),
     "GET /a2a/rest/tasks/{id}": ({}, None, {200}),
@@ -59,7 +68,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     ),
     "POST /a2a/rest/tasks/{id}/pushNotificationConfigs": ({}, {"id": "new-1", "url": HOOK}, {200}),
     "GET /a2a/rest/tasks/{id}/pushNotificationConfigs": ({}, None, {200}),
-    "POST /a2a/rest/v1/tasks/{id}:cancel": ({"id": "a-cancel-3"}, {}, {200}),
+    "POST /a2a/rest/v1/tasks/{id}:cancel": ({"id": f"a-cancel-3{R}"}, {}, {200}),
     "GET /a2a/rest/v1/tasks/{id}:subscribe": ({}, None, {200}),
     "POST /a2a/rest/v1/tasks/{id}:subscribe": ({}, {}, {200}),
     "GET /a2a/rest/v1/tasks/{id}": ({}, None, {200}),
@@ -67,7 +76,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     "POST /a2a/rest/v1/tasks/{id}/pushNotificationConfigs": (
         {},
         {
-            "parent": "tasks/a-watch",
+            "parent": f"tasks/a-watch{R}",
             "configId": "new-2",
             "config": {"pushNotificationConfig": {"id": "new-2", "url": HOOK}},
         },
@@ -76,7 +85,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     "GET /a2a/rest/v1/tasks/{id}/pushNotificationConfigs": ({}, None, {200}),
     "POST /a2a/rest/{tenant}/message:send": ({}, {"message": MESSAGE}, {200}),
     "POST /a2a/rest/{tenant}/message:stream": ({}, {"message": MESSAGE}, {200}),
-    "POST /a2a/rest/{tenant}/tasks/{id}:cancel": ({"id": "a-cancel-4"}, {}, {200}),
+    "POST /a2a/rest/{tenant}/tasks/{id}:cancel": ({"id": f"a-cancel-4{R}"}, {}, {200}),
     "GET /a2a/rest/{tenant}/tasks/{id}:subscribe": ({}, None, {200}),
     "POST /a2a/rest/{tenant}/tasks/{id}:subscribe": ({}, {}, {200}),
     "GET /a2a/rest/{tenant}/tasks/{id}": ({}, None, {200}),
@@ -112,7 +121,7 @@ async def tenants(
     """A service with alice (team-a), bob (team-b) and root (admin), and alice's tasks:
     `a-done` (session `a-sess`) and `a-gone` ended; `a-parked`, `a-watch` (with push configs
     `hook-1` … `hook-4`) and `a-cancel-1` … `-4` awaiting approval; `a-asking` awaiting an
-    answer. Both tenants ran a task `same` in a session `same`."""
+    answer (each id ending with `R`). Both tenants ran a task `SAME` in a session `SAME`."""
     tmp_path = tmp_path_factory.mktemp("tenants")
     data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
     data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
@@ -121,26 +130,32 @@ async def tenants(
             http = stack.http
             tool = weather_tool(tool_server)
             parked = {"tools": [tool], "require_approval": True}
-            await start(http, "alice", task_id="a-done", session_id="a-sess", user_message="hi")
-            await start(http, "alice", task_id="a-gone", user_message="bye [no tools]")
-            for task_id in ("a-parked", "a-watch", *(f"a-cancel-{n}" for n in range(1, 5))):
+            await start(
+                http, "alice", task_id=f"a-done{R}", session_id=f"a-sess{R}", user_message="hi"
+            )
+            await start(http, "alice", task_id=f"a-gone{R}", user_message="bye [no tools]")
+            for task_id in (
+                f"a-parked{R}",
+                f"a-watch{R}",
+                *(f"a-cancel-{n}{R}" for n in range(1, 5)),
+            ):
                 await start(
                     http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
                 )
             ask = {"name": "ask_user", "id": "q1", "arguments": QUESTIONS}
             await enqueue(openai_fake, [{"tool_calls": [ask]}])
-            asking = {"task_id": "a-asking", "user_message": "ask", "tools": [ASK_USER]}
+            asking = {"task_id": f"a-asking{R}", "user_message": "ask", "tools": [ASK_USER]}
             await start(http, "alice", "awaiting_input", **asking)
             for push_id in PUSH_IDS:
                 created = await http.post(
-                    "/a2a/rest/tasks/a-watch/pushNotificationConfigs",
+                    f"/a2a/rest/tasks/a-watch{R}/pushNotificationConfigs",
                     json={"id": push_id, "url": HOOK},
                     headers=bearer("alice"),
                 )
                 assert created.status_code == 200, created.text
             for who in ("alice", "bob"):
                 message = f"same from {who} [no tools]"
-                await start(http, who, task_id="same", session_id="same", user_message=message)
+                await start(http, who, task_id=SAME, session_id=SAME, user_message=message)
             yield stack
 
 
@@ -188,11 +203,11 @@ async def test_every_route_keeps_a_tenant_to_itself(tenants: Stack) -> None:
             wrong[f"{method} {path}"] = (status, text[:200])
     assert not wrong, wrong
     # … and nothing changed: alice's parked tasks still wait, her configs are all there.
-    for task_id in ("a-parked", "a-watch", "a-cancel-1", "a-cancel-4"):
+    for task_id in (f"a-parked{R}", f"a-watch{R}", f"a-cancel-1{R}", f"a-cancel-4{R}"):
         task = await http.get(f"/api/v1/tasks/{task_id}", headers=bearer("alice"))
         assert task.json()["status"] == "awaiting_approval", task.text
     configs = await http.get(
-        "/a2a/rest/tasks/a-watch/pushNotificationConfigs", headers=bearer("alice")
+        f"/a2a/rest/tasks/a-watch{R}/pushNotificationConfigs", headers=bearer("alice")
     )
     assert {c["id"] for c in configs.json()["configs"]} == set(PUSH_IDS)
 
@@ -215,43 +230,43 @@ async def test_listings_show_a_tenant_its_own(tenants: Stack) -> None:
         return response.json()
 
     bobs = await listed("bob", "/api/v1/tasks")
-    assert [(t["task_id"], t["tenant"]) for t in bobs["tasks"]] == [("same", "team-b")]
-    same = await listed("bob", "/api/v1/tasks/same")
-    assert same["session_id"] == "same"
-    assert (await listed("bob", "/api/v1/sessions/same"))["tasks"][0]["task_id"] == "same"
+    assert [(t["task_id"], t["tenant"]) for t in bobs["tasks"]] == [(SAME, "team-b")]
+    same = await listed("bob", f"/api/v1/tasks/{SAME}")
+    assert same["session_id"] == SAME
+    assert (await listed("bob", f"/api/v1/sessions/{SAME}"))["tasks"][0]["task_id"] == SAME
     assert (await listed("bob", "/api/v1/approvals"))["approvals"] == []
-    assert (await listed("bob", "/a2a/rest/tasks"))["tasks"][0]["id"] == "same"
+    assert (await listed("bob", "/a2a/rest/tasks"))["tasks"][0]["id"] == SAME
     alices = await listed("alice", "/api/v1/tasks")
-    assert "same" in {t["task_id"] for t in alices["tasks"]}
+    assert SAME in {t["task_id"] for t in alices["tasks"]}
     assert {t["tenant"] for t in alices["tasks"]} == {"team-a"}
     inbox = await listed("alice", "/api/v1/approvals")
-    assert {c["task_id"] for c in inbox["approvals"]} >= {"a-watch"}
+    assert {c["task_id"] for c in inbox["approvals"]} >= {f"a-watch{R}"}
     assert {c["tenant"] for c in inbox["approvals"]} == {"team-a"}
 
     # The same ids in two tenants are two tasks: each tenant reads its own answer.
     for who in ("alice", "bob"):
-        task = await listed(who, "/api/v1/tasks/same")
+        task = await listed(who, f"/api/v1/tasks/{SAME}")
         assert task["result"]["content"] == f"Echo: same from {who} [no tools]"
-        events = await http.get("/api/v1/tasks/same/events", headers=bearer(who))
+        events = await http.get(f"/api/v1/tasks/{SAME}/events", headers=bearer(who))
         started = events.text.split("data: ", 2)[1].splitlines()[0]
-        assert json.loads(started)["session_id"] == "same"
+        assert json.loads(started)["session_id"] == SAME
         assert f"same from {who}" in events.text
         assert "same from alice" not in events.text or who == "alice"
 
     # Root (admin) lists every tenant, each task labelled; it acts in the tenant it names.
     everyone = await listed("root", "/api/v1/tasks?limit=500")
-    assert {("same", "team-a"), ("same", "team-b")} <= {
+    assert {(SAME, "team-a"), (SAME, "team-b")} <= {
         (t["task_id"], t["tenant"]) for t in everyone["tasks"]
     }
     assert "team-a" in {
         c["tenant"] for c in (await listed("root", "/api/v1/approvals"))["approvals"]
     }
-    named = await listed("root", "/api/v1/tasks/same", **{"X-Tenant": "team-b"})
+    named = await listed("root", f"/api/v1/tasks/{SAME}", **{"X-Tenant": "team-b"})
     assert named["result"]["content"] == "Echo: same from bob [no tools]"
     assert named["tenant"] == "team-b"
     only_b = await listed("root", "/api/v1/tasks", **{"X-Tenant": "team-b"})
-    assert [t["task_id"] for t in only_b["tasks"]] == ["same"]
-    assert (await http.get("/api/v1/tasks/same", headers=bearer("root"))).status_code == 404
+    assert [t["task_id"] for t in only_b["tasks"]] == [SAME]
+    assert (await http.get(f"/api/v1/tasks/{SAME}", headers=bearer("root"))).status_code == 404
 
     # Naming a tenant that is not the key's own: 404, on every kind of route.
     for method, path in (("GET", "/api/v1/tasks"), ("GET", "/api/v1/approvals")):
@@ -269,4 +284,4 @@ async def test_listings_show_a_tenant_its_own(tenants: Stack) -> None:
 
     # Metrics count every tenant's tasks and name none.
     metrics = (await http.get("/metrics")).text
-    assert "team-a" not in metrics and "team-b" not in metrics and "a-parked" not in metrics
+    assert "team-a" not in metrics and "team-b" not in metrics and f"a-parked{R}" not in metrics

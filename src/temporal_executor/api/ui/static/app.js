@@ -1,5 +1,6 @@
 // Shared by every console page: the API client (bearer token from sessionStorage, 401 →
-// the login page), the Server-Sent Events reader, and small rendering helpers.
+// the login page; the tenant from the page's `?tenant=`, for an admin key), the Server-Sent
+// Events reader, and small rendering helpers.
 
 const TOKEN_KEY = "temporal-executor.token";
 const LOGIN_MESSAGE_KEY = "temporal-executor.login-message";
@@ -36,10 +37,17 @@ export function toLogin(reason) {
   location.assign(`/ui/login?next=${encodeURIComponent(next)}`);
 }
 
-function headers(extra = {}) {
+// The tenant this page acts in (`?tenant=`): an admin key's listings span every tenant, and
+// it opens another tenant's task by naming that tenant. None: the key's own.
+export function pageTenant() {
+  return new URLSearchParams(location.search).get("tenant");
+}
+
+function headers(extra = {}, tenant = pageTenant()) {
   const result = { Accept: "application/json", ...extra };
   const bearer = token();
   if (bearer) result.Authorization = `Bearer ${bearer}`;
+  if (tenant) result["X-Tenant"] = tenant;
   return result;
 }
 
@@ -69,11 +77,14 @@ async function errorOf(response) {
   return new ApiError(response.status, error.code || `http_${response.status}`, message, error.details);
 }
 
-// Call the REST API; resolves to the JSON body, rejects with an ApiError saying what failed.
-export async function api(path, { method = "GET", body, signal, redirectOn401 = true } = {}) {
+// Call the REST API (in `tenant`, else the page's); resolves to the JSON body, rejects with
+// an ApiError saying what failed.
+export async function api(path, { method = "GET", body, signal, redirectOn401 = true, tenant } = {}) {
   // A call that hangs (a busy or unreachable server) fails after a while instead of
   // stopping a page's polling for good.
-  const init = { method, signal: signal ?? AbortSignal.timeout(30000), headers: headers() };
+  const init = {
+    method, signal: signal ?? AbortSignal.timeout(30000), headers: headers({}, tenant ?? pageTenant()),
+  };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -217,6 +228,7 @@ export function filterForm(form, names, onChange) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const query = values();
+    if (pageTenant()) query.set("tenant", pageTenant()); // the page stays in its tenant
     history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
     onChange();
   });
@@ -272,8 +284,13 @@ export function formatUsage(usage) {
   return `${usage.total_tokens} (${usage.prompt_tokens} in, ${usage.completion_tokens} out)`;
 }
 
-export function taskLink(taskId) {
-  return el("a", { href: `/ui/tasks/${encodeURIComponent(taskId)}` }, el("code", { text: taskId }));
+// A link to the task's page; a task of a tenant other than `default` is named with it, and
+// its tenant shown (only an admin key's listings hold tasks of several tenants).
+export function taskLink(taskId, tenant) {
+  const named = tenant && tenant !== "default";
+  const href = `/ui/tasks/${encodeURIComponent(taskId)}${named ? `?tenant=${encodeURIComponent(tenant)}` : ""}`;
+  const link = el("a", { href }, el("code", { text: taskId }));
+  return named ? el("span", {}, link, " ", el("small", { class: "tenant", text: tenant })) : link;
 }
 
 export function prettyJson(value) {

@@ -21,15 +21,17 @@ function query(extra) {
   return result;
 }
 
-// Pending calls, newest first, as [{task_id, session_id, calls: [...]}].
+// Pending calls, newest first, as [{task_id, session_id, tenant, calls: [...]}] (an admin
+// key's inbox holds every tenant's: the same task id may come from two).
 async function pendingCalls() {
   const page = await api(`/api/v1/approvals?${query({ limit: 200 })}`);
   const groups = new Map();
   for (const row of page.approvals) {
-    if (!groups.has(row.task_id)) {
-      groups.set(row.task_id, { task_id: row.task_id, session_id: row.session_id, calls: [] });
+    const task = `${row.tenant}/${row.task_id}`;
+    if (!groups.has(task)) {
+      groups.set(task, { task_id: row.task_id, session_id: row.session_id, tenant: row.tenant, calls: [] });
     }
-    groups.get(row.task_id).calls.push({
+    groups.get(task).calls.push({
       id: row.tool_call_id,
       name: row.tool_name,
       arguments: row.arguments,
@@ -64,14 +66,14 @@ async function refresh() {
   const [groups, questions] = await Promise.all([pendingCalls(), waitingForAnswers()]);
   const wanted = [];
   for (const group of groups) {
-    const key = `calls:${group.task_id}:${group.calls.map((c) => c.id).join(",")}`;
+    const key = `calls:${group.tenant}/${group.task_id}:${group.calls.map((c) => c.id).join(",")}`;
     wanted.push(key);
     if (!shown.has(key)) {
       shown.set(key, approvalForm(group, { onSent: sent(key) }));
     }
   }
   for (const task of questions) {
-    const key = `questions:${task.task_id}:${task.pending_input.id}`;
+    const key = `questions:${task.tenant}/${task.task_id}:${task.pending_input.id}`;
     wanted.push(key);
     if (!shown.has(key)) shown.set(key, questionsForm(task, { onSent: sent(key) }));
   }

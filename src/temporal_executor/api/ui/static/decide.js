@@ -101,6 +101,7 @@ export function approvalForm(group, { onSent }) {
       await api(`/api/v1/approve/agent-execution-${encodeURIComponent(group.task_id)}`, {
         method: "POST",
         body,
+        tenant: group.tenant,
       });
       const approved = [...decisions.values()].filter((d) => d.approved).length;
       const rejected = decisions.size - approved;
@@ -129,7 +130,7 @@ export function approvalForm(group, { onSent }) {
   const section = el(
     "section",
     { class: "decision", "data-task-id": group.task_id, "aria-label": `Tool calls of task ${group.task_id}` },
-    el("h2", {}, "Task ", taskLink(group.task_id), " ",
+    el("h2", {}, "Task ", taskLink(group.task_id, group.tenant), " ",
       el("small", { text: `session ${group.session_id}` })),
     ...articles,
     el("label", { class: "check" }, rememberBox,
@@ -163,7 +164,7 @@ export function questionsForm(task, { onSent }) {
   const form = el(
     "form",
     { class: "decision questions", "data-task-id": task.task_id },
-    el("h2", {}, "Questions from task ", taskLink(task.task_id)),
+    el("h2", {}, "Questions from task ", taskLink(task.task_id, task.tenant)),
     ...fields,
     error,
     submit,
@@ -183,6 +184,7 @@ export function questionsForm(task, { onSent }) {
       await api(`/api/v1/tasks/${encodeURIComponent(task.task_id)}/answer`, {
         method: "POST",
         body: { id: pending.id, answers },
+        tenant: task.tenant,
       });
       onSent(`Task ${task.task_id}: answers sent.`);
     } catch (failure) {

@@ -22,10 +22,12 @@ older.addEventListener("click", () => { offset += PAGE; refresh(); });
 newer.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refresh(); });
 
 function row(task) {
-  const session = el("a", { href: `?session_id=${encodeURIComponent(task.session_id)}` },
-    el("code", { text: task.session_id }));
+  // A session is one tenant's: filtering on it names the tenant (for an admin key's list).
+  const filter = new URLSearchParams({ session_id: task.session_id });
+  if (task.tenant && task.tenant !== "default") filter.set("tenant", task.tenant);
+  const session = el("a", { href: `?${filter}` }, el("code", { text: task.session_id }));
   return el("tr", { "data-task-id": task.task_id },
-    el("td", {}, taskLink(task.task_id)),
+    el("td", {}, taskLink(task.task_id, task.tenant)),
     el("td", {}, statusBadge(task.status)),
     el("td", {}, session),
     el("td", { text: task.model || "–" }),

@@ -135,7 +135,7 @@ class TaskService:
         if first["fingerprint"] != fingerprint:
             raise RequestError(
                 f"message ID {message_id!r} was already used with a different request",
-                details={"message_id": message_id, "task_id": first["task_id"]},
+                details={"message_id": message_id, "task_id": _shown(first["task_id"])},
             )
         return str(first["task_id"])
 

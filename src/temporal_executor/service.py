@@ -13,7 +13,8 @@ end, and its state is then derived from how it closed.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -231,45 +232,26 @@ class TaskService:
 
     async def list_tasks(
         self,
-        session_id: str | None = None,
-        statuses: Collection[TaskStatus] | None = None,
+        where: TaskFilter | None = None,
         limit: int = 50,
         offset: int = 0,
         *,
-        updated_after: float | None = None,
         recent_first: bool = False,
-        tenant: str | None = None,
     ) -> list[TaskState]:
-        """A page of the tasks that match (of `tenant`; None: of every tenant): oldest
-        first, or the last updated first."""
-        where = _filter(session_id, statuses, updated_after, tenant)
+        """A page of the tasks that match: oldest first, or the last updated first."""
         return await self.store.tasks.find(
             where, recent_first=recent_first, limit=limit, offset=offset
         )
 
-    async def count_tasks(
-        self,
-        session_id: str | None = None,
-        statuses: Collection[TaskStatus] | None = None,
-        *,
-        updated_after: float | None = None,
-        tenant: str | None = None,
-    ) -> int:
-        return await self.store.tasks.count(_filter(session_id, statuses, updated_after, tenant))
+    async def count_tasks(self, where: TaskFilter | None = None) -> int:
+        return await self.store.tasks.count(where)
 
     async def pending_calls(
-        self,
-        session_id: str | None = None,
-        tool: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        *,
-        tenant: str | None = None,
+        self, where: TaskFilter, tool: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[PendingCall]:
-        """A page of the tool calls waiting for a decision, across tasks (of `tenant`; None:
-        of every tenant), newest first (from the store's records of parked tasks; Temporal
-        is not asked)."""
-        where = _filter(session_id, [TaskStatus.AWAITING_APPROVAL], None, tenant)
+        """A page of the tool calls waiting for a decision in the tasks `where` names, newest
+        first (from the store's records of parked tasks; Temporal is not asked)."""
+        where = replace(where, statuses=[TaskStatus.AWAITING_APPROVAL.value])
         parked = await self.store.tasks.find(where, limit=1_000_000)
         calls = [c for t in parked for c in t.pending_calls() if tool in (None, c.tool_name)]
         calls.sort(key=lambda c: (-(c.requested_at or 0.0), c.task_id, c.tool_call_id))
@@ -412,16 +394,6 @@ class TaskService:
 async def _session(description: WorkflowExecutionDescription, task_id: str) -> str:
     """The task's session, from its workflow's memo (set at start)."""
     return str(await description.memo_value(_SESSION_MEMO, task_id))
-
-
-def _filter(
-    session_id: str | None,
-    statuses: Collection[TaskStatus] | None,
-    updated_after: float | None,
-    tenant: str | None,
-) -> TaskFilter:
-    values = None if statuses is None else [status.value for status in statuses]
-    return TaskFilter(session_id, values, updated_after, tenant)
 
 
 def _shown(key: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .llm.messages import Message, Usage
 from .service import TaskService
+from .store import TaskFilter
 from .tasks import Event, PendingCall, TaskState, TaskStatus
 from .tenants import Tenancy, scoped, split
 from .workflows import AgentInput, AnswerInput, ApproveInput
@@ -78,16 +79,11 @@ class TenantTasks:
         updated_after: float | None = None,
         recent_first: bool = False,
     ) -> list[OwnedTask]:
-        """A page of the tasks this caller may list (`TaskService.list_tasks`)."""
-        states = await self.service.list_tasks(
-            self._session(session_id),
-            statuses,
-            limit,
-            offset,
-            updated_after=updated_after,
-            recent_first=recent_first,
-            tenant=self._listed(session_id),
-        )
+        """A page of the tasks this caller may list, of one session and in one of
+        `statuses` (None: any), changed after `updated_after`: oldest first, or the last
+        updated first."""
+        where = self._filter(session_id, statuses, updated_after)
+        states = await self.service.list_tasks(where, limit, offset, recent_first=recent_first)
         return [OwnedTask(split(state.task_id)[0], _local(state)) for state in states]
 
     async def count_tasks(
@@ -97,12 +93,7 @@ class TenantTasks:
         *,
         updated_after: float | None = None,
     ) -> int:
-        return await self.service.count_tasks(
-            self._session(session_id),
-            statuses,
-            updated_after=updated_after,
-            tenant=self._listed(session_id),
-        )
+        return await self.service.count_tasks(self._filter(session_id, statuses, updated_after))
 
     async def pending_calls(
         self,
@@ -113,9 +104,8 @@ class TenantTasks:
     ) -> list[PendingCall]:
         """A page of the tool calls waiting for a decision (`TaskService.pending_calls`),
         each with its tenant."""
-        calls = await self.service.pending_calls(
-            self._session(session_id), tool, limit, offset, tenant=self._listed(session_id)
-        )
+        where = self._filter(session_id, None, None)
+        calls = await self.service.pending_calls(where, tool, limit, offset)
         return [
             call.model_copy(
                 update={
@@ -165,12 +155,19 @@ class TenantTasks:
 
     # --- ids -----------------------------------------------------------------------------
 
-    def _session(self, session_id: str | None) -> str | None:
-        return None if session_id is None else self.key(session_id)
-
-    def _listed(self, session_id: str | None) -> str | None:
-        # A session is one tenant's: naming one lists that tenant's tasks, even for everyone.
-        return self.tenant if session_id is not None else self.tenancy.listed
+    def _filter(
+        self,
+        session_id: str | None,
+        statuses: Collection[TaskStatus] | None,
+        updated_after: float | None,
+    ) -> TaskFilter:
+        """The store's filter for this caller's listing: its tenant's tasks (every tenant's,
+        for `Tenancy.everyone`; a session is one tenant's, so naming one lists that
+        tenant's)."""
+        session = None if session_id is None else self.key(session_id)
+        tenant = self.tenant if session_id is not None else self.tenancy.listed
+        values = None if statuses is None else [status.value for status in statuses]
+        return TaskFilter(session, values, updated_after, tenant)
 
 
 def _local(state: TaskState) -> TaskState:

@@ -42,6 +42,7 @@ from google.protobuf.json_format import MessageToDict
 from ...config import A2APushConfig
 from ...errors import ToolError
 from ...observability import PUSH_DELIVERIES
+from ...store import TaskFilter
 from ...tenants import split
 from ...tools.guard import AddressGuard, UnresolvableHost
 from .push_configs import PushConfigs
@@ -109,7 +110,8 @@ class PushNotifier:
         since = time.time() - RESUME_WINDOW
         offset = 0
         try:
-            while page := await service.list_tasks(limit=500, offset=offset, updated_after=since):
+            recent = TaskFilter(updated_after=since)
+            while page := await service.list_tasks(recent, limit=500, offset=offset):
                 offset += len(page)
                 for state in page:
                     await self._resume_task(state.task_id)

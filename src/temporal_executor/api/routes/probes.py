@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ...observability import TASKS_OPEN, TASKS_PARKED, exposition
+from ...store import TaskFilter
 from ...tasks import TaskStatus
 from ..openapi import Readiness
 from ..readiness import readiness
@@ -53,7 +54,7 @@ async def metrics(request: Request, api: Deps) -> Response:
         parked = 0
         for status in TaskStatus:
             if not status.terminal:
-                open_tasks = await api.tasks.count_tasks(statuses=[status])
+                open_tasks = await api.tasks.count_tasks(TaskFilter(statuses=[status]))
                 TASKS_OPEN.labels(status.value).set(open_tasks)
                 parked += open_tasks if status.parked else 0
         TASKS_PARKED.set(parked)

@@ -1,15 +1,20 @@
-"""Two tenants and an admin, for the tenant tests (REST and A2A in tests/api, the console in
-tests/ui): their keys in the environment, the config that puts them in tenants, and tasks
-started with a key."""
+"""Two tenants and an admin, for the tenant tests (REST in tests/api, A2A in tests/a2a, the
+console in tests/ui): their keys in the environment, the config that puts them in tenants,
+the service with them, and tasks started with a key."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.a2a.conftest import a2a_config
+from tests.conftest import Stack, running_stack
+from tests.fakes.server import FakeServer
 
 KEYS_ENV = "TE_TEST_TENANT_KEYS"
 SECRETS = {"alice": "alice-key-1", "bob": "bob-key-2", "root": "root-key-3"}
@@ -33,6 +38,19 @@ def tenant_keys(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield data
     finally:
         del os.environ[KEYS_ENV]
+
+
+@contextlib.asynccontextmanager
+async def tenant_stack(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """The service (A2A on every transport, push configs kept but never delivered) with
+    alice, bob and root (`tenant_keys`)."""
+    data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
+    data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
+    with tenant_keys(data):
+        async with running_stack(data) as stack:
+            yield stack
 
 
 async def start(

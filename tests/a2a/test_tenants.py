@@ -28,10 +28,10 @@ from a2a.types import (
 from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import TaskNotFoundError
 
-from tests.a2a.conftest import a2a_client, a2a_config, collect, user_message
-from tests.conftest import Stack, running_stack, weather_tool
+from tests.a2a.conftest import a2a_client, collect, user_message
+from tests.conftest import Stack, weather_tool
 from tests.fakes.server import FakeServer
-from tests.tenants import SECRETS, bearer, start, tenant_keys
+from tests.tenants import SECRETS, bearer, start, tenant_stack
 
 HOOK = "http://127.0.0.1:9/hook"  # stored, never delivered (one attempt, nothing listens)
 TRANSPORTS = [TransportProtocol.JSONRPC, TransportProtocol.HTTP_JSON, TransportProtocol.GRPC]
@@ -52,26 +52,23 @@ async def tenants(
     """Alice's `A_DONE` (ended), `A_WATCH` (awaiting approval, push config `hook-1`) and one
     task to cancel per transport (`CANCELS`); bob's `B_DONE`."""
     tmp_path = tmp_path_factory.mktemp("a2a-tenants")
-    data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
-    data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
-    with tenant_keys(data):
-        async with running_stack(data) as stack:
-            http = stack.http
-            parked = {"tools": [weather_tool(tool_server)], "require_approval": True}
-            await start(http, "alice", task_id=A_DONE, user_message="hi [no tools]")
-            await start(http, "bob", task_id=B_DONE, user_message="hi [no tools]")
-            for task_id in (A_WATCH, *CANCELS.values()):
-                await start(
-                    http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
-                )
-            config = {"id": "hook-1", "url": HOOK}
-            created = await http.post(
-                f"/a2a/rest/tasks/{A_WATCH}/pushNotificationConfigs",
-                json=config,
-                headers=bearer("alice"),
+    async with tenant_stack(temporal, openai_fake, tool_server, tmp_path) as stack:
+        http = stack.http
+        parked = {"tools": [weather_tool(tool_server)], "require_approval": True}
+        await start(http, "alice", task_id=A_DONE, user_message="hi [no tools]")
+        await start(http, "bob", task_id=B_DONE, user_message="hi [no tools]")
+        for task_id in (A_WATCH, *CANCELS.values()):
+            await start(
+                http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
             )
-            assert created.status_code == 200, created.text
-            yield stack
+        config = {"id": "hook-1", "url": HOOK}
+        created = await http.post(
+            f"/a2a/rest/tasks/{A_WATCH}/pushNotificationConfigs",
+            json=config,
+            headers=bearer("alice"),
+        )
+        assert created.status_code == 200, created.text
+        yield stack
 
 
 def calls(task_id: str, tenant: str = "") -> dict[str, Callable[[Client], Awaitable[Any]]]:

@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.a2a.conftest import a2a_config
-from tests.conftest import Stack, enqueue, running_stack, weather_tool
+from tests.conftest import Stack, enqueue, weather_tool
 from tests.fakes.server import FakeServer
-from tests.tenants import bearer, start, tenant_keys
+from tests.tenants import bearer, start, tenant_stack
 
 # Ids end with this run's suffix: every stack shares the session's Temporal server, where a
 # workflow id, once used, stays taken.
@@ -123,40 +122,35 @@ async def tenants(
     `hook-1` … `hook-4`) and `a-cancel-1` … `-4` awaiting approval; `a-asking` awaiting an
     answer (each id ending with `R`). Both tenants ran a task `SAME` in a session `SAME`."""
     tmp_path = tmp_path_factory.mktemp("tenants")
-    data = a2a_config(temporal, openai_fake, tool_server, tmp_path)
-    data["a2a"]["push_notifications"] = {"allow_private_hosts": True, "max_attempts": 1}
-    with tenant_keys(data):
-        async with running_stack(data) as stack:
-            http = stack.http
-            tool = weather_tool(tool_server)
-            parked = {"tools": [tool], "require_approval": True}
+    async with tenant_stack(temporal, openai_fake, tool_server, tmp_path) as stack:
+        http = stack.http
+        tool = weather_tool(tool_server)
+        parked = {"tools": [tool], "require_approval": True}
+        await start(http, "alice", task_id=f"a-done{R}", session_id=f"a-sess{R}", user_message="hi")
+        await start(http, "alice", task_id=f"a-gone{R}", user_message="bye [no tools]")
+        for task_id in (
+            f"a-parked{R}",
+            f"a-watch{R}",
+            *(f"a-cancel-{n}{R}" for n in range(1, 5)),
+        ):
             await start(
-                http, "alice", task_id=f"a-done{R}", session_id=f"a-sess{R}", user_message="hi"
+                http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
             )
-            await start(http, "alice", task_id=f"a-gone{R}", user_message="bye [no tools]")
-            for task_id in (
-                f"a-parked{R}",
-                f"a-watch{R}",
-                *(f"a-cancel-{n}{R}" for n in range(1, 5)),
-            ):
-                await start(
-                    http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
-                )
-            ask = {"name": "ask_user", "id": "q1", "arguments": QUESTIONS}
-            await enqueue(openai_fake, [{"tool_calls": [ask]}])
-            asking = {"task_id": f"a-asking{R}", "user_message": "ask", "tools": [ASK_USER]}
-            await start(http, "alice", "awaiting_input", **asking)
-            for push_id in PUSH_IDS:
-                created = await http.post(
-                    f"/a2a/rest/tasks/a-watch{R}/pushNotificationConfigs",
-                    json={"id": push_id, "url": HOOK},
-                    headers=bearer("alice"),
-                )
-                assert created.status_code == 200, created.text
-            for who in ("alice", "bob"):
-                message = f"same from {who} [no tools]"
-                await start(http, who, task_id=SAME, session_id=SAME, user_message=message)
-            yield stack
+        ask = {"name": "ask_user", "id": "q1", "arguments": QUESTIONS}
+        await enqueue(openai_fake, [{"tool_calls": [ask]}])
+        asking = {"task_id": f"a-asking{R}", "user_message": "ask", "tools": [ASK_USER]}
+        await start(http, "alice", "awaiting_input", **asking)
+        for push_id in PUSH_IDS:
+            created = await http.post(
+                f"/a2a/rest/tasks/a-watch{R}/pushNotificationConfigs",
+                json={"id": push_id, "url": HOOK},
+                headers=bearer("alice"),
+            )
+            assert created.status_code == 200, created.text
+        for who in ("alice", "bob"):
+            message = f"same from {who} [no tools]"
+            await start(http, who, task_id=SAME, session_id=SAME, user_message=message)
+        yield stack
 
 
 async def call(

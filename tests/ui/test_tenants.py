@@ -49,16 +49,17 @@ async def tenant_console(
             yield stack
 
 
-async def sign_in(page: Any, url: str, who: str) -> None:
+async def tasks_page(page: Any, url: str, who: str) -> Any:
+    """The Tasks page, signed in with `who`'s key; its rows."""
     await page.goto(url + "/ui/login")
     await page.evaluate(f"sessionStorage.setItem('temporal-executor.token', '{SECRETS[who]}')")
+    await page.goto(url + "/ui/")
+    return page.locator("#tasks tbody tr")
 
 
 async def test_a_tenant_sees_only_its_own(tenant_console: Stack, page: Any) -> None:
     url = tenant_console.url
-    await sign_in(page, url, "bob")
-    await page.goto(url + "/ui/")
-    rows = page.locator("#tasks tbody tr")
+    rows = await tasks_page(page, url, "bob")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-task-id", B_DONE)
     await expect(page.locator("body")).not_to_contain_text("ui-a-")
@@ -79,9 +80,7 @@ async def test_a_tenant_sees_only_its_own(tenant_console: Stack, page: Any) -> N
 
 async def test_the_admin_sees_every_tenant(tenant_console: Stack, page: Any) -> None:
     url = tenant_console.url
-    await sign_in(page, url, "root")
-    await page.goto(url + "/ui/")
-    rows = page.locator("#tasks tbody tr")
+    rows = await tasks_page(page, url, "root")
     await expect(rows).to_have_count(3)
     alices = page.locator(f'#tasks tbody tr[data-task-id="{A_DONE}"]')
     await expect(alices.locator(".tenant")).to_have_text("team-a")

@@ -44,7 +44,7 @@ from .llm.messages import Message, Usage
 from .payloads import resolve_messages
 from .store import Store, TaskFilter
 from .tasks import Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
-from .tenants import split
+from .tenants import name
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
 
@@ -136,7 +136,7 @@ class TaskService:
         if first["fingerprint"] != fingerprint:
             raise RequestError(
                 f"message ID {message_id!r} was already used with a different request",
-                details={"message_id": message_id, "task_id": _shown(first["task_id"])},
+                details={"message_id": message_id, "task_id": name(first["task_id"])},
             )
         return str(first["task_id"])
 
@@ -148,14 +148,14 @@ class TaskService:
         state = await self._existing(holder)
         if state is not None and not state.status.terminal:
             raise ConflictError(
-                f"session {_shown(session_id)!r} has a task that has not ended "
-                f"({_shown(holder)!r}, {state.status.value}); a session runs one task at a time",
-                details={"session_id": _shown(session_id), "task_id": _shown(holder)},
+                f"session {name(session_id)!r} has a task that has not ended "
+                f"({name(holder)!r}, {state.status.value}); a session runs one task at a time",
+                details={"session_id": name(session_id), "task_id": name(holder)},
             )
         # The holder ended without releasing the session (e.g. terminated from the UI).
         if await sessions.claim(session_id, task_id, replace=holder) is not None:
             raise ConflictError(
-                f"session {_shown(session_id)!r} was claimed by another task just now"
+                f"session {name(session_id)!r} was claimed by another task just now"
             )
 
     async def _with_session_approvals(self, input: AgentInput) -> AgentInput:
@@ -199,7 +199,7 @@ class TaskService:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
             if stored is None:
-                raise TaskNotFoundError(f"no task with id {_shown(task_id)!r}") from None
+                raise TaskNotFoundError(f"no task with id {name(task_id)!r}") from None
             return stored, False  # gone from Temporal (retention): the record is all there is
         if description.status == WorkflowExecutionStatus.RUNNING:
             if stored is not None:
@@ -247,11 +247,15 @@ class TaskService:
         return await self.store.tasks.count(where)
 
     async def pending_calls(
-        self, where: TaskFilter, tool: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        where: TaskFilter | None = None,
+        tool: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[PendingCall]:
         """A page of the tool calls waiting for a decision in the tasks `where` names, newest
         first (from the store's records of parked tasks; Temporal is not asked)."""
-        where = replace(where, statuses=[TaskStatus.AWAITING_APPROVAL.value])
+        where = replace(where or TaskFilter(), statuses=[TaskStatus.AWAITING_APPROVAL.value])
         parked = await self.store.tasks.find(where, limit=1_000_000)
         calls = [c for t in parked for c in t.pending_calls() if tool in (None, c.tool_name)]
         calls.sort(key=lambda c: (-(c.requested_at or 0.0), c.task_id, c.tool_call_id))
@@ -261,7 +265,7 @@ class TaskService:
         """The session's tasks (its turns), its whole transcript and its summed usage."""
         tasks = await self.store.tasks.find(TaskFilter(session_id=session_id), limit=1_000_000)
         if not tasks:
-            raise SessionNotFoundError(f"no session with id {_shown(session_id)!r}")
+            raise SessionNotFoundError(f"no session with id {name(session_id)!r}")
         usage = sum((t.usage for t in tasks), Usage())
         stored = await self.store.transcripts.get(session_id)
         return tasks, await resolve_messages(self.store.blobs, stored), usage
@@ -271,8 +275,8 @@ class TaskService:
         for task in tasks:
             if not (await self.get(task.task_id)).status.terminal:
                 raise ConflictError(
-                    f"session {_shown(session_id)!r} has a running task "
-                    f"({_shown(task.task_id)!r}); cancel it first"
+                    f"session {name(session_id)!r} has a running task "
+                    f"({name(task.task_id)!r}); cancel it first"
                 )
         await self.store.sessions.delete(session_id)
 
@@ -363,7 +367,7 @@ class TaskService:
     async def cancel(self, task_id: str) -> TaskState:
         state = await self.get(task_id)
         if state.status.terminal:
-            raise ConflictError(f"task {_shown(task_id)!r} already ended {state.status.value}")
+            raise ConflictError(f"task {name(task_id)!r} already ended {state.status.value}")
         try:
             await self._handle(task_id).cancel()
         except RPCError as exc:
@@ -377,25 +381,20 @@ class TaskService:
     async def _raise_not_found_or_closed(self, task_id: str, exc: RPCError) -> None:
         if exc.status == RPCStatusCode.NOT_FOUND:
             if await self.store.tasks.get(task_id) is None:
-                raise TaskNotFoundError(f"no task with id {_shown(task_id)!r}") from None
-            raise ConflictError(f"task {_shown(task_id)!r} has already ended") from None
+                raise TaskNotFoundError(f"no task with id {name(task_id)!r}") from None
+            raise ConflictError(f"task {name(task_id)!r} has already ended") from None
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             # Temporal says so of a closed workflow, and of a running one whose workflow task
             # is failing ("Workflow Task in failed state"): which one, the workflow tells.
             description = await self._handle(task_id).describe()
             if description.status == WorkflowExecutionStatus.RUNNING:
                 raise TaskUnavailableError(
-                    f"the workflow of task {_shown(task_id)!r} cannot make progress right now: "
+                    f"the workflow of task {name(task_id)!r} cannot make progress right now: "
                     "its workflow task is failing; see the worker's logs"
                 ) from None
-            raise ConflictError(f"task {_shown(task_id)!r} has already ended") from None
+            raise ConflictError(f"task {name(task_id)!r} has already ended") from None
 
 
 async def _session(description: WorkflowExecutionDescription, task_id: str) -> str:
     """The task's session, from its workflow's memo (set at start)."""
     return str(await description.memo_value(_SESSION_MEMO, task_id))
-
-
-def _shown(key: str) -> str:
-    """A task's or session's id as its tenant knows it (messages name no other tenant's)."""
-    return split(key)[1]

@@ -17,7 +17,7 @@ from .llm.messages import Message, Usage
 from .service import TaskService
 from .store import TaskFilter
 from .tasks import Event, PendingCall, TaskState, TaskStatus
-from .tenants import Tenancy, scoped, split
+from .tenants import Tenancy, name, scoped, split
 from .workflows import AgentInput, AnswerInput, ApproveInput
 
 __all__ = ["OwnedTask", "TenantTasks"]
@@ -60,7 +60,7 @@ class TenantTasks:
         key = await self.service.first_task_of(
             self.key(session_id), message_id, self.key(task_id), fingerprint
         )
-        return split(key)[1]
+        return name(key)
 
     async def get(self, task_id: str) -> TaskState:
         return _local(await self.service.get(self.key(task_id)))
@@ -110,8 +110,8 @@ class TenantTasks:
             call.model_copy(
                 update={
                     "tenant": split(call.task_id)[0],
-                    "task_id": split(call.task_id)[1],
-                    "session_id": split(call.session_id)[1],
+                    "task_id": name(call.task_id),
+                    "session_id": name(call.session_id),
                 }
             )
             for call in calls
@@ -172,7 +172,7 @@ class TenantTasks:
 
 def _local(state: TaskState) -> TaskState:
     """`state` with its ids as its tenant knows them."""
-    task_id, session_id = split(state.task_id)[1], split(state.session_id)[1]
+    task_id, session_id = name(state.task_id), name(state.session_id)
     if (task_id, session_id) == (state.task_id, state.session_id):
         return state  # a default-tenant task: nothing to change
     return state.model_copy(update={"task_id": task_id, "session_id": session_id})
@@ -186,9 +186,9 @@ def _keyed(state: TaskState, tenant: str) -> TaskState:
 def _local_event(event: Event) -> Event:
     """`event` with its ids as its tenant knows them (`task.started` names the session)."""
     updates: dict[str, object] = {}
-    if (task_id := split(event.task_id)[1]) != event.task_id:
+    if (task_id := name(event.task_id)) != event.task_id:
         updates["task_id"] = task_id
     session = event.data.get("session_id")
-    if isinstance(session, str) and (local := split(session)[1]) != session:
+    if isinstance(session, str) and (local := name(session)) != session:
         updates["data"] = {**event.data, "session_id": local}
     return event.model_copy(update=updates) if updates else event

@@ -32,6 +32,7 @@ __all__ = [
     "TENANT_PATTERN",
     "Tenancy",
     "key_prefix",
+    "name",
     "scoped",
     "split",
     "valid_tenant",
@@ -59,6 +60,11 @@ def split(key: str) -> tuple[str, str]:
     """The tenant a key belongs to, and the name it has there (`scoped`'s inverse)."""
     tenant, separator, name = key.partition(SEPARATOR)
     return (tenant, name) if separator else (DEFAULT_TENANT, key)
+
+
+def name(key: str) -> str:
+    """The id a key has in its tenant (what its tenant's callers see)."""
+    return split(key)[1]
 
 
 def key_prefix(tenant: str) -> str | None:

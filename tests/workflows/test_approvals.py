@@ -11,6 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from temporal_executor.errors import InvalidArgumentsError, RequestError
+from temporal_executor.store import TaskFilter
 from temporal_executor.tasks import Event, TaskStatus
 from temporal_executor.testing import ScriptedTool
 from temporal_executor.workflows import ApprovalDecision, ApproveInput
@@ -263,7 +264,7 @@ async def test_the_inbox_lists_pending_calls_across_tasks_newest_first(
         await setup.until(newer, TaskStatus.AWAITING_APPROVAL)
         everything = await setup.tasks.pending_calls()
         deletes = await setup.tasks.pending_calls(tool="delete")
-        session_a = await setup.tasks.pending_calls(session_id="inbox-a")
+        session_a = await setup.tasks.pending_calls(TaskFilter(session_id="inbox-a"))
         page = await setup.tasks.pending_calls(limit=1, offset=1)
         await approve(setup, older, approved=True)
         await setup.until(older, TaskStatus.COMPLETED)

@@ -30,7 +30,7 @@ from a2a.types import TaskPushNotificationConfig
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 from ...store import Blobs
-from ...tenants import split
+from ...tenants import name
 from .hitl import hitl_requested
 
 __all__ = ["PushConfigs"]
@@ -74,7 +74,7 @@ class PushConfigs(PushNotificationConfigStore):
         notification_config: TaskPushNotificationConfig,
         context: ServerCallContext,
     ) -> TaskPushNotificationConfig:
-        stored = normalize_push_notification_config(split(task_id)[1], notification_config)
+        stored = normalize_push_notification_config(name(task_id), notification_config)
         owner = self.owner_resolver(context)
         async with self.edit(task_id) as data:
             data["configs"] = [

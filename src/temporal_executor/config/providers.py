@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .duration import Duration
+from .limits import ProviderLimits, ToolLimits
 from .section import Section
 
 __all__ = ["DEFAULT_PROVIDER", "HttpToolConfig", "LLMConfig", "ProviderConfig", "ToolsConfig"]
@@ -24,6 +25,8 @@ class ProviderConfig(Section):
     default_model: str | None = Field(default=None, min_length=1, max_length=256)
     config: dict[str, Any] = Field(default_factory=dict)
     class_: str | None = Field(default=None, alias="class", pattern=r"^[\w.]+:\w+$")
+    # Shared by every worker (`config/limits.py`); None: calls are not limited.
+    limits: ProviderLimits | None = None
 
     def api_key(self) -> str | None:
         """The key from the environment, read when needed and never stored or logged."""
@@ -58,3 +61,14 @@ class ToolsConfig(Section):
     allow_private_hosts: bool | list[str] = False
     http: HttpToolConfig = Field(default_factory=HttpToolConfig)
     mcp_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    limits: ToolLimits = Field(default_factory=ToolLimits)
+
+    @model_validator(mode="after")
+    def _limited_servers_exist(self) -> ToolsConfig:
+        for server in self.limits.mcp_servers:
+            if server not in self.mcp_servers:
+                known = ", ".join(sorted(self.mcp_servers)) or "none"
+                raise ValueError(
+                    f"limits.mcp_servers: {server!r} is not in tools.mcp_servers ({known})"
+                )
+        return self

@@ -1,6 +1,6 @@
-"""The store: event logs, transcripts, blobs, task records and sessions (see `base.py`; the
-append rules are `appends.py`, following a log live `followers.py`), in memory, a SQLite file
-or PostgreSQL."""
+"""The store: event logs, transcripts, blobs, task records, sessions and the shared limiter
+(see `base.py`; the append rules are `appends.py`, following a log live `followers.py`, the
+limiter's rules `limits.py`), in memory, a SQLite file or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from ..errors import ConfigError
 from . import appends, base
 from .appends import *  # noqa: F403
 from .base import *  # noqa: F403
+from .limits import Ask, LimitSpec, Refusal
 from .memory import memory_store
 from .sqlite import open_sqlite_store
 
-__all__ = ["memory_store", "open_sqlite_store", "open_store"]
+__all__ = ["Ask", "LimitSpec", "Refusal", "memory_store", "open_sqlite_store", "open_store"]
 __all__ += appends.__all__ + base.__all__
 
 _SQLITE_PREFIX = "sqlite:///"

@@ -5,6 +5,7 @@
 - `Blobs`: large contents (and small records) by key; keys start with the task id and `/`.
 - `TaskRecords`: each task's latest state, listed and counted.
 - `Sessions`: which task runs in a session now; deleting a session and everything of it.
+- `Limiter`: the provider and tool limits every worker shares (its rules: `limits.py`).
 
 A backend (memory, SQLite, PostgreSQL) implements each part; `Store` holds one of each.
 
@@ -25,10 +26,12 @@ from ..tasks import Event, TaskState
 from ..tenants import split
 from .appends import AppendPlan, NewEvent
 from .followers import FollowedLog
+from .limits import Ask, Refusal
 
 __all__ = [
     "Blobs",
     "EventLog",
+    "Limiter",
     "Sessions",
     "Store",
     "TaskFilter",
@@ -217,6 +220,33 @@ class Sessions(ABC):
         how many tasks there were."""
 
 
+class Limiter(ABC):
+    """Shared limits (`limits.py`): a call asks to start (`acquire`) and, granted, holds a
+    lease while it runs (`renew` it within its time to live, `release` it when done)."""
+
+    @abstractmethod
+    async def acquire(self, ask: Ask) -> Refusal | None:
+        """In one transaction: grant the call (None; lease `ask.lease` under each limit that
+        counts calls, and it is no longer a waiter), or refuse it (the binding refusal; it
+        waits, under each of its limits, as `ask.key`, keeping its place if it did)."""
+
+    @abstractmethod
+    async def renew(self, lease: str, ttl: float) -> None:
+        """Keep the lease for `ttl` more seconds."""
+
+    @abstractmethod
+    async def release(self, lease: str, tokens: int | None = None) -> None:
+        """End the lease (its calls stay in the window), with the tokens the call used."""
+
+    @abstractmethod
+    async def block(self, name: str, seconds: float) -> None:
+        """Refuse calls under limit `name` for `seconds` (a provider's Retry-After)."""
+
+    @abstractmethod
+    async def waiting(self) -> dict[str, int]:
+        """How many calls wait now, by limit (waiters that have not given up)."""
+
+
 @dataclass
 class Store:
     """One backend's parts: `kind` is `memory`, `sqlite` or `postgresql`, `where` the file or
@@ -229,6 +259,7 @@ class Store:
     blobs: Blobs
     tasks: TaskRecords
     sessions: Sessions
+    limiter: Limiter
     closer: Callable[[], Awaitable[None]]
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 from . import appends, base
+from .memory_limits import MemoryLimiter
 
 __all__ = ["memory_store"]
 
@@ -196,5 +197,6 @@ def memory_store(*, poll_interval: float = 0.25) -> base.Store:
         blobs=_Blobs(data),
         tasks=_Tasks(data),
         sessions=_Sessions(data),
+        limiter=MemoryLimiter(),
         closer=close,
     )

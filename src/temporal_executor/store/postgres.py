@@ -20,6 +20,7 @@ from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
+from .postgres_limits import PostgresLimiter
 
 __all__ = ["open_postgres_store"]
 
@@ -312,5 +313,6 @@ async def open_postgres_store(
         blobs=_Blobs(db),
         tasks=_Tasks(db),
         sessions=_Sessions(db),
+        limiter=PostgresLimiter(db),
         closer=db.close,
     )

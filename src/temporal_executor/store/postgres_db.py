@@ -26,7 +26,14 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ConfigError("events.url is PostgreSQL: install temporal-executor[postgres]") from exc
 
-__all__ = ["APPEND_LOCK_SPACE", "CHANNEL", "Database", "redact", "redact_url"]
+__all__ = [
+    "APPEND_LOCK_SPACE",
+    "CHANNEL",
+    "LIMIT_LOCK_SPACE",
+    "Database",
+    "redact",
+    "redact_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,7 @@ CHANNEL = "te_events"
 # spaces; the constants spell "te-schema" and "te-e" to keep clear of other applications.
 _SCHEMA_LOCK = 0x74652D736368656D
 APPEND_LOCK_SPACE = 0x74652D65
+LIMIT_LOCK_SPACE = 0x74652D6C  # "te-l": one lock per limit (the shared limiter)
 
 # Errors that mean "cannot reach or use this database" when opening the store.
 _OPEN_ERRORS = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -107,6 +115,38 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS te_tasks_updated ON te_tasks (updated)",
     # The workflow's own events (not token deltas) by time: the tasks changed since a moment.
     "CREATE INDEX IF NOT EXISTS te_events_changes ON te_events (time) WHERE stream IS NULL",
+)
+# The shared limiter (`postgres_limits.py`), added in 0.2.0 without a new schema version (an
+# older release on the same database leaves these tables alone): created when missing.
+_LIMIT_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS te_limit_calls (
+        name    TEXT NOT NULL,
+        lease   TEXT NOT NULL,
+        granted DOUBLE PRECISION NOT NULL,
+        expires DOUBLE PRECISION NOT NULL,
+        tokens  BIGINT NOT NULL,
+        PRIMARY KEY (name, lease)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS te_limit_calls_lease ON te_limit_calls (lease)",
+    "CREATE INDEX IF NOT EXISTS te_limit_calls_granted ON te_limit_calls (name, granted)",
+    """
+    CREATE TABLE IF NOT EXISTS te_limit_state (
+        name          TEXT PRIMARY KEY,
+        blocked_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+        average_hold  DOUBLE PRECISION
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS te_limit_waiters (
+        name  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        since DOUBLE PRECISION NOT NULL,
+        wake  DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (name, key)
+    )
+    """,
 )
 # $1 session, $2 statuses, $3 updated after; each NULL for "any".
 
@@ -227,13 +267,18 @@ class Database:
                     f"version of temporal-executor knows only up to {SCHEMA_VERSION}"
                 )
             if version == SCHEMA_VERSION:
-                return  # nothing to create: also works without the CREATE privilege
+                # Nothing to create (also works without the CREATE privilege), unless the
+                # database is from before the limiter.
+                if not await db.fetchval("SELECT to_regclass('te_limit_waiters') IS NOT NULL"):
+                    for statement in _LIMIT_SCHEMA:
+                        await db.execute(statement)
+                return
             await db.execute(
                 "CREATE TABLE IF NOT EXISTS te_schema_version ("
                 " one     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),"
                 " version INTEGER NOT NULL)"
             )
-            for statement in _SCHEMA:
+            for statement in _SCHEMA + _LIMIT_SCHEMA:
                 await db.execute(statement)
             await db.execute(
                 "INSERT INTO te_schema_version (version) VALUES ($1)"

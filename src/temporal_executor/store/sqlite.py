@@ -21,6 +21,7 @@ from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .sqlite_db import Database
+from .sqlite_limits import SqliteLimiter
 
 __all__ = ["open_sqlite_store"]
 
@@ -308,5 +309,6 @@ async def open_sqlite_store(
         blobs=_Blobs(db),
         tasks=_Tasks(db),
         sessions=_Sessions(db),
+        limiter=SqliteLimiter(db),
         closer=db.close,
     )

@@ -93,6 +93,36 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS tasks_updated ON tasks (updated)",
     # The workflow's own events (not token deltas) by time: the tasks changed since a moment.
     "CREATE INDEX IF NOT EXISTS events_changes ON events (time) WHERE stream IS NULL",
+    # The shared limiter (`sqlite_limits.py`); added in 0.2.0 without a new schema version:
+    # an older release opening the file leaves these tables alone.
+    """
+    CREATE TABLE IF NOT EXISTS limit_calls (
+        name    TEXT NOT NULL,
+        lease   TEXT NOT NULL,
+        granted REAL NOT NULL,
+        expires REAL NOT NULL,
+        tokens  INTEGER NOT NULL,
+        PRIMARY KEY (name, lease)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS limit_calls_lease ON limit_calls (lease)",
+    "CREATE INDEX IF NOT EXISTS limit_calls_granted ON limit_calls (name, granted)",
+    """
+    CREATE TABLE IF NOT EXISTS limit_state (
+        name          TEXT PRIMARY KEY,
+        blocked_until REAL NOT NULL DEFAULT 0,
+        average_hold  REAL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS limit_waiters (
+        name  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        since REAL NOT NULL,
+        wake  REAL NOT NULL,
+        PRIMARY KEY (name, key)
+    ) WITHOUT ROWID
+    """,
 )
 
 

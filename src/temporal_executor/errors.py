@@ -21,6 +21,7 @@ ExecutorError                          code                     HTTP  retried by
 ├── TranscriptError                    transcript_error          500   no
 ├── StoreUnavailableError              store_unavailable         503   yes
 ├── TaskUnavailableError               task_unavailable          503   -
+├── CapacityError                      no_capacity               503   yes
 └── SupersededError                    superseded                500   yes
 
 The class attributes are the table: `code` names the error in REST bodies, in a failed task's
@@ -43,6 +44,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 __all__ = [
     "BodyTooLargeError",
+    "CapacityError",
     "ConfigError",
     "ConflictError",
     "ExecutorError",
@@ -246,6 +248,20 @@ class TaskUnavailableError(ExecutorError):
     code = "task_unavailable"
     http_status = 503
     retryable = True
+
+
+class CapacityError(ExecutorError):
+    """No capacity under a shared limit (`config/limits.py`) for a call whose task cannot
+    wait for it (it started before calls could wait): tried again after `retry_after`
+    seconds, as after a 429. A task that can wait gets no error (`activities/capacity.py`)."""
+
+    code = "no_capacity"
+    http_status = 503
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class SupersededError(ExecutorError):

@@ -246,6 +246,10 @@ class TaskService:
     async def count_tasks(self, where: TaskFilter | None = None) -> int:
         return await self.store.tasks.count(where)
 
+    async def capacity_waiting(self) -> dict[str, int]:
+        """How many calls wait for capacity now, by shared limit (in the store)."""
+        return await self.store.limiter.waiting()
+
     async def pending_calls(
         self,
         where: TaskFilter | None = None,

@@ -17,6 +17,7 @@ from .versioned import Payload
 
 __all__ = [
     "WORKFLOW_ID_PREFIX",
+    "CapacityWaiting",
     "Event",
     "EventType",
     "PendingApproval",
@@ -117,6 +118,17 @@ class TaskError(Payload):
     message: str
 
 
+class CapacityWaiting(Payload):
+    """A call of the task waiting for capacity under a shared limit (`config/limits.py`):
+    which call (`llm:<n>`, `tool:<call id>`), the limit's name, why (`concurrency`,
+    `requests_per_minute`, `tokens_per_minute`, `rate_limited`) and since when (epoch s)."""
+
+    call: str
+    limit: str
+    reason: str
+    since: float
+
+
 class TaskState(Payload):
     """A task's state: recorded by its workflow at every step, read by the API."""
 
@@ -138,6 +150,8 @@ class TaskState(Payload):
     # the epoch): for listings (the web console's Tasks page); None before the first record.
     model: str | None = None
     created_at: float | None = None
+    # Its calls that wait for capacity now (added in 0.2.0: none, before).
+    waiting_for_capacity: list[CapacityWaiting] = Field(default_factory=list)
 
     def pending_calls(self) -> list[PendingCall]:
         """The tool calls this task waits to have decided."""
@@ -176,6 +190,7 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval.decided"
     INPUT_REQUIRED = "input.required"
     INPUT_ANSWERED = "input.answered"
+    WAITING_FOR_CAPACITY = "task.waiting_for_capacity"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
     TASK_CANCELLED = "task.cancelled"

@@ -65,7 +65,7 @@ def build_worker(
         client,
         task_queue=config.temporal.task_queue,
         workflows=[AgentExecutionWorkflow],
-        activities=build_activities(providers, tools, store),
+        activities=build_activities(config, providers, tools, store),
         graceful_shutdown_timeout=seconds(config.executor.graceful_shutdown_timeout),
         deployment_config=deployment_config(config),
         **worker_options(config.executor),

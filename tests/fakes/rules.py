@@ -33,7 +33,10 @@ auth on these):
   reply; `arguments` a string is sent as is, `id` optional). Any entry may add
   `"delay": seconds`, and one that gets a reply `"cache_read_tokens": n` (that many prompt
   tokens are reported as read from the vendor's prompt cache).
-- `POST /_fake/config` `{"chunk_delay": 0.05}`: seconds between stream chunks.
+- `POST /_fake/config` `{"chunk_delay": 0.05}`: seconds between stream chunks;
+  `{"hold": 0.3}`: seconds every completion request is held before it is answered (beside
+  an entry's own `delay`), so that calls overlap as a slow model's would.
+- `GET /_fake/stats`: `{"peak_in_flight": n}`, the most completion requests held at once.
 - `GET /_fake/requests`: the completion request bodies received, each with an added `_http`
   key `{"path": ..., "query": {...}, "time": <when it came>}` (vendors put the model or API
   version in the URL);
@@ -123,6 +126,8 @@ class FakeLLM:
         self.requests: list[dict[str, Any]] = []
         self.queue: list[dict[str, Any]] = []
         self.chunk_delay = 0.0
+        self.hold = 0.0
+        self.in_flight = self.peak_in_flight = 0
 
     # --- one completion request -----------------------------------------------------------
 
@@ -132,8 +137,13 @@ class FakeLLM:
         http = {"path": request.url.path, "query": query, "time": time.time()}
         self.requests.append(body | {"_http": http})
         entry = self.queue.pop(0) if self.queue else {}
-        if entry.get("delay"):
-            await asyncio.sleep(float(entry["delay"]))
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.hold or entry.get("delay"):
+                await asyncio.sleep(self.hold + float(entry.get("delay", 0)))
+        finally:
+            self.in_flight -= 1
         return entry
 
     def reply(self, turns: list[Turn], tools: list[str], entry: dict[str, Any]) -> Reply:
@@ -190,6 +200,7 @@ class FakeLLM:
             Route("/_fake/enqueue", self._enqueue, methods=["POST"]),
             Route("/_fake/config", self._config, methods=["POST"]),
             Route("/_fake/requests", self._requests, methods=["GET"]),
+            Route("/_fake/stats", self._stats, methods=["GET"]),
             Route("/_fake/reset", self._reset, methods=["POST"]),
         ]
 
@@ -204,15 +215,21 @@ class FakeLLM:
     async def _config(self, request: Request) -> Response:
         settings = await request.json()
         self.chunk_delay = float(settings.get("chunk_delay", self.chunk_delay))
-        return JSONResponse({"chunk_delay": self.chunk_delay})
+        self.hold = float(settings.get("hold", self.hold))
+        return JSONResponse({"chunk_delay": self.chunk_delay, "hold": self.hold})
 
     async def _requests(self, request: Request) -> Response:
         return JSONResponse(self.requests)
+
+    async def _stats(self, request: Request) -> Response:
+        return JSONResponse({"peak_in_flight": self.peak_in_flight})
 
     async def _reset(self, request: Request) -> Response:
         self.requests.clear()
         self.queue.clear()
         self.chunk_delay = 0.0
+        self.hold = 0.0
+        self.peak_in_flight = self.in_flight  # requests of an earlier test may still be held
         return JSONResponse({})
 
 

@@ -90,7 +90,7 @@ async def running(env: WorkflowEnvironment, cfg: Config) -> AsyncIterator[Setup]
         env.client,
         task_queue=cfg.temporal.task_queue,
         workflows=[AgentExecutionWorkflow],
-        activities=build_activities(providers, tools, store),
+        activities=build_activities(cfg, providers, tools, store),
     )
     async with worker:
         yield Setup(

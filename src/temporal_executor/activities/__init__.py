@@ -1,9 +1,10 @@
 """Temporal activities: everything the workflow does that touches the outside world.
 
 `invoke_llm` (`llm.py`), `execute_tool` and `expand_tools` (`tools.py`) are regular
-activities; `record` (`records.py`) is the local activity that writes a step's events, state
-and transcript. Each takes one model and returns one. `legacy.py` has the local activities
-of release 0.1.0+254ae33, for the tasks it started.
+activities (LLM and tool calls under shared limits: `capacity.py`); `record` (`records.py`)
+is the local activity that writes a step's events, state and transcript. Each takes one
+model and returns one. `legacy.py` has the local activities of release 0.1.0+254ae33, for
+the tasks it started.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..config import Config
 from ..llm.registry import ProviderRegistry
 from ..store import Store
 from ..tools import ToolRegistry
+from .capacity import Capacity, CapacityWait
 from .legacy import LegacyActivities, OpenSessionInput, PublishEventInput, SaveStateInput
-from .llm import LLMActivities, LLMCallInput
+from .llm import LLMActivities, LLMCallInput, LLMCallResult
 from .records import EventRecord, RecordActivities, RecordInput
 from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
 
 __all__ = [
+    "Capacity",
+    "CapacityWait",
     "EventRecord",
     "ExpandToolsInput",
     "LLMActivities",
     "LLMCallInput",
+    "LLMCallResult",
     "LegacyActivities",
     "OpenSessionInput",
     "PublishEventInput",
@@ -38,14 +44,16 @@ __all__ = [
 
 
 def build_activities(
-    providers: ProviderRegistry, tools: ToolRegistry, store: Store
+    config: Config, providers: ProviderRegistry, tools: ToolRegistry, store: Store
 ) -> list[Callable[..., Any]]:
-    """The activity functions a worker registers, bound to their dependencies."""
-    tool_activities = ToolActivities(tools, store.blobs, store.events)
+    """The activity functions a worker registers, bound to their dependencies (the limits
+    of `config`, on the store's limiter)."""
+    capacity = Capacity(config, store.limiter)
+    tool_activities = ToolActivities(tools, store.blobs, store.events, capacity)
     records = RecordActivities(store)
     legacy = LegacyActivities(records)
     return [
-        LLMActivities(providers, store).invoke_llm,
+        LLMActivities(providers, store, capacity).invoke_llm,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
         records.record,

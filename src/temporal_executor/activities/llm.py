@@ -9,6 +9,9 @@ The response is kept in the store under the call's key before it is returned, an
 finds one there returns it without asking the model again: a call that is run again after it
 had finished (its worker died before Temporal recorded the result, or a local attempt is
 replayed) gives the answer the task's log already shows. The first response kept wins.
+
+A call under shared limits (`capacity.py`) takes its place first; without one it returns at
+once a result that says how long to wait, and is not kept.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from ..spec import ModelChoice
 from ..store import NewEvent, Store
 from ..tasks import EventType, TaskState
 from ..versioned import Versioned
+from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, estimated_tokens, waiting
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating
 from .tools import ToolResult
 
-__all__ = ["LLMActivities", "LLMCallInput", "answer_dangling_calls"]
+__all__ = ["LLMActivities", "LLMCallInput", "LLMCallResult", "answer_dangling_calls"]
 
 
-class LLMCallInput(Versioned):
+class LLMCallInput(Versioned, WaitsForCapacity):
     """Input of `invoke_llm`. Only the messages that are new since the previous call travel
     through history; the activity appends them to the stored transcript and reads it whole."""
 
@@ -48,6 +52,16 @@ class LLMCallInput(Versioned):
     max_content_bytes: int
     model: ModelChoice
     tools: list[ToolDefinition] = Field(default_factory=list)
+
+
+class LLMCallResult(LLMResponse, MayWait):
+    """What `invoke_llm` returns: the model's answer, or (with `wait` set, the call not made)
+    how long to wait for capacity. Histories from before waits hold plain `LLMResponse`s,
+    which read as this with no `wait`."""
+
+    @classmethod
+    def waiting(cls, wait: CapacityWait) -> LLMCallResult:
+        return cls(message=Message(role="assistant"), wait=wait)
 
 
 def answer_dangling_calls(messages: list[Message]) -> list[Message]:
@@ -72,39 +86,56 @@ def _no_result(call: ToolCall) -> Message:
 
 
 class LLMActivities:
-    def __init__(self, providers: ProviderRegistry, store: Store) -> None:
+    def __init__(self, providers: ProviderRegistry, store: Store, capacity: Capacity) -> None:
         self.providers = providers
         self.store = store
+        self.capacity = capacity
 
     @activity.defn(name="invoke_llm")
-    async def invoke_llm(self, input: LLMCallInput) -> LLMResponse:
+    async def invoke_llm(self, input: LLMCallInput) -> LLMCallResult:
         """The model's answer; its `llm.message` and `tool.call` events and the task's state
         are written here before it is returned (again, idempotently, for a kept answer), when
-        the input carries the state."""
+        the input carries the state. Or, the call not made, how long to wait for capacity."""
         memo = f"{input.task_id}/llm/{input.call_key}/response"
         kept = await self.store.blobs.get(memo)
-        response = (
-            LLMResponse.model_validate_json(kept) if kept is not None else await self._call(input)
-        )
+        if kept is not None:
+            response = LLMCallResult.model_validate_json(kept)
+        elif isinstance(called := await self._call(input), CapacityWait):
+            return LLMCallResult.waiting(called)
+        else:
+            response = called
         if input.state is not None:
             await self._publish(input, response, input.state)
         return response
 
-    async def _call(self, input: LLMCallInput) -> LLMResponse:
+    async def _call(self, input: LLMCallInput) -> LLMCallResult | CapacityWait:
         blobs = self.store.blobs
         memo = f"{input.task_id}/llm/{input.call_key}/response"
+        gate = self.capacity.llm(input.model)
         watch = LLMCallWatch(input.model, task_id=input.task_id, session_id=input.conversation)
         try:
             with watch:
                 provider = self.providers.check(input.model.provider, input.model.model)
                 request = await self._request(input)
-                watch.sent(request)
-                async with heartbeating():
-                    if input.model.stream:
-                        response = await self._stream(input, request, watch)
-                    else:
-                        response = await provider.chat(request)
+                key = f"{input.task_id}/{input.call_key}"
+                lease = await gate.acquire(key, estimated_tokens(request))
+                if isinstance(lease, CapacityWait):
+                    watch.refused(lease.limit)
+                    return waiting(lease, input.may_wait)
+                async with lease:
+                    watch.sent(request)
+                    async with heartbeating():
+                        if input.model.stream:
+                            response = await self._stream(input, request, watch)
+                        else:
+                            response = await provider.chat(request)
+                    lease.used(response.usage.total_tokens)
                 watch.answered(response)
+        except ProviderError as exc:
+            if exc.status == 429 and (wait := await gate.rate_limited(exc.retry_after)):
+                if input.may_wait:
+                    return wait
+            raise to_failure(exc) from exc
         except ExecutorError as exc:
             raise to_failure(exc) from exc
         message = response.message
@@ -113,7 +144,7 @@ class LLMActivities:
             content, ref = await offload(blobs, key, message.content, input.inline_bytes)
             message = message.model_copy(update={"content": content, "content_ref": ref})
         response = response.model_copy(update={"message": message})
-        return LLMResponse.model_validate_json(
+        return LLMCallResult.model_validate_json(
             await blobs.put_new(memo, response.model_dump_json())
         )
 

@@ -1,6 +1,8 @@
 """`execute_tool` runs one tool call; `expand_tools` lists what specs standing for many tools
 (a whole MCP server) stand for. Caller mistakes and definitive tool failures become an error
-result for the LLM; transient failures raise so that Temporal retries."""
+result for the LLM; transient failures raise so that Temporal retries. A call under shared
+limits (`capacity.py`) takes its place first; without one it returns at once a result that
+says how long to wait."""
 
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from ..store import Blobs, EventLog
 from ..tasks import EventType
 from ..tools import ToolRegistry, ToolSpec
 from ..versioned import Versioned
+from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, waiting
 from .heartbeat import heartbeating
 
 __all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
 
 
-class ToolCallInput(Versioned):
+class ToolCallInput(Versioned, WaitsForCapacity):
     task_id: str
     call: ToolCall
     spec: ToolSpec
@@ -33,9 +36,9 @@ class ExpandToolsInput(Versioned):
     tools: list[ToolSpec]
 
 
-class ToolResult(Versioned):
+class ToolResult(Versioned, MayWait):
     """A tool call's result; a large `content` is a preview and `content_ref` names the whole,
-    kept in the store's blobs."""
+    kept in the store's blobs. With `wait` set, the call was not made (no capacity yet)."""
 
     tool_call_id: str
     name: str
@@ -47,13 +50,17 @@ class ToolResult(Versioned):
     def error(cls, call: ToolCall, message: str) -> ToolResult:
         return cls(tool_call_id=call.id, name=call.name, content=message, is_error=True)
 
+    @classmethod
+    def waiting(cls, call: ToolCall, wait: CapacityWait) -> ToolResult:
+        return cls(tool_call_id=call.id, name=call.name, content="", wait=wait)
+
     def message(self) -> Message:
         """The result as the `tool` message the LLM gets next."""
-        return Message(role="tool", **self.model_dump(exclude={"v"}))
+        return Message(role="tool", **self.model_dump(exclude={"v", "wait"}))
 
     def event(self) -> dict[str, Any]:
         """The result as the data of its `tool.result` event."""
-        return self.model_dump(mode="json", exclude={"v"})
+        return self.model_dump(mode="json", exclude={"v", "wait"})
 
     def event_key(self) -> str:
         """The key of its `tool.result` event: one a call, whoever writes it."""
@@ -61,10 +68,13 @@ class ToolResult(Versioned):
 
 
 class ToolActivities:
-    def __init__(self, tools: ToolRegistry, blobs: Blobs, events: EventLog) -> None:
+    def __init__(
+        self, tools: ToolRegistry, blobs: Blobs, events: EventLog, capacity: Capacity
+    ) -> None:
         self.tools = tools
         self.blobs = blobs
         self.events = events
+        self.capacity = capacity
 
     @activity.defn(name="expand_tools")
     async def expand_tools(self, input: ExpandToolsInput) -> list[ToolSpec]:
@@ -83,7 +93,10 @@ class ToolActivities:
         memo = f"{input.task_id}/tool/{input.call.id}/result"
         whole: str | None = None
         if (kept := await self.blobs.get(memo)) is None:
-            result, whole = await self._run(input)
+            ran = await self._run(input)
+            if isinstance(ran, CapacityWait):
+                return ToolResult.waiting(input.call, ran)
+            result, whole = ran
             kept = await self.blobs.put_new(memo, result.model_dump_json())
             if kept != result.model_dump_json():  # another attempt had kept its result first
                 whole = None
@@ -95,16 +108,20 @@ class ToolActivities:
         await self.events.append(input.task_id, result.event_key(), EventType.TOOL_RESULT, data)
         return result
 
-    async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str]:
-        """The call's result (a long content offloaded), and its whole content."""
+    async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str] | CapacityWait:
+        """The call's result (a long content offloaded), and its whole content; or how long
+        to wait for capacity."""
         call, spec = input.call, input.spec
         if call.arguments_error:
             return ToolResult.error(call, call.arguments_error), call.arguments_error
+        lease = await self.capacity.tool(spec).acquire(f"{input.task_id}/tool/{call.id}")
+        if isinstance(lease, CapacityWait):
+            return waiting(lease, input.may_wait)
         try:
-            with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
-                async with heartbeating():
+            async with lease, heartbeating():
+                with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
                     content = await self.tools.call(spec, call)
-                watch.returned(content)
+                    watch.returned(content)
         except ToolSpecError as exc:
             return ToolResult.error(call, exc.message), exc.message
         except ToolError as exc:

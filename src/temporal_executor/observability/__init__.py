@@ -16,10 +16,18 @@ from .endpoint import exposition, metrics_app
 from .lifecycle import observe_appended
 from .logs import bound, configure_logging
 from .runtime import temporal_runtime
-from .series import PUSH_DELIVERIES, TASKS_OPEN, TASKS_PARKED, observe_build, subscribed
+from .series import (
+    CAPACITY_WAITING,
+    PUSH_DELIVERIES,
+    TASKS_OPEN,
+    TASKS_PARKED,
+    observe_build,
+    subscribed,
+)
 from .tracing import interceptors, setup_tracing, shutdown_tracing
 
 __all__ = [
+    "CAPACITY_WAITING",
     "PUSH_DELIVERIES",
     "TASKS_OPEN",
     "TASKS_PARKED",

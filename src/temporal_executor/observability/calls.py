@@ -109,6 +109,13 @@ class LLMCallWatch(_Watch):
             session_id=session_id,
         )
         self.first_text_at: float | None = None
+        self._refused: str | None = None
+
+    def refused(self, limit: str) -> None:
+        """No call is made: no capacity under the shared limit `limit` (the span says so;
+        the call's metrics count only calls made)."""
+        self._refused = limit
+        self._set("executor.waiting_for_capacity", limit)
 
     def sent(self, request: LLMRequest) -> None:
         """The request is being sent: the call's latency counts from here (not from reading
@@ -143,6 +150,9 @@ class LLMCallWatch(_Watch):
     ) -> None:
         elapsed = time.perf_counter() - self.started
         outcome = outcome_of(exc)
+        if self._refused is not None:
+            self._close(None, "ok")
+            return
         series.LLM_CALLS.labels(self.provider, self.model, outcome).inc()
         if outcome == "ok":
             series.LLM_SECONDS.labels(self.provider, self.model).observe(elapsed)

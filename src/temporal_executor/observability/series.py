@@ -30,6 +30,8 @@ from .. import __version__
 __all__ = [
     "APPEND_SECONDS",
     "BUILD_INFO",
+    "CAPACITY_WAITING",
+    "CAPACITY_WAITS",
     "LLM_CALLS",
     "LLM_SECONDS",
     "LLM_TOKENS",
@@ -158,6 +160,18 @@ APPEND_SECONDS = Histogram(
 STREAM_SUBSCRIBERS = Gauge(
     "executor_stream_subscribers", "Clients following a task live, by transport: sse, a2a.",
     ["transport"], registry=REGISTRY,
+)  # fmt: skip
+CAPACITY_WAITS = Counter(
+    "executor_capacity_waits", "Calls refused for want of capacity under a shared limit "
+    "(config: llm.providers[].limits, tools.limits), by limit and reason: concurrency, "
+    "requests_per_minute, tokens_per_minute, rate_limited (a 429).", ["limit", "reason"],
+    registry=REGISTRY,
+)  # fmt: skip
+CAPACITY_WAITING = Gauge(
+    "executor_capacity_waiting",
+    "Calls waiting for capacity now, by limit, as the store has them when scraped (API "
+    "processes only).",
+    ["limit"], registry=REGISTRY,
 )  # fmt: skip
 PUSH_DELIVERIES = Counter(
     "executor_push_deliveries", "A2A push notifications, by outcome: delivered, failed "

@@ -10,9 +10,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from ..activities import LLMActivities, LLMCallInput
+    from ..activities import LLMActivities, LLMCallInput, LLMCallResult
     from ..errors import ModelUnavailableError
-    from ..llm.messages import LLMResponse, Message, ToolDefinition
+    from ..llm.messages import Message, ToolDefinition
     from ..spec import ModelChoice, ToolSpec
     from ..tasks import EventType, TaskState
     from .failures import TaskFailed, cause, reraise_cancellation, underlying
@@ -35,7 +35,7 @@ class LLMStep(ActivityCalls):
     _tools: list[ToolSpec]
     _record: Callable[..., Awaitable[int]]
 
-    async def _invoke_llm(self) -> LLMResponse:
+    async def _invoke_llm(self) -> LLMCallResult:
         """One LLM call: with the task's model, then each fallback in turn while the model
         before it is down (its retries used up) or does not serve the model."""
         self.state.iterations += 1
@@ -81,7 +81,7 @@ class LLMStep(ActivityCalls):
 
     async def _call_llm(
         self, model: ModelChoice, call_key: str, *, records: bool = True
-    ) -> LLMResponse:
+    ) -> LLMCallResult:
         """The call's activity; it writes the answer's events and the task's state when it
         `records` (not for the loop of 0.1.0+254ae33, which writes them itself)."""
         policies = self.input.policies
@@ -105,6 +105,8 @@ class LLMStep(ActivityCalls):
             call,
             policies.llm(),
             summary=f"LLM call {self.state.iterations}: {model.model}",
+            call=call_key,
+            saves_state=records,
         )
 
 

@@ -126,6 +126,7 @@ class ToolStep(HumanSteps, ActivityCalls):
                 ),
                 policies.tool(),
                 summary=f"tool {call.name} ({call.id})",
+                call=f"tool:{call.id}",
             )
             return result, True
         except FailureError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from ...observability import TASKS_OPEN, TASKS_PARKED, exposition
+from ...observability import CAPACITY_WAITING, TASKS_OPEN, TASKS_PARKED, exposition
 from ...store import TaskFilter
 from ...tasks import TaskStatus
 from ..openapi import Readiness
@@ -16,6 +16,9 @@ from .deps import Deps, logger
 __all__ = ["router"]
 
 router = APIRouter(tags=["probes"])
+
+# The limits this process has reported waiting calls for: 0 once none wait.
+_limits_seen: set[str] = set()
 
 
 @router.get("/healthz")
@@ -48,8 +51,8 @@ async def readyz(api: Deps, response: Response) -> dict[str, Any]:
     },
 )
 async def metrics(request: Request, api: Deps) -> Response:
-    """Prometheus metrics (see the README's Metrics section); the tasks that have not ended
-    are counted in the store now."""
+    """Prometheus metrics (see the README's Metrics section); the tasks that have not ended,
+    and the calls waiting for capacity, are counted in the store now."""
     try:
         parked = 0
         for status in TaskStatus:
@@ -58,6 +61,10 @@ async def metrics(request: Request, api: Deps) -> Response:
                 TASKS_OPEN.labels(status.value).set(open_tasks)
                 parked += open_tasks if status.parked else 0
         TASKS_PARKED.set(parked)
+        waiting = await api.tasks.capacity_waiting()
+        _limits_seen.update(waiting)
+        for limit in _limits_seen:
+            CAPACITY_WAITING.labels(limit).set(waiting.get(limit, 0))
     except Exception as exc:  # the rest is still worth serving
         logger.warning("metrics: cannot count open tasks: %s", exc)
     return exposition(request.headers.get("accept"))

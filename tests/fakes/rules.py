@@ -128,6 +128,7 @@ class FakeLLM:
         self.chunk_delay = 0.0
         self.hold = 0.0
         self.in_flight = self.peak_in_flight = 0
+        self._generation = 0  # reset: requests held from before are no longer counted
 
     # --- one completion request -----------------------------------------------------------
 
@@ -137,13 +138,15 @@ class FakeLLM:
         http = {"path": request.url.path, "query": query, "time": time.time()}
         self.requests.append(body | {"_http": http})
         entry = self.queue.pop(0) if self.queue else {}
+        generation = self._generation
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             if self.hold or entry.get("delay"):
                 await asyncio.sleep(self.hold + float(entry.get("delay", 0)))
         finally:
-            self.in_flight -= 1
+            if generation == self._generation:
+                self.in_flight -= 1
         return entry
 
     def reply(self, turns: list[Turn], tools: list[str], entry: dict[str, Any]) -> Reply:
@@ -229,7 +232,8 @@ class FakeLLM:
         self.queue.clear()
         self.chunk_delay = 0.0
         self.hold = 0.0
-        self.peak_in_flight = self.in_flight  # requests of an earlier test may still be held
+        self.in_flight = self.peak_in_flight = 0
+        self._generation += 1
         return JSONResponse({})
 
 

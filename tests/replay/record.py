@@ -39,6 +39,8 @@ MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 # Low enough that the continue-as-new scenario's task continues as new (at least once).
 HISTORY_LIMIT = 100
 LONG_ITERATIONS = 60
+# A tool allowed one call at once (`tools.limits`), for the tool_capacity scenario.
+LIMITED_TOOL = "slow_lookup"
 
 Scenario = Callable[[Stack, "Fakes"], Awaitable[None]]
 
@@ -54,6 +56,12 @@ class Fakes:
         async with httpx.AsyncClient() as http:
             response = await http.post(self.openai.base_url + "/_fake/enqueue", json=entries)
             response.raise_for_status()
+
+    async def tool_calls(self) -> list[Any]:
+        """The calls the tool server received."""
+        async with httpx.AsyncClient() as http:
+            calls: list[Any] = (await http.get(self.tools.base_url + "/_tool/calls")).json()
+            return calls
 
 
 async def wait_status(stack: Stack, task_id: str, status: str) -> None:
@@ -203,6 +211,28 @@ async def session(stack: Stack, fakes: Fakes) -> None:
     )
 
 
+async def rate_limited(stack: Stack, fakes: Fakes) -> None:
+    """The provider answers 429 with Retry-After: the call waits for capacity (a timer) and
+    is made again (the provider has `limits`, so its 429s are shared)."""
+    await fakes.enqueue({"status": 429, "headers": {"retry-after": "1"}})
+    await stack.execute(task_id="rate_limited", user_message="hello", model_config=MODEL)
+
+
+async def tool_capacity(stack: Stack, fakes: Fakes) -> None:
+    """A tool allowed one call at once is busy (another task's call): the task's call waits
+    for capacity, then runs."""
+    slow = weather_tool(fakes.tools, name=LIMITED_TOOL, path="/slow?delay=2")
+    before = len(await fakes.tool_calls())
+    await stack.execute(task_id="tool_capacity_holder", user_message="go", tools=[slow],
+                        model_config=MODEL)  # fmt: skip
+    for _ in range(200):
+        if len(await fakes.tool_calls()) > before:  # the holder's call is in flight
+            break
+        await asyncio.sleep(0.05)
+    await stack.execute(task_id="tool_capacity", user_message="go", tools=[slow],
+                        model_config=MODEL)  # fmt: skip
+
+
 async def cancel(stack: Stack, fakes: Fakes) -> None:
     """Cancelled while parked awaiting approval."""
     await stack.execute(
@@ -267,6 +297,8 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "session": (session, "completed"),
     "cancel": (cancel, "cancelled"),
     "legacy_254ae33": (legacy_254ae33, "completed"),
+    "rate_limited": (rate_limited, "completed"),
+    "tool_capacity": (tool_capacity, "completed"),
 }
 
 
@@ -282,6 +314,8 @@ async def record(out: Path) -> None:
                 data = config_data(f"127.0.0.1:{server.port}", openai.url, work)
                 data["executor"]["history_limit"] = HISTORY_LIMIT
                 data["executor"]["max_iterations"] = LONG_ITERATIONS + 5
+                data["llm"]["providers"][0]["limits"] = {}  # shares 429s (rate_limited)
+                data["tools"]["limits"] = {"tools": {LIMITED_TOOL: {"concurrency": 1}}}
                 fakes = Fakes(openai, tools_server)
                 async with running_stack(data) as stack:
                     for name, (drive, status) in SCENARIOS.items():

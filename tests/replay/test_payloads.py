@@ -111,6 +111,8 @@ def slots(events: list[dict[str, Any]]) -> Iterator[tuple[str, Any, TemporalPayl
             for p in _payloads(attributes.get("result")):
                 yield f"{at} ({name})", _result(ACTIVITIES[name]), p
         elif kind == "MARKER_RECORDED":
+            if event["markerRecordedEventAttributes"]["markerName"] == "core_patch":
+                continue  # a `workflow.patched` marker: no payload of ours
             details = event["markerRecordedEventAttributes"]["details"]
             data = json.loads(_payloads(details["data"])[0].data)
             name = data["activity_type"]

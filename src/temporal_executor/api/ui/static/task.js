@@ -1,6 +1,6 @@
 // One task: its facts, the conversation as it streams (token by token from the SSE endpoint,
 // resumed with Last-Event-ID after a drop), tool calls folded with their results, the
-// decisions it waits for, and cancel.
+// decisions it waits for, the shared limits its calls wait for, and cancel.
 
 import {
   api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge,
@@ -103,6 +103,9 @@ const handlers = {
   "input.required"(data) {
     note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
   },
+  "task.waiting_for_capacity"(data) {
+    note(`Waiting for capacity (${data.limit}): ${REASONS[data.reason] || data.reason}`, "waiting");
+  },
   "input.answered"(data) {
     note(`Answered: ${data.answers.map((a) => a.join(", ")).join(" · ")}`, "ok");
   },
@@ -117,9 +120,17 @@ const handlers = {
   },
 };
 
+const REASONS = {
+  concurrency: "as many calls as allowed are in flight",
+  requests_per_minute: "requests per minute used up",
+  tokens_per_minute: "tokens per minute used up",
+  rate_limited: "the provider answered 429",
+};
+
 const STATE_EVENTS = new Set([
-  "task.started", "llm.message", "approval.required", "approval.decided", "input.required",
-  "input.answered", "task.completed", "task.failed", "task.cancelled",
+  "task.started", "llm.message", "tool.result", "approval.required", "approval.decided",
+  "input.required", "input.answered", "task.waiting_for_capacity", "task.completed",
+  "task.failed", "task.cancelled",
 ]);
 
 function onEvent(event) {
@@ -130,6 +141,11 @@ function onEvent(event) {
 
 function render(task) {
   document.getElementById("status").replaceWith(Object.assign(statusBadge(task.status), { id: "status" }));
+  // Its calls waiting for a shared limit (each limit once): "waiting for capacity (llm:openai)".
+  const limits = [...new Set((task.waiting_for_capacity || []).map((w) => w.limit))];
+  const capacity = document.getElementById("capacity");
+  capacity.textContent = limits.length ? `waiting for capacity (${limits.join(", ")})` : "";
+  capacity.hidden = !limits.length;
   const session = document.getElementById("session");
   session.replaceChildren(el("a", { href: `/ui/?session_id=${encodeURIComponent(task.session_id)}` },
     el("code", { text: task.session_id })));

@@ -9,18 +9,27 @@ process of their own so that their CPU is not counted as the system's:
   (`time.time_ns()`), so a client can tell how long a token took to reach it. No think time.
 - `POST /weather`: the tool, `{"weather": "sunny", "query": <the query it was given>}` (so a
   client can check that each task got its own call's answer).
+
+As a rate-limited provider (`--concurrency N`, `--requests-per-minute R`, `--latency S`): each
+completion takes S seconds; one that would make more than N in flight, or more than R
+accepted in the last 60 s (a sliding window, the strictest reading of "per minute"), is
+answered 429 with `Retry-After` (seconds until a place frees: 1 for concurrency, the window's
+oldest call leaving for the rate). `GET /stats`: requests, 429s, the peak in flight.
 """
 
 from __future__ import annotations
 
-__all__ = ["make_app", "reply"]
+__all__ = ["Limits", "make_app", "reply"]
 
 import argparse
 import asyncio
 import json
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -73,9 +82,61 @@ def completion(model: str, text: str | None, calls: list[dict[str, Any]]) -> dic
     }
 
 
-def make_app(token_interval: float) -> Starlette:
+@dataclass
+class Limits:
+    """What the provider allows (None: no bound), and what it saw."""
+
+    concurrency: int | None = None
+    requests_per_minute: int | None = None
+    latency: float = 0.0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    accepted: deque[float] = field(default_factory=deque)  # when, within the last minute
+
+    def refusal(self) -> float | None:
+        """Seconds to wait when this request is over a limit (counted), else None."""
+        now = time.monotonic()
+        self.requests += 1
+        while self.accepted and self.accepted[0] <= now - 60:
+            self.accepted.popleft()
+        wait = None
+        if self.concurrency is not None and self.in_flight >= self.concurrency:
+            wait = 1.0
+        rpm = self.requests_per_minute
+        if rpm is not None and len(self.accepted) >= rpm:
+            wait = max(wait or 0.0, self.accepted[0] + 60 - now)
+        if wait is not None:
+            self.rate_limited += 1
+            return wait
+        self.accepted.append(now)
+        return None
+
+    def stats(self) -> dict[str, int]:
+        return {"requests": self.requests, "rate_limited": self.rate_limited,
+                "peak_in_flight": self.peak_in_flight}  # fmt: skip
+
+
+def too_many(wait: float) -> JSONResponse:
+    error = {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}
+    headers = {"retry-after": str(max(1, math.ceil(wait)))}
+    return JSONResponse({"error": error}, status_code=429, headers=headers)
+
+
+def make_app(token_interval: float, limits: Limits | None = None) -> Starlette:
+    limits = limits or Limits()
+
     async def chat(request: Request) -> Response:
         body = await request.json()
+        if (wait := limits.refusal()) is not None:
+            return too_many(wait)
+        limits.in_flight += 1
+        limits.peak_in_flight = max(limits.peak_in_flight, limits.in_flight)
+        try:
+            await asyncio.sleep(limits.latency)
+        finally:
+            limits.in_flight -= 1
         model = body.get("model", "scripted")
         text, calls, timed = reply(body)
         if not body.get("stream"):
@@ -117,6 +178,7 @@ def make_app(token_interval: float) -> Starlette:
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/weather", weather, methods=["POST"]),
             Route("/health", lambda request: JSONResponse({"ok": True})),
+            Route("/stats", lambda request: JSONResponse(limits.stats())),
         ]
     )
 
@@ -125,9 +187,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token-interval", type=float, default=0.02)
+    parser.add_argument("--concurrency", type=int, help="completions in flight at once")
+    parser.add_argument("--requests-per-minute", type=int, help="completions in any 60 s")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion")
     args = parser.parse_args()
+    limits = Limits(args.concurrency, args.requests_per_minute, args.latency)
     uvicorn.run(
-        make_app(args.token_interval),
+        make_app(args.token_interval, limits),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

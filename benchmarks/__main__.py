@@ -20,6 +20,7 @@ from typing import Any
 
 from .common import machine
 from .engine import engine
+from .limits import limits
 from .parked import parked
 from .startup import startup
 from .streaming import streaming
@@ -33,6 +34,7 @@ FULL: dict[str, dict[str, Any]] = {
     "b3": {"counts": [1000, 10000]},
     "b4": {"tokens": 100, "streams": 50},
     "b5": {"repeats": 3},
+    "b6": {"tasks": 200, "allows": {"concurrency": 4, "requests_per_minute": 120, "latency": 1.0}},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "b1": {"levels": {1: 5, 10: 20}, "rounds": 1, "warmup": 2},
@@ -40,6 +42,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "b3": {"counts": [30]},
     "b4": {"tokens": 20, "streams": 5},
     "b5": {"repeats": 1},
+    "b6": {"tasks": 20, "allows": {"concurrency": 4, "requests_per_minute": 600, "latency": 0.2}},
 }
 
 
@@ -59,6 +62,8 @@ async def run(name: str, workdir: Path, smoke: bool) -> dict[str, Any]:
         return await parked(workdir, p["counts"])
     if name == "b4":
         return await streaming(workdir, p["tokens"], p["streams"])
+    if name == "b6":
+        return await limits(workdir, p["tasks"], p["allows"])
     return await startup(workdir, p["repeats"])
 
 
@@ -122,12 +127,33 @@ def b5_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
     return head, [row]
 
 
+def b6_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    head = ["run", "completed", "failed", "429s", "429 share", "peak in flight", "p50 ms",
+            "p95 ms", "drain s", "target"]  # fmt: skip
+    allows = r["provider"]["concurrency"]
+    rows = []
+    for name, run in r["runs"].items():
+        failed = run.get("failures", run.get("failed_tasks", 0))
+        target = ""
+        if name == "with limits":
+            met = failed == 0 and run["peak_in_flight"] <= allows and run["share_429"] < 0.01
+            target = f"all done, <= {allows} at once, < 1 % 429 {'yes' if met else 'NO'}"
+        rows.append([name, f"{run['completed']}/{run['tasks']}", failed, run["provider_429s"],
+                     f"{run['share_429']:.1%}", run["peak_in_flight"], run["p50_ms"],
+                     run["p95_ms"], run["drain_s"], target])  # fmt: skip
+    return head, rows
+
+
 TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], tuple[list[str], list[Row]]]]] = {
     "b1": ("B1 engine overhead: 1-tool task vs bare Temporal (3 no-op activities)", b1_table),
     "b2": ("B2 against kagent-adk 0.10.4: 1-tool task over A2A message/send", b2_table),
     "b3": ("B3 parked tasks: resident memory per task awaiting approval", b3_table),
     "b4": ("B4 streaming: token sent by the LLM -> seen by the client", b4_table),
     "b5": ("B5 start-up: `temporal-executor dev` -> /readyz", b5_table),
+    "b6": (
+        "B6 provider limits: 1-tool tasks, serve + 3 workers, rate-limited provider",
+        b6_table,
+    ),
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,15 @@ MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
 
 
 @contextlib.contextmanager
-def scripted(workdir: Path, token_interval: float = 0.02) -> Iterator[str]:
-    """The scripted LLM and tool server; yields its base URL."""
+def scripted(
+    workdir: Path, token_interval: float = 0.02, options: Sequence[str] = ()
+) -> Iterator[str]:
+    """The scripted LLM and tool server (`options`: its limits, see `loadtest/scripted.py`);
+    yields its base URL."""
     port = free_port()
     argv = python("-m", "temporal_executor.loadtest.scripted", "--port", str(port))
-    with spawn("scripted", [*argv, "--token-interval", str(token_interval)], workdir) as proc:
+    argv += ["--token-interval", str(token_interval), *options]
+    with spawn("scripted", argv, workdir) as proc:
         wait_port(port, proc)
         yield f"http://127.0.0.1:{port}"
 
@@ -88,15 +92,16 @@ def api_url(config_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def split(workdir: Path, config_path: Path) -> Iterator[Ours]:
-    """`serve` and `worker`, as production runs them."""
+def split(workdir: Path, config_path: Path, workers: int = 1) -> Iterator[Ours]:
+    """`serve` and `worker` (that many), as production runs them."""
     command = python("-m", "temporal_executor", "--config", str(config_path))
     env = {KEY_ENV: "sk-bench"}
-    with (
-        spawn("api", [*command, "serve"], workdir) as api,
-        spawn("worker", [*command, "worker"], workdir, env=env) as worker,
-    ):
-        yield Ours(api_url(config_path), [api, worker])
+    with contextlib.ExitStack() as running:
+        procs = [running.enter_context(spawn("api", [*command, "serve"], workdir))]
+        for n in range(workers):
+            name = "worker" if workers == 1 else f"worker-{n + 1}"
+            procs.append(running.enter_context(spawn(name, [*command, "worker"], workdir, env)))
+        yield Ours(api_url(config_path), procs)
 
 
 @contextlib.contextmanager

@@ -12,11 +12,12 @@ What the store keeps for a limit:
   window, which keeps within a provider's limit however that provider counts its minute.
 - *blocked until*: a provider's 429 with `Retry-After` blocks the limit for every worker.
 - *waiters*: calls refused, each with the time it first was (`since`) and when it comes back
-  (`wake`). A waiter whose time has come takes precedence over younger ones and newcomers,
-  so waiting calls go roughly first come, first served; one that has not come back
-  `GRACE` seconds after its time gave up (its task ended) and is dropped. The wait given to
-  a refused call spreads the waiters over the time the limit needs to serve those before
-  them, so they do not all come back at once.
+  (`wake`). A waiter whose time has come takes precedence over younger ones and newcomers
+  for `PRECEDENCE` seconds (a place is kept for it that long, not longer: a timer that fires
+  late must not leave places idle), so waiting calls go roughly first come, first served;
+  one that has not come back `GRACE` seconds after its time gave up (its task ended) and is
+  dropped. The wait given to a refused call spreads the waiters over the time the limit
+  needs to serve those before them, so they do not all come back at once.
 - the average time a call is in flight: how soon a place frees under `concurrency`.
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "GRACE",
     "MAX_WAIT",
     "MIN_WAIT",
+    "PRECEDENCE",
     "SMOOTHING",
     "WINDOW",
     "Ask",
@@ -41,7 +43,8 @@ __all__ = [
 ]
 
 WINDOW = 60.0  # seconds: what "per minute" means
-GRACE = 5.0  # seconds a waiter may come back late and keep its place
+GRACE = 5.0  # seconds a waiter may come back late and keep its place in the queue
+PRECEDENCE = 1.0  # seconds after its time a waiter's place is kept free for it
 MIN_WAIT = 0.2  # seconds: the shortest wait, so that refused calls do not spin
 MAX_WAIT = WINDOW  # a refused call looks again at least this often (unless blocked longer)
 DEFAULT_HOLD = 1.0  # seconds a call is taken to be in flight before any has been released
@@ -83,7 +86,7 @@ class Seen:
     """One limit as the store has it at `now`, for the waiter asking: calls in flight,
     requests and tokens in the window (and when the oldest of them was granted), blocked
     until, the average time in flight, and the live waiters queued before the asker
-    (`ahead`; `due`: those of them whose time has come)."""
+    (`ahead`; `due`: those of them whose time came in the last `PRECEDENCE` seconds)."""
 
     now: float
     in_flight: int = 0

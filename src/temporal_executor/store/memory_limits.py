@@ -57,7 +57,7 @@ class MemoryLimiter(base.Limiter):
                 blocked_until=limit.blocked_until,
                 average_hold=limit.average_hold,
                 ahead=len(ahead),
-                due=sum(1 for _, wake in ahead if wake <= now),
+                due=sum(1 for _, wake in ahead if now - limits.PRECEDENCE < wake <= now),
             )
             refusals.append(limits.refusal(spec, seen, ask.tokens))
         worst = limits.binding(refusals)

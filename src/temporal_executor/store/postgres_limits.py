@@ -150,13 +150,14 @@ async def _seen(db: Any, name: str, key: str, now: float) -> limits.Seen:
         "SELECT since FROM te_limit_waiters WHERE name = $1 AND key = $2", name, key
     )
     waiters = await db.fetchrow(
-        "SELECT COUNT(*) AS ahead, COUNT(*) FILTER (WHERE wake <= $3) AS due"
+        "SELECT COUNT(*) AS ahead, COUNT(*) FILTER (WHERE wake <= $3 AND wake > $3 - $5) AS due"
         " FROM te_limit_waiters"
         " WHERE name = $1 AND key <> $2 AND ($4::float8 IS NULL OR since < $4)",
         name,
         key,
         now,
         since,
+        limits.PRECEDENCE,
     )
     return limits.Seen(
         now=now,

@@ -120,9 +120,9 @@ def _seen(db: sqlite3.Connection, name: str, key: str, now: float) -> limits.See
         "SELECT since FROM limit_waiters WHERE name = ? AND key = ?", (name, key)
     ).fetchone()
     ahead, due = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(wake <= ?), 0) FROM limit_waiters"
+        "SELECT COUNT(*), COALESCE(SUM(wake <= ? AND wake > ?), 0) FROM limit_waiters"
         " WHERE name = ? AND key != ? AND (? IS NULL OR since < ?)",
-        (now, name, key, mine and mine[0], mine and mine[0]),
+        (now, now - limits.PRECEDENCE, name, key, mine and mine[0], mine and mine[0]),
     ).fetchone()
     return limits.Seen(
         now=now,

@@ -130,6 +130,22 @@ def test_grpc_is_off_unless_asked_for() -> None:
         ("temporal: {deployment: {name: __a}}", {}, "must not start with __"),
         ("temporal: {deployment: {build_id: 'a b'}}", {}, "temporal.deployment.build_id"),
         ("temporal: {deployment: {versioning_behavior: sticky}}", {}, "versioning_behavior"),
+        (
+            "llm: {providers: [{name: openai, limits: {concurrency: 0}}]}",
+            {},
+            "llm.providers.0.limits.concurrency",
+        ),
+        (
+            "llm: {providers: [{name: openai, limits: {models: {gpt-4o: {rpm: 3}}}}]}",
+            {},
+            "llm.providers.0.limits.models.gpt-4o.rpm: unknown key",
+        ),
+        ("tools: {limits: {tools: {x: {tokens_per_minute: 9}}}}", {}, "tokens_per_minute: unknown"),
+        (
+            "tools: {limits: {mcp_servers: {github: {}}}}",
+            {},
+            "'github' is not in tools.mcp_servers",
+        ),
     ],
 )
 def test_invalid_config_is_one_clear_error(

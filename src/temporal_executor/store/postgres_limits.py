@@ -24,46 +24,52 @@ class PostgresLimiter(base.Limiter):
         self.db = db
 
     async def acquire(self, ask: limits.Ask) -> limits.Refusal | None:
+        names = sorted({spec.name for spec in ask.specs})
         async with self.db.transaction() as db:
-            for name in sorted({spec.name for spec in ask.specs}):
-                await db.execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", LIMIT_LOCK_SPACE, name
+            # The locks in name order, then the time: one round trip.
+            now = float(
+                await db.fetchval(
+                    "SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 FROM"
+                    " (SELECT COUNT(pg_advisory_xact_lock($1, hashtext(n)))"
+                    " FROM unnest($2::text[]) WITH ORDINALITY AS l (n, i)) AS locked",
+                    LIMIT_LOCK_SPACE,
+                    names,
                 )
-            now = float(await db.fetchval(_NOW))
+            )
             worst = limits.binding(
                 [
                     limits.refusal(spec, await _seen(db, spec.name, ask.key, now), ask.tokens)
                     for spec in ask.specs
                 ]
             )
-            for spec in ask.specs:
-                if worst is not None:
-                    await db.execute(
-                        "INSERT INTO te_limit_waiters (name, key, since, wake)"
-                        " VALUES ($1, $2, $3, $4)"
-                        " ON CONFLICT (name, key) DO UPDATE SET wake = excluded.wake",
-                        spec.name,
-                        ask.key,
-                        now,
-                        now + worst.wait,
-                    )
-                    continue
+            if worst is not None:
                 await db.execute(
-                    "DELETE FROM te_limit_waiters WHERE name = $1 AND key = $2", spec.name, ask.key
+                    "INSERT INTO te_limit_waiters (name, key, since, wake)"
+                    " SELECT n, $2, $3, $4 FROM unnest($1::text[]) AS n"
+                    " ON CONFLICT (name, key) DO UPDATE SET wake = excluded.wake",
+                    names,
+                    ask.key,
+                    now,
+                    now + worst.wait,
                 )
-                if spec.counts_calls:
-                    await db.execute(
-                        "INSERT INTO te_limit_calls (name, lease, granted, expires, tokens)"
-                        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name, lease) DO UPDATE"
-                        " SET granted = excluded.granted, expires = excluded.expires,"
-                        " tokens = excluded.tokens",
-                        spec.name,
-                        ask.lease,
-                        now,
-                        now + ask.ttl,
-                        ask.tokens,
-                    )
-        return worst
+                return worst
+            counted = [spec.name for spec in ask.specs if spec.counts_calls]
+            await db.execute(
+                "WITH served AS (DELETE FROM te_limit_waiters"
+                " WHERE name = ANY($1::text[]) AND key = $2)"
+                " INSERT INTO te_limit_calls (name, lease, granted, expires, tokens)"
+                " SELECT n, $4, $5, $6, $7 FROM unnest($3::text[]) AS n"
+                " ON CONFLICT (name, lease) DO UPDATE SET granted = excluded.granted,"
+                " expires = excluded.expires, tokens = excluded.tokens",
+                names,
+                ask.key,
+                counted,
+                ask.lease,
+                now,
+                now + ask.ttl,
+                ask.tokens,
+            )
+        return None
 
     async def renew(self, lease: str, ttl: float) -> None:
         # A lapsed lease stays lapsed: its place may be taken.
@@ -121,52 +127,39 @@ class PostgresLimiter(base.Limiter):
 
 
 async def _seen(db: Any, name: str, key: str, now: float) -> limits.Seen:
-    """Limit `name` as waiter `key` sees it at `now`, after dropping the calls that left the
-    window and the waiters that gave up."""
-    start = now - limits.WINDOW
-    await db.execute(
-        "DELETE FROM te_limit_calls WHERE name = $1 AND expires <= $2 AND granted <= $3",
-        name,
-        now,
-        start,
-    )
-    await db.execute(
-        "DELETE FROM te_limit_waiters WHERE name = $1 AND wake < $2", name, now - limits.GRACE
-    )
-    calls = await db.fetchrow(
-        "SELECT COUNT(*) FILTER (WHERE expires > $2) AS in_flight,"
-        " COUNT(*) FILTER (WHERE granted > $3) AS requests,"
-        " COALESCE(SUM(tokens) FILTER (WHERE granted > $3), 0) AS tokens,"
-        " MIN(granted) FILTER (WHERE granted > $3) AS oldest"
-        " FROM te_limit_calls WHERE name = $1",
-        name,
-        now,
-        start,
-    )
-    state = await db.fetchrow(
-        "SELECT blocked_until, average_hold FROM te_limit_state WHERE name = $1", name
-    )
-    since = await db.fetchval(
-        "SELECT since FROM te_limit_waiters WHERE name = $1 AND key = $2", name, key
-    )
-    waiters = await db.fetchrow(
-        "SELECT COUNT(*) AS ahead, COUNT(*) FILTER (WHERE wake <= $3 AND wake > $3 - $5) AS due"
-        " FROM te_limit_waiters"
-        " WHERE name = $1 AND key <> $2 AND ($4::float8 IS NULL OR since < $4)",
+    """Limit `name` as waiter `key` sees it at `now`, in one statement that also drops the
+    calls that left the window and the waiters that gave up (which its reads leave out)."""
+    row = await db.fetchrow(
+        "WITH gone AS (DELETE FROM te_limit_calls"
+        "   WHERE name = $1 AND expires <= $3 AND granted <= $3 - $4),"
+        " given_up AS (DELETE FROM te_limit_waiters WHERE name = $1 AND wake < $3 - $5),"
+        " mine AS (SELECT since FROM te_limit_waiters WHERE name = $1 AND key = $2)"
+        " SELECT c.*, s.blocked_until, s.average_hold, w.* FROM"
+        " (SELECT COUNT(*) FILTER (WHERE expires > $3) AS in_flight,"
+        "   COUNT(*) FILTER (WHERE granted > $3 - $4) AS requests,"
+        "   COALESCE(SUM(tokens) FILTER (WHERE granted > $3 - $4), 0) AS tokens,"
+        "   MIN(granted) FILTER (WHERE granted > $3 - $4) AS oldest"
+        "   FROM te_limit_calls WHERE name = $1) AS c"
+        " CROSS JOIN (SELECT COUNT(*) AS ahead,"
+        "   COUNT(*) FILTER (WHERE wake <= $3 AND wake > $3 - $6) AS due"
+        "   FROM te_limit_waiters WHERE name = $1 AND key <> $2 AND wake >= $3 - $5"
+        "   AND (NOT EXISTS (SELECT 1 FROM mine) OR since < (SELECT since FROM mine))) AS w"
+        " LEFT JOIN te_limit_state AS s ON s.name = $1",
         name,
         key,
         now,
-        since,
+        limits.WINDOW,
+        limits.GRACE,
         limits.PRECEDENCE,
     )
     return limits.Seen(
         now=now,
-        in_flight=calls["in_flight"],
-        requests=calls["requests"],
-        tokens=int(calls["tokens"]),
-        oldest=calls["oldest"],
-        blocked_until=state["blocked_until"] if state else 0.0,
-        average_hold=state["average_hold"] if state else None,
-        ahead=waiters["ahead"],
-        due=waiters["due"],
+        in_flight=row["in_flight"],
+        requests=row["requests"],
+        tokens=int(row["tokens"]),
+        oldest=row["oldest"],
+        blocked_until=row["blocked_until"] or 0.0,
+        average_hold=row["average_hold"],
+        ahead=row["ahead"],
+        due=row["due"],
     )

@@ -176,6 +176,8 @@ class _Printer:
             self._questions(data["questions"])
         elif type == "input.answered":
             out.write("[answered]\n")
+        elif type == "task.waiting_for_capacity":
+            print(f"[waiting for capacity ({data['limit']}): {data['reason']}]", file=sys.stderr)
         elif type == "task.completed":
             usage = data.get("usage", {})
             print(f"[completed: {usage.get('total_tokens', 0)} tokens]", file=sys.stderr)

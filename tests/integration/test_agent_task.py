@@ -35,6 +35,8 @@ async def activity_types(stack: Stack, task_id: str) -> list[str]:
         if e.event_type == HistoryEventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             found.append(e.activity_task_scheduled_event_attributes.activity_type.name)
         elif e.event_type == HistoryEventType.EVENT_TYPE_MARKER_RECORDED:
+            if e.marker_recorded_event_attributes.marker_name == "core_patch":
+                continue  # a `workflow.patched` marker, not a local activity
             marker = e.marker_recorded_event_attributes.details["data"].payloads[0]
             found.append(json.loads(marker.data)["activity_type"])
     return [name for name in found if name != "record"]

@@ -34,6 +34,8 @@ async def local_activities(stack: Stack, task_id: str) -> list[set[str]]:
         names = set()
         for e in history.events:
             if e.event_type == HistoryEventType.EVENT_TYPE_MARKER_RECORDED:
+                if e.marker_recorded_event_attributes.marker_name == "core_patch":
+                    continue  # a `workflow.patched` marker, not a local activity
                 marker = e.marker_recorded_event_attributes.details["data"].payloads[0]
                 names.add(json.loads(marker.data)["activity_type"])
         found.append(names)

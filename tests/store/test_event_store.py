@@ -336,6 +336,36 @@ async def test_blobs_roundtrip(store: Store) -> None:
     assert await store.blobs.get("t1/b") == content
 
 
+async def test_definitions_by_kind_and_name(make_store: MakeStore) -> None:
+    """Added once per name (a second add changes nothing), listed oldest first per kind,
+    seen by another instance of the store (another process, another host), deleted."""
+    store = await make_store()
+    other = store if store.kind == "memory" else await make_store()  # (memory: one process)
+    definitions = store.definitions
+    data = {"template": {"user_message": "héllo"}, "interval": "5s"}
+    assert await definitions.add("schedule", "s1", data)
+    assert not await definitions.add("schedule", "s1", {"changed": True})
+    assert await definitions.add("schedule", "s0", {"n": 0})
+    assert await definitions.add("trigger", "s1", {"kind": "trigger"})  # kinds are apart
+    data["interval"] = "1h"  # the caller's dict, changed later, is not what was stored
+
+    assert await other.definitions.get("schedule", "s1") == {
+        "template": {"user_message": "héllo"},
+        "interval": "5s",
+    }
+    assert await definitions.get("schedule", "missing") is None
+    assert await other.definitions.every("schedule") == [
+        {"template": {"user_message": "héllo"}, "interval": "5s"},
+        {"n": 0},
+    ]
+    assert await definitions.every("trigger") == [{"kind": "trigger"}]
+
+    assert await other.definitions.delete("schedule", "s1")
+    assert not await definitions.delete("schedule", "s1")
+    assert await definitions.every("schedule") == [{"n": 0}]
+    assert await definitions.get("trigger", "s1") == {"kind": "trigger"}
+
+
 async def test_delete_session_removes_its_tasks_only(store: Store) -> None:
     for task_id, session_id in [("t1", "s1"), ("t2", "s1"), ("t10", "s2")]:
         await store.tasks.save(TaskState(task_id=task_id, session_id=session_id))

@@ -6,6 +6,8 @@
 - `TaskRecords`: each task's latest state, listed and counted.
 - `Sessions`: which task runs in a session now; deleting a session and everything of it.
 - `Limiter`: the provider and tool limits every worker shares (its rules: `limits.py`).
+- `Definitions`: what users define to start tasks without a person (schedules, webhook
+  triggers), by kind and name.
 
 A backend (memory, SQLite, PostgreSQL) implements each part; `Store` holds one of each.
 
@@ -30,6 +32,7 @@ from .limits import Ask, Refusal
 
 __all__ = [
     "Blobs",
+    "Definitions",
     "EventLog",
     "Limiter",
     "Sessions",
@@ -247,6 +250,27 @@ class Limiter(ABC):
         """How many calls wait now, by limit (waiters that have not given up)."""
 
 
+class Definitions(ABC):
+    """Named definitions users make through the API to start tasks without a person
+    (`kind`: `schedule`, `trigger`): a JSON object each, under a name unique in its kind."""
+
+    @abstractmethod
+    async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
+        """Store `data` under `name`; False, changing nothing, when the name is taken."""
+
+    @abstractmethod
+    async def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The definition stored under `name`, or None."""
+
+    @abstractmethod
+    async def every(self, kind: str) -> list[dict[str, Any]]:
+        """Every definition of `kind`, oldest first."""
+
+    @abstractmethod
+    async def delete(self, kind: str, name: str) -> bool:
+        """Delete the definition; False when there was none."""
+
+
 @dataclass
 class Store:
     """One backend's parts: `kind` is `memory`, `sqlite` or `postgresql`, `where` the file or
@@ -260,6 +284,7 @@ class Store:
     tasks: TaskRecords
     sessions: Sessions
     limiter: Limiter
+    definitions: Definitions
     closer: Callable[[], Awaitable[None]]
 
     async def close(self) -> None:

@@ -8,9 +8,11 @@ anything, so on one event loop every change is atomic.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
@@ -31,6 +33,7 @@ class _Data:
     tasks: dict[str, TaskState] = field(default_factory=dict)
     updated: dict[str, float] = field(default_factory=dict)
     holders: dict[str, str] = field(default_factory=dict)
+    definitions: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class _Events(base.EventLog):
@@ -182,6 +185,29 @@ class _Sessions(base.Sessions):
         return len(doomed)
 
 
+class _Definitions(base.Definitions):
+    # Kept as JSON, as a database keeps them: a caller's later change to its dict is not seen.
+
+    def __init__(self, data: _Data) -> None:
+        self.data = data
+
+    async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
+        if (kind, name) in self.data.definitions:
+            return False
+        self.data.definitions[(kind, name)] = json.dumps(data)
+        return True
+
+    async def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        stored = self.data.definitions.get((kind, name))
+        return None if stored is None else dict(json.loads(stored))
+
+    async def every(self, kind: str) -> list[dict[str, Any]]:
+        return [json.loads(v) for (k, _), v in self.data.definitions.items() if k == kind]
+
+    async def delete(self, kind: str, name: str) -> bool:
+        return self.data.definitions.pop((kind, name), None) is not None
+
+
 def memory_store(*, poll_interval: float = 0.25) -> base.Store:
     """A new, empty store in this process's memory."""
     data = _Data()
@@ -198,5 +224,6 @@ def memory_store(*, poll_interval: float = 0.25) -> base.Store:
         tasks=_Tasks(data),
         sessions=_Sessions(data),
         limiter=MemoryLimiter(),
+        definitions=_Definitions(data),
         closer=close,
     )

@@ -284,6 +284,40 @@ class _Sessions(base.Sessions):
         return int(count)
 
 
+class _Definitions(base.Definitions):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
+        status = await self.db.execute(
+            "INSERT INTO te_definitions (kind, name, data, created) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (kind, name) DO NOTHING",
+            kind,
+            name,
+            json.dumps(data),
+            time.time(),
+        )
+        return str(status).endswith(" 1")  # "INSERT 0 1": one row added
+
+    async def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        data = await self.db.fetchval(
+            "SELECT data FROM te_definitions WHERE kind = $1 AND name = $2", kind, name
+        )
+        return None if data is None else dict(json.loads(data))
+
+    async def every(self, kind: str) -> list[dict[str, Any]]:
+        rows = await self.db.fetch(
+            "SELECT data FROM te_definitions WHERE kind = $1 ORDER BY created, name", kind
+        )
+        return [json.loads(row["data"]) for row in rows]
+
+    async def delete(self, kind: str, name: str) -> bool:
+        status = await self.db.execute(
+            "DELETE FROM te_definitions WHERE kind = $1 AND name = $2", kind, name
+        )
+        return str(status) == "DELETE 1"
+
+
 async def open_postgres_store(
     url: str,
     *,
@@ -314,5 +348,6 @@ async def open_postgres_store(
         tasks=_Tasks(db),
         sessions=_Sessions(db),
         limiter=PostgresLimiter(db),
+        definitions=_Definitions(db),
         closer=db.close,
     )

@@ -109,6 +109,9 @@ _SCHEMA = (
         active_task TEXT
     )
     """,
+    # Added in 0.2.0, with no new schema version: a release before it never reads the table.
+    "CREATE TABLE IF NOT EXISTS te_definitions (kind TEXT NOT NULL, name TEXT NOT NULL,"
+    " data TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, PRIMARY KEY (kind, name))",
     "CREATE INDEX IF NOT EXISTS te_tasks_session ON te_tasks (session_id, created)",
     "CREATE INDEX IF NOT EXISTS te_tasks_created ON te_tasks (created)",
     "CREATE INDEX IF NOT EXISTS te_tasks_status ON te_tasks (status)",

@@ -287,6 +287,46 @@ class _Sessions(base.Sessions):
         return await self.db.write(delete)
 
 
+class _Definitions(base.Definitions):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
+        row = (kind, name, json.dumps(data), time.time())
+        added = await self.db.write(
+            lambda db: (
+                db.execute(
+                    "INSERT OR IGNORE INTO definitions (kind, name, data, created)"
+                    " VALUES (?, ?, ?, ?)",
+                    row,
+                ).rowcount
+            )
+        )
+        return bool(added)
+
+    async def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        rows = await self.db.query(
+            "SELECT data FROM definitions WHERE kind = ? AND name = ?", (kind, name)
+        )
+        return dict(json.loads(rows[0][0])) if rows else None
+
+    async def every(self, kind: str) -> list[dict[str, Any]]:
+        rows = await self.db.query(
+            "SELECT data FROM definitions WHERE kind = ? ORDER BY created, name", (kind,)
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    async def delete(self, kind: str, name: str) -> bool:
+        deleted = await self.db.write(
+            lambda db: (
+                db.execute(
+                    "DELETE FROM definitions WHERE kind = ? AND name = ?", (kind, name)
+                ).rowcount
+            )
+        )
+        return bool(deleted)
+
+
 async def open_sqlite_store(
     path: str | Path, *, poll_interval: float = 0.25, busy_timeout: float = 10.0
 ) -> base.Store:
@@ -310,5 +350,6 @@ async def open_sqlite_store(
         tasks=_Tasks(db),
         sessions=_Sessions(db),
         limiter=SqliteLimiter(db),
+        definitions=_Definitions(db),
         closer=db.close,
     )

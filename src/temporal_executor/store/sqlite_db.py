@@ -87,6 +87,16 @@ _SCHEMA = (
         active_task TEXT
     ) WITHOUT ROWID
     """,
+    # Added in 0.2.0, with no new schema version: a release before it never reads the table.
+    """
+    CREATE TABLE IF NOT EXISTS definitions (
+        kind    TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (kind, name)
+    ) WITHOUT ROWID
+    """,
     "CREATE INDEX IF NOT EXISTS tasks_session ON tasks (session_id, created)",
     "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created)",
     "CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status)",

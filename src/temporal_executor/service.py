@@ -26,7 +26,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
@@ -43,7 +43,15 @@ from .errors import (
 from .llm.messages import Message, Usage
 from .payloads import resolve_messages
 from .store import Store, TaskFilter
-from .tasks import Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
+from .tasks import (
+    SESSION_MEMO,
+    Event,
+    EventType,
+    PendingCall,
+    TaskError,
+    TaskState,
+    TaskStatus,
+)
 from .tenants import name
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
@@ -62,7 +70,6 @@ _UNREACHABLE = (
     RPCStatusCode.CANCELLED,
     RPCStatusCode.UNKNOWN,
 )
-_SESSION_MEMO = "session_id"
 
 # Status of a workflow that closed without recording its end (e.g. terminated in the UI).
 _CLOSED_STATUS = {
@@ -99,20 +106,16 @@ class TaskService:
         is refused with `ConflictError` while the first has not ended."""
         if named and await self.store.tasks.get(input.task_id) is not None:
             return await self.get(input.task_id)
-        await self._claim_session(input.session_id, input.task_id)
-        input = await self._with_session_approvals(input)
+        approved = await self.admit(input.task_id, input.session_id)
+        if approved:
+            input = input.model_copy(update={"approved_tools": approved})
         try:
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
                 input,
-                id=workflow_id(input.task_id),
                 task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                execution_timeout=timedelta(seconds=input.time_limit * 1.1 + 60),
-                memo={_SESSION_MEMO: input.session_id},
-                static_summary=f"{input.model.provider}/{input.model.model}: "
-                f"{input.user_message[:80]}",
+                **input.start_options(),
             )
         except WorkflowAlreadyStartedError:
             return await self.get(input.task_id)
@@ -140,6 +143,13 @@ class TaskService:
             )
         return str(first["task_id"])
 
+    async def admit(self, task_id: str, session_id: str) -> list[str]:
+        """Let a task that is about to start into its session (`ConflictError` while
+        another task of the session has not ended: one runs at a time); return the tools a
+        person approved for the session in its earlier turns."""
+        await self._claim_session(session_id, task_id)
+        return await self._session_approvals(session_id, task_id)
+
     async def _claim_session(self, session_id: str, task_id: str) -> None:
         sessions = self.store.sessions
         holder = await sessions.claim(session_id, task_id)
@@ -158,15 +168,13 @@ class TaskService:
                 f"session {name(session_id)!r} was claimed by another task just now"
             )
 
-    async def _with_session_approvals(self, input: AgentInput) -> AgentInput:
-        """`input` with the tools a person approved for the session in its earlier turns."""
-        if input.session_id == input.task_id:
-            return input  # a new session
+    async def _session_approvals(self, session_id: str, task_id: str) -> list[str]:
+        if session_id == task_id:
+            return []  # a new session
         latest = await self.store.tasks.find(
-            TaskFilter(session_id=input.session_id), recent_first=True, limit=2
+            TaskFilter(session_id=session_id), recent_first=True, limit=2
         )
-        approved = next((t.approved_tools for t in latest if t.task_id != input.task_id), [])
-        return input.model_copy(update={"approved_tools": approved}) if approved else input
+        return next((t.approved_tools for t in latest if t.task_id != task_id), [])
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:
@@ -401,4 +409,4 @@ class TaskService:
 
 async def _session(description: WorkflowExecutionDescription, task_id: str) -> str:
     """The task's session, from its workflow's memo (set at start)."""
-    return str(await description.memo_value(_SESSION_MEMO, task_id))
+    return str(await description.memo_value(SESSION_MEMO, task_id))

@@ -16,6 +16,7 @@ from .tenants import DEFAULT_TENANT
 from .versioned import Payload
 
 __all__ = [
+    "SESSION_MEMO",
     "WORKFLOW_ID_PREFIX",
     "CapacityWaiting",
     "Event",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 WORKFLOW_ID_PREFIX = "agent-execution-"
+# The memo key of a task's workflow that names its session (set when it starts).
+SESSION_MEMO = "session_id"
 
 
 def workflow_id(task_id: str) -> str:

@@ -9,14 +9,16 @@ is submitted; a config key renamed later changes nothing a running task decodes.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field
+from temporalio.common import WorkflowIDReusePolicy
 
 from ..llm.messages import Message
 from ..policies import ActivityOptions, RetrySettings, activity_options
 from ..spec import ModelSettings, ToolSpec
-from ..tasks import WORKFLOW_ID_PREFIX, TaskState, workflow_id
+from ..tasks import SESSION_MEMO, WORKFLOW_ID_PREFIX, TaskState, workflow_id
 from ..versioned import Payload, Versioned
 
 __all__ = [
@@ -168,3 +170,15 @@ class AgentInput(Versioned):
     def time_limit(self) -> float:
         """The task's wall-clock limit in seconds."""
         return self.timeout or self.policies.timeouts.task
+
+    def start_options(self) -> dict[str, Any]:
+        """How the task's workflow starts, whoever starts it (`TaskService.submit`, or a
+        schedule's run, as its child): its id, used once; its time limit, with a margin for
+        its last steps; its session in the memo; a summary for the Temporal UI."""
+        return {
+            "id": workflow_id(self.task_id),
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            "execution_timeout": timedelta(seconds=self.time_limit * 1.1 + 60),
+            "memo": {SESSION_MEMO: self.session_id},
+            "static_summary": f"{self.model.provider}/{self.model.model}: {self.user_message[:80]}",
+        }

@@ -10,10 +10,13 @@ ExecutorError                          code                     HTTP  retried by
 │   ├── BodyTooLargeError              body_too_large            413   -
 │   └── UnsupportedMediaTypeError      unsupported_media_type    415   -
 ├── UnauthorizedError                  unauthorized              401   -
+├── InvalidSignatureError              invalid_signature         401   -
 ├── ForbiddenError                     forbidden                 403   -
 ├── TaskNotFoundError                  task_not_found            404   -
 │   ├── SessionNotFoundError           session_not_found         404   -
-│   └── TenantNotFoundError            tenant_not_found          404   -
+│   ├── TenantNotFoundError            tenant_not_found          404   -
+│   ├── ScheduleNotFoundError          schedule_not_found        404   -
+│   └── TriggerNotFoundError           trigger_not_found         404   -
 ├── ConflictError                      conflict                  409   no
 ├── ProviderError                      llm_error                 502   when `retryable`
 │   └── ModelUnavailableError          model_unavailable         502   no
@@ -50,10 +53,12 @@ __all__ = [
     "ExecutorError",
     "ForbiddenError",
     "InvalidArgumentsError",
+    "InvalidSignatureError",
     "ModelUnavailableError",
     "ProviderError",
     "ProviderNotConfiguredError",
     "RequestError",
+    "ScheduleNotFoundError",
     "SessionNotFoundError",
     "StoreUnavailableError",
     "SupersededError",
@@ -63,6 +68,7 @@ __all__ = [
     "ToolError",
     "ToolSpecError",
     "TranscriptError",
+    "TriggerNotFoundError",
     "UnauthorizedError",
     "UnknownProviderError",
     "UnsupportedMediaTypeError",
@@ -150,6 +156,14 @@ class UnauthorizedError(ExecutorError):
     http_status = 401
 
 
+class InvalidSignatureError(ExecutorError):
+    """A webhook's signature is missing or not the HMAC of its body with the trigger's
+    secret (no bearer token is asked there: the signature is the webhook's auth)."""
+
+    code = "invalid_signature"
+    http_status = 401
+
+
 class ForbiddenError(ExecutorError):
     """The caller's key is known but lacks the scope this call needs (named in `details`)."""
 
@@ -175,6 +189,18 @@ class TenantNotFoundError(TaskNotFoundError):
     that does not say whether that tenant exists."""
 
     code = "tenant_not_found"
+
+
+class ScheduleNotFoundError(TaskNotFoundError):
+    """No schedule has that id."""
+
+    code = "schedule_not_found"
+
+
+class TriggerNotFoundError(TaskNotFoundError):
+    """No webhook trigger has that name."""
+
+    code = "trigger_not_found"
 
 
 class ConflictError(ExecutorError):

@@ -16,6 +16,7 @@ from .tenants import DEFAULT_TENANT
 from .versioned import Payload
 
 __all__ = [
+    "SCHEDULE_PREFIX",
     "SESSION_MEMO",
     "WORKFLOW_ID_PREFIX",
     "CapacityWaiting",
@@ -29,6 +30,8 @@ __all__ = [
     "TaskResult",
     "TaskState",
     "TaskStatus",
+    "schedule_workflow_id",
+    "scheduled_task_id",
     "task_id_of",
     "terminal_event",
     "workflow_id",
@@ -49,6 +52,23 @@ def task_id_of(workflow_id: str) -> str | None:
     if not workflow_id.startswith(WORKFLOW_ID_PREFIX):
         return None
     return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+
+
+# A schedule's id in Temporal, and its action's workflow id: `agent-schedule-{schedule_id}`.
+# Temporal names each run's workflow that id, a dash and the time the run was scheduled for
+# (`…-2026-12-07T15:56:15Z`); the task the run starts is that name without the prefix.
+SCHEDULE_PREFIX = "agent-schedule-"
+
+
+def schedule_workflow_id(schedule_id: str) -> str:
+    """The schedule's id in Temporal, which is also the stem of its runs' workflow ids."""
+    return f"{SCHEDULE_PREFIX}{schedule_id}"
+
+
+def scheduled_task_id(run_workflow_id: str) -> str:
+    """The task a schedule's run starts: `{schedule_id}-{scheduled time}`, from the run's
+    workflow id (so every run of one time, a backfill's too, names the same task)."""
+    return run_workflow_id.removeprefix(SCHEDULE_PREFIX)
 
 
 class TaskStatus(StrEnum):

@@ -1,5 +1,6 @@
-"""The Temporal worker: the agent workflow and its activities on the task queue, as a version
-of a Temporal Worker Deployment when `temporal.deployment.name` is set."""
+"""The Temporal worker: the workflows (the agent loop, a schedule's run) and their activities
+on the task queue, as a version of a Temporal Worker Deployment when
+`temporal.deployment.name` is set."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from .build import build_id
 from .config import Config, ExecutorConfig
 from .llm.registry import ProviderRegistry
 from .policies import seconds
+from .service import TaskService
 from .store import Store
 from .tools import ToolRegistry
-from .workflows import AgentExecutionWorkflow
+from .workflows import WORKFLOWS
 
 __all__ = ["build_worker", "deployment_config", "worker_options"]
 
@@ -61,11 +63,12 @@ def build_worker(
     providers: ProviderRegistry,
     tools: ToolRegistry,
 ) -> Worker:
+    tasks = TaskService(client, store, config.temporal.task_queue)
     return Worker(
         client,
         task_queue=config.temporal.task_queue,
-        workflows=[AgentExecutionWorkflow],
-        activities=build_activities(config, providers, tools, store),
+        workflows=WORKFLOWS,
+        activities=build_activities(config, providers, tools, store, tasks.admit),
         graceful_shutdown_timeout=seconds(config.executor.graceful_shutdown_timeout),
         deployment_config=deployment_config(config),
         **worker_options(config.executor),

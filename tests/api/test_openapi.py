@@ -18,10 +18,12 @@ from starlette.staticfiles import StaticFiles
 from temporal_executor.api import create_app
 from temporal_executor.api.openapi import errors
 from temporal_executor.errors import ExecutorError
+from temporal_executor.triggers import sign
 from tests.conftest import Stack, config_data, running_stack, weather_tool
 from tests.fakes.server import FakeServer
 
 KEYS_ENV = "TE_TEST_OPENAPI_KEYS"
+HOOK_ENV = "TE_TEST_OPENAPI_HOOK_SECRET"
 ALL = {"Authorization": "Bearer all-secret"}
 READER = {"Authorization": "Bearer reader-secret"}
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -46,15 +48,18 @@ async def spec_stack(
     temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     os.environ[KEYS_ENV] = "all:all-secret,reader:reader-secret"
+    os.environ[HOOK_ENV] = "hook-secret"
     data = config_data(temporal, openai_fake.url, tmp_path)
     data["server"]["api_keys_env"] = KEYS_ENV
     data["server"]["api_key_scopes"] = {"reader": ["read"]}
     data["server"]["max_body_bytes"] = 4096
+    template = {"user_message": "{{ body.text }}", "model_config": MODEL}
+    data["triggers"] = {"hook": {"template": template, "secret_env": HOOK_ENV}}
     try:
         async with running_stack(data) as stack:
             yield stack
     finally:
-        del os.environ[KEYS_ENV]
+        del os.environ[KEYS_ENV], os.environ[HOOK_ENV]
 
 
 def _routes(routes: list[Any]) -> Iterator[Route | APIRoute]:
@@ -122,6 +127,16 @@ async def test_every_error_is_documented_on_its_route(
     text = {"content": b"hi", "headers": {**ALL, "Content-Type": "text/plain"}}
     unknown_provider = {"user_message": "hi", "model_config": {"provider": "nope", "model": "m"}}
     message = {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}}
+    template = {"user_message": "hi", "model_config": MODEL}
+    paused = {"schedule_id": f"p-{session}", "template": template, "cron": "0 9 * * *"}
+    created = await http.post("/api/v1/schedules", json={**paused, "paused": True}, headers=ALL)
+    assert created.status_code == 201, created.text
+    schedule = f"/api/v1/schedules/{paused['schedule_id']}"
+    trigger = {"name": "t1", "template": template, "secret_env": "TE_TEST_UNSET_SECRET"}
+    signed = {
+        "content": b"not json",
+        "headers": {"X-Signature-256": sign(b"hook-secret", b"not json")},
+    }
     cases: list[tuple[str, str, str, dict[str, Any], int]] = [
         ("POST", "/api/v1/execute", "/api/v1/execute", {"json": {}, "headers": {}}, 401),
         ("POST", "/api/v1/execute", "/api/v1/execute", {"json": {}, "headers": READER}, 403),
@@ -236,6 +251,62 @@ async def test_every_error_is_documented_on_its_route(
         ("POST", "/a2a/rest/v1/tasks/nope:subscribe", "/a2a/rest/v1/tasks/{id}:subscribe", {}, 404),
         ("POST", "/a2a", "/a2a", {"json": {}, "headers": {}}, 401),
         ("POST", "/a2a", "/a2a", {"content": big}, 413),
+        ("GET", "/api/v1/schedules", "/api/v1/schedules", {"headers": {}}, 401),
+        (
+            "POST",
+            "/api/v1/schedules",
+            "/api/v1/schedules",
+            {"json": {"template": unknown_provider, "interval": "1h"}},
+            400,
+        ),
+        ("POST", "/api/v1/schedules", "/api/v1/schedules", {"json": paused}, 409),
+        (
+            "POST",
+            "/api/v1/schedules",
+            "/api/v1/schedules",
+            {"json": {"template": template, "cron": "*/5 * * * * *"}},
+            422,
+        ),
+        ("POST", "/api/v1/schedules", "/api/v1/schedules", {"json": {}, "headers": READER}, 403),
+        ("GET", "/api/v1/schedules/nope", "/api/v1/schedules/{schedule_id}", {}, 404),
+        ("GET", "/api/v1/schedules/no%20pe", "/api/v1/schedules/{schedule_id}", {}, 422),
+        ("DELETE", "/api/v1/schedules/nope", "/api/v1/schedules/{schedule_id}", {}, 404),
+        ("POST", "/api/v1/schedules/nope/pause", "/api/v1/schedules/{schedule_id}/pause", {}, 404),
+        (
+            "POST",
+            "/api/v1/schedules/nope/resume",
+            "/api/v1/schedules/{schedule_id}/resume",
+            {},
+            404,
+        ),
+        (
+            "POST",
+            f"{schedule}/backfill",
+            "/api/v1/schedules/{schedule_id}/backfill",
+            {"json": {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}},
+            400,
+        ),
+        (
+            "POST",
+            f"{schedule}/backfill",
+            "/api/v1/schedules/{schedule_id}/backfill",
+            {"json": {"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00"}},
+            422,
+        ),
+        ("GET", "/api/v1/triggers", "/api/v1/triggers", {"headers": {}}, 401),
+        ("POST", "/api/v1/triggers", "/api/v1/triggers", {"json": trigger}, 400),
+        (
+            "POST",
+            "/api/v1/triggers",
+            "/api/v1/triggers",
+            {"json": {**trigger, "name": "hook", "secret_env": HOOK_ENV}},
+            409,
+        ),
+        ("DELETE", "/api/v1/triggers/nope", "/api/v1/triggers/{name}", {}, 404),
+        ("DELETE", "/api/v1/triggers/hook", "/api/v1/triggers/{name}", {}, 409),
+        ("POST", "/api/v1/triggers/nope", "/api/v1/triggers/{name}", {"headers": {}}, 404),
+        ("POST", "/api/v1/triggers/hook", "/api/v1/triggers/{name}", {"json": {}}, 401),
+        ("POST", "/api/v1/triggers/hook", "/api/v1/triggers/{name}", signed, 400),
     ]
     seen: dict[str, set[int]] = {}
     for method, url, route, request, status in cases:
@@ -253,6 +324,7 @@ async def test_every_error_is_documented_on_its_route(
             assert isinstance(error["code"], str) and "details" in error, error
         assert isinstance(error["message"], str) and error["message"], error
         seen.setdefault(route, set()).add(status)
+    assert (await http.delete(schedule, headers=ALL)).status_code == 204
     # Every REST route of ours had its errors provoked.
     ours = {p for p in spec["paths"] if p.startswith("/api/")}
     assert ours <= set(seen), ours - set(seen)

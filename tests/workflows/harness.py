@@ -86,19 +86,15 @@ async def running(env: WorkflowEnvironment, cfg: Config) -> AsyncIterator[Setup]
     catalog = ProviderCatalog(cfg.llm)
     tools = ToolRegistry(cfg.tools, types=SCRIPTED_TOOL_TYPES)
     providers = ProviderRegistry(catalog)
+    tasks = TaskService(env.client, store, cfg.temporal.task_queue)
     worker = Worker(
         env.client,
         task_queue=cfg.temporal.task_queue,
         workflows=[AgentExecutionWorkflow],
-        activities=build_activities(cfg, providers, tools, store),
+        activities=build_activities(cfg, providers, tools, store, tasks.admit),
     )
     async with worker:
-        yield Setup(
-            env,
-            store,
-            TaskService(env.client, store, cfg.temporal.task_queue),
-            Submissions(cfg, catalog, tools),
-        )
+        yield Setup(env, store, tasks, Submissions(cfg, catalog, tools))
     await providers.aclose()
 
 

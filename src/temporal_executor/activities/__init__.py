@@ -20,9 +20,11 @@ from .capacity import Capacity, CapacityWait
 from .legacy import LegacyActivities, OpenSessionInput, PublishEventInput, SaveStateInput
 from .llm import LLMActivities, LLMCallInput, LLMCallResult
 from .records import EventRecord, RecordActivities, RecordInput
+from .schedules import Admit, OpenRunInput, OpenRunResult, ScheduleActivities
 from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
 
 __all__ = [
+    "Admit",
     "Capacity",
     "CapacityWait",
     "EventRecord",
@@ -31,11 +33,14 @@ __all__ = [
     "LLMCallInput",
     "LLMCallResult",
     "LegacyActivities",
+    "OpenRunInput",
+    "OpenRunResult",
     "OpenSessionInput",
     "PublishEventInput",
     "RecordActivities",
     "RecordInput",
     "SaveStateInput",
+    "ScheduleActivities",
     "ToolActivities",
     "ToolCallInput",
     "ToolResult",
@@ -44,10 +49,14 @@ __all__ = [
 
 
 def build_activities(
-    config: Config, providers: ProviderRegistry, tools: ToolRegistry, store: Store
+    config: Config,
+    providers: ProviderRegistry,
+    tools: ToolRegistry,
+    store: Store,
+    admit: Admit,
 ) -> list[Callable[..., Any]]:
     """The activity functions a worker registers, bound to their dependencies (the limits
-    of `config`, on the store's limiter)."""
+    of `config`, on the store's limiter; `admit`: `TaskService.admit`)."""
     capacity = Capacity(config, store.limiter)
     tool_activities = ToolActivities(tools, store.blobs, store.events, capacity)
     records = RecordActivities(store)
@@ -60,4 +69,5 @@ def build_activities(
         legacy.publish_event,
         legacy.open_session,
         legacy.save_state,
+        ScheduleActivities(store.tasks, admit).open_scheduled_run,
     ]

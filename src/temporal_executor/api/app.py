@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from .. import __version__
 from ..build import build_id
 from ..config import Config
+from ..schedules import ScheduleService
 from ..service import TaskService
+from ..triggers import TriggerService
 from .auth import Authenticator
 from .catalog import build_catalog
 from .catalog import router as catalog_router
 from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit, NestingLimit
-from .routes import a2a_message, approvals, probes, sessions
+from .routes import a2a_message, approvals, probes, schedules, sessions, triggers
 from .routes import tasks as task_routes
 from .routes.deps import Api
 from .submission import Submissions
@@ -30,7 +32,11 @@ _UNTRACED = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> FastAPI:
-    """The ASGI app serving `tasks`; auth keys are read from the environment once, here."""
+    """The ASGI app serving `tasks` (and the schedules and webhook triggers that start
+    them); auth keys and the secrets of config's triggers are read from the environment
+    once, here (a trigger of config without its secret is a `ConfigError`)."""
+    trigger_service = TriggerService(config.triggers, tasks.store.definitions)
+    triggers.check_configured(trigger_service, submissions)
     background = []
     if config.a2a.enabled:
         from .a2a import A2AServer  # the a2a-sdk is imported only when A2A is on
@@ -59,6 +65,10 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     app.state.api = Api(
         tasks=tasks,
         submissions=submissions,
+        schedules=ScheduleService(
+            tasks.client, tasks.store.definitions, config.temporal.task_queue
+        ),
+        triggers=trigger_service,
         default_agent=config.a2a.default_agent,
         sse_heartbeat=config.server.sse_heartbeat,
         build_id=build_id(config),
@@ -68,7 +78,7 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     app.state.a2a = background[0] if background else None
     app.state.catalog = build_catalog(config)
     install_error_handlers(app)
-    for routes in (task_routes, approvals, sessions, a2a_message, probes):
+    for routes in (task_routes, approvals, sessions, schedules, triggers, a2a_message, probes):
         app.include_router(routes.router)
     app.include_router(catalog_router)
     mount_ui(app)

@@ -9,6 +9,7 @@ A2A HTTP+JSON routes, which answer in A2A's (`{"error": {"code": 401, "status":
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +35,9 @@ _OPEN_PATHS = (
     "/a2a/.well-known/",
     "/ui",  # the web console's pages and assets hold no data; they call /api with the token
 )
+# Routes open to one method only: a webhook, whose signature is its auth (routes/triggers.py);
+# the same path's DELETE (deleting the trigger) takes a bearer token as every route does.
+_OPEN_ROUTES = ((b"POST", re.compile(r"^/api/v1/triggers/[^/]+$")),)
 A2A_REST_PREFIX = "/a2a/rest/"
 JSONRPC_PATHS = ("/a2a", "/a2a/")
 MAX_BODY_DEPTH = 64  # JSON nesting of a request body; deeper would exhaust the parsers' stack
@@ -74,15 +78,16 @@ async def _send_error(send: Send, path: str, error: ExecutorError) -> None:
 
 
 class BearerAuth:
-    """Requires `Authorization: Bearer <key>` when keys are configured (probes, docs and
-    the agent card stay open), and stores the `Caller` on the request for the routes."""
+    """Requires `Authorization: Bearer <key>` when keys are configured (probes, docs, the
+    agent card and webhooks stay open), and stores the `Caller` on the request for the
+    routes."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_OPEN_PATHS):
+        if scope["type"] != "http" or _open(scope):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization")
@@ -93,6 +98,14 @@ class BearerAuth:
             return
         scope.setdefault("state", {})[CALLER_STATE] = caller
         await self.app(scope, receive, send)
+
+
+def _open(scope: Scope) -> bool:
+    path: str = scope["path"]
+    if path.startswith(_OPEN_PATHS):
+        return True
+    method = scope["method"].encode()
+    return any(method == m and route.match(path) for m, route in _OPEN_ROUTES)
 
 
 class BodyLimit:

@@ -23,8 +23,13 @@ from .bodies import ExecuteRequest
 __all__ = ["Submissions"]
 
 
+# The task and session ids of a template as resolved: each run replaces them with its own.
+TEMPLATE_ID = "template"
+
+
 class Submissions:
-    """Checks requests and resolves their defaults (`prepare`)."""
+    """Checks requests and resolves their defaults (`prepare`), and the templates of
+    schedules and webhook triggers (`prepare_template`)."""
 
     def __init__(self, config: Config, providers: ProviderCatalog, tools: ToolRegistry) -> None:
         self.executor = config.executor
@@ -61,6 +66,21 @@ class Submissions:
             expand_tools=self.tools.expands(request.tools),
             policies=task_policies(executor),
         )
+
+    def prepare_template(self, template: ExecuteRequest, field: str = "template") -> AgentInput:
+        """A template (a schedule's, a webhook trigger's) checked as a request is, resolved
+        as one; a problem names its field under `field`. Each run is a task of its own, so a
+        template names no task or session (the session runs share is given beside it)."""
+        for name, what in (("task_id", "task"), ("session_id", "session")):
+            if getattr(template, name) is not None:
+                raise RequestError(
+                    f"{field}.{name}: a template names no {what}: each run is a task of its "
+                    "own (a session the runs share is `session_id`, beside the template)"
+                )
+        try:
+            return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID}))
+        except RequestError as exc:
+            raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
 
 
 def task_policies(executor: ExecutorConfig) -> TaskPolicies:

@@ -23,7 +23,7 @@ from ..errors import ExecutorError
 from ..loadtest.command import run_load
 from ..observability import setup_tracing, shutdown_tracing
 from ..runtime import connect, open_services, run_services
-from ..workflows import AgentExecutionWorkflow, workflow_id
+from ..workflows import WORKFLOWS, workflow_id
 from .client import api_url, first_line, reachable
 
 __all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker"]
@@ -170,9 +170,7 @@ def replay(config: Config, args: argparse.Namespace) -> int:
         return found
 
     async def main() -> int:
-        replayer = Replayer(
-            workflows=[AgentExecutionWorkflow], data_converter=pydantic_data_converter
-        )
+        replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
         failed = 0
         # The SDK logs each failed activation at length; our verdict line says enough.
         logging.getLogger("temporalio").setLevel(logging.CRITICAL)

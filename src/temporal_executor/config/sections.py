@@ -2,8 +2,8 @@
 
 Each key's section, with its defaults, lives in the module of its area and nowhere else:
 `execution.py` (`temporal`, `executor`, `events`), `providers.py` (`llm`, `tools`),
-`server.py` (`server`), `observability.py` (`logging`, `observability`), `a2a.py` (`a2a`) and
-`kagent.py` (`kagent`);
+`server.py` (`server`), `observability.py` (`logging`, `observability`), `a2a.py` (`a2a`),
+`kagent.py` (`kagent`) and `triggers.py` (`triggers`);
 `section.py` is what every section is. The workflow gets its timeouts and retry policies from
 these sections, fixed at submission. Provider and tool settings (`llm.providers[].config`, a
 tool's `config`) are typed by their adapters (`llm/settings.py`, `tools/`). This module's
@@ -35,6 +35,7 @@ from .observability import LogConfig, ObservabilityConfig
 from .providers import HttpToolConfig, LLMConfig, ProviderConfig, ToolsConfig
 from .section import Section
 from .server import ServerConfig
+from .triggers import TriggerConfig, Triggers
 
 __all__ = [
     "A2AConfig",
@@ -62,6 +63,7 @@ __all__ = [
     "TemporalConfig",
     "Timeouts",
     "ToolsConfig",
+    "TriggerConfig",
     "default_state_dir",
     "parse_duration",
 ]
@@ -78,6 +80,7 @@ class Config(Section):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     a2a: A2AConfig = Field(default_factory=A2AConfig)
     kagent: KagentConfig = Field(default_factory=KagentConfig)
+    triggers: Triggers = Field(default_factory=dict)
     state_dir: Path | None = None
     # What loading had to say, for the service to log once it starts: `(level, message)`.
     _notes: list[tuple[int, str]] = PrivateAttr(default_factory=list)

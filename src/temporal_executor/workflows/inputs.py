@@ -1,6 +1,6 @@
-"""The inputs of `AgentExecutionWorkflow`, in a module of their own so that the workflow
-sandbox imports them once (as it does every module the workflow imports), rather than
-building these models again for every workflow it runs.
+"""The inputs of `AgentExecutionWorkflow` and of `ScheduledRunWorkflow`, in a module of
+their own so that the workflow sandbox imports them once (as it does every module the
+workflow imports), rather than building these models again for every workflow it runs.
 
 They are the workflow's own (`versioned.py` says why and how they change): nothing here is a
 config section or a request body. `api/submission.py` maps those onto these, once, when a task
@@ -28,6 +28,8 @@ __all__ = [
     "AgentInput",
     "ApprovalRule",
     "RetryPolicies",
+    "ScheduledRunInput",
+    "ScheduledRunResult",
     "TaskPolicies",
     "Timeouts",
     "workflow_id",
@@ -182,3 +184,26 @@ class AgentInput(Versioned):
             "memo": {SESSION_MEMO: self.session_id},
             "static_summary": f"{self.model.provider}/{self.model.model}: {self.user_message[:80]}",
         }
+
+
+class ScheduledRunInput(Versioned):
+    """Input of `ScheduledRunWorkflow`, fixed when its schedule is made: the task each run
+    starts (`agent`: the schedule's template with every default resolved, as a submission
+    resolves it; its `task_id` and `session_id` are set per run), and the session the runs
+    take turns in (None: each run starts a session of its own)."""
+
+    VERSION = 1
+
+    schedule_id: str
+    agent: AgentInput
+    session_id: str | None = None
+
+
+class ScheduledRunResult(Versioned):
+    """What a run did: started task `task_id` (it ended as its record says), or started
+    nothing (`started` False: that time's task exists, from an earlier run of it)."""
+
+    VERSION = 1
+
+    task_id: str
+    started: bool

@@ -3,6 +3,9 @@
 - `tasks.py`: submit (`POST /api/v1/execute`), list, read, follow (SSE) and cancel tasks;
 - `approvals.py`: the approvals inbox, deciding tool calls, answering questions;
 - `sessions.py`: a session's turns and transcript, deleting a session;
+- `schedules.py`: schedules (tasks on a timetable): make, list, read, pause, resume,
+  backfill, delete;
+- `triggers.py`: webhook triggers: the webhook, and making, listing, deleting them;
 - `a2a_message.py`: the seed's simplified A2A body (`POST /a2a/message`);
 - `probes.py`: liveness, readiness and metrics.
 

@@ -1,7 +1,7 @@
-"""What every route uses: `Api` (the task service, the request checks and the few server
-settings routes use, set on the app by `create_app`), the `Deps` dependency that hands it to a
-route, `TasksDep` (the tasks as the caller sees them: its tenant's, `tenant_tasks.py`), and
-the audit line of a caller's write."""
+"""What every route uses: `Api` (the task, schedule and trigger services, the request checks
+and the few server settings routes use, set on the app by `create_app`), the `Deps`
+dependency that hands it to a route, `TasksDep` (the tasks as the caller sees them: its
+tenant's, `tenant_tasks.py`), and the audit line of a caller's write."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from urllib.parse import quote
 from fastapi import Depends, Header, Request
 
 from ...config import DefaultAgent
+from ...schedules import ScheduleService
 from ...service import TaskService
 from ...tasks import TaskState, workflow_id
 from ...tenant_tasks import TenantTasks
 from ...tenants import DEFAULT_TENANT, TENANT_PATTERN, scoped
+from ...triggers import TriggerService
 from ..auth import Caller, CallerDep, tenancy_of
 from ..bodies import TaskBody
 from ..submission import Submissions
@@ -37,6 +39,8 @@ class Api:
 
     tasks: TaskService
     submissions: Submissions
+    schedules: ScheduleService
+    triggers: TriggerService
     default_agent: DefaultAgent
     sse_heartbeat: float
     build_id: str

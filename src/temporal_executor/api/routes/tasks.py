@@ -26,7 +26,7 @@ from ..params import (
 from ..sse import sse_stream
 from .deps import Api, Deps, TasksDep, audit
 
-__all__ = ["SUBMITTED", "router", "submit"]
+__all__ = ["SUBMITTED", "accepted", "router", "submit"]
 
 router = APIRouter(tags=["tasks"])
 
@@ -55,10 +55,11 @@ async def submit(
         response.status_code = 200
         return api.body(await tasks.wait(state.task_id, state), tasks.tenant)
     response.status_code = 202
-    return _accepted(api, state, tasks.tenant)
+    return accepted(api, state, tasks.tenant)
 
 
-def _accepted(api: Api, state: TaskState, tenant: str) -> dict[str, Any]:
+def accepted(api: Api, state: TaskState, tenant: str) -> dict[str, Any]:
+    """The 202 answer of `tenant`'s task that started (or exists)."""
     # `workflow_id` is the name the approve route takes (`agent-execution-<task id>`, in
     # the caller's tenant); `temporal_ui_url` links the workflow under its Temporal id.
     return {

@@ -1,21 +1,32 @@
 """Schedules on Temporal Schedules, through the REST API: what a bad one is told, a cron
 schedule kept as written, paused and resumed, backfills whose runs are tasks (once per time,
-however often the time is backfilled), a session the runs share, and deleting."""
+however often the time is backfilled), a session the runs share, and deleting; and a
+schedule every 5 seconds on two worker processes, one of them killed between its runs."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import signal
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from temporal_executor.tasks import schedule_workflow_id
 from temporal_executor.workflows import ScheduledRunResult
-from tests.conftest import Stack, fake_requests
+from tests.conftest import Stack, config_data, fake_requests, running_stack, write_config
 from tests.fakes.server import FakeServer
+from tests.integration.test_crash import worker_process
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 TEMPLATE = {"user_message": "good morning [no tools]", "model_config": MODEL}
@@ -160,8 +171,8 @@ async def test_schedules_run_as_tasks_once_per_time(stack: Stack, openai_fake: F
     assert (await http.post("/api/v1/schedules", json=standup)).status_code == 201
     buffered = {**window, "overlap": "buffer_one"}
     assert (await http.post("/api/v1/schedules/standup/backfill", json=buffered)).status_code == 202
-    for time in times:
-        task = await ended(stack, f"standup-{time.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    for moment in times:
+        task = await ended(stack, f"standup-{moment.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         assert task["status"] == "completed" and task["session_id"] == "standup-session", task
     session = (await http.get("/api/v1/sessions/standup-session")).json()
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 2
@@ -180,3 +191,72 @@ async def test_schedules_run_as_tasks_once_per_time(stack: Stack, openai_fake: F
         await stack.services.client.get_schedule_handle(schedule_workflow_id("hourly")).describe()
     assert gone.value.status == RPCStatusCode.NOT_FOUND
     assert (await http.get(f"/api/v1/tasks/{task_ids[0]}")).json()["status"] == "completed"
+
+
+async def pollers(client: Client, task_queue: str) -> int:
+    """How many workers poll the task queue's workflow tasks now."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    response = await client.workflow_service.describe_task_queue(request)
+    return len({poller.identity for poller in response.pollers})
+
+
+async def test_every_5_seconds_on_two_workers_one_killed(
+    temporal: str, openai_fake: FakeServer, tmp_path: Path
+) -> None:
+    """Three runs, once each, 5 s apart: Temporal fires the ticks, whichever workers are up
+    (one is killed after the first run); paused, no run starts any more."""
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    config_path = write_config(data, tmp_path / "config.yaml")
+    async with running_stack(data, worker=False) as stack:
+        client = stack.services.client
+        handle = client.get_schedule_handle(schedule_workflow_id("often"))
+
+        async def runs(at_least: int) -> list[str]:
+            """The tasks of the schedule's runs, once it has made `at_least` of them."""
+            for _ in range(400):
+                view = (await stack.http.get("/api/v1/schedules/often")).json()
+                if len(view["recent_runs"]) >= at_least:
+                    break
+                await asyncio.sleep(0.1)
+            return [run["task_id"] for run in view["recent_runs"]]
+
+        with (
+            worker_process(config_path, tmp_path / "first.log") as first,
+            worker_process(config_path, tmp_path / "second.log"),
+        ):
+            for _ in range(600):
+                if await pollers(client, stack.config.temporal.task_queue) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            every = {"schedule_id": "often", "template": TEMPLATE, "interval": "5s"}
+            made = await stack.http.post("/api/v1/schedules", json={**every, "overlap": "allow"})
+            assert made.status_code == 201, made.text
+            (one,) = await runs(1)
+            assert (await ended(stack, one))["status"] == "completed"
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+
+            # Paused as soon as the third run started, before a fourth tick (5 s later).
+            started = await runs(3)
+            paused = await stack.http.post("/api/v1/schedules/often/pause")
+            assert paused.status_code == 200 and paused.json()["paused"] is True
+            assert len(started) == 3, started
+            for task_id in started:
+                assert (await ended(stack, task_id))["status"] == "completed"
+            await asyncio.sleep(5.5)  # more than a tick
+            assert (await handle.describe()).info.num_actions == 3
+            assert await runs(3) == started
+            for task_id in started:
+                counts = Counter(e["event"] for e in await stack.events(task_id))
+                assert (counts["task.started"], counts["task.completed"]) == (1, 1), counts
+            listed = (await stack.http.get("/api/v1/tasks?limit=100")).json()["tasks"]
+            assert sorted(t["task_id"] for t in listed) == sorted(started)
+            assert len(await fake_requests(openai_fake)) == 3  # one LLM call a run, none again
+            assert (await stack.http.delete("/api/v1/schedules/often")).status_code == 204
+
+    times = [datetime.strptime(t.removeprefix("often-"), "%Y-%m-%dT%H:%M:%SZ") for t in started]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [5, 5]

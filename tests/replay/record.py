@@ -18,6 +18,8 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +27,22 @@ import httpx
 from temporalio.client import WorkflowExecutionStatus
 
 from temporal_executor.devserver import DevServer
+from temporal_executor.tasks import schedule_workflow_id
 from temporal_executor.workflows import workflow_id
 from tests.conftest import Stack, config_data, free_port, running_stack, weather_tool
 from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
 
-__all__ = ["HISTORIES", "RELEASES", "SCENARIOS", "main", "recorded_input", "start_released"]
+__all__ = [
+    "HISTORIES",
+    "RELEASES",
+    "SCENARIOS",
+    "Recorded",
+    "main",
+    "recorded_input",
+    "start_released",
+]
 
 HISTORIES = Path(__file__).parent / "histories"
 RELEASES = Path(__file__).parent / "releases"
@@ -42,7 +53,17 @@ LONG_ITERATIONS = 60
 # A tool allowed one call at once (`tools.limits`), for the tool_capacity scenario.
 LIMITED_TOOL = "slow_lookup"
 
-Scenario = Callable[[Stack, "Fakes"], Awaitable[None]]
+
+@dataclass
+class Recorded:
+    """What a scenario that is not one task of its own name drove: the task to wait for, and
+    the workflows whose runs are its histories (in the order they started)."""
+
+    task_id: str
+    workflow_ids: list[str]
+
+
+Scenario = Callable[[Stack, "Fakes"], Awaitable[Recorded | None]]
 
 
 class Fakes:
@@ -65,8 +86,10 @@ class Fakes:
 
 
 async def wait_status(stack: Stack, task_id: str, status: str) -> None:
+    """Until the task is in `status` (it may not exist yet: a schedule's run starts it)."""
     for _ in range(1200):
-        if (await stack.task(task_id))["status"] == status:
+        response = await stack.http.get(f"/api/v1/tasks/{task_id}")
+        if response.status_code == 200 and response.json()["status"] == status:
             return
         await asyncio.sleep(0.05)
     raise RuntimeError(f"{task_id} never became {status}")
@@ -280,6 +303,51 @@ async def legacy_254ae33(stack: Stack, fakes: Fakes) -> None:
     response.raise_for_status()
 
 
+async def scheduled(stack: Stack, fakes: Fakes) -> Recorded:
+    """A schedule's run starts its task (a session of its own); the same time backfilled
+    again starts nothing; a run whose fixed session is busy (a task parked in it) fails."""
+    http = stack.http
+    template = {"user_message": "good morning [no tools]", "model_config": MODEL}
+    hourly: dict[str, Any] = {"template": template, "interval": "1h", "paused": True}
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    for schedule_id, session in (("scheduled", None), ("scheduled-busy", "busy")):
+        made = await http.post(
+            "/api/v1/schedules", json={**hourly, "schedule_id": schedule_id, "session_id": session}
+        )
+        made.raise_for_status()
+    backfilled = await http.post("/api/v1/schedules/scheduled/backfill", json=window)
+    backfilled.raise_for_status()
+    (time,) = backfilled.json()["times"]
+    stamp = datetime.fromisoformat(time).strftime("%Y-%m-%dT%H:%M:%SZ")
+    task_id = f"scheduled-{stamp}"
+    await wait_status(stack, task_id, "completed")
+    await _runs_done(stack, "scheduled", 1)
+    (await http.post("/api/v1/schedules/scheduled/backfill", json=window)).raise_for_status()
+    await _runs_done(stack, "scheduled", 2)
+    parked = {"task_id": "busy-holder", "session_id": "busy", "require_approval": True}
+    await stack.execute(
+        **parked, user_message="look it up", model_config=MODEL, tools=[weather_tool(fakes.tools)]
+    )
+    await wait_status(stack, "busy-holder", "awaiting_approval")
+    (await http.post("/api/v1/schedules/scheduled-busy/backfill", json=window)).raise_for_status()
+    await _runs_done(stack, "scheduled-busy", 1)
+    (await http.post("/api/v1/tasks/busy-holder/cancel")).raise_for_status()
+    runs = [f"{schedule_workflow_id(s)}-{stamp}" for s in ("scheduled", "scheduled-busy")]
+    return Recorded(task_id, [runs[0], workflow_id(task_id), runs[1]])
+
+
+async def _runs_done(stack: Stack, schedule_id: str, count: int) -> None:
+    """Until the schedule has started `count` runs and none of them runs any more."""
+    handle = stack.services.client.get_schedule_handle(schedule_workflow_id(schedule_id))
+    for _ in range(1200):
+        info = (await handle.describe()).info
+        if info.num_actions >= count and not info.running_actions:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"schedule {schedule_id} never made {count} runs")
+
+
 # scenario -> (what drives it, the status its task ends in)
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tools": (tools, "completed"),
@@ -299,6 +367,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "legacy_254ae33": (legacy_254ae33, "completed"),
     "rate_limited": (rate_limited, "completed"),
     "tool_capacity": (tool_capacity, "completed"),
+    "scheduled": (scheduled, "completed"),
 }
 
 
@@ -319,29 +388,42 @@ async def record(out: Path) -> None:
                 fakes = Fakes(openai, tools_server)
                 async with running_stack(data) as stack:
                     for name, (drive, status) in SCENARIOS.items():
-                        await drive(stack, fakes)
-                        await stack.events(name)  # to its terminal event
-                        ended = (await stack.task(name))["status"]
+                        recorded = await drive(stack, fakes)
+                        task_id = recorded.task_id if recorded else name
+                        await stack.events(task_id)  # to its terminal event
+                        ended = (await stack.task(task_id))["status"]
                         if ended != status:
                             raise RuntimeError(f"{name} ended {ended}, not {status}")
-                        await _write_runs(stack, name, out)
+                        workflows = recorded.workflow_ids if recorded else [workflow_id(name)]
+                        await _write_runs(stack, name, workflows, out)
                         print(f"recorded {name}", flush=True)
 
 
-async def _write_runs(stack: Stack, task_id: str, out: Path) -> None:
+async def _write_runs(stack: Stack, name: str, workflows: list[str], out: Path) -> None:
+    """Every run of `workflows`, in turn (each one's in the order they started), as
+    `<name>.0.json`, `<name>.1.json`, …"""
     client = stack.services.client
-    latest = client.get_workflow_handle(workflow_id(task_id))
-    for _ in range(600):  # the terminal event is written just before the workflow closes
-        if (await latest.describe()).status != WorkflowExecutionStatus.RUNNING:
-            break
-        await asyncio.sleep(0.05)
-    query = f"WorkflowId = '{workflow_id(task_id)}'"
-    runs = [run async for run in client.list_workflows(query)]
-    runs.sort(key=lambda run: run.start_time)
-    for index, run in enumerate(runs):
-        history = await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
-        text = json.dumps(json.loads(history.to_json()), indent=1)
-        (out / f"{task_id}.{index}.json").write_text(text + "\n", encoding="utf-8")
+    index = 0
+    for workflow in workflows:
+        latest = client.get_workflow_handle(workflow)
+        for _ in range(600):  # the terminal event is written just before the workflow closes
+            if (await latest.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        # Listing is eventually consistent: until it shows the latest run.
+        last = (await latest.describe()).run_id
+        query = f"WorkflowId = '{workflow}'"
+        for _ in range(200):
+            runs = [run async for run in client.list_workflows(query)]
+            if any(run.run_id == last for run in runs):
+                break
+            await asyncio.sleep(0.05)
+        runs.sort(key=lambda run: run.start_time)
+        for run in runs:
+            history = await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
+            text = json.dumps(json.loads(history.to_json()), indent=1)
+            (out / f"{name}.{index}.json").write_text(text + "\n", encoding="utf-8")
+            index += 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from temporal_executor.workflows import AgentExecutionWorkflow
+from temporal_executor.cli.services import workflow_history
+from temporal_executor.workflows import WORKFLOWS
 from tests.replay.record import HISTORIES, SCENARIOS
 from tests.replay.record import RELEASES as RELEASES_DIR
 
@@ -36,10 +37,12 @@ CLOSED = {
     "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED",
     "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
 }
+# A schedule's run (`ScheduledRunWorkflow`): its histories, which start its task.
+SCHEDULED = "scheduled"
 
 
 def replayer() -> Replayer:
-    return Replayer(workflows=[AgentExecutionWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -48,7 +51,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def history(data: dict[str, Any], name: str) -> WorkflowHistory:
-    return WorkflowHistory.from_json(name, json.dumps(data))
+    return workflow_history(json.dumps(data), name)
 
 
 def test_every_path_is_recorded() -> None:
@@ -61,6 +64,21 @@ def test_every_path_is_recorded() -> None:
         assert events[-1]["eventType"] in CLOSED, path.name
     assert set(runs) == set(SCENARIOS)
     assert runs["continue_as_new"] >= 2
+    # The run that started its task, the time run again, that task, a run in a busy session.
+    firsts = [load(HISTORIES / f"{SCHEDULED}.{i}.json")["events"] for i in range(4)]
+    kinds = [
+        e[0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"] for e in firsts
+    ]
+    assert kinds == [
+        "ScheduledRunWorkflow",
+        "ScheduledRunWorkflow",
+        "AgentExecutionWorkflow",
+        "ScheduledRunWorkflow",
+    ]
+    assert [firsts[i][-1]["eventType"] for i in (1, 3)] == [
+        "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED",
+    ]
 
 
 def _name(path: Path) -> str:

@@ -26,7 +26,7 @@ from ..runtime import connect, open_services, run_services
 from ..workflows import WORKFLOWS, workflow_id
 from .client import api_url, first_line, reachable
 
-__all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker"]
+__all__ = ["dev", "dev_defaults", "load", "replay", "serve", "worker", "workflow_history"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +202,20 @@ def _history_files(paths: list[str]) -> list[Path]:
 
 
 def _history(path: Path) -> WorkflowHistory:
-    """A history file; its workflow id is the file's name (the export does not hold it)."""
+    """A history file (see `workflow_history`; else named by the file's name)."""
     try:
-        return WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+        return workflow_history(path.read_text(encoding="utf-8"), path.stem)
     except (OSError, ValueError, json_format.Error) as exc:
         raise ExecutorError(f"cannot read the history {path}: {exc}") from exc
+
+
+def workflow_history(text: str, name: str) -> WorkflowHistory:
+    """A history export (JSON) with its workflow's id, which its first event holds (Temporal
+    1.21 and later write it there), else `name`. A replay needs the real id: a schedule's
+    run takes its task's id from its own."""
+    history = WorkflowHistory.from_json(name, text)
+    if history.events:
+        started = history.events[0].workflow_execution_started_event_attributes
+        if started.workflow_id:
+            return WorkflowHistory(started.workflow_id, history.events)
+    return history

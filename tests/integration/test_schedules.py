@@ -1,12 +1,14 @@
 """Schedules on Temporal Schedules, through the REST API: what a bad one is told, a cron
 schedule kept as written, paused and resumed, backfills whose runs are tasks (once per time,
 however often the time is backfilled), a session the runs share, and deleting; and a
-schedule every 5 seconds on two worker processes, one of them killed between its runs."""
+schedule every 5 seconds on two worker processes, one of them killed between its runs; the
+`schedule` commands."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 from collections import Counter
@@ -26,6 +28,7 @@ from temporal_executor.tasks import schedule_workflow_id
 from temporal_executor.workflows import ScheduledRunResult
 from tests.conftest import Stack, config_data, fake_requests, running_stack, write_config
 from tests.fakes.server import FakeServer
+from tests.integration.test_approvals_api import cli
 from tests.integration.test_crash import worker_process
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -260,3 +263,43 @@ async def test_every_5_seconds_on_two_workers_one_killed(
 
     times = [datetime.strptime(t.removeprefix("often-"), "%Y-%m-%dT%H:%M:%SZ") for t in started]
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [5, 5]
+
+
+async def test_the_schedule_commands(stack: Stack) -> None:
+    """`schedule create | list | resume | get | delete` over the API (each command costs a
+    process start: `pause` and `backfill` are the same few lines as `resume`)."""
+    code, out, err = await cli(
+        stack,
+        "schedule",
+        "create",
+        "good evening [no tools]",
+        "--cron",
+        "30 18 * * *",
+        "--time-zone",
+        "America/New_York",
+        "--id",
+        "evening",
+        "--paused",
+        "--model",
+        "gpt-4o-mini",
+    )
+    assert (code, out.strip()) == (0, "schedule evening"), err
+    code, out, err = await cli(stack, "schedule", "list")
+    assert code == 0, err
+    header, row = out.splitlines()
+    assert header.split()[:4] == ["SCHEDULE", "WHEN", "OVERLAP", "STATE"]
+    assert row.startswith("evening") and "cron 30 18 * * * (America/New_York)" in row, row
+    assert "paused" in row and row.endswith("good evening [no tools]"), row
+    code, out, err = await cli(stack, "schedule", "resume", "evening")
+    assert (code, out.strip()) == (0, "resumed: schedule evening"), err
+    code, out, err = await cli(stack, "schedule", "get", "evening", "--json")
+    found = json.loads(out)
+    assert (found["paused"], found["template"]["model_config"]["model"]) == (False, "gpt-4o-mini")
+    assert (found["cron"], found["time_zone"], found["overlap"]) == (
+        "30 18 * * *",
+        "America/New_York",
+        "skip",
+    )
+    code, out, err = await cli(stack, "schedule", "delete", "evening")
+    assert (code, out.strip()) == (0, "deleted"), err
+    assert (await stack.http.get("/api/v1/schedules")).json() == {"schedules": []}

@@ -26,10 +26,13 @@ __all__ = [
     "TOKEN_ENV",
     "URL_ENV",
     "answer",
+    "api_client",
     "api_url",
     "approvals",
     "approve",
+    "call",
     "clip",
+    "execute_body",
     "first_line",
     "reachable",
     "run",
@@ -48,7 +51,8 @@ def reachable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def _client(config: Config, args: argparse.Namespace) -> httpx.Client:
+def api_client(config: Config, args: argparse.Namespace) -> httpx.Client:
+    """The API at `--url` (else `$TEMPORAL_EXECUTOR_URL`, else config's), with a bearer key."""
     url = args.url or os.environ.get(URL_ENV) or api_url(config)
     keys = config.server.api_keys()
     token = os.environ.get(TOKEN_ENV) or (keys[0].secret if keys else None)
@@ -56,7 +60,8 @@ def _client(config: Config, args: argparse.Namespace) -> httpx.Client:
     return httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(30.0, read=None))
 
 
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """One API call's JSON answer; an `ExecutorError` with the API's message for an error."""
     try:
         response = client.request(method, path, **kwargs)
     except httpx.TransportError as exc:
@@ -72,6 +77,21 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[s
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
+    body = execute_body(config, args)
+    for key in ("task_id", "session_id", "max_iterations", "require_approval"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    with api_client(config, args) as client:
+        accepted = call(client, "POST", "/api/v1/execute", json=body)
+        task_id = accepted["task_id"]
+        print(f"task {task_id} (workflow {accepted['workflow_id']})", file=sys.stderr)
+        return _follow(client, task_id)
+
+
+def execute_body(config: Config, args: argparse.Namespace) -> dict[str, Any]:
+    """An execute body from `args.prompt` and the options `run` and `schedule create` share
+    (`--provider`, `--model`, `--system`, `--tools`, `--no-stream`), over the defaults of
+    `a2a.default_agent`."""
     default = config.a2a.default_agent
     model: dict[str, Any] = default.model.model_dump(exclude_none=True) if default.model else {}
     if args.provider:
@@ -92,14 +112,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     }
     if args.tools:
         body["tools"] = json.loads(Path(args.tools).read_text(encoding="utf-8"))
-    for key in ("task_id", "session_id", "max_iterations", "require_approval"):
-        if getattr(args, key) is not None:
-            body[key] = getattr(args, key)
-    with _client(config, args) as client:
-        accepted = _call(client, "POST", "/api/v1/execute", json=body)
-        task_id = accepted["task_id"]
-        print(f"task {task_id} (workflow {accepted['workflow_id']})", file=sys.stderr)
-        return _follow(client, task_id)
+    return body
 
 
 def _follow(client: httpx.Client, task_id: str) -> int:
@@ -198,7 +211,7 @@ class _Printer:
             return
         answer = input("approve? [y/N] ").strip().lower()
         body = {"approved": answer in ("y", "yes")}
-        _call(self.client, "POST", f"/api/v1/approve/{workflow_id(self.task_id)}", json=body)
+        call(self.client, "POST", f"/api/v1/approve/{workflow_id(self.task_id)}", json=body)
 
     def _questions(self, questions: list[dict[str, Any]]) -> None:
         for question in questions:
@@ -212,7 +225,7 @@ class _Printer:
             said = input(f"{question['question']} ").strip()
             several = question.get("multiple")
             answers.append([a.strip() for a in said.split(",")] if several else [said])
-        _call(
+        call(
             self.client, "POST", f"/api/v1/tasks/{self.task_id}/answer", json={"answers": answers}
         )
 
@@ -231,8 +244,8 @@ def clip(text: str, limit: int = 300) -> str:
 def approvals(config: Config, args: argparse.Namespace) -> int:
     """Print the tool calls waiting for a decision, newest first."""
     params = {"limit": args.limit, "session_id": args.session, "tool": args.tool}
-    with _client(config, args) as client:
-        page = _call(
+    with api_client(config, args) as client:
+        page = call(
             client, "GET", "/api/v1/approvals", params={k: v for k, v in params.items() if v}
         )
     calls = page["approvals"]
@@ -274,26 +287,26 @@ def approve(config: Config, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"approved": not args.reject, "reason": args.reason}
     if args.remember:
         body["remember"] = "session"
-    with _client(config, args) as client:
+    with api_client(config, args) as client:
         if args.arguments is not None or args.edit:
             if args.reject:
                 raise ExecutorError("--arguments / --edit go with an approval, not --reject")
-            call = _pending_call(client, args.task_id, args.call)
+            pending = _pending_call(client, args.task_id, args.call)
             edited = (
                 _parse_arguments(args.arguments, "--arguments")
                 if args.arguments is not None
-                else _edit(call["arguments"])
+                else _edit(pending["arguments"])
             )
             edit = {"approved": True, "reason": args.reason, "arguments": edited}
-            body["tool_calls"] = {call["id"]: edit}
-        _call(client, "POST", f"/api/v1/approve/{workflow_id(args.task_id)}", json=body)
+            body["tool_calls"] = {pending["id"]: edit}
+        call(client, "POST", f"/api/v1/approve/{workflow_id(args.task_id)}", json=body)
     print(f"{'rejected' if args.reject else 'approved'}: task {args.task_id}")
     return 0
 
 
 def _pending_call(client: httpx.Client, task_id: str, call_id: str | None) -> dict[str, Any]:
     """The pending call to edit: `call_id`, or the only one."""
-    state = _call(client, "GET", f"/api/v1/tasks/{task_id}")
+    state = call(client, "GET", f"/api/v1/tasks/{task_id}")
     calls = (state.get("pending_approval") or {}).get("tool_calls") or []
     if call_id is not None:
         calls = [c for c in calls if c["id"] == call_id]
@@ -334,7 +347,7 @@ def answer(config: Config, args: argparse.Namespace) -> int:
     answers = json.loads(args.json) if args.json else [[answer] for answer in args.answers]
     if not answers:
         raise ExecutorError("give an ANSWER per question, or --json")
-    with _client(config, args) as client:
-        _call(client, "POST", f"/api/v1/tasks/{args.task_id}/answer", json={"answers": answers})
+    with api_client(config, args) as client:
+        call(client, "POST", f"/api/v1/tasks/{args.task_id}/answer", json={"answers": answers})
     print(f"answered: task {args.task_id}")
     return 0

@@ -1,6 +1,7 @@
 """The console's other pages in a real browser: New task from the server's catalog, the Tasks
 list live and filtered, questions answered from the inbox, a dropped event stream resumed,
-signing in when the server has API keys, and the events an earlier release recorded."""
+signing in when the server has API keys, the events an earlier release recorded, and the
+Schedules page."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from temporal_executor.tasks import TaskState, TaskStatus
 from tests.conftest import Stack, enqueue, fake_requests
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
+from tests.integration.test_schedules import ended
 from tests.ui.conftest import UI_KEY, screenshot
 from tests.ui.test_console import MODEL, decision, slow_stream
 
@@ -239,3 +242,50 @@ def _update_arguments(path: Path) -> Iterator[dict[str, Any]]:
         if accepted := event.get("workflowExecutionUpdateAcceptedEventAttributes"):
             payload = accepted["acceptedRequest"]["input"]["args"]["payloads"][0]
             yield json.loads(base64.b64decode(payload["data"]))
+
+
+async def test_schedules_page_lists_pauses_and_resumes(console: Stack, page: Any) -> None:
+    """Each schedule with its timetable, state, last run (a link to its task) and next run;
+    Pause and Resume act on it."""
+    template = {"user_message": "daily digest [no tools]", "model_config": MODEL}
+    hourly = {"schedule_id": "ui-hourly", "template": template, "interval": "1h", "paused": True}
+    daily = {"schedule_id": "ui-daily", "template": template, "cron": "0 7 * * *"}
+    for body in (hourly, {**daily, "time_zone": "Asia/Tokyo"}):
+        assert (await console.http.post("/api/v1/schedules", json=body)).status_code == 201
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    ran = await console.http.post("/api/v1/schedules/ui-hourly/backfill", json=window)
+    (time,) = ran.json()["times"]
+    task_id = f"ui-hourly-{datetime.fromisoformat(time).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    assert (await ended(console, task_id))["status"] == "completed"
+
+    await page.goto(console.url + "/ui/schedules")
+    hourly_row = page.locator('tr[data-schedule-id="ui-hourly"]')
+    daily_row = page.locator('tr[data-schedule-id="ui-daily"]')
+    await expect(hourly_row.locator("td").nth(1)).to_have_text("every 1h")
+    await expect(hourly_row.locator("td").nth(2)).to_have_text("paused")
+    await expect(hourly_row.locator("td").nth(3)).to_have_text(task_id)
+    await expect(hourly_row.locator("td").nth(4)).to_have_text("\u2013")  # paused: none
+    await expect(hourly_row.locator("td").nth(5)).to_have_text("daily digest [no tools]")
+    await expect(daily_row.locator("td").nth(1)).to_have_text("cron 0 7 * * * (Asia/Tokyo)")
+    await expect(daily_row.locator("td").nth(2)).to_have_text("active")
+    await expect(daily_row.locator("td").nth(3)).to_have_text("\u2013")  # no run yet
+    await expect(daily_row.locator("td time")).to_have_attribute(
+        "datetime", re.compile(r"T22:00:00")
+    )
+    await screenshot(page, "schedules")
+
+    await daily_row.get_by_role("button", name="Pause").click()
+    await expect(page.locator("#notice")).to_have_text("Schedule ui-daily paused.")
+    await expect(daily_row.locator("td").nth(2)).to_have_text("paused")
+    assert (await console.http.get("/api/v1/schedules/ui-daily")).json()["paused"] is True
+    await hourly_row.get_by_role("button", name="Resume").click()
+    await expect(hourly_row.locator("td").nth(2)).to_have_text("active")
+    await hourly_row.get_by_role("button", name="Pause").click()  # an hourly tick may not wait
+    await expect(hourly_row.locator("td").nth(2)).to_have_text("paused")
+
+    await hourly_row.locator("td").nth(3).get_by_role("link").click()
+    await page.wait_for_url(re.compile(r"/ui/tasks/ui-hourly-"))  # (its colons encoded)
+    await expect(page.locator(".turn.assistant .text")).to_have_text(
+        "Echo: daily digest [no tools]"
+    )

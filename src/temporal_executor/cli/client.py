@@ -225,9 +225,7 @@ class _Printer:
             said = input(f"{question['question']} ").strip()
             several = question.get("multiple")
             answers.append([a.strip() for a in said.split(",")] if several else [said])
-        call(
-            self.client, "POST", f"/api/v1/tasks/{self.task_id}/answer", json={"answers": answers}
-        )
+        call(self.client, "POST", f"/api/v1/tasks/{self.task_id}/answer", json={"answers": answers})
 
 
 def first_line(error: BaseException) -> str:

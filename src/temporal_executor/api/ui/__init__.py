@@ -1,4 +1,5 @@
-"""The web console at `/ui`: pages to watch tasks, decide tool calls and start tasks.
+"""The web console at `/ui`: pages to watch tasks, decide tool calls, start tasks and see
+schedules.
 
 The pages are HTML shells and static assets (plain JavaScript modules, CSS) shipped in the
 package; they hold no data and need no auth. Everything they show comes from the REST API,

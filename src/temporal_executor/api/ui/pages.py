@@ -47,6 +47,11 @@ async def approvals_page(request: Request) -> HTMLResponse:
     return _render(request, "approvals.html", "Approvals", "approvals")
 
 
+@router.get("/ui/schedules")
+async def schedules_page(request: Request) -> HTMLResponse:
+    return _render(request, "schedules.html", "Schedules", "schedules")
+
+
 @router.get("/ui/new")
 async def new_task_page(request: Request) -> HTMLResponse:
     return _render(request, "new.html", "New task", "new")

@@ -49,6 +49,10 @@ def service_url(
     ):
         wait_up(url)
         yield url
+        # A schedule the fuzzer made would go on starting runs in the session's Temporal.
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for schedule in httpx.get(url + "/api/v1/schedules", headers=auth).json()["schedules"]:
+            httpx.delete(f"{url}/api/v1/schedules/{schedule['schedule_id']}", headers=auth)
 
 
 @pytest.fixture(scope="package")

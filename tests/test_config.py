@@ -146,6 +146,10 @@ def test_grpc_is_off_unless_asked_for() -> None:
             {},
             "'github' is not in tools.mcp_servers",
         ),
+        ("triggers: {'a/b': {template: {}, secret_env: S}}", {}, "'a/b' is not a trigger name"),
+        ("triggers: {hook: {template: {}, secret_env: 'A B'}}", {}, "triggers.hook.secret_env"),
+        ("triggers: {hook: {template: {}}}", {}, "triggers.hook.secret_env: Field required"),
+        ("triggers: {hook: {template: {}, secret_env: S, secret: x}}", {}, "unknown key"),
     ],
 )
 def test_invalid_config_is_one_clear_error(

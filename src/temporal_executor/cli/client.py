@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "clip",
     "execute_body",
     "first_line",
+    "print_table",
     "reachable",
     "run",
 ]
@@ -266,12 +267,17 @@ def approvals(config: Config, args: argparse.Namespace) -> int:
         )
         for c in calls
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
+    print_table(rows)
     if page.get("next_offset") is not None:
         print(f"… more: --limit {args.limit + 50}")
     return 0
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Rows (a header first) in aligned columns; the last column as it is (it may be long)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
 
 
 def _age(seconds: float) -> str:

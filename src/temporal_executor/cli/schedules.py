@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..config import Config
-from .client import URL_ENV, api_client, call, clip, execute_body
+from .client import URL_ENV, api_client, call, clip, execute_body, print_table
 
 __all__ = ["add_commands"]
 
@@ -101,9 +101,7 @@ def list_schedules(config: Config, args: argparse.Namespace) -> int:
         )
         for s in schedules
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1])
+    print_table(rows)
     return 0
 
 

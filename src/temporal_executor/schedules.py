@@ -9,6 +9,10 @@ calendar entries, and the template as resolved, not as written.
 
 A schedule's runs use the config as it was when the schedule was made (as a submitted task
 does): a schedule is made again to take a new default or timeout.
+
+Tenants (a seam, until keys have them): a schedule would be kept, and named in Temporal,
+under its tenant's key for its id (`tenants.scoped`); its runs' task ids, which come from
+that name (`tasks.scheduled_task_id`), would then be the tenant's without more ado.
 """
 
 from __future__ import annotations
@@ -106,8 +110,8 @@ class ScheduleRun(BaseModel):
 class ScheduleView(ScheduleDefinition):
     """A schedule as it stands: its definition, whether it is paused (None: Temporal has no
     such schedule any more, e.g. deleted in the Temporal UI), its latest runs (oldest first,
-    at most 10) and next times (at most 10), and its counts of runs and of ticks skipped
-    because the previous run had not ended."""
+    at most 10) and next times (at most 10; while paused, those it would run at), and its
+    counts of runs and of ticks skipped because the previous run had not ended."""
 
     paused: bool | None = None
     recent_runs: list[ScheduleRun] = Field(default_factory=list)

@@ -17,6 +17,9 @@ signed body and sends it again with an id of their own.
 The template is rendered in Jinja's immutable sandbox (no attribute of Python internals, no
 changing the body, ranges bounded) with undefined names an error, so a body that lacks what
 the template reads is refused (400) rather than sent to the model as blanks.
+
+Tenants (a seam, until keys have them): the webhook has no caller, so a trigger would name
+the tenant its tasks belong to (its maker's), and its tasks' ids would be keyed by it.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from .errors import (
 )
 from .llm.messages import Message, Usage
 from .payloads import resolve_messages
+from .sessions import SessionGate
 from .store import Store, TaskFilter
 from .tasks import (
     SESSION_MEMO,
@@ -88,6 +89,7 @@ class TaskService:
         self.client = client
         self.store = store
         self.task_queue = task_queue
+        self.sessions = SessionGate(store, self._existing)
         self.draining = False
 
     def drain(self) -> None:
@@ -144,37 +146,8 @@ class TaskService:
         return str(first["task_id"])
 
     async def admit(self, task_id: str, session_id: str) -> list[str]:
-        """Let a task that is about to start into its session (`ConflictError` while
-        another task of the session has not ended: one runs at a time); return the tools a
-        person approved for the session in its earlier turns."""
-        await self._claim_session(session_id, task_id)
-        return await self._session_approvals(session_id, task_id)
-
-    async def _claim_session(self, session_id: str, task_id: str) -> None:
-        sessions = self.store.sessions
-        holder = await sessions.claim(session_id, task_id)
-        if holder is None:
-            return
-        state = await self._existing(holder)
-        if state is not None and not state.status.terminal:
-            raise ConflictError(
-                f"session {name(session_id)!r} has a task that has not ended "
-                f"({name(holder)!r}, {state.status.value}); a session runs one task at a time",
-                details={"session_id": name(session_id), "task_id": name(holder)},
-            )
-        # The holder ended without releasing the session (e.g. terminated from the UI).
-        if await sessions.claim(session_id, task_id, replace=holder) is not None:
-            raise ConflictError(
-                f"session {name(session_id)!r} was claimed by another task just now"
-            )
-
-    async def _session_approvals(self, session_id: str, task_id: str) -> list[str]:
-        if session_id == task_id:
-            return []  # a new session
-        latest = await self.store.tasks.find(
-            TaskFilter(session_id=session_id), recent_first=True, limit=2
-        )
-        return next((t.approved_tools for t in latest if t.task_id != task_id), [])
+        """Let a task that is about to start into its session (`SessionGate.admit`)."""
+        return await self.sessions.admit(task_id, session_id)
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:

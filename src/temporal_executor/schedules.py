@@ -10,9 +10,11 @@ calendar entries, and the template as resolved, not as written.
 A schedule's runs use the config as it was when the schedule was made (as a submitted task
 does): a schedule is made again to take a new default or timeout.
 
-Tenants (a seam, until keys have them): a schedule would be kept, and named in Temporal,
-under its tenant's key for its id (`tenants.scoped`); its runs' task ids, which come from
-that name (`tasks.scheduled_task_id`), would then be the tenant's without more ado.
+Tenants: a schedule is its maker's tenant's. This service takes and keeps its id as a *key*
+(`tenants.scoped`: `team-a~standup`, unchanged for `default`), and so does its session; it is
+named in Temporal by that key, so its runs' workflow ids, and the task ids that come from
+them (`tasks.scheduled_task_id`: `team-a~standup-2026-…Z`), are the tenant's keys too. A
+`ScheduleView` shows the ids as the tenant knows them, with the tenant.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .config import parse_duration
 from .errors import ConflictError, RequestError, ScheduleNotFoundError
 from .store import Definitions
 from .tasks import schedule_workflow_id, scheduled_task_id
+from .tenants import DEFAULT_TENANT, name, split
 from .workflows import AgentInput, ScheduledRunInput, ScheduledRunWorkflow
 
 __all__ = [
@@ -74,7 +77,8 @@ MAX_BACKFILL_RUNS = 100
 class ScheduleDefinition(BaseModel):
     """A schedule as its creator gave it: the template (the execute body), a cron expression
     or an interval, the time zone, the overlap policy and the session its runs share (None:
-    each run starts a session of its own)."""
+    each run starts a session of its own). Kept with its id and session as keys (of its
+    tenant); a `ScheduleView` shows them as the tenant knows them."""
 
     schedule_id: str
     template: dict[str, Any]
@@ -118,10 +122,12 @@ class ScheduleView(ScheduleDefinition):
     next_runs: list[datetime] = Field(default_factory=list)
     runs: int = 0
     skipped: int = 0
+    tenant: str = DEFAULT_TENANT
 
 
 class ScheduleService:
-    """Schedules on the task queue `task_queue` of `client`, defined in `definitions`."""
+    """Schedules on the task queue `task_queue` of `client`, defined in `definitions`. A
+    `schedule_id` here is a key: the id in its tenant's keys (`tenants.scoped`)."""
 
     def __init__(self, client: Client, definitions: Definitions, task_queue: str) -> None:
         self.client = client
@@ -137,7 +143,8 @@ class ScheduleService:
         schedule_id = definition.schedule_id
         if not await self.definitions.add(KIND, schedule_id, definition.model_dump(mode="json")):
             raise ConflictError(
-                f"schedule {schedule_id!r} exists already", details={"schedule_id": schedule_id}
+                f"schedule {name(schedule_id)!r} exists already",
+                details={"schedule_id": name(schedule_id)},
             )
         run = ScheduledRunInput(
             schedule_id=schedule_id, agent=agent, session_id=definition.session_id
@@ -160,7 +167,7 @@ class ScheduleService:
         except BaseException as exc:
             await self.definitions.delete(KIND, schedule_id)  # nothing half-made stays
             if isinstance(exc, ScheduleAlreadyRunningError):
-                raise ConflictError(f"schedule {schedule_id!r} exists in Temporal") from None
+                raise ConflictError(f"schedule {name(schedule_id)!r} exists in Temporal") from None
             if isinstance(exc, RPCError) and exc.status == RPCStatusCode.INVALID_ARGUMENT:
                 field = "cron" if definition.cron else "interval"
                 raise RequestError(f"{field}: {exc.message}", details={field: ""}) from None
@@ -174,13 +181,16 @@ class ScheduleService:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-            return ScheduleView(**dict(definition))
+            description = None
         return _view(definition, description)
 
-    async def every(self) -> list[ScheduleView]:
-        """Every schedule, oldest first, each as it stands in Temporal."""
+    async def every(self, tenant: str | None) -> list[ScheduleView]:
+        """Every schedule of `tenant` (None: of every tenant), oldest first, each as it
+        stands in Temporal."""
         stored = await self.definitions.every(KIND)
-        return list(await asyncio.gather(*(self.get(data["schedule_id"]) for data in stored)))
+        keys = [data["schedule_id"] for data in stored]
+        keys = [key for key in keys if tenant is None or split(key)[0] == tenant]
+        return list(await asyncio.gather(*map(self.get, keys)))
 
     async def delete(self, schedule_id: str) -> None:
         """Delete the schedule; its runs that have not ended go on, as tasks do."""
@@ -238,7 +248,7 @@ class ScheduleService:
     async def _definition(self, schedule_id: str) -> ScheduleDefinition:
         data = await self.definitions.get(KIND, schedule_id)
         if data is None:
-            raise ScheduleNotFoundError(f"no schedule with id {schedule_id!r}")
+            raise ScheduleNotFoundError(f"no schedule with id {name(schedule_id)!r}")
         return ScheduleDefinition.model_validate(data)
 
     async def _live(self, schedule_id: str) -> ScheduleHandle:
@@ -250,7 +260,8 @@ class ScheduleService:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ConflictError(
-                    f"schedule {schedule_id!r} is gone from Temporal; delete it, or make it again"
+                    f"schedule {name(schedule_id)!r} is gone from Temporal; delete it, or make "
+                    "it again"
                 ) from None
             raise
         return handle
@@ -259,24 +270,31 @@ class ScheduleService:
         return self.client.get_schedule_handle(schedule_workflow_id(schedule_id))
 
 
-def _view(definition: ScheduleDefinition, description: ScheduleDescription) -> ScheduleView:
+def _view(definition: ScheduleDefinition, description: ScheduleDescription | None) -> ScheduleView:
+    """The schedule as its tenant sees it (None: Temporal has no such schedule any more)."""
+    tenant, schedule_id = split(definition.schedule_id)
+    session = None if definition.session_id is None else name(definition.session_id)
+    local = {**dict(definition), "schedule_id": schedule_id, "session_id": session}
+    if description is None:
+        return ScheduleView(**local, tenant=tenant)
     info = description.info
     runs = [
         ScheduleRun(
             scheduled_at=action.scheduled_at,
             started_at=action.started_at,
-            task_id=scheduled_task_id(action.action.workflow_id),
+            task_id=name(scheduled_task_id(action.action.workflow_id)),
         )
         for action in info.recent_actions
         if hasattr(action.action, "workflow_id")
     ]
     return ScheduleView(
-        **dict(definition),
+        **local,
         paused=description.schedule.state.paused,
         recent_runs=runs,
         next_runs=list(info.next_action_times),
         runs=info.num_actions,
         skipped=info.num_actions_skipped_overlap,
+        tenant=tenant,
     )
 
 

@@ -18,8 +18,10 @@ The template is rendered in Jinja's immutable sandbox (no attribute of Python in
 changing the body, ranges bounded) with undefined names an error, so a body that lacks what
 the template reads is refused (400) rather than sent to the model as blanks.
 
-Tenants (a seam, until keys have them): the webhook has no caller, so a trigger would name
-the tenant its tasks belong to (its maker's), and its tasks' ids would be keyed by it.
+Tenants: a trigger belongs to one (its maker's, or the one config names), and so do the
+tasks it starts: the webhook has no caller, the trigger says whose they are. Trigger names
+are one namespace across tenants, as the webhook's URL names no tenant; another tenant's
+trigger is not listed to a tenant, and a 404 when it deletes it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .errors import (
     TriggerNotFoundError,
 )
 from .store import Definitions
+from .tenants import DEFAULT_TENANT
 
 __all__ = [
     "DELIVERY_HEADERS",
@@ -68,12 +71,14 @@ _JINJA = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=Fal
 
 
 class TriggerDefinition(BaseModel):
-    """A trigger as its maker gave it; `source` says where it is defined."""
+    """A trigger as its maker gave it (`session_id` as its tenant knows it); `source` says
+    where it is defined."""
 
     name: str
     template: dict[str, Any]
     secret_env: str
     session_id: str | None = None
+    tenant: str = DEFAULT_TENANT
     source: Literal["config", "api"] = "api"
     created_at: float | None = None
 
@@ -95,19 +100,22 @@ class TriggerService:
         self.definitions = definitions
         self.environ = environ
 
-    async def get(self, name: str) -> TriggerDefinition:
+    async def get(self, name: str, tenant: str | None = None) -> TriggerDefinition:
+        """The trigger `name` (of `tenant`; None: of any), or `TriggerNotFoundError`."""
         found = self.configured.get(name)
         if found is None:
             data = await self.definitions.get(KIND, name)
             found = None if data is None else TriggerDefinition.model_validate(data)
-        if found is None:
+        if found is None or tenant not in (None, found.tenant):
             raise TriggerNotFoundError(f"no trigger named {name!r}")
         return found
 
-    async def every(self) -> list[TriggerDefinition]:
-        """The triggers of config, then those made through the API, oldest first."""
+    async def every(self, tenant: str | None) -> list[TriggerDefinition]:
+        """The triggers of `tenant` (None: of every tenant): those of config, then those
+        made through the API, oldest first."""
         stored = await self.definitions.every(KIND)
-        return [*self.configured.values(), *map(TriggerDefinition.model_validate, stored)]
+        found = [*self.configured.values(), *map(TriggerDefinition.model_validate, stored)]
+        return [trigger for trigger in found if tenant in (None, trigger.tenant)]
 
     async def create(self, trigger: TriggerDefinition) -> TriggerDefinition:
         """Keep a trigger made through the API: `RequestError` unless its secret is in this
@@ -121,8 +129,9 @@ class TriggerService:
             raise taken
         return trigger
 
-    async def delete(self, name: str) -> None:
-        if name in self.configured:
+    async def delete(self, name: str, tenant: str) -> None:
+        """Delete `tenant`'s trigger `name` (`ConflictError` for one of config)."""
+        if (await self.get(name, tenant)).source == "config":
             raise ConflictError(f"trigger {name!r} is defined in config: remove it there")
         if not await self.definitions.delete(KIND, name):
             raise TriggerNotFoundError(f"no trigger named {name!r}")

@@ -9,6 +9,7 @@ says what alice's call of it sends and answers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -20,7 +21,7 @@ import pytest
 
 from tests.conftest import Stack, enqueue, weather_tool
 from tests.fakes.server import FakeServer
-from tests.tenants import bearer, start, tenant_stack
+from tests.tenants import MODEL, bearer, start, tenant_stack
 
 # Ids end with this run's suffix: every stack shares the session's Temporal server, where a
 # workflow id, once used, stays taken.
@@ -39,7 +40,16 @@ IDS = {
     "workflow_id": f"agent-execution-a-parked{R}",
     "tenant": "team-a",
     "push_id": "hook-1",
+    "schedule_id": f"a-sched{R}",
 }
+# Alice's schedules (paused): one to read, pause, resume and backfill, one to delete.
+SCHEDULE: dict[str, Any] = {
+    "template": {"user_message": "daily [no tools]", "model_config": MODEL},
+    "cron": "0 9 * * *",
+    "paused": True,
+}
+# A backfill over a time the schedule does not run at: nothing starts.
+NO_TIMES = {"start": "2020-01-01T10:00:00Z", "end": "2020-01-01T11:00:00Z"}
 MESSAGE = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "hi [no tools]"}]}
 # What alice sends to each route that names something of hers, and the statuses that mean
 # it worked: (path parameters other than IDS, JSON body, statuses).
@@ -107,6 +117,11 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     "GET /a2a/rest/{tenant}/tasks": ({}, None, {200}),
     # No extended card is configured: alice is told so; bob is told there is no tenant.
     "GET /a2a/rest/{tenant}/extendedAgentCard": ({}, None, {400}),
+    "GET /api/v1/schedules/{schedule_id}": ({}, None, {200}),
+    "DELETE /api/v1/schedules/{schedule_id}": ({"schedule_id": f"a-sched-gone{R}"}, None, {204}),
+    "POST /api/v1/schedules/{schedule_id}/pause": ({}, None, {200}),
+    "POST /api/v1/schedules/{schedule_id}/resume": ({}, None, {200}),
+    "POST /api/v1/schedules/{schedule_id}/backfill": ({}, NO_TIMES, {202}),
 }
 
 
@@ -150,6 +165,13 @@ async def tenants(
         for who in ("alice", "bob"):
             message = f"same from {who} [no tools]"
             await start(http, who, task_id=SAME, session_id=SAME, user_message=message)
+        for schedule_id in (f"a-sched{R}", f"a-sched-gone{R}"):
+            made = await http.post(
+                "/api/v1/schedules",
+                json={**SCHEDULE, "schedule_id": schedule_id},
+                headers=bearer("alice"),
+            )
+            assert made.status_code == 201, made.text
         yield stack
 
 
@@ -279,3 +301,44 @@ async def test_listings_show_a_tenant_its_own(tenants: Stack) -> None:
     # Metrics count every tenant's tasks and name none.
     metrics = (await http.get("/metrics")).text
     assert "team-a" not in metrics and "team-b" not in metrics and f"a-parked{R}" not in metrics
+
+
+async def test_a_schedule_and_its_runs_are_its_tenants(tenants: Stack) -> None:
+    """Bob and alice may give a schedule the same id; each lists and reads only their own,
+    and the task a run of bob's starts is bob's (alice's key gets a 404 for it)."""
+    http = tenants.http
+    same = {**SCHEDULE, "schedule_id": f"a-sched{R}"}  # alice's id, in bob's tenant
+    made = await http.post("/api/v1/schedules", json=same, headers=bearer("bob"))
+    assert made.status_code == 201, made.text
+    assert (made.json()["schedule_id"], made.json()["tenant"]) == (f"a-sched{R}", "team-b")
+    window = {"start": "2020-01-01T08:30:00Z", "end": "2020-01-01T09:30:00Z"}
+    ran = await http.post(
+        f"/api/v1/schedules/a-sched{R}/backfill", json=window, headers=bearer("bob")
+    )
+    assert ran.status_code == 202 and len(ran.json()["times"]) == 1, ran.text
+    task_id = f"a-sched{R}-2020-01-01T09:00:00Z"
+    for _ in range(600):
+        task = await http.get(f"/api/v1/tasks/{task_id}", headers=bearer("bob"))
+        if task.status_code == 200 and task.json()["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    assert task.json()["tenant"] == "team-b", task.text
+    assert task.json()["result"]["content"] == "Echo: daily [no tools]"
+    assert (await http.get(f"/api/v1/tasks/{task_id}", headers=bearer("alice"))).status_code == 404
+
+    bobs = (await http.get("/api/v1/schedules", headers=bearer("bob"))).json()["schedules"]
+    assert [(s["schedule_id"], s["tenant"]) for s in bobs] == [(f"a-sched{R}", "team-b")]
+    assert [r["task_id"] for r in bobs[0]["recent_runs"]] == [task_id]
+    alices = (await http.get("/api/v1/schedules", headers=bearer("alice"))).json()["schedules"]
+    assert {s["tenant"] for s in alices} == {"team-a"}
+    assert all(s["recent_runs"] == [] for s in alices)
+    everyone = (await http.get("/api/v1/schedules", headers=bearer("root"))).json()["schedules"]
+    assert {("team-a", f"a-sched{R}"), ("team-b", f"a-sched{R}")} <= {
+        (s["tenant"], s["schedule_id"]) for s in everyone
+    }
+    assert (
+        await http.delete(f"/api/v1/schedules/a-sched{R}", headers=bearer("bob"))
+    ).status_code == 204
+    assert (
+        await http.get(f"/api/v1/schedules/a-sched{R}", headers=bearer("alice"))
+    ).status_code == 200

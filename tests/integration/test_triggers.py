@@ -1,10 +1,12 @@
 """Webhook triggers, of config and made through the API: a signed body starts a task (its
 message rendered from the body), a delivery id sent again starts nothing new, a bad or
 missing signature is 401 and starts nothing; no bearer token on the webhook, a bearer token
-everywhere else; a trigger of config whose secret is not set refuses start-up."""
+everywhere else; a trigger of config whose secret is not set refuses start-up; a trigger and
+its tasks belong to its tenant."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,8 +19,15 @@ import httpx
 import pytest
 
 from temporal_executor.triggers import sign
-from tests.conftest import Stack, config_data, fake_requests, running_stack, write_config
+from tests.conftest import (
+    Stack,
+    config_data,
+    fake_requests,
+    running_stack,
+    write_config,
+)
 from tests.fakes.server import FakeServer
+from tests.tenants import bearer, tenant_keys
 
 KEYS_ENV = "TE_TEST_TRIGGER_KEYS"
 SECRET_ENV = "TE_TEST_TRIGGER_SECRET"
@@ -73,6 +82,17 @@ async def deliver(
     return await http.post(
         f"/api/v1/triggers/{name}", content=raw, headers=signed | (headers or {})
     )
+
+
+async def recorded(http: httpx.AsyncClient, task_id: str, who: str) -> dict[str, Any]:
+    """The task as `who` reads it, once its workflow has recorded it."""
+    for _ in range(600):
+        response = await http.get(f"/api/v1/tasks/{task_id}", headers=bearer(who))
+        if response.status_code == 200:
+            task: dict[str, Any] = response.json()
+            return task
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{who} never read task {task_id}")
 
 
 async def task_ids(stack: Stack) -> list[str]:
@@ -229,3 +249,62 @@ def test_a_trigger_without_its_secret_refuses_to_start(
         "config: triggers.deploys.secret_env: the environment variable TE_TEST_TRIGGER_UNSET "
         "(the trigger's secret) is not set"
     ) in done.stderr, done.stderr
+
+
+async def test_a_trigger_and_its_tasks_are_its_tenants(
+    temporal: str, openai_fake: FakeServer, tmp_path: Path
+) -> None:
+    """Alice's trigger is hers: bob does not list it, cannot delete it (404) nor take its
+    name (one namespace: 409); the task a delivery starts is hers (bob: 404); a trigger of
+    config serves the tenant it names; an admin key lists every tenant's."""
+    os.environ.update({SECRET_ENV: SECRET.decode(), API_SECRET_ENV: "alice-secret"})
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    data["triggers"] = {"deploys": {**DEPLOYS, "tenant": "team-b"}}
+    template = {"user_message": "alert: {{ body.alert }} [no tools]", "model_config": MODEL}
+    made = {"name": "a-alerts", "template": template, "secret_env": API_SECRET_ENV}
+    try:
+        with tenant_keys(data):
+            async with (
+                running_stack(data) as stack,
+                httpx.AsyncClient(base_url=stack.url, timeout=60) as sender,
+            ):
+                http = stack.http
+                created = await http.post("/api/v1/triggers", json=made, headers=bearer("alice"))
+                assert created.status_code == 201 and created.json()["tenant"] == "team-a"
+
+                def names(response: httpx.Response) -> list[tuple[str, str]]:
+                    return [(t["name"], t["tenant"]) for t in response.json()["triggers"]]
+
+                listed = await http.get("/api/v1/triggers", headers=bearer("bob"))
+                assert names(listed) == [("deploys", "team-b")]
+                listed = await http.get("/api/v1/triggers", headers=bearer("alice"))
+                assert names(listed) == [("a-alerts", "team-a")]
+                listed = await http.get("/api/v1/triggers", headers=bearer("root"))
+                assert names(listed) == [("deploys", "team-b"), ("a-alerts", "team-a")]
+                taken = await http.post(
+                    "/api/v1/triggers",
+                    json={**made, "secret_env": SECRET_ENV},
+                    headers=bearer("bob"),
+                )
+                assert taken.status_code == 409, taken.text
+                gone = await http.delete("/api/v1/triggers/a-alerts", headers=bearer("bob"))
+                assert gone.status_code == 404, gone.text
+
+                fired = await deliver(sender, "a-alerts", {"alert": "x"}, secret=b"alice-secret")
+                assert fired.status_code == 202 and fired.json()["tenant"] == "team-a", fired.text
+                task_id = fired.json()["task_id"]
+                assert (await recorded(http, task_id, "alice"))["tenant"] == "team-a"
+                bobs = await http.get(f"/api/v1/tasks/{task_id}", headers=bearer("bob"))
+                assert bobs.status_code == 404, bobs.text
+                deployed = await deliver(sender, "deploys", PUSH)
+                assert deployed.json()["tenant"] == "team-b", deployed.text
+                await recorded(http, deployed.json()["task_id"], "bob")
+                listed = await http.get("/api/v1/tasks", headers=bearer("bob"))
+                assert [t["task_id"] for t in listed.json()["tasks"]] == [
+                    deployed.json()["task_id"]
+                ]
+                assert (
+                    await http.delete("/api/v1/triggers/a-alerts", headers=bearer("alice"))
+                ).status_code == 204
+    finally:
+        del os.environ[SECRET_ENV], os.environ[API_SECRET_ENV]

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from ..config import parse_duration
 from ..config.triggers import ENV_NAME_PATTERN, NAME_PATTERN
 from ..schedules import Overlap, ScheduleView
+from ..tenants import DEFAULT_TENANT
 from ..triggers import TriggerDefinition
 from .bodies import ID_PATTERN, ExecuteRequest
 from .openapi import Accepted
@@ -122,13 +123,15 @@ class TriggerRequest(BaseModel):
     secret_env: str = Field(pattern=ENV_NAME_PATTERN)
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
-    def definition(self) -> TriggerDefinition:
+    def definition(self, tenant: str) -> TriggerDefinition:
+        """The trigger this asks for, of `tenant`."""
         template: dict[str, Any] = self.template.model_dump(by_alias=True, exclude_unset=True)
         return TriggerDefinition(
             name=self.name,
             template=template,
             secret_env=self.secret_env,
             session_id=self.session_id,
+            tenant=tenant,
         )
 
 
@@ -140,7 +143,8 @@ class TriggerList(BaseModel):
 
 class TriggerAccepted(Accepted):
     """The task a webhook started (or, for a delivery id sent before, the one it started
-    then)."""
+    then), in the trigger's tenant."""
 
     trigger: str
     delivery_id: str | None = None
+    tenant: str = DEFAULT_TENANT

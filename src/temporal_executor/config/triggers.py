@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
+from ..tenants import DEFAULT_TENANT, valid_tenant
 from .section import Section
 
 __all__ = ["ENV_NAME_PATTERN", "NAME_PATTERN", "TriggerConfig", "Triggers"]
@@ -25,12 +26,21 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 class TriggerConfig(Section):
     """One trigger: `template` (an execute body whose `user_message` is a Jinja template of
-    the request's JSON `body`), the variable holding its HMAC secret, and the session its
-    tasks take turns in (unset: each task starts a session of its own)."""
+    the request's JSON `body`), the variable holding its HMAC secret, the session its tasks
+    take turns in (unset: each task starts a session of its own), and the tenant its tasks
+    belong to (`tenants.py`)."""
 
     template: dict[str, Any]
     secret_env: str = Field(pattern=ENV_NAME_PATTERN)
     session_id: str | None = None
+    tenant: str = DEFAULT_TENANT
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, tenant: str) -> str:
+        if not valid_tenant(tenant):
+            raise ValueError(f"{tenant!r} is not a tenant name (letters, digits, . _ -)")
+        return tenant
 
 
 def _names(triggers: dict[str, TriggerConfig]) -> dict[str, TriggerConfig]:

@@ -1,6 +1,7 @@
 """Webhook triggers: the webhook itself (`POST /api/v1/triggers/{name}`, authenticated by
-its signature, not a bearer token: `middleware.py` leaves it open), and making, listing and
-deleting triggers (bearer token and scopes, as every other route)."""
+its signature, not a bearer token: `middleware.py` leaves it open; its task is the trigger's
+tenant's), and making, listing and deleting triggers (bearer token and scopes, as every other
+route; a trigger is its maker's tenant's, and another tenant's is not there for a caller)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pydantic import ValidationError
 from ...config import Scope
 from ...config.triggers import NAME_PATTERN
 from ...errors import ConfigError, RequestError, describe_validation
+from ...tenant_tasks import TenantTasks
+from ...tenants import Tenancy
 from ...triggers import (
     TriggerDefinition,
     TriggerService,
@@ -28,7 +31,7 @@ from ..automation import TriggerAccepted, TriggerList, TriggerRequest
 from ..bodies import ID_PATTERN, ExecuteRequest
 from ..openapi import BODY, errors
 from ..submission import Submissions
-from .deps import Deps, audit
+from .deps import Deps, TasksDep, audit
 from .tasks import accepted
 
 __all__ = ["check_configured", "router"]
@@ -93,8 +96,10 @@ async def webhook(name: TriggerNamePath, request: Request, api: Deps) -> dict[st
     except ValidationError as exc:
         summary, _ = describe_validation(exc)
         raise RequestError(f"the trigger's template, rendered: {summary}") from None
-    state = await api.tasks.submit(api.submissions.prepare(execute), named=delivery is not None)
-    return {**accepted(api, state), "trigger": name, "delivery_id": delivery}
+    owner = TenantTasks(api.tasks, Tenancy(trigger.tenant))
+    state = await owner.submit(api.submissions.prepare(execute), named=delivery is not None)
+    answer = accepted(api, state, trigger.tenant)
+    return {**answer, "trigger": name, "delivery_id": delivery, "tenant": trigger.tenant}
 
 
 @router.post(
@@ -102,13 +107,17 @@ async def webhook(name: TriggerNamePath, request: Request, api: Deps) -> dict[st
     status_code=201,
     response_model=TriggerDefinition,
     dependencies=[requires(Scope.WRITE)],
-    responses=errors(400, 409, *BODY, 503),
+    responses=errors(400, 404, 409, *BODY, 503),
 )
-async def create_trigger(body: TriggerRequest, api: Deps, caller: CallerDep) -> TriggerDefinition:
-    """Make a trigger: `POST /api/v1/triggers/<name>` then starts a task from its template."""
+async def create_trigger(
+    body: TriggerRequest, api: Deps, tasks: TasksDep, caller: CallerDep
+) -> TriggerDefinition:
+    """Make a trigger of the caller's tenant: `POST /api/v1/triggers/<name>` then starts a
+    task of that tenant from its template. Names are one namespace across tenants (the
+    webhook's URL names none)."""
     api.submissions.prepare_template(body.template)
     compile_template(body.template.user_message)
-    trigger = await api.triggers.create(body.definition())
+    trigger = await api.triggers.create(body.definition(tasks.tenant))
     audit(caller, "trigger created:", body.name)
     return trigger
 
@@ -117,11 +126,12 @@ async def create_trigger(body: TriggerRequest, api: Deps, caller: CallerDep) -> 
     "/api/v1/triggers",
     response_model=TriggerList,
     dependencies=[requires(Scope.READ)],
-    responses=errors(503),
+    responses=errors(404, 422, 503),
 )
-async def list_triggers(api: Deps) -> TriggerList:
-    """The triggers of config, then those made through the API (never their secrets)."""
-    return TriggerList(triggers=await api.triggers.every())
+async def list_triggers(api: Deps, tasks: TasksDep) -> TriggerList:
+    """The triggers of the caller's tenant (an `admin` key naming none: of every tenant):
+    those of config, then those made through the API (never their secrets)."""
+    return TriggerList(triggers=await api.triggers.every(tasks.tenancy.listed))
 
 
 @router.delete(
@@ -130,9 +140,12 @@ async def list_triggers(api: Deps) -> TriggerList:
     dependencies=[requires(Scope.WRITE)],
     responses=errors(404, 409, 422, 503),
 )
-async def delete_trigger(name: TriggerNamePath, api: Deps, caller: CallerDep) -> Response:
-    """Delete a trigger made through the API (409 for one of config)."""
-    await api.triggers.delete(name)
+async def delete_trigger(
+    name: TriggerNamePath, api: Deps, tasks: TasksDep, caller: CallerDep
+) -> Response:
+    """Delete a trigger of the caller's tenant made through the API (409 for one of
+    config)."""
+    await api.triggers.delete(name, tasks.tenant)
     audit(caller, "trigger deleted:", name)
     return Response(status_code=204)
 

@@ -1,5 +1,6 @@
 // The Schedules page: every schedule with its timetable, state, last run (its task) and next
-// run; pause and resume; refreshed every 5 s.
+// run; pause and resume; refreshed every 5 s. An admin key's list spans every tenant: each
+// schedule is acted on, and its task opened, in its own.
 
 import { api, describeError, el, notify, poll, taskLink } from "./app.js";
 
@@ -27,6 +28,7 @@ async function toggle(schedule, button) {
   try {
     await api(`/api/v1/schedules/${encodeURIComponent(schedule.schedule_id)}/${action}`, {
       method: "POST",
+      tenant: schedule.tenant,
     });
     notify(`Schedule ${schedule.schedule_id} ${action === "pause" ? "paused" : "resumed"}.`, "success");
   } catch (error) {
@@ -43,11 +45,12 @@ function row(schedule) {
     button.addEventListener("click", () => toggle(schedule, button));
     actions.append(button);
   }
+  const tenant = schedule.tenant !== "default" ? el("small", { class: "tenant", text: schedule.tenant }) : null;
   return el("tr", { "data-schedule-id": schedule.schedule_id },
-    el("td", {}, el("code", { text: schedule.schedule_id })),
+    el("td", {}, el("code", { text: schedule.schedule_id }), tenant ? " " : null, tenant),
     el("td", { text: when(schedule) }),
     el("td", {}, el("span", { class: `badge schedule-${state(schedule).split(" ")[0]}`, text: state(schedule) })),
-    el("td", {}, last ? taskLink(last.task_id) : "–"),
+    el("td", {}, last ? taskLink(last.task_id, schedule.tenant) : "–"),
     el("td", {}, schedule.paused ? "–" : moment(schedule.next_runs[0])),
     el("td", { text: schedule.template.user_message || "" }),
     actions);

@@ -10,9 +10,15 @@ format (`llm/messages.py`) takes its `Sampling` from here, tool types check a `T
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from .versioned import Payload
 
@@ -21,10 +27,13 @@ __all__ = [
     "TOOL_NAME_PATTERN",
     "ModelChoice",
     "ModelSettings",
+    "ReasoningSettings",
     "Sampling",
     "StrictModelChoice",
     "StrictModelSettings",
     "StrictToolSpec",
+    "ToolChoice",
+    "ToolChoiceName",
     "ToolSpec",
     "json_bounds_problem",
 ]
@@ -33,14 +42,59 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid")
 
 
+# What every provider accepts as a function name.
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ReasoningSettings(Payload):
+    """`model_config.reasoning`: how hard a reasoning model thinks before it answers
+    (`effort`, or a token `budget_tokens`), and whether its reasoning summaries stream to
+    clients as `llm.reasoning` events (`summary`). Each provider maps these to its own knob;
+    one it cannot honour is refused at submission (`llm/knobs.py`)."""
+
+    effort: Literal["low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    summary: bool = False
+
+
+class ToolChoiceName(Payload):
+    """`model_config.tool_choice: {"name": tool}`: the model must call this tool."""
+
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+
+
+# `auto` (the model decides), `required` (some tool), `none` (no tool), or one tool by name.
+ToolChoice = Literal["auto", "required", "none"] | ToolChoiceName
+
+
 class Sampling(Payload):
-    """How the model samples its answer: what every provider maps to its own parameters."""
+    """How the model samples its answer: what every provider maps to its own parameters.
+    A forcing `tool_choice` (`required`, a name) holds until the model has called a tool;
+    the task then goes on with the provider's default (`auto`)."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
     top_p: float | None = Field(default=None, gt=0, le=1)
     stop: list[str] | None = Field(default=None, max_length=4)
     response_format: dict[str, Any] | None = None
+    # Added in 0.2.0: None keeps each provider's default.
+    reasoning: ReasoningSettings | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+
+    @field_validator("tool_choice", mode="wrap")
+    @classmethod
+    def _one_choice(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # One message for the field, rather than one per member of the union.
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError('must be "auto", "required", "none" or {"name": <tool>}') from None
+
+    @property
+    def forces_tool(self) -> bool:
+        """Whether `tool_choice` makes the model call a tool (`required` or a name)."""
+        return self.tool_choice == "required" or isinstance(self.tool_choice, ToolChoiceName)
 
 
 class ModelChoice(Sampling):
@@ -71,13 +125,31 @@ class ModelSettings(ModelChoice):
         return [ModelChoice.model_validate(self.model_dump(exclude={"fallbacks"})), *self.fallbacks]
 
 
-class StrictModelChoice(ModelChoice):
+class _StrictReasoning(ReasoningSettings):
+    model_config = _STRICT
+
+
+class _StrictToolChoiceName(ToolChoiceName):
+    model_config = _STRICT
+
+
+class _StrictSampling(Sampling):
+    """The sampling words with their sub-models strict (first base of the strict choices,
+    so that its fields win)."""
+
+    model_config = _STRICT
+
+    reasoning: _StrictReasoning | None = None
+    tool_choice: Literal["auto", "required", "none"] | _StrictToolChoiceName | None = None
+
+
+class StrictModelChoice(_StrictSampling, ModelChoice):
     """A fallback's `ModelChoice` as a request or config gives it: unknown keys refused."""
 
     model_config = _STRICT
 
 
-class StrictModelSettings(ModelSettings):
+class StrictModelSettings(_StrictSampling, ModelSettings):
     """`model_config` as a request or config gives it: unknown keys refused."""
 
     model_config = _STRICT
@@ -103,10 +175,6 @@ def json_bounds_problem(value: Any, *, max_depth: int, max_bytes: int) -> str | 
     if size > max_bytes:
         return f"larger than {max_bytes} bytes as JSON ({size})"
     return None
-
-
-# What every provider accepts as a function name.
-TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class ToolSpec(Payload):

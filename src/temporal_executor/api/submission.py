@@ -1,7 +1,8 @@
 """From a request to a workflow input, on the API, from config alone.
 
 The request is checked against what this server is configured with (a provider configured
-under that name, tool specs that their tool types accept, bounds) and every default is
+under that name, whose model can honour the request's knobs — reasoning, tool_choice,
+parallel_tool_calls —, tool specs that their tool types accept, bounds) and every default is
 resolved, so a bad request is a 400 before any workflow starts. No provider is built and no
 key is read here: the API process holds no provider secret. Whether a worker has the key is
 the worker's to find out (the task then fails with `provider_not_configured`).
@@ -10,12 +11,13 @@ the worker's to find out (the task then fails with `provider_not_configured`).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from ..config import Config, ExecutorConfig
 from ..errors import RequestError
 from ..llm.catalog import ProviderCatalog
-from ..spec import ModelSettings, ToolSpec
+from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
 from ..workflows import AgentInput, TaskPolicies
 from .bodies import ExecuteRequest
@@ -39,9 +41,14 @@ class Submissions:
     def prepare(self, request: ExecuteRequest) -> AgentInput:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
         workflow input with every default resolved."""
-        for model in request.model.choices():
+        choices = request.model.choices()
+        for model in choices:
             self.providers.get(model.provider)
         self.tools.validate(request.tools)
+        expands = self.tools.expands(request.tools)
+        for n, model in enumerate(choices):
+            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
+            self._check_knobs(model, where, request.tools, expands)
         executor = self.executor
         max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
         timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
@@ -63,7 +70,7 @@ class Submissions:
             approval_timeout=request.approval_timeout or executor.approval_timeout,
             timeout=timeout,
             max_total_tokens=tokens,
-            expand_tools=self.tools.expands(request.tools),
+            expand_tools=expands,
             policies=task_policies(executor),
         )
 
@@ -81,6 +88,27 @@ class Submissions:
             return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID}))
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
+
+    def _check_knobs(
+        self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool
+    ) -> None:
+        """`RequestError` naming the field (`where` + its name) when `model`'s provider
+        cannot honour one of its knobs, or its tool_choice names no tool of the request."""
+        entry = self.providers.get(model.provider)
+        choice = model.tool_choice
+        if model.forces_tool and not tools:
+            _refuse(where + "tool_choice", "forces a tool call, but the task has no tools")
+        names = {tool.name for tool in tools}
+        if isinstance(choice, ToolChoiceName) and not expands and choice.name not in names:
+            known = ", ".join(sorted(names))
+            _refuse(where + "tool_choice.name", f"no tool {choice.name!r} (tools: {known})")
+        problem = entry.knob_problem(model.model, model)
+        if problem is not None:
+            _refuse(where + problem.field, f"{model.key}: {problem.message}")
+
+
+def _refuse(field: str, message: str) -> NoReturn:
+    raise RequestError(f"{field}: {message}", details={"field": field})
 
 
 def task_policies(executor: ExecutorConfig) -> TaskPolicies:

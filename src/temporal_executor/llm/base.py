@@ -13,6 +13,10 @@ Contract:
 - Conversion between our `Message` and the vendor's wire format happens only in the adapter.
 - `settings_model` types the entry's `config` block (`settings.py`); `self.settings` is it,
   checked when the service starts.
+- `knob_problem(settings, model, sampling)` says which request knob (`reasoning`,
+  `tool_choice`, `parallel_tool_calls`) the provider cannot honour; the API refuses such a
+  request (400). By default a provider takes none of them; one that maps them overrides it.
+  (The built-in providers answer from `knobs.py`, without importing their SDKs.)
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from ..errors import ProviderError, ProviderNotConfiguredError
+from ..spec import Sampling
+from .knobs import Problem, problem
 from .messages import LLMRequest, LLMResponse, StreamChunk
 from .settings import ProviderSettings, parse_settings
 
@@ -50,6 +56,11 @@ class Provider(ABC, Generic[ClientT]):
             else parse_settings(self.settings_model, config, f"llm.providers.{config.name}")
         )
         self._client: ClientT | None = None
+
+    @classmethod
+    def knob_problem(cls, settings: Any, model: str, sampling: Sampling) -> Problem | None:
+        """Why `model` cannot honour a knob of `sampling`, or None (see the module docstring)."""
+        return problem(None, settings, model, sampling)
 
     def check(self) -> None:
         """Raise `ProviderNotConfiguredError` if this worker's environment lacks what the

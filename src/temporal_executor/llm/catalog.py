@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ProviderNotConfiguredError, UnknownProviderError
 from ..plugins import Plugins, import_path
+from ..spec import Sampling
+from .knobs import Problem, problem
 from .settings import (
     AnthropicSettings,
     AzureOpenAISettings,
@@ -34,18 +36,19 @@ __all__ = ["PROVIDERS", "ConfiguredProvider", "ProviderCatalog"]
 
 logger = logging.getLogger(__name__)
 
-# name → (class, settings model); the class is imported only when a worker builds it.
-_BUILTINS: dict[str, tuple[str, type[ProviderSettings]]] = {
-    "openai": (".llm.openai:OpenAIProvider", OpenAISettings),
-    "openai-compatible": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings),
-    "ollama": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings),
-    "azure-openai": (".llm.azure:AzureOpenAIProvider", AzureOpenAISettings),
-    "anthropic": (".llm.anthropic:AnthropicProvider", AnthropicSettings),
-    "vertexai": (".llm.vertex:VertexAIProvider", VertexAISettings),
-    "gemini": (".llm.gemini:GeminiProvider", GeminiSettings),
+# name → (class, settings model, family of its knobs in `knobs.py`); the class is imported
+# only when a worker builds it.
+_BUILTINS: dict[str, tuple[str, type[ProviderSettings], str]] = {
+    "openai": (".llm.openai:OpenAIProvider", OpenAISettings, "openai"),
+    "openai-compatible": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings, "compatible"),
+    "ollama": (".llm.openai:OpenAICompatibleProvider", CompatibleSettings, "compatible"),
+    "azure-openai": (".llm.azure:AzureOpenAIProvider", AzureOpenAISettings, "openai"),
+    "anthropic": (".llm.anthropic:AnthropicProvider", AnthropicSettings, "anthropic"),
+    "vertexai": (".llm.vertex:VertexAIProvider", VertexAISettings, "vertexai"),
+    "gemini": (".llm.gemini:GeminiProvider", GeminiSettings, "gemini"),
 }
 PROVIDERS = Plugins(
-    "temporal_executor.providers", {name: path for name, (path, _) in _BUILTINS.items()}
+    "temporal_executor.providers", {name: path for name, (path, _, _) in _BUILTINS.items()}
 )
 
 
@@ -60,6 +63,13 @@ class ConfiguredProvider:
     def load(self) -> type[Provider[Any]]:
         target = self.target
         return import_path(target) if isinstance(target, str) else target
+
+    def knob_problem(self, model: str, sampling: Sampling) -> Problem | None:
+        """The first knob of `sampling` (reasoning, tool_choice …) this provider cannot
+        honour for `model` (`knobs.py`); a plugin class answers for itself."""
+        if isinstance(self.target, str):
+            return problem(_BUILTINS[self.config.name][2], self.settings, model, sampling)
+        return self.target.knob_problem(self.settings, model, sampling)
 
 
 class ProviderCatalog:
@@ -93,7 +103,8 @@ def _resolve(entry: ProviderConfig, where: str) -> tuple[str | type[Provider[Any
     from .base import Provider  # the base class only; no SDK
 
     if entry.class_ is None and entry.name in _BUILTINS:
-        return _BUILTINS[entry.name]
+        path, settings, _ = _BUILTINS[entry.name]
+        return path, settings
     if entry.class_ is not None:
         try:
             cls = import_path(entry.class_)

@@ -9,7 +9,7 @@ access token, Google credentials) is the worker's to check when it calls (`Provi
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
@@ -45,21 +45,30 @@ class _Strict(ProviderSettings):
     timeout: Duration = DEFAULT_TIMEOUT
 
 
-class OpenAISettings(_Strict):
+class _OpenAIWire(_Strict):
+    """What the OpenAI-family entries share: `api`, the API spoken — Chat Completions
+    (`chat`, the default) or the Responses API (`responses`: reasoning kept across tool calls,
+    reasoning summaries)."""
+
+    api: Literal["chat", "responses"] = "chat"
+
+
+class OpenAISettings(_OpenAIWire):
     """`openai`: without `base_url` the SDK reads `OPENAI_BASE_URL`, else api.openai.com."""
 
     base_url: str | None = None
     organization: str | None = None
 
 
-class CompatibleSettings(_Strict):
-    """`openai-compatible`, `ollama`: any server speaking Chat Completions, at `base_url`."""
+class CompatibleSettings(_OpenAIWire):
+    """`openai-compatible`, `ollama`: any server speaking Chat Completions (or, with `api:
+    responses`, the Responses API), at `base_url`."""
 
     base_url: str = Field(min_length=1)
     organization: str | None = None
 
 
-class AzureOpenAISettings(_Strict):
+class AzureOpenAISettings(_OpenAIWire):
     """`azure-openai`: `deployments` maps model names to deployment names (a model not listed
     is its own deployment name). Credentials: `api_key_env` (an API key) or
     `azure_ad_token_env` (a Microsoft Entra ID token), exactly one."""
@@ -85,10 +94,13 @@ class AzureOpenAISettings(_Strict):
 
 
 class AnthropicSettings(_Strict):
-    """`anthropic`: `default_max_tokens` when a request sets none (the API requires one)."""
+    """`anthropic`: `default_max_tokens` when a request sets none (the API requires one);
+    `prompt_cache`: whether requests mark their stable prefix for Anthropic's prompt cache
+    (`cache_control` breakpoints)."""
 
     base_url: str | None = None
     default_max_tokens: int = Field(default=4096, ge=1)
+    prompt_cache: bool = True
 
 
 class GeminiSettings(_Strict):
@@ -110,6 +122,7 @@ class VertexAISettings(_Strict):
     api_version: str | None = None
     access_token_env: str | None = None
     default_max_tokens: int = Field(default=4096, ge=1)
+    prompt_cache: bool = True  # Claude on Vertex AI: as `AnthropicSettings.prompt_cache`
 
     @model_validator(mode="after")
     def _where(self, info: ValidationInfo) -> VertexAISettings:

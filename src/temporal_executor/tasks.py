@@ -204,6 +204,7 @@ class TaskState(Payload):
 class EventType(StrEnum):
     TASK_STARTED = "task.started"
     LLM_DELTA = "llm.delta"
+    LLM_REASONING = "llm.reasoning"
     LLM_RESTART = "llm.restart"
     LLM_MESSAGE = "llm.message"
     LLM_FALLBACK = "llm.fallback"

@@ -49,6 +49,7 @@ async def test_one_process_serves_api_and_worker_series(
     try:
         async with running_stack(data) as stack:
             before = await scrape(stack)  # no token: scrapers are let in
+            await enqueue(openai_fake, [{"cache_read_tokens": 2}])  # the rules' reply, cached
             body = {
                 "task_id": "metrics-1",
                 "user_message": "weather?",
@@ -72,6 +73,8 @@ async def test_one_process_serves_api_and_worker_series(
     assert grew("executor_llm_time_to_first_token_seconds_count", **llm) == 1
     assert grew("executor_llm_tokens_total", **llm, type="input") > 0
     assert grew("executor_llm_tokens_total", **llm, type="output") > 0
+    assert grew("executor_llm_cached_tokens_total", **llm, type="read") == 2
+    assert grew("executor_llm_cached_tokens_total", **llm, type="write") == 0
     tool = {"tool": "get_weather", "type": "http"}
     assert grew("executor_tool_calls_total", **tool, outcome="ok") == 1
     assert grew("executor_tool_call_duration_seconds_count", **tool) == 1

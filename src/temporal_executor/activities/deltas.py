@@ -1,4 +1,5 @@
-"""Token deltas of a streaming LLM call, as few, ordered `llm.delta` events.
+"""Token deltas of a streaming LLM call, as few, ordered `llm.delta` events (and, when a task
+asks for reasoning summaries, `llm.reasoning` events, the same way).
 
 A delta that follows a quiet spell is written at once; what the model writes within
 `DELTA_WINDOW` after a write is coalesced into the next event (or `DELTA_MAX_CHARS` of it), so
@@ -25,10 +26,22 @@ DELTA_MAX_CHARS = 2048
 
 
 class DeltaPublisher:
-    """Buffers text deltas and appends them as few, ordered `llm.delta` events."""
+    """Buffers text deltas and appends them as few, ordered events of `type` (`llm.delta`,
+    or `llm.reasoning` for reasoning summaries)."""
 
-    def __init__(self, events: EventLog, task_id: str, call_key: str, attempt: int) -> None:
+    def __init__(
+        self,
+        events: EventLog,
+        task_id: str,
+        call_key: str,
+        attempt: int,
+        type: EventType = EventType.LLM_DELTA,
+    ) -> None:
         self.events, self.task_id, self.call_key, self.attempt = events, task_id, call_key, attempt
+        self.type = type
+        # An answer's deltas are keyed `{attempt}:{n}` (as they always were), its reasoning's
+        # `{attempt}:reasoning:{n}`.
+        self._prefix = "" if type == EventType.LLM_DELTA else "reasoning:"
         self._buffer: list[str] = []
         self._buffered = 0
         self._count = 0
@@ -68,7 +81,8 @@ class DeltaPublisher:
             self._buffered = 0
             self._count += 1
             self._written = asyncio.get_running_loop().time()
-            await self._append(EventType.LLM_DELTA, f"{self.attempt}:{self._count}", {"text": text})
+            suffix = f"{self.attempt}:{self._prefix}{self._count}"
+            await self._append(self.type, suffix, {"text": text})
         if not activity.info().is_local:  # local activities do not heartbeat
             activity.heartbeat()
 

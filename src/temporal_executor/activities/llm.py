@@ -12,20 +12,42 @@ replayed) gives the answer the task's log already shows. The first response kept
 
 A call under shared limits (`capacity.py`) takes its place first; without one it returns at
 once a result that says how long to wait, and is not kept.
+
+Reasoning: a reasoning model's whole turn (`NativeTurn`: Anthropic's thinking blocks with
+their signatures, Gemini's parts with thought signatures, OpenAI Responses' reasoning items)
+is kept in the blobs under a key made from its content, and the message carries a
+`Reasoning` naming it (history holds only that). Before a call, every message whose
+reasoning this very model wrote, unedited, gets its turn back (`LLMRequest.reasoning`); the
+others' is dropped (a fallback model, a person's edit), and each adapter then sends such a
+message as plain text and calls (`llm/base.py`). Turns never change, so each worker keeps
+the ones it read lately. Reasoning summaries stream as `llm.reasoning` events when the task
+asks for them (`reasoning.summary`); reasoning is never logged, nor in `llm.message`.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
 
 from pydantic import Field
 from temporalio import activity
 
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
-from ..llm.messages import LLMRequest, LLMResponse, Message, ToolCall, ToolDefinition
+from ..llm.messages import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    NativeTurn,
+    Reasoning,
+    ToolCall,
+    ToolDefinition,
+)
 from ..llm.registry import ProviderRegistry
 from ..observability import LLMCallWatch
 from ..payloads import offload, resolve, resolve_messages
 from ..spec import ModelChoice
-from ..store import NewEvent, Store
+from ..store import Blobs, NewEvent, Store
 from ..tasks import EventType, TaskState
 from ..versioned import Versioned
 from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, estimated_tokens, waiting
@@ -34,6 +56,9 @@ from .heartbeat import heartbeating
 from .tools import ToolResult
 
 __all__ = ["LLMActivities", "LLMCallInput", "LLMCallResult", "answer_dangling_calls"]
+
+# Native turns a worker keeps in memory (they never change: their keys are their digests).
+KEPT_TURNS = 256
 
 
 class LLMCallInput(Versioned, WaitsForCapacity):
@@ -90,6 +115,7 @@ class LLMActivities:
         self.providers = providers
         self.store = store
         self.capacity = capacity
+        self._turns: OrderedDict[str, NativeTurn] = OrderedDict()
 
     @activity.defn(name="invoke_llm")
     async def invoke_llm(self, input: LLMCallInput) -> LLMCallResult:
@@ -143,7 +169,10 @@ class LLMActivities:
             key = f"{input.task_id}/llm/{input.call_key}"
             content, ref = await offload(blobs, key, message.content, input.inline_bytes)
             message = message.model_copy(update={"content": content, "content_ref": ref})
-        response = response.model_copy(update={"message": message})
+        if response.native is not None:
+            reasoning = await self._keep_turn(input, response.native)
+            message = message.model_copy(update={"reasoning": reasoning})
+        response = response.model_copy(update={"message": message, "native": None})
         return LLMCallResult.model_validate_json(
             await blobs.put_new(memo, response.model_dump_json())
         )
@@ -186,12 +215,61 @@ class LLMActivities:
                 "messages"
             )
         messages = await resolve_messages(self.store.blobs, messages, input.max_content_bytes)
+        messages, turns = await self._turns_for(input, messages)
         return LLMRequest(
             model=input.model.model,
             messages=answer_dangling_calls(messages),
             tools=input.tools,
             sampling=input.model,
+            reasoning=turns,
+            cache_key=hashlib.sha256(input.conversation.encode()).hexdigest()[:32],
         )
+
+    async def _keep_turn(self, input: LLMCallInput, turn: NativeTurn) -> Reasoning:
+        """Keep the model's native turn in the blobs (under its digest, so a racing attempt
+        never replaces the turn another's answer names) and name it."""
+        data = json.dumps(turn.items, separators=(",", ":"), sort_keys=True)
+        digest = hashlib.sha256(data.encode()).hexdigest()[:32]
+        key = f"{input.task_id}/llm/{input.call_key}/reasoning/{digest}"
+        await self.store.blobs.put(key, data)
+        self._remember(key, turn)
+        return Reasoning(source=input.model.key, kind=turn.kind, blob=key)
+
+    async def _turns_for(
+        self, input: LLMCallInput, messages: list[Message]
+    ) -> tuple[list[Message], dict[str, NativeTurn]]:
+        """The messages with only the reasoning this model may get back (its own, unedited,
+        still stored), and those native turns by key."""
+        kept: list[Message] = []
+        turns: dict[str, NativeTurn] = {}
+        for message in messages:
+            reasoning = message.reasoning
+            if reasoning is not None:
+                turn = None
+                if reasoning.source == input.model.key and not reasoning.edited:
+                    turn = await self._turn(self.store.blobs, reasoning)
+                if turn is None:
+                    message = message.model_copy(update={"reasoning": None})
+                else:
+                    turns[reasoning.blob] = turn
+            kept.append(message)
+        return kept, turns
+
+    async def _turn(self, blobs: Blobs, reasoning: Reasoning) -> NativeTurn | None:
+        turn = self._turns.get(reasoning.blob)
+        if turn is None:
+            data = await blobs.get(reasoning.blob)
+            if data is None:
+                return None
+            turn = NativeTurn(kind=reasoning.kind, items=json.loads(data))
+            self._remember(reasoning.blob, turn)
+        self._turns.move_to_end(reasoning.blob)
+        return turn
+
+    def _remember(self, key: str, turn: NativeTurn) -> None:
+        self._turns[key] = turn
+        while len(self._turns) > KEPT_TURNS:
+            self._turns.popitem(last=False)
 
     async def _stream(
         self, input: LLMCallInput, request: LLMRequest, watch: LLMCallWatch
@@ -203,19 +281,27 @@ class LLMActivities:
         logged = await events.last_attempt(input.task_id, input.call_key)
         attempt = max(activity.info().attempt, logged + 1)
         deltas = DeltaPublisher(events, input.task_id, input.call_key, attempt)
+        summaries = input.model.reasoning is not None and input.model.reasoning.summary
+        thoughts = DeltaPublisher(
+            events, input.task_id, input.call_key, attempt, EventType.LLM_REASONING
+        )
         if attempt > 1:
             await deltas.restart()
         response: LLMResponse | None = None
         try:
             async for chunk in provider.chat_stream(request):
+                if chunk.reasoning and summaries:
+                    await thoughts.add(chunk.reasoning)
                 if chunk.text:
                     watch.first_text()
+                    await thoughts.flush()  # the reasoning so far, before the answer
                     await deltas.add(chunk.text)
                 if chunk.response is not None:
                     response = chunk.response
         finally:
+            await thoughts.close()
             await deltas.close()
-        if deltas.superseded:
+        if deltas.superseded or thoughts.superseded:
             raise SupersededError("a newer attempt of this LLM call is running")
         if response is None:
             raise ProviderError("stream ended without a final response", retryable=True)

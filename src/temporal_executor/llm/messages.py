@@ -25,6 +25,7 @@ __all__ = [
     "LLMRequest",
     "LLMResponse",
     "Message",
+    "NativeTurn",
     "Part",
     "Reasoning",
     "StreamChunk",
@@ -117,8 +118,23 @@ class ToolDefinition(Payload):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class NativeTurn(BaseModel):
+    """A vendor's whole assistant turn as it came, in its own JSON (`kind`: "anthropic" content
+    blocks, "gemini" parts, "openai-responses" output items), when it holds what the vendor
+    needs back to go on reasoning. Never in workflow history: `invoke_llm` keeps it in the
+    store's blobs, and the message gets a `Reasoning` naming it."""
+
+    kind: str
+    items: list[dict[str, Any]]
+
+
 class LLMRequest(BaseModel):
-    """One call: the model's name, the whole conversation, the tools, the sampling."""
+    """One call: the model's name, the whole conversation, the tools, the sampling.
+
+    `reasoning` holds the native turns behind the messages' `Reasoning` (by its `blob`), as
+    `invoke_llm` loaded them: only those written by this very model, unedited; an adapter
+    sends a turn back in its own form only when it is here. `cache_key` is stable for a
+    session (a digest of its id), for vendors that route prompt caching by a key."""
 
     model_config = ConfigDict(protected_namespaces=())
 
@@ -126,16 +142,30 @@ class LLMRequest(BaseModel):
     messages: list[Message]
     tools: list[ToolDefinition] = Field(default_factory=list)
     sampling: Sampling = Field(default_factory=Sampling)
+    reasoning: dict[str, NativeTurn] = Field(default_factory=dict)
+    cache_key: str | None = None
+
+    def native(self, message: Message, kind: str) -> list[dict[str, Any]] | None:
+        """The native turn of `message` in the vendor format `kind`, if it is to be sent."""
+        reasoning = message.reasoning
+        turn = self.reasoning.get(reasoning.blob) if reasoning is not None else None
+        return turn.items if turn is not None and turn.kind == kind else None
 
 
 class LLMResponse(Versioned):
+    """The model's answer. `native` (never serialized, so never in history) is the vendor's
+    whole turn when it holds reasoning to send back, for `invoke_llm` to keep."""
+
     message: Message
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
+    native: NativeTurn | None = Field(default=None, exclude=True)
 
 
 class StreamChunk(BaseModel):
-    """One item of `Provider.chat_stream`: a text delta, and finally the whole response."""
+    """One item of `Provider.chat_stream`: a text delta, a reasoning summary delta
+    (`reasoning`), and finally the whole response."""
 
     text: str = ""
+    reasoning: str = ""
     response: LLMResponse | None = None

@@ -8,7 +8,8 @@ tool error that goes to the LLM as its result) `error`; cancelled `cancelled`.
 
 Spans follow the GenAI semantic conventions: `chat {model}` (client) with
 `gen_ai.operation.name`, `gen_ai.provider.name` (and the older `gen_ai.system`),
-`gen_ai.request.*`, `gen_ai.usage.input_tokens` / `output_tokens`,
+`gen_ai.request.*`, `gen_ai.usage.input_tokens` / `output_tokens` (and
+`gen_ai.usage.cache_read.input_tokens` / `cache_creation.input_tokens`, part of the input),
 `gen_ai.response.finish_reasons`, `gen_ai.conversation.id` (the session); `execute_tool
 {tool}` with `gen_ai.tool.name` and `gen_ai.tool.call.id`. Prompts, answers, arguments and
 results only with `observability.capture_content`.
@@ -136,9 +137,16 @@ class LLMCallWatch(_Watch):
             tokens.labels(self.provider, self.model, "input").inc(usage.prompt_tokens)
         if usage.completion_tokens:
             tokens.labels(self.provider, self.model, "output").inc(usage.completion_tokens)
+        cached = series.LLM_CACHED_TOKENS
+        if usage.cache_read_tokens:
+            cached.labels(self.provider, self.model, "read").inc(usage.cache_read_tokens)
+        if usage.cache_creation_tokens:
+            cached.labels(self.provider, self.model, "write").inc(usage.cache_creation_tokens)
         if self._span is not None:
             self._set("gen_ai.usage.input_tokens", usage.prompt_tokens)
             self._set("gen_ai.usage.output_tokens", usage.completion_tokens)
+            self._set("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens)
+            self._set("gen_ai.usage.cache_creation.input_tokens", usage.cache_creation_tokens)
             if response.finish_reason:
                 self._set("gen_ai.response.finish_reasons", [response.finish_reason])
             if capture_content():

@@ -143,6 +143,11 @@ LLM_TOKENS = Counter(
     "executor_llm_tokens", "Tokens the providers reported, by type: input or output.",
     ["provider", "model", "type"], registry=REGISTRY,
 )  # fmt: skip
+LLM_CACHED_TOKENS = Counter(
+    "executor_llm_cached_tokens", "Prompt tokens the providers reported as read from their "
+    "prompt cache (type read) or written to it (type write); part of the input tokens.",
+    ["provider", "model", "type"], registry=REGISTRY,
+)  # fmt: skip
 
 TOOL_CALLS = Counter(
     "executor_tool_calls", "Tool calls (attempts) by outcome: ok, error (an error result for "

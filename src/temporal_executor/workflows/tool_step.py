@@ -84,7 +84,7 @@ class ToolStep(HumanSteps, ActivityCalls):
             await self._record()
         if decision is not None and decision.message:
             results.append(Message(role="user", content=decision.message, id=decision.message_id))
-        return [message.model_copy(update={"tool_calls": run}), *results]
+        return [_as_ran(message, run), *results]
 
     def _automatic_decisions(
         self,
@@ -138,6 +138,16 @@ class ToolStep(HumanSteps, ActivityCalls):
         answered by a person; an executed call's activity writes its own), under the same
         key: one result a call, whoever writes."""
         self._steps.publish(EventType.TOOL_RESULT, result.event(), key=result.event_key())
+
+
+def _as_ran(message: Message, run: list[ToolCall]) -> Message:
+    """The LLM's message with its calls as they ran. When a person edited one, the model's
+    reasoning (signed over what it wrote) is marked `edited`: it is not sent back."""
+    update: dict[str, object] = {"tool_calls": run}
+    reasoning = message.reasoning
+    if reasoning is not None and run != message.tool_calls:
+        update["reasoning"] = reasoning.model_copy(update={"edited": True})
+    return message.model_copy(update=update)
 
 
 def _as_run(call: ToolCall, verdict: ToolDecision | None) -> ToolCall:

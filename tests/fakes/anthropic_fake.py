@@ -14,10 +14,15 @@ after the first, `content_block_delta` (`text_delta` by word, `input_json_delta`
 cumulative usage) and `message_stop`. Usage: `input_tokens` excludes cached prompt tokens, as
 Anthropic counts them.
 
-Requests are checked as the API does: `model`, `max_tokens`, non-empty `messages` of roles
-`user` / `assistant`, no empty or whitespace-only text, every `tool_use` answered by
-`tool_result` blocks in the very next message, no `tool_result` without its `tool_use`, tools
-with a name and an `input_schema`. A failed check is a 400 `invalid_request_error`.
+Requests are checked as the API does (`anthropic_rules.py`: the conversation's shape, cache
+breakpoints, and thinking — a thinking turn's signed blocks must come back unchanged before
+the tool results that answer it). A failed check is a 400 `invalid_request_error`.
+
+Thinking: with `thinking.type` `enabled` or `adaptive` a reply starts with a thinking block
+("I think about: <user text>", signed for the model; streamed as `thinking_delta`s then a
+`signature_delta` before `content_block_stop`), or with a `redacted_thinking` block when the
+entry says `"redacted_thinking": true`. Prompt caching: `PromptCache` reports the cache reads
+and writes of a request's breakpoints in its usage, unless an entry gives the counts.
 
 The control API (`/_fake/*`) is the one of `rules.py`; entries may also carry, for Anthropic:
 `"stop_reason": "refusal"` (or any stop reason, replacing the reply's; a refusal has
@@ -39,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .anthropic_rules import PromptCache, Signer, problem
 from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
 from .server import FakeServer
 
@@ -62,15 +68,6 @@ _GOOGLE_UNAUTHENTICATED = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
     "cookie or other valid authentication credential."
 )
-_UNANSWERED = (
-    "messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-    "{ids}. Each `tool_use` block must have a corresponding `tool_result` block in the next "
-    "message."
-)
-_UNEXPECTED = (
-    "messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. "
-    "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
-)
 
 
 class FakeAnthropic:
@@ -82,6 +79,8 @@ class FakeAnthropic:
         self.access_token = access_token
         self.llm = FakeLLM(call_id_prefix="toolu_")
         self._ids = itertools.count(1)
+        self.signer = Signer()
+        self.cache = PromptCache()
         vertex = "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/"
         self.app = Starlette(
             routes=[
@@ -127,8 +126,8 @@ class FakeAnthropic:
     async def _answer(
         self, request: Request, body: dict[str, Any], model: Any, stream: bool
     ) -> Response:
-        if problem := _problem(body, model):
-            return _error(400, problem)
+        if refused := problem(body, model, self.signer):
+            return _error(400, refused)
         turns = _turns(body)
         entry = await self.llm.take(body, request)
         if "status" in entry:
@@ -148,7 +147,12 @@ class FakeAnthropic:
             return self._stream([start, {"type": "message_stop"}])
         tools = [t.get("name", "") for t in body.get("tools") or []]
         reply = self.llm.reply(turns, tools, entry)
-        usage = _usage(self.llm.usage(turns, reply, entry), entry)
+        counted = self.llm.usage(turns, reply, entry)
+        if "cache_read_tokens" not in entry and "cache_creation_tokens" not in entry:
+            read, written = self.cache.answer(body, model)
+            counted.cache_read_tokens = min(read, counted.prompt_tokens)
+            entry = entry | {"cache_creation_tokens": written}
+        usage = _usage(counted, entry)
         stop_reason = entry.get("stop_reason") or ("tool_use" if reply.tool_calls else "end_turn")
         stop_details = None
         if stop_reason == "refusal":
@@ -158,7 +162,7 @@ class FakeAnthropic:
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": _blocks(reply),
+            "content": self._thinking(body, model, turns, entry) + _blocks(reply),
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "stop_details": stop_details,
@@ -180,6 +184,19 @@ class FakeAnthropic:
             events = events[: max(3, len(events) // 2)]
         return self._stream(events)
 
+    def _thinking(
+        self, body: dict[str, Any], model: str, turns: list[Turn], entry: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The reply's thinking block, when the request asks for thinking."""
+        if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive"):
+            return []
+        if entry.get("redacted_thinking"):
+            return [{"type": "redacted_thinking", "data": self.signer.redacted(model)}]
+        users = [t.text for t in turns if t.role == "user"]
+        thought = f"I think about: {users[-1] if users else 'nothing'}"
+        signature = self.signer.sign(model, thought)
+        return [{"type": "thinking", "thinking": thought, "signature": signature}]
+
     def _stream(self, events: list[dict[str, Any]]) -> Response:
         async def send() -> AsyncIterator[str]:
             for event in events:
@@ -194,54 +211,6 @@ async def _json(request: Request) -> Any:
         return await request.json()
     except ValueError:
         return None
-
-
-def _problem(body: dict[str, Any], model: Any) -> str | None:
-    """What the API would reject in this request, or None."""
-    if not isinstance(model, str) or not model:
-        return "model: Field required"
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        return "max_tokens: Field required"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "messages: at least one message is required"
-    system = body.get("system")
-    if system is not None and not isinstance(system, str | list):
-        return "system: Input should be a valid string or a list of text blocks"
-    for k, tool in enumerate(body.get("tools") or []):
-        if (
-            not isinstance(tool, dict)
-            or not tool.get("name")
-            or not isinstance(tool.get("input_schema"), dict)
-        ):
-            return f"tools.{k}.custom.input_schema: Field required"
-    pending: set[str] = set()
-    for i, message in enumerate(messages):
-        if message.get("role") not in ("user", "assistant"):
-            return f"messages.{i}.role: Input should be 'user' or 'assistant'"
-        content = message.get("content")
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        if not isinstance(blocks, list) or not blocks:
-            return (
-                f"messages.{i}: all messages must have non-empty content except for the "
-                "optional final assistant message"
-            )
-        answered: set[str] = set()
-        for j, block in enumerate(blocks):
-            if not isinstance(block, dict):
-                return f"messages.{i}.content.{j}: Input should be an object"
-            kind = block.get("type")
-            if kind == "text" and not str(block.get("text", "")).strip():
-                return "messages: text content blocks must contain non-whitespace text"
-            if kind == "tool_result":
-                if block.get("tool_use_id") not in pending:
-                    return _UNEXPECTED.format(i=i, j=j, id=block.get("tool_use_id"))
-                answered.add(block["tool_use_id"])
-        if pending - answered:
-            return _UNANSWERED.format(i=i, ids=", ".join(sorted(pending - answered)))
-        pending = {b.get("id", "") for b in blocks if b.get("type") == "tool_use"}
-    return None
 
 
 def _turns(body: dict[str, Any]) -> list[Turn]:
@@ -300,6 +269,12 @@ def _events(message: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
         if block["type"] == "text":
             first = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": w} for w in words(block["text"])]
+        elif block["type"] == "thinking":
+            first = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": w} for w in words(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif block["type"] == "redacted_thinking":
+            first, deltas = block, []
         else:
             first = block | {"input": {}}
             raw = calls[block["id"]].arguments

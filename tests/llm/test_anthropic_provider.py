@@ -75,7 +75,8 @@ def make_vertex(server: FakeServer, **config: Any) -> AnthropicVertexProvider:
 
 @pytest.fixture
 async def provider(server: FakeServer, fake: FakeControl) -> AsyncIterator[AnthropicProvider]:
-    adapter = make_provider(server.url)
+    """The wire as it is without prompt caching (`test_anthropic_thinking.py` has that)."""
+    adapter = make_provider(server.url, prompt_cache=False)
     yield adapter
     await adapter.aclose()
 

@@ -13,7 +13,14 @@ What the conversion does beyond renaming fields:
   not take them answers 400 with its reason;
 - `response_format` `{"type": "json_schema", "json_schema": {"schema": …}}` (OpenAI's shape) or
   `{"type": "json_schema", "schema": …}` becomes `output_config.format` (structured outputs);
-  `json_object` has no equivalent and is dropped, with a debug log.
+  `json_object` has no equivalent and is dropped, with a debug log;
+- `reasoning` is thinking (`knob_params`): its blocks, signed, come back unchanged in the
+  assistant turn that wrote them (the whole turn is kept, `NativeTurn`), as the API requires
+  with tools. When the turn the request's final tool results answer has no thinking to send
+  (another model wrote it, a person edited its calls), that one request goes without
+  thinking, as the API's error advises ("To avoid this requirement, disable `thinking`");
+- prompt caching (`prompt_cache`, on by default): breakpoints on the stable prefix
+  (`mark_cache`); the system prompt then goes as a text block.
 """
 
 from __future__ import annotations
@@ -30,15 +37,20 @@ from anthropic.types import Message as Reply
 from ..errors import ProviderError
 from .anthropic_format import (
     FINISH_REASONS,
+    KIND,
     StreamReply,
     counts,
+    knob_params,
+    mark_cache,
+    native_blocks,
     output_format,
+    replays_thinking,
     request_messages,
     tool_param,
     usage,
 )
 from .base import Provider
-from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall
+from .messages import LLMRequest, LLMResponse, Message, NativeTurn, StreamChunk, ToolCall
 from .settings import AnthropicSettings, ProviderSettings, VertexAISettings
 from .wire import parse_arguments, retry_after, status_error
 
@@ -121,8 +133,9 @@ class AnthropicProvider(Provider[AnthropicClient]):
             stream = await client.messages.create(**self._params(request), stream=True)
             async with stream:
                 async for event in stream:
-                    if text := reply.add(event):
-                        yield StreamChunk(text=text)
+                    text, thought = reply.add(event)
+                    if text or thought:
+                        yield StreamChunk(text=text, reasoning=thought)
         except self._errors as exc:
             raise self._translate(exc) from exc
         if not reply.stopped:
@@ -144,32 +157,42 @@ class AnthropicProvider(Provider[AnthropicClient]):
             message=message,
             usage=usage(reply.usage),
             finish_reason=FINISH_REASONS.get(reply.stop_reason, reply.stop_reason),
+            native=_turn(reply.native()),
         )
         yield StreamChunk(response=response)
 
     # --- our format -> request ------------------------------------------------------------
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
-        system, messages = request_messages(request.messages)
+        system, messages = request_messages(request)
+        sampling = request.sampling
+        tools = [tool_param(t.name, t.description, t.parameters) for t in request.tools]
         params: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": request.sampling.max_tokens or self.settings.default_max_tokens,
             "messages": messages,
+            **knob_params(sampling, self.settings.default_max_tokens, bool(tools)),
         }
-        if system:
+        if "thinking" in params and not replays_thinking(messages):
+            logger.debug(
+                "%s: this request's tool turn has no thinking to send: no thinking", self.name
+            )
+            del params["thinking"]
+        blocks: list[Any] = [{"type": "text", "text": system}] if system else []
+        if self.settings.prompt_cache:
+            mark_cache(blocks, tools, messages)
+            if blocks:
+                params["system"] = blocks
+        if system and "system" not in params:
             params["system"] = system
-        if request.tools:
-            params["tools"] = [
-                tool_param(t.name, t.description, t.parameters) for t in request.tools
-            ]
-        sampling = request.sampling
+        if tools:
+            params["tools"] = tools
         if sampling.stop:
             params["stop_sequences"] = sampling.stop
         extra = {k: v for k in ("temperature", "top_p") if (v := getattr(sampling, k)) is not None}
         if extra:
             params["extra_body"] = extra
         if (structured := output_format(sampling.response_format)) is not None:
-            params["output_config"] = {"format": structured}
+            params["output_config"] = {**params.get("output_config", {}), "format": structured}
         return params
 
     # --- replies -> our format ------------------------------------------------------------
@@ -181,6 +204,7 @@ class AnthropicProvider(Provider[AnthropicClient]):
         self._check_refusal(reply.stop_reason, reply.stop_details)
         texts: list[str] = []
         calls: list[ToolCall] = []
+        params: list[dict[str, Any] | None] = []
         for block in content:
             if block.type == "text" and isinstance(getattr(block, "text", None), str):
                 texts.append(getattr(block, "text", ""))
@@ -190,13 +214,15 @@ class AnthropicProvider(Provider[AnthropicClient]):
                 calls.append(
                     self._tool_call(getattr(block, "id", ""), getattr(block, "name", ""), arguments)
                 )
-            else:
+            elif block.type not in ("thinking", "redacted_thinking"):
                 logger.debug("%s: ignoring a %r content block", self.name, block.type)
+            params.append(_param(block))
         stop_reason = reply.stop_reason
         return LLMResponse(
             message=Message(role="assistant", content="".join(texts) or None, tool_calls=calls),
             usage=usage(counts(reply.usage)),
             finish_reason=FINISH_REASONS.get(stop_reason, stop_reason) if stop_reason else None,
+            native=_turn(native_blocks(params, [block.type for block in content])),
         )
 
     def _tool_call(
@@ -215,6 +241,23 @@ class AnthropicProvider(Provider[AnthropicClient]):
 
     def _malformed(self, what: str) -> ProviderError:
         return ProviderError(f"{self.name}: malformed reply: {what}", retryable=False)
+
+
+def _param(block: Any) -> dict[str, Any] | None:
+    """A reply's content block as it goes back to the API (None: one not sent back)."""
+    fields = {
+        "thinking": ("thinking", "signature"),
+        "redacted_thinking": ("data",),
+        "text": ("text",),
+        "tool_use": ("id", "name", "input"),
+    }.get(block.type)
+    if fields is None:
+        return None
+    return {"type": block.type, **{name: getattr(block, name, None) for name in fields}}
+
+
+def _turn(blocks: list[dict[str, Any]] | None) -> NativeTurn | None:
+    return NativeTurn(kind=KIND, items=blocks) if blocks is not None else None
 
 
 # --- errors --------------------------------------------------------------------------------

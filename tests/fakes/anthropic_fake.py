@@ -45,7 +45,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .anthropic_rules import PromptCache, Signer, problem
-from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
+from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, thought, words
 from .server import FakeServer
 
 __all__ = ["FakeAnthropic", "FakeAnthropicControl", "anthropic_fake_server", "create_app"]
@@ -146,7 +146,7 @@ class FakeAnthropic:
             start: dict[str, Any] = {"type": "message_start", "message": bare}
             return self._stream([start, {"type": "message_stop"}])
         tools = [t.get("name", "") for t in body.get("tools") or []]
-        reply = self.llm.reply(turns, tools, entry)
+        reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
         counted = self.llm.usage(turns, reply, entry)
         if "cache_read_tokens" not in entry and "cache_creation_tokens" not in entry:
             read, written = self.cache.answer(body, model)
@@ -192,10 +192,8 @@ class FakeAnthropic:
             return []
         if entry.get("redacted_thinking"):
             return [{"type": "redacted_thinking", "data": self.signer.redacted(model)}]
-        users = [t.text for t in turns if t.role == "user"]
-        thought = f"I think about: {users[-1] if users else 'nothing'}"
-        signature = self.signer.sign(model, thought)
-        return [{"type": "thinking", "thinking": thought, "signature": signature}]
+        text = thought(turns)
+        return [{"type": "thinking", "thinking": text, "signature": self.signer.sign(model, text)}]
 
     def _stream(self, events: list[dict[str, Any]]) -> Response:
         async def send() -> AsyncIterator[str]:
@@ -211,6 +209,14 @@ async def _json(request: Request) -> Any:
         return await request.json()
     except ValueError:
         return None
+
+
+def _choice(tool_choice: Any) -> str | None:
+    """`tool_choice` in the rules' words: None (auto), "none", "required" or a tool's name."""
+    kind = (tool_choice or {}).get("type")
+    return {"any": "required", "none": "none"}.get(kind) or (
+        tool_choice.get("name") if kind == "tool" else None
+    )
 
 
 def _turns(body: dict[str, Any]) -> list[Turn]:

@@ -15,13 +15,17 @@ so, with no content unless canned), `"block_reason": "SAFETY"` (a `promptFeedbac
 candidates), `"thought": "..."` (a thought part before the answer).
 
 Like Gemini 2.x, function calls carry no `id` unless a canned call sets one; the first call of a
-reply carries a `thoughtSignature`, as Gemini 3 sends it. Errors have Google's shape
-`{"error": {"code", "message", "status"}}`.
+reply carries a `thoughtSignature` of its own, as Gemini 3 sends it (a Gemini 3 text answer has
+its signature on its last part: in a stream, on a last, empty one). With
+`thinkingConfig.includeThoughts` a reply starts with a thought summary ("I think about: …",
+`thought: true`) and its usage counts `thoughtsTokenCount`. `gemini_rules.py` says what a
+request is refused for (a Gemini 3 tool turn without its signatures, above all); a
+`toolConfig.functionCallingConfig` mode ANY (with `allowedFunctionNames`) or NONE is the
+request's tool choice. Errors have Google's shape `{"error": {"code", "message", "status"}}`.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import socket
@@ -33,12 +37,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
+from .gemini_rules import Signatures, field, problem, thinks
+from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, thought, words
 from .server import FakeServer
 
 __all__ = ["FakeGemini", "FakeGeminiControl", "create_app", "gemini_fake_server"]
 
-THOUGHT_SIGNATURE = base64.b64encode(b"fake-thought-signature").decode()
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -70,6 +74,7 @@ class FakeGemini:
         self.api_key = api_key
         self.access_token = access_token
         self.llm = FakeLLM()
+        self.signatures = Signatures()
         self._response_ids = itertools.count(1)
         models = "/{version}/models/{target}"
         vertex = "/{version}/projects/{project}/locations/{location}/publishers/google/models/"
@@ -119,6 +124,8 @@ class FakeGemini:
         if not isinstance(body["contents"], list):
             return _error(400, "Invalid value at 'contents': expected a list")
         stream = method == "streamGenerateContent"
+        if refused := problem(body, model, self.signatures):
+            return _error(400, refused)
         entry = await self.llm.take(body, request)
         if "status" in entry:
             status = int(entry["status"])
@@ -132,8 +139,10 @@ class FakeGemini:
             for tool in body.get("tools") or []
             for d in tool.get("functionDeclarations") or []
         ]
-        reply = self.llm.reply(turns, tools, entry)
-        usage = _usage(self.llm.usage(turns, reply, entry))
+        reply = self.llm.reply(turns, tools, entry, _choice(body))
+        config = field(body.get("generationConfig") or {}, "thinkingConfig") or {}
+        summary = thought(turns) if field(config, "includeThoughts") else entry.get("thought")
+        usage = _usage(self.llm.usage(turns, reply, entry), len(summary or "") // 4)
         if entry.get("malformed"):
             return self._send([base | {"usageMetadata": usage}], stream, truncate=False)
         if entry.get("block_reason"):
@@ -141,7 +150,8 @@ class FakeGemini:
             chunk = base | {"promptFeedback": feedback, "usageMetadata": usage}
             return self._send([chunk], stream, truncate=False)
         canned_ids = {c.get("id") for c in entry.get("tool_calls") or [] if c.get("id")}
-        parts = _parts(reply, canned_ids, entry.get("thought"))
+        # Before Gemini 3, a text answer carries no signature.
+        parts = _parts(reply, canned_ids, summary, self.signatures.issue(), thinks(model))
         if entry.get("finish_reason") and not ("content" in entry or "tool_calls" in entry):
             parts = []
         finish = entry.get("finish_reason") or "STOP"
@@ -156,6 +166,8 @@ class FakeGemini:
         for part in parts:
             if "text" in part and not part.get("thought"):
                 pieces += [[{"text": word}] for word in words(part["text"])]
+                if "thoughtSignature" in part:  # on a last, empty part, as streams have it
+                    pieces.append([{"text": "", "thoughtSignature": part["thoughtSignature"]}])
             else:
                 pieces.append([part])
         if truncate:
@@ -195,11 +207,11 @@ def _turns(body: dict[str, Any]) -> list[Turn]:
         turns.append(Turn("system", system_text))
     for content in body["contents"]:
         parts = content.get("parts") or []
-        results = [p["functionResponse"] for p in parts if "functionResponse" in p]
+        results = [field(p, "functionResponse") for p in parts if field(p, "functionResponse")]
         if results:
             turns.append(Turn("tool", _text(parts), tool_results=[_result(r) for r in results]))
         elif content.get("role") == "model":
-            calls = [p["functionCall"] for p in parts if "functionCall" in p]
+            calls = [field(p, "functionCall") for p in parts if field(p, "functionCall")]
             tool_calls = [
                 Call(c.get("name", ""), json.dumps(c.get("args") or {}), c.get("id", ""))
                 for c in calls
@@ -229,10 +241,26 @@ def _result(response: dict[str, Any]) -> Result:
     return Result(content, name=name, call_id=response.get("id", ""), is_error=is_error)
 
 
-def _parts(reply: Reply, canned_ids: set[str], thought: str | None) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = [{"text": thought, "thought": True}] if thought else []
+def _choice(body: dict[str, Any]) -> str | None:
+    """The request's tool choice in the rules' words (None: auto)."""
+    config = field(body.get("toolConfig") or {}, "functionCallingConfig") or {}
+    mode = str(config.get("mode", "AUTO")).upper()
+    names = field(config, "allowedFunctionNames") or []
+    if mode == "NONE":
+        return "none"
+    if mode == "ANY":
+        return names[0] if names else "required"
+    return None
+
+
+def _parts(
+    reply: Reply, canned_ids: set[str], summary: str | None, signature: str, signed_text: bool
+) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = [{"text": summary, "thought": True}] if summary else []
     if reply.text:
         parts.append({"text": reply.text})
+        if signed_text and not reply.tool_calls:
+            parts[-1]["thoughtSignature"] = signature
     for index, call in enumerate(reply.tool_calls):
         try:
             args: Any = json.loads(call.arguments)
@@ -243,7 +271,7 @@ def _parts(reply: Reply, canned_ids: set[str], thought: str | None) -> list[dict
             function_call["id"] = call.id
         part: dict[str, Any] = {"functionCall": function_call}
         if index == 0:
-            part["thoughtSignature"] = THOUGHT_SIGNATURE
+            part["thoughtSignature"] = signature
         parts.append(part)
     return parts
 
@@ -257,13 +285,15 @@ def _candidate(parts: list[dict[str, Any]], finish: str | None = None) -> dict[s
     return candidate
 
 
-def _usage(usage: Usage) -> dict[str, Any]:
+def _usage(usage: Usage, thoughts: int = 0) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "promptTokenCount": usage.prompt_tokens,
         "candidatesTokenCount": usage.completion_tokens,
-        "totalTokenCount": usage.total_tokens,
+        "totalTokenCount": usage.total_tokens + thoughts,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage.prompt_tokens}],
     }
+    if thoughts:
+        metadata["thoughtsTokenCount"] = thoughts
     if usage.cache_read_tokens:
         metadata["cachedContentTokenCount"] = usage.cache_read_tokens
     return metadata

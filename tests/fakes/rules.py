@@ -15,6 +15,10 @@ The rules, on the neutral conversation:
    (a result without a name is named after the call with its `call_id`);
 4. otherwise → "Echo: <last user text>".
 
+The request's tool choice, in the vendor's words, overrides rules 1-2: one that forces a call
+(`required`, or a tool's name: a `Choice`) always gets a call (to that tool, or the first),
+arguments `{"query": <user text>}`; `none` never gets one.
+
 Tool call ids are `<prefix>1`, `<prefix>2`, … per fake. Usage counts characters / 4: the prompt
 over all turn texts and tool result contents, the completion over the reply text, or the tool
 names and arguments (each at least 1).
@@ -58,7 +62,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["Call", "FakeControl", "FakeLLM", "Reply", "Result", "Turn", "Usage", "words"]
+__all__ = [
+    "Call",
+    "FakeControl",
+    "FakeLLM",
+    "Reply",
+    "Result",
+    "Turn",
+    "Usage",
+    "thought",
+    "words",
+]
 
 
 @dataclass
@@ -112,6 +126,12 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+def thought(turns: list[Turn]) -> str:
+    """What a fake reasoning model thinks before it answers: "I think about: <user text>"."""
+    users = [t.text for t in turns if t.role == "user"]
+    return f"I think about: {users[-1] if users else 'nothing'}"
+
+
 def words(text: str | None) -> list[str]:
     """`text` in stream-sized pieces (each word with its surrounding spaces)."""
     return re.findall(r"\s*\S+\s*", text or "")
@@ -149,10 +169,20 @@ class FakeLLM:
                 self.in_flight -= 1
         return entry
 
-    def reply(self, turns: list[Turn], tools: list[str], entry: dict[str, Any]) -> Reply:
-        """The canned reply of `entry` if it has one, else the rules' reply."""
+    def reply(
+        self, turns: list[Turn], tools: list[str], entry: dict[str, Any], choice: str | None = None
+    ) -> Reply:
+        """The canned reply of `entry` if it has one, else the rules' reply; `choice` is the
+        request's tool choice: None (or "auto"), "none", "required" or a tool's name."""
         if "content" in entry or "tool_calls" in entry:
             return self._canned(entry)
+        if choice == "none":
+            tools = []
+        elif choice not in (None, "auto") and tools:
+            users = [t.text for t in turns if t.role == "user"]
+            name = tools[0] if choice == "required" else choice
+            arguments = json.dumps({"query": users[-1] if users else ""})
+            return Reply(tool_calls=[Call(name, arguments, self.call_id())])
         return self._rule_reply(turns, tools)
 
     def usage(self, turns: list[Turn], reply: Reply, entry: dict[str, Any]) -> Usage:

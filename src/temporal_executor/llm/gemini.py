@@ -6,57 +6,31 @@ calls a tool itself (automatic function calling off): Temporal owns retries, the
 tools. Gemini may send function calls without ids; we then derive ids from the response id
 (or, lacking one, the conversation), so the same reply always gets the same ids while the turns
 of a conversation never share one (HTTP tools use the id as an idempotency key), and send them
-back as no id at all. Our `ToolCall` has no place for Gemini's thought signatures, so replayed
-calls carry Google's documented `skip_thought_signature_validator` signature instead, which
-Gemini 3 accepts in their place.
+back as no id at all. A turn that holds thought signatures is kept whole and goes back as it
+came to the model that wrote it (`gemini_thinking.py`); any other model turn is rebuilt from
+our message, its first call carrying Google's documented `skip_thought_signature_validator`
+placeholder, which Gemini 3 accepts where a turn has no signature of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import google.auth
 import google.auth.exceptions
-import httpx
-import pydantic
 from google import genai
-from google.genai import errors as genai_errors
 from google.genai import types
 
 from ..errors import ProviderError, ProviderNotConfiguredError
 from .base import Provider
-from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .gemini_errors import SDK_ERRORS, provider_error
+from .gemini_thinking import KIND, Turn, model_content, thinking_config, tool_config
+from .messages import LLMRequest, LLMResponse, Message, NativeTurn, StreamChunk, ToolCall, Usage
 from .settings import GeminiSettings, ProviderSettings, VertexAISettings
-from .wire import retry_after, status_error
-
-# The SDK sends with httpx2, or httpx or aiohttp when so installed or configured: their
-# timeouts and connection errors, gathered in this one place.
-_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, httpx.TimeoutException)
-_DROPPED: tuple[type[Exception], ...] = (
-    httpx.TransportError,
-    google.auth.exceptions.TransportError,  # fetching a token
-)
-_TRANSPORT: tuple[type[Exception], ...] = (httpx.HTTPError,)
-try:
-    import httpx2  # type: ignore[import-not-found, unused-ignore]
-
-    _TIMEOUTS += (httpx2.TimeoutException,)
-    _DROPPED += (httpx2.TransportError,)
-    _TRANSPORT += (httpx2.HTTPError,)
-except ImportError:
-    pass
-try:
-    import aiohttp  # type: ignore[import-not-found, unused-ignore]
-
-    _DROPPED += (aiohttp.ClientError,)
-    _TRANSPORT += (aiohttp.ClientError,)
-except ImportError:
-    pass
 
 __all__ = ["GeminiProvider"]
 
@@ -70,14 +44,6 @@ _REFUSED = frozenset(
 )
 # Finish reasons of a bad sample: another attempt is likely to do better.
 _BAD_SAMPLE = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "MALFORMED_RESPONSE"})
-_MALFORMED = (genai_errors.UnknownApiResponseError, json.JSONDecodeError, pydantic.ValidationError)
-_SDK_ERRORS: tuple[type[Exception], ...] = (
-    genai_errors.APIError,
-    google.auth.exceptions.GoogleAuthError,
-    ValueError,  # includes the SDK's unparsable-reply errors
-    *_TIMEOUTS,
-    *_TRANSPORT,
-)
 
 
 class GeminiProvider(Provider[genai.Client]):
@@ -133,8 +99,8 @@ class GeminiProvider(Provider[genai.Client]):
                     model=request.model, contents=contents, config=config
                 )
             )
-        except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.name) from exc
+        except SDK_ERRORS as exc:
+            raise provider_error(exc, self.name) from exc
         return reply.response(self.name, request, stream=False)
 
     async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -147,13 +113,14 @@ class GeminiProvider(Provider[genai.Client]):
             )
             try:
                 async for chunk in stream:
-                    if text := reply.add(chunk):
-                        yield StreamChunk(text=text)
+                    text, thought = reply.add(chunk)
+                    if text or thought:
+                        yield StreamChunk(text=text, reasoning=thought)
             finally:
                 if close := getattr(stream, "aclose", None):
                     await close()
-        except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.name) from exc
+        except SDK_ERRORS as exc:
+            raise provider_error(exc, self.name) from exc
         yield StreamChunk(response=reply.response(self.name, request, stream=True))
 
     async def _close_client(self, client: genai.Client) -> None:
@@ -189,9 +156,12 @@ class GeminiProvider(Provider[genai.Client]):
                 for t in request.tools
             ]
             config.tools = [types.Tool(function_declarations=declarations)]
-        return self._contents(request.messages), config
+            config.tool_config = tool_config(sampling)
+        config.thinking_config = thinking_config(request.model, sampling)
+        return self._contents(request), config
 
-    def _contents(self, messages: Sequence[Message]) -> list[types.Content]:
+    def _contents(self, request: LLMRequest) -> list[types.Content]:
+        messages = request.messages
         names = {call.id: call.name for m in messages for call in m.tool_calls}
         contents: list[types.Content] = []
         results: types.Content | None = None  # the turn of tool results being merged, if any
@@ -202,6 +172,8 @@ class GeminiProvider(Provider[genai.Client]):
                 contents.append(
                     types.Content(role="user", parts=[types.Part(text=message.content or "")])
                 )
+            elif message.role == "assistant" and (native := request.native(message, KIND)):
+                contents.append(model_content(native))
             elif message.role == "assistant":
                 parts = [types.Part(text=message.content)] if message.content else []
                 for index, call in enumerate(message.tool_calls):
@@ -259,6 +231,7 @@ class _Accumulator:
 
     text: list[str] = field(default_factory=list)
     calls: list[types.FunctionCall] = field(default_factory=list)
+    turn: Turn = field(default_factory=Turn)
     finish_reason: str | None = None
     finish_message: str | None = None
     block_reason: str | None = None
@@ -267,8 +240,8 @@ class _Accumulator:
     chunks: int = 0
     candidates: int = 0
 
-    def add(self, reply: types.GenerateContentResponse) -> str:
-        """Take one reply or chunk; return its answer text ("" if none)."""
+    def add(self, reply: types.GenerateContentResponse) -> tuple[str, str]:
+        """Take one reply or chunk; return its answer text and its thought text ("" if none)."""
         self.chunks += 1
         self.response_id = self.response_id or reply.response_id
         if reply.usage_metadata:
@@ -276,20 +249,23 @@ class _Accumulator:
         if reply.prompt_feedback and reply.prompt_feedback.block_reason:
             self.block_reason = _value(reply.prompt_feedback.block_reason)
         if not reply.candidates:
-            return ""
+            return "", ""
         self.candidates += 1
         candidate = reply.candidates[0]
         if candidate.finish_reason:
             self.finish_reason = _value(candidate.finish_reason)
             self.finish_message = candidate.finish_message
-        text = []
+        text, thoughts = [], []
         for part in (candidate.content.parts if candidate.content else None) or []:
+            self.turn.add(part)
             if part.function_call:
                 self.calls.append(part.function_call)
-            elif part.text and not part.thought:
+            elif part.text and part.thought:
+                thoughts.append(part.text)
+            elif part.text:
                 text.append(part.text)
         self.text += text
-        return "".join(text)
+        return "".join(text), "".join(thoughts)
 
     def response(self, provider: str, request: LLMRequest, *, stream: bool) -> LLMResponse:
         """The whole reply, or the error it amounts to."""
@@ -326,7 +302,13 @@ class _Accumulator:
         else:
             finish = "tool_calls" if calls else reason.lower()
         message = Message(role="assistant", content="".join(self.text) or None, tool_calls=calls)
-        return LLMResponse(message=message, usage=self.usage, finish_reason=finish)
+        native = self.turn.native()
+        return LLMResponse(
+            message=message,
+            usage=self.usage,
+            finish_reason=finish,
+            native=NativeTurn(kind=KIND, items=native) if native is not None else None,
+        )
 
 
 def _wire_id(call_id: str | None) -> str | None:
@@ -347,42 +329,3 @@ def _usage(usage: types.GenerateContentResponseUsageMetadata) -> Usage:
         total_tokens=usage.total_token_count or prompt + completion,
         cache_read_tokens=usage.cached_content_token_count or 0,
     )
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-def _provider_error(exc: Exception, provider: str) -> ProviderError:
-    """Translate an SDK or transport error into our `ProviderError`; the only place that
-    knows them."""
-    if isinstance(exc, genai_errors.APIError):
-        return status_error(
-            provider, exc.code, exc.message or exc.status or "error", _retry_delay(exc)
-        )
-    if isinstance(exc, _TIMEOUTS):
-        return ProviderError(f"{provider}: request timed out", retryable=True)
-    if isinstance(exc, _DROPPED):
-        return ProviderError(
-            f"{provider}: connection failed: {exc or type(exc).__name__}", retryable=True
-        )
-    if isinstance(exc, google.auth.exceptions.GoogleAuthError):
-        return ProviderError(f"{provider}: credentials: {exc}", retryable=False)
-    if isinstance(exc, _MALFORMED):
-        return ProviderError(f"{provider}: malformed reply: {str(exc)[:200]}", retryable=False)
-    return ProviderError(f"{provider}: {exc}", retryable=False)
-
-
-def _retry_delay(exc: genai_errors.APIError) -> float | None:
-    """The `Retry-After` header, else the `RetryInfo.retryDelay` of Google's error details."""
-    headers = getattr(exc.response, "headers", None)
-    if headers is not None and (delay := retry_after(headers)) is not None:
-        return delay
-    body = exc.details if isinstance(exc.details, dict) else {}
-    error = body.get("error", body)
-    details = error.get("details") if isinstance(error, dict) else None
-    for detail in details if isinstance(details, list) else []:
-        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith(".RetryInfo"):
-            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None

@@ -1,6 +1,12 @@
-"""A local OpenAI-compatible server: Chat Completions (JSON and SSE) and the model list, at
-OpenAI's paths (`/v1/...`) and at Azure OpenAI's
-(`/openai/deployments/{deployment}/chat/completions?api-version=...`).
+"""A local OpenAI-compatible server: Chat Completions (JSON and SSE), the Responses API
+(`responses_fake.py`) and the model list, at OpenAI's paths (`/v1/...`) and at Azure OpenAI's
+(`/openai/deployments/{deployment}/chat/completions?api-version=...`,
+`/openai/responses?api-version=...` with the deployment as `model`).
+
+Chat Completions refuses what OpenAI refuses: `tool_choice` or `parallel_tool_calls` without
+`tools`, and `reasoning_effort` for a model that is not a reasoning model (o-series, gpt-5).
+A request's `tool_choice` is the rules' tool choice. Usage reports `cache_write_tokens` (an
+entry's `"cache_creation_tokens": n`) beside `cached_tokens`.
 
 Replies follow the vendor-neutral rules of `rules.py` (tool call ids `call_1`, `call_2`, …),
 and the fake has the `/_fake/*` control API described there. Each recorded Azure request also
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -25,12 +32,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .responses_fake import ResponsesWire
 from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
 from .server import FakeServer
 
 __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"]
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "fake-model")
+_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 _ERROR_TYPES = {401: "invalid_request_error", 429: "requests", 500: "server_error"}
 _AZURE_DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
@@ -59,10 +68,13 @@ class FakeOpenAI:
         self.ad_token = ad_token
         self.deployments = deployments
         self.llm = FakeLLM(call_id_prefix="call_")
+        self.responses = ResponsesWire(self.llm)
         self._completion_ids = itertools.count(1)
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._openai_completions, methods=["POST"]),
+                Route("/v1/responses", self._openai_responses, methods=["POST"]),
+                Route("/openai/responses", self._azure_responses, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route(
                     "/openai/deployments/{deployment}/chat/completions",
@@ -88,23 +100,44 @@ class FakeOpenAI:
             return denied
         return await self._completions(request, {})
 
-    async def _azure_completions(self, request: Request) -> Response:
-        deployment = request.path_params["deployment"]
+    async def _openai_responses(self, request: Request) -> Response:
+        if denied := self._check_bearer(request, self.api_key):
+            return denied
+        return await self.responses.answer(request, await _json(request), {})
+
+    async def _azure_responses(self, request: Request) -> Response:
+        body = await _json(request)
+        deployment = body.get("model") if isinstance(body, dict) else None
+        denied, azure = self._azure_access(request, str(deployment))
+        if denied is not None:
+            return denied
+        return await self.responses.answer(request, body, {"_azure": azure})
+
+    def _azure_access(
+        self, request: Request, deployment: str
+    ) -> tuple[Response | None, dict[str, Any]]:
+        """Azure's checks (api-version, key or token, deployment) and what was used."""
         api_version = request.query_params.get("api-version")
         if not api_version:
-            return _azure_error(404, "404", "Resource not found")
+            return _azure_error(404, "404", "Resource not found"), {}
         if "api-key" in request.headers:
             auth = "api-key"
             key = request.headers["api-key"].strip()
             if not key or (self.api_key is not None and key != self.api_key):
-                return _azure_error(401, "401", _AZURE_DENIED)
+                return _azure_error(401, "401", _AZURE_DENIED), {}
         else:
             auth = "bearer"
             if denied := self._check_bearer(request, self.ad_token):
-                return denied
+                return denied, {}
         if self.deployments is not None and deployment not in self.deployments:
-            return _azure_error(404, "DeploymentNotFound", _AZURE_NO_DEPLOYMENT)
-        azure = {"deployment": deployment, "api_version": api_version, "auth": auth}
+            return _azure_error(404, "DeploymentNotFound", _AZURE_NO_DEPLOYMENT), {}
+        return None, {"deployment": deployment, "api_version": api_version, "auth": auth}
+
+    async def _azure_completions(self, request: Request) -> Response:
+        deployment = request.path_params["deployment"]
+        denied, azure = self._azure_access(request, deployment)
+        if denied is not None:
+            return denied
         return await self._completions(request, {"_azure": azure}, default_model=deployment)
 
     async def _completions(
@@ -120,6 +153,8 @@ class FakeOpenAI:
             return _error(400, "you must provide a model parameter", param="model")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "'messages' must be a non-empty array", param="messages")
+        if refused := _problem(body):
+            return _error(400, refused[0], param=refused[1])
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
@@ -129,8 +164,8 @@ class FakeOpenAI:
             return JSONResponse({"id": "chatcmpl-bad", "object": "chat.completion"})
         turns = _turns(body["messages"])
         tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
-        reply = self.llm.reply(turns, tools, entry)
-        usage = _usage(self.llm.usage(turns, reply, entry))
+        reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
+        usage = _usage(self.llm.usage(turns, reply, entry), entry)
         truncate = bool(entry.get("truncate"))
         fault = entry.get("fault")
         completion_id = f"chatcmpl-{next(self._completion_ids)}"
@@ -298,14 +333,48 @@ def _message(reply: Reply) -> dict[str, Any]:
     return message
 
 
-def _usage(usage: Usage) -> dict[str, Any]:
+def _usage(usage: Usage, entry: dict[str, Any]) -> dict[str, Any]:
+    written = min(
+        usage.prompt_tokens - usage.cache_read_tokens, entry.get("cache_creation_tokens", 0)
+    )
+    details = {"cached_tokens": usage.cache_read_tokens, "cache_write_tokens": written}
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens, "audio_tokens": 0},
+        "prompt_tokens_details": details | {"audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
+
+
+def _problem(body: dict[str, Any]) -> tuple[str, str] | None:
+    """What Chat Completions refuses about tools and reasoning (message, param), or None."""
+    if not body.get("tools"):
+        for param in ("tool_choice", "parallel_tool_calls"):
+            if param in body:
+                return (
+                    f"Invalid value for '{param}': '{param}' is only allowed when 'tools' are "
+                    "specified.",
+                    param,
+                )
+    if "reasoning_effort" in body and not _REASONING_MODEL.match(str(body["model"])):
+        unsupported = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+        return unsupported, "reasoning_effort"
+    return None
+
+
+def _choice(tool_choice: Any) -> str | None:
+    """`tool_choice` in the rules' words: None (auto), "none", "required" or a tool's name."""
+    if isinstance(tool_choice, dict):
+        return str((tool_choice.get("function") or {}).get("name")) or None
+    return tool_choice if tool_choice in ("none", "required") else None
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
 
 
 def _error_body(status: int, message: str, *, param: str | None = None, code: Any = None) -> Any:

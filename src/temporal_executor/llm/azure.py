@@ -3,7 +3,10 @@
 
 Azure addresses a *deployment*, not a model: the SDK puts the `model` it is given into the
 URL (`{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`), so we pass the
-deployment there. Requests keep naming OpenAI models; `config.deployments` maps them.
+deployment there. Requests keep naming OpenAI models; `config.deployments` maps them. With
+`config.api: responses` the same client posts to `{endpoint}/openai/responses?api-version=…`,
+the deployment in the body's `model` (an `api_version` that serves the Responses API:
+2025-03-01-preview or later).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     settings_model = AzureOpenAISettings
     settings: AzureOpenAISettings
+    sends_cache_key = False  # not a parameter every Azure API version takes
 
     def check(self) -> None:
         token_env = self.settings.azure_ad_token_env

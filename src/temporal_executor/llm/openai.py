@@ -3,14 +3,19 @@ OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp …).
 
 Those servers speak the same wire format, so a subclass that overrides `_make_client()` (and
 perhaps `_model()` / `_max_tokens_key()`) reuses the conversion and the error mapping; Azure
-OpenAI is one (`azure.py`).
+OpenAI is one (`azure.py`). With `config.api: responses` the same providers speak OpenAI's
+Responses API instead (`openai_responses.py`), which keeps reasoning across tool calls.
+
+Knobs (`knobs.py` says which a model takes): `reasoning.effort` is `reasoning_effort`;
+`tool_choice` and `parallel_tool_calls` go only with tools (the API refuses them without);
+OpenAI itself also gets `prompt_cache_key`, a digest of the session, to keep a session's
+calls on the same prompt cache.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,22 +33,19 @@ from openai.types.completion_usage import CompletionUsage
 
 from ..errors import ProviderError
 from .base import Provider
+from .knobs import OPENAI_REASONING_MODEL, uses_responses
 from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .openai_common import SDK_ERRORS, provider_error, tool_choice_params
+from .openai_responses import ResponsesAPI
 from .settings import CompatibleSettings, OpenAISettings, ProviderSettings
-from .wire import parse_arguments, retry_after, status_error
+from .wire import parse_arguments
 
 __all__ = ["OpenAICompatibleProvider", "OpenAIProvider"]
 
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
-# What the SDK raises: its own errors, and ValueError (JSONDecodeError) for a body it cannot
-# parse, such as a reply cut off mid-JSON or a stream event that is not JSON.
-_SDK_ERRORS = (openai.OpenAIError, ValueError)
-# OpenAI's reasoning models reject `max_tokens` and want `max_completion_tokens`: o1, o3,
-# o3-mini, o4-mini … and the gpt-5 family, with or without a date suffix.
-_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 
 
-class OpenAIProvider(Provider[openai.AsyncOpenAI]):
+class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
     """Chat Completions with tools, streaming or not; config keys `base_url`, `organization`,
     `timeout` (`OpenAISettings`).
 
@@ -58,6 +60,8 @@ class OpenAIProvider(Provider[openai.AsyncOpenAI]):
     )
 
     settings_model: ClassVar[type[ProviderSettings]] = OpenAISettings
+    # Whether requests carry `prompt_cache_key` (OpenAI's own API; not every server takes it).
+    sends_cache_key: ClassVar[bool] = True
 
     @property
     def label(self) -> str:
@@ -92,20 +96,26 @@ class OpenAIProvider(Provider[openai.AsyncOpenAI]):
     def _max_tokens_key(self, model: str) -> str:
         """`max_completion_tokens` for OpenAI's reasoning models, which reject `max_tokens`;
         `max_tokens` for the others, which is also what compatible servers understand."""
-        return "max_completion_tokens" if _REASONING_MODEL.match(model) else "max_tokens"
+        return "max_completion_tokens" if OPENAI_REASONING_MODEL.match(model) else "max_tokens"
 
     def _client_error(self, exc: Exception) -> ProviderError | None:
-        return _provider_error(exc, self.label) if isinstance(exc, _SDK_ERRORS) else None
+        return provider_error(exc, self.label) if isinstance(exc, SDK_ERRORS) else None
 
     async def chat(self, request: LLMRequest) -> LLMResponse:
+        if uses_responses(self.settings):
+            return await self._respond(request)
         client = self._sdk()
         try:
             completion = await client.chat.completions.create(**self._params(request))
-        except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.label) from exc
+        except SDK_ERRORS as exc:
+            raise provider_error(exc, self.label) from exc
         return self._response(completion)
 
     async def chat_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        if uses_responses(self.settings):
+            async for chunk in self._respond_stream(request):
+                yield chunk
+            return
         client = self._sdk()
         reply = _Accumulator()
         try:
@@ -119,8 +129,8 @@ class OpenAIProvider(Provider[openai.AsyncOpenAI]):
                     for choice in chunk.choices or []:
                         if text := reply.add(choice):
                             yield StreamChunk(text=text)
-        except _SDK_ERRORS as exc:
-            raise _provider_error(exc, self.label) from exc
+        except SDK_ERRORS as exc:
+            raise provider_error(exc, self.label) from exc
         if reply.finish_reason is None:
             raise ProviderError(
                 f"{self.label}: stream ended before the model finished", retryable=True
@@ -161,6 +171,12 @@ class OpenAIProvider(Provider[openai.AsyncOpenAI]):
         for key in ("temperature", "top_p", "stop", "response_format"):
             if (value := getattr(sampling, key)) is not None:
                 params[key] = value
+        if sampling.reasoning is not None and sampling.reasoning.effort:
+            params["reasoning_effort"] = sampling.reasoning.effort
+        if request.tools:
+            params |= tool_choice_params(sampling, flat=False)
+        if self.sends_cache_key and request.cache_key:
+            params["prompt_cache_key"] = request.cache_key
         return params
 
     # --- replies -> our format ------------------------------------------------------------
@@ -207,6 +223,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     name = "openai-compatible"
     supported_models = ()
     settings_model = CompatibleSettings
+    sends_cache_key = False
 
     def _make_client(self) -> openai.AsyncOpenAI:
         client = openai.AsyncOpenAI(
@@ -298,35 +315,5 @@ def _usage(usage: CompletionUsage) -> Usage:
         completion_tokens=completion,
         total_tokens=usage.total_tokens or prompt + completion,
         cache_read_tokens=(details.cached_tokens or 0) if details else 0,
+        cache_creation_tokens=(details.cache_write_tokens or 0) if details else 0,
     )
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-def _provider_error(exc: Exception, provider: str = "openai") -> ProviderError:
-    """Translate an SDK error into our `ProviderError`; the only place that knows them."""
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError(f"{provider}: request timed out", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderError(f"{provider}: connection failed: {exc.message}", retryable=True)
-    if isinstance(exc, openai.APIStatusError):
-        message = _error_message(exc.body) or exc.response.reason_phrase
-        return status_error(provider, exc.status_code, message, retry_after(exc.response.headers))
-    if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderError(f"{provider}: malformed reply: {exc.message}", retryable=False)
-    if isinstance(exc, openai.APIError):
-        # An error event inside a 200 stream: the server failed mid-answer.
-        retryable = exc.type != "invalid_request_error"
-        return ProviderError(f"{provider}: error in stream: {exc.message}", retryable=retryable)
-    if isinstance(exc, ValueError):
-        return ProviderError(f"{provider}: malformed reply: {str(exc)[:200]}", retryable=False)
-    return ProviderError(f"{provider}: {exc}", retryable=False)
-
-
-def _error_message(body: object) -> str:
-    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    if isinstance(body, str):
-        return body.strip()[:500]
-    return ""

@@ -118,11 +118,12 @@ class ToolDefinition(Payload):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
-class NativeTurn(BaseModel):
+class NativeTurn(Payload):
     """A vendor's whole assistant turn as it came, in its own JSON (`kind`: "anthropic" content
     blocks, "gemini" parts, "openai-responses" output items), when it holds what the vendor
     needs back to go on reasoning. Never in workflow history: `invoke_llm` keeps it in the
-    store's blobs, and the message gets a `Reasoning` naming it."""
+    store's blobs, and the message gets a `Reasoning` naming it. (A `Payload` all the same,
+    as everything an `LLMResponse` holds.)"""
 
     kind: str
     items: list[dict[str, Any]]

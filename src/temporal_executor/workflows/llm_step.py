@@ -1,6 +1,9 @@
 """The LLM step of `AgentExecutionWorkflow`, as the base class it inherits it from: one
 LLM call with the task's model, then with each of `model_config.fallbacks` in turn while the
-model before it is down; the token budget checked after each call."""
+model before it is down; the token budget checked after each call. A `tool_choice` that
+forces a tool call holds for the task's first LLM call only: every later call follows an
+answer that called tools, and goes with the provider's default (auto), as the OpenAI Agents
+SDK resets it, so a task cannot loop on forced calls."""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ with workflow.unsafe.imports_passed_through():
 from .calls import ActivityCalls
 
 __all__ = ["LLMStep"]
+
+# Gates the reset of a forcing tool_choice (a task whose history has no such marker never
+# forced one: the field came with this change).
+TOOL_CHOICE_RESET = "tool-choice-reset"
 
 
 class LLMStep(ActivityCalls):
@@ -79,12 +86,20 @@ class LLMStep(ActivityCalls):
                 f"max_total_tokens ({budget})",
             )
 
+    def _as_called(self, model: ModelChoice) -> ModelChoice:
+        """`model` for this call: a forcing tool_choice only until the model called a tool
+        (the loop makes a second call only after an answer with tool calls)."""
+        if model.forces_tool and self.state.iterations > 1 and workflow.patched(TOOL_CHOICE_RESET):
+            return model.model_copy(update={"tool_choice": None})
+        return model
+
     async def _call_llm(
         self, model: ModelChoice, call_key: str, *, records: bool = True
     ) -> LLMCallResult:
         """The call's activity; it writes the answer's events and the task's state when it
         `records` (not for the loop of 0.1.0+254ae33, which writes them itself)."""
         policies = self.input.policies
+        model = self._as_called(model)
         call = LLMCallInput(
             task_id=self.input.task_id,
             conversation=self.input.session_id,

@@ -29,7 +29,14 @@ from temporalio.client import WorkflowExecutionStatus
 from temporal_executor.devserver import DevServer
 from temporal_executor.tasks import schedule_workflow_id
 from temporal_executor.workflows import workflow_id
-from tests.conftest import Stack, config_data, free_port, running_stack, weather_tool
+from tests.conftest import (
+    FAKE_KEY_ENV,
+    Stack,
+    config_data,
+    free_port,
+    running_stack,
+    weather_tool,
+)
 from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
@@ -130,6 +137,29 @@ async def edited_arguments(stack: Stack, fakes: Fakes) -> None:
     """Approved with the arguments a person edited (and the tool remembered for the session)."""
     decision = {"approved": True, "arguments": {"query": "edited"}, "remember": "session"}
     await _decided(stack, fakes, "edited_arguments", decision)
+
+
+async def reasoning(stack: Stack, fakes: Fakes) -> None:
+    """A reasoning model on the Responses API (its turns kept by reference) with a forcing
+    tool_choice (reset after the first call: a patch marker), the call approved with edited
+    arguments (its reasoning then marked edited)."""
+    model = {
+        "provider": "openai-compatible",
+        "model": "gpt-5",
+        "reasoning": {"effort": "low", "summary": True},
+        "tool_choice": "required",
+    }
+    await stack.execute(
+        task_id="reasoning",
+        user_message="look it up",
+        model_config=model,
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+    )
+    await wait_status(stack, "reasoning", "awaiting_approval")
+    decision = {"approved": True, "arguments": {"query": "edited"}}
+    response = await stack.http.post(f"/api/v1/approve/{workflow_id('reasoning')}", json=decision)
+    response.raise_for_status()
 
 
 async def approval_timeout(stack: Stack, fakes: Fakes) -> None:
@@ -354,6 +384,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "approval": (approval, "completed"),
     "rejection": (rejection, "completed"),
     "edited_arguments": (edited_arguments, "completed"),
+    "reasoning": (reasoning, "completed"),
     "approval_timeout": (approval_timeout, "completed"),
     "ask_user": (ask_user, "completed"),
     "continue_as_new": (continue_as_new, "completed"),
@@ -385,6 +416,11 @@ async def record(out: Path) -> None:
                 data["executor"]["max_iterations"] = LONG_ITERATIONS + 5
                 data["llm"]["providers"][0]["limits"] = {}  # shares 429s (rate_limited)
                 data["tools"]["limits"] = {"tools": {LIMITED_TOOL: {"concurrency": 1}}}
+                # The Responses API on the same fake, for the reasoning scenario.
+                responses = {"base_url": openai.url, "api": "responses"}
+                data["llm"]["providers"].append(
+                    {"name": "openai-compatible", "api_key_env": FAKE_KEY_ENV, "config": responses}
+                )
                 fakes = Fakes(openai, tools_server)
                 async with running_stack(data) as stack:
                     for name, (drive, status) in SCENARIOS.items():

@@ -23,6 +23,7 @@ from temporal_executor.llm import (
     ToolCall,
     ToolDefinition,
 )
+from temporal_executor.llm.messages import NativeTurn, Reasoning
 from tests.conftest import free_port
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
@@ -167,16 +168,71 @@ async def complete(
     """The response and, when streaming, the text deltas; checks the stream contract."""
     if not stream:
         return await provider.chat(request), []
+    final, deltas, _ = await streamed(provider, request)
+    return final, deltas
+
+
+async def streamed(provider: Provider, request: LLMRequest) -> tuple[LLMResponse, list[str], str]:
+    """A streamed response, its text deltas and its reasoning; checks the stream contract."""
     chunks = [chunk async for chunk in provider.chat_stream(request)]
     assert [c.response is not None for c in chunks].count(True) == 1
     final = chunks[-1].response
     assert final is not None, "the whole response comes last"
     deltas = [c.text for c in chunks[:-1]]
     assert "".join(deltas) == (final.message.content or "")
-    return final, deltas
+    return final, deltas, "".join(c.reasoning for c in chunks)
+
+
+async def tool_steps(
+    provider: Provider, request: LLMRequest, source: str, stream: bool, steps: int = 2
+) -> tuple[list[LLMResponse], str]:
+    """A reasoning model's exchange: `request`, then `steps` times the answer's calls answered
+    ("sunny") and its turn kept by reference (as `source`'s) and sent on; the last request
+    goes with the provider's default tool choice. Every answer, and the first's reasoning
+    (streamed, else "")."""
+    answers: list[LLMResponse] = []
+    reasoning = ""
+    for step in range(steps + 1):
+        if step == steps:
+            sampling = request.sampling.model_copy(update={"tool_choice": None})
+            request = request.model_copy(update={"sampling": sampling})
+        if stream:
+            answer, _, thought = await streamed(provider, request)
+            reasoning = reasoning or thought
+        else:
+            answer = await provider.chat(request)
+        answers.append(answer)
+        if step < steps:
+            message, turns = kept(answer, source)
+            request = request.model_copy(
+                update={
+                    "messages": [*request.messages, message, *results(message)],
+                    "reasoning": request.reasoning | turns,
+                }
+            )
+    return answers, reasoning
 
 
 async def failure(provider: Provider, request: LLMRequest, stream: bool) -> ProviderError:
     with pytest.raises(ProviderError) as caught:
         await complete(provider, request, stream)
     return caught.value
+
+
+def kept(response: LLMResponse, source: str) -> tuple[Message, dict[str, NativeTurn]]:
+    """A reasoning model's answer as the transcript holds it (`invoke_llm` kept its native
+    turn by reference, written by `source`), and that turn by its key, as `invoke_llm` loads
+    it back for the next call of the same model (`LLMRequest.reasoning`)."""
+    native = response.native
+    assert native is not None, "the answer has reasoning to keep"
+    blob = f"blob-{id(response)}"
+    reasoning = Reasoning(source=source, kind=native.kind, blob=blob)
+    return response.message.model_copy(update={"reasoning": reasoning}), {blob: native}
+
+
+def results(message: Message, content: str = "sunny") -> list[Message]:
+    """A result for each of the message's tool calls."""
+    return [
+        Message(role="tool", tool_call_id=call.id, name=call.name, content=content)
+        for call in message.tool_calls
+    ]

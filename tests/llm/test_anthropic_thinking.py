@@ -12,14 +12,13 @@ import httpx
 import pytest
 
 from temporal_executor.config import ProviderConfig
-from temporal_executor.llm import LLMRequest, LLMResponse, Message, Sampling
+from temporal_executor.llm import LLMRequest, Message, Sampling
 from temporal_executor.llm.anthropic import AnthropicProvider
-from temporal_executor.llm.messages import NativeTurn, Reasoning
 from temporal_executor.spec import ReasoningSettings, ToolChoiceName
 from tests.fakes.anthropic_fake import anthropic_fake_server
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
-from tests.llm.conftest import BOTH, TOOLS, complete
+from tests.llm.conftest import BOTH, TOOLS, complete, kept, results
 
 KEY = "sk-ant-fake-thinking-key"
 KEY_ENV = "TEST_FAKE_ANTHROPIC_THINKING_KEY"
@@ -45,23 +44,6 @@ async def provider(
     )
     yield adapter
     await adapter.aclose()
-
-
-def kept(
-    response: LLMResponse, source: str = f"anthropic/{MODEL}"
-) -> tuple[Message, dict[str, NativeTurn]]:
-    """The answer as the transcript holds it (its turn kept by reference), and the turn."""
-    assert response.native is not None and response.native.kind == "anthropic"
-    blob = f"blob-{len(response.native.items)}-{id(response)}"
-    reasoning = Reasoning(source=source, kind="anthropic", blob=blob)
-    return response.message.model_copy(update={"reasoning": reasoning}), {blob: response.native}
-
-
-def results(message: Message) -> list[Message]:
-    return [
-        Message(role="tool", tool_call_id=call.id, name=call.name, content="sunny")
-        for call in message.tool_calls
-    ]
 
 
 @BOTH
@@ -94,7 +76,7 @@ async def test_thinking_comes_back_verbatim_before_the_tool_results(
     if stream:
         assert not "".join(deltas)  # no text: the thinking streamed as reasoning
 
-    answer_msg, turns = kept(first)
+    answer_msg, turns = kept(first, f"anthropic/{MODEL}")
     follow = [*ask, answer_msg, *results(answer_msg)]
     second, _ = await complete(
         provider,
@@ -218,7 +200,7 @@ async def test_prompt_cache_breakpoints_are_read_back(
     system = Message(role="system", content="You are a careful assistant. " * 200)  # ~1500 tokens
     ask = [system, Message(role="user", content="weather in Paris?")]
     first = await provider.chat(LLMRequest(model=MODEL, messages=ask, tools=TOOLS, sampling=BUDGET))
-    message, turns = kept(first)
+    message, turns = kept(first, f"anthropic/{MODEL}")
     follow = [*ask, message, *results(message)]
     second = await provider.chat(
         LLMRequest(model=MODEL, messages=follow, tools=TOOLS, sampling=BUDGET, reasoning=turns)

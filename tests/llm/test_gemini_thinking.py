@@ -10,12 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from temporal_executor.llm import LLMRequest, LLMResponse, Message, Sampling
-from temporal_executor.llm.messages import NativeTurn, Reasoning
+from temporal_executor.llm import LLMRequest, Message, Sampling
 from temporal_executor.spec import ReasoningSettings, ToolChoiceName
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
-from tests.llm.conftest import BOTH, TOOLS, complete
+from tests.llm.conftest import BOTH, TOOLS, results, tool_steps
 from tests.llm.test_gemini_provider import (  # the fake, the providers, a clean environment
     KEY,
     SKIP_SIGNATURE,
@@ -30,21 +29,6 @@ __all__ = ["environment", "provider", "server"]  # fixtures, used by name
 MODEL = "gemini-3-flash-preview"
 
 
-def kept(response: LLMResponse, model: str = MODEL) -> tuple[Message, dict[str, NativeTurn]]:
-    """The answer as the transcript holds it (its turn kept by reference), and the turn."""
-    assert response.native is not None and response.native.kind == "gemini"
-    blob = f"blob-{id(response)}"
-    reasoning = Reasoning(source=f"gemini/{model}", kind="gemini", blob=blob)
-    return response.message.model_copy(update={"reasoning": reasoning}), {blob: response.native}
-
-
-def results(message: Message) -> list[Message]:
-    return [
-        Message(role="tool", tool_call_id=c.id, name=c.name, content="sunny")
-        for c in message.tool_calls
-    ]
-
-
 @BOTH
 async def test_a_tool_turn_goes_back_with_its_own_signature(
     provider: Gemini, fake: FakeControl, stream: bool
@@ -52,33 +36,10 @@ async def test_a_tool_turn_goes_back_with_its_own_signature(
     """Two sequential tool steps in one exchange: each model turn goes back as it came,
     with the signature Gemini gave it (not the placeholder), and Gemini 3 accepts them."""
     ask = [Message(role="user", content="plan my trip")]
-    sampling = Sampling(tool_choice="required")
-    first, _ = await complete(
-        provider, LLMRequest(model=MODEL, messages=ask, tools=TOOLS, sampling=sampling), stream
+    request = LLMRequest(
+        model=MODEL, messages=ask, tools=TOOLS, sampling=Sampling(tool_choice="required")
     )
-    one, turns = kept(first)
-    second, _ = await complete(
-        provider,
-        LLMRequest(
-            model=MODEL,
-            messages=[*ask, one, *results(one)],
-            tools=TOOLS,
-            sampling=sampling,
-            reasoning=turns,
-        ),
-        stream,
-    )
-    two, more = kept(second)
-    third, _ = await complete(
-        provider,
-        LLMRequest(
-            model=MODEL,
-            messages=[*ask, one, *results(one), two, *results(two)],
-            tools=TOOLS,
-            reasoning=turns | more,
-        ),
-        stream,
-    )
+    (first, _, third), _ = await tool_steps(provider, request, f"gemini/{MODEL}", stream)
 
     assert third.message.content == "Tool results: search=sunny"
     contents = fake.requests()[-1]["contents"]

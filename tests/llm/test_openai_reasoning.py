@@ -13,13 +13,12 @@ import httpx
 import pytest
 
 from temporal_executor.config import ProviderConfig
-from temporal_executor.llm import LLMRequest, LLMResponse, Message, Sampling
-from temporal_executor.llm.messages import NativeTurn, Reasoning
+from temporal_executor.llm import LLMRequest, Message, Sampling
 from temporal_executor.llm.openai import OpenAICompatibleProvider, OpenAIProvider
 from temporal_executor.spec import ReasoningSettings, ToolChoiceName
 from tests.fakes.rules import FakeControl
 from tests.fakes.server import FakeServer
-from tests.llm.conftest import BOTH, TOOLS, complete, failure
+from tests.llm.conftest import BOTH, TOOLS, complete, failure, results, tool_steps
 from tests.llm.test_openai_provider import (  # the fakes, the key, a clean environment
     KEY,
     KEY_ENV,
@@ -48,21 +47,6 @@ async def responses(server: FakeServer, fake: FakeControl) -> AsyncIterator[Open
     adapter = make(server)
     yield adapter
     await adapter.aclose()
-
-
-def kept(response: LLMResponse, model: str = REASONER) -> tuple[Message, dict[str, NativeTurn]]:
-    """The answer as the transcript holds it (its turn kept by reference), and the turn."""
-    assert response.native is not None and response.native.kind == "openai-responses"
-    blob = f"blob-{id(response)}"
-    reasoning = Reasoning(source=f"openai/{model}", kind="openai-responses", blob=blob)
-    return response.message.model_copy(update={"reasoning": reasoning}), {blob: response.native}
-
-
-def results(message: Message) -> list[Message]:
-    return [
-        Message(role="tool", tool_call_id=c.id, name=c.name, content="sunny")
-        for c in message.tool_calls
-    ]
 
 
 # --- Chat Completions -----------------------------------------------------------------------------
@@ -145,20 +129,12 @@ async def test_reasoning_items_go_back_verbatim_across_tool_calls(
     """Two tool steps with a reasoning model: each turn (reasoning item with its encrypted
     content, then the call with its id) goes back as it came; summaries stream as reasoning."""
     ask = [Message(role="user", content="plan my trip")]
-    one_request = LLMRequest(
-        model=REASONER,
-        messages=ask,
-        tools=TOOLS,
-        sampling=SUMMARY.model_copy(update={"tool_choice": "required"}),
-    )
-    if stream:
-        chunks = [chunk async for chunk in responses.chat_stream(one_request)]
-        assert "".join(c.reasoning for c in chunks) == "I think about: plan my trip"
-        first = chunks[-1].response
-        assert first is not None
-    else:
-        first, _ = await complete(responses, one_request, stream)
-    sent = fake.requests()[-1]
+    forced = SUMMARY.model_copy(update={"tool_choice": "required"})
+    request = LLMRequest(model=REASONER, messages=ask, tools=TOOLS, sampling=forced)
+    (first, _, third), thought = await tool_steps(responses, request, f"openai/{REASONER}", stream)
+
+    assert thought == ("I think about: plan my trip" if stream else "")
+    sent = fake.requests()[-3]
     assert sent["include"] == ["reasoning.encrypted_content"]
     assert sent["reasoning"] == {"effort": "low", "summary": "auto"}
     assert sent["tool_choice"] == "required"
@@ -168,32 +144,6 @@ async def test_reasoning_items_go_back_verbatim_across_tool_calls(
     assert reasoning["summary"] == [{"type": "summary_text", "text": "I think about: plan my trip"}]
     assert call["type"] == "function_call" and call["id"].startswith("fc_")
     assert first.usage.completion_tokens > 0
-
-    one, turns = kept(first)
-    second, _ = await complete(
-        responses,
-        LLMRequest(
-            model=REASONER,
-            messages=[*ask, one, *results(one)],
-            tools=TOOLS,
-            sampling=SUMMARY.model_copy(update={"tool_choice": "required"}),
-            reasoning=turns,
-        ),
-        stream,
-    )
-    two, more = kept(second)
-    third, _ = await complete(
-        responses,
-        LLMRequest(
-            model=REASONER,
-            messages=[*ask, one, *results(one), two, *results(two)],
-            tools=TOOLS,
-            sampling=SUMMARY,
-            reasoning=turns | more,
-        ),
-        stream,
-    )
-
     assert third.message.content == "Tool results: search=sunny"
     items = fake.requests()[-1]["input"]
     assert [i.get("type", "message") for i in items] == [

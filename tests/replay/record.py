@@ -120,11 +120,17 @@ async def rejection(stack: Stack, fakes: Fakes) -> None:
     await _decided(stack, fakes, "rejection", {"approved": False, "reason": "not today"})
 
 
-async def _decided(stack: Stack, fakes: Fakes, task_id: str, decision: dict[str, Any]) -> None:
+async def _decided(
+    stack: Stack,
+    fakes: Fakes,
+    task_id: str,
+    decision: dict[str, Any],
+    model: dict[str, Any] = MODEL,
+) -> None:
     await stack.execute(
         task_id=task_id,
         user_message="look it up",
-        model_config=MODEL,
+        model_config=model,
         tools=[weather_tool(fakes.tools)],
         require_approval=True,
     )
@@ -149,17 +155,8 @@ async def reasoning(stack: Stack, fakes: Fakes) -> None:
         "reasoning": {"effort": "low", "summary": True},
         "tool_choice": "required",
     }
-    await stack.execute(
-        task_id="reasoning",
-        user_message="look it up",
-        model_config=model,
-        tools=[weather_tool(fakes.tools)],
-        require_approval=True,
-    )
-    await wait_status(stack, "reasoning", "awaiting_approval")
     decision = {"approved": True, "arguments": {"query": "edited"}}
-    response = await stack.http.post(f"/api/v1/approve/{workflow_id('reasoning')}", json=decision)
-    response.raise_for_status()
+    await _decided(stack, fakes, "reasoning", decision, model)
 
 
 async def approval_timeout(stack: Stack, fakes: Fakes) -> None:

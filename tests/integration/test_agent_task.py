@@ -27,8 +27,11 @@ def assert_gap_free(events: list[dict[str, Any]]) -> None:
 
 async def activity_types(stack: Stack, task_id: str) -> list[str]:
     """The LLM and tool calls the task's history shows: regular activities scheduled, and
-    local ones recorded as markers (without the `record` steps)."""
+    local ones recorded as markers (without the `record` steps), once the workflow has
+    completed (local activities' markers reach history when their workflow task completes,
+    which may be after the task's terminal event)."""
     handle = stack.services.client.get_workflow_handle(f"agent-execution-{task_id}")
+    await handle.result()
     history = await handle.fetch_history()
     found = []
     for e in history.events:

@@ -47,7 +47,9 @@ def _llm_call(fail: bool = False) -> None:
         watch.answered(
             LLMResponse(
                 message=Message(role="assistant", content=ANSWER),
-                usage=Usage(prompt_tokens=7, completion_tokens=3, total_tokens=10),
+                usage=Usage(
+                    prompt_tokens=7, completion_tokens=3, total_tokens=10, cache_read_tokens=2
+                ),
                 finish_reason="stop",
             )
         )
@@ -83,6 +85,7 @@ def test_llm_span_has_the_gen_ai_attributes_and_no_content(
         "executor.task_id": "t-1",
         "gen_ai.usage.input_tokens": 7,
         "gen_ai.usage.output_tokens": 3,
+        "gen_ai.usage.cache_read.input_tokens": 2,  # (no cache writes reported: none)
         "gen_ai.response.finish_reasons": ("stop",),
     }
     _tool_call()

@@ -145,8 +145,10 @@ class LLMCallWatch(_Watch):
         if self._span is not None:
             self._set("gen_ai.usage.input_tokens", usage.prompt_tokens)
             self._set("gen_ai.usage.output_tokens", usage.completion_tokens)
-            self._set("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens)
-            self._set("gen_ai.usage.cache_creation.input_tokens", usage.cache_creation_tokens)
+            if usage.cache_read_tokens:
+                self._set("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens)
+            if usage.cache_creation_tokens:
+                self._set("gen_ai.usage.cache_creation.input_tokens", usage.cache_creation_tokens)
             if response.finish_reason:
                 self._set("gen_ai.response.finish_reasons", [response.finish_reason])
             if capture_content():

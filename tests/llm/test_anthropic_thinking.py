@@ -14,6 +14,7 @@ import pytest
 from temporal_executor.config import ProviderConfig
 from temporal_executor.llm import LLMRequest, Message, Sampling
 from temporal_executor.llm.anthropic import AnthropicProvider
+from temporal_executor.llm.vertex import AnthropicVertexProvider
 from temporal_executor.spec import ReasoningSettings, ToolChoiceName
 from tests.fakes.anthropic_fake import anthropic_fake_server
 from tests.fakes.rules import FakeControl
@@ -29,19 +30,35 @@ BUDGET = Sampling(reasoning=ReasoningSettings(budget_tokens=2048, summary=True))
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeServer]:
-    with anthropic_fake_server(api_key=KEY) as running:
+    with anthropic_fake_server(api_key=KEY, access_token=KEY) as running:
         yield running
 
 
-@pytest.fixture
+@pytest.fixture(params=["anthropic", "vertexai"])
 async def provider(
-    server: FakeServer, fake: FakeControl, sdk_environment: None, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    server: FakeServer,
+    fake: FakeControl,
+    sdk_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[AnthropicProvider]:
+    """Claude through Anthropic's API, and on Vertex AI (the same adapter, Google's auth)."""
     monkeypatch.setenv(KEY_ENV, KEY)
-    config = {"base_url": server.url, "default_max_tokens": 1000}
-    adapter = AnthropicProvider(
-        ProviderConfig(name="anthropic", api_key_env=KEY_ENV, config=config)
-    )
+    adapter: AnthropicProvider
+    if request.param == "anthropic":
+        config = {"base_url": server.url, "default_max_tokens": 1000}
+        adapter = AnthropicProvider(
+            ProviderConfig(name="anthropic", api_key_env=KEY_ENV, config=config)
+        )
+    else:
+        config = {
+            "base_url": f"{server.url}/v1",
+            "project_id": "p",
+            "location": "us-east5",
+            "access_token_env": KEY_ENV,
+            "default_max_tokens": 1000,
+        }
+        adapter = AnthropicVertexProvider(ProviderConfig(name="vertexai", config=config))
     yield adapter
     await adapter.aclose()
 

@@ -213,10 +213,10 @@ async def _json(request: Request) -> Any:
 
 def _choice(tool_choice: Any) -> str | None:
     """`tool_choice` in the rules' words: None (auto), "none", "required" or a tool's name."""
-    kind = (tool_choice or {}).get("type")
-    return {"any": "required", "none": "none"}.get(kind) or (
-        tool_choice.get("name") if kind == "tool" else None
-    )
+    kind = str((tool_choice or {}).get("type"))
+    if kind == "tool":
+        return str(tool_choice.get("name"))
+    return {"any": "required", "none": "none"}.get(kind)
 
 
 def _turns(body: dict[str, Any]) -> list[Turn]:

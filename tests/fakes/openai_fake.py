@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .openai_access import azure_access, check_bearer, error, error_body
 from .responses_fake import ResponsesWire
 from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
 from .server import FakeServer
@@ -40,16 +41,6 @@ __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "fake-model")
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
-_ERROR_TYPES = {401: "invalid_request_error", 429: "requests", 500: "server_error"}
-_AZURE_DENIED = (
-    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide "
-    "a valid key for an active subscription and use a correct regional API endpoint for your "
-    "resource."
-)
-_AZURE_NO_DEPLOYMENT = (
-    "The API deployment for this resource does not exist. If you created the deployment within "
-    "the last 5 minutes, please wait a moment and try again."
-)
 
 
 class FakeOpenAI:
@@ -88,7 +79,7 @@ class FakeOpenAI:
     # --- OpenAI and Azure routes ----------------------------------------------------------
 
     async def _models(self, request: Request) -> Response:
-        if denied := self._check_bearer(request, self.api_key):
+        if denied := check_bearer(request, self.api_key):
             return denied
         data = [
             {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in MODELS
@@ -96,46 +87,33 @@ class FakeOpenAI:
         return JSONResponse({"object": "list", "data": data})
 
     async def _openai_completions(self, request: Request) -> Response:
-        if denied := self._check_bearer(request, self.api_key):
+        if denied := check_bearer(request, self.api_key):
             return denied
         return await self._completions(request, {})
 
     async def _openai_responses(self, request: Request) -> Response:
-        if denied := self._check_bearer(request, self.api_key):
+        if denied := check_bearer(request, self.api_key):
             return denied
         return await self.responses.answer(request, await _json(request), {})
 
     async def _azure_responses(self, request: Request) -> Response:
         body = await _json(request)
         deployment = body.get("model") if isinstance(body, dict) else None
-        denied, azure = self._azure_access(request, str(deployment))
+        denied, azure = azure_access(
+            request, str(deployment), self.api_key, self.ad_token, self.deployments
+        )
         if denied is not None:
             return denied
         return await self.responses.answer(request, body, {"_azure": azure})
 
-    def _azure_access(
-        self, request: Request, deployment: str
-    ) -> tuple[Response | None, dict[str, Any]]:
-        """Azure's checks (api-version, key or token, deployment) and what was used."""
-        api_version = request.query_params.get("api-version")
-        if not api_version:
-            return _azure_error(404, "404", "Resource not found"), {}
-        if "api-key" in request.headers:
-            auth = "api-key"
-            key = request.headers["api-key"].strip()
-            if not key or (self.api_key is not None and key != self.api_key):
-                return _azure_error(401, "401", _AZURE_DENIED), {}
-        else:
-            auth = "bearer"
-            if denied := self._check_bearer(request, self.ad_token):
-                return denied, {}
-        if self.deployments is not None and deployment not in self.deployments:
-            return _azure_error(404, "DeploymentNotFound", _AZURE_NO_DEPLOYMENT), {}
-        return None, {"deployment": deployment, "api_version": api_version, "auth": auth}
+    def _azure(self, request: Request, deployment: str) -> tuple[Response | None, dict[str, Any]]:
+        return azure_access(request, deployment, self.api_key, self.ad_token, self.deployments)
 
     async def _azure_completions(self, request: Request) -> Response:
         deployment = request.path_params["deployment"]
-        denied, azure = self._azure_access(request, deployment)
+        denied, azure = azure_access(
+            request, deployment, self.api_key, self.ad_token, self.deployments
+        )
         if denied is not None:
             return denied
         return await self._completions(request, {"_azure": azure}, default_model=deployment)
@@ -146,19 +124,19 @@ class FakeOpenAI:
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, "We could not parse the JSON body of your request.")
+            return error(400, "We could not parse the JSON body of your request.")
         if isinstance(body, dict) and default_model is not None:
             body.setdefault("model", default_model)
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            return _error(400, "you must provide a model parameter", param="model")
+            return error(400, "you must provide a model parameter", param="model")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
-            return _error(400, "'messages' must be a non-empty array", param="messages")
+            return error(400, "'messages' must be a non-empty array", param="messages")
         if refused := _problem(body):
-            return _error(400, refused[0], param=refused[1])
+            return error(400, refused[0], param=refused[1])
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
-            content = entry.get("body") or _error_body(status, f"canned error {status}")
+            content = entry.get("body") or error_body(status, f"canned error {status}")
             return JSONResponse(content, status_code=status, headers=entry.get("headers"))
         if entry.get("malformed"):
             return JSONResponse({"id": "chatcmpl-bad", "object": "chat.completion"})
@@ -256,18 +234,6 @@ class FakeOpenAI:
             await self.llm.pause()
             yield chunk([], usage=usage)
         yield "data: [DONE]\n\n"
-
-    def _check_bearer(self, request: Request, expected: str | None) -> Response | None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return _error(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            )
-        if expected is not None and key.strip() != expected:
-            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
-        return None
 
 
 # --- OpenAI wire format <-> neutral turns ----------------------------------------------------
@@ -375,19 +341,6 @@ async def _json(request: Request) -> Any:
         return await request.json()
     except ValueError:
         return None
-
-
-def _error_body(status: int, message: str, *, param: str | None = None, code: Any = None) -> Any:
-    kind = _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def _error(status: int, message: str, *, param: str | None = None, code: Any = None) -> Response:
-    return JSONResponse(_error_body(status, message, param=param, code=code), status_code=status)
-
-
-def _azure_error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
 class FakeOpenAIControl(FakeControl):

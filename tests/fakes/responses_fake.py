@@ -36,6 +36,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .openai_access import error, error_body
 from .rules import Call, FakeLLM, Reply, Result, Turn, Usage, thought, words
 
 __all__ = ["ResponsesWire"]
@@ -56,17 +57,18 @@ class ResponsesWire:
 
     async def answer(self, request: Request, body: Any, extra: dict[str, Any]) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            return _error(400, "Missing required parameter: 'model'.", "model")
+            return error(400, "Missing required parameter: 'model'.", param="model")
         items = body.get("input")
         items = [{"role": "user", "content": items}] if isinstance(items, str) else items
         if not isinstance(items, list):
-            return _error(400, "Invalid type for 'input': expected a string or an array.", "input")
+            message = "Invalid type for 'input': expected a string or an array."
+            return error(400, message, param="input")
         if refused := self._problem(body, items):
-            return _error(400, *refused)
+            return error(400, refused[0], param=refused[1])
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
-            content = entry.get("body") or _body(status, f"canned error {status}")
+            content = entry.get("body") or error_body(status, f"canned error {status}")
             return JSONResponse(content, status_code=status, headers=entry.get("headers"))
         turns = _turns(body, items)
         tools = [t.get("name", "") for t in body.get("tools") or [] if t.get("type") == "function"]
@@ -323,12 +325,3 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
-
-
-def _body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
-
-
-def _error(status: int, message: str, param: str | None = None) -> Response:
-    return JSONResponse(_body(status, message, param), status_code=status)

@@ -15,9 +15,11 @@ from typing import Any, Literal
 from pydantic import (
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
+    model_serializer,
 )
 
 from .versioned import Payload
@@ -65,6 +67,8 @@ class ToolChoiceName(Payload):
 
 # `auto` (the model decides), `required` (some tool), `none` (no tool), or one tool by name.
 ToolChoice = Literal["auto", "required", "none"] | ToolChoiceName
+# The sampling words added in 0.2.0 (release 0.1.0's `Sampling` refuses unknown keys).
+_KNOBS = ("reasoning", "tool_choice", "parallel_tool_calls")
 
 
 class Sampling(Payload):
@@ -90,6 +94,16 @@ class Sampling(Payload):
             return handler(value)
         except ValidationError:
             raise ValueError('must be "auto", "required", "none" or {"name": <tool>}') from None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_knobs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written only when set: a task that uses none reads as release 0.1.0 wrote it, whose
+        # workers refuse unknown keys here (a rolling upgrade runs old workers beside new APIs).
+        data: dict[str, Any] = handler(self)
+        for key in _KNOBS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @property
     def forces_tool(self) -> bool:

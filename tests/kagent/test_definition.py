@@ -163,7 +163,7 @@ def test_keys_we_do_not_honour_are_listed_once() -> None:
     data = sandbox_config(memory={"ttl_days": 3}, share_tools=False, kagent_2_feature={"x": 1})
     del data["context_config"], data["remote_agents"], data["session_db_url"]
     data["model"].update(
-        {"headers": {"X-Org": "a"}, "frequency_penalty": 0.5, "api_format": "responses"}
+        {"headers": {"X-Org": "a"}, "frequency_penalty": 0.5}
     )
     data["http_tools"][0]["allowed_headers"] = ["x-user-id"]
     data["http_tools"][0]["params"]["terminate_on_close"] = False
@@ -174,7 +174,7 @@ def test_keys_we_do_not_honour_are_listed_once() -> None:
     warnings = [note for level, note in config.notes if level == logging.WARNING]
     assert warnings == [
         "kagent agent config (KAGENT_CONFIG_JSON): not honoured: memory, kagent_2_feature, "
-        "model.headers, model.frequency_penalty, model.api_format, "
+        "model.headers, model.frequency_penalty, "
         "http_tools[0].allowed_headers, http_tools[0].params.terminate_on_close, "
         "KAGENT_AGENT_CARD_JSON: provider"
     ]
@@ -190,6 +190,13 @@ def test_keys_we_do_not_honour_are_listed_once() -> None:
             {"name": "openai", "api_key_env": "OPENAI_API_KEY",
              "config": {"timeout": 45.0, "organization": "org-1"}},
             {"max_tokens": 900, "top_p": 0.9},
+        ),
+        (
+            {"type": "openai", "model": "o4-mini", "api_format": "responses",
+             "reasoning_effort": "high"},
+            {},
+            {"name": "openai", "api_key_env": "OPENAI_API_KEY", "config": {"api": "responses"}},
+            {"reasoning": {"effort": "high", "summary": False}},
         ),
         (
             {"type": "azure_openai", "model": "gpt4o", "deployment": "gpt4o-prod",
@@ -229,7 +236,8 @@ def test_keys_we_do_not_honour_are_listed_once() -> None:
             {"temperature": 0.1, "max_tokens": 64},
         ),
     ],
-    ids=["openai", "azure_openai", "anthropic", "gemini", "gemini_anthropic", "ollama"],
+    ids=["openai", "openai_reasoning", "azure_openai", "anthropic", "gemini", "gemini_anthropic",
+         "ollama"],
 )  # fmt: skip
 def test_each_model_type_maps_onto_one_of_our_providers(
     model: dict[str, Any], env: dict[str, str], provider: dict[str, Any], settings: dict[str, Any]

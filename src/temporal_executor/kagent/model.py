@@ -18,8 +18,9 @@ Sampling: `temperature`, `top_p`, `max_tokens` (`max_completion_tokens`, Gemini'
 `max_output_tokens`, Ollama's `options.num_predict`). The provider entry replaces one of our
 config's of the same name. A type with no provider here (`bedrock`, `sap_ai_core`, `foundry`,
 …) stops the start-up: that agent cannot run. Keys left unread (`headers`, `tls_*`,
-`api_key_passthrough`, `frequency_penalty`, `reasoning_effort`, `top_k`, other Ollama options,
-…) are listed by the caller.
+`api_key_passthrough`, `frequency_penalty`, `top_k`, other Ollama options, …) are listed by the
+caller. OpenAI's `reasoning_effort` is `model_config.reasoning.effort`, its `api_format:
+responses` the provider's `api: responses`.
 """
 
 from __future__ import annotations
@@ -70,10 +71,18 @@ def _openai(model: Keys, env: Mapping[str, str]) -> MappedModel:
     config = _endpoint(model)
     if organization := env.get("OPENAI_ORGANIZATION"):
         config["organization"] = organization
-    if model.data.get("api_format") in (None, "", "chatCompletions"):
-        model.skip("api_format")  # what our OpenAI provider speaks
+    api_format = model.data.get("api_format")
+    if api_format in (None, "", "chatCompletions"):
+        model.skip("api_format")  # what our OpenAI provider speaks by default
+    elif api_format == "responses":
+        model.skip("api_format")
+        config["api"] = "responses"
     provider = {"name": "openai", "api_key_env": "OPENAI_API_KEY", "config": config}
-    return _sampled(model, provider, ("max_tokens", "max_completion_tokens"))
+    mapped = _sampled(model, provider, ("max_tokens", "max_completion_tokens"))
+    if effort := model.text("reasoning_effort"):
+        mapped.settings["reasoning"] = {"effort": effort}
+        mapped.origins["reasoning"] = model.path("reasoning_effort")
+    return mapped
 
 
 def _azure(model: Keys, env: Mapping[str, str]) -> MappedModel:

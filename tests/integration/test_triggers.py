@@ -299,10 +299,13 @@ async def test_a_trigger_and_its_tasks_are_its_tenants(
                 deployed = await deliver(sender, "deploys", PUSH)
                 assert deployed.json()["tenant"] == "team-b", deployed.text
                 await recorded(http, deployed.json()["task_id"], "bob")
-                listed = await http.get("/api/v1/tasks", headers=bearer("bob"))
-                assert [t["task_id"] for t in listed.json()["tasks"]] == [
-                    deployed.json()["task_id"]
-                ]
+                # The list reads the store; the task GET may answer before it (from the workflow).
+                for _ in range(100):
+                    listed = (await http.get("/api/v1/tasks", headers=bearer("bob"))).json()
+                    if listed["tasks"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert [t["task_id"] for t in listed["tasks"]] == [deployed.json()["task_id"]]
                 assert (
                     await http.delete("/api/v1/triggers/a-alerts", headers=bearer("alice"))
                 ).status_code == 204

@@ -276,6 +276,14 @@ class TaskUnavailableError(ExecutorError):
     retryable = True
 
 
+class TriggerUnavailableError(ExecutorError):
+    """A webhook names a trigger whose secret is not in this server's environment: the
+    delivery cannot be checked, so nothing starts; the operator must set the variable."""
+
+    code = "trigger_unavailable"
+    http_status = 503
+
+
 class CapacityError(ExecutorError):
     """No capacity under a shared limit (`config/limits.py`) for a call whose task cannot
     wait for it (it started before calls could wait): tried again after `retry_after`

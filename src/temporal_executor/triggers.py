@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import time
 import uuid
@@ -41,14 +42,16 @@ from pydantic import BaseModel
 
 from .config import TriggerConfig
 from .errors import (
-    ConfigError,
     ConflictError,
     InvalidSignatureError,
     RequestError,
     TriggerNotFoundError,
+    TriggerUnavailableError,
 )
 from .store import Definitions
 from .tenants import DEFAULT_TENANT
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DELIVERY_HEADERS",
@@ -138,14 +141,18 @@ class TriggerService:
 
     def secret(self, trigger: TriggerDefinition, *, field: str | None = None) -> bytes:
         """The trigger's secret from the environment. Missing: a `RequestError` naming
-        `field` (making a trigger), else a `ConfigError` (this server lacks it)."""
+        `field` (making a trigger), else a `TriggerUnavailableError` (a delivery: this server
+        lacks it, logged for the operator)."""
         value = self.environ.get(trigger.secret_env, "")
         if value:
             return value.encode()
         problem = f"the environment variable {trigger.secret_env} (the secret) is not set"
         if field is not None:
             raise RequestError(f"{field}: {problem} on this server", details={field: ""})
-        raise ConfigError(f"trigger {trigger.name!r}: {problem} on this server")
+        logger.error("trigger %r: %s: its deliveries are refused (503)", trigger.name, problem)
+        raise TriggerUnavailableError(
+            f"trigger {trigger.name!r} cannot take deliveries: its secret is not set here"
+        )
 
 
 def sign(secret: bytes, body: bytes) -> str:

@@ -219,6 +219,17 @@ async def test_triggers_made_through_the_api(hooked: Stack, open_http: httpx.Asy
             "alert: disk still full [no tools]",
         ]
 
+        # A server whose environment lacks the secret (another host, a restart without it)
+        # cannot check a delivery: 503, nothing started.
+        del os.environ[API_SECRET_ENV]
+        unset = await deliver(open_http, "alerts", {"alert": "x"}, secret=b"api-made-secret")
+        assert unset.status_code == 503, unset.text
+        assert unset.json()["error"] == {
+            "code": "trigger_unavailable",
+            "message": "trigger 'alerts' cannot take deliveries: its secret is not set here",
+        } | {k: v for k, v in unset.json()["error"].items() if k not in ("code", "message")}
+        os.environ[API_SECRET_ENV] = "api-made-secret"
+
         deleted = await http.delete("/api/v1/triggers/alerts")
         assert deleted.status_code == 204
         assert (await open_http.delete("/api/v1/triggers/alerts")).status_code == 401

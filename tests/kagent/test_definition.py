@@ -162,9 +162,7 @@ def test_the_harness_compilers_config_with_a_credential_placeholder() -> None:
 def test_keys_we_do_not_honour_are_listed_once() -> None:
     data = sandbox_config(memory={"ttl_days": 3}, share_tools=False, kagent_2_feature={"x": 1})
     del data["context_config"], data["remote_agents"], data["session_db_url"]
-    data["model"].update(
-        {"headers": {"X-Org": "a"}, "frequency_penalty": 0.5}
-    )
+    data["model"].update({"headers": {"X-Org": "a"}, "frequency_penalty": 0.5})
     data["http_tools"][0]["allowed_headers"] = ["x-user-id"]
     data["http_tools"][0]["params"]["terminate_on_close"] = False
     card = json.loads(compiled("sandbox-agent.card.json"))

@@ -10,8 +10,8 @@ import pytest
 
 from temporal_executor.api import Submissions
 from temporal_executor.api.bodies import ExecuteRequest
-from temporal_executor.config import Config
-from temporal_executor.errors import RequestError
+from temporal_executor.config import Config, DefaultAgent
+from temporal_executor.errors import ConfigError, RequestError
 from temporal_executor.llm.catalog import ProviderCatalog
 from temporal_executor.llm.knobs import claude_version, gemini_version
 from temporal_executor.tools import ToolRegistry
@@ -184,3 +184,26 @@ def test_gemini_versions() -> None:
     assert gemini_version("gemini-3-flash-preview") == (3, 0)
     assert gemini_version("gemini-4-argon") == (4, 0)
     assert gemini_version("learnlm") is None
+
+
+def test_the_default_agent_is_checked_at_start() -> None:
+    """A default agent (kagent's definition sets it) whose model has a knob its provider
+    cannot honour stops the start-up naming the key: every message would be refused."""
+    checked = submissions()
+    bad = {"provider": "openai", "model": "gpt-4o", "reasoning": {"effort": "low"}}
+    with pytest.raises(ConfigError) as refused:
+        checked.check_default_agent(DefaultAgent.model_validate({"model_config": bad}))
+    assert refused.value.message.startswith(
+        "config: a2a.default_agent.model_config.reasoning: openai/gpt-4o: not a reasoning model"
+    )
+    fallback = {**ACCEPTED[1], "fallbacks": [bad]}
+    with pytest.raises(ConfigError, match=r"default_agent\.model_config\.fallbacks\.0\."):
+        checked.check_default_agent(DefaultAgent.model_validate({"model_config": fallback}))
+    for model in ({**ACCEPTED[1]}, {"provider": "openai", "model": "gpt-4o-mini"}):
+        checked.check_default_agent(DefaultAgent.model_validate({"model_config": model}))
+    # A provider this server lacks is each request's 400, as before (the default names one).
+    only = Config.model_validate(
+        {"llm": {"providers": [{"name": "anthropic", "api_key_env": "X"}]}}
+    )
+    elsewhere = Submissions(only, ProviderCatalog(only.llm), ToolRegistry(only.tools))
+    elsewhere.check_default_agent(DefaultAgent.model_validate({"model_config": bad}))

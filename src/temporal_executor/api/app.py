@@ -34,9 +34,11 @@ _UNTRACED = frozenset({"/metrics", "/healthz", "/readyz"})
 def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> FastAPI:
     """The ASGI app serving `tasks` (and the schedules and webhook triggers that start
     them); auth keys and the secrets of config's triggers are read from the environment
-    once, here (a trigger of config without its secret is a `ConfigError`)."""
+    once, here (a trigger of config without its secret, or a default agent whose model has a
+    knob its provider cannot honour, is a `ConfigError`)."""
     trigger_service = TriggerService(config.triggers, tasks.store.definitions)
     triggers.check_configured(trigger_service, submissions)
+    submissions.check_default_agent(config.a2a.default_agent)
     background = []
     if config.a2a.enabled:
         from .a2a import A2AServer  # the a2a-sdk is imported only when A2A is on

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from ..config import Config, ExecutorConfig
-from ..errors import RequestError
+from ..config import Config, DefaultAgent, ExecutorConfig
+from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
@@ -88,6 +88,23 @@ class Submissions:
             return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID}))
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
+
+    def check_default_agent(self, agent: DefaultAgent) -> None:
+        """Refuse to start (`ConfigError` naming the key) when a model of `a2a.default_agent`
+        (kagent's definition sets it) has a knob its configured provider cannot honour, or a
+        tool_choice that fits no tool of it: every message would be refused. A provider not
+        configured is left to each request, as before (the default names openai)."""
+        if agent.model is None:
+            return
+        expands = self.tools.expands(agent.tools)
+        for n, model in enumerate(agent.model.choices()):
+            if model.provider not in self.providers.entries:
+                continue
+            where = "model_config." + (f"fallbacks.{n - 1}." if n else "")
+            try:
+                self._check_knobs(model, where, agent.tools, expands)
+            except RequestError as exc:
+                raise ConfigError(f"config: a2a.default_agent.{exc.message}") from None
 
     def _check_knobs(
         self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .llm.messages import ToolCall, Usage
+from .llm.messages import Part, ToolCall, Usage
 from .tenants import DEFAULT_TENANT
 from .versioned import Payload
 
@@ -19,6 +19,7 @@ __all__ = [
     "SCHEDULE_PREFIX",
     "SESSION_MEMO",
     "WORKFLOW_ID_PREFIX",
+    "Artifact",
     "CapacityWaiting",
     "Event",
     "EventType",
@@ -136,6 +137,18 @@ class PendingInput(Payload):
     questions: list[Question]
 
 
+class Artifact(Part):
+    """Something a task made for its client: a tool's image or file (`tool_call_id` says
+    which call's), a link a tool gave (`url`, no content), or structured data (a tool's
+    structured result, an answer under a JSON-schema `response_format`). Its content is in
+    the store's blobs under `blob` (for `data`, its JSON), downloaded from
+    `GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}`; the task's state lists it without
+    the content, the `artifact.created` event carries small contents whole."""
+
+    artifact_id: str
+    tool_call_id: str | None = None
+
+
 class TaskError(Payload):
     code: str
     message: str
@@ -175,6 +188,8 @@ class TaskState(Payload):
     created_at: float | None = None
     # Its calls that wait for capacity now (added in 0.2.0: none, before).
     waiting_for_capacity: list[CapacityWaiting] = Field(default_factory=list)
+    # What the task made, in the order it was made.
+    artifacts: list[Artifact] = Field(default_factory=list)
 
     def pending_calls(self) -> list[PendingCall]:
         """The tool calls this task waits to have decided."""
@@ -210,6 +225,7 @@ class EventType(StrEnum):
     LLM_FALLBACK = "llm.fallback"
     TOOL_CALL = "tool.call"
     TOOL_RESULT = "tool.result"
+    ARTIFACT_CREATED = "artifact.created"
     APPROVAL_REQUIRED = "approval.required"
     APPROVAL_DECIDED = "approval.decided"
     INPUT_REQUIRED = "input.required"

@@ -9,13 +9,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from .duration import Duration
-from .section import Section, http_url
+from .section import MediaType, Section, http_url
 
 __all__ = [
     "ApprovalRule",
     "DeploymentConfig",
     "EventsConfig",
     "ExecutorConfig",
+    "InputsConfig",
     "RetryConfig",
     "RetrySettings",
     "TemporalConfig",
@@ -107,6 +108,33 @@ class ApprovalRule(Section):
     reason: str | None = Field(default=None, max_length=1024)
 
 
+class InputsConfig(Section):
+    """Images and files in a user message (a REST `user_message` of parts, A2A FileParts):
+    at most `max_parts` of them, each at most `max_part_bytes` and together at most
+    `max_total_bytes` (decoded), each of one of `media_types` (what the task's model reads
+    is checked too). A part given by URL is fetched once, when the task is submitted,
+    within `fetch_timeout`, through the address guard of HTTP tools
+    (`tools.allow_private_hosts`). Inline parts travel in the request body, which
+    `server.max_body_bytes` caps as well."""
+
+    max_parts: int = Field(default=10, ge=0, le=64)
+    max_part_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_total_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    media_types: list[MediaType] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+        ]
+    )
+    fetch_timeout: Duration = 30.0
+
+
 class ExecutorConfig(Section):
     """The agent loop's bounds and policies. `local_activities`: LLM and tool calls run as
     local activities in the worker that runs the task (no round trips through Temporal; a
@@ -145,6 +173,7 @@ class ExecutorConfig(Section):
     graceful_shutdown_timeout: Duration = 30.0
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    inputs: InputsConfig = Field(default_factory=InputsConfig)
 
 
 class EventsConfig(Section):

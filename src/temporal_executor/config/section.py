@@ -1,15 +1,19 @@
 """What every section of the config file is: a model that refuses unknown keys and takes an
-empty section (`section:` with only comments under it) for its defaults; and the check of the
-http(s) URLs that several sections hold."""
+empty section (`section:` with only comments under it) for its defaults; and the checks of
+what several sections hold: http(s) URLs, media types."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Section", "http_url"]
+__all__ = ["MEDIA_TYPE_PATTERN", "MediaType", "Section", "http_url"]
+
+# `type/subtype`, lower case, no parameters: how config and content parts name media types.
+MEDIA_TYPE_PATTERN = r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$"
+MediaType = Annotated[str, Field(pattern=MEDIA_TYPE_PATTERN)]
 
 
 class Section(BaseModel):

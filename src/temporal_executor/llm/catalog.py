@@ -71,6 +71,11 @@ class ConfiguredProvider:
             return problem(_BUILTINS[self.config.name][2], self.settings, model, sampling)
         return self.target.knob_problem(self.settings, model, sampling)
 
+    def accepted_media(self, model: str) -> frozenset[str]:
+        """The media types of parts `model` reads through this provider (`settings.py`)."""
+        accepted = getattr(self.settings, "accepted_media", None)
+        return frozenset(accepted(model)) if callable(accepted) else frozenset()
+
 
 class ProviderCatalog:
     """The `llm.providers` entries by name, each checked (`ConfigError` naming the key)."""

@@ -135,7 +135,9 @@ class LLMRequest(BaseModel):
     `reasoning` holds the native turns behind the messages' `Reasoning` (by its `blob`), as
     `invoke_llm` loaded them: only those written by this very model, unedited; an adapter
     sends a turn back in its own form only when it is here. `cache_key` is stable for a
-    session (a digest of its id), for vendors that route prompt caching by a key."""
+    session (a digest of its id), for vendors that route prompt caching by a key. `media`
+    holds the content of the messages' parts (base64, by `Part.blob`), read from the store
+    before the call, so that adapters never touch the store."""
 
     model_config = ConfigDict(protected_namespaces=())
 
@@ -145,12 +147,17 @@ class LLMRequest(BaseModel):
     sampling: Sampling = Field(default_factory=Sampling)
     reasoning: dict[str, NativeTurn] = Field(default_factory=dict)
     cache_key: str | None = None
+    media: dict[str, str] = Field(default_factory=dict, repr=False)
 
     def native(self, message: Message, kind: str) -> list[dict[str, Any]] | None:
         """The native turn of `message` in the vendor format `kind`, if it is to be sent."""
         reasoning = message.reasoning
         turn = self.reasoning.get(reasoning.blob) if reasoning is not None else None
         return turn.items if turn is not None and turn.kind == kind else None
+
+    def content_of(self, part: Part) -> str:
+        """The base64 content of `part` (`media` holds every part a message sends)."""
+        return self.media[part.blob or ""]
 
 
 class LLMResponse(Versioned):

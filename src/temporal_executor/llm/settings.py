@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from ..config.duration import Duration
+from ..config.section import MediaType
 from ..errors import ConfigError, ProviderNotConfiguredError, describe_validation
+from .media import VISION_TYPES
 
 if TYPE_CHECKING:
     from ..config import ProviderConfig
@@ -38,6 +40,11 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
+    def accepted_media(self, model: str) -> frozenset[str]:
+        """The media types of parts (images, files) `model` reads; none unless a provider
+        says so (then only text reaches it, and a request with such a part is refused)."""
+        return frozenset()
+
 
 class _Strict(ProviderSettings):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -45,7 +52,15 @@ class _Strict(ProviderSettings):
     timeout: Duration = DEFAULT_TIMEOUT
 
 
-class _OpenAIWire(_Strict):
+class _Vision(_Strict):
+    """A vendor API whose models read images and PDFs (the vision models: a model without
+    vision answers such a request with its vendor's 400)."""
+
+    def accepted_media(self, model: str) -> frozenset[str]:
+        return VISION_TYPES
+
+
+class _OpenAIWire(_Vision):
     """What the OpenAI-family entries share: `api`, the API spoken — Chat Completions
     (`chat`, the default) or the Responses API (`responses`: reasoning kept across tool calls,
     reasoning summaries)."""
@@ -62,10 +77,16 @@ class OpenAISettings(_OpenAIWire):
 
 class CompatibleSettings(_OpenAIWire):
     """`openai-compatible`, `ollama`: any server speaking Chat Completions (or, with `api:
-    responses`, the Responses API), at `base_url`."""
+    responses`, the Responses API), at `base_url`. `accepts`: the media types of parts its
+    models read, in OpenAI's content parts (say `[image/png, image/jpeg]` for a vision
+    model); none by default."""
 
     base_url: str = Field(min_length=1)
     organization: str | None = None
+    accepts: list[MediaType] = Field(default_factory=list)
+
+    def accepted_media(self, model: str) -> frozenset[str]:
+        return frozenset(self.accepts)
 
 
 class AzureOpenAISettings(_OpenAIWire):
@@ -93,7 +114,7 @@ class AzureOpenAISettings(_OpenAIWire):
         return self
 
 
-class AnthropicSettings(_Strict):
+class AnthropicSettings(_Vision):
     """`anthropic`: `default_max_tokens` when a request sets none (the API requires one);
     `prompt_cache`: whether requests mark their stable prefix for Anthropic's prompt cache
     (`cache_control` breakpoints)."""
@@ -103,14 +124,14 @@ class AnthropicSettings(_Strict):
     prompt_cache: bool = True
 
 
-class GeminiSettings(_Strict):
+class GeminiSettings(_Vision):
     """`gemini`, the Gemini Developer API."""
 
     base_url: str | None = None
     api_version: str | None = None
 
 
-class VertexAISettings(_Strict):
+class VertexAISettings(_Vision):
     """`vertexai`: Gemini (`gemini-*`) and Claude (`claude-*`) on Vertex AI. `project_id` and
     `location` are needed unless `api_key_env` names a Vertex API key (express mode, Gemini
     only); `access_token_env` names a variable with an OAuth token, else Google

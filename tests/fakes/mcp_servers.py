@@ -13,21 +13,25 @@ Tools: `echo`, `add` (structured output), `slow` (records start and end in the f
 mid-call), `fail` (an `isError` result), `hog_memory`, `spin_cpu`, `env_dump` (the names in its
 environment), `info` (pid, process group, working directory), `spawn_child` (a grandchild in
 the same process group), `image`, `big_output`, `request_headers` (the HTTP headers of the
-call, names lower-case).
+call, names lower-case); and what becomes a task's artifacts: `file` (an embedded blob
+resource), `link` (a resource link) and `data` (structured content only).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import subprocess
 import time
+from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.types import Image
+from mcp_types import BlobResourceContents, CallToolResult, EmbeddedResource, ResourceLink
 
 SLOW_LOG_ENV = "TE_MCP_SLOW_LOG"
 # A 1x1 transparent PNG.
@@ -120,6 +124,26 @@ def spawn_child() -> int:
 def image() -> list[object]:
     """A caption and a tiny PNG."""
     return ["a pixel", Image(data=PNG, format="png")]
+
+
+@server.tool(structured_output=False)
+def file(name: str, media_type: str, text: str = "", base64_data: str = "") -> list[object]:
+    """A file as an embedded resource (`file:///<name>`): `text`, or `base64_data` decoded."""
+    blob = base64_data or base64.b64encode(text.encode()).decode()
+    contents = BlobResourceContents(uri=f"file:///{name}", mime_type=media_type, blob=blob)
+    return [f"made {name}", EmbeddedResource(type="resource", resource=contents)]
+
+
+@server.tool(structured_output=False)
+def link(url: str, name: str, media_type: str) -> list[object]:
+    """A link to a file (a resource link), not its content."""
+    return [ResourceLink(type="resource_link", uri=url, name=name, mime_type=media_type)]
+
+
+@server.tool()
+def data(value: dict[str, Any]) -> CallToolResult:
+    """`value` as structured content only (no content blocks)."""
+    return CallToolResult(content=[], structured_content=value)
 
 
 @server.tool()

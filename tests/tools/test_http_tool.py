@@ -28,8 +28,9 @@ from starlette.routing import Route
 from temporal_executor.config import HttpToolConfig, ToolsConfig
 from temporal_executor.errors import ToolError, ToolSpecError
 from temporal_executor.llm import ToolCall
-from temporal_executor.tools import ToolSpec
+from temporal_executor.tools import ToolFile, ToolOutput, ToolSpec
 from temporal_executor.tools.http import HttpTool
+from tests.fakes.mcp_servers import PNG
 from tests.fakes.server import FakeServer
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -101,6 +102,19 @@ async def pretty(request: Request) -> Response:
     return Response('{\n  "a": 1,\n  "b": ["é", 2]\n}\n', media_type="application/json")
 
 
+async def binary(request: Request) -> Response:
+    """A PNG, a PDF named by Content-Disposition, or bytes of no stated type."""
+    kind = request.path_params["kind"]
+    if kind == "chart.png":
+        return Response(PNG, media_type="image/png")
+    if kind == "report":
+        disposition = 'attachment; filename="../q3 report.pdf"'
+        return Response(
+            b"%PDF-1.4", media_type="application/pdf", headers={"Content-Disposition": disposition}
+        )
+    return Response(b"plain", headers={"Content-Type": ""})
+
+
 async def empty(request: Request) -> Response:
     return Response(status_code=204)
 
@@ -118,6 +132,7 @@ app = Starlette(
         Route("/latin1", latin1, methods=ALL_METHODS),
         Route("/pretty", pretty, methods=ALL_METHODS),
         Route("/empty", empty, methods=ALL_METHODS),
+        Route("/files/{kind}", binary, methods=ALL_METHODS),
     ]
 )
 
@@ -274,6 +289,22 @@ async def test_text_is_decoded_with_the_response_charset(
     server: FakeServer, make_tool: Callable[..., HttpTool]
 ) -> None:
     assert await make_tool().call(spec(f"{server.base_url}/latin1"), call()) == "café"
+
+
+async def test_an_answer_of_another_type_is_a_file(
+    server: FakeServer, make_tool: Callable[..., HttpTool]
+) -> None:
+    tool = make_tool()
+    image = await tool.call(spec(f"{server.base_url}/files/chart.png", method="GET"), call())
+    assert image == ToolOutput(
+        f"HTTP 200: a file chart.png (image/png, {len(PNG)} bytes), kept as an artifact",
+        [ToolFile("image/png", "chart.png", content=PNG, to_model=True)],
+    )
+    pdf = await tool.call(spec(f"{server.base_url}/files/report"), call())
+    assert isinstance(pdf, ToolOutput)
+    assert pdf.files == [ToolFile("application/pdf", "q3 report.pdf", b"%PDF-1.4", to_model=True)]
+    # No type stated: text, as before.
+    assert await tool.call(spec(f"{server.base_url}/files/other"), call()) == "plain"
 
 
 async def test_empty_response_says_so(

@@ -20,10 +20,11 @@ import pytest
 from temporal_executor.config import HttpToolConfig, ToolsConfig
 from temporal_executor.errors import ConfigError, ToolError, ToolSpecError
 from temporal_executor.llm import ToolCall
-from temporal_executor.tools import ToolRegistry, ToolSpec
+from temporal_executor.tools import ToolFile, ToolOutput, ToolRegistry, ToolSpec
 from temporal_executor.tools.mcp import McpTool
 from temporal_executor.tools.sandbox import process_alive
 from tests.fakes.mcp_process import SERVER, McpHttpProcess
+from tests.fakes.mcp_servers import PNG
 
 TIME_SERVER = str(Path(sys.executable).with_name("mcp-server-time"))
 SECRET = "TE_SECRET"
@@ -39,10 +40,14 @@ def spec(tool: str | None, server: str = "t", name: str | None = None) -> ToolSp
     return ToolSpec(name=name or tool or server, type="mcp", config=config)
 
 
-async def call(mcp: McpTool, tool: str, server: str = "t", **arguments: Any) -> str:
+async def output(mcp: McpTool, tool: str, server: str = "t", **arguments: Any) -> ToolOutput:
     return await mcp.call(
         spec(tool, server), ToolCall(id=uuid.uuid4().hex, name=tool, arguments=arguments)
     )
+
+
+async def call(mcp: McpTool, tool: str, server: str = "t", **arguments: Any) -> str:
+    return (await output(mcp, tool, server, **arguments)).text
 
 
 async def info(mcp: McpTool, server: str = "t") -> dict[str, Any]:
@@ -162,6 +167,34 @@ async def test_results_are_converted_to_text(mcp: McpTool) -> None:
     # JSON text is compacted; an image becomes a placeholder.
     assert await call(mcp, "info") == json.dumps(await info(mcp), separators=(",", ":"))
     assert await call(mcp, "image") == "a pixel\n[image: image/png, 67 bytes]"
+
+
+async def test_images_files_links_and_structured_content_are_files_of_the_output(
+    mcp: McpTool,
+) -> None:
+    image = await output(mcp, "image")
+    assert image.files == [ToolFile("image/png", content=PNG, to_model=True)]
+
+    made = await output(mcp, "file", name="report.pdf", media_type="application/pdf", text="%PDF")
+    assert made.text == "made report.pdf\n[resource: file:///report.pdf, application/pdf, 4 bytes]"
+    assert made.files == [ToolFile("application/pdf", "report.pdf", content=b"%PDF", to_model=True)]
+    # A file the model cannot read is the task's only.
+    archive = await output(mcp, "file", name="a.zip", media_type="application/zip", text="PK")
+    assert archive.files == [ToolFile("application/zip", "a.zip", content=b"PK")]
+
+    url = "https://example.com/files/out.txt"
+    linked = await output(mcp, "link", url=url, name="out.txt", media_type="text/plain")
+    assert linked.files == [ToolFile("text/plain", "out.txt", url=url)]
+    # A link to what is no http(s) URL stays text.
+    local = await output(
+        mcp, "link", url="file:///etc/hosts", name="hosts", media_type="text/plain"
+    )
+    assert (local.text, local.files) == ("[resource link: file:///etc/hosts hosts]", [])
+
+    value = {"key": "value", "count": 42}
+    structured = await output(mcp, "data", value=value)
+    assert structured.text == '{"key":"value","count":42}'
+    assert structured.files == [ToolFile("application/json", data=value)]
 
 
 async def test_output_is_capped(slow_log: Path) -> None:

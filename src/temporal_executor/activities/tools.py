@@ -2,26 +2,44 @@
 (a whole MCP server) stand for. Caller mistakes and definitive tool failures become an error
 result for the LLM; transient failures raise so that Temporal retries. A call under shared
 limits (`capacity.py`) takes its place first; without one it returns at once a result that
-says how long to wait."""
+says how long to wait.
+
+What a call made besides its text (files, images, links, structured values) becomes the
+task's artifacts: their contents are kept in the store's blobs (never in history), each is
+announced by an `artifact.created` event before the call's `tool.result`, and the images among
+them go to the model with the result (`parts`)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from typing import Any
 
+from pydantic import Field
 from temporalio import activity
 
 from ..errors import ToolError, ToolSpecError, to_failure
-from ..llm.messages import Message, ToolCall
+from ..llm.media import kind_of
+from ..llm.messages import Message, Part, ToolCall
 from ..observability import ToolCallWatch
-from ..payloads import offload, resolve
-from ..store import Blobs, EventLog
-from ..tasks import EventType
-from ..tools import ToolRegistry, ToolSpec
+from ..payloads import artifact_key, offload, put_bytes, resolve
+from ..store import Blobs, EventLog, NewEvent
+from ..tasks import Artifact, EventType
+from ..tools import ToolFile, ToolOutput, ToolRegistry, ToolSpec
 from ..versioned import Versioned
 from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, waiting
 from .heartbeat import heartbeating
 
-__all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
+__all__ = [
+    "ExpandToolsInput",
+    "ToolActivities",
+    "ToolCallInput",
+    "ToolResult",
+    "artifact_event",
+]
+
+_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class ToolCallInput(Versioned, WaitsForCapacity):
@@ -38,13 +56,17 @@ class ExpandToolsInput(Versioned):
 
 class ToolResult(Versioned, MayWait):
     """A tool call's result; a large `content` is a preview and `content_ref` names the whole,
-    kept in the store's blobs. With `wait` set, the call was not made (no capacity yet)."""
+    kept in the store's blobs. With `wait` set, the call was not made (no capacity yet).
+    `artifacts`: what the call made for the task; `parts`: those of them the model is sent
+    with the result (images)."""
 
     tool_call_id: str
     name: str
     content: str
     is_error: bool = False
     content_ref: str | None = None
+    parts: list[Part] = Field(default_factory=list)
+    artifacts: list[Artifact] = Field(default_factory=list)
 
     @classmethod
     def error(cls, call: ToolCall, message: str) -> ToolResult:
@@ -56,7 +78,7 @@ class ToolResult(Versioned, MayWait):
 
     def message(self) -> Message:
         """The result as the `tool` message the LLM gets next."""
-        return Message(role="tool", **self.model_dump(exclude={"v", "wait"}))
+        return Message(role="tool", **self.model_dump(exclude={"v", "wait", "artifacts"}))
 
     def event(self) -> dict[str, Any]:
         """The result as the data of its `tool.result` event."""
@@ -105,7 +127,11 @@ class ToolActivities:
             whole = await resolve(self.blobs, result.content, result.content_ref)
         data = {**result.event(), "content": whole}
         data.pop("content_ref", None)
-        await self.events.append(input.task_id, result.event_key(), EventType.TOOL_RESULT, data)
+        events = [
+            *[await artifact_event(self.blobs, a, input.inline_bytes) for a in result.artifacts],
+            NewEvent(result.event_key(), EventType.TOOL_RESULT, data),
+        ]
+        await self.events.append_all(input.task_id, events)
         return result
 
     async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str] | CapacityWait:
@@ -120,8 +146,8 @@ class ToolActivities:
         try:
             async with lease, heartbeating():
                 with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
-                    content = await self.tools.call(spec, call)
-                    watch.returned(content)
+                    output = await self.tools.call(spec, call)
+                    watch.returned(output.text)
         except ToolSpecError as exc:
             return ToolResult.error(call, exc.message), exc.message
         except ToolError as exc:
@@ -129,6 +155,64 @@ class ToolActivities:
                 raise to_failure(exc) from exc
             return ToolResult.error(call, exc.message), exc.message
         key = f"{input.task_id}/tool/{call.id}"
-        preview, ref = await offload(self.blobs, key, content, input.inline_bytes)
-        result = ToolResult(tool_call_id=call.id, name=call.name, content=preview, content_ref=ref)
-        return result, content
+        preview, ref = await offload(self.blobs, key, output.text, input.inline_bytes)
+        artifacts, parts = await self._keep(input.task_id, call, output)
+        result = ToolResult(
+            tool_call_id=call.id,
+            name=call.name,
+            content=preview,
+            content_ref=ref,
+            parts=parts,
+            artifacts=artifacts,
+        )
+        return result, output.text
+
+    async def _keep(
+        self, task_id: str, call: ToolCall, output: ToolOutput
+    ) -> tuple[list[Artifact], list[Part]]:
+        """The call's files as artifacts (their contents stored), and the parts of them the
+        model is sent."""
+        artifacts: list[Artifact] = []
+        parts: list[Part] = []
+        for n, file in enumerate(output.files):
+            artifact_id = f"{_ID_CHARS.sub('_', call.id)[:100]}-{n}"
+            artifact = Artifact(
+                artifact_id=artifact_id,
+                tool_call_id=call.id,
+                type="data" if file.data is not None else kind_of(file.media_type),
+                media_type=file.media_type,
+                name=file.name,
+                url=file.url,
+            )
+            content = _content(file)
+            if content is not None:
+                key = artifact_key(task_id, artifact_id)
+                await put_bytes(self.blobs, key, content)
+                artifact = artifact.model_copy(update={"blob": key, "size": len(content)})
+                if file.to_model:
+                    parts.append(Part.model_validate(artifact.model_dump(include=_PART_FIELDS)))
+            artifacts.append(artifact)
+        return artifacts, parts
+
+
+_PART_FIELDS = set(Part.model_fields) - {"data"}
+
+
+def _content(file: ToolFile) -> bytes | None:
+    if file.data is not None:
+        return json.dumps(file.data, separators=(",", ":"), ensure_ascii=False).encode()
+    return file.content
+
+
+async def artifact_event(blobs: Blobs, artifact: Artifact, inline_bytes: int) -> NewEvent:
+    """The `artifact.created` event of `artifact`: its description, with its content whole
+    when it is at most `inline_bytes` (`content`, base64; `data` for a structured value), so
+    that clients get a small one without downloading it."""
+    data: dict[str, Any] = artifact.model_dump(mode="json", exclude={"blob"})
+    if artifact.blob and artifact.size is not None and artifact.size <= inline_bytes:
+        content = await blobs.get(artifact.blob)
+        if content is not None and artifact.type == "data":
+            data["data"] = json.loads(base64.b64decode(content))
+        elif content is not None:
+            data["content"] = content
+    return NewEvent(f"artifact:{artifact.artifact_id}", EventType.ARTIFACT_CREATED, data)

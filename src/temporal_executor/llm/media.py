@@ -9,6 +9,8 @@ them into the message's text, so no provider needs to take them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "DOCUMENT_TYPES",
     "IMAGE_TYPES",
@@ -30,11 +32,12 @@ def is_text(media_type: str) -> bool:
     return media_type.startswith("text/")
 
 
-def kind_of(media_type: str) -> str:
+def kind_of(media_type: str) -> Literal["image", "audio", "file"]:
     """`image`, `audio` or `file`: the kind of part a media type makes."""
-    for kind in ("image", "audio"):
-        if media_type.startswith(kind + "/"):
-            return kind
+    if media_type.startswith("image/"):
+        return "image"
+    if media_type.startswith("audio/"):
+        return "audio"
     return "file"
 
 

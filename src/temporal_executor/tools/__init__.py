@@ -4,7 +4,15 @@ built-in types (`http`, `mcp`, `builtin`) and the registry that picks one by `ty
 from __future__ import annotations
 
 from ..spec import TOOL_NAME_PATTERN, ToolSpec
-from .base import ToolType
+from .base import ToolFile, ToolOutput, ToolType
 from .registry import TOOL_TYPES, ToolRegistry
 
-__all__ = ["TOOL_NAME_PATTERN", "TOOL_TYPES", "ToolRegistry", "ToolSpec", "ToolType"]
+__all__ = [
+    "TOOL_NAME_PATTERN",
+    "TOOL_TYPES",
+    "ToolFile",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolSpec",
+    "ToolType",
+]

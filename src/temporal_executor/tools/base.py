@@ -14,6 +14,7 @@ Contract:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,7 +26,30 @@ if TYPE_CHECKING:
     from ..config import ToolsConfig
     from ..llm.messages import ToolCall
 
-__all__ = ["AnyConfig", "ToolType"]
+__all__ = ["AnyConfig", "ToolFile", "ToolOutput", "ToolType"]
+
+
+@dataclass(frozen=True)
+class ToolFile:
+    """Something a call made besides its text: a file or an image (`content`), a link to
+    one (`url`), or a structured value (`data`, media type `application/json`). `to_model`:
+    the model is sent it too, as what it is (an image it should look at), when it reads
+    that media type."""
+
+    media_type: str
+    name: str | None = None
+    content: bytes | None = None
+    url: str | None = None
+    data: Any = None
+    to_model: bool = False
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """A call's result: the text the model reads, and what else it made, in order."""
+
+    text: str
+    files: list[ToolFile] = field(default_factory=list)
 
 
 class AnyConfig(BaseModel):
@@ -67,8 +91,8 @@ class ToolType(ABC):
         return [spec]
 
     @abstractmethod
-    async def call(self, spec: ToolSpec, call: ToolCall) -> str:
-        """Run one call and return its result as text."""
+    async def call(self, spec: ToolSpec, call: ToolCall) -> str | ToolOutput:
+        """Run one call and return its result (text, or text and files)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or processes."""

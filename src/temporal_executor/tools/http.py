@@ -13,13 +13,15 @@ POST, PUT and PATCH send the arguments as a JSON body; GET and DELETE send them 
 parameters (strings as they are, other values as JSON, `null` left out; a parameter already in
 the endpoint's query string wins). Every request carries `Idempotency-Key: <tool call id>`.
 
-Safety: the host is checked by `AddressGuard` and the request goes to exactly the address that
-was checked, with the `Host` header and TLS server name (SNI and certificate check) of the real
-hostname. Redirects are followed by hand, only to the same scheme, host and port, each hop
-checked again. HTTPS connections are not reused across requests, since the connection pool is
-keyed by address and a connection verified for one hostname must not carry another's request.
-A body is read up to `tools.http.max_response_bytes` after content decoding (no gzip bombs),
-and the whole call, redirects included, has one deadline: the spec's `timeout` or
+The answer is the result: JSON compacted, text as it is. An answer of another type (an image,
+a PDF, any binary) is a file the task keeps as an artifact (named by the answer's
+`Content-Disposition`, else the URL's last path segment); the model reads a line saying so,
+and sees an image as an image.
+
+Safety (`fetch.py`): the host is checked by `AddressGuard` and the request goes to exactly the
+address that was checked; redirects are followed only to the same origin, each hop checked
+again. A body is read up to `tools.http.max_response_bytes` after content decoding (no gzip
+bombs), and the whole call, redirects included, has one deadline: the spec's `timeout` or
 `tools.http.timeout`, whichever is smaller.
 """
 
@@ -28,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from email.message import Message as MimeHeaders
 from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
@@ -39,8 +39,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ..config.duration import Duration
 from ..errors import ToolError, ToolSpecError
 from ..spec import ToolSpec
-from .base import ToolType
-from .guard import DEFAULT_PORTS, AddressGuard, Resolved
+from .base import ToolFile, ToolOutput, ToolType
+from .fetch import Fetched, GuardedClient, map_errors
+from .guard import DEFAULT_PORTS, AddressGuard
 
 if TYPE_CHECKING:
     from ..config import ToolsConfig
@@ -57,8 +58,19 @@ _RESERVED_HEADERS = frozenset(
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _EXCERPT_CHARS = 200
+# Answers the model reads as text, besides `text/*`, `*+json` and `*+xml`.
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/javascript",
+        "application/x-ndjson",
+        "application/yaml",
+        "application/x-yaml",
+        "application/x-www-form-urlencoded",
+    }
+)
 _DEFAULT_HEADERS = {
     "Accept": "application/json, text/plain;q=0.9, */*;q=0.8",
     "User-Agent": "temporal-executor",
@@ -125,10 +137,10 @@ class HttpTool(ToolType):
 
     def __init__(self, settings: ToolsConfig) -> None:
         super().__init__(settings)
-        self._guard = AddressGuard(settings.allow_private_hosts)
-        self._client: httpx.AsyncClient | None = None
+        guard = AddressGuard(settings.allow_private_hosts)
+        self._client = GuardedClient(guard, settings.http.timeout)
 
-    async def call(self, spec: ToolSpec, call: ToolCall) -> str:
+    async def call(self, spec: ToolSpec, call: ToolCall) -> str | ToolOutput:
         try:
             endpoint: HttpConfig = self.parse_config(spec)
         except ToolSpecError as exc:
@@ -138,21 +150,16 @@ class HttpTool(ToolType):
         limits = self.settings.http
         # The whole call, redirects and a slowly dripping body included, within one deadline.
         timeout = min(endpoint.timeout or limits.timeout, limits.timeout)
-        with _map_errors(endpoint.endpoint.host, timeout):
+        with map_errors(endpoint.endpoint.host, timeout):
             async with asyncio.timeout(timeout):
-                response, body, complete = await self._fetch(endpoint, call)
-        return _result(response, body, complete, limits.max_response_bytes)
+                fetched = await self._fetch(endpoint, call)
+        return _result(fetched, endpoint.endpoint, limits.max_response_bytes)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._client.aclose()
 
-    async def _fetch(
-        self, endpoint: HttpConfig, call: ToolCall
-    ) -> tuple[httpx.Response, bytes, bool]:
-        """Send the request, following same-origin redirects; return the final response and
-        its body (at most `max_response_bytes`, and whether that is all of it)."""
+    async def _fetch(self, endpoint: HttpConfig, call: ToolCall) -> Fetched:
+        """Send the request (see `fetch.py`): the final response and its body."""
         limits = self.settings.http
         method, url, content = endpoint.method, endpoint.endpoint, None
         headers = {**_DEFAULT_HEADERS, "Idempotency-Key": call.id}
@@ -162,103 +169,14 @@ class HttpTool(ToolType):
         else:
             url = url.copy_merge_params(_query(call.arguments, url))
         headers.update(endpoint.headers)
-        for hop in range(limits.max_redirects + 1):
-            resolved = await self._guard.resolve(url)
-            response = await self._send(resolved, method, url, headers, content)
-            try:
-                location = response.headers.get("Location")
-                if response.status_code not in _REDIRECTS or not location:
-                    body, complete = await _read_capped(response, limits.max_response_bytes)
-                    return response, body, complete
-            finally:
-                await response.aclose()
-            if hop == limits.max_redirects:
-                break
-            target = url.join(location)
-            if _origin(target) != _origin(url):
-                raise ToolError(f"redirect to another host refused: {_without_secrets(target)}")
-            # As browsers and httpx do: 303, and 301/302 after a POST, continue with a GET.
-            if response.status_code == 303 or (
-                response.status_code in (301, 302) and method == "POST"
-            ):
-                method, content = "GET", None
-                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-            url = target
-        raise ToolError(
-            f"too many redirects (more than tools.http.max_redirects = {limits.max_redirects})"
+        return await self._client.request(
+            method,
+            url,
+            headers,
+            content,
+            max_redirects=limits.max_redirects,
+            max_bytes=limits.max_response_bytes,
         )
-
-    async def _send(
-        self,
-        resolved: Resolved,
-        method: str,
-        url: httpx.URL,
-        headers: dict[str, str],
-        content: str | None,
-    ) -> httpx.Response:
-        """Send to the checked addresses in turn until one accepts the connection; a refused
-        connection means nothing was sent, so trying the next address is safe."""
-        client = self._http()
-        headers = {**headers, "Host": url.netloc.decode("ascii")}
-        extensions: dict[str, Any] = {}
-        if resolved.scheme == "https":
-            # The ASCII (IDNA) name: what the certificate is checked against.
-            extensions["sni_hostname"] = url.raw_host.decode("ascii").strip("[]").rstrip(".")
-            headers["Connection"] = "close"
-
-        def build(ip: str) -> httpx.Request:
-            return client.build_request(
-                method,
-                url.copy_with(host=ip),
-                headers=headers,
-                content=content,
-                extensions=extensions,
-            )
-
-        *others, last = resolved.ips
-        for ip in others:
-            try:
-                return await client.send(build(ip), stream=True)
-            except httpx.ConnectError as exc:
-                if _tls_failure(exc):
-                    raise
-        return await client.send(build(last), stream=True)
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                follow_redirects=False,
-                trust_env=False,
-                timeout=self.settings.http.timeout,
-            )
-        return self._client
-
-
-@contextmanager
-def _map_errors(host: str, timeout: float) -> Iterator[None]:
-    """Turn httpx and timeout errors into `ToolError`, retryable when trying again may help."""
-    try:
-        yield
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise ToolError(f"no response from {host} within {timeout:g}s", retryable=True) from exc
-    except httpx.ConnectError as exc:
-        if _tls_failure(exc):
-            raise ToolError(f"TLS certificate of {host} not accepted: {exc}") from exc
-        raise ToolError(f"cannot connect to {host}: {exc}", retryable=True) from exc
-    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise ToolError(f"connection to {host} failed: {exc}", retryable=True) from exc
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise ToolError(f"request to {host} failed: {exc}") from exc
-
-
-def _tls_failure(exc: BaseException) -> bool:
-    """Whether a connect error is a certificate problem, which trying again will not fix."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _query(arguments: dict[str, Any], url: httpx.URL) -> dict[str, str]:
@@ -274,27 +192,9 @@ def _query(arguments: dict[str, Any], url: httpx.URL) -> dict[str, str]:
     return params
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int]:
-    return url.scheme, url.host.lower(), url.port or DEFAULT_PORTS.get(url.scheme, 0)
-
-
-def _without_secrets(url: httpx.URL) -> str:
-    """The URL for a message: no user info, no query string (either may hold a key)."""
-    return f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Read at most `limit` (decoded) bytes; also say whether that was the whole body."""
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            return bytes(body[:limit]), False
-    return bytes(body), True
-
-
-def _result(response: httpx.Response, body: bytes, complete: bool, limit: int) -> str:
+def _result(fetched: Fetched, url: httpx.URL, limit: int) -> str | ToolOutput:
     """The tool result for a final response, or the `ToolError` it stands for."""
+    response, body, complete = fetched.response, fetched.body, fetched.complete
     status = response.status_code
     if not 200 <= status < 300:
         excerpt = " ".join(_text(response, body[: _EXCERPT_CHARS * 4]).split())
@@ -314,7 +214,35 @@ def _result(response: httpx.Response, body: bytes, complete: bool, limit: int) -
             return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
         except ValueError:
             pass
-    return _text(response, body)
+    if _is_text(media_type):
+        return _text(response, body)
+    name = _filename(response) or url.path.rstrip("/").rsplit("/", 1)[-1] or None
+    label = f" {name}" if name else ""
+    text = f"HTTP {status}: a file{label} ({media_type}, {len(body)} bytes), kept as an artifact"
+    file = ToolFile(media_type, name=name, content=body, to_model=True)
+    return ToolOutput(text, [file])
+
+
+def _is_text(media_type: str) -> bool:
+    """Whether an answer of this type is text for the model (no type at all counts as text,
+    as it always did)."""
+    return (
+        not media_type
+        or media_type.startswith("text/")
+        or media_type.endswith(("+json", "+xml"))
+        or media_type in _TEXT_TYPES
+    )
+
+
+def _filename(response: httpx.Response) -> str | None:
+    """The file name the answer's `Content-Disposition` gives, without any directory."""
+    disposition = response.headers.get("Content-Disposition")
+    if not disposition:
+        return None
+    headers = MimeHeaders()
+    headers["Content-Disposition"] = disposition
+    name = headers.get_filename() or ""
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or None
 
 
 def _text(response: httpx.Response, body: bytes) -> str:

@@ -19,6 +19,9 @@ Results: text parts joined by newlines (a part that is a JSON object or array is
 `structuredContent` as compact JSON when there is no content, images and audio as
 `[image: image/png, 1234 bytes]`, embedded text resources as their text, other resources as a
 placeholder with their URI; capped at `tools.http.max_response_bytes` (see `output.py`).
+What else a result holds becomes the task's artifacts (`ToolOutput.files`): images, audio and
+embedded blob resources (named after their URI; images and PDFs are sent to the model too),
+resource links to http(s) URLs (as links), and `structuredContent` (as data).
 Every call carries its tool call id in `_meta["temporal-executor/idempotency-key"]`.
 
 Errors (`ToolError`; the message is what the LLM reads):
@@ -45,6 +48,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import httpx2
@@ -67,8 +71,9 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from ..errors import ToolError, ToolSpecError
+from ..llm.media import VISION_TYPES, is_text
 from ..spec import ToolSpec
-from .base import ToolType
+from .base import ToolFile, ToolOutput, ToolType
 from .guard import AddressGuard
 from .mcp_config import AnyServer, McpConfig, StdioServer, parse_servers
 from .mcp_pool import Connection, SessionPool
@@ -79,7 +84,7 @@ if TYPE_CHECKING:
     from ..config import ToolsConfig
     from ..llm.messages import ToolCall
 
-__all__ = ["IDEMPOTENCY_KEY", "McpTool", "result_text"]
+__all__ = ["IDEMPOTENCY_KEY", "McpTool", "result_files", "result_text"]
 
 IDEMPOTENCY_KEY = "temporal-executor/idempotency-key"
 MAX_PAGES = 100
@@ -128,7 +133,7 @@ class McpTool(ToolType):
             update["description"] = _description(found)
         return [spec.model_copy(update=update, deep=True)]
 
-    async def call(self, spec: ToolSpec, call: ToolCall) -> str:
+    async def call(self, spec: ToolSpec, call: ToolCall) -> ToolOutput:
         try:
             config = self._target(spec)
         except ToolSpecError as exc:
@@ -151,7 +156,7 @@ class McpTool(ToolType):
         text = cap_output(result_text(result), limit)
         if result.is_error:
             raise ToolError(text or f"MCP tool {name!r} reported an error")
-        return text
+        return ToolOutput(text, result_files(result))
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -303,6 +308,45 @@ def _decoded_size(data: str) -> int:
         return len(base64.b64decode(data, validate=False))
     except (binascii.Error, ValueError):
         return len(data) * 3 // 4
+
+
+def result_files(result: CallToolResult) -> list[ToolFile]:
+    """What a result holds besides text, in order (see the module docstring)."""
+    files: list[ToolFile] = []
+    for block in result.content:
+        if isinstance(block, ImageContent | AudioContent):
+            content = _decoded(block.data)
+            if content is not None:
+                image = isinstance(block, ImageContent)
+                files.append(ToolFile(block.mime_type, content=content, to_model=image))
+        elif isinstance(block, EmbeddedResource) and isinstance(
+            block.resource, BlobResourceContents
+        ):
+            resource = block.resource
+            media_type = resource.mime_type or "application/octet-stream"
+            content = _decoded(resource.blob)
+            if content is not None:
+                to_model = media_type in VISION_TYPES or is_text(media_type)
+                name = _basename(resource.uri)
+                files.append(ToolFile(media_type, name, content=content, to_model=to_model))
+        elif isinstance(block, ResourceLink) and urlsplit(block.uri).scheme in ("http", "https"):
+            media_type = block.mime_type or "application/octet-stream"
+            files.append(ToolFile(media_type, block.name or _basename(block.uri), url=block.uri))
+    if result.structured_content is not None:
+        files.append(ToolFile("application/json", data=result.structured_content))
+    return files
+
+
+def _decoded(data: str) -> bytes | None:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _basename(uri: str) -> str | None:
+    """The last path segment of a resource's URI, as its file name."""
+    return unquote(urlsplit(str(uri)).path.rstrip("/").rsplit("/", 1)[-1]) or None
 
 
 # --- expanded specs ------------------------------------------------------------------------

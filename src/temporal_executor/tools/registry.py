@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..errors import ToolSpecError
 from ..plugins import Plugins
 from ..spec import ToolSpec
-from .base import ToolType
+from .base import ToolOutput, ToolType
 from .mcp_config import parse_servers
 from .schema import check_parameters
 
@@ -94,8 +94,9 @@ class ToolRegistry:
             seen.add(spec.name)
         return expanded
 
-    async def call(self, spec: ToolSpec, call: ToolCall) -> str:
-        return await self._get(spec).call(spec, call)
+    async def call(self, spec: ToolSpec, call: ToolCall) -> ToolOutput:
+        output = await self._get(spec).call(spec, call)
+        return output if isinstance(output, ToolOutput) else ToolOutput(output)
 
     async def aclose(self) -> None:
         for tool in self._tools.values():

@@ -113,7 +113,8 @@ class ToolStep(HumanSteps, ActivityCalls):
 
     async def _execute_tool(self, call: ToolCall, spec: ToolSpec) -> tuple[ToolResult, bool]:
         """The call's result, and whether its activity ran to its end (and so wrote its
-        `tool.result`): a call that failed for good is an error result for the LLM."""
+        `tool.result`): a call that failed for good is an error result for the LLM. What it
+        made joins the task's artifacts (its activity announced them)."""
         policies = self.input.policies
         try:
             result: ToolResult = await self._call(
@@ -128,6 +129,7 @@ class ToolStep(HumanSteps, ActivityCalls):
                 summary=f"tool {call.name} ({call.id})",
                 call=f"tool:{call.id}",
             )
+            self.state.artifacts = [*self.state.artifacts, *result.artifacts]
             return result, True
         except FailureError as exc:
             reraise_cancellation(exc)

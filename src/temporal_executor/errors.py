@@ -7,6 +7,7 @@ ExecutorError                          code                     HTTP  retried by
 │   ├── ProviderNotConfiguredError     provider_not_configured   400   no
 │   ├── ToolSpecError                  invalid_tool              400   no
 │   ├── InvalidArgumentsError          invalid_arguments         422   no
+│   ├── UnsupportedContentError        unsupported_content       400   no
 │   ├── BodyTooLargeError              body_too_large            413   -
 │   └── UnsupportedMediaTypeError      unsupported_media_type    415   -
 ├── UnauthorizedError                  unauthorized              401   -
@@ -16,7 +17,8 @@ ExecutorError                          code                     HTTP  retried by
 │   ├── SessionNotFoundError           session_not_found         404   -
 │   ├── TenantNotFoundError            tenant_not_found          404   -
 │   ├── ScheduleNotFoundError          schedule_not_found        404   -
-│   └── TriggerNotFoundError           trigger_not_found         404   -
+│   ├── TriggerNotFoundError           trigger_not_found         404   -
+│   └── ContentNotFoundError           content_not_found         404   -
 ├── ConflictError                      conflict                  409   no
 ├── ProviderError                      llm_error                 502   when `retryable`
 │   └── ModelUnavailableError          model_unavailable         502   no
@@ -50,6 +52,7 @@ __all__ = [
     "CapacityError",
     "ConfigError",
     "ConflictError",
+    "ContentNotFoundError",
     "ExecutorError",
     "ForbiddenError",
     "InvalidArgumentsError",
@@ -71,6 +74,7 @@ __all__ = [
     "TriggerNotFoundError",
     "UnauthorizedError",
     "UnknownProviderError",
+    "UnsupportedContentError",
     "UnsupportedMediaTypeError",
     "describe_validation",
     "failure_message",
@@ -133,6 +137,13 @@ class InvalidArgumentsError(RequestError):
 
     code = "invalid_arguments"
     http_status = 422
+
+
+class UnsupportedContentError(RequestError):
+    """A part of a user message (an image, a file) of a media type this server or the task's
+    model does not take."""
+
+    code = "unsupported_content"
 
 
 class BodyTooLargeError(RequestError):
@@ -201,6 +212,12 @@ class TriggerNotFoundError(TaskNotFoundError):
     """No webhook trigger has that name."""
 
     code = "trigger_not_found"
+
+
+class ContentNotFoundError(TaskNotFoundError):
+    """The task has no such artifact or user file, or its content is no longer stored."""
+
+    code = "content_not_found"
 
 
 class ConflictError(ExecutorError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from .llm.media import is_text, kind_of
+from .llm.media import is_text
 from .llm.messages import Message, Part
 from .store import Blobs
 
@@ -122,23 +122,17 @@ async def resolve_parts(
         for part in message.parts:
             content = await blobs.get(part.blob) if part.blob else None
             if content is None:
-                texts.append(f"[{_label(part)}: its content is not available]")
+                texts.append(f"[{part.label()}: its content is not available]")
             elif is_text(part.media_type):
-                texts.append(f"[{_label(part)}]\n{cap(_decoded(content), max_bytes)}")
+                texts.append(f"[{part.label()}]\n{cap(_decoded(content), max_bytes)}")
             elif part.media_type in accepts:
                 kept.append(part)
                 media[part.blob or ""] = content
             else:
-                texts.append(f"[{_label(part)}: this model does not read {part.media_type}]")
+                texts.append(f"[{part.label()}: this model does not read {part.media_type}]")
         update = {"content": "\n\n".join(texts) or None, "parts": kept}
         resolved.append(message.model_copy(update=update))
     return resolved, media
-
-
-def _label(part: Part) -> str:
-    name = f" {part.name}" if part.name else ""
-    size = f", {part.size} bytes" if part.size is not None else ""
-    return f"{kind_of(part.media_type)}{name} ({part.media_type}{size})"
 
 
 def _decoded(content: str) -> str:

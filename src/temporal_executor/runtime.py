@@ -93,6 +93,7 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
     observe_build(build_id(config))
     client = client or await connect(config)
     store = await open_store(config.events_url(), poll_interval=config.events.poll_interval)
+    submissions = Submissions(config, providers, tools)
     try:
         yield Services(
             config,
@@ -101,9 +102,10 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
             providers,
             tools,
             TaskService(client, store, config.temporal.task_queue),
-            Submissions(config, providers, tools),
+            submissions,
         )
     finally:
+        await submissions.aclose()
         await tools.aclose()
         await store.close()
 

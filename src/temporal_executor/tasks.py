@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .llm.messages import Part, ToolCall, Usage
+from .llm.messages import Artifact, ToolCall, Usage
 from .tenants import DEFAULT_TENANT
 from .versioned import Payload
 
@@ -135,18 +135,6 @@ class PendingInput(Payload):
 
     id: str
     questions: list[Question]
-
-
-class Artifact(Part):
-    """Something a task made for its client: a tool's image or file (`tool_call_id` says
-    which call's), a link a tool gave (`url`, no content), or structured data (a tool's
-    structured result, an answer under a JSON-schema `response_format`). Its content is in
-    the store's blobs under `blob` (for `data`, its JSON), downloaded from
-    `GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}`; the task's state lists it without
-    the content, the `artifact.created` event carries small contents whole."""
-
-    artifact_id: str
-    tool_call_id: str | None = None
 
 
 class TaskError(Payload):

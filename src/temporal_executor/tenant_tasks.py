@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
-from .llm.messages import Message, Usage
+from .llm.messages import Artifact, Message, Part, Usage
 from .service import TaskService
 from .store import TaskFilter
 from .tasks import Event, PendingCall, TaskState, TaskStatus
 from .tenants import Tenancy, name, scoped, split
+from .uploads import PendingParts
 from .workflows import AgentInput, AnswerInput, ApproveInput
 
 __all__ = ["OwnedTask", "TenantTasks"]
@@ -49,9 +50,12 @@ class TenantTasks:
 
     # --- start and read ------------------------------------------------------------------
 
-    async def submit(self, input: AgentInput, *, named: bool) -> TaskState:
+    async def submit(
+        self, input: AgentInput, *, named: bool, parts: PendingParts | None = None
+    ) -> TaskState:
         keyed = {"task_id": self.key(input.task_id), "session_id": self.key(input.session_id)}
-        return _local(await self.service.submit(input.model_copy(update=keyed), named=named))
+        keyed_input = input.model_copy(update=keyed)
+        return _local(await self.service.submit(keyed_input, named=named, parts=parts))
 
     async def first_task_of(
         self, session_id: str, message_id: str, task_id: str, fingerprint: str
@@ -133,6 +137,12 @@ class TenantTasks:
 
     async def log(self, task_id: str) -> list[Event]:
         return [_local_event(event) for event in await self.service.log(self.key(task_id))]
+
+    async def artifact(self, task_id: str, artifact_id: str) -> tuple[Artifact, bytes]:
+        return await self.service.artifact(self.key(task_id), artifact_id)
+
+    async def user_file(self, task_id: str, index: int) -> tuple[Part, bytes]:
+        return await self.service.user_file(self.key(task_id), index)
 
     async def wait(self, task_id: str, state: TaskState | None = None) -> TaskState:
         """`TaskService.wait` (`state`: the task as this caller saw it just now)."""

@@ -14,9 +14,10 @@ after the first, `content_block_delta` (`text_delta` by word, `input_json_delta`
 cumulative usage) and `message_stop`. Usage: `input_tokens` excludes cached prompt tokens, as
 Anthropic counts them.
 
-Requests are checked as the API does (`anthropic_rules.py`: the conversation's shape, cache
-breakpoints, and thinking — a thinking turn's signed blocks must come back unchanged before
-the tool results that answer it). A failed check is a 400 `invalid_request_error`.
+Requests are checked as the API does (`anthropic_rules.py`: the conversation's shape, images
+and documents, cache breakpoints, and thinking — a thinking turn's signed blocks must come
+back unchanged before the tool results that answer it). A failed check is a 400
+`invalid_request_error`.
 
 Thinking: with `thinking.type` `enabled` or `adaptive` a reply starts with a thinking block
 ("I think about: <user text>", signed for the model; streamed as `thinking_delta`s then a
@@ -219,6 +220,16 @@ def _choice(tool_choice: Any) -> str | None:
     return {"any": "required", "none": "none"}.get(kind)
 
 
+def _media_of(blocks: Any) -> list[str]:
+    """The media types of the image and document blocks among `blocks`."""
+    found: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and block.get("type") in ("image", "document"):
+            source = block.get("source") or {}
+            found.append(str(source.get("media_type") or source.get("type")))
+    return found
+
+
 def _turns(body: dict[str, Any]) -> list[Turn]:
     """The request as the vendor-neutral conversation of `rules.py`."""
     turns: list[Turn] = []
@@ -241,7 +252,11 @@ def _turns(body: dict[str, Any]) -> list[Turn]:
             if b.get("type") == "tool_use"
         ]
         role = "tool" if results else message["role"]
-        turns.append(Turn(role, text, tool_calls=calls, tool_results=results))
+        media = _media_of(blocks)
+        for b in blocks:
+            if b.get("type") == "tool_result":
+                media += _media_of(b.get("content"))
+        turns.append(Turn(role, text, tool_calls=calls, tool_results=results, media=media))
     return turns
 
 

@@ -6,6 +6,9 @@ does, and the two pieces of state behind its thinking and prompt caching.
   `assistant`, no empty or whitespace-only text, every `tool_use` answered by `tool_result`
   blocks in the very next message (and none without its `tool_use`), tools with a name and an
   `input_schema`; at most 4 `cache_control` breakpoints, none on a thinking block;
+- images and documents: `image` blocks (base64 PNG, JPEG, GIF or WebP whose bytes are that
+  image, or a URL) and `document` blocks (a base64 PDF, plain text, or a URL) in user
+  messages and in a `tool_result`'s content only;
 - thinking (`thinking.type` `enabled` or `adaptive`): a budget of at least 1024 below
   `max_tokens`; manual thinking refused from Claude 4.7, adaptive thinking before 4.6;
   `temperature` only 1; no forced tool use; and, when the request ends with tool results,
@@ -29,6 +32,8 @@ import json
 import re
 import secrets
 from typing import Any
+
+from .rules import decoded, sniffed
 
 __all__ = ["MIN_CACHE_TOKENS", "PromptCache", "Signer", "problem"]
 
@@ -140,13 +145,67 @@ def _conversation(messages: list[Any], model: str, signer: Signer) -> str | None
                     return f"{where}: Extra inputs are not permitted"
                 if not signer.valid(model, block):
                     return f"messages.{i}.content.{j}: Invalid `signature` in `{kind}` block"
+            if kind in ("image", "document") and message.get("role") != "user":
+                return f"messages.{i}.content.{j}: {kind} blocks are only allowed in user turns"
+            if problem := _media_problem(f"messages.{i}.content.{j}", block):
+                return problem
             if kind == "tool_result":
                 if block.get("tool_use_id") not in pending:
                     return _UNEXPECTED.format(i=i, j=j, id=block.get("tool_use_id"))
                 answered.add(block["tool_use_id"])
+                if problem := _result_problem(f"messages.{i}.content.{j}", block):
+                    return problem
         if pending - answered:
             return _UNANSWERED.format(i=i, ids=", ".join(sorted(pending - answered)))
         pending = {b.get("id", "") for b in blocks if b.get("type") == "tool_use"}
+    return None
+
+
+_IN_RESULTS = ("text", "image", "document", "search_result")
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _media_problem(where: str, block: dict[str, Any]) -> str | None:
+    """What Anthropic says about an image or document block (None: nothing, or not one)."""
+    kind = block.get("type")
+    if kind not in ("image", "document"):
+        return None
+    source = block.get("source")
+    source_type = source.get("type") if isinstance(source, dict) else None
+    if not isinstance(source, dict) or source_type not in ("base64", "url", "text", "file"):
+        return f"{where}.{kind}.source: Field required"
+    if source_type in ("url", "file") or (kind == "document" and source_type == "text"):
+        return None
+    if source_type == "text":
+        return f"{where}.image.source: Input tag 'text' does not match the expected tags"
+    media_type, data = source.get("media_type"), decoded(source.get("data"))
+    at = f"{where}.{kind}.source.base64"
+    allowed = _IMAGE_TYPES if kind == "image" else ("application/pdf",)
+    if media_type not in allowed:
+        expected = ", ".join(f"'{t}'" for t in allowed)
+        return f"{at}.media_type: Input should be {expected}"
+    if data is None:
+        return f"{at}.data: invalid base64 data"
+    if sniffed(data) != media_type:
+        if kind == "document":
+            return f"{at}.data: The PDF specified was not valid."
+        return (
+            f"{at}: The image was specified using the {media_type} media type, but does not "
+            "appear to be a valid image of that type"
+        )
+    return None
+
+
+def _result_problem(where: str, block: dict[str, Any]) -> str | None:
+    """What the API says about a `tool_result`'s content blocks (text, images, documents)."""
+    inner = block.get("content")
+    for k, part in enumerate(inner if isinstance(inner, list) else []):
+        at = f"{where}.tool_result.content.{k}"
+        if not isinstance(part, dict) or part.get("type") not in _IN_RESULTS:
+            kind = part.get("type") if isinstance(part, dict) else None
+            return f"{at}: Input tag {kind!r} is not one of {_IN_RESULTS}"
+        if problem := _media_problem(at, part):
+            return problem
     return None
 
 

@@ -22,6 +22,12 @@ its signature on its last part: in a stream, on a last, empty one). With
 request is refused for (a Gemini 3 tool turn without its signatures, above all); a
 `toolConfig.functionCallingConfig` mode ANY (with `allowedFunctionNames`) or NONE is the
 request's tool choice. Errors have Google's shape `{"error": {"code", "message", "status"}}`.
+
+Inline data (`inlineData`, or `inline_data` with `mime_type` as the SDK writes it inside a
+part; base64 standard or URL-safe) is checked as Gemini checks it: a MIME type Gemini takes
+(PNG, JPEG, WebP, HEIC, HEIF, PDF, plain text, audio, video: no GIF), an image whose bytes are
+that image; a function response's `parts` inline only (URI data is not supported there on the
+Developer API). Otherwise Google's 400.
 """
 
 from __future__ import annotations
@@ -38,7 +44,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .gemini_rules import Signatures, field, problem, thinks
-from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, thought, words
+from .rules import (
+    MAGIC,
+    Call,
+    FakeControl,
+    FakeLLM,
+    Reply,
+    Result,
+    Turn,
+    Usage,
+    decoded,
+    sniffed,
+    thought,
+    words,
+)
 from .server import FakeServer
 
 __all__ = ["FakeGemini", "FakeGeminiControl", "create_app", "gemini_fake_server"]
@@ -126,6 +145,10 @@ class FakeGemini:
         stream = method == "streamGenerateContent"
         if refused := problem(body, model, self.signatures):
             return _error(400, refused)
+        try:
+            turns = _turns(body)
+        except _Refused as refused_media:
+            return _error(400, str(refused_media))
         entry = await self.llm.take(body, request)
         if "status" in entry:
             status = int(entry["status"])
@@ -133,7 +156,6 @@ class FakeGemini:
             return JSONResponse(content, status_code=status, headers=entry.get("headers"))
         response_id = f"fake-response-{next(self._response_ids)}"
         base = {"modelVersion": model, "responseId": response_id}
-        turns = _turns(body)
         tools = [
             d.get("name", "")
             for tool in body.get("tools") or []
@@ -199,17 +221,73 @@ class FakeGemini:
         return StreamingResponse(events(), media_type="text/event-stream")
 
 
+class _Refused(Exception):
+    """A request Gemini answers 400 (the message)."""
+
+
+_TAKES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "application/pdf")
+_UNREADABLE_IMAGE = (
+    "Unable to process input image. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting"
+)
+
+
+def _inline(part: Any, where: str) -> str | None:
+    """The MIME type of a part's inline data, checked (None: it has none)."""
+    blob = part.get("inlineData") or part.get("inline_data") if isinstance(part, dict) else None
+    if blob is None:
+        return None
+    mime = str(blob.get("mimeType") or blob.get("mime_type") or "")
+    takes = mime in _TAKES or mime == "text/plain" or mime.startswith(("audio/", "video/"))
+    if not takes:
+        raise _Refused(f"{where}.inline_data.mime_type: Unsupported MIME type: {mime}")
+    data = decoded(blob.get("data"))
+    if data is None:
+        raise _Refused(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES): invalid base64")
+    if mime.startswith("image/") and mime in MAGIC and sniffed(data) != mime:
+        raise _Refused(_UNREADABLE_IMAGE)
+    if mime == "application/pdf" and sniffed(data) != mime:
+        raise _Refused("Request contains an invalid argument.")
+    return mime
+
+
+def _media(parts: list[Any], where: str) -> list[str]:
+    found = [_inline(part, f"{where}.parts[{k}]") for k, part in enumerate(parts)]
+    return [mime for mime in found if mime]
+
+
+def _result_media(response: dict[str, Any], where: str) -> list[str]:
+    """The MIME types of a function response's parts: inline data only."""
+    parts = response.get("parts") or []
+    for k, part in enumerate(parts):
+        if isinstance(part, dict) and (part.get("fileData") or part.get("file_data")):
+            raise _Refused(f"{where}.parts[{k}].file_data: URI based data is not supported")
+    return _media(parts, where)
+
+
 def _turns(body: dict[str, Any]) -> list[Turn]:
-    """The request as the vendor-neutral conversation of `rules.py`."""
+    """The request as the vendor-neutral conversation of `rules.py` (`_Refused` when Gemini
+    would refuse it)."""
     turns: list[Turn] = []
     system = body.get("systemInstruction") or {}
     if system_text := _text(system.get("parts")):
         turns.append(Turn("system", system_text))
-    for content in body["contents"]:
+    for i, content in enumerate(body["contents"]):
         parts = content.get("parts") or []
+        where = f"contents[{i}]"
         results = [field(p, "functionResponse") for p in parts if field(p, "functionResponse")]
         if results:
-            turns.append(Turn("tool", _text(parts), tool_results=[_result(r) for r in results]))
+            media = [
+                mime
+                for k, p in enumerate(parts)
+                if field(p, "functionResponse")
+                for mime in _result_media(
+                    field(p, "functionResponse"), f"{where}.parts[{k}].function_response"
+                )
+            ]
+            turns.append(
+                Turn("tool", _text(parts), tool_results=[_result(r) for r in results], media=media)
+            )
         elif content.get("role") == "model":
             calls = [field(p, "functionCall") for p in parts if field(p, "functionCall")]
             tool_calls = [
@@ -218,7 +296,7 @@ def _turns(body: dict[str, Any]) -> list[Turn]:
             ]
             turns.append(Turn("assistant", _text(parts), tool_calls=tool_calls))
         else:
-            turns.append(Turn("user", _text(parts)))
+            turns.append(Turn("user", _text(parts), media=_media(parts, where)))
     return turns
 
 

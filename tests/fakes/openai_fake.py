@@ -12,6 +12,13 @@ Replies follow the vendor-neutral rules of `rules.py` (tool call ids `call_1`, `
 and the fake has the `/_fake/*` control API described there. Each recorded Azure request also
 has `"_azure": {"deployment": ..., "api_version": ..., "auth": "api-key" | "bearer"}`.
 
+Content parts are checked as OpenAI checks them: a user message may hold `text`, `image_url`
+(an http(s) URL, or a base64 data URL of a PNG, JPEG, GIF or WebP image whose bytes are that
+image) and `file` (`file_data`: a data URL of a PDF, with a `filename`) parts; every other
+role takes text parts only (a tool message cannot carry an image). Otherwise: OpenAI's 400
+naming the part (`messages[i].content[j]…`). A user message with images or files right after
+tool messages is read as those results' files (how our adapter sends a tool's images).
+
 Auth: OpenAI paths take `Authorization: Bearer <key>`; Azure paths take `api-key: <key>` or
 `Authorization: Bearer <Entra ID token>`. Azure paths answer 404 `DeploymentNotFound` for a
 deployment not in `deployments` (when given) and 404 without `api-version`.
@@ -34,7 +41,18 @@ from starlette.routing import Route
 
 from .openai_access import azure_access, check_bearer, error, error_body
 from .responses_fake import ResponsesWire
-from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
+from .rules import (
+    Call,
+    FakeControl,
+    FakeLLM,
+    Reply,
+    Result,
+    Turn,
+    Usage,
+    decoded,
+    sniffed,
+    words,
+)
 from .server import FakeServer
 
 __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"]
@@ -133,6 +151,10 @@ class FakeOpenAI:
             return error(400, "'messages' must be a non-empty array", param="messages")
         if refused := _problem(body):
             return error(400, refused[0], param=refused[1])
+        try:
+            turns = _turns(body["messages"])
+        except _Refused as bad_part:
+            return error(400, bad_part.message, param=bad_part.param, code=bad_part.code)
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
@@ -140,7 +162,6 @@ class FakeOpenAI:
             return JSONResponse(content, status_code=status, headers=entry.get("headers"))
         if entry.get("malformed"):
             return JSONResponse({"id": "chatcmpl-bad", "object": "chat.completion"})
-        turns = _turns(body["messages"])
         tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
         reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
         usage = _usage(self.llm.usage(turns, reply, entry), entry)
@@ -255,11 +276,27 @@ async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
     await asyncio.sleep(3600)
 
 
+class _Refused(Exception):
+    """What OpenAI answers 400 about a message: its message, `param` and `code`."""
+
+    def __init__(self, message: str, param: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
 def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
-    turns = []
-    for message in messages:
+    turns: list[Turn] = []
+    for i, message in enumerate(messages):
         role = str(message.get("role", ""))
-        text = _text(message.get("content"))
+        content = message.get("content")
+        media = _media(i, role, content) if isinstance(content, list) else []
+        text = _text(content)
+        if role == "user" and media and turns and turns[-1].role == "tool":
+            turns[-1].media += media  # the files of the tool results just before
+            continue
         if role == "tool":
             result = Result(content=text, call_id=str(message.get("tool_call_id", "")))
             turns.append(Turn(role="tool", tool_results=[result]))
@@ -272,8 +309,76 @@ def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
             )
             for c in message.get("tool_calls") or []
         ]
-        turns.append(Turn(role=role, text=text, tool_calls=calls))
+        turns.append(Turn(role=role, text=text, tool_calls=calls, media=media))
     return turns
+
+
+def _media(i: int, role: str, parts: list[Any]) -> list[str]:
+    """The media types of a message's image and file parts, each checked."""
+    media: list[str] = []
+    for j, part in enumerate(parts):
+        where = f"messages[{i}].content[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" or (role == "assistant" and kind == "refusal"):
+            continue
+        if role != "user" or kind not in ("image_url", "file"):
+            supported = "'text', 'image_url', 'input_audio', 'file'" if role == "user" else "'text'"
+            raise _Refused(
+                f"Invalid value: '{kind}'. Supported values are: {supported}.", f"{where}.type"
+            )
+        if kind == "image_url":
+            media.append(_image(where, part.get("image_url")))
+        else:
+            media.append(_file(where, part.get("file")))
+    return media
+
+
+def _image(where: str, image: Any) -> str:
+    url = image.get("url") if isinstance(image, dict) else None
+    if not isinstance(url, str):
+        raise _Refused(f"Missing required parameter: '{where}.image_url.url'.", where)
+    if url.startswith(("https://", "http://")):
+        return "image/url"
+    media_type, data = _data_url(url)
+    if media_type not in _IMAGE_TYPES:
+        raise _Refused(
+            "Invalid MIME type. Only image types are supported.", where, "invalid_image_format"
+        )
+    if data is None or sniffed(data) != media_type:
+        raise _Refused(
+            "You uploaded an unsupported image. Please make sure your image is valid.",
+            where,
+            "invalid_image",
+        )
+    return media_type
+
+
+def _file(where: str, file: Any) -> str:
+    if not isinstance(file, dict) or not (file.get("file_data") or file.get("file_id")):
+        raise _Refused(f"Missing required parameter: '{where}.file.file_data'.", where)
+    if file.get("file_id"):
+        return "file/id"
+    media_type, data = _data_url(str(file["file_data"]))
+    if media_type != "application/pdf" or data is None:
+        raise _Refused(
+            f"Invalid file data: '{where}.file'. Expected a base64-encoded data URL with an "
+            f"application/pdf MIME type (e.g. 'data:application/pdf;base64,SGVsbG8sIFdvcmxkIQ=='"
+            f"), but got unsupported MIME type '{media_type}'.",
+            f"{where}.file",
+        )
+    if sniffed(data) != "application/pdf":
+        raise _Refused("The file is not a valid PDF.", f"{where}.file", "invalid_file")
+    if not file.get("filename"):
+        raise _Refused(f"Missing required parameter: '{where}.file.filename'.", where)
+    return media_type
+
+
+def _data_url(url: str) -> tuple[str, bytes | None]:
+    """A `data:<type>;base64,<data>` URL's type and bytes ("", None: not one)."""
+    head, _, data = url.partition(",")
+    if not head.startswith("data:") or not head.endswith(";base64"):
+        return "", None
+    return head.removeprefix("data:").removesuffix(";base64"), decoded(data)
 
 
 def _text(content: Any) -> str:

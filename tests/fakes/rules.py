@@ -12,8 +12,14 @@ The rules, on the neutral conversation:
 2. the last turn is `user`, there are tools and its text lacks "[no tools]" → a call to the
    first tool (to the first two with "[two tools]"), arguments `{"query": <user text>}`;
 3. the last turn is `tool` → "Tool results: name=content | …" over its trailing results
-   (a result without a name is named after the call with its `call_id`);
-4. otherwise → "Echo: <last user text>".
+   (a result without a name is named after the call with its `call_id`), then the media types
+   of the images and files they carried, in brackets: "… | [image/png]";
+4. otherwise → "Echo: <last user text>", then the media types of that turn's images and files:
+   "Echo: describe [image/png, application/pdf]".
+
+A turn's `media` are the media types of the images and files it carried, each checked by the
+vendor fake as its vendor checks them (an unsupported type, bytes that are not what the type
+says, a part the vendor does not take there: its 400).
 
 The request's tool choice, in the vendor's words, overrides rules 1-2: one that forces a call
 (`required`, or a tool's name: a `Choice`) always gets a call (to that tool, or the first),
@@ -50,6 +56,7 @@ auth on these):
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -63,6 +70,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 __all__ = [
+    "MAGIC",
     "Call",
     "FakeControl",
     "FakeLLM",
@@ -70,6 +78,8 @@ __all__ = [
     "Result",
     "Turn",
     "Usage",
+    "decoded",
+    "sniffed",
     "thought",
     "words",
 ]
@@ -102,6 +112,7 @@ class Turn:
     text: str = ""
     tool_calls: list[Call] = field(default_factory=list)
     tool_results: list[Result] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -210,7 +221,8 @@ class FakeLLM:
             return Reply(tool_calls=[Call(n, arguments, self.call_id()) for n in tools[:count]])
         if last == "tool":
             return Reply(text="Tool results: " + " | ".join(_tool_results(turns)))
-        return Reply(text="Echo: " + user_text)
+        media = next((t.media for t in reversed(turns) if t.role == "user"), [])
+        return Reply(text="Echo: " + user_text + _media(media))
 
     def _canned(self, entry: dict[str, Any]) -> Reply:
         calls = []
@@ -268,14 +280,49 @@ class FakeLLM:
 
 
 def _tool_results(turns: list[Turn]) -> list[str]:
-    """`name=content` for the results of the trailing tool turns."""
+    """`name=content` for the results of the trailing tool turns, then what media they had."""
     trailing: list[Result] = []
+    media: list[str] = []
     for turn in reversed(turns):
         if turn.role != "tool":
             break
         trailing[:0] = turn.tool_results
+        media[:0] = turn.media
     names = {c.id: c.name for t in turns for c in t.tool_calls}
-    return [f"{r.name or names.get(r.call_id) or r.call_id}={r.content}" for r in trailing]
+    results = [f"{r.name or names.get(r.call_id) or r.call_id}={r.content}" for r in trailing]
+    return results + ([_media(media).strip()] if media else [])
+
+
+def _media(media: list[str]) -> str:
+    return f" [{', '.join(media)}]" if media else ""
+
+
+# What the bytes of a file of these types begin with (what vendors check an image against).
+MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+def sniffed(data: bytes) -> str | None:
+    """The media type the bytes are, by their first bytes (None: none of `MAGIC`)."""
+    for media_type, heads in MAGIC.items():
+        if data.startswith(heads) and (media_type != "image/webp" or data[8:12] == b"WEBP"):
+            return media_type
+    return None
+
+
+def decoded(data: object) -> bytes | None:
+    """Base64 (standard or URL-safe, as Google's parser takes both) decoded, or None."""
+    if not isinstance(data, str):
+        return None
+    try:
+        return base64.b64decode(data.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        return None
 
 
 # One client for every control call: a new httpx client costs ~25 ms (its TLS context).

@@ -65,7 +65,7 @@ class Setup:
 
     async def start(self, **body: Any) -> str:
         request = ExecuteRequest.model_validate({"model_config": MODEL, **body})
-        state = await self.tasks.submit(self.submissions.prepare(request), named=False)
+        state = await self.tasks.submit(self.submissions.prepare(request).input, named=False)
         return state.task_id
 
     async def events(self, task_id: str) -> list[Event]:

@@ -22,6 +22,10 @@ others' is dropped (a fallback model, a person's edit), and each adapter then se
 message as plain text and calls (`llm/base.py`). Turns never change, so each worker keeps
 the ones it read lately. Reasoning summaries stream as `llm.reasoning` events when the task
 asks for them (`reasoning.summary`); reasoning is never logged, nor in `llm.message`.
+
+The messages' parts (images, files) are read from the store for the call, as far as the model
+reads their types (`resolve_parts`). A final answer under a JSON-schema `response_format` that
+is JSON is the task's `result` artifact too (a data artifact: A2A's DataPart).
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from typing import Any
 
 from pydantic import Field
 from temporalio import activity
 
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
 from ..llm.messages import (
+    Artifact,
     LLMRequest,
     LLMResponse,
     Message,
@@ -45,7 +51,7 @@ from ..llm.messages import (
 )
 from ..llm.registry import ProviderRegistry
 from ..observability import LLMCallWatch
-from ..payloads import offload, resolve, resolve_messages
+from ..payloads import artifact_key, offload, put_bytes, resolve, resolve_messages, resolve_parts
 from ..spec import ModelChoice
 from ..store import Blobs, NewEvent, Store
 from ..tasks import EventType, TaskState
@@ -53,9 +59,17 @@ from ..versioned import Versioned
 from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, estimated_tokens, waiting
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating
-from .tools import ToolResult
+from .tools import ToolResult, artifact_event
 
-__all__ = ["LLMActivities", "LLMCallInput", "LLMCallResult", "answer_dangling_calls"]
+__all__ = [
+    "RESULT_ARTIFACT",
+    "LLMActivities",
+    "LLMCallInput",
+    "LLMCallResult",
+    "answer_dangling_calls",
+]
+
+RESULT_ARTIFACT = "result"  # the id of a structured answer's artifact
 
 # Native turns a worker keeps in memory (they never change: their keys are their digests).
 KEPT_TURNS = 256
@@ -165,6 +179,7 @@ class LLMActivities:
         except ExecutorError as exc:
             raise to_failure(exc) from exc
         message = response.message
+        artifacts = await self._structured(input, message)
         if message.content is not None:
             key = f"{input.task_id}/llm/{input.call_key}"
             content, ref = await offload(blobs, key, message.content, input.inline_bytes)
@@ -172,10 +187,35 @@ class LLMActivities:
         if response.native is not None:
             reasoning = await self._keep_turn(input, response.native)
             message = message.model_copy(update={"reasoning": reasoning})
-        response = response.model_copy(update={"message": message, "native": None})
+        response = response.model_copy(
+            update={"message": message, "native": None, "artifacts": artifacts}
+        )
         return LLMCallResult.model_validate_json(
             await blobs.put_new(memo, response.model_dump_json())
         )
+
+    async def _structured(self, input: LLMCallInput, message: Message) -> list[Artifact]:
+        """A final answer asked for under a JSON schema, as the task's data artifact (when
+        it is JSON: an answer cut short by the token limit is not)."""
+        format: dict[str, Any] = input.model.response_format or {}
+        if message.tool_calls or message.content is None or format.get("type") != "json_schema":
+            return []
+        try:
+            json.loads(message.content)
+        except ValueError:
+            return []
+        key = artifact_key(input.task_id, RESULT_ARTIFACT)
+        content = message.content.encode()
+        await put_bytes(self.store.blobs, key, content)
+        artifact = Artifact(
+            artifact_id=RESULT_ARTIFACT,
+            type="data",
+            media_type="application/json",
+            name="result.json",
+            blob=key,
+            size=len(content),
+        )
+        return [artifact]
 
     async def _publish(self, input: LLMCallInput, response: LLMResponse, state: TaskState) -> None:
         message = response.message
@@ -200,6 +240,10 @@ class LLMActivities:
                 )
                 for call in message.tool_calls
             ),
+            *[
+                await artifact_event(self.store.blobs, a, input.inline_bytes)
+                for a in response.artifacts
+            ],
         ]
         await self.store.tasks.save(state.counted(input.model.key, response.usage))
         await self.store.events.append_all(input.task_id, events)
@@ -214,8 +258,11 @@ class LLMActivities:
                 f"transcript of session {input.conversation} has {len(messages)} of {count} "
                 "messages"
             )
-        messages = await resolve_messages(self.store.blobs, messages, input.max_content_bytes)
+        blobs, limit = self.store.blobs, input.max_content_bytes
+        messages = await resolve_messages(blobs, messages, limit)
         messages, turns = await self._turns_for(input, messages)
+        accepts = self.providers.catalog.get(input.model.provider).accepted_media(input.model.model)
+        messages, media = await resolve_parts(blobs, messages, accepts, limit)
         return LLMRequest(
             model=input.model.model,
             messages=answer_dangling_calls(messages),
@@ -223,6 +270,7 @@ class LLMActivities:
             sampling=input.model,
             reasoning=turns,
             cache_key=hashlib.sha256(input.conversation.encode()).hexdigest()[:32],
+            media=media,
         )
 
     async def _keep_turn(self, input: LLMCallInput, turn: NativeTurn) -> Reasoning:

@@ -3,12 +3,24 @@ message with metadata (A2A, the seed's `/a2a/message`) becomes an execute reques
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..config import DefaultAgent
+from ..config.section import MEDIA_TYPE_PATTERN
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage
 from ..spec import (
@@ -32,10 +44,13 @@ __all__ = [
     "ApprovalPage",
     "ApprovalRequest",
     "ExecuteRequest",
+    "InputPart",
+    "MediaInput",
     "Session",
     "TaskBody",
     "TaskPage",
     "TaskReadout",
+    "TextInput",
     "bounded_metadata",
     "execute_request",
 ]
@@ -92,6 +107,56 @@ class ApprovalRequest(ApprovalDecision):
     )
 
 
+class TextInput(BaseModel):
+    """A text part of a user message (the seed's content style)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class MediaInput(BaseModel):
+    """An image or a file of a user message: its content inline (`data`, base64, with its
+    `media_type`) or at an http(s) `url`, fetched when the task is submitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image", "file"]
+    data: str | None = Field(default=None, min_length=1, repr=False)
+    url: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^https?://")
+    media_type: str | None = Field(default=None, pattern=MEDIA_TYPE_PATTERN)
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MediaInput:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("give the content as data (base64) or url, one of them")
+        if self.data is not None and self.media_type is None:
+            raise ValueError("media_type is required with data")
+        if self.type == "image" and self.media_type and not self.media_type.startswith("image/"):
+            raise ValueError(f"an image's media_type is image/..., not {self.media_type}")
+        if self.data is not None:
+            try:
+                base64.b64decode(self.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("data is not base64") from None
+        return self
+
+    def content(self) -> bytes | None:
+        """The inline content, decoded (None: it is at `url`)."""
+        return None if self.data is None else base64.b64decode(self.data)
+
+
+InputPart = Annotated[TextInput | MediaInput, Field(discriminator="type")]
+# A user message: text, or a list of parts (errors then name the part: `user_message.0.url`).
+UserMessage = Annotated[
+    Annotated[str, Tag("text"), Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    | Annotated[list[InputPart], Tag("parts"), Field(min_length=1, max_length=MAX_PARTS)],
+    Discriminator(lambda value: "text" if isinstance(value, str) else "parts"),
+]
+
+
 class ExecuteRequest(BaseModel):
     """Body of `POST /api/v1/execute`, as in the seed. Unknown fields are refused, so a typo
     is an error rather than ignored."""
@@ -100,7 +165,8 @@ class ExecuteRequest(BaseModel):
 
     task_id: str | None = Field(default=None, pattern=ID_PATTERN)
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    user_message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # Text, or parts: text, images and files (`TextInput`, `MediaInput`).
+    user_message: UserMessage
     system_message: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     model: StrictModelSettings = Field(alias="model_config")
     tools: list[StrictToolSpec] = Field(default_factory=list, max_length=MAX_TOOLS)
@@ -113,6 +179,26 @@ class ExecuteRequest(BaseModel):
     max_total_tokens: int | None = Field(default=None, ge=1, le=10**12)
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @field_validator("user_message")
+    @classmethod
+    def _parts(cls, message: str | list[TextInput | MediaInput]) -> Any:
+        if isinstance(message, list):
+            if not any(isinstance(p, MediaInput) or p.text.strip() for p in message):
+                raise ValueError("the message has no content")
+        return message
+
+    def text(self) -> str:
+        """The message's text: its text parts, one per line."""
+        if isinstance(self.user_message, str):
+            return self.user_message
+        return "\n".join(p.text for p in self.user_message if isinstance(p, TextInput))
+
+    def media(self) -> list[tuple[int, MediaInput]]:
+        """The message's images and files, in order, each with its place among the parts."""
+        if isinstance(self.user_message, str):
+            return []
+        return [(n, p) for n, p in enumerate(self.user_message) if isinstance(p, MediaInput)]
 
     @field_validator("tools")
     @classmethod
@@ -165,19 +251,18 @@ def execute_request(
         raise RequestError(summary) from None
 
 
-class A2AContentPart(BaseModel):
-    type: Literal["text"]
-    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+A2AContentPart = InputPart
 
 
 class A2AMessageBody(BaseModel):
-    """Body of the seed's simplified `POST /a2a/message`; `metadata` holds the execute fields."""
+    """Body of the seed's simplified `POST /a2a/message`; `metadata` holds the execute fields,
+    `content` the message's parts (as `user_message`'s)."""
 
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = Field(default=None, pattern=ID_PATTERN)
     session_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    content: list[A2AContentPart] = Field(min_length=1, max_length=MAX_PARTS)
+    content: list[InputPart] = Field(min_length=1, max_length=MAX_PARTS)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("metadata")

@@ -30,13 +30,15 @@ __all__ = [
 # When each status is answered (the codes are those of `errors.py`).
 _WHEN = {
     400: "the request cannot be run as sent (`invalid_request`, `unknown_provider`, "
-    "`provider_not_configured`, `invalid_tool`)",
+    "`provider_not_configured`, `invalid_tool`; `unsupported_content`: an image or file of a "
+    "media type this server or the task's model does not take)",
     401: "auth is on and the bearer token is missing or unknown (`unauthorized`); a "
     "webhook's signature is missing or wrong (`invalid_signature`)",
     403: "the key lacks the scope this call needs (`forbidden`; `details.scope` names it)",
     404: "no such task, session, schedule or trigger (`task_not_found`, `session_not_found`, "
     "`schedule_not_found`, `trigger_not_found`): none of the caller's tenant; or `X-Tenant` "
-    "names a tenant the key may not act in (`tenant_not_found`)",
+    "names a tenant the key may not act in (`tenant_not_found`); or no such artifact or file "
+    "of the task (`content_not_found`)",
     409: "the task, session, schedule or trigger is not in a state that allows this, or its "
     "id is taken (`conflict`)",
     413: "the body is over `server.max_body_bytes` (`body_too_large`)",

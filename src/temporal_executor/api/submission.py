@@ -6,12 +6,17 @@ parallel_tool_calls —, tool specs that their tool types accept, bounds) and ev
 resolved, so a bad request is a 400 before any workflow starts. No provider is built and no
 key is read here: the API process holds no provider secret. Whether a worker has the key is
 the worker's to find out (the task then fails with `provider_not_configured`).
+
+A message's images and files are checked here as far as config tells (how many, how big,
+which media types, what the task's models read); their contents are stored when the task
+is submitted (`uploads.py`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ..config import Config, DefaultAgent, ExecutorConfig
@@ -19,10 +24,26 @@ from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
+from ..tools.fetch import GuardedClient
+from ..tools.guard import AddressGuard
+from ..uploads import Media, PendingParts
 from ..workflows import AgentInput, TaskPolicies
 from .bodies import ExecuteRequest
 
-__all__ = ["Submissions"]
+__all__ = ["Submission", "Submissions"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked request: the workflow input, and the message's images and files to store
+    before it starts (None: it has none)."""
+
+    input: AgentInput
+    parts: PendingParts | None = None
+
+    def for_task(self, task_id: str) -> Submission:
+        """The same request, as the task `task_id` (one a client's id is already taken by)."""
+        return Submission(self.input.model_copy(update={"task_id": task_id}), self.parts)
 
 
 # The task and session ids of a template as resolved: each run replaces them with its own.
@@ -37,10 +58,16 @@ class Submissions:
         self.executor = config.executor
         self.providers = providers
         self.tools = tools
+        guard = AddressGuard(config.tools.allow_private_hosts)
+        self.fetcher = GuardedClient(guard, config.executor.inputs.fetch_timeout)
 
-    def prepare(self, request: ExecuteRequest) -> AgentInput:
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+
+    def prepare(self, request: ExecuteRequest, field: str = "user_message") -> Submission:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
-        workflow input with every default resolved."""
+        workflow input with every default resolved. `field`: what the caller calls the
+        message's parts, for errors (A2A: `message.parts`)."""
         choices = request.model.choices()
         for model in choices:
             self.providers.get(model.provider)
@@ -57,10 +84,21 @@ class Submissions:
         if require_approval is None:
             require_approval = executor.require_approval
         task_id = request.task_id or uuid.uuid4().hex
-        return AgentInput(
+        media = [
+            Media(f"{field}.{n}", p.type, p.content(), p.url, p.media_type, p.name)
+            for n, p in request.media()
+        ]
+        parts = None
+        if media:
+            accepted = frozenset.intersection(
+                *(self.providers.get(m.provider).accepted_media(m.model) for m in choices)
+            )
+            inputs = executor.inputs
+            parts = PendingParts.check(media, inputs, accepted, self.fetcher)
+        input = AgentInput(
             task_id=task_id,
             session_id=request.session_id or task_id,
-            user_message=request.user_message,
+            user_message=request.text(),
             user_message_id=request.message_id,
             system_message=request.system_message,
             model=ModelSettings.model_validate(request.model.model_dump()),
@@ -73,6 +111,7 @@ class Submissions:
             expand_tools=expands,
             policies=task_policies(executor),
         )
+        return Submission(input, parts)
 
     def prepare_template(self, template: ExecuteRequest, field: str = "template") -> AgentInput:
         """A template (a schedule's, a webhook trigger's) checked as a request is, resolved
@@ -84,8 +123,11 @@ class Submissions:
                     f"{field}.{name}: a template names no {what}: each run is a task of its "
                     "own (a session the runs share is `session_id`, beside the template)"
                 )
+        if template.media():
+            # A run's task starts from a workflow, where no API stores a message's files.
+            _refuse(f"{field}.user_message", "a template's message is text (no images or files)")
         try:
-            return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID}))
+            return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID})).input
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 from ..spec import ModelSettings, Sampling
 from .base import Provider
 from .messages import (
+    Artifact,
     LLMRequest,
     LLMResponse,
     Message,
+    Part,
     StreamChunk,
     ToolCall,
     ToolDefinition,
@@ -17,10 +19,12 @@ from .messages import (
 )
 
 __all__ = [
+    "Artifact",
     "LLMRequest",
     "LLMResponse",
     "Message",
     "ModelSettings",
+    "Part",
     "Provider",
     "Sampling",
     "StreamChunk",

@@ -7,6 +7,8 @@ What the conversion does beyond renaming fields:
   API wants every `tool_use` answered in the very next message;
 - the API rejects empty text blocks, so an empty message is left out (the API merges
   consecutive messages of one role anyway) and an empty tool result has no `content`;
+- a message's images and PDFs are `image` and `document` blocks (base64; images before the
+  text, as Anthropic advises), in a user message or in a tool result's `content`;
 - `max_tokens` is required: the request's, else config `default_max_tokens` (4096);
 - `temperature` and `top_p` are not parameters of `messages.create` in this SDK (newer models
   reject them): when a request sets them they go as extra body fields, and a model that does

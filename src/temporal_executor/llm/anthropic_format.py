@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from anthropic.types import (
+    DocumentBlockParam,
+    ImageBlockParam,
     MessageParam,
     RawContentBlockDeltaEvent,
     RawContentBlockStartEvent,
@@ -22,7 +24,8 @@ from anthropic.types import (
 )
 
 from ..spec import Sampling, ToolChoiceName
-from .messages import LLMRequest, Message, Usage
+from .media import kind_of
+from .messages import LLMRequest, Message, Part, Usage
 
 __all__ = [
     "FINISH_REASONS",
@@ -169,7 +172,7 @@ def request_messages(request: LLMRequest) -> tuple[str, list[MessageParam]]:
     results: list[ToolResultBlockParam] = []
     for message in request.messages:
         if message.role == "tool":
-            results.append(_tool_result(message))
+            results.append(_tool_result(message, request))
             continue
         if results:
             out.append({"role": "user", "content": results})
@@ -178,6 +181,10 @@ def request_messages(request: LLMRequest) -> tuple[str, list[MessageParam]]:
         native = request.native(message, KIND) if message.role == "assistant" else None
         if message.role == "system" and text:
             system.append(text)
+        elif message.role == "user" and message.parts:
+            # Images first: what Anthropic's vision guide recommends.
+            media: list[Any] = [_media(part, request) for part in message.parts]
+            out.append({"role": "user", "content": media + _text(text)})
         elif message.role == "user" and text:
             out.append({"role": "user", "content": text})
         elif native:
@@ -244,10 +251,13 @@ def native_blocks(
     return [param for param in params if param is not None]
 
 
-def _tool_result(message: Message) -> ToolResultBlockParam:
+def _tool_result(message: Message, request: LLMRequest) -> ToolResultBlockParam:
     block: ToolResultBlockParam = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
-    if message.content and message.content.strip():
-        block["content"] = message.content
+    text = message.content if message.content and message.content.strip() else None
+    if message.parts:
+        block["content"] = [*_text(text), *(_media(part, request) for part in message.parts)]
+    elif text:
+        block["content"] = text
     if message.is_error:
         block["is_error"] = True
     return block
@@ -285,6 +295,30 @@ def knob_params(sampling: Sampling, default_max_tokens: int, tools: bool) -> dic
             kind["disable_parallel_tool_use"] = True
         params["tool_choice"] = kind
     return params
+
+
+def _text(text: str | None) -> list[Any]:
+    return [{"type": "text", "text": text}] if text else []
+
+
+def _media(part: Part, request: LLMRequest) -> ImageBlockParam | DocumentBlockParam:
+    """An image or a PDF, its content inline (base64)."""
+    data = request.content_of(part)
+    if kind_of(part.media_type) == "image":
+        # One of the image types the SDK lists: what reaches a provider is what it reads.
+        media_type = cast(Any, part.media_type)
+        image: ImageBlockParam = {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+        return image
+    document: DocumentBlockParam = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": data},
+    }
+    if part.name:
+        document["title"] = part.name
+    return document
 
 
 def tool_param(name: str, description: str, parameters: dict[str, Any]) -> ToolParam:

@@ -9,11 +9,13 @@ of a conversation never share one (HTTP tools use the id as an idempotency key),
 back as no id at all. A turn that holds thought signatures is kept whole and goes back as it
 came to the model that wrote it (`gemini_thinking.py`); any other model turn is rebuilt from
 our message, its first call carrying Google's documented `skip_thought_signature_validator`
-placeholder, which Gemini 3 accepts where a turn has no signature of its own.
+placeholder, which Gemini 3 accepts where a turn has no signature of its own. Images and
+files, of user messages and tool results alike, travel inline (`inline_data`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -29,7 +31,16 @@ from ..errors import ProviderError, ProviderNotConfiguredError
 from .base import Provider
 from .gemini_errors import SDK_ERRORS, provider_error
 from .gemini_thinking import KIND, Turn, model_content, thinking_config, tool_config
-from .messages import LLMRequest, LLMResponse, Message, NativeTurn, StreamChunk, ToolCall, Usage
+from .messages import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    NativeTurn,
+    Part,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from .settings import GeminiSettings, ProviderSettings, VertexAISettings
 
 __all__ = ["GeminiProvider"]
@@ -169,9 +180,13 @@ class GeminiProvider(Provider[genai.Client]):
             if message.role != "tool":
                 results = None
             if message.role == "user":
-                contents.append(
-                    types.Content(role="user", parts=[types.Part(text=message.content or "")])
-                )
+                parts = [
+                    types.Part.from_bytes(data=_content(request, part), mime_type=part.media_type)
+                    for part in message.parts
+                ]
+                if message.content or not parts:
+                    parts.append(types.Part(text=message.content or ""))
+                contents.append(types.Content(role="user", parts=parts))
             elif message.role == "assistant" and (native := request.native(message, KIND)):
                 contents.append(model_content(native))
             elif message.role == "assistant":
@@ -195,7 +210,17 @@ class GeminiProvider(Provider[genai.Client]):
                 response = {"error" if message.is_error else "output": message.content or ""}
                 part = types.Part(
                     function_response=types.FunctionResponse(
-                        id=_wire_id(message.tool_call_id), name=name, response=response
+                        id=_wire_id(message.tool_call_id),
+                        name=name,
+                        response=response,
+                        # Inline: the Developer API takes no URL in a function response.
+                        parts=[
+                            types.FunctionResponsePart.from_bytes(
+                                data=_content(request, part), mime_type=part.media_type
+                            )
+                            for part in message.parts
+                        ]
+                        or None,
                     )
                 )
                 if results is None:  # consecutive results are one user turn for Gemini
@@ -309,6 +334,10 @@ class _Accumulator:
             finish_reason=finish,
             native=NativeTurn(kind=KIND, items=native) if native is not None else None,
         )
+
+
+def _content(request: LLMRequest, part: Part) -> bytes:
+    return base64.b64decode(request.content_of(part))
 
 
 def _wire_id(call_id: str | None) -> str | None:

@@ -22,6 +22,7 @@ from ..spec import Sampling
 from ..versioned import Payload, Versioned
 
 __all__ = [
+    "Artifact",
     "LLMRequest",
     "LLMResponse",
     "Message",
@@ -64,6 +65,24 @@ class Part(Payload):
     url: str | None = None
     size: int | None = None
     data: Any = None
+
+    def label(self) -> str:
+        """How a text names it: `image chart.png (image/png, 1234 bytes)`."""
+        name = f" {self.name}" if self.name else ""
+        size = f", {self.size} bytes" if self.size is not None else ""
+        return f"{self.type}{name} ({self.media_type}{size})"
+
+
+class Artifact(Part):
+    """Something a task made for its client: a tool's image or file (`tool_call_id` says
+    which call's), a link a tool gave (`url`, no content), or structured data (a tool's
+    structured result, an answer under a JSON-schema `response_format`). Its content is in
+    the store's blobs under `blob` (for `data`, its JSON), downloaded from
+    `GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}`; the task's state lists it without
+    the content, the `artifact.created` event carries small contents whole."""
+
+    artifact_id: str
+    tool_call_id: str | None = None
 
 
 class Reasoning(Payload):
@@ -162,12 +181,15 @@ class LLMRequest(BaseModel):
 
 class LLMResponse(Versioned):
     """The model's answer. `native` (never serialized, so never in history) is the vendor's
-    whole turn when it holds reasoning to send back, for `invoke_llm` to keep."""
+    whole turn when it holds reasoning to send back, for `invoke_llm` to keep; `artifacts` is
+    what `invoke_llm` made of it for the task (a structured answer's data), never set by a
+    provider."""
 
     message: Message
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
     native: NativeTurn | None = Field(default=None, exclude=True)
+    artifacts: list[Artifact] = Field(default_factory=list)
 
 
 class StreamChunk(BaseModel):

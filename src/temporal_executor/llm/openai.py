@@ -10,6 +10,11 @@ Knobs (`knobs.py` says which a model takes): `reasoning.effort` is `reasoning_ef
 `tool_choice` and `parallel_tool_calls` go only with tools (the API refuses them without);
 OpenAI itself also gets `prompt_cache_key`, a digest of the session, to keep a session's
 calls on the same prompt cache.
+
+A user message's images and PDFs are `image_url` and `file` content parts (data URLs). A tool
+message takes text only, so the images of a turn's tool results follow its tool messages in
+one user message (one between them would break the calls-then-results order), each tool
+message saying what follows.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, ClassVar
 import openai
 from openai.types.chat import (
     ChatCompletion,
+    ChatCompletionContentPartParam,
     ChatCompletionFunctionToolParam,
     ChatCompletionMessage,
     ChatCompletionMessageFunctionToolCall,
@@ -34,7 +40,8 @@ from openai.types.completion_usage import CompletionUsage
 from ..errors import ProviderError
 from .base import Provider
 from .knobs import OPENAI_REASONING_MODEL, uses_responses
-from .messages import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, Usage
+from .media import data_url, kind_of
+from .messages import LLMRequest, LLMResponse, Message, Part, StreamChunk, ToolCall, Usage
 from .openai_common import SDK_ERRORS, provider_error, tool_choice_params
 from .openai_responses import ResponsesAPI
 from .settings import CompatibleSettings, OpenAISettings, ProviderSettings
@@ -151,7 +158,7 @@ class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
     def _params(self, request: LLMRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self._model(request.model),
-            "messages": [_message(m) for m in request.messages],
+            "messages": _messages(request),
         }
         if request.tools:
             params["tools"] = [
@@ -280,11 +287,46 @@ class _Accumulator:
 # --- our format -> request -----------------------------------------------------------------
 
 
-def _message(message: Message) -> ChatCompletionMessageParam:
+def _messages(request: LLMRequest) -> list[ChatCompletionMessageParam]:
+    """The conversation; the parts of a run of tool messages in one user message after it."""
+    out: list[ChatCompletionMessageParam] = []
+    attached: list[ChatCompletionContentPartParam] = []
+    for message in request.messages:
+        if message.role != "tool" and attached:
+            out.append({"role": "user", "content": [_ATTACHED, *attached]})
+            attached = []
+        out.append(_message(message, request))
+        if message.role == "tool":
+            attached += [_part(part, request) for part in message.parts]
+    if attached:
+        out.append({"role": "user", "content": [_ATTACHED, *attached]})
+    return out
+
+
+_ATTACHED: ChatCompletionContentPartParam = {
+    "type": "text",
+    "text": "The files of the tool results above:",
+}
+
+
+def _part(part: Part, request: LLMRequest) -> ChatCompletionContentPartParam:
+    url = data_url(part.media_type, request.content_of(part))
+    if kind_of(part.media_type) == "image":
+        return {"type": "image_url", "image_url": {"url": url}}
+    return {"type": "file", "file": {"file_data": url, "filename": part.name or "file"}}
+
+
+def _message(message: Message, request: LLMRequest) -> ChatCompletionMessageParam:
     content = message.content or ""
     match message.role:
         case "system":
             return {"role": "system", "content": content}
+        case "user" if message.parts:
+            parts = [_part(part, request) for part in message.parts]
+            text: list[ChatCompletionContentPartParam] = (
+                [{"type": "text", "text": content}] if content else []
+            )
+            return {"role": "user", "content": [*parts, *text]}
         case "user":
             return {"role": "user", "content": content}
         case "assistant" if message.tool_calls:
@@ -304,6 +346,10 @@ def _message(message: Message) -> ChatCompletionMessageParam:
             return {"role": "assistant", "content": content}
         case "tool":
             # An error result is still a tool message; its text says what went wrong.
+            follows = [
+                f"[{part.label()}: in the user message after the results]" for part in message.parts
+            ]
+            content = "\n".join([content, *follows]) if follows else content
             return {"role": "tool", "content": content, "tool_call_id": message.tool_call_id or ""}
 
 

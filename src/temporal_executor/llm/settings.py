@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from ..config.duration import Duration
 from ..config.section import MediaType
 from ..errors import ConfigError, ProviderNotConfiguredError, describe_validation
-from .media import VISION_TYPES
+from .media import GEMINI_TYPES, VISION_TYPES
 
 if TYPE_CHECKING:
     from ..config import ProviderConfig
@@ -29,6 +29,7 @@ __all__ = [
     "OpenAISettings",
     "ProviderSettings",
     "VertexAISettings",
+    "is_claude",
     "parse_settings",
 ]
 
@@ -124,14 +125,17 @@ class AnthropicSettings(_Vision):
     prompt_cache: bool = True
 
 
-class GeminiSettings(_Vision):
+class GeminiSettings(_Strict):
     """`gemini`, the Gemini Developer API."""
+
+    def accepted_media(self, model: str) -> frozenset[str]:
+        return GEMINI_TYPES
 
     base_url: str | None = None
     api_version: str | None = None
 
 
-class VertexAISettings(_Vision):
+class VertexAISettings(_Strict):
     """`vertexai`: Gemini (`gemini-*`) and Claude (`claude-*`) on Vertex AI. `project_id` and
     `location` are needed unless `api_key_env` names a Vertex API key (express mode, Gemini
     only); `access_token_env` names a variable with an OAuth token, else Google
@@ -155,6 +159,9 @@ class VertexAISettings(_Vision):
             )
         return self
 
+    def accepted_media(self, model: str) -> frozenset[str]:
+        return VISION_TYPES if is_claude(model) else GEMINI_TYPES
+
     def access_token(self, where: str) -> str | None:
         """The OAuth token `access_token_env` names, read now; None when none is configured
         (Google application-default credentials then); `ProviderNotConfiguredError` when its
@@ -168,6 +175,11 @@ class VertexAISettings(_Vision):
                 "is not set on this worker"
             )
         return token
+
+
+def is_claude(model: str) -> bool:
+    """Whether Vertex AI serves `model` as Claude (else as Gemini)."""
+    return model.startswith("claude")
 
 
 def parse_settings(model: type[ProviderSettings], entry: ProviderConfig, where: str) -> Any:

@@ -22,7 +22,7 @@ from .anthropic import SDK_ERRORS, AnthropicClient, AnthropicProvider
 from .base import Provider
 from .gemini import GeminiProvider
 from .messages import LLMRequest, LLMResponse, StreamChunk
-from .settings import VertexAISettings
+from .settings import VertexAISettings, is_claude
 
 if TYPE_CHECKING:
     from ..config import ProviderConfig
@@ -199,7 +199,7 @@ class VertexAIProvider(Provider[None]):
         self._claude = AnthropicVertexProvider(config, self.settings)
 
     def _backend(self, model: str) -> Provider[Any]:
-        return self._claude if model.startswith("claude") else self._gemini
+        return self._claude if is_claude(model) else self._gemini
 
     def check(self) -> None:
         self._gemini.check()

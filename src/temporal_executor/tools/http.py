@@ -38,6 +38,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..config.duration import Duration
 from ..errors import ToolError, ToolSpecError
+from ..llm.media import file_name
 from ..spec import ToolSpec
 from .base import ToolFile, ToolOutput, ToolType
 from .fetch import Fetched, GuardedClient, map_errors
@@ -216,7 +217,7 @@ def _result(fetched: Fetched, url: httpx.URL, limit: int) -> str | ToolOutput:
             pass
     if _is_text(media_type):
         return _text(response, body)
-    name = _filename(response) or url.path.rstrip("/").rsplit("/", 1)[-1] or None
+    name = _filename(response) or file_name(str(url))
     label = f" {name}" if name else ""
     text = f"HTTP {status}: a file{label} ({media_type}, {len(body)} bytes), kept as an artifact"
     file = ToolFile(media_type, name=name, content=body, to_model=True)

@@ -48,7 +48,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -71,7 +71,7 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from ..errors import ToolError, ToolSpecError
-from ..llm.media import VISION_TYPES, is_text
+from ..llm.media import VISION_TYPES, file_name, is_text
 from ..spec import ToolSpec
 from .base import ToolFile, ToolOutput, ToolType
 from .guard import AddressGuard
@@ -327,11 +327,11 @@ def result_files(result: CallToolResult) -> list[ToolFile]:
             content = _decoded(resource.blob)
             if content is not None:
                 to_model = media_type in VISION_TYPES or is_text(media_type)
-                name = _basename(resource.uri)
+                name = file_name(resource.uri)
                 files.append(ToolFile(media_type, name, content=content, to_model=to_model))
         elif isinstance(block, ResourceLink) and urlsplit(block.uri).scheme in ("http", "https"):
             media_type = block.mime_type or "application/octet-stream"
-            files.append(ToolFile(media_type, block.name or _basename(block.uri), url=block.uri))
+            files.append(ToolFile(media_type, block.name or file_name(block.uri), url=block.uri))
     if result.structured_content is not None:
         files.append(ToolFile("application/json", data=result.structured_content))
     return files
@@ -342,11 +342,6 @@ def _decoded(data: str) -> bytes | None:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None
-
-
-def _basename(uri: str) -> str | None:
-    """The last path segment of a resource's URI, as its file name."""
-    return unquote(urlsplit(str(uri)).path.rstrip("/").rsplit("/", 1)[-1]) or None
 
 
 # --- expanded specs ------------------------------------------------------------------------

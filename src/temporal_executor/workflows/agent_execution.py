@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from ..activities import ExpandToolsInput, ToolActivities
-    from ..llm.messages import Message
+    from ..llm.messages import Message, Part
     from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus, terminal_event
     from .failures import TaskFailed, reraise_cancellation
     from .inputs import LEGACY_LOOP, AgentCarry, AgentInput
@@ -111,6 +111,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             "session_id": input.session_id,
             "user_message": input.user_message,
             **({"message_id": input.user_message_id} if input.user_message_id else {}),
+            **({"parts": _described(input.user_parts)} if input.user_parts else {}),
             "model": input.model.model_dump(mode="json"),
         }
 
@@ -121,7 +122,12 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         if input.system_message and self._stored_messages == 0:
             self._unsaved.append(Message(role="system", content=input.system_message))
         self._unsaved.append(
-            Message(role="user", content=input.user_message, id=input.user_message_id)
+            Message(
+                role="user",
+                content=input.user_message,
+                parts=input.user_parts,
+                id=input.user_message_id,
+            )
         )
 
     async def _loop_in_time(self) -> Message:
@@ -240,3 +246,9 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             transcript=transcript,
             count_transcript=count_transcript,
         )
+
+
+def _described(parts: list[Part]) -> list[dict[str, Any]]:
+    """The user's images and files as clients read them (`GET .../inputs/{n}` has each one's
+    content)."""
+    return [part.model_dump(mode="json", exclude={"blob", "data"}) for part in parts]

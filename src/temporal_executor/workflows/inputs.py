@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field
 from temporalio.common import WorkflowIDReusePolicy
 
-from ..llm.messages import Message
+from ..llm.messages import Message, Part
 from ..policies import ActivityOptions, RetrySettings, activity_options
 from ..spec import ModelSettings, ToolSpec
 from ..tasks import SESSION_MEMO, WORKFLOW_ID_PREFIX, TaskState, workflow_id
@@ -130,6 +130,8 @@ class AgentInput(Versioned):
     session_id: str
     user_message: str
     user_message_id: str | None = None
+    # The user message's images and files (their contents are the task's blobs).
+    user_parts: list[Part] = Field(default_factory=list)
     system_message: str | None = None
     model: ModelSettings
     tools: list[ToolSpec] = Field(default_factory=list)

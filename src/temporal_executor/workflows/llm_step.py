@@ -72,9 +72,11 @@ class LLMStep(ActivityCalls):
                     EventType.LLM_RESTART, {"call": call, "attempt": 1, "model": following.key}
                 )
                 await self._record()
-        # The activity wrote `llm.message` and the calls' `tool.call`, and this same state.
+        # The activity wrote `llm.message` and the calls' `tool.call` (and announced what it
+        # made of the answer), and this same state.
         self._stored_messages += len(self._unsaved)
         self.state = self.state.counted(model.key, response.usage)
+        self.state.artifacts = [*self.state.artifacts, *response.artifacts]
         return response
 
     def _check_budget(self) -> None:

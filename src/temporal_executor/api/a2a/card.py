@@ -30,7 +30,7 @@ from ... import __version__
 from ...config import Config
 from .hitl import HITL_EXTENSION_URI
 
-__all__ = ["JSONRPC_PATH", "REST_PATH", "agent_card", "grpc_target"]
+__all__ = ["JSONRPC_PATH", "REST_PATH", "agent_card", "grpc_target", "public_url"]
 
 JSONRPC_PATH = "/a2a"
 REST_PATH = "/a2a/rest"
@@ -44,7 +44,7 @@ def agent_card(config: Config, base_url: str) -> AgentCard:
         name=a2a.name,
         description=a2a.description,
         version=a2a.version or __version__,
-        default_input_modes=MEDIA_TYPES,
+        default_input_modes=_input_modes(config),
         default_output_modes=MEDIA_TYPES,
         capabilities=AgentCapabilities(
             streaming=True,
@@ -94,6 +94,24 @@ def agent_card(config: Config, base_url: str) -> AgentCard:
         card.security_schemes["bearer"].CopyFrom(scheme)
         card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList()}))
     return card
+
+
+def public_url(config: Config) -> str:
+    """This server's address for links where no request tells it (a task's files over
+    A2A): `a2a.url`, else `server.host` (localhost when it listens on every address) and
+    `server.port`; set `a2a.url` behind an ingress."""
+    if config.a2a.url:
+        return config.a2a.url.rstrip("/")
+    host = config.server.host
+    host = "localhost" if host in ("", "0.0.0.0", "::") else host
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{config.server.port}"
+
+
+def _input_modes(config: Config) -> list[str]:
+    """What a message may hold: text, data, and the images and files this server takes."""
+    return list(dict.fromkeys([*MEDIA_TYPES, *config.executor.inputs.media_types]))
 
 
 def grpc_target(config: Config, base_url: str) -> str:

@@ -4,6 +4,7 @@ objects (`-32001` task not found, `-32602` invalid params, …) or HTTP+JSON sta
 ExecutorError                      A2AError
 ├── TaskNotFoundError          →   TaskNotFoundError            -32001
 ├── RequestError               →   InvalidParamsError           -32602
+│   └── UnsupportedContentError →  ContentTypeNotSupportedError -32005
 └── ConflictError              →   UnsupportedOperationError    -32004 (or what the call says,
                                    e.g. TaskNotCancelableError -32002 for CancelTask)
 temporalio RPCError            →   InternalError                -32603 ("Temporal unavailable")
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 
 from a2a.utils.errors import (
     A2AError,
+    ContentTypeNotSupportedError,
     InternalError,
     InvalidParamsError,
     TaskNotFoundError,
@@ -24,7 +26,7 @@ from a2a.utils.errors import (
 )
 from temporalio.service import RPCError
 
-from ...errors import ConflictError, ExecutorError, RequestError
+from ...errors import ConflictError, ExecutorError, RequestError, UnsupportedContentError
 from ...errors import TaskNotFoundError as OurTaskNotFoundError
 
 __all__ = ["A2A_ERRORS", "a2a_errors"]
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 A2A_ERRORS: dict[type[ExecutorError], type[A2AError]] = {
     OurTaskNotFoundError: TaskNotFoundError,
     RequestError: InvalidParamsError,
+    UnsupportedContentError: ContentTypeNotSupportedError,
     ConflictError: UnsupportedOperationError,
 }
 

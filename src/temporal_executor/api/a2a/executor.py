@@ -11,6 +11,7 @@ on when the caller goes away or this process restarts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import AsyncGenerator
@@ -43,6 +44,8 @@ from .view import INTERRUPTED, TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalAgentExecutor"]
 
+# What the user's files show of themselves in the task's history (as `task.started` has them).
+_DESCRIBED = {"media_type", "name", "url"}
 # A2A's names of the execute fields a message sets.
 _FIELD_NAMES = {
     "session_id": "contextId",
@@ -113,17 +116,21 @@ class TemporalAgentExecutor(AgentExecutor):
             return await self._resume(current, message, _caller_name(context))
         request = self._execute_request(message, context.task_id, context.context_id, context)
         with a2a_errors():
-            input = self.submissions.prepare(request)
-            first = await self._first_task(context, input.task_id)
-            if first != input.task_id:
+            submission = self.submissions.prepare(request, "message.parts")
+            first = await self._first_task(context, submission.input.task_id)
+            if first != submission.input.task_id:
                 replayed = await self._replayed(first, hitl=hitl)
                 if replayed is not None:
                     return replayed
-                input = input.model_copy(update={"task_id": first})
+                submission = submission.for_task(first)
+            input = submission.input
             # Made before the workflow starts: `submitted` is timestamped before `working`.
-            view = TaskView(input.task_id, context.context_id, hitl=hitl)
-            view.add_user_message(request.user_message, request.message_id)
-            await self.tasks.submit(input, named=True)
+            view = self.store.new_view(input.task_id, context.context_id, hitl=hitl)
+            files = [
+                p.model_dump(include={"media_type", "name", "url"}) for _, p in request.media()
+            ]
+            view.add_user_message(request.text(), request.message_id, files)
+            await self.tasks.submit(input, named=True, parts=submission.parts)
         return view
 
     async def turn(self, view: TaskView) -> AsyncGenerator[A2AEvent]:
@@ -216,7 +223,7 @@ class TemporalAgentExecutor(AgentExecutor):
                 field_names=lambda field: _FIELD_NAMES.get(field, f"metadata.{field}"),
                 task_id=task_id,
                 session_id=context_id,
-                user_message=_user_text(message),
+                user_message=_user_parts(message),
                 message_id=message.message_id or None,
             )
         except RequestError as exc:
@@ -244,30 +251,37 @@ def _struct(message: Message) -> dict[str, Any]:
         raise InvalidParamsError(str(exc)) from None
 
 
-def _user_text(message: Message) -> str:
-    """The message as the LLM reads it: text parts, data parts as JSON, files by URL."""
+def _user_parts(message: Message) -> list[dict[str, Any]]:
+    """The message as the parts of an execute request: text parts, data parts as JSON text,
+    files (bytes or URL) as images or files, which the request's checks take or refuse
+    (an unknown or missing media type: ContentTypeNotSupportedError)."""
     if len(message.parts) > MAX_PARTS:
         raise InvalidParamsError(f"a message has at most {MAX_PARTS} parts")
-    pieces: list[str] = []
+    parts: list[dict[str, Any]] = []
     for part in message.parts:
         kind = part.WhichOneof("content")
         if kind == "text":
-            pieces.append(part.text)
+            parts.append({"type": "text", "text": part.text})
         elif kind == "data":
-            pieces.append(json.dumps(MessageToDict(part.data), ensure_ascii=False))
-        elif kind == "url":
-            name = f" {part.filename}" if part.filename else ""
-            media = f" ({part.media_type})" if part.media_type else ""
-            pieces.append(f"[file{name}{media}: {part.url}]")
-        elif kind == "raw":
-            raise ContentTypeNotSupportedError(
-                f"inline file content ({part.media_type or 'unknown type'}) is not supported: "
-                "send text, data, or a file URL"
-            )
-    text = "\n".join(pieces)
-    if not text.strip():
+            text = json.dumps(MessageToDict(part.data), ensure_ascii=False)
+            parts.append({"type": "text", "text": text})
+        elif kind in ("url", "raw"):
+            media_type = part.media_type.split(";")[0].strip().lower() or None
+            if kind == "raw" and media_type is None:
+                raise ContentTypeNotSupportedError("a file part without its mediaType")
+            file: dict[str, Any] = {
+                "type": "image" if (media_type or "").startswith("image/") else "file",
+                "media_type": media_type,
+                "name": part.filename or None,
+            }
+            if kind == "url":
+                file["url"] = part.url
+            else:
+                file["data"] = base64.b64encode(part.raw).decode("ascii")
+            parts.append(file)
+    if not any(p["type"] != "text" or p["text"].strip() for p in parts):
         raise InvalidParamsError("the message has no content")
-    return text
+    return parts
 
 
 def _caller_name(context: RequestContext) -> str | None:

@@ -161,7 +161,7 @@ class PushNotifier:
             async with self.configs.edit(a2a.tasks.key(task_id), "push-progress") as progress:
                 progress["watched"] = True
             if from_start:
-                view = TaskView(task_id, context_id, hitl=hitl)
+                view = a2a.store.new_view(task_id, context_id, hitl=hitl)
             else:
                 view = await a2a.store.view(task_id, hitl=hitl)
                 if view.state in TERMINAL:  # it ended in the meantime: say so

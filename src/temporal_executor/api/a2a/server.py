@@ -44,7 +44,7 @@ from ...tools.guard import AddressGuard
 from ..auth import CALLER_STATE, caller_from_scope
 from ..submission import Submissions
 from .access import scoped_jsonrpc, scoped_rest
-from .card import JSONRPC_PATH, REST_PATH, agent_card
+from .card import JSONRPC_PATH, REST_PATH, agent_card, public_url
 from .handler import TemporalRequestHandler
 from .hitl import HITL_EXTENSION_URI
 from .inputs import checked_rest
@@ -53,6 +53,7 @@ from .push import PushNotifier
 from .push_configs import PushConfigs
 from .streams import started_jsonrpc, started_rest
 from .tenancy import A2ATenants
+from .view import Links
 
 if TYPE_CHECKING:
     from .grpc_server import GrpcServer
@@ -78,7 +79,9 @@ class A2AServer:
 
     def __init__(self, config: Config, tasks: TaskService, submissions: Submissions) -> None:
         self.config = config
-        tenants = A2ATenants(tasks, submissions, config.a2a.default_agent)
+        tenants = A2ATenants(
+            tasks, submissions, config.a2a.default_agent, Links(public_url(config))
+        )
         push = None
         settings = config.a2a.push_notifications
         if settings.enabled:

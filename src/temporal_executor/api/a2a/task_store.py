@@ -36,7 +36,7 @@ from ...tenant_tasks import TenantTasks
 from ..bodies import ID_PATTERN
 from ..params import MAX_OFFSET
 from .errors import a2a_errors
-from .view import TERMINAL, TaskView
+from .view import TERMINAL, Links, TaskView
 
 __all__ = ["ServiceTaskStore", "check_task_id"]
 
@@ -58,8 +58,13 @@ _CLOSED: dict[TaskStatus, TaskState] = {
 class ServiceTaskStore(TaskStore):
     """One tenant's tasks (`TenantTasks`), in A2A form."""
 
-    def __init__(self, service: TenantTasks) -> None:
+    def __init__(self, service: TenantTasks, links: Links | None = None) -> None:
         self.service = service
+        self.links = links or Links()
+
+    def new_view(self, task_id: str, context_id: str, *, hitl: bool) -> TaskView:
+        """A task that has no events yet, as A2A shows it (`submitted`)."""
+        return TaskView(task_id, context_id, hitl=hitl, links=self.links)
 
     async def view(self, task_id: str, *, hitl: bool = False) -> TaskView:
         """The task as of its latest event; `TaskNotFoundError` (A2A) when there is none,
@@ -67,7 +72,7 @@ class ServiceTaskStore(TaskStore):
         check_task_id(task_id)
         with a2a_errors():
             state = await self.service.get(task_id)
-            view = TaskView(task_id, state.session_id, hitl=hitl)
+            view = self.new_view(task_id, state.session_id, hitl=hitl)
             for event in await self.service.log(task_id):
                 view.apply(event)
         if state.status.terminal and view.state not in TERMINAL:

@@ -28,6 +28,7 @@ from ..submission import Submissions
 from .errors import a2a_errors
 from .executor import TemporalAgentExecutor
 from .task_store import ServiceTaskStore
+from .view import Links
 
 __all__ = ["A2ATenants", "TenantA2A"]
 
@@ -36,10 +37,14 @@ class TenantA2A:
     """The A2A parts acting for one tenant: its `tasks`, its task `store`, its `executor`."""
 
     def __init__(
-        self, tasks: TenantTasks, submissions: Submissions, default_agent: DefaultAgent
+        self,
+        tasks: TenantTasks,
+        submissions: Submissions,
+        default_agent: DefaultAgent,
+        links: Links | None = None,
     ) -> None:
         self.tasks = tasks
-        self.store = ServiceTaskStore(tasks)
+        self.store = ServiceTaskStore(tasks, links)
         self.executor = TemporalAgentExecutor(tasks, submissions, default_agent, self.store)
 
 
@@ -47,15 +52,20 @@ class A2ATenants:
     """Makes the `TenantA2A` of a call (`acting`) or of a tenant (`of`) over `service`."""
 
     def __init__(
-        self, service: TaskService, submissions: Submissions, default_agent: DefaultAgent
+        self,
+        service: TaskService,
+        submissions: Submissions,
+        default_agent: DefaultAgent,
+        links: Links | None = None,
     ) -> None:
         self.service = service
         self.submissions = submissions
         self.default_agent = default_agent
+        self.links = links
 
     def of(self, tenant: str) -> TenantA2A:
         tasks = TenantTasks(self.service, Tenancy(tenant))
-        return TenantA2A(tasks, self.submissions, self.default_agent)
+        return TenantA2A(tasks, self.submissions, self.default_agent, self.links)
 
     def acting(self, context: ServerCallContext, params: Any = None) -> TenantA2A:
         """The parts for the tenant the call acts in (A2A's TaskNotFoundError when it names

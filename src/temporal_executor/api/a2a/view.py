@@ -8,11 +8,13 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | our event           | A2A                                                                |
 |---------------------|--------------------------------------------------------------------|
 | (none yet)          | Task `submitted`                                                   |
-| `task.started`      | status `working`                                                   |
+| `task.started`      | status `working` (the user's message, with its files, in history) |
 | `llm.delta`         | artifact `answer`: the text, `append` after the call's first delta |
 | `llm.restart`       | artifact `answer` replaced by "" (the retried call starts over)    |
 | `llm.message`       | history; with tool calls also status `working` + that message      |
 | `tool.result`       | history; status `working` + the result                             |
+| `artifact.created`  | an artifact of its own: a FilePart (bytes when the event has them, |
+|                     | else the tool's link or our download URL) or a DataPart            |
 | `approval.required` | status `input-required` + the pending calls (see `hitl.py`)        |
 | `approval.decided`  | history (the user's decision); status `working`                    |
 | `input.required`    | status `input-required` + the questions (`ask_user`, see `hitl.py`) |
@@ -22,19 +24,26 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | `task.cancelled`    | status `canceled`                                                  |
 
 A new LLM call's first delta replaces the answer (`append: false`): the artifact holds the
-text the agent is writing now, and the final answer once the task completed.
+text the agent is writing now, and the final answer once the task completed. The answer stays
+the last artifact: those a task makes (a tool's files, a structured answer's data) come before
+it, in the order they were made. Files without their bytes in the log are links to the REST
+routes that serve them (`Links`), as the user's own files are in the history.
 """
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from a2a.helpers import new_data_part, new_text_part
+from a2a.helpers import new_data_part, new_raw_part, new_text_part, new_url_part
 from a2a.server.events import Event as A2AEvent
 from a2a.types import (
     Artifact,
     Message,
+    Part,
     Role,
     Task,
     TaskArtifactUpdateEvent,
@@ -47,7 +56,7 @@ from ...llm.messages import ToolCall
 from ...tasks import Event, PendingInput, workflow_id
 from .pause import approval_pause, pause_message, question_pause
 
-__all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
+__all__ = ["INTERRUPTED", "TERMINAL", "Links", "TaskView", "ends_stream"]
 
 TERMINAL = frozenset(
     {
@@ -58,6 +67,20 @@ TERMINAL = frozenset(
     }
 )
 INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a client downloads a task's files: this server's REST routes under `base` (its
+    public URL; "" gives paths)."""
+
+    base: str = ""
+
+    def artifact(self, task_id: str, artifact_id: str) -> str:
+        return f"{self.base}/api/v1/tasks/{quote(task_id)}/artifacts/{quote(artifact_id)}"
+
+    def input(self, task_id: str, index: int) -> str:
+        return f"{self.base}/api/v1/tasks/{quote(task_id)}/inputs/{index}"
 
 
 def ends_stream(event: A2AEvent) -> bool:
@@ -72,8 +95,11 @@ class TaskView:
     kagent's extension (for clients that asked for it); `replay`: the answer to a message
     that had started this task already (sent again), not a new turn."""
 
-    def __init__(self, task_id: str, context_id: str, *, hitl: bool) -> None:
+    def __init__(
+        self, task_id: str, context_id: str, *, hitl: bool, links: Links | None = None
+    ) -> None:
         self.task = Task(id=task_id, context_id=context_id)
+        self.links = links or Links()
         self.task.status.state = TaskState.TASK_STATE_SUBMITTED
         self.task.status.timestamp.FromDatetime(datetime.now(UTC))
         self.task.metadata.update({"workflowId": workflow_id(task_id)})
@@ -89,17 +115,25 @@ class TaskView:
     def state(self) -> TaskState:
         return self.task.status.state
 
-    def add_user_message(self, text: str, message_id: str | None) -> None:
+    def add_user_message(
+        self, text: str, message_id: str | None, files: list[dict[str, Any]] | None = None
+    ) -> None:
         """The message that started the task (before its workflow has said so), under the
-        client's id (or one of ours for a task started without)."""
+        client's id (or one of ours for a task started without); `files`: its images and
+        files (`media_type`, `name`, the client's `url` if it gave one), each a FilePart
+        with that URL, else our download URL."""
         message_id = message_id or f"{self.task.id}-user"
         if not (self.task.history and self.task.history[0].message_id == message_id):
+            parts = [new_text_part(text)] if text or not files else []
+            for n, file in enumerate(files or []):
+                url = file.get("url") or self.links.input(self.task.id, n)
+                parts.append(new_url_part(url, file.get("media_type"), file.get("name")))
             message = Message(
                 message_id=message_id,
                 role=Role.ROLE_USER,
                 task_id=self.task.id,
                 context_id=self.task.context_id,
-                parts=[new_text_part(text)],
+                parts=parts,
             )
             self.task.history.insert(0, message)
 
@@ -120,7 +154,9 @@ class TaskView:
     # --- one method per event type ---------------------------------------------------------
 
     def _on_task_started(self, event: Event) -> list[A2AEvent]:
-        self.add_user_message(str(event.data.get("user_message", "")), event.data.get("message_id"))
+        data = event.data
+        text = str(data.get("user_message", ""))
+        self.add_user_message(text, data.get("message_id"), data.get("parts"))
         return [self._status(event, TaskState.TASK_STATE_WORKING)]
 
     def _on_llm_delta(self, event: Event) -> list[A2AEvent]:
@@ -153,6 +189,34 @@ class TaskView:
         )
         self.task.history.append(message)
         return [self._status(event, TaskState.TASK_STATE_WORKING, message)]
+
+    def _on_artifact_created(self, event: Event) -> list[A2AEvent]:
+        data = event.data
+        artifact_id = str(data.get("artifact_id", event.seq))
+        artifact = Artifact(artifact_id=artifact_id, name=data.get("name") or artifact_id)
+        artifact.parts.append(self._file(artifact_id, data))
+        if data.get("tool_call_id"):
+            artifact.metadata.update({"toolCallId": data["tool_call_id"]})
+        answer = self._answer_index()
+        self.task.artifacts.insert(len(self.task.artifacts) if answer is None else answer, artifact)
+        return [
+            TaskArtifactUpdateEvent(
+                task_id=self.task.id,
+                context_id=self.task.context_id,
+                artifact=artifact,
+                last_chunk=True,
+            )
+        ]
+
+    def _file(self, artifact_id: str, data: dict[str, Any]) -> Part:
+        """An artifact's part: its data, its bytes, the tool's link, or our download URL."""
+        media_type, name = data.get("media_type"), data.get("name")
+        if "data" in data and data.get("type") == "data":
+            return new_data_part(data["data"], media_type)
+        if data.get("content"):
+            return new_raw_part(base64.b64decode(data["content"]), media_type, name)
+        url = data.get("url") or self.links.artifact(self.task.id, artifact_id)
+        return new_url_part(url, media_type, name)
 
     def _on_approval_required(self, event: Event) -> list[A2AEvent]:
         self.pending = [ToolCall.model_validate(c) for c in event.data.get("tool_calls", [])]
@@ -256,13 +320,16 @@ class TaskView:
         return update
 
     def _artifact(self, text: str, *, append: bool, last: bool) -> TaskArtifactUpdateEvent:
-        chunk = Artifact(artifact_id=f"{self.task.id}-answer", name="answer")
+        chunk = Artifact(artifact_id=self._answer_id, name="answer")
         chunk.parts.append(new_text_part(text))
         whole = Artifact()
         whole.CopyFrom(chunk)
         whole.parts[0].text = self._answer
-        del self.task.artifacts[:]
-        self.task.artifacts.append(whole)
+        answer = self._answer_index()
+        if answer is None:
+            self.task.artifacts.append(whole)
+        else:
+            self.task.artifacts[answer].CopyFrom(whole)
         return TaskArtifactUpdateEvent(
             task_id=self.task.id,
             context_id=self.task.context_id,
@@ -270,6 +337,15 @@ class TaskView:
             append=append,
             last_chunk=last,
         )
+
+    @property
+    def _answer_id(self) -> str:
+        return f"{self.task.id}-answer"
+
+    def _answer_index(self) -> int | None:
+        """Where the answer is among the task's artifacts (None: not yet there)."""
+        ids = [artifact.artifact_id for artifact in self.task.artifacts]
+        return ids.index(self._answer_id) if self._answer_id in ids else None
 
     def _set_usage(self, data: dict[str, Any]) -> None:
         """Usage in A2A's field style (camelCase): `usage.promptTokens`, …, `iterations`."""

@@ -39,6 +39,6 @@ async def a2a_message(
         allowed=None,
         task_id=body.task_id,
         session_id=body.session_id,
-        user_message="\n".join(part.text for part in body.content),
+        user_message=[part.model_dump(exclude_none=True) for part in body.content],
     )
-    return await submit(api, tasks, request, wait, response, caller)
+    return await submit(api, tasks, request, wait, response, caller, parts="content")

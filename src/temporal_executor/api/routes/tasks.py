@@ -45,11 +45,13 @@ async def submit(
     wait: bool,
     response: Response,
     caller: Caller | None,
+    parts: str = "user_message",
 ) -> Any:
     """Start the task `body` asks for, in the caller's tenant; with `wait`, answer once it
-    ends or pauses."""
-    input = api.submissions.prepare(body)
-    state = await tasks.submit(input, named=body.task_id is not None)
+    ends or pauses. `parts`: where the request has the message's parts, for errors."""
+    submission = api.submissions.prepare(body, parts)
+    named = body.task_id is not None
+    state = await tasks.submit(submission.input, named=named, parts=submission.parts)
     audit(caller, "task submitted:", tasks.key(state.task_id))
     if wait:
         response.status_code = 200

@@ -97,7 +97,7 @@ async def webhook(name: TriggerNamePath, request: Request, api: Deps) -> dict[st
         summary, _ = describe_validation(exc)
         raise RequestError(f"the trigger's template, rendered: {summary}") from None
     owner = TenantTasks(api.tasks, Tenancy(trigger.tenant))
-    state = await owner.submit(api.submissions.prepare(execute), named=delivery is not None)
+    state = await owner.submit(api.submissions.prepare(execute).input, named=delivery is not None)
     answer = accepted(api, state, trigger.tenant)
     return {**answer, "trigger": name, "delivery_id": delivery, "tenant": trigger.tenant}
 
@@ -116,7 +116,7 @@ async def create_trigger(
     task of that tenant from its template. Names are one namespace across tenants (the
     webhook's URL names none)."""
     api.submissions.prepare_template(body.template)
-    compile_template(body.template.user_message)
+    compile_template(body.template.text())
     trigger = await api.triggers.create(body.definition(tasks.tenant))
     audit(caller, "trigger created:", body.name)
     return trigger
@@ -170,6 +170,6 @@ def check_configured(triggers: TriggerService, submissions: Submissions) -> None
         field = f"triggers.{name}.template"
         try:
             submissions.prepare_template(template, field=field)
-            compile_template(template.user_message, f"{field}.user_message")
+            compile_template(template.text(), f"{field}.user_message")
         except RequestError as exc:
             raise ConfigError(f"config: {exc.message}") from None

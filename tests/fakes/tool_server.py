@@ -1,6 +1,7 @@
 """A local HTTP tool server for integration tests: records every call it gets.
 
-Routes: `/weather`, `/slow?delay=S`, `/big?size=N` (text), and for fault tests:
+Routes: `/weather`, `/slow?delay=S`, `/big?size=N` (text), `/files/chart.png` and
+`/files/report.pdf` (a PNG, a PDF; any other name: 404), and for fault tests:
 
 - `/effect?delay=S`: a side effect that honours `Idempotency-Key`, as a payment API does: the
   first request with a key applies the effect (a counter per key) and keeps its answer; a
@@ -30,7 +31,11 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from .mcp_servers import PDF, PNG
+
 __all__ = ["make_tool_app"]
+
+FILES = {"chart.png": (PNG, "image/png"), "report.pdf": (PDF, "application/pdf")}
 
 
 def make_tool_app() -> Starlette:
@@ -80,6 +85,14 @@ def make_tool_app() -> Starlette:
         await asyncio.sleep(float(request.query_params.get("delay", "0")))
         return JSONResponse(answer)
 
+    async def files(request: Request) -> Response:
+        await record(request)
+        name = request.path_params["name"]
+        if name not in FILES:
+            return PlainTextResponse("no such file", status_code=404)
+        content, media_type = FILES[name]
+        return Response(content, media_type=media_type)
+
     async def effects(request: Request) -> JSONResponse:
         return JSONResponse({"applied": applied, "deliveries": deliveries})
 
@@ -128,6 +141,7 @@ def make_tool_app() -> Starlette:
             Route("/slow", slow, methods=["POST"]),
             Route("/big", big, methods=["POST"]),
             Route("/effect", effect, methods=["POST"]),
+            Route("/files/{name}", files, methods=["GET", "POST"]),
             Route("/fault/hang", hang, methods=["POST"]),
             Route("/fault/status/{code:int}", status, methods=["POST"]),
             Route("/fault/garbage", garbage, methods=["POST"]),

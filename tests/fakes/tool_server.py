@@ -1,7 +1,8 @@
 """A local HTTP tool server for integration tests: records every call it gets.
 
-Routes: `/weather`, `/slow?delay=S`, `/big?size=N` (text), `/files/chart.png` and
-`/files/report.pdf` (a PNG, a PDF; any other name: 404), and for fault tests:
+Routes: `/weather`, `/slow?delay=S`, `/big?size=N` (text), `/files/chart.png`,
+`/files/large.png` (a PNG of 4 KiB) and `/files/report.pdf` (a PDF; any other name: 404), and
+for fault tests:
 
 - `/effect?delay=S`: a side effect that honours `Idempotency-Key`, as a payment API does: the
   first request with a key applies the effect (a counter per key) and keeps its answer; a
@@ -35,7 +36,11 @@ from .mcp_servers import PDF, PNG
 
 __all__ = ["make_tool_app"]
 
-FILES = {"chart.png": (PNG, "image/png"), "report.pdf": (PDF, "application/pdf")}
+FILES = {
+    "chart.png": (PNG, "image/png"),
+    "large.png": (PNG + b"\0" * (4096 - len(PNG)), "image/png"),
+    "report.pdf": (PDF, "application/pdf"),
+}
 
 
 def make_tool_app() -> Starlette:

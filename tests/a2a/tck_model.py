@@ -11,13 +11,16 @@ transcript keeps (`Message.id`), and answers:
   goes `input-required`; the client's next message answers it (and is the next user turn);
 - `test-resubscribe-message-id…`: an answer after `2 * TCK_STREAMING_TIMEOUT` seconds;
 - `tck-reject-task…`: a non-retryable model error, so the task fails;
+- `tck-artifact-file…`, `tck-artifact-file-url…`, `tck-artifact-data…`: a call to the MCP tool
+  (`tck_file`, `tck_link`, `tck_data`: see `tck.yaml`) whose result is the artifact the kit
+  expects: an embedded `output.txt`, a link to one, the structured `{"key": "value",
+  "count": 42}`; the task's artifacts come from the tool, as any tool's do;
 - a known prefix with a text answer: that text (`tck-stream-artifact-chunked` in two chunks);
 - after tool results with no user turn after them (the call was approved): "Done.";
 - anything else: "Echo: <text>".
 
-File, file-URL and data artifacts and a direct Message reply (`tck-artifact-file`,
-`tck-artifact-file-url`, `tck-artifact-data`, `tck-message-response`) are not agent
-behaviour a model can produce here: a task's answer is the model's text.
+A direct Message reply (`tck-message-response`) is not agent behaviour a model can produce
+here: a task is always a task.
 
 Use: `llm.providers: [{name: tck, class: "tests.a2a.tck_model:ScenarioModel"}]`, with the
 repository root on PYTHONPATH; `tests/a2a/tck.yaml` is a whole config.
@@ -42,6 +45,18 @@ from temporal_executor.llm import (
 
 __all__ = ["ScenarioModel"]
 
+# The tool call of each artifact scenario (longest prefix first: `-file-url` is a `-file`).
+ARTIFACT_CALLS = {
+    "tck-artifact-file-url": (
+        "tck_link",
+        {"url": "https://example.com/output.txt", "name": "output.txt", "media_type": "text/plain"},
+    ),
+    "tck-artifact-file": (
+        "tck_file",
+        {"name": "output.txt", "media_type": "text/plain", "text": "tck"},
+    ),
+    "tck-artifact-data": ("tck_data", {"value": {"key": "value", "count": 42}}),
+}
 ANSWERS = {
     "tck-complete-task": ["Hello from TCK"],
     "tck-artifact-text": ["Generated text content"],
@@ -82,6 +97,10 @@ class ScenarioModel(Provider):
             return ["Still here after the wait"], []
         if message_id.startswith("tck-reject-task"):
             raise ProviderError("rejected", retryable=False)
+        for prefix, (tool, arguments) in ARTIFACT_CALLS.items():
+            if message_id.startswith(prefix):
+                call_id = f"call-{len(request.messages)}"
+                return [], [ToolCall(id=call_id, name=tool, arguments=arguments)]
         for prefix, pieces in ANSWERS.items():
             if message_id.startswith(prefix):
                 return pieces, []

@@ -5,6 +5,7 @@ client's message ids."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,12 +13,16 @@ import pytest
 import yaml
 from a2a.helpers import get_message_text
 from a2a.types import Message, Role, TaskState
+from a2a.utils.constants import TransportProtocol
+from google.protobuf.json_format import MessageToDict
 
 from temporal_executor.config import load_config
 from tests.a2a.conftest import a2a_client, answer_text, send, user_message
-from tests.conftest import Stack, config_data, running_stack
+from tests.conftest import Stack, config_data, free_port, running_stack
 
 TCK_CONFIG = Path(__file__).with_name("tck.yaml")
+TRANSPORTS = [TransportProtocol.JSONRPC, TransportProtocol.HTTP_JSON, TransportProtocol.GRPC]
+ROOT = Path(__file__).parents[2]
 
 
 def tck_message(prefix: str, text: str = "TCK", **ids: str) -> Message:
@@ -31,6 +36,11 @@ async def tck_stack(temporal: str, tmp_path: Path) -> AsyncIterator[Stack]:
     shipped = yaml.safe_load(TCK_CONFIG.read_text())
     data = config_data(temporal, "http://127.0.0.1:9/v1", tmp_path)
     data.update(llm=shipped["llm"], a2a=shipped["a2a"])
+    data["a2a"]["grpc"]["port"] = free_port()
+    # As the run command sets it: the MCP server runs from the repository root, on our Python.
+    server = shipped["tools"]["mcp_servers"]["tck"]
+    server.update(command=sys.executable, cwd=str(ROOT))
+    data["tools"]["mcp_servers"] = {"tck": server}
     async with running_stack(data) as stack:
         yield stack
 
@@ -66,3 +76,26 @@ async def test_scenarios(tck_stack: Stack) -> None:
 
         failed = await send(client, tck_message("tck-reject-task"))
         assert failed.status.state == TaskState.TASK_STATE_FAILED
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=["jsonrpc", "http_json", "grpc"])
+async def test_artifact_scenarios(tck_stack: Stack, transport: str) -> None:
+    """DM-ART-001 as the kit checks it: the task's first artifact, its first part."""
+    async with a2a_client(tck_stack.url, streaming=False, transport=transport) as client:
+        file = await send(client, tck_message("tck-artifact-file", "TCK artifact test"))
+        url = await send(client, tck_message("tck-artifact-file-url", "TCK artifact test"))
+        data = await send(client, tck_message("tck-artifact-data", "TCK artifact test"))
+        text = await send(client, tck_message("tck-artifact-text", "TCK artifact test"))
+    for task in (file, url, data, text):
+        assert task.status.state == TaskState.TASK_STATE_COMPLETED, task.status
+    part = file.artifacts[0].parts[0]
+    assert file.artifacts[0].artifact_id
+    assert (part.WhichOneof("content"), part.raw) == ("raw", b"tck")
+    assert (part.filename, part.media_type) == ("output.txt", "text/plain")
+    part = url.artifacts[0].parts[0]
+    assert (part.WhichOneof("content"), part.url) == ("url", "https://example.com/output.txt")
+    assert (part.filename, part.media_type) == ("output.txt", "text/plain")
+    part = data.artifacts[0].parts[0]
+    assert part.WhichOneof("content") == "data"
+    assert MessageToDict(part.data) == {"key": "value", "count": 42}
+    assert text.artifacts[0].parts[0].text == "Generated text content"

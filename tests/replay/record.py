@@ -37,6 +37,7 @@ from tests.conftest import (
     running_stack,
     weather_tool,
 )
+from tests.fakes.mcp_servers import PNG
 from tests.fakes.openai_fake import create_app as create_openai_app
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
@@ -375,6 +376,33 @@ async def _runs_done(stack: Stack, schedule_id: str, count: int) -> None:
     raise RuntimeError(f"schedule {schedule_id} never made {count} runs")
 
 
+async def files(stack: Stack, fakes: Fakes) -> None:
+    """A user message with an image and a PDF; a tool whose answer is an image (an artifact,
+    sent to the model with its result); a final answer under a JSON schema (a data artifact)."""
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+    await fakes.enqueue(
+        {"tool_calls": [{"name": "chart", "arguments": {"query": "q3"}}]},
+        {"content": '{"ok":true}'},
+    )
+    await stack.execute(
+        task_id="files",
+        user_message=[
+            {"type": "text", "text": "what do these show?"},
+            {"type": "image", "data": base64.b64encode(PNG).decode(), "media_type": "image/png"},
+            {"type": "file", "url": fakes.tools.base_url + "/files/report.pdf"},
+        ],
+        model_config={**MODEL, "response_format": format},
+        tools=[
+            {
+                "name": "chart",
+                "type": "http",
+                "config": {"endpoint": fakes.tools.base_url + "/files/chart.png", "method": "GET"},
+            }
+        ],
+    )
+
+
 # scenario -> (what drives it, the status its task ends in)
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tools": (tools, "completed"),
@@ -396,6 +424,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "rate_limited": (rate_limited, "completed"),
     "tool_capacity": (tool_capacity, "completed"),
     "scheduled": (scheduled, "completed"),
+    "files": (files, "completed"),
 }
 
 

@@ -297,3 +297,29 @@ async def test_what_cannot_be_taken_is_refused_naming_the_part(
     error = response.json()["error"]
     assert error["code"] == code, error
     assert error["message"].startswith(says.replace("{tools}", tool_server.base_url)), error
+
+
+async def test_a_structured_answer_is_a_data_artifact(
+    media_stack: Stack, openai_fake: FakeServer
+) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    format = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}
+    model = {"provider": "openai", "model": "gpt-4o-mini", "response_format": format}
+    fake = FakeControl(openai_fake.base_url)
+    fake.enqueue({"content": '{"city": "Lyon"}'}, {"content": "not JSON: cut short"})
+    body = {"user_message": "Where? [no tools]", "model_config": model}
+    done = (await media_stack.http.post("/api/v1/execute?wait=true", json=body)).json()
+    (artifact,) = done["artifacts"]
+    assert (artifact["artifact_id"], artifact["type"], artifact["media_type"]) == (
+        "result",
+        "data",
+        "application/json",
+    )
+    path = f"/api/v1/tasks/{done['task_id']}/artifacts/result"
+    assert (await media_stack.http.get(path)).json() == {"city": "Lyon"}
+    events = await media_stack.events(done["task_id"])
+    (created,) = [e["data"] for e in events if e["event"] == "artifact.created"]
+    assert created["data"] == {"city": "Lyon"}
+    # An answer that is not JSON (cut off by the token limit, say) makes no artifact.
+    cut = (await media_stack.http.post("/api/v1/execute?wait=true", json=body)).json()
+    assert cut["status"] == "completed" and cut["artifacts"] == []

@@ -102,6 +102,29 @@ export async function api(path, { method = "GET", body, signal, redirectOn401 = 
   return response.json();
 }
 
+// A file of the API (an artifact, a user's image) as an object URL: fetched with the token,
+// since a plain link would carry none. The caller revokes it when done.
+export async function fileUrl(path) {
+  const response = await fetch(path, { headers: headers({ Accept: "*/*" }) });
+  if (response.status === 401) throw unauthorized();
+  if (!response.ok) throw await errorOf(response);
+  return URL.createObjectURL(await response.blob());
+}
+
+// A list of files: images shown, other files as links that download them by name.
+export function fileList(files) {
+  return el("ul", { class: "files" }, ...files.map(({ path, name, mediaType, size }) => {
+    const label = `${name} (${mediaType}${size == null ? "" : `, ${size} bytes`})`;
+    const link = el("a", { href: "#", download: name, text: label });
+    const item = el("li", {}, link);
+    fileUrl(path).then((url) => {
+      link.href = url;
+      if (mediaType.startsWith("image/")) item.prepend(el("img", { src: url, alt: name }));
+    }).catch((error) => item.append(el("span", { class: "error", text: ` ${describeError(error)}` })));
+    return item;
+  }));
+}
+
 // Yield the events of a text/event-stream body: {id, event, data} with `data` parsed as JSON.
 async function* parseSse(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,9 +1,10 @@
 // One task: its facts, the conversation as it streams (token by token from the SSE endpoint,
-// resumed with Last-Event-ID after a drop), tool calls folded with their results, the
-// decisions it waits for, the shared limits its calls wait for, and cancel.
+// resumed with Last-Event-ID after a drop), the user's images and files, tool calls folded
+// with their results, the files the task made (artifacts), the decisions it waits for, the
+// shared limits its calls wait for, and cancel.
 
 import {
-  api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge,
+  api, describeError, el, fileList, followEvents, formatUsage, notify, prettyJson, statusBadge,
 } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
 
@@ -13,6 +14,9 @@ const decisions = document.getElementById("decisions");
 const streamState = document.getElementById("stream-state");
 const cancel = document.getElementById("cancel");
 const temporalLink = document.getElementById("temporal-link");
+const artifacts = document.getElementById("artifacts");
+const taskPath = `/api/v1/tasks/${encodeURIComponent(taskId)}`;
+let shownArtifacts = "";
 const toolItems = new Map(); // tool call id → its folded <details>
 let answer = null; // the assistant bubble the current LLM call streams into
 let pendingKey = "";
@@ -47,7 +51,14 @@ function decidedCalls(data) {
 
 const handlers = {
   "task.started"(data) {
-    item("user", el("span", { class: "who", text: "You" }), el("div", { class: "text", text: data.user_message }));
+    const files = (data.parts || []).map((part, n) => ({
+      path: `${taskPath}/inputs/${n}`,
+      name: part.name || `file-${n}`,
+      mediaType: part.media_type,
+      size: part.size,
+    }));
+    item("user", el("span", { class: "who", text: "You" }), el("div", { class: "text", text: data.user_message }),
+      ...(files.length ? [fileList(files)] : []));
   },
   "llm.delta"(data) {
     bubble().append(data.text);
@@ -128,9 +139,9 @@ const REASONS = {
 };
 
 const STATE_EVENTS = new Set([
-  "task.started", "llm.message", "tool.result", "approval.required", "approval.decided",
-  "input.required", "input.answered", "task.waiting_for_capacity", "task.completed",
-  "task.failed", "task.cancelled",
+  "task.started", "llm.message", "tool.result", "artifact.created", "approval.required",
+  "approval.decided", "input.required", "input.answered", "task.waiting_for_capacity",
+  "task.completed", "task.failed", "task.cancelled",
 ]);
 
 function onEvent(event) {
@@ -158,6 +169,26 @@ function render(task) {
     temporalLink.hidden = false;
   }
   renderDecisions(task);
+  renderArtifacts(task.artifacts || []);
+}
+
+// What the task made: its files (downloads; images shown), links, structured values.
+function renderArtifacts(made) {
+  const key = made.map((a) => a.artifact_id).join(",");
+  if (key === shownArtifacts) return;
+  shownArtifacts = key;
+  artifacts.hidden = !made.length;
+  const stored = made.filter((a) => !a.url || a.blob);
+  const links = made.filter((a) => a.url && !a.blob);
+  const files = stored.map((a) => ({
+    path: `${taskPath}/artifacts/${encodeURIComponent(a.artifact_id)}`,
+    name: a.name || a.artifact_id,
+    mediaType: a.media_type,
+    size: a.size,
+  }));
+  artifacts.replaceChildren(el("h2", { text: "Artifacts" }), fileList(files),
+    ...(links.length ? [el("ul", { class: "files" }, ...links.map((a) => el("li", {},
+      el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", text: `${a.name || a.url} (link)` }))))] : []));
 }
 
 function renderDecisions(task) {

@@ -126,9 +126,7 @@ class TemporalAgentExecutor(AgentExecutor):
             input = submission.input
             # Made before the workflow starts: `submitted` is timestamped before `working`.
             view = self.store.new_view(input.task_id, context.context_id, hitl=hitl)
-            files = [
-                p.model_dump(include={"media_type", "name", "url"}) for _, p in request.media()
-            ]
+            files = [p.model_dump(include=_DESCRIBED) for _, p in request.media()]
             view.add_user_message(request.text(), request.message_id, files)
             await self.tasks.submit(input, named=True, parts=submission.parts)
         return view

@@ -17,7 +17,7 @@ from a2a.utils.errors import ContentTypeNotSupportedError
 
 from tests.a2a.conftest import a2a_client, a2a_config, collect, send, send_request, user_message
 from tests.conftest import Stack, fake_requests, running_stack
-from tests.fakes.mcp_servers import PDF, PNG
+from tests.fakes.samples import PDF, PNG
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import FILES
 

@@ -22,10 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib.util
 import json
 import os
 import subprocess
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -34,19 +37,22 @@ from mcp.server.mcpserver.utilities.types import Image
 from mcp_types import BlobResourceContents, CallToolResult, EmbeddedResource, ResourceLink
 
 SLOW_LOG_ENV = "TE_MCP_SLOW_LOG"
-# A 1x1 transparent PNG.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-)
 
-# A one-page PDF (what vendors' checks take for one: it starts with `%PDF-`).
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 72 72]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def _samples() -> ModuleType:
+    """`samples.py` beside this file, loaded by its path: the server runs with `python -P`
+    (no `tests` package), and tests import `samples` rather than this module (building an
+    `MCPServer` in a test process changes how it connects, see `samples.py`)."""
+    path = Path(__file__).with_name("samples.py")
+    spec = importlib.util.spec_from_file_location("_mcp_server_samples", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PNG: bytes = _samples().PNG
+
 
 server = MCPServer("te-test-server")
 

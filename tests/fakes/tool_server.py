@@ -32,7 +32,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from .mcp_servers import PDF, PNG
+from .samples import PDF, PNG
 
 __all__ = ["make_tool_app"]
 

@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import FAKE_KEY_ENV, Stack, config_data, running_stack
 from tests.fakes import anthropic_fake, gemini_fake
-from tests.fakes.mcp_servers import PDF, PNG
 from tests.fakes.rules import FakeControl
+from tests.fakes.samples import PDF, PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_providers import providers
 

@@ -37,8 +37,8 @@ from tests.conftest import (
     running_stack,
     weather_tool,
 )
-from tests.fakes.mcp_servers import PNG
 from tests.fakes.openai_fake import create_app as create_openai_app
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.fakes.tool_server import make_tool_app
 

@@ -8,7 +8,7 @@ import base64
 from temporal_executor.llm.messages import Message, Part
 from temporal_executor.payloads import get_bytes, input_key, put_bytes, resolve_parts
 from temporal_executor.store.memory import memory_store
-from tests.fakes.mcp_servers import PNG
+from tests.fakes.samples import PNG
 
 ACCEPTS = frozenset({"image/png", "application/pdf"})
 

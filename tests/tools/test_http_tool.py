@@ -30,7 +30,7 @@ from temporal_executor.errors import ToolError, ToolSpecError
 from temporal_executor.llm import ToolCall
 from temporal_executor.tools import ToolFile, ToolOutput, ToolSpec
 from temporal_executor.tools.http import HttpTool
-from tests.fakes.mcp_servers import PNG
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -24,7 +24,7 @@ from temporal_executor.tools import ToolFile, ToolOutput, ToolRegistry, ToolSpec
 from temporal_executor.tools.mcp import McpTool
 from temporal_executor.tools.sandbox import process_alive
 from tests.fakes.mcp_process import SERVER, McpHttpProcess
-from tests.fakes.mcp_servers import PNG
+from tests.fakes.samples import PNG
 
 TIME_SERVER = str(Path(sys.executable).with_name("mcp-server-time"))
 SECRET = "TE_SECRET"

@@ -18,7 +18,7 @@ from playwright.async_api import expect
 from temporal_executor.store import NewEvent
 from temporal_executor.tasks import TaskState, TaskStatus
 from tests.conftest import Stack, enqueue, fake_requests
-from tests.fakes.mcp_servers import PNG
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
 from tests.integration.test_schedules import ended

@@ -10,6 +10,7 @@ says what alice's call of it sends and answers."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import uuid
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import Stack, enqueue, weather_tool
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.tenants import MODEL, bearer, start, tenant_stack
 
@@ -59,6 +61,16 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
     "GET /api/v1/tasks/{task_id}": ({}, None, {200}),
     "GET /api/v1/tasks/{task_id}/events": ({}, None, {200}),
     "POST /api/v1/tasks/{task_id}/cancel": ({"task_id": f"a-cancel-1{R}"}, None, {202}),
+    "GET /api/v1/tasks/{task_id}/artifacts/{artifact_id}": (
+        {"task_id": f"a-files{R}", "artifact_id": "chart-call-0"},
+        None,
+        {200},
+    ),
+    "GET /api/v1/tasks/{task_id}/inputs/{index}": (
+        {"task_id": f"a-files{R}", "index": "0"},
+        None,
+        {200},
+    ),
     "POST /api/v1/approve/{workflow_id}": ({}, {"approved": True}, {200}),
     "POST /api/v1/tasks/{task_id}/answer": (
         {"task_id": f"a-asking{R}"},
@@ -133,9 +145,10 @@ async def tenants(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     """A service with alice (team-a), bob (team-b) and root (admin), and alice's tasks:
-    `a-done` (session `a-sess`) and `a-gone` ended; `a-parked`, `a-watch` (with push configs
-    `hook-1` … `hook-4`) and `a-cancel-1` … `-4` awaiting approval; `a-asking` awaiting an
-    answer (each id ending with `R`). Both tenants ran a task `SAME` in a session `SAME`."""
+    `a-done` (session `a-sess`), `a-gone` and `a-files` (an image in, a PNG artifact out)
+    ended; `a-parked`, `a-watch` (with push configs `hook-1` … `hook-4`) and `a-cancel-1` …
+    `-4` awaiting approval; `a-asking` awaiting an answer (each id ending with `R`). Both
+    tenants ran a task `SAME` in a session `SAME`."""
     tmp_path = tmp_path_factory.mktemp("tenants")
     async with tenant_stack(temporal, openai_fake, tool_server, tmp_path) as stack:
         http = stack.http
@@ -151,6 +164,16 @@ async def tenants(
             await start(
                 http, "alice", "awaiting_approval", task_id=task_id, user_message="w?", **parked
             )
+        # A task with a file in its message and an artifact (a tool's PNG).
+        chart = {
+            "name": "chart",
+            "type": "http",
+            "config": {"endpoint": tool_server.base_url + "/files/chart.png", "method": "GET"},
+        }
+        await enqueue(openai_fake, [{"tool_calls": [{"name": "chart", "id": "chart-call"}]}])
+        photo = {"type": "image", "data": base64.b64encode(PNG).decode(), "media_type": "image/png"}
+        files = [{"type": "text", "text": "draw"}, photo]
+        await start(http, "alice", task_id=f"a-files{R}", user_message=files, tools=[chart])
         ask = {"name": "ask_user", "id": "q1", "arguments": QUESTIONS}
         await enqueue(openai_fake, [{"tool_calls": [ask]}])
         asking = {"task_id": f"a-asking{R}", "user_message": "ask", "tools": [ASK_USER]}

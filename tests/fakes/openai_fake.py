@@ -12,11 +12,9 @@ Replies follow the vendor-neutral rules of `rules.py` (tool call ids `call_1`, `
 and the fake has the `/_fake/*` control API described there. Each recorded Azure request also
 has `"_azure": {"deployment": ..., "api_version": ..., "auth": "api-key" | "bearer"}`.
 
-Content parts are checked as OpenAI checks them: a user message may hold `text`, `image_url`
-(an http(s) URL, or a base64 data URL of a PNG, JPEG, GIF or WebP image whose bytes are that
-image) and `file` (`file_data`: a data URL of a PDF, with a `filename`) parts; every other
-role takes text parts only (a tool message cannot carry an image). Otherwise: OpenAI's 400
-naming the part (`messages[i].content[j]…`). A user message with images or files right after
+Content parts are checked as OpenAI checks them (`openai_parts.py`): images and files in user
+messages only, each in its documented form, else OpenAI's 400 naming the part
+(`messages[i].content[j]…`). A user message with images or files right after
 tool messages is read as those results' files (how our adapter sends a tool's images).
 
 Auth: OpenAI paths take `Authorization: Bearer <key>`; Azure paths take `api-key: <key>` or
@@ -40,19 +38,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .openai_access import azure_access, check_bearer, error, error_body
+from .openai_parts import Refused, chat_media
 from .responses_fake import ResponsesWire
-from .rules import (
-    Call,
-    FakeControl,
-    FakeLLM,
-    Reply,
-    Result,
-    Turn,
-    Usage,
-    decoded,
-    sniffed,
-    words,
-)
+from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
 from .server import FakeServer
 
 __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"]
@@ -153,7 +141,7 @@ class FakeOpenAI:
             return error(400, refused[0], param=refused[1])
         try:
             turns = _turns(body["messages"])
-        except _Refused as bad_part:
+        except Refused as bad_part:
             return error(400, bad_part.message, param=bad_part.param, code=bad_part.code)
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
@@ -276,23 +264,12 @@ async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
     await asyncio.sleep(3600)
 
 
-class _Refused(Exception):
-    """What OpenAI answers 400 about a message: its message, `param` and `code`."""
-
-    def __init__(self, message: str, param: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.param, self.code = message, param, code
-
-
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-
-
 def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
     turns: list[Turn] = []
     for i, message in enumerate(messages):
         role = str(message.get("role", ""))
         content = message.get("content")
-        media = _media(i, role, content) if isinstance(content, list) else []
+        media = chat_media(i, role, content) if isinstance(content, list) else []
         text = _text(content)
         if role == "user" and media and turns and turns[-1].role == "tool":
             turns[-1].media += media  # the files of the tool results just before
@@ -311,74 +288,6 @@ def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
         ]
         turns.append(Turn(role=role, text=text, tool_calls=calls, media=media))
     return turns
-
-
-def _media(i: int, role: str, parts: list[Any]) -> list[str]:
-    """The media types of a message's image and file parts, each checked."""
-    media: list[str] = []
-    for j, part in enumerate(parts):
-        where = f"messages[{i}].content[{j}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text" or (role == "assistant" and kind == "refusal"):
-            continue
-        if role != "user" or kind not in ("image_url", "file"):
-            supported = "'text', 'image_url', 'input_audio', 'file'" if role == "user" else "'text'"
-            raise _Refused(
-                f"Invalid value: '{kind}'. Supported values are: {supported}.", f"{where}.type"
-            )
-        if kind == "image_url":
-            media.append(_image(where, part.get("image_url")))
-        else:
-            media.append(_file(where, part.get("file")))
-    return media
-
-
-def _image(where: str, image: Any) -> str:
-    url = image.get("url") if isinstance(image, dict) else None
-    if not isinstance(url, str):
-        raise _Refused(f"Missing required parameter: '{where}.image_url.url'.", where)
-    if url.startswith(("https://", "http://")):
-        return "image/url"
-    media_type, data = _data_url(url)
-    if media_type not in _IMAGE_TYPES:
-        raise _Refused(
-            "Invalid MIME type. Only image types are supported.", where, "invalid_image_format"
-        )
-    if data is None or sniffed(data) != media_type:
-        raise _Refused(
-            "You uploaded an unsupported image. Please make sure your image is valid.",
-            where,
-            "invalid_image",
-        )
-    return media_type
-
-
-def _file(where: str, file: Any) -> str:
-    if not isinstance(file, dict) or not (file.get("file_data") or file.get("file_id")):
-        raise _Refused(f"Missing required parameter: '{where}.file.file_data'.", where)
-    if file.get("file_id"):
-        return "file/id"
-    media_type, data = _data_url(str(file["file_data"]))
-    if media_type != "application/pdf" or data is None:
-        raise _Refused(
-            f"Invalid file data: '{where}.file'. Expected a base64-encoded data URL with an "
-            f"application/pdf MIME type (e.g. 'data:application/pdf;base64,SGVsbG8sIFdvcmxkIQ=='"
-            f"), but got unsupported MIME type '{media_type}'.",
-            f"{where}.file",
-        )
-    if sniffed(data) != "application/pdf":
-        raise _Refused("The file is not a valid PDF.", f"{where}.file", "invalid_file")
-    if not file.get("filename"):
-        raise _Refused(f"Missing required parameter: '{where}.file.filename'.", where)
-    return media_type
-
-
-def _data_url(url: str) -> tuple[str, bytes | None]:
-    """A `data:<type>;base64,<data>` URL's type and bytes ("", None: not one)."""
-    head, _, data = url.partition(",")
-    if not head.startswith("data:") or not head.endswith(";base64"):
-        return "", None
-    return head.removeprefix("data:").removesuffix(";base64"), decoded(data)
 
 
 def _text(content: Any) -> str:

@@ -14,7 +14,9 @@ What it checks, as OpenAI documents and answers (the texts are the API's, seen i
   without its required 'reasoning' item: 'rs_…'.");
 - a non-reasoning model refuses `include: ["reasoning.encrypted_content"]` ("Encrypted
   content is not supported with this model.") and `reasoning`; no model takes `stop`;
-- every `function_call_output` answers a `function_call` of the input.
+- every `function_call_output` answers a `function_call` of the input;
+- images and files (`input_image`, `input_file`) in a user message's content and in a
+  `function_call_output`'s output list only, each in its documented form (`openai_parts.py`).
 
 Entries may also carry `"stream_error": "server_error"` (an `error` event mid-stream),
 `"failed": "server_error"` (a failed response), `"incomplete": "max_output_tokens"`.
@@ -37,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .openai_access import error, error_body
+from .openai_parts import Refused, responses_media
 from .rules import Call, FakeLLM, Reply, Result, Turn, Usage, thought, words
 
 __all__ = ["ResponsesWire"]
@@ -65,12 +68,16 @@ class ResponsesWire:
             return error(400, message, param="input")
         if refused := self._problem(body, items):
             return error(400, refused[0], param=refused[1])
+        try:
+            media = [responses_media(n, item) for n, item in enumerate(items)]
+        except Refused as bad_part:
+            return error(400, bad_part.message, param=bad_part.param, code=bad_part.code)
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
             content = entry.get("body") or error_body(status, f"canned error {status}")
             return JSONResponse(content, status_code=status, headers=entry.get("headers"))
-        turns = _turns(body, items)
+        turns = _turns(body, items, media)
         tools = [t.get("name", "") for t in body.get("tools") or [] if t.get("type") == "function"]
         reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
         response = self._response(body, turns, reply, self.llm.usage(turns, reply, entry), entry)
@@ -299,13 +306,14 @@ def _choice(tool_choice: Any) -> str | None:
     return tool_choice if tool_choice in ("none", "required") else None
 
 
-def _turns(body: dict[str, Any], items: list[dict[str, Any]]) -> list[Turn]:
-    """The input as the neutral conversation of `rules.py`."""
+def _turns(body: dict[str, Any], items: list[dict[str, Any]], media: list[list[str]]) -> list[Turn]:
+    """The input as the neutral conversation of `rules.py` (`media`: each item's images and
+    files, by their media types)."""
     turns = [Turn("system", body["instructions"])] if body.get("instructions") else []
-    for item in items:
+    for item, found in zip(items, media, strict=True):
         kind = item.get("type", "message")
         if kind == "message":
-            turns.append(Turn(str(item.get("role")), _text(item.get("content"))))
+            turns.append(Turn(str(item.get("role")), _text(item.get("content")), media=found))
         elif kind == "function_call":
             if not turns or turns[-1].role != "assistant":
                 turns.append(Turn("assistant"))
@@ -315,7 +323,7 @@ def _turns(body: dict[str, Any], items: list[dict[str, Any]]) -> list[Turn]:
             turns[-1].tool_calls.append(call)
         elif kind == "function_call_output":
             result = Result(_text(item.get("output")), call_id=str(item.get("call_id")))
-            turns.append(Turn("tool", tool_results=[result]))
+            turns.append(Turn("tool", tool_results=[result], media=found))
     return turns
 
 

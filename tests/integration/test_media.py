@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import FAKE_KEY_ENV, Stack, config_data, running_stack
@@ -25,6 +26,7 @@ KEY = os.environ[FAKE_KEY_ENV]
 CASES = [
     ("openai", "gpt-4o-mini"),
     ("azure-openai", "gpt-4o-mini"),
+    ("openai-compatible", "gpt-4o-mini"),  # on the Responses API (`media_stack`)
     ("anthropic", "claude-sonnet-4-6"),
     ("gemini", "gemini-2.5-flash"),
     ("vertexai", "gemini-2.5-flash"),
@@ -51,6 +53,10 @@ async def media_stack(
 ) -> AsyncIterator[Stack]:
     data = config_data(temporal, openai_fake.url, tmp_path_factory.mktemp("media"))
     data["llm"]["providers"] = providers(openai_fake.url, vendor_fakes, "vertex-gemini")
+    # openai-compatible speaks the Responses API here, to a vision model.
+    responses = {"api": "responses", "accepts": ["image/png", "application/pdf"]}
+    (compatible,) = [p for p in data["llm"]["providers"] if p["name"] == "openai-compatible"]
+    compatible["config"] |= responses
     data["executor"]["inputs"] = {"max_part_bytes": 4096, "max_total_bytes": 6000}
     async with running_stack(data) as stack:
         yield stack
@@ -83,6 +89,17 @@ def fake_of(provider: str, openai_fake: FakeServer, fakes: dict[str, FakeServer]
 def sent_files(provider: str, body: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The media types of the files a request's first user message has, and of those that
     came with its tool results, read from the vendor's own form."""
+    if provider == "openai-compatible":  # the Responses API
+        items = body["input"]
+        first = [_responses(p) for p in items[0]["content"] if p["type"] != "input_text"]
+        after = [
+            _responses(p)
+            for item in items
+            if item.get("type") == "function_call_output" and isinstance(item["output"], list)
+            for p in item["output"]
+            if p["type"] != "input_text"
+        ]
+        return first, after
     if provider in ("openai", "azure-openai"):
         messages = body["messages"]
         users = [m for m in messages if m["role"] == "user"]
@@ -121,6 +138,14 @@ def _openai(part: dict[str, Any]) -> str:
         return part["image_url"]["url"].split(";")[0].removeprefix("data:")
     assert part["file"]["filename"] == "report.pdf", part
     return part["file"]["file_data"].split(";")[0].removeprefix("data:")
+
+
+def _responses(part: dict[str, Any]) -> str:
+    if part["type"] == "input_image":
+        assert part["detail"] == "auto", part
+        return part["image_url"].split(";")[0].removeprefix("data:")
+    assert part["filename"] == "report.pdf", part
+    return part["file_data"].split(";")[0].removeprefix("data:")
 
 
 def _gemini(part: dict[str, Any]) -> str:
@@ -323,3 +348,258 @@ async def test_a_structured_answer_is_a_data_artifact(
     # An answer that is not JSON (cut off by the token limit, say) makes no artifact.
     cut = (await media_stack.http.post("/api/v1/execute?wait=true", json=body)).json()
     assert cut["status"] == "completed" and cut["artifacts"] == []
+
+
+PDF_DATA = base64.b64encode(PDF).decode()
+IMAGE = {"type": "input_image", "image_url": f"data:image/png;base64,{PNG_DATA}", "detail": "auto"}
+CALL = {"type": "function_call", "call_id": "c1", "name": "chart", "arguments": "{}"}
+# (vendor, request body, what the vendor's 400 says): a wrong form of an image or file.
+WRONG_FORMS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "responses",
+        {"input": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+        "Invalid value: 'image_url'. Supported values are: 'input_text', 'input_image'",
+    ),
+    (
+        "responses",
+        {"input": [{"role": "user", "content": [{**IMAGE, "detail": None}]}]},
+        "Missing required parameter: 'input[0].content[0].detail'.",
+    ),
+    (
+        "responses",
+        {
+            "input": [
+                {
+                    "role": "user",
+                    "content": [{**IMAGE, "image_url": f"data:image/png;base64,{PDF_DATA}"}],
+                }
+            ]
+        },
+        "You uploaded an unsupported image.",
+    ),
+    (
+        "responses",
+        {
+            "input": [
+                {
+                    "role": "user",
+                    "content": [{"type": "input_file", "file_data": PDF_DATA, "filename": "a.pdf"}],
+                }
+            ]
+        },
+        "Invalid file data: 'input[0].content[0]'. Expected a base64-encoded data URL",
+    ),
+    (
+        "responses",
+        {
+            "input": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_file",
+                            "file_data": f"data:application/pdf;base64,{PDF_DATA}",
+                        }
+                    ],
+                }
+            ]
+        },
+        "Missing required parameter: 'input[0].content[0].filename'.",
+    ),
+    (
+        "responses",
+        {
+            "input": [
+                {"role": "user", "content": "draw"},
+                CALL,
+                {"type": "function_call_output", "call_id": "c1", "output": [{"type": "text"}]},
+            ]
+        },
+        "Invalid value: 'text'. Supported values are: 'input_text', 'input_image', and "
+        "'input_file'.",
+    ),
+    (
+        "responses",
+        {"input": [{"role": "assistant", "content": [IMAGE]}]},
+        "Invalid value: 'input_image'. Supported values are: 'output_text' and 'refusal'.",
+    ),
+    (
+        "chat",
+        {
+            "messages": [
+                {"role": "user", "content": "draw"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "chart", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {
+                    "role": "tool",
+                    "tool_call_id": "c1",
+                    "content": [{"type": "image_url", "image_url": {"url": IMAGE["image_url"]}}],
+                },
+            ]
+        },
+        "Invalid value: 'image_url'. Supported values are: 'text'.",
+    ),
+    (
+        "chat",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "file",
+                            "file": {"file_data": f"data:application/pdf;base64,{PDF_DATA}"},
+                        }
+                    ],
+                }
+            ]
+        },
+        "Missing required parameter: 'messages[0].content[0].file.filename'.",
+    ),
+    (
+        "anthropic",
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "image",
+                            "source": {
+                                "type": "base64",
+                                "media_type": "image/png",
+                                "data": PNG_DATA,
+                            },
+                        }
+                    ],
+                },
+            ]
+        },
+        "messages.1.content.0: image blocks are only allowed in user turns",
+    ),
+    (
+        "anthropic",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "document",
+                            "source": {
+                                "type": "base64",
+                                "media_type": "text/plain",
+                                "data": PNG_DATA,
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+        "messages.0.content.0.document.source.base64.media_type: Input should be 'application/pdf'",
+    ),
+    (
+        "gemini",
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [{"inlineData": {"mimeType": "image/gif", "data": PNG_DATA}}],
+                }
+            ]
+        },
+        "Unsupported MIME type: image/gif",
+    ),
+    (
+        "gemini",
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": "draw"}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "chart", "args": {}}}]},
+                {
+                    "role": "user",
+                    "parts": [
+                        {
+                            "functionResponse": {
+                                "name": "chart",
+                                "response": {"output": "ok"},
+                                "parts": [
+                                    {
+                                        "fileData": {
+                                            "fileUri": "https://x/c.png",
+                                            "mimeType": "image/png",
+                                        }
+                                    }
+                                ],
+                            }
+                        }
+                    ],
+                },
+            ]
+        },
+        "URI based data is not supported",
+    ),
+]
+
+
+async def test_each_fake_refuses_a_wrong_form_as_its_vendor_does(
+    openai_fake: FakeServer, vendor_fakes: dict[str, FakeServer]
+) -> None:
+    """What the wire tests above rely on: a part in a form the vendor refuses is its 400,
+    never an answer."""
+    openai, bearer = openai_fake.url, {"authorization": f"Bearer {KEY}"}
+    where = {
+        "responses": (f"{openai}/responses", {"model": "gpt-4o-mini"}, bearer),
+        "chat": (f"{openai}/chat/completions", {"model": "gpt-4o-mini"}, bearer),
+        "anthropic": (
+            vendor_fakes["anthropic"].base_url + "/v1/messages",
+            {"model": "claude-sonnet-4-6", "max_tokens": 100},
+            {"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+        ),
+        "gemini": (
+            vendor_fakes["gemini"].base_url + "/v1beta/models/gemini-2.5-flash:generateContent",
+            {},
+            {"x-goog-api-key": KEY},
+        ),
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        for vendor, body, says in WRONG_FORMS:
+            url, base, headers = where[vendor]
+            response = await client.post(url, json=base | body, headers=headers)
+            assert response.status_code == 400, (vendor, says, response.text)
+            assert says in response.text, (vendor, response.text)
+        # The right forms pass the same checks (the fakes answer by their rules).
+        file = {"type": "input_file", "file_url": "https://example.com/q3.pdf"}
+        right = {
+            "input": [
+                {"role": "user", "content": [IMAGE, file, {"type": "input_text", "text": "hi"}]}
+            ]
+        }
+        url, base, headers = where["responses"]
+        answered = await client.post(url, json=base | right, headers=headers)
+        assert answered.status_code == 200, answered.text
+        (message,) = answered.json()["output"]
+        assert message["content"][0]["text"] == "Echo: hi [image/png, file/url]"
+
+
+async def test_a_schedules_template_takes_no_files(media_stack: Stack) -> None:
+    """A run's task starts from a workflow, where nothing stores a message's files."""
+    template = {
+        "user_message": [{"type": "image", "data": PNG_DATA, "media_type": "image/png"}],
+        "model_config": {"provider": "openai", "model": "gpt-4o-mini"},
+    }
+    body = {"schedule_id": "with-files", "template": template, "interval": "1h"}
+    response = await media_stack.http.post("/api/v1/schedules", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith(
+        "template.user_message: a template's message is text"
+    )

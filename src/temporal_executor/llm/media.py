@@ -1,7 +1,7 @@
 """Media types of content parts: which ones a model reads as what they are, and the few
 helpers every vendor's wire form needs (a data URL, a part's base64 content).
 
-A provider says what it takes in `ProviderSettings.accepts` (`settings.py`), from config
+A provider says what it takes in `ProviderSettings.accepted_media` (`settings.py`), from config
 alone, so the API refuses a part a task's model cannot read before the task starts. Parts
 of a `text/*` type are read as text by every model: `resolve_parts` (`payloads.py`) puts
 them into the message's text, so no provider needs to take them.

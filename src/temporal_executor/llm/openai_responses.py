@@ -10,7 +10,10 @@ is sent back as it was, in order. Any other assistant turn is rebuilt as a messa
 reasoning item that preceded it. Non-reasoning models (anything but o-series and gpt-5, as
 the API says, "Encrypted content is not supported with this model") get no `include`.
 
-The conversion: system messages are `instructions`; tool results `function_call_output`s;
+The conversion: system messages are `instructions`; tool results `function_call_output`s
+(with a tool's images and files, their `output` is a list: `input_text`, then `input_image` /
+`input_file` parts); a user message's images and files are `input_image` (`detail: auto`) and
+`input_file` (with its `filename`) parts before its `input_text`, inline as data URLs;
 tools are flat (`{"type": "function", "name", "parameters", "strict": false}`: our schemas are
 not strict-mode schemas); `max_tokens` is `max_output_tokens`; `response_format` is
 `text.format`; `reasoning` is `{effort, summary: "auto"}`. The answer is read from the final
@@ -31,7 +34,17 @@ from openai.types.responses import Response
 from ..errors import ProviderError
 from ..spec import Sampling
 from .knobs import OPENAI_REASONING_MODEL
-from .messages import LLMRequest, LLMResponse, Message, NativeTurn, StreamChunk, ToolCall, Usage
+from .media import data_url, kind_of
+from .messages import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    NativeTurn,
+    Part,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
 from .openai_common import SDK_ERRORS, provider_error, tool_choice_params
 from .wire import parse_arguments
 
@@ -188,7 +201,11 @@ def _input(request: LLMRequest) -> list[dict[str, Any]]:
     """The conversation as input items (system messages go to `instructions`)."""
     items: list[dict[str, Any]] = []
     for message in request.messages:
-        if message.role == "user":
+        if message.role == "user" and message.parts:
+            text = [{"type": "input_text", "text": message.content}] if message.content else []
+            content = [_part(part, request) for part in message.parts] + text
+            items.append({"role": "user", "content": content})
+        elif message.role == "user":
             items.append({"role": "user", "content": message.content or ""})
         elif message.role == "assistant" and (native := request.native(message, KIND)):
             items += native
@@ -205,9 +222,21 @@ def _input(request: LLMRequest) -> list[dict[str, Any]]:
                 for call in message.tool_calls
             ]
         elif message.role == "tool":
-            output = {"call_id": message.tool_call_id or "", "output": message.content or ""}
-            items.append({"type": "function_call_output", **output})
+            output: str | list[dict[str, Any]] = message.content or ""
+            if message.parts:  # the API takes a tool's images and files in its output
+                text = [{"type": "input_text", "text": message.content}] if message.content else []
+                output = text + [_part(part, request) for part in message.parts]
+            call = {"call_id": message.tool_call_id or ""}
+            items.append({"type": "function_call_output", **call, "output": output})
     return items
+
+
+def _part(part: Part, request: LLMRequest) -> dict[str, Any]:
+    """An image (`input_image`) or a file (`input_file`), its content inline as a data URL."""
+    url = data_url(part.media_type, request.content_of(part))
+    if kind_of(part.media_type) == "image":
+        return {"type": "input_image", "image_url": url, "detail": "auto"}
+    return {"type": "input_file", "file_data": url, "filename": part.name or "file"}
 
 
 def _reasoning(model: str, sampling: Sampling) -> dict[str, Any]:

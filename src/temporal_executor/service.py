@@ -33,7 +33,6 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from .errors import (
     ConflictError,
-    ContentNotFoundError,
     RequestError,
     SessionNotFoundError,
     TaskNotFoundError,
@@ -41,8 +40,8 @@ from .errors import (
     failure_message,
     from_failure,
 )
-from .llm.messages import Artifact, Message, Part, Usage
-from .payloads import artifact_key, get_bytes, input_key, put_bytes, resolve_messages
+from .llm.messages import Message, Usage
+from .payloads import put_bytes, resolve_messages
 from .sessions import SessionGate
 from .store import Store, TaskFilter
 from .tasks import (
@@ -273,42 +272,6 @@ class TaskService:
                     f"({name(task.task_id)!r}); cancel it first"
                 )
         await self.store.sessions.delete(session_id)
-
-    async def artifact(self, task_id: str, artifact_id: str) -> tuple[Artifact, bytes]:
-        """One of the task's artifacts and its content; `ContentNotFoundError` when it has
-        none such (a link has no content here). One a tool made just now is in the task's
-        log before it is in its recorded state."""
-        state = await self.get(task_id)
-        found = next((a for a in state.artifacts if a.artifact_id == artifact_id), None)
-        if found is None:
-            for event in await self.log(task_id):
-                data = event.data
-                if (
-                    event.type == EventType.ARTIFACT_CREATED
-                    and data.get("artifact_id") == artifact_id
-                ):
-                    found = Artifact.model_validate(
-                        data | {"blob": artifact_key(task_id, artifact_id)}
-                    )
-        content = await get_bytes(self.store.blobs, found.blob) if found and found.blob else None
-        if found is None or content is None:
-            raise ContentNotFoundError(
-                f"task {task_id!r} has no artifact {artifact_id!r} to download"
-            )
-        return found, content
-
-    async def user_file(self, task_id: str, index: int) -> tuple[Part, bytes]:
-        """The `index`-th image or file of the message that started the task, and its
-        content; `ContentNotFoundError` when there is none such."""
-        await self.get(task_id)
-        for event in await self.store.events.read(task_id, 0, 1):
-            described = event.data.get("parts") or []
-            if event.type == EventType.TASK_STARTED and 0 <= index < len(described):
-                key = input_key(task_id, index)
-                if (content := await get_bytes(self.store.blobs, key)) is not None:
-                    part = Part.model_validate(described[index] | {"blob": key})
-                    return part, content
-        raise ContentNotFoundError(f"task {task_id!r} has no file {index} in its message")
 
     async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """The task's events after `after`, live, ending with its terminal event. Callers

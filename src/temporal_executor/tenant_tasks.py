@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
+from . import task_files
 from .llm.messages import Artifact, Message, Part, Usage
 from .service import TaskService
 from .store import TaskFilter
@@ -139,10 +140,10 @@ class TenantTasks:
         return [_local_event(event) for event in await self.service.log(self.key(task_id))]
 
     async def artifact(self, task_id: str, artifact_id: str) -> tuple[Artifact, bytes]:
-        return await self.service.artifact(self.key(task_id), artifact_id)
+        return await task_files.artifact(self.service, self.key(task_id), artifact_id)
 
     async def user_file(self, task_id: str, index: int) -> tuple[Part, bytes]:
-        return await self.service.user_file(self.key(task_id), index)
+        return await task_files.user_file(self.service, self.key(task_id), index)
 
     async def wait(self, task_id: str, state: TaskState | None = None) -> TaskState:
         """`TaskService.wait` (`state`: the task as this caller saw it just now)."""

@@ -43,9 +43,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .gemini_rules import Signatures, field, problem, thinks
+from .gemini_rules import Refused, Signatures, field, inline_media, problem, result_media, thinks
 from .rules import (
-    MAGIC,
     Call,
     FakeControl,
     FakeLLM,
@@ -53,8 +52,6 @@ from .rules import (
     Result,
     Turn,
     Usage,
-    decoded,
-    sniffed,
     thought,
     words,
 )
@@ -147,7 +144,7 @@ class FakeGemini:
             return _error(400, refused)
         try:
             turns = _turns(body)
-        except _Refused as refused_media:
+        except Refused as refused_media:
             return _error(400, str(refused_media))
         entry = await self.llm.take(body, request)
         if "status" in entry:
@@ -221,52 +218,8 @@ class FakeGemini:
         return StreamingResponse(events(), media_type="text/event-stream")
 
 
-class _Refused(Exception):
-    """A request Gemini answers 400 (the message)."""
-
-
-_TAKES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "application/pdf")
-_UNREADABLE_IMAGE = (
-    "Unable to process input image. Please retry or report in "
-    "https://developers.generativeai.google/guide/troubleshooting"
-)
-
-
-def _inline(part: Any, where: str) -> str | None:
-    """The MIME type of a part's inline data, checked (None: it has none)."""
-    blob = part.get("inlineData") or part.get("inline_data") if isinstance(part, dict) else None
-    if blob is None:
-        return None
-    mime = str(blob.get("mimeType") or blob.get("mime_type") or "")
-    takes = mime in _TAKES or mime == "text/plain" or mime.startswith(("audio/", "video/"))
-    if not takes:
-        raise _Refused(f"{where}.inline_data.mime_type: Unsupported MIME type: {mime}")
-    data = decoded(blob.get("data"))
-    if data is None:
-        raise _Refused(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES): invalid base64")
-    if mime.startswith("image/") and mime in MAGIC and sniffed(data) != mime:
-        raise _Refused(_UNREADABLE_IMAGE)
-    if mime == "application/pdf" and sniffed(data) != mime:
-        raise _Refused("Request contains an invalid argument.")
-    return mime
-
-
-def _media(parts: list[Any], where: str) -> list[str]:
-    found = [_inline(part, f"{where}.parts[{k}]") for k, part in enumerate(parts)]
-    return [mime for mime in found if mime]
-
-
-def _result_media(response: dict[str, Any], where: str) -> list[str]:
-    """The MIME types of a function response's parts: inline data only."""
-    parts = response.get("parts") or []
-    for k, part in enumerate(parts):
-        if isinstance(part, dict) and (part.get("fileData") or part.get("file_data")):
-            raise _Refused(f"{where}.parts[{k}].file_data: URI based data is not supported")
-    return _media(parts, where)
-
-
 def _turns(body: dict[str, Any]) -> list[Turn]:
-    """The request as the vendor-neutral conversation of `rules.py` (`_Refused` when Gemini
+    """The request as the vendor-neutral conversation of `rules.py` (`Refused` when Gemini
     would refuse it)."""
     turns: list[Turn] = []
     system = body.get("systemInstruction") or {}
@@ -281,7 +234,7 @@ def _turns(body: dict[str, Any]) -> list[Turn]:
                 mime
                 for k, p in enumerate(parts)
                 if field(p, "functionResponse")
-                for mime in _result_media(
+                for mime in result_media(
                     field(p, "functionResponse"), f"{where}.parts[{k}].function_response"
                 )
             ]
@@ -296,7 +249,7 @@ def _turns(body: dict[str, Any]) -> list[Turn]:
             ]
             turns.append(Turn("assistant", _text(parts), tool_calls=tool_calls))
         else:
-            turns.append(Turn("user", _text(parts), media=_media(parts, where)))
+            turns.append(Turn("user", _text(parts), media=inline_media(parts, where)))
     return turns
 
 

@@ -1,5 +1,5 @@
-"""What the Gemini wire fake (`gemini_fake.py`) checks in a request about thinking, as Google
-documents it, and the thought signatures it issues.
+"""What the Gemini wire fake (`gemini_fake.py`) checks in a request about thinking and inline
+data, as Google documents it, and the thought signatures it issues.
 
 - Gemini 3 and later (`gemini-3*`, `gemini-4*`): in the current turn (everything after the
   last user content that has text, not only function responses), the first `functionCall`
@@ -9,6 +9,9 @@ documents it, and the thought signatures it issues.
   issued is refused too. Earlier turns are not checked, as Google says.
 - `thinkingConfig`: never both `thinkingLevel` and `thinkingBudget`; a level only from
   Gemini 3.
+- Inline data (`inline_media`, `result_media`): a MIME type Gemini takes (no GIF), an image
+  whose bytes are that image, base64; a function response's parts inline only (URI data is
+  not supported there on the Developer API). Otherwise `Refused`, with Google's message.
 
 The SDK sends a part's outer keys in camelCase and what is inside in snake case, and a
 signature as URL-safe base64 (the API itself answers standard base64): both spellings and both
@@ -23,7 +26,17 @@ import itertools
 import re
 from typing import Any
 
-__all__ = ["PLACEHOLDER", "Signatures", "problem", "thinks"]
+from .rules import MAGIC, decoded, sniffed
+
+__all__ = [
+    "PLACEHOLDER",
+    "Refused",
+    "Signatures",
+    "inline_media",
+    "problem",
+    "result_media",
+    "thinks",
+]
 
 PLACEHOLDER = b"skip_thought_signature_validator"
 _MISSING = (
@@ -101,3 +114,48 @@ def _decoded(text: Any) -> bytes | None:
         return base64.b64decode(text.replace("-", "+").replace("_", "/") + "==")
     except (binascii.Error, ValueError):
         return b""
+
+
+class Refused(Exception):
+    """A request Gemini answers 400 (the message)."""
+
+
+_TAKES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "application/pdf")
+_UNREADABLE_IMAGE = (
+    "Unable to process input image. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting"
+)
+
+
+def _inline(part: Any, where: str) -> str | None:
+    """The MIME type of a part's inline data, checked (None: it has none)."""
+    blob = part.get("inlineData") or part.get("inline_data") if isinstance(part, dict) else None
+    if blob is None:
+        return None
+    mime = str(blob.get("mimeType") or blob.get("mime_type") or "")
+    takes = mime in _TAKES or mime == "text/plain" or mime.startswith(("audio/", "video/"))
+    if not takes:
+        raise Refused(f"{where}.inline_data.mime_type: Unsupported MIME type: {mime}")
+    data = decoded(blob.get("data"))
+    if data is None:
+        raise Refused(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES): invalid base64")
+    if mime.startswith("image/") and mime in MAGIC and sniffed(data) != mime:
+        raise Refused(_UNREADABLE_IMAGE)
+    if mime == "application/pdf" and sniffed(data) != mime:
+        raise Refused("Request contains an invalid argument.")
+    return mime
+
+
+def inline_media(parts: list[Any], where: str) -> list[str]:
+    """The MIME types of the inline data among `parts`, each checked (`Refused`)."""
+    found = [_inline(part, f"{where}.parts[{k}]") for k, part in enumerate(parts)]
+    return [mime for mime in found if mime]
+
+
+def result_media(response: dict[str, Any], where: str) -> list[str]:
+    """The MIME types of a function response's parts: inline data only."""
+    parts = response.get("parts") or []
+    for k, part in enumerate(parts):
+        if isinstance(part, dict) and (part.get("fileData") or part.get("file_data")):
+            raise Refused(f"{where}.parts[{k}].file_data: URI based data is not supported")
+    return inline_media(parts, where)

@@ -31,10 +31,12 @@ def tck_message(prefix: str, text: str = "TCK", **ids: str) -> Message:
     return message
 
 
-@pytest.fixture
-async def tck_stack(temporal: str, tmp_path: Path) -> AsyncIterator[Stack]:
+@pytest.fixture(scope="module")  # one stack for the module's tests: each task is its own
+async def tck_stack(
+    temporal: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     shipped = yaml.safe_load(TCK_CONFIG.read_text())
-    data = config_data(temporal, "http://127.0.0.1:9/v1", tmp_path)
+    data = config_data(temporal, "http://127.0.0.1:9/v1", tmp_path_factory.mktemp("tck"))
     data.update(llm=shipped["llm"], a2a=shipped["a2a"])
     data["a2a"]["grpc"]["port"] = free_port()
     # As the run command sets it: the MCP server runs from the repository root, on our Python.

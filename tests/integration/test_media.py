@@ -8,20 +8,17 @@ submission, naming the part."""
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import FAKE_KEY_ENV, Stack, config_data, running_stack
-from tests.fakes import anthropic_fake, gemini_fake
+from tests.conftest import Stack, config_data, running_stack
 from tests.fakes.rules import FakeControl
 from tests.fakes.samples import PDF, PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_providers import providers
 
-KEY = os.environ[FAKE_KEY_ENV]
 CASES = [
     ("openai", "gpt-4o-mini"),
     ("azure-openai", "gpt-4o-mini"),
@@ -31,16 +28,6 @@ CASES = [
     ("vertexai", "gemini-2.5-flash"),
 ]
 PNG_DATA = base64.b64encode(PNG).decode()
-
-
-@pytest.fixture(scope="module")
-def vendor_fakes() -> Iterator[dict[str, FakeServer]]:
-    with (
-        FakeServer(anthropic_fake.create_app(KEY)) as anthropic,
-        FakeServer(gemini_fake.create_app(KEY)) as gemini,
-        FakeServer(gemini_fake.create_app(access_token=KEY)) as vertex_gemini,
-    ):
-        yield {"anthropic": anthropic, "gemini": gemini, "vertex-gemini": vertex_gemini}
 
 
 @pytest.fixture(scope="module")

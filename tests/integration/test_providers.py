@@ -3,18 +3,15 @@ on and off, each through its official SDK against its vendor's wire fake."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FAKE_KEY_ENV, Stack, config_data, running_stack, weather_tool
-from tests.fakes import anthropic_fake, gemini_fake
 from tests.fakes.server import FakeServer
 
-KEY = os.environ[FAKE_KEY_ENV]
 CASES = [
     ("openai", "gpt-4o-mini"),
     ("openai-compatible", "qwen2.5:7b-instruct"),
@@ -25,22 +22,6 @@ CASES = [
     ("vertexai", "gemini-2.5-flash"),
     ("vertexai", "claude-sonnet-4-6"),
 ]
-
-
-@pytest.fixture(scope="module")
-def vendor_fakes() -> Iterator[dict[str, FakeServer]]:
-    with (
-        FakeServer(anthropic_fake.create_app(KEY)) as anthropic,
-        FakeServer(gemini_fake.create_app(KEY)) as gemini,
-        FakeServer(gemini_fake.create_app(access_token=KEY)) as vertex_gemini,
-        FakeServer(anthropic_fake.create_app(access_token=KEY)) as vertex_claude,
-    ):
-        yield {
-            "anthropic": anthropic,
-            "gemini": gemini,
-            "vertex-gemini": vertex_gemini,
-            "vertex-claude": vertex_claude,
-        }
 
 
 def providers(openai_url: str, fakes: dict[str, FakeServer], vertex: str) -> list[dict[str, Any]]:

@@ -155,7 +155,7 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("model", ACCEPTED)
 def test_a_knob_the_model_honours_reaches_the_workflow(model: dict[str, Any]) -> None:
-    prepared = submissions().prepare(request(model)).model.model_dump(mode="json")
+    prepared = submissions().prepare(request(model)).input.model.model_dump(mode="json")
     for key, value in model.items():
         if key == "reasoning":
             assert {k: v for k, v in prepared[key].items() if k in value} == value

@@ -297,12 +297,24 @@ export function prettyJson(value) {
   return JSON.stringify(value, null, 2);
 }
 
+// The codec server's session cookie (`/codec/session`): with it, the Temporal UI decrypts
+// histories for this key (its Codec Server setting "Include cross-origin credentials" on).
+// Best effort: a server without encryption has no codec server (404), and that is fine.
+export async function codecSession(method) {
+  try {
+    await api("/codec/session", { method, redirectOn401: false });
+  } catch {
+    // no codec server, or the token was refused: nothing to keep
+  }
+}
+
 // Every page: the sign-out button, and the count of calls waiting in the nav.
 function setUpChrome() {
   const signOut = document.getElementById("sign-out");
   if (token()) {
     signOut.hidden = false;
-    signOut.addEventListener("click", () => {
+    signOut.addEventListener("click", async () => {
+      await codecSession("DELETE");
       setToken(null);
       location.assign("/ui/login");
     });

@@ -55,7 +55,11 @@ class SealedColumns(ABC):
     @abstractmethod
     async def replace(self, table: SealedTable, rows: Sequence[tuple[Row, str]]) -> int:
         """For each `((key, old), new)`: set the column to `new` where the row still holds
-        `old`, in one transaction; how many rows changed."""
+        `old`, in one transaction; how many rows changed. What the old values took is not
+        left readable in the backend's files, where it can see to that."""
+
+    async def finish(self) -> None:  # noqa: B027 - most backends have nothing to do
+        """After a run: let go of what the backend still keeps of the old values."""
 
 
 @dataclass
@@ -103,4 +107,5 @@ async def rekey(
         report.read[table.name] = read
         report.rewritten[table.name] = rewritten
         report.raced[table.name] = raced
+    await columns.finish()
     return report

@@ -96,6 +96,11 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
     tools = ToolRegistry(config.tools)
     observe_build(build_id(config))
     keyring = keyring_of(config.security.encryption)
+    if keyring is not None and keyring.current and config.observability.capture_content:
+        logger.warning(
+            "observability.capture_content puts prompts, answers and tool data on trace spans "
+            "in clear text, while security.encryption encrypts them at rest"
+        )
     client = client or await connect(config)
     store = await open_store(
         config.events_url(), poll_interval=config.events.poll_interval, sealer=Sealer(keyring)

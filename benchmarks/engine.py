@@ -110,12 +110,12 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
                     await load(each, warmup, 1)
                 for concurrency, calls in levels.items():
                     runs: dict[str, list[tuple[Run, float]]] = {k: [] for k in ("b", "o", "e")}
-                    for round in range(rounds):
+                    for turn in range(rounds):
                         runs["b"].append((await load(bare, calls, concurrency), 0.0))
                         # Ours and encrypted swap places every round: neither always goes
                         # first after the bare workflow.
                         pair = [("o", task, ours.procs), ("e", sealed_task, encrypted.procs)]
-                        for name, call, procs in pair[:: 1 if round % 2 == 0 else -1]:
+                        for name, call, procs in pair[:: 1 if turn % 2 == 0 else -1]:
                             runs[name].append(await _costed(call, calls, concurrency, procs))
                     results["bare"].append(merged([b for b, _ in runs["b"]]).summary())
                     results["ours"].append(_per_task(runs["o"]))

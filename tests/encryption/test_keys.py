@@ -116,6 +116,15 @@ async def test_the_codec_seals_whole_payloads_with_the_tenant_bound_to_them() ->
     assert payload_tenant((await codec.encode([payload]))[0]) is None
     # Written before encryption was on: passes through.
     assert await codec.decode([payload]) == [payload]
+    # The converter of a task's context carries its tenant, one converter per tenant.
+    of_task = converter.with_context(
+        WorkflowSerializationContext("default", "agent-execution-a~t2")
+    )
+    assert (
+        isinstance(of_task.payload_codec, EncryptionCodec) and of_task.payload_codec.tenant == "a"
+    )
+    again = converter.with_context(WorkflowSerializationContext("default", "agent-execution-a~t3"))
+    assert again is of_task
 
 
 async def test_failures_are_sealed_too_while_sealing() -> None:

@@ -8,8 +8,9 @@ directory (Temporal's SQLite file and log, our event store), in no log line, tra
 metric. The codec server (and the Temporal CLI through it) decrypts the task's history for
 its tenant's key and an admin's, not for another tenant's; `dev` has wired its embedded UI
 to it. Rotated (`dev` again with a new key in front), the old task still reads, streams and
-decrypts, a new one runs, and `temporal-executor rekey`, run beside it, moves the whole store
-to the new key."""
+decrypts, a new one runs, `temporal-executor rekey`, run beside it, moves the whole store to
+the new key, and `temporal-executor replay` replays the encrypted history (with the keys
+only)."""
 
 from __future__ import annotations
 
@@ -103,9 +104,29 @@ async def run_task(http: httpx.AsyncClient, task_id: str, marker: str, tool: Any
     assert response.status_code == 202, response.text
     events: list[dict[str, Any]] = []
     await read_sse(http, task_id, until="approval.required", into=events)
-    decided = await http.post(f"/api/v1/approve/agent-execution-{task_id}", json={"approved": True})
+    path = f"/api/v1/approve/agent-execution-{task_id}"
+    # Refused by the workflow: its failure, encrypted on the way, reads as before.
+    wrong = await http.post(path, json={"approved": True, "arguments": {"query": 7}})
+    assert wrong.status_code == 422, wrong.text
+    assert "arguments.query" in wrong.json()["error"]["message"]
+    decided = await http.post(path, json={"approved": True})
     assert decided.status_code == 200, decided.text
     return events + await read_sse(http, task_id, events[-1]["id"])
+
+
+async def cli(config: Path, *args: str, keys: str | None = None) -> tuple[int, str]:
+    """`temporal-executor --config CONFIG ARGS` beside `dev`; `keys`: the encryption keys it
+    gets (default: the rotated ones; "": none, with encryption off)."""
+    env = {**os.environ, KEYS_ENV: entry("k2", "k1") if keys is None else keys}
+    if keys == "":
+        env["TEMPORAL_EXECUTOR__SECURITY__ENCRYPTION__ENABLED"] = "false"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "temporal_executor", "--config", str(config), *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode()
 
 
 async def decode(http: httpx.AsyncClient, payloads: list[Payload], **headers: str) -> Any:
@@ -248,14 +269,14 @@ async def test_encrypted_at_rest_decrypted_for_the_owner(
                 assert any(first in json.dumps(e["data"]) for e in replayed)
                 events = await run_task(http, "enc-2", second, tool)
                 assert events[-1]["event"] == "task.completed"
-                rekey = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "temporal_executor", "--config", str(config), "rekey",
-                    env={**os.environ, KEYS_ENV: entry("k2", "k1")},
-                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                )  # fmt: skip
-                out, _ = await rekey.communicate()
-                assert rekey.returncode == 0, out.decode()
-                assert "encrypted with key 'k2'" in out.decode()
+                code, out = await cli(config, "rekey", keys=entry("k2", "k1"))
+                assert code == 0 and "encrypted with key 'k2'" in out, out
+                # The replayer decrypts the history (k1 and k2 payloads) with the keys...
+                code, out = await cli(config, "replay", "--task-id", "team-a~enc-2")
+                assert code == 0 and "agent-execution-team-a~enc-2: " in out and ": ok" in out, out
+                # ...and cannot replay it without them.
+                code, out = await cli(config, "replay", "--task-id", "team-a~enc-2", keys="")
+                assert code != 0, out
                 assert any(first.encode() in d for d in opened(await decode(http, sealed)))
                 again = (await http.get("/api/v1/tasks/enc-1")).json()
                 assert first in again["result"]["content"]

@@ -27,7 +27,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from ...config import Scope
 from ...encryption import EncryptionCodec
 from ...errors import RequestError
-from ..auth import SESSION_COOKIE, Authenticator, CallerDep
+from ..auth import SESSION_COOKIE, Authenticator, Caller, CallerDep
 from ..middleware import CODEC_PREFIX
 from ..openapi import errors
 
@@ -72,6 +72,15 @@ def _answer(payloads: list[Payload]) -> Response:
     return Response(body, media_type="application/json")
 
 
+def _tenant(caller: Caller | None, scope: Scope) -> str | None:
+    """The tenant whose payloads `caller` acts on (None: every tenant's), once it is checked
+    to have `scope`."""
+    if caller is None:
+        return None  # auth is off
+    caller.require(scope)
+    return None if caller.admin else caller.tenant
+
+
 def codec_router(codec: EncryptionCodec, authenticator: Authenticator) -> APIRouter:
     """The codec server's routes, for `codec` (with no tenant: it opens every payload)."""
     router = APIRouter(prefix=CODEC_PREFIX.rstrip("/"), tags=["codec"])
@@ -83,9 +92,7 @@ def codec_router(codec: EncryptionCodec, authenticator: Authenticator) -> APIRou
     )
     async def decode(request: Request, caller: CallerDep) -> Response:
         """The payloads decrypted, those the caller may read (the others as sent)."""
-        if caller is not None:
-            caller.require(Scope.READ)
-        tenant = None if caller is None or caller.admin else caller.tenant
+        tenant = _tenant(caller, Scope.READ)
         return _answer(codec.open_owned((await _payloads(request)).payloads, tenant))
 
     @router.post(
@@ -95,10 +102,7 @@ def codec_router(codec: EncryptionCodec, authenticator: Authenticator) -> APIRou
     )
     async def encode(request: Request, caller: CallerDep) -> Response:
         """The payloads encrypted (as the caller's tenant's, for a key of one tenant)."""
-        if caller is not None:
-            caller.require(Scope.WRITE)
-        tenant = None if caller is None or caller.admin else caller.tenant
-        sealer = EncryptionCodec(codec.keyring, tenant)
+        sealer = EncryptionCodec(codec.keyring, _tenant(caller, Scope.WRITE))
         return _answer(await sealer.encode((await _payloads(request)).payloads))
 
     @router.post("/session", status_code=204, responses=errors(401, 403))

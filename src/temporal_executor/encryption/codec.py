@@ -54,6 +54,13 @@ def _encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCRYPTED
 
 
+def _tenant_of(context: SerializationContext) -> str | None:
+    """The tenant of the task whose workflow (or activity) a context names; None for none."""
+    workflow = getattr(context, "workflow_id", None)
+    task = task_id_of(workflow) if workflow else None
+    return split(task)[0] if task else None
+
+
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
     """Seals payloads with the key ring's newest key (when it seals), opens any its keys
     sealed; `tenant`: the tenant of the task whose payloads these are."""
@@ -101,12 +108,6 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         )
         plaintext = self.keyring.open(sealed, _PURPOSE, meta.get(_TENANT, b""))
         return Payload.FromString(plaintext)
-
-
-def _tenant_of(context: SerializationContext) -> str | None:
-    workflow = getattr(context, "workflow_id", None)
-    task = task_id_of(workflow) if workflow else None
-    return split(task)[0] if task else None
 
 
 @dataclasses.dataclass(frozen=True)

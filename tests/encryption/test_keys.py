@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import WorkflowSerializationContext
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 from temporal_executor.config import EncryptionConfig
 from temporal_executor.encryption import (
@@ -114,6 +114,21 @@ async def test_the_codec_seals_whole_payloads_with_the_tenant_bound_to_them() ->
     default = codec.with_context(WorkflowSerializationContext("default", "agent-execution-t1"))
     assert payload_tenant((await default.encode([payload]))[0]) == "default"
     assert payload_tenant((await codec.encode([payload]))[0]) is None
+    # A schedule's action and its runs (and their activities) are its tenant's.
+    for workflow in ("agent-schedule-a~daily", "agent-schedule-a~daily-2026-12-07T15:56:15Z"):
+        context = ActivitySerializationContext(
+            namespace="default",
+            activity_id="1",
+            activity_type="open_scheduled_run",
+            activity_task_queue="q",
+            workflow_id=workflow,
+            workflow_type="ScheduledRunWorkflow",
+            is_local=False,
+        )
+        ran = codec.with_context(context)
+        assert payload_tenant((await ran.encode([payload]))[0]) == "a"
+    of_default = codec.with_context(WorkflowSerializationContext("default", "agent-schedule-d"))
+    assert payload_tenant((await of_default.encode([payload]))[0]) == "default"
     # Written before encryption was on: passes through.
     assert await codec.decode([payload]) == [payload]
     # The converter of a task's context carries its tenant, one converter per tenant.

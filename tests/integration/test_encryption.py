@@ -7,10 +7,11 @@ streams and is approvable as before. The marker is then in no file under the sta
 directory (Temporal's SQLite file and log, our event store), in no log line, trace or
 metric. The codec server (and the Temporal CLI through it) decrypts the task's history for
 its tenant's key and an admin's, not for another tenant's; `dev` has wired its embedded UI
-to it. Rotated (`dev` again with a new key in front), the old task still reads, streams and
-decrypts, a new one runs, `temporal-executor rekey`, run beside it, moves the whole store to
-the new key, and `temporal-executor replay` replays the encrypted history (with the keys
-only)."""
+to it. A schedule's template (in the store and in Temporal) and its run's history are
+sealed as its tenant's too. Rotated (`dev` again with a new key in front), the old task still
+reads, streams and decrypts, a new one runs, `temporal-executor rekey`, run beside it, moves
+the whole store to the new key, and `temporal-executor replay` replays the encrypted history
+(with the keys only)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,11 @@ import httpx
 from google.protobuf import json_format
 from google.protobuf.message import Message as Proto
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.workflowservice.v1 import DescribeScheduleRequest
 from temporalio.client import Client
 
 from temporal_executor.devserver import find_temporal_cli
+from temporal_executor.encryption import payload_tenant
 from tests.conftest import (
     config_data,
     fake_requests,
@@ -50,7 +54,14 @@ from tests.processes import service_process, wait_healthy
 KEYS_ENV = "TE_ENC_TEST_KEYS"
 API_KEYS_ENV = "TE_ENC_TEST_API_KEYS"
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
-SEALED = (("events", "data"), ("messages", "body"), ("tasks", "state"), ("blobs", "data"))
+SEALED = (
+    ("events", "data"),
+    ("messages", "body"),
+    ("tasks", "state"),
+    ("blobs", "data"),
+    ("definitions", "data"),
+)
+SCHEDULE = "agent-schedule-team-a~enc-hourly"  # alice's schedule, in Temporal
 MARK = uuid.uuid4().hex[:10]
 ALICE, BOB, ROOT = (f"{who}-key-{MARK}" for who in ("alice", "bob", "root"))
 
@@ -167,6 +178,40 @@ def _payload_data(node: Any) -> Iterator[str]:
             yield from _payload_data(value)
 
 
+async def scheduled_run(http: httpx.AsyncClient, raw: Client, marker: str) -> None:
+    """A schedule's template (a prompt with `marker`) is sealed in Temporal as its tenant's,
+    and so is its run's history (a backfill); the run's task completes; the owner's key
+    decrypts them, another tenant's does not."""
+    template = {"user_message": f"hourly {marker}", "model_config": MODEL}
+    body = {"schedule_id": "enc-hourly", "template": template, "interval": "1h", "paused": True}
+    assert (await http.post("/api/v1/schedules", json=body)).status_code == 201
+    view = (await http.get("/api/v1/schedules/enc-hourly")).json()
+    assert marker in view["template"]["user_message"]
+    request = DescribeScheduleRequest(namespace="default", schedule_id=SCHEDULE)
+    action = payloads_of(await raw.workflow_service.describe_schedule(request))
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    backfilled = await http.post("/api/v1/schedules/enc-hourly/backfill", json=window)
+    assert backfilled.status_code == 202, backfilled.text
+    (time,) = [datetime.fromisoformat(t) for t in backfilled.json()["times"]]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for _ in range(300):
+        task = (await http.get(f"/api/v1/tasks/enc-hourly-{stamp}")).json()
+        if task.get("status") == "completed":
+            break
+        await asyncio.sleep(0.2)
+    assert marker in task["result"]["content"], task
+    run = await raw.get_workflow_handle(f"{SCHEDULE}-{stamp}").fetch_history()
+    every = action + [p for e in run.events for p in payloads_of(e)]
+    assert not any(marker.encode() in p.SerializeToString() for p in every)
+    sealed = [p for p in every if p.metadata["encoding"] == b"binary/encrypted"]
+    # The others are the search attributes Temporal sets on a run (schedule id, time).
+    assert len(every) - len(sealed) == 2
+    assert len(sealed) > 3 and all(payload_tenant(p) == "team-a" for p in sealed)
+    assert sum(marker.encode() in d for d in opened(await decode(http, sealed))) >= 2
+    assert opened(await decode(http, sealed, **auth(BOB))) == [p.data for p in sealed]
+
+
 async def test_encrypted_at_rest_decrypted_for_the_owner(
     openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
 ) -> None:
@@ -258,6 +303,8 @@ async def test_encrypted_at_rest_decrypted_for_the_owner(
 
                 metrics = (await http.get("/metrics")).text
                 assert "llm" in metrics and first not in metrics
+
+                await scheduled_run(http, raw, first)
 
         # Rotated: k2 in front, k1 kept for what it sealed.
         with dev(config, logs[1], entry("k2", "k1"), receiver):

@@ -1,5 +1,6 @@
 """The store's content columns encrypted at rest, in SQLite and PostgreSQL: what tasks write
-(event data, transcripts, blobs, task records) is ciphertext in the backend and reads back
+(event data, transcripts, blobs, task records) and what users define (a schedule's task
+template) is ciphertext in the backend and reads back
 as written; a store from before encryption stays readable; rotation keeps old values
 readable; `rekey` brings every value to the newest key (or seals, or opens) online, again and
 again harmlessly, without overwriting a write made meanwhile."""
@@ -59,6 +60,7 @@ async def write(store: Store, marker: str) -> None:
     await store.tasks.save(
         TaskState(task_id=task, session_id=session, status=TaskStatus.COMPLETED, result=result)
     )
+    assert await store.definitions.add("schedule", task, {"template": {"user_message": marker}})
 
 
 async def read(store: Store, marker: str) -> list[str]:
@@ -69,6 +71,9 @@ async def read(store: Store, marker: str) -> list[str]:
     state = await store.tasks.get(task)
     (listed,) = [s for s in await store.tasks.find() if s.task_id == task]
     assert state is not None and state.result is not None and listed.result is not None
+    definition = await store.definitions.get("schedule", task)
+    (every,) = [d for d in await store.definitions.every("schedule") if d == definition]
+    assert definition is not None
     return [
         event.data["content"],
         message.content or "",
@@ -76,6 +81,8 @@ async def read(store: Store, marker: str) -> list[str]:
         await store.blobs.get(f"{task}/memo") or "",
         state.result.content,
         listed.result.content,
+        definition["template"]["user_message"],
+        every["template"]["user_message"],
     ]
 
 
@@ -93,22 +100,28 @@ async def test_contents_are_sealed_rotated_and_rekeyed(open_with: Open, tmp_path
     legacy = await open_with(None)
     await write(legacy, before)
     assert legacy.sealed is not None
-    assert sum(before in v for v in await stored(legacy.sealed)) == 5  # 2 blobs, 1 of each else
+    assert sum(before in v for v in await stored(legacy.sealed)) == 6  # 2 blobs, 1 of each else
 
     # Turned on (k1): old values read as they are, new ones are sealed.
     store = await open_with(ring("k1"))
     assert store.sealed is not None
-    assert await read(store, before) == [before] * 6
+    assert await read(store, before) == [before] * 8
     await write(store, k1)
-    assert await read(store, k1) == [k1] * 6
+    assert await read(store, k1) == [k1] * 8
     values = await stored(store.sealed)
     assert not any(k1 in v for v in values)
-    assert sum(v.startswith("$te-enc:1:k1:") for v in values) == 5
+    assert sum(v.startswith("$te-enc:1:k1:") for v in values) == 6
 
     # rekey seals what was written before; run again, it rewrites nothing.
     report = await rekey(store.sealed, Sealer(ring("k1")), batch=2)
-    assert sum(report.rewritten.values()) == 5 and sum(report.read.values()) == 10
-    assert report.rewritten == {"events": 1, "messages": 1, "tasks": 1, "blobs": 2}
+    assert sum(report.rewritten.values()) == 6 and sum(report.read.values()) == 12
+    assert report.rewritten == {
+        "events": 1,
+        "messages": 1,
+        "tasks": 1,
+        "blobs": 2,
+        "definitions": 1,
+    }
     assert sum((await rekey(store.sealed, Sealer(ring("k1")))).rewritten.values()) == 0
     assert not any(before in v for v in await stored(store.sealed))
     if store.kind == "sqlite":  # nor anywhere in its files (free pages, the WAL)
@@ -120,11 +133,11 @@ async def test_contents_are_sealed_rotated_and_rekeyed(open_with: Open, tmp_path
     assert rotated.sealed is not None
     await write(rotated, k2)
     for marker in (before, k1, k2):
-        assert await read(rotated, marker) == [marker] * 6
-    assert sum((await rekey(rotated.sealed, Sealer(ring("k2", "k1")))).rewritten.values()) == 10
+        assert await read(rotated, marker) == [marker] * 8
+    assert sum((await rekey(rotated.sealed, Sealer(ring("k2", "k1")))).rewritten.values()) == 12
     assert all(v.startswith("$te-enc:1:k2:") for v in await stored(rotated.sealed))
     only_new = await open_with(ring("k2"))
-    assert await read(only_new, before) == [before] * 6  # k1 may go now
+    assert await read(only_new, before) == [before] * 8  # k1 may go now
 
     # A process without the new key says which key it lacks.
     with pytest.raises(DecryptionError, match="key 'k2', which is not in"):
@@ -132,8 +145,8 @@ async def test_contents_are_sealed_rotated_and_rekeyed(open_with: Open, tmp_path
 
     # Turned off, keys still given: rekey opens everything; then no key is needed.
     opened = await rekey(rotated.sealed, Sealer(ring("k2", sealing=False)))
-    assert sum(opened.rewritten.values()) == 15
-    assert await read(await open_with(None), k1) == [k1] * 6
+    assert sum(opened.rewritten.values()) == 18
+    assert await read(await open_with(None), k1) == [k1] * 8
 
 
 async def test_rekey_never_overwrites_a_value_written_meanwhile(open_with: Open) -> None:

@@ -5,8 +5,8 @@ ciphertext only.
 
 The metadata follows Temporal's samples (`encryption/codec.py`): `encoding:
 binary/encrypted`, `encryption-key-id`, and ours, `compression: zlib` when compressed and
-`encryption-tenant` when the payload belongs to a task (`tenants.py`: the tenant its
-workflow id names, from the SDK's serialization context). Decoding passes through what is
+`encryption-tenant` when the payload belongs to a task or a schedule (`tenants.py`: the
+tenant its workflow id names, from the SDK's serialization context). Decoding passes through what is
 not `binary/encrypted`, so histories written before encryption was turned on (and by 0.1.0)
 stay readable, and a payload sealed already is not sealed again.
 
@@ -31,7 +31,7 @@ from temporalio.converter import (
     WithSerializationContext,
 )
 
-from ..tasks import task_id_of
+from ..tasks import SCHEDULE_PREFIX, scheduled_task_id, task_id_of
 from ..tenants import split
 from .keys import Keyring, Sealed
 
@@ -55,9 +55,15 @@ def _encrypted(payload: Payload) -> bool:
 
 
 def _tenant_of(context: SerializationContext) -> str | None:
-    """The tenant of the task whose workflow (or activity) a context names; None for none."""
-    workflow = getattr(context, "workflow_id", None)
-    task = task_id_of(workflow) if workflow else None
+    """The tenant of the task whose workflow (or activity) a context names, or of the
+    schedule whose action or run it names (its key names its tenant as a task's does:
+    `tasks.scheduled_task_id`); None for none."""
+    workflow: str | None = getattr(context, "workflow_id", None)
+    if not workflow:
+        return None
+    if workflow.startswith(SCHEDULE_PREFIX):
+        return split(scheduled_task_id(workflow))[0]
+    task = task_id_of(workflow)
     return split(task)[0] if task else None
 
 

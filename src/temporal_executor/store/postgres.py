@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..encryption import Sealer
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
-from . import appends, base, rekey
+from . import appends, base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
 from .postgres_limits import PostgresLimiter
+from .postgres_sealed import PostgresColumns, from_bytea, to_bytea
 
 __all__ = ["open_postgres_store"]
 
@@ -162,15 +163,6 @@ class _Transcripts(base.Transcripts):
         return int(count)
 
 
-def _blob(text: str) -> bytes:
-    # BYTEA, because a TEXT column refuses strings that contain NUL.
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _text(blob: Any) -> str:
-    return bytes(blob).decode("utf-8", "surrogatepass")
-
-
 class _Blobs(base.Blobs):
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
@@ -181,12 +173,12 @@ class _Blobs(base.Blobs):
             "INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
             " ON CONFLICT (key) DO UPDATE SET data = excluded.data",
             key,
-            _blob(self.sealer.seal(data)),
+            to_bytea(self.sealer.seal(data)),
         )
 
     async def get(self, key: str) -> str | None:
         data = await self.db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
-        return None if data is None else self.sealer.open(_text(data))
+        return None if data is None else self.sealer.open(from_bytea(data))
 
     async def put_new(self, key: str, data: str) -> str:
         stored = await self.db.fetchval(
@@ -194,9 +186,9 @@ class _Blobs(base.Blobs):
             " ON CONFLICT (key) DO NOTHING RETURNING data)"
             " SELECT data FROM new UNION ALL SELECT data FROM te_blobs WHERE key = $1 LIMIT 1",
             key,
-            _blob(self.sealer.seal(data)),
+            to_bytea(self.sealer.seal(data)),
         )
-        return self.sealer.open(_text(stored))
+        return self.sealer.open(from_bytea(stored))
 
 
 class _Tasks(base.TaskRecords):
@@ -300,8 +292,9 @@ class _Sessions(base.Sessions):
 
 
 class _Definitions(base.Definitions):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
         status = await self.db.execute(
@@ -309,7 +302,7 @@ class _Definitions(base.Definitions):
             " ON CONFLICT (kind, name) DO NOTHING",
             kind,
             name,
-            json.dumps(data),
+            self.sealer.seal(json.dumps(data)),
             time.time(),
         )
         return str(status).endswith(" 1")  # "INSERT 0 1": one row added
@@ -318,52 +311,19 @@ class _Definitions(base.Definitions):
         data = await self.db.fetchval(
             "SELECT data FROM te_definitions WHERE kind = $1 AND name = $2", kind, name
         )
-        return None if data is None else dict(json.loads(data))
+        return None if data is None else dict(json.loads(self.sealer.open(data)))
 
     async def every(self, kind: str) -> list[dict[str, Any]]:
         rows = await self.db.fetch(
             "SELECT data FROM te_definitions WHERE kind = $1 ORDER BY created, name", kind
         )
-        return [json.loads(row["data"]) for row in rows]
+        return [json.loads(self.sealer.open(row["data"])) for row in rows]
 
     async def delete(self, kind: str, name: str) -> bool:
         status = await self.db.execute(
             "DELETE FROM te_definitions WHERE kind = $1 AND name = $2", kind, name
         )
         return str(status) == "DELETE 1"
-
-
-class _Columns(rekey.SealedColumns):
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def scan(
-        self, table: rekey.SealedTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[rekey.Row]:
-        key = ", ".join(table.key)
-        marks = ", ".join(f"${i}" for i in range(2, len(table.key) + 2))
-        where = f"({key}) > ({marks})" if after else "TRUE"
-        rows = await self.db.fetch(
-            f"SELECT {key}, {table.column} FROM te_{table.name} WHERE {where}"
-            f" ORDER BY {key} LIMIT $1",
-            limit,
-            *(after or ()),
-        )
-        blobs = table.name == "blobs"
-        return [(tuple(row)[:-1], _text(row[-1]) if blobs else row[-1]) for row in rows]
-
-    async def replace(self, table: rekey.SealedTable, rows: Sequence[tuple[rekey.Row, str]]) -> int:
-        match = " AND ".join(f"{column} = ${i}" for i, column in enumerate(table.key, 3))
-        sql = (
-            f"UPDATE te_{table.name} SET {table.column} = $1 WHERE {match} AND {table.column} = $2"
-        )
-        to_column: Callable[[str], str | bytes] = _blob if table.name == "blobs" else str
-        changed = 0
-        async with self.db.transaction() as db:
-            for (key, old), new in rows:
-                status = await db.execute(sql, to_column(new), to_column(old), *key)
-                changed += int(status.split()[-1])  # "UPDATE <count>"
-        return changed
 
 
 async def open_postgres_store(
@@ -399,7 +359,7 @@ async def open_postgres_store(
         tasks=_Tasks(db, sealer),
         sessions=_Sessions(db),
         limiter=PostgresLimiter(db),
-        definitions=_Definitions(db),
+        definitions=_Definitions(db, sealer),
         closer=db.close,
-        sealed=_Columns(db),
+        sealed=PostgresColumns(db),
     )

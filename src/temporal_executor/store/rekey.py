@@ -37,6 +37,7 @@ SEALED_TABLES = (
     SealedTable("messages", ("conversation", "idx"), "body"),
     SealedTable("tasks", ("task_id",), "state"),
     SealedTable("blobs", ("key",), "data"),
+    SealedTable("definitions", ("kind", "name"), "data"),
 )
 
 Row = tuple[tuple[Any, ...], str]  # a row's primary key, and its column's value

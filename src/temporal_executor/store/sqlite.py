@@ -20,9 +20,10 @@ from ..encryption import Sealer
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
-from . import appends, base, rekey
+from . import appends, base
 from .sqlite_db import Database
 from .sqlite_limits import SqliteLimiter
+from .sqlite_sealed import SqliteColumns
 
 __all__ = ["open_sqlite_store"]
 
@@ -296,11 +297,12 @@ class _Sessions(base.Sessions):
 
 
 class _Definitions(base.Definitions):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
-        row = (kind, name, json.dumps(data), time.time())
+        row = (kind, name, self.sealer.seal(json.dumps(data)), time.time())
         added = await self.db.write(
             lambda db: (
                 db.execute(
@@ -316,13 +318,13 @@ class _Definitions(base.Definitions):
         rows = await self.db.query(
             "SELECT data FROM definitions WHERE kind = ? AND name = ?", (kind, name)
         )
-        return dict(json.loads(rows[0][0])) if rows else None
+        return dict(json.loads(self.sealer.open(rows[0][0]))) if rows else None
 
     async def every(self, kind: str) -> list[dict[str, Any]]:
         rows = await self.db.query(
             "SELECT data FROM definitions WHERE kind = ? ORDER BY created, name", (kind,)
         )
-        return [json.loads(data) for (data,) in rows]
+        return [json.loads(self.sealer.open(data)) for (data,) in rows]
 
     async def delete(self, kind: str, name: str) -> bool:
         deleted = await self.db.write(
@@ -333,38 +335,6 @@ class _Definitions(base.Definitions):
             )
         )
         return bool(deleted)
-
-
-class _Columns(rekey.SealedColumns):
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def scan(
-        self, table: rekey.SealedTable, after: tuple[Any, ...] | None, limit: int
-    ) -> list[rekey.Row]:
-        key = ", ".join(table.key)
-        where = f"({key}) > ({_marks(after)})" if after else "1 = 1"
-        rows = await self.db.query(
-            f"SELECT {key}, {table.column} FROM {table.name} WHERE {where} ORDER BY {key} LIMIT ?",
-            [*(after or ()), limit],
-        )
-        return [(tuple(row[:-1]), str(row[-1])) for row in rows]
-
-    async def replace(self, table: rekey.SealedTable, rows: Sequence[tuple[rekey.Row, str]]) -> int:
-        match = " AND ".join(f"{column} = ?" for column in table.key)
-        sql = f"UPDATE {table.name} SET {table.column} = ? WHERE {match} AND {table.column} = ?"
-
-        def replace(db: sqlite3.Connection) -> int:
-            return sum(db.execute(sql, (new, *key, old)).rowcount for (key, old), new in rows)
-
-        # Space an update frees is zeroed: no clear text left in the file's free space.
-        await self.db.read(lambda db: db.execute("PRAGMA secure_delete = ON"))
-        return await self.db.write(replace)
-
-    async def finish(self) -> None:
-        # The WAL still holds the pages as they were before: copy it back and empty it (when
-        # no other process is reading an old snapshot, else at a later checkpoint).
-        await self.db.read(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
 
 
 async def open_sqlite_store(
@@ -396,7 +366,7 @@ async def open_sqlite_store(
         tasks=_Tasks(db, sealer),
         sessions=_Sessions(db),
         limiter=SqliteLimiter(db),
-        definitions=_Definitions(db),
+        definitions=_Definitions(db, sealer),
         closer=db.close,
-        sealed=_Columns(db),
+        sealed=SqliteColumns(db),
     )

@@ -11,7 +11,7 @@ to it. A schedule's template (in the store and in Temporal) and its run's histor
 sealed as its tenant's too. Rotated (`dev` again with a new key in front), the old task still
 reads, streams and decrypts, a new one runs, `temporal-executor rekey`, run beside it, moves
 the whole store to the new key, and `temporal-executor replay` replays the encrypted history
-(with the keys only)."""
+with the keys."""
 
 from __future__ import annotations
 
@@ -125,12 +125,9 @@ async def run_task(http: httpx.AsyncClient, task_id: str, marker: str, tool: Any
     return events + await read_sse(http, task_id, events[-1]["id"])
 
 
-async def cli(config: Path, *args: str, keys: str | None = None) -> tuple[int, str]:
-    """`temporal-executor --config CONFIG ARGS` beside `dev`; `keys`: the encryption keys it
-    gets (default: the rotated ones; "": none, with encryption off)."""
-    env = {**os.environ, KEYS_ENV: entry("k2", "k1") if keys is None else keys}
-    if keys == "":
-        env["TEMPORAL_EXECUTOR__SECURITY__ENCRYPTION__ENABLED"] = "false"
+async def cli(config: Path, *args: str) -> tuple[int, str]:
+    """`temporal-executor --config CONFIG ARGS` beside `dev`, with the rotated keys."""
+    env = {**os.environ, KEYS_ENV: entry("k2", "k1")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "temporal_executor", "--config", str(config), *args,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -316,14 +313,11 @@ async def test_encrypted_at_rest_decrypted_for_the_owner(
                 assert any(first in json.dumps(e["data"]) for e in replayed)
                 events = await run_task(http, "enc-2", second, tool)
                 assert events[-1]["event"] == "task.completed"
-                code, out = await cli(config, "rekey", keys=entry("k2", "k1"))
+                code, out = await cli(config, "rekey")
                 assert code == 0 and "encrypted with key 'k2'" in out, out
-                # The replayer decrypts the history (k1 and k2 payloads) with the keys...
+                # The replayer decrypts the history (k1 and k2 payloads) with the keys.
                 code, out = await cli(config, "replay", "--task-id", "team-a~enc-2")
                 assert code == 0 and "agent-execution-team-a~enc-2: " in out and ": ok" in out, out
-                # ...and cannot replay it without them.
-                code, out = await cli(config, "replay", "--task-id", "team-a~enc-2", keys="")
-                assert code != 0, out
                 assert any(first.encode() in d for d in opened(await decode(http, sealed)))
                 again = (await http.get("/api/v1/tasks/enc-1")).json()
                 assert first in again["result"]["content"]

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from ..config import Config, DefaultAgent, ExecutorConfig
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
-from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
+from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
 from ..workflows import AgentInput, TaskPolicies
 from .bodies import ExecuteRequest
@@ -41,14 +41,11 @@ class Submissions:
     def prepare(self, request: ExecuteRequest) -> AgentInput:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
         workflow input with every default resolved."""
-        choices = request.model.choices()
-        for model in choices:
-            self.providers.get(model.provider)
+        for choice in request.model.choices():
+            self.providers.get(choice.provider)
         self.tools.validate(request.tools)
         expands = self.tools.expands(request.tools)
-        for n, model in enumerate(choices):
-            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
-            self._check_knobs(model, where, request.tools, expands)
+        model = self.model(request.model, request.tools, expands)
         executor = self.executor
         max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
         timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
@@ -63,7 +60,7 @@ class Submissions:
             user_message=request.user_message,
             user_message_id=request.message_id,
             system_message=request.system_message,
-            model=ModelSettings.model_validate(request.model.model_dump()),
+            model=model,
             tools=[ToolSpec.model_validate(tool.model_dump()) for tool in request.tools],
             max_iterations=max_iterations,
             require_approval=require_approval,
@@ -105,6 +102,16 @@ class Submissions:
                 self._check_knobs(model, where, agent.tools, expands)
             except RequestError as exc:
                 raise ConfigError(f"config: a2a.default_agent.{exc.message}") from None
+
+    def model(
+        self, model: StrictModelSettings, tools: Sequence[ToolSpec], expands: bool
+    ) -> ModelSettings:
+        """`model` (for a task with `tools`) as a task carries it; `RequestError` naming the
+        field for a provider not configured or a knob it cannot honour."""
+        for n, choice in enumerate(model.choices()):
+            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
+            self._check_knobs(choice, where, tools, expands)
+        return ModelSettings.model_validate(model.model_dump())
 
     def _check_knobs(
         self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool

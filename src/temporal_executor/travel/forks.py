@@ -93,6 +93,7 @@ class ForkPlan:
 
 def plan_fork(
     parent_id: str,
+    fork_id: str,
     steps: list[Step],
     transcript: list[Message],
     turn_start: int,
@@ -101,10 +102,10 @@ def plan_fork(
     same_session: bool,
     system_message: str | None,
 ) -> ForkPlan:
-    """The plan of a fork of task `parent_id` (its `steps`, its session's `transcript`, in
-    which its turn starts at `turn_start`). `RequestError` for edits that do not fit the
-    steps; `ConflictError` when a step before `at_step` has not finished (or the transcript
-    does not hold it yet: the task is still running)."""
+    """The plan of fork `fork_id` of task `parent_id` (its `steps`, its session's
+    `transcript`, in which its turn starts at `turn_start`). `RequestError` for edits that
+    do not fit the steps; `ConflictError` when a step before `at_step` has not finished (or
+    the transcript does not hold it yet: the task is still running)."""
     at = edits.at_step
     _check_at_step(steps, at)
     prefix = steps[: at - 1]
@@ -130,9 +131,16 @@ def plan_fork(
         answer = _answer(turn, target.iteration, at)
         asked = answer.tool_calls
         index = next(i for i, c in enumerate(asked) if c.id == target.call)
-        seed_turn = [*turn[: _index_of_answer(turn, target.iteration) + 1]]
+        # The calls made again get ids of their own: a tool that honours the id as an
+        # idempotency key (HTTP, MCP) would otherwise answer with the parent's result.
+        calls = [c.model_copy(update={"id": _again(c.id, fork_id)}) for c in asked[index:]]
+        update: dict[str, object] = {"tool_calls": [*asked[:index], *calls]}
+        if answer.reasoning is not None:  # the vendor's turn names the old ids
+            update["reasoning"] = answer.reasoning.model_copy(update={"edited": True})
+        where = _index_of_answer(turn, target.iteration)
+        seed_turn = [*turn[:where], answer.model_copy(update=update)]
         seed_turn += _results(turn, asked[:index], at)
-        calls, calls_iteration = asked[index:], target.iteration
+        calls_iteration = target.iteration
         iterations = target.iteration
         user_turn = edits.user_message is not None
     else:
@@ -176,6 +184,12 @@ def fingerprint(parent_id: str, edits: ForkEdits) -> str:
     """What tells one fork request from another (a named fork posted again is the same)."""
     text = json.dumps([parent_id, edits.model_dump(mode="json")], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _again(call_id: str, fork_id: str) -> str:
+    """The id of a call that fork `fork_id` makes again (letters, digits, `_` and `-`, as
+    every provider accepts)."""
+    return f"{call_id}_{hashlib.sha256(fork_id.encode()).hexdigest()[:8]}"
 
 
 def _check_at_step(steps: list[Step], at: int) -> None:

@@ -148,6 +148,7 @@ class TimeTravel:
         stored = await self.store.transcripts.get(parent.session_id)
         plan = plan_fork(
             parent_id,
+            task_id,
             await self.steps(parent_id),
             await resolve_messages(self.store.blobs, stored),
             turn_start,

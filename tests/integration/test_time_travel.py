@@ -10,6 +10,7 @@ from typing import Any
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
+from tests.integration.test_approvals_api import cli
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 
@@ -132,6 +133,16 @@ async def test_steps_fork_and_rerun(
     )
     assert taken.status_code == 409, taken.text
 
+    # The same over the CLI: its steps, then a fork followed to its end.
+    code, out, _ = await cli(stack, "steps", parent)
+    assert code == 0 and out.count("side-effects") == 3 and "calls get_weather" in out
+    code, out, err = await cli(stack, "fork", parent, "--at-step", "5", "--message",
+                               "Only Rome", "--task-id", "travel-cli")  # fmt: skip
+    assert code == 0, err
+    assert f"from task {parent} at step 5; reuses 1:llm:1, 2:{call}" in err
+    assert "Only Rome" in out.splitlines()[-1]
+    assert [c["arguments"]["query"] for c in (await calls_to(tool_server))[5:]] == ["Only Rome"]
+
     # A re-run: the same request as a new task, in a new session.
     response = await stack.http.post(f"/api/v1/tasks/{parent}/rerun")
     assert response.status_code == 202, response.text
@@ -144,7 +155,7 @@ async def test_steps_fork_and_rerun(
         ("system", "You are a weather assistant."), ("user", "Weather in three places?"),
     ]  # fmt: skip
     assert (await stack.task(parent))["forks"] == [
-        child, "travel-at-tool", "travel-override", rerun["task_id"],
+        child, "travel-at-tool", "travel-override", "travel-cli", rerun["task_id"],
     ]  # fmt: skip
 
 

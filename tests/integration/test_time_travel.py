@@ -189,3 +189,43 @@ async def test_what_a_fork_refuses(stack: Stack, tool_server: FakeServer) -> Non
     assert "at_step" in await refused("travel-parked/fork", {"at_step": 0}, 422)
     assert "nonexistent" in await refused("nonexistent/fork", {"at_step": 1}, 404)
     assert json.loads(json.dumps(steps))  # (the steps are plain JSON)
+
+
+async def test_forks_of_forks_and_in_the_same_session(
+    stack: Stack, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    parent = await three_tool_task(stack, openai_fake, tool_server)
+    call = (await steps_of(stack, parent))[1]["call"]
+    await fork(stack, parent, at_step=3, task_id="travel-child",
+               tool_result_overrides={call: "fog"})  # fmt: skip
+    await stack.events("travel-child")
+
+    # A fork of that fork at its own first step: the parent's step 1 and the child's
+    # replaced result are reused, and no tool is called.
+    await fork(stack, "travel-child", at_step=3, task_id="travel-grandchild")
+    await stack.events("travel-grandchild")
+    grandchild = await stack.task("travel-grandchild")
+    assert grandchild["result"]["content"] == "Tool results: get_weather=fog"
+    steps = await steps_of(stack, "travel-grandchild")
+    assert [(s["task_id"], s["reused"]) for s in steps] == [
+        (parent, True), (parent, True), ("travel-grandchild", False),
+    ]  # fmt: skip
+    assert steps[1]["output"]["content"] == "fog" and steps[1]["overridden"]
+    assert len(await calls_to(tool_server)) == 3
+
+    # In the parent's own session, at its last step: the session goes on after the
+    # parent's turn, with the turn's messages up to the step again, then the new message.
+    requests_before = len(await fake_requests(openai_fake))
+    same = await fork(stack, parent, at_step=7, task_id="travel-same", session_id=parent,
+                      user_message="Summarize [no tools]")  # fmt: skip
+    assert same["session_id"] == parent
+    await stack.events("travel-same")
+    assert (await stack.task("travel-same"))["result"]["content"] == "Echo: Summarize [no tools]"
+    sent = (await fake_requests(openai_fake))[requests_before]["messages"]
+    roles = ["user", "assistant", "tool", "assistant", "tool", "assistant", "tool"]
+    assert [m["role"] for m in sent] == ["system", *roles, "assistant", *roles, "user"]
+    session = (await stack.http.get(f"/api/v1/sessions/{parent}")).json()
+    assert [t["task_id"] for t in session["tasks"]] == [parent, "travel-same"]
+    steps = await steps_of(stack, "travel-same")
+    assert [s["reused"] for s in steps] == [True] * 6 + [False]
+    assert steps[6]["input"]["messages"][-1]["content"] == "Summarize [no tools]"

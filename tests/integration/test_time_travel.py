@@ -5,6 +5,7 @@ and what is refused. The tool server counts the calls each makes."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
@@ -24,7 +25,7 @@ async def three_tool_task(stack: Stack, openai: FakeServer, tools: FakeServer) -
     ("three"), LLM (the answer)."""
     await enqueue(openai, [weather_call("one"), weather_call("two"), weather_call("three")])
     accepted = await stack.execute(
-        task_id="travel-parent",
+        task_id=f"travel-{uuid.uuid4().hex[:8]}",  # one Temporal server for every test
         user_message="Weather in three places?",
         system_message="You are a weather assistant.",
         model_config=MODEL,

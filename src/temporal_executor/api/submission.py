@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import Config, DefaultAgent, ExecutorConfig
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
+from ..travel import ForkEdits
 from ..workflows import AgentInput, TaskPolicies
-from .bodies import ExecuteRequest
+from .bodies import ExecuteRequest, ForkRequest
+
+if TYPE_CHECKING:
+    from ..tenant_tasks import TenantTasks
 
 __all__ = ["Submissions"]
 
@@ -112,6 +116,25 @@ class Submissions:
             where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
             self._check_knobs(choice, where, tools, expands)
         return ModelSettings.model_validate(model.model_dump())
+
+    async def fork_edits(self, body: ForkRequest, parent: str, tasks: TenantTasks) -> ForkEdits:
+        """`body`'s edits for a fork of task `parent`: its `model_config` checked as a
+        request's, against the tools the fork has (the parent's). When those are no longer
+        known (no such task, or one from before inputs were kept), the fork is refused
+        anyway: the model goes unchecked, so that refusal is the answer."""
+        model = None
+        if body.model is not None:
+            known = await tasks.tools(parent)
+            if known is None:
+                model = ModelSettings.model_validate(body.model.model_dump())
+            else:
+                model = self.model(body.model, *known)
+        return ForkEdits(
+            at_step=body.at_step,
+            user_message=body.user_message,
+            model=model,
+            tool_result_overrides=body.tool_result_overrides,
+        )
 
     def _check_knobs(
         self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..errors import ConflictError, TaskNotFoundError
+from ..llm.messages import Message
 from ..payloads import resolve_messages
 from ..spec import ToolSpec
 from ..tasks import TaskState, workflow_id
@@ -165,7 +166,8 @@ class TimeTravel:
                 )
             return existing, kept
         seed_ref = f"{task_id}/fork/seed"
-        seed = json.dumps([m.model_dump(mode="json") for m in plan.seed])
+        messages = [await self._own_blobs(task_id, m) for m in plan.seed]
+        seed = json.dumps([m.model_dump(mode="json") for m in messages])
         await self.store.blobs.put(seed_ref, seed)
         await self.store.blobs.put(f"{task_id}/fork", plan.record.model_dump_json())
         start = ForkStart(
@@ -176,6 +178,8 @@ class TimeTravel:
             iterations=plan.iterations,
             tool_calls=plan.record.tool_calls,
             user_turn=plan.user_turn,
+            # A model the fork gives applies from its own first call on, forcing included.
+            forced_call=plan.iterations + 1 if edits.model is not None else 1,
         )
         fork = input.model_copy(
             update={
@@ -208,6 +212,32 @@ class TimeTravel:
                 details={"task_id": name(task_id)},
             )
         return await self.fork(task_id, ForkEdits(at_step=1), new_id, session_id, named=named)
+
+    async def _own_blobs(self, fork_id: str, message: Message) -> Message:
+        """`message` naming copies of the blobs it names (a reasoning model's turn, its parts'
+        bytes) under the fork's own keys: they go with the fork's session, and stay when its
+        parent's goes. A blob already gone stays named (its reasoning is then not sent back;
+        as for the parent)."""
+
+        async def own(blob: str | None) -> str | None:
+            if blob is None or blob.startswith(f"{fork_id}/"):
+                return blob
+            data = await self.store.blobs.get(blob)
+            if data is None:
+                return blob
+            copy = f"{fork_id}/fork/{blob}"
+            await self.store.blobs.put(copy, data)
+            return copy
+
+        update: dict[str, object] = {}
+        if message.reasoning is not None:
+            blob = await own(message.reasoning.blob)
+            update["reasoning"] = message.reasoning.model_copy(update={"blob": blob})
+        if message.parts:
+            update["parts"] = [
+                part.model_copy(update={"blob": await own(part.blob)}) for part in message.parts
+            ]
+        return message.model_copy(update=update) if update else message
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:

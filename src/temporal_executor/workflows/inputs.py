@@ -102,7 +102,9 @@ class ForkStart(Payload):
     run writes it into the fork's session before its first step. `iterations` is how many LLM
     calls those steps hold (the fork's go on from there). A fork at a tool step first runs
     `tool_calls` (that step's call and the same LLM turn's later ones); `user_turn` adds the
-    input's `user_message` as a user turn before the next LLM call."""
+    input's `user_message` as a user turn before the next LLM call. `forced_call` is the LLM
+    call (counted as `iterations` counts) a forcing tool_choice holds for: the fork's first
+    own call when the fork gave the model, else the task's first, as for its parent."""
 
     parent_task_id: str
     at_step: int
@@ -111,6 +113,7 @@ class ForkStart(Payload):
     iterations: int = 0
     tool_calls: list[ToolCall] = Field(default_factory=list)
     user_turn: bool = True
+    forced_call: int = 1
 
 
 # The loop of release 0.1.0+254ae33 (`legacy.py`), for the tasks that release started.

@@ -114,7 +114,7 @@ class TemporalAgentExecutor(AgentExecutor):
             return await self._resume(current, message, _caller_name(context))
         metadata = {**_struct(message), **context.metadata}
         with a2a_errors():
-            travel = travel_request(message, metadata, _user_text(message), self.submissions)
+            travel = travel_request(message, metadata, _user_text(message))
         if travel is not None:
             return await self._travel(context, travel, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
@@ -145,10 +145,11 @@ class TemporalAgentExecutor(AgentExecutor):
                 return replayed
             view = TaskView(first, context_id, hitl=hitl)
             view.add_user_message(_user_text(message), message.message_id or None)
-            if travel.edits is None:
+            if travel.fork is None:
                 await self.tasks.rerun(travel.parent, first, context_id, named=True)
             else:
-                await self.tasks.fork(travel.parent, travel.edits, first, context_id, named=True)
+                edits = await self.submissions.fork_edits(travel.fork, travel.parent, self.tasks)
+                await self.tasks.fork(travel.parent, edits, first, context_id, named=True)
         return view
 
     async def turn(self, view: TaskView) -> AsyncGenerator[A2AEvent]:

@@ -17,24 +17,20 @@ from a2a.utils.errors import InvalidParamsError
 from pydantic import ValidationError
 
 from ...errors import describe_validation
-from ...travel import ForkEdits
 from ..bodies import ForkRequest
-from ..submission import Submissions
 
 __all__ = ["TravelRequest", "travel_request"]
 
 
 @dataclass(frozen=True)
 class TravelRequest:
-    """A fork of task `parent` with `edits`, or (`edits` None) a re-run of it."""
+    """A fork of task `parent` as `fork` asks (its ids unset), or (`fork` None) a re-run."""
 
     parent: str
-    edits: ForkEdits | None
+    fork: ForkRequest | None
 
 
-def travel_request(
-    message: Message, metadata: dict[str, Any], text: str, submissions: Submissions
-) -> TravelRequest | None:
+def travel_request(message: Message, metadata: dict[str, Any], text: str) -> TravelRequest | None:
     """What the message asks for, when it asks to fork or re-run a task (None: it does not);
     `InvalidParamsError` naming the field for a request that cannot be run."""
     fork, rerun = metadata.get("fork"), metadata.get("rerun")
@@ -60,10 +56,4 @@ def travel_request(
         raise InvalidParamsError(summary) from None
     if body.task_id is not None or body.session_id is not None:
         raise InvalidParamsError("metadata.fork: the new task's ids are taskId and contextId")
-    edits = ForkEdits(
-        at_step=body.at_step,
-        user_message=body.user_message,
-        model=None if body.model is None else submissions.model(body.model),
-        tool_result_overrides=body.tool_result_overrides,
-    )
-    return TravelRequest(parent, edits)
+    return TravelRequest(parent, body)

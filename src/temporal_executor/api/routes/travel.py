@@ -8,9 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from ...config import Scope
-from ...spec import ModelSettings
 from ...tasks import TaskState, workflow_id
-from ...travel import ForkEdits, ForkRecord
+from ...travel import ForkRecord
 from ..auth import CallerDep, requires
 from ..bodies import ForkAccepted, ForkRequest, RerunRequest, TaskSteps
 from ..openapi import BODY, errors
@@ -53,21 +52,7 @@ async def fork(
     task's message), `tool_result_overrides` (`{call id: content}`) replace recorded results,
     `model_config` applies to the new calls. In a new session by default (`session_id`: name
     one; the task's own session continues after its turn)."""
-    model = None
-    if body.model is not None:
-        # Its knobs checked against the tools the fork has: the parent's. Unknown ones (no
-        # such task, or from before inputs were kept): the fork is refused below anyway.
-        known = await tasks.tools(task_id)
-        if known is None:
-            model = ModelSettings.model_validate(body.model.model_dump())
-        else:
-            model = api.submissions.model(body.model, *known)
-    edits = ForkEdits(
-        at_step=body.at_step,
-        user_message=body.user_message,
-        model=model,
-        tool_result_overrides=body.tool_result_overrides,
-    )
+    edits = await api.submissions.fork_edits(body, task_id, tasks)
     new_id = body.task_id or uuid.uuid4().hex
     named = body.task_id is not None
     state, record = await tasks.fork(task_id, edits, new_id, body.session_id, named=named)

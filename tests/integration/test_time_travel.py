@@ -4,14 +4,18 @@ and what is refused. The tool server counts the calls each makes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
+import pytest
+
+from temporal_executor.cli import _parser
+from temporal_executor.config import Config
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
-from tests.integration.test_approvals_api import cli
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 
@@ -42,6 +46,15 @@ async def fork(stack: Stack, parent: str, **body: Any) -> dict[str, Any]:
     return result
 
 
+async def cli(stack: Stack, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """A CLI command, as its parser reads it, run in a thread of this process (its HTTP
+    client is synchronous; a subprocess would spend seconds importing the package)."""
+    parsed = _parser().parse_args([*args, "--url", stack.url])
+    code: int = await asyncio.to_thread(parsed.handler, Config(), parsed)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 async def steps_of(stack: Stack, task_id: str) -> list[dict[str, Any]]:
     response = await stack.http.get(f"/api/v1/tasks/{task_id}/steps")
     assert response.status_code == 200, response.text
@@ -50,7 +63,10 @@ async def steps_of(stack: Stack, task_id: str) -> list[dict[str, Any]]:
 
 
 async def test_steps_fork_and_rerun(
-    stack: Stack, openai_fake: FakeServer, tool_server: FakeServer
+    stack: Stack,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     parent = await three_tool_task(stack, openai_fake, tool_server)
     steps = await steps_of(stack, parent)
@@ -135,9 +151,9 @@ async def test_steps_fork_and_rerun(
     assert taken.status_code == 409, taken.text
 
     # The same over the CLI: its steps, then a fork followed to its end.
-    code, out, _ = await cli(stack, "steps", parent)
+    code, out, _ = await cli(stack, capsys, "steps", parent)
     assert code == 0 and out.count("side-effects") == 3 and "calls get_weather" in out
-    code, out, err = await cli(stack, "fork", parent, "--at-step", "5", "--message",
+    code, out, err = await cli(stack, capsys, "fork", parent, "--at-step", "5", "--message",
                                "Only Rome", "--task-id", "travel-cli")  # fmt: skip
     assert code == 0, err
     assert f"from task {parent} at step 5; reuses 1:llm:1, 2:{call}" in err

@@ -31,14 +31,12 @@ async def run(tool: str, settings: ToolsConfig | None = None, **arguments: Any) 
 
 
 def test_side_effects_by_tool_type_and_read_only() -> None:
-    """HTTP and MCP tools may change something outside unless their spec says `read_only`;
-    the built-ins declare that they do not (a fork's steps show it)."""
+    """HTTP tools may change something outside unless their spec says `read_only` (MCP
+    tools too: test_mcp.py); the built-ins declare that they do not (a fork's steps show it)."""
     registry = ToolRegistry(ToolsConfig())
     http = ToolSpec(name="pay", type="http", config={"endpoint": "http://127.0.0.1:9/pay"})
-    mcp = ToolSpec(name="files", type="mcp", config={"server": "fs"})
-    assert registry.side_effects(http) and registry.side_effects(mcp)
+    assert registry.side_effects(http)
     assert not registry.side_effects(http.model_copy(update={"read_only": True}))
-    assert not registry.side_effects(mcp.model_copy(update={"read_only": True}))
     for name in ("calculator", "current_time", "json_query", "ask_user"):
         assert not registry.side_effects(builtin(name, tool=None)), name
     assert registry.side_effects(builtin(tool="no_such_builtin"))

@@ -112,7 +112,7 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
             store,
             providers,
             tools,
-            TaskService(client, store, config.temporal.task_queue),
+            TaskService(client, store, config.temporal.task_queue, tools.side_effects),
             Submissions(config, providers, tools),
             keyring,
         )

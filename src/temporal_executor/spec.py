@@ -200,6 +200,9 @@ class ToolSpec(Payload):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     type: str = Field(default="http", min_length=1, max_length=64)
     config: dict[str, Any] = Field(default_factory=dict)
+    # The spec's word that its calls change nothing (added in 0.2.0): HTTP and MCP tools are
+    # taken to have side effects without it; built-ins declare their own (`tools/base.py`).
+    read_only: bool = False
 
     @field_validator("parameters")
     @classmethod

@@ -296,6 +296,14 @@ async def cancel(stack: Stack, fakes: Fakes) -> None:
     (await stack.http.post("/api/v1/tasks/cancel/cancel")).raise_for_status()
 
 
+async def fork(stack: Stack, fakes: Fakes) -> None:
+    """A fork of the `tools` scenario's task at its step 3 (the second of its turn's two tool
+    calls) with a user message: the fork writes its seed, makes that call again, then goes
+    on with the LLM."""
+    body = {"at_step": 3, "task_id": "fork", "user_message": "and in Rome? [no tools]"}
+    (await stack.http.post("/api/v1/tasks/tools/fork", json=body)).raise_for_status()
+
+
 def recorded_input(release: str, scenario: str, **changes: Any) -> dict[str, Any]:
     """The workflow input `release` wrote for `scenario` (its first run's), with `changes`."""
     path = RELEASES / release / f"{scenario}.0.json"
@@ -391,6 +399,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "max_iterations": (max_iterations, "failed"),
     "time_limit": (time_limit, "failed"),
     "session": (session, "completed"),
+    "fork": (fork, "completed"),
     "cancel": (cancel, "cancelled"),
     "legacy_254ae33": (legacy_254ae33, "completed"),
     "rate_limited": (rate_limited, "completed"),

@@ -184,7 +184,12 @@ async def beside_old_dev(
 
 
 # What this version's task body adds to the previous release's.
-ADDED: dict[str, Any] = {"tenant": "default", "waiting_for_capacity": []}
+ADDED: dict[str, Any] = {
+    "tenant": "default",
+    "waiting_for_capacity": [],
+    "forked_from": None,  # time travel (0.2.0): not forked, no forks yet
+    "forks": [],
+}
 
 
 async def both_serve(old: httpx.AsyncClient, new: httpx.AsyncClient, tasks: UpgradeTasks) -> None:

@@ -22,7 +22,7 @@ from .catalog import build_catalog
 from .catalog import router as catalog_router
 from .errors import install_error_handlers
 from .middleware import BearerAuth, BodyLimit, CodecCors, NestingLimit
-from .routes import a2a_message, approvals, probes, schedules, sessions, triggers
+from .routes import a2a_message, approvals, probes, schedules, sessions, travel, triggers
 from .routes import tasks as task_routes
 from .routes.codec import codec_router
 from .routes.deps import Api
@@ -86,7 +86,16 @@ def create_app(
     app.state.a2a = background[0] if background else None
     app.state.catalog = build_catalog(config)
     install_error_handlers(app)
-    for routes in (task_routes, approvals, sessions, schedules, triggers, a2a_message, probes):
+    for routes in (
+        task_routes,
+        travel,
+        approvals,
+        sessions,
+        schedules,
+        triggers,
+        a2a_message,
+        probes,
+    ):
         app.include_router(routes.router)
     app.include_router(catalog_router)
     authenticator = Authenticator(config.server.api_keys())

@@ -20,6 +20,7 @@ from ..spec import (
 )
 from ..tasks import PendingCall, TaskState
 from ..tenants import DEFAULT_TENANT
+from ..travel import ForkOrigin, ReusedCall, Step
 from ..workflows.approval import ApprovalDecision, ToolDecision
 
 __all__ = [
@@ -32,10 +33,14 @@ __all__ = [
     "ApprovalPage",
     "ApprovalRequest",
     "ExecuteRequest",
+    "ForkAccepted",
+    "ForkRequest",
+    "RerunRequest",
     "Session",
     "TaskBody",
     "TaskPage",
     "TaskReadout",
+    "TaskSteps",
     "bounded_metadata",
     "execute_request",
 ]
@@ -214,9 +219,61 @@ class Session(BaseModel):
 
 class TaskReadout(TaskBody):
     """`GET /api/v1/tasks/{task_id}`: the task, and whether it was read from the store alone
-    while Temporal could not be reached (`stale`: it may be behind the workflow)."""
+    while Temporal could not be reached (`stale`: it may be behind the workflow); the task
+    it was forked from, if it was, and its own forks (their ids, oldest first)."""
 
     stale: bool = False
+    forked_from: ForkOrigin | None = None
+    forks: list[str] = Field(default_factory=list)
+
+
+class TaskSteps(BaseModel):
+    """`GET /api/v1/tasks/{task_id}/steps`: its LLM and tool calls, numbered as they ran."""
+
+    task_id: str
+    steps: list[Step]
+
+
+class RerunRequest(BaseModel):
+    """Body of `POST /api/v1/tasks/{task_id}/rerun` (optional): the new task's id and its
+    session (default: a new one, named as the task)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    session_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class ForkRequest(RerunRequest):
+    """Body of `POST /api/v1/tasks/{task_id}/fork`: the step to run anew (its steps before
+    are reused as recorded), and the edits."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
+
+    at_step: int = Field(ge=1, le=1_000_000)
+    user_message: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHARS)
+    model: StrictModelSettings | None = Field(default=None, alias="model_config")
+    tool_result_overrides: dict[str, str] = Field(default_factory=dict, max_length=MAX_TOOLS)
+
+    @field_validator("tool_result_overrides")
+    @classmethod
+    def _bounded(cls, overrides: dict[str, str]) -> dict[str, str]:
+        for call, content in overrides.items():
+            if len(call) > 256 or len(content) > MAX_MESSAGE_CHARS:
+                raise ValueError(f"{call[:64]!r}: a call id or content over its bound")
+        return overrides
+
+
+class ForkAccepted(BaseModel):
+    """A fork (or re-run) started: the new task, where it came from, and the recorded calls
+    it reuses rather than makes again."""
+
+    task_id: str
+    workflow_id: str
+    session_id: str
+    status: str
+    forked_from: ForkOrigin
+    reused: list[ReusedCall]
 
 
 class TaskPage(BaseModel):

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import Config, DefaultAgent, ExecutorConfig
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
-from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
+from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
 from ..tools import ToolRegistry
+from ..travel import ForkEdits
 from ..workflows import AgentInput, TaskPolicies
-from .bodies import ExecuteRequest
+from .bodies import ExecuteRequest, ForkRequest
+
+if TYPE_CHECKING:
+    from ..tenant_tasks import TenantTasks
 
 __all__ = ["Submissions"]
 
@@ -41,14 +45,11 @@ class Submissions:
     def prepare(self, request: ExecuteRequest) -> AgentInput:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
         workflow input with every default resolved."""
-        choices = request.model.choices()
-        for model in choices:
-            self.providers.get(model.provider)
+        for choice in request.model.choices():
+            self.providers.get(choice.provider)
         self.tools.validate(request.tools)
         expands = self.tools.expands(request.tools)
-        for n, model in enumerate(choices):
-            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
-            self._check_knobs(model, where, request.tools, expands)
+        model = self.model(request.model, request.tools, expands)
         executor = self.executor
         max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
         timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
@@ -63,7 +64,7 @@ class Submissions:
             user_message=request.user_message,
             user_message_id=request.message_id,
             system_message=request.system_message,
-            model=ModelSettings.model_validate(request.model.model_dump()),
+            model=model,
             tools=[ToolSpec.model_validate(tool.model_dump()) for tool in request.tools],
             max_iterations=max_iterations,
             require_approval=require_approval,
@@ -105,6 +106,35 @@ class Submissions:
                 self._check_knobs(model, where, agent.tools, expands)
             except RequestError as exc:
                 raise ConfigError(f"config: a2a.default_agent.{exc.message}") from None
+
+    def model(
+        self, model: StrictModelSettings, tools: Sequence[ToolSpec], expands: bool
+    ) -> ModelSettings:
+        """`model` (for a task with `tools`) as a task carries it; `RequestError` naming the
+        field for a provider not configured or a knob it cannot honour."""
+        for n, choice in enumerate(model.choices()):
+            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
+            self._check_knobs(choice, where, tools, expands)
+        return ModelSettings.model_validate(model.model_dump())
+
+    async def fork_edits(self, body: ForkRequest, parent: str, tasks: TenantTasks) -> ForkEdits:
+        """`body`'s edits for a fork of task `parent`: its `model_config` checked as a
+        request's, against the tools the fork has (the parent's). When those are no longer
+        known (no such task, or one from before inputs were kept), the fork is refused
+        anyway: the model goes unchecked, so that refusal is the answer."""
+        model = None
+        if body.model is not None:
+            known = await tasks.tools(parent)
+            if known is None:
+                model = ModelSettings.model_validate(body.model.model_dump())
+            else:
+                model = self.model(body.model, *known)
+        return ForkEdits(
+            at_step=body.at_step,
+            user_message=body.user_message,
+            model=model,
+            tool_result_overrides=body.tool_result_overrides,
+        )
 
     def _check_knobs(
         self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool

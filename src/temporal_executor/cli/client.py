@@ -34,6 +34,7 @@ __all__ = [
     "clip",
     "execute_body",
     "first_line",
+    "follow",
     "print_table",
     "reachable",
     "run",
@@ -86,7 +87,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         accepted = call(client, "POST", "/api/v1/execute", json=body)
         task_id = accepted["task_id"]
         print(f"task {task_id} (workflow {accepted['workflow_id']})", file=sys.stderr)
-        return _follow(client, task_id)
+        return follow(client, task_id)
 
 
 def execute_body(config: Config, args: argparse.Namespace) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def execute_body(config: Config, args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def _follow(client: httpx.Client, task_id: str) -> int:
+def follow(client: httpx.Client, task_id: str) -> int:
     """Print the task's events until it ends; reconnect with Last-Event-ID if cut off."""
     printer = _Printer(client, task_id)
     last_id = 0

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field
 from temporalio.common import WorkflowIDReusePolicy
 
-from ..llm.messages import Message
+from ..llm.messages import Message, ToolCall
 from ..policies import ActivityOptions, RetrySettings, activity_options
 from ..spec import ModelSettings, ToolSpec
 from ..tasks import SESSION_MEMO, WORKFLOW_ID_PREFIX, TaskState, workflow_id
@@ -27,6 +27,7 @@ __all__ = [
     "AgentCarry",
     "AgentInput",
     "ApprovalRule",
+    "ForkStart",
     "RetryPolicies",
     "ScheduledRunInput",
     "ScheduledRunResult",
@@ -93,6 +94,28 @@ class AgentCarry(Payload):
     started: float
 
 
+class ForkStart(Payload):
+    """Where a fork starts (`forks.py`): its parent's steps 1 … `at_step` - 1, as recorded.
+
+    The transcript up to there is the seed, kept in the store's blobs under `seed_ref` (a
+    JSON list of `seed_messages` messages: it may be long, history only names it); the first
+    run writes it into the fork's session before its first step. `iterations` is how many LLM
+    calls those steps hold (the fork's go on from there). A fork at a tool step first runs
+    `tool_calls` (that step's call and the same LLM turn's later ones); `user_turn` adds the
+    input's `user_message` as a user turn before the next LLM call. `forced_call` is the LLM
+    call (counted as `iterations` counts) a forcing tool_choice holds for: the fork's first
+    own call when the fork gave the model, else the task's first, as for its parent."""
+
+    parent_task_id: str
+    at_step: int
+    seed_ref: str
+    seed_messages: int
+    iterations: int = 0
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    user_turn: bool = True
+    forced_call: int = 1
+
+
 # The loop of release 0.1.0+254ae33 (`legacy.py`), for the tasks that release started.
 LEGACY_LOOP = "0.1.0+254ae33"
 
@@ -153,6 +176,9 @@ class AgentInput(Versioned):
     # Which loop runs this run: this release's, or (a task of v1, until it continues as new)
     # the steps release 0.1.0+254ae33 took, which its history holds (`legacy.py`).
     loop: Literal["current", "0.1.0+254ae33"] = "current"
+    # A fork's start (added in 0.2.0; None: the task starts from its user message). Only
+    # its first run reads it: a run it continues as new carries the loop's state instead.
+    fork: ForkStart | None = None
 
     MIGRATIONS = {
         1: _from_254ae33,

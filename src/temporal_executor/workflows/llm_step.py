@@ -88,8 +88,15 @@ class LLMStep(ActivityCalls):
 
     def _as_called(self, model: ModelChoice) -> ModelChoice:
         """`model` for this call: a forcing tool_choice only until the model called a tool
-        (the loop makes a second call only after an answer with tool calls)."""
-        if model.forces_tool and self.state.iterations > 1 and workflow.patched(TOOL_CHOICE_RESET):
+        (the loop makes a second call only after an answer with tool calls). For a fork given
+        a model, from its first own call (`ForkStart.forced_call`)."""
+        fork = self.input.fork
+        first = 1 if fork is None else fork.forced_call
+        if (
+            model.forces_tool
+            and self.state.iterations > first
+            and workflow.patched(TOOL_CHOICE_RESET)
+        ):
             return model.model_copy(update={"tool_choice": None})
         return model
 

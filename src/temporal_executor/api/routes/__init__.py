@@ -1,6 +1,7 @@
 """The REST routes of DESIGN.md, one `APIRouter` a resource; `app.py` includes them.
 
 - `tasks.py`: submit (`POST /api/v1/execute`), list, read, follow (SSE) and cancel tasks;
+- `travel.py`: a task's steps, forking it from one, re-running it;
 - `approvals.py`: the approvals inbox, deciding tool calls, answering questions;
 - `sessions.py`: a session's turns and transcript, deleting a session;
 - `schedules.py`: schedules (tasks on a timetable): make, list, read, pause, resume,

@@ -126,13 +126,16 @@ async def list_tasks(
 async def get_task(
     task_id: TaskIdPath, api: Deps, tasks: TasksDep, response: Response
 ) -> TaskReadout:
-    """The task. While Temporal cannot be reached, a task that has not ended is answered from
-    the event store with `"stale": true` (and the header `X-Task-Stale: true`): its last
-    recorded state, which the workflow may already have moved past."""
+    """The task, the task it was forked from (if it was) and its forks. While Temporal
+    cannot be reached, a task that has not ended is answered from the event store with
+    `"stale": true` (and the header `X-Task-Stale: true`): its last recorded state, which
+    the workflow may already have moved past."""
     state, stale = await tasks.read(task_id)
     if stale:
         response.headers["X-Task-Stale"] = "true"
-    return TaskReadout(**dict(api.body(state, tasks.tenant)), stale=stale)
+    forked_from, forks = await tasks.links(task_id)
+    body = dict(api.body(state, tasks.tenant))
+    return TaskReadout(**body, stale=stale, forked_from=forked_from, forks=forks)
 
 
 @router.get(

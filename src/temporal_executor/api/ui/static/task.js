@@ -1,11 +1,13 @@
 // One task: its facts, the conversation as it streams (token by token from the SSE endpoint,
 // resumed with Last-Event-ID after a drop), tool calls folded with their results, the
-// decisions it waits for, the shared limits its calls wait for, and cancel.
+// decisions it waits for, the shared limits its calls wait for, and cancel; its steps, with
+// forking from one of them and re-running (steps.js).
 
 import {
   api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge,
 } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
+import { loadSteps, renderLinks, setUpRerun } from "./steps.js";
 
 const taskId = document.getElementById("task").dataset.taskId;
 const conversation = document.getElementById("conversation");
@@ -136,7 +138,8 @@ const STATE_EVENTS = new Set([
 function onEvent(event) {
   const handle = handlers[event.event];
   if (handle) handle(event.data);
-  if (STATE_EVENTS.has(event.event)) loadTask();
+  if (STATE_EVENTS.has(event.event)) setUpRerun(taskId);
+loadTask();
 }
 
 function render(task) {
@@ -158,6 +161,7 @@ function render(task) {
     temporalLink.hidden = false;
   }
   renderDecisions(task);
+  renderLinks(task);
 }
 
 function renderDecisions(task) {
@@ -202,6 +206,7 @@ async function loadTask() {
       again = false;
       try {
         render(await api(`/api/v1/tasks/${encodeURIComponent(taskId)}`));
+        await loadSteps(taskId);
       } catch (error) {
         notify(`Could not load the task: ${describeError(error)}`, "error");
       }
@@ -233,4 +238,5 @@ const follower = followEvents(taskId, onEvent, {
 });
 // For a person (or a test) to try the reconnect: the stream resumes after the last event.
 window.temporalExecutorConsole = { dropStream: () => follower.drop(), lastEventId: () => follower.last };
+setUpRerun(taskId);
 loadTask();

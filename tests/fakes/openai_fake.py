@@ -143,7 +143,11 @@ class FakeOpenAI:
         turns = _turns(body["messages"])
         tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
         reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
-        usage = _usage(self.llm.usage(turns, reply, entry), entry)
+        usage = (
+            _usage(self.llm.usage(turns, reply, entry), entry)
+            if entry.get("usage", True)
+            else None
+        )
         truncate = bool(entry.get("truncate"))
         fault = entry.get("fault")
         completion_id = f"chatcmpl-{next(self._completion_ids)}"

@@ -68,9 +68,9 @@ def map_compaction(
     except ValidationError as exc:
         origins = {ours_key: compaction.path(theirs) for theirs, ours_key in _KEYS.items()}
 
-        def key(loc: tuple[int | str, ...]) -> str:
+        def named(loc: tuple[int | str, ...]) -> str:
             return origins.get(str(loc[0]), compaction.where) if loc else compaction.where
 
-        summary, _ = describe_validation(exc, field=key)
+        summary, _ = describe_validation(exc, field=named)
         raise compaction.source.error("", summary) from None
     return ours, provider

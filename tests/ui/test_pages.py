@@ -323,7 +323,7 @@ async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page:
     await expect(page.locator("#usage")).to_have_text("unknown (1 LLM call reported no usage)")
     note = page.locator(".turn.note.summary")
     await expect(note).to_contain_text(
-        "Conversation compacted: messages 0–3 summarized by openai/summarizer-1, ~420 → ~90 tokens"
+        "Conversation compacted: messages 0-3 summarized by openai/summarizer-1, ~420 → ~90 tokens"
     )
     await note.locator("summary").click()
     await expect(note.locator(".text")).to_have_text("Summary: FACT code=Z-1234")

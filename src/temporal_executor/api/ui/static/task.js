@@ -108,7 +108,7 @@ const handlers = {
   "context.compacted"(data) {
     // The older turns are summarized (or dropped) for the model; the page keeps them.
     const how = data.model ? `summarized by ${data.model}` : "dropped (no summarizer model)";
-    const text = `Conversation compacted: messages ${data.first}–${data.end - 1} ${how}, ` +
+    const text = `Conversation compacted: messages ${data.first}-${data.end - 1} ${how}, ` +
       `~${data.tokens_before} → ~${data.tokens_after} tokens`;
     const node = item("note summary", el("span", { text }));
     if (data.summary) {

@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import describe_validation
-from ..llm.catalog import PROVIDERS
 from ..spec import StrictCompaction
 from .definition import Keys
 from .model import MappedModel, map_model
@@ -58,6 +57,9 @@ def map_compaction(
     else:
         mapped = map_model(summarizer, env, stream=False)
         if mapped.provider != agent.provider and mapped.provider["name"] == agent.provider["name"]:
+            # (Here, not at the top: the config's loading imports this before llm's modules.)
+            from ..llm.catalog import PROVIDERS
+
             name = mapped.provider["name"]
             own = {"name": f"{name}-summarizer", "class": PROVIDERS.builtins[name]}
             mapped.provider = {**mapped.provider, **own}

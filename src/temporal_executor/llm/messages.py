@@ -183,6 +183,12 @@ class UsageReport(BaseModel):
     unreported: int = 0
     cost: float | None = None
 
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> UsageReport:
+        """An event's `usage` (this version's report; a count an earlier release did not
+        write is 0)."""
+        return cls.model_validate({**dict.fromkeys(_TOKEN_FIELDS, 0), **data})
+
 
 class ToolDefinition(Payload):
     """What the LLM sees of a tool."""

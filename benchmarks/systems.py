@@ -92,12 +92,15 @@ def api_url(config_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def split(workdir: Path, config_path: Path, workers: int = 1) -> Iterator[Ours]:
-    """`serve` and `worker` (that many), as production runs them."""
+def split(
+    workdir: Path, config_path: Path, env: dict[str, str] | None = None, workers: int = 1
+) -> Iterator[Ours]:
+    """`serve` and `worker` (that many), as production runs them (`env`: more of their
+    environment)."""
     command = python("-m", "temporal_executor", "--config", str(config_path))
-    env = {KEY_ENV: "sk-bench"}
+    env = {KEY_ENV: "sk-bench", **(env or {})}
     with contextlib.ExitStack() as running:
-        procs = [running.enter_context(spawn("api", [*command, "serve"], workdir))]
+        procs = [running.enter_context(spawn("api", [*command, "serve"], workdir, env))]
         for n in range(workers):
             name = "worker" if workers == 1 else f"worker-{n + 1}"
             procs.append(running.enter_context(spawn(name, [*command, "worker"], workdir, env)))

@@ -25,6 +25,7 @@ ExecutorError                          code                     HTTP  retried by
 ├── ToolError                          tool_error                502   when `retryable`
 ├── TranscriptError                    transcript_error          500   no
 ├── StoreUnavailableError              store_unavailable         503   yes
+├── DecryptionError                    decryption_failed         500   yes
 ├── TaskUnavailableError               task_unavailable          503   -
 ├── CapacityError                      no_capacity               503   yes
 └── SupersededError                    superseded                500   yes
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ContentNotFoundError",
+    "DecryptionError",
     "ExecutorError",
     "ForbiddenError",
     "InvalidArgumentsError",
@@ -280,6 +282,15 @@ class StoreUnavailableError(ExecutorError):
 
     code = "store_unavailable"
     http_status = 503
+    retryable = True
+
+
+class DecryptionError(ExecutorError):
+    """Something encrypted at rest cannot be decrypted here: its key is not in this process's
+    key ring (`security.encryption`), or the value was altered. Retried: deploying the
+    missing key to this process is the fix, and the task goes on once it is there."""
+
+    code = "decryption_failed"
     retryable = True
 
 

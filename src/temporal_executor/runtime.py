@@ -26,7 +26,6 @@ from typing import Any
 
 import uvicorn
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from .api import Submissions, create_app
@@ -34,6 +33,7 @@ from .api.readiness import readiness_app
 from .build import build_id
 from .config import Config
 from .devserver import bind_first_free
+from .encryption import Keyring, Sealer, data_converter, keyring_of
 from .errors import ExecutorError
 from .llm.catalog import ProviderCatalog
 from .llm.registry import ProviderRegistry
@@ -52,16 +52,18 @@ WORKER_MARGIN = 5.0
 
 
 async def connect(config: Config, *, within: float = 0.0) -> Client:
-    """A Temporal client using the pydantic data converter, trying again for `within`
-    seconds (a server that is starting); a clear error if unreachable."""
+    """A Temporal client using the pydantic data converter (with the payload codec when
+    `security.encryption` gives keys: its workers use it too), trying again for `within`
+    seconds (a server that is starting); a clear error if unreachable or a key is malformed."""
     target = config.temporal.host_port
+    converter = data_converter(keyring_of(config.security.encryption))
     deadline = time.monotonic() + within
     while True:
         try:
             return await Client.connect(
                 target,
                 namespace=config.temporal.namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 runtime=temporal_runtime(),
                 interceptors=interceptors(),
             )
@@ -73,7 +75,8 @@ async def connect(config: Config, *, within: float = 0.0) -> Client:
 
 @dataclass
 class Services:
-    """What the API and the worker are built from; `providers` is checked config only."""
+    """What the API and the worker are built from; `providers` is checked config only;
+    `keyring`: the encryption keys (`security.encryption`), None when none are given."""
 
     config: Config
     client: Client
@@ -82,6 +85,7 @@ class Services:
     tools: ToolRegistry
     tasks: TaskService
     submissions: Submissions
+    keyring: Keyring | None = None
 
 
 @contextlib.asynccontextmanager
@@ -91,8 +95,16 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
     providers = ProviderCatalog(config.llm)
     tools = ToolRegistry(config.tools)
     observe_build(build_id(config))
+    keyring = keyring_of(config.security.encryption)
+    if keyring is not None and keyring.current and config.observability.capture_content:
+        logger.warning(
+            "observability.capture_content puts prompts, answers and tool data on trace spans "
+            "in clear text, while security.encryption encrypts them at rest"
+        )
     client = client or await connect(config)
-    store = await open_store(config.events_url(), poll_interval=config.events.poll_interval)
+    store = await open_store(
+        config.events_url(), poll_interval=config.events.poll_interval, sealer=Sealer(keyring)
+    )
     submissions = Submissions(config, providers, tools)
     try:
         yield Services(
@@ -101,8 +113,9 @@ async def open_services(config: Config, *, client: Client | None = None) -> Asyn
             store,
             providers,
             tools,
-            TaskService(client, store, config.temporal.task_queue),
+            TaskService(client, store, config.temporal.task_queue, tools.side_effects),
             submissions,
+            keyring,
         )
     finally:
         await submissions.aclose()
@@ -168,7 +181,7 @@ async def run_services(
         running.append(asyncio.create_task(temporal_worker.run(), name="worker"))
     servers: list[tuple[_Server, list[socket.socket] | None]] = []
     if api:
-        app = create_app(config, services.tasks, services.submissions)
+        app = create_app(config, services.tasks, services.submissions, keyring=services.keyring)
         servers.append((_server(app, config.server.host, config.server.port), None))
         if config.server.readiness_port is not None:
             probe = readiness_app(services.tasks, build_id(config))

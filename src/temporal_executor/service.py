@@ -13,7 +13,7 @@ end, and its state is then derived from how it closed.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
@@ -41,19 +41,13 @@ from .errors import (
     from_failure,
 )
 from .llm.messages import Message, Usage
-from .payloads import put_bytes, resolve_messages
+from .payloads import resolve_messages
 from .sessions import SessionGate
+from .spec import ToolSpec
 from .store import Store, TaskFilter
-from .tasks import (
-    SESSION_MEMO,
-    Event,
-    EventType,
-    PendingCall,
-    TaskError,
-    TaskState,
-    TaskStatus,
-)
+from .tasks import SESSION_MEMO, Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
 from .tenants import name
+from .travel import TimeTravel
 from .uploads import PendingParts
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
@@ -84,14 +78,24 @@ _CLOSED_STATUS = {
 
 
 class TaskService:
-    """Tasks on the task queue `task_queue` of `client`, with their records in `store`."""
+    """Tasks on the task queue `task_queue` of `client`, with their records in `store`;
+    `side_effects` says whether a tool spec's calls may change something outside (the tool
+    registry's word; without one, the spec's `read_only`)."""
 
-    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        store: Store,
+        task_queue: str,
+        side_effects: Callable[[ToolSpec], bool] | None = None,
+    ) -> None:
         self.client = client
         self.store = store
         self.task_queue = task_queue
         self.sessions = SessionGate(store, self._existing)
         self.draining = False
+        # Steps, forks and re-runs (`travel/`): the routes reach them through here too.
+        self.travel = TimeTravel(self, side_effects or (lambda spec: not spec.read_only))
 
     def drain(self) -> None:
         """This process is shutting down: every live event stream ends (its clients resume
@@ -117,8 +121,9 @@ class TaskService:
         approved = await self.admit(input.task_id, input.session_id)
         if approved:
             input = input.model_copy(update={"approved_tools": approved})
-        for key, content in (parts.loaded if parts is not None else {}).items():
-            await put_bytes(self.store.blobs, key, content)
+        if parts is not None:
+            await parts.keep(self.store.blobs)
+        await self.travel.keep_input(input)
         try:
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,

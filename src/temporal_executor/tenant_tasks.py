@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from . import task_files
 from .llm.messages import Artifact, Message, Part, Usage
 from .service import TaskService
+from .spec import ToolSpec
 from .store import TaskFilter
 from .tasks import Event, PendingCall, TaskState, TaskStatus
 from .tenants import Tenancy, name, scoped, split
+from .travel import ForkEdits, ForkOrigin, ForkRecord, Step
 from .uploads import PendingParts
 from .workflows import AgentInput, AnswerInput, ApproveInput
 
@@ -150,6 +152,51 @@ class TenantTasks:
         keyed = None if state is None else _keyed(state, self.tenant)
         return _local(await self.service.wait(self.key(task_id), keyed))
 
+    # --- time travel (`travel/`) ---------------------------------------------------------
+
+    async def steps(self, task_id: str) -> list[Step]:
+        steps = await self.service.travel.steps(self.key(task_id))
+        return [step.model_copy(update={"task_id": name(step.task_id)}) for step in steps]
+
+    async def links(self, task_id: str) -> tuple[ForkOrigin | None, list[str]]:
+        """Where the task was forked from (None: it was not), and its forks."""
+        origin, forks = await self.service.travel.links(self.key(task_id))
+        if origin is not None:
+            origin = origin.model_copy(update={"task_id": name(origin.task_id)})
+        return origin, [name(fork) for fork in forks]
+
+    async def tools(self, task_id: str) -> tuple[list[ToolSpec], bool] | None:
+        """The task's tool specs, and whether they expand (what a model for its fork is
+        checked against); None when what it was started with is no longer known."""
+        input = await self.service.travel.task_input(self.key(task_id))
+        return None if input is None else (input.tools, input.expand_tools)
+
+    async def fork(
+        self,
+        parent_id: str,
+        edits: ForkEdits,
+        task_id: str,
+        session_id: str | None = None,
+        *,
+        named: bool = False,
+    ) -> tuple[TaskState, ForkRecord]:
+        session = None if session_id is None else self.key(session_id)
+        travel = self.service.travel
+        state, record = await travel.fork(
+            self.key(parent_id), edits, self.key(task_id), session, named=named
+        )
+        return _local(state), _local_record(record)
+
+    async def rerun(
+        self, task_id: str, new_id: str, session_id: str | None = None, *, named: bool = False
+    ) -> tuple[TaskState, ForkRecord]:
+        session = None if session_id is None else self.key(session_id)
+        travel = self.service.travel
+        state, record = await travel.rerun(
+            self.key(task_id), self.key(new_id), session, named=named
+        )
+        return _local(state), _local_record(record)
+
     # --- act -----------------------------------------------------------------------------
 
     async def approve(self, task_id: str, decision: ApproveInput) -> TaskState:
@@ -194,12 +241,26 @@ def _keyed(state: TaskState, tenant: str) -> TaskState:
     return state.model_copy(update={"task_id": task_id, "session_id": session_id})
 
 
+def _local_record(record: ForkRecord) -> ForkRecord:
+    """A fork's record with the ids of its tasks as their tenant knows them."""
+    reused = [call.model_copy(update={"task_id": name(call.task_id)}) for call in record.reused]
+    update = {"parent_task_id": name(record.parent_task_id), "reused": reused}
+    return record.model_copy(update=update)
+
+
 def _local_event(event: Event) -> Event:
-    """`event` with its ids as its tenant knows them (`task.started` names the session)."""
+    """`event` with its ids as its tenant knows them (`task.started` names the session, and
+    a fork's its parent)."""
     updates: dict[str, object] = {}
     if (task_id := name(event.task_id)) != event.task_id:
         updates["task_id"] = task_id
-    session = event.data.get("session_id")
+    data = dict(event.data)
+    session = data.get("session_id")
     if isinstance(session, str) and (local := name(session)) != session:
-        updates["data"] = {**event.data, "session_id": local}
+        data["session_id"] = local
+    origin = data.get("forked_from")
+    if isinstance(origin, dict) and isinstance(parent := origin.get("task_id"), str):
+        data["forked_from"] = {**origin, "task_id": name(parent)}
+    if data != event.data:
+        updates["data"] = data
     return event.model_copy(update=updates) if updates else event

@@ -23,7 +23,8 @@ from .config import InputsConfig
 from .errors import RequestError, ToolError, UnsupportedContentError
 from .llm.media import file_name, is_text, kind_of
 from .llm.messages import Part
-from .payloads import input_key
+from .payloads import input_key, put_bytes
+from .store import Blobs
 from .tools.fetch import GuardedClient, map_errors, without_secrets
 
 __all__ = ["Media", "PendingParts"]
@@ -101,6 +102,11 @@ class PendingParts:
                 )
             )
         return parts
+
+    async def keep(self, blobs: Blobs) -> None:
+        """Store the contents `load()` read (sealed when the store encrypts at rest)."""
+        for key, content in self.loaded.items():
+            await put_bytes(blobs, key, content)
 
     def _check_type(self, item: Media, media_type: str) -> None:
         if media_type not in self.limits.media_types:

@@ -20,10 +20,12 @@ from temporal_executor.api.openapi import errors
 from temporal_executor.errors import ExecutorError
 from temporal_executor.triggers import sign
 from tests.conftest import Stack, config_data, running_stack, weather_tool
+from tests.encryption.keys import entry
 from tests.fakes.server import FakeServer
 
 KEYS_ENV = "TE_TEST_OPENAPI_KEYS"
 HOOK_ENV = "TE_TEST_OPENAPI_HOOK_SECRET"
+ENCRYPTION_ENV = "TE_TEST_OPENAPI_ENCRYPTION_KEYS"  # on: the codec server's routes are served
 ALL = {"Authorization": "Bearer all-secret"}
 READER = {"Authorization": "Bearer reader-secret"}
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
@@ -49,17 +51,19 @@ async def spec_stack(
 ) -> AsyncIterator[Stack]:
     os.environ[KEYS_ENV] = "all:all-secret,reader:reader-secret"
     os.environ[HOOK_ENV] = "hook-secret"
+    os.environ[ENCRYPTION_ENV] = entry("k1")
     data = config_data(temporal, openai_fake.url, tmp_path)
     data["server"]["api_keys_env"] = KEYS_ENV
     data["server"]["api_key_scopes"] = {"reader": ["read"]}
     data["server"]["max_body_bytes"] = 4096
     template = {"user_message": "{{ body.text }}", "model_config": MODEL}
     data["triggers"] = {"hook": {"template": template, "secret_env": HOOK_ENV}}
+    data["security"] = {"encryption": {"enabled": True, "keys_env": ENCRYPTION_ENV}}
     try:
         async with running_stack(data) as stack:
             yield stack
     finally:
-        del os.environ[KEYS_ENV], os.environ[HOOK_ENV]
+        del os.environ[KEYS_ENV], os.environ[HOOK_ENV], os.environ[ENCRYPTION_ENV]
 
 
 def _routes(routes: list[Any]) -> Iterator[Route | APIRoute]:
@@ -78,7 +82,9 @@ def _routes(routes: list[Any]) -> Iterator[Route | APIRoute]:
 async def test_every_route_is_described(spec_stack: Stack) -> None:
     spec = (await spec_stack.http.get("/openapi.json")).json()
     services = spec_stack.services
-    app = create_app(spec_stack.config, services.tasks, services.submissions)
+    app = create_app(
+        spec_stack.config, services.tasks, services.submissions, keyring=services.keyring
+    )
     served = set()
     for route in _routes(app.routes):
         if not route.include_in_schema:
@@ -255,6 +261,23 @@ async def test_every_error_is_documented_on_its_route(
             422,
         ),
         ("POST", f"/api/v1/tasks/{ended}/cancel", "/api/v1/tasks/{task_id}/cancel", {}, 409),
+        ("GET", "/api/v1/tasks/nope/steps", "/api/v1/tasks/{task_id}/steps", {}, 404),
+        (
+            "POST",
+            f"/api/v1/tasks/{ended}/fork",
+            "/api/v1/tasks/{task_id}/fork",
+            {"json": {"at_step": 99}},
+            400,
+        ),
+        (
+            "POST",
+            f"/api/v1/tasks/{waiting}/fork",
+            "/api/v1/tasks/{task_id}/fork",
+            {"json": {"at_step": 0}},
+            422,
+        ),
+        ("POST", f"/api/v1/tasks/{waiting}/rerun", "/api/v1/tasks/{task_id}/rerun", {}, 409),
+        ("POST", "/api/v1/tasks/nope/rerun", "/api/v1/tasks/{task_id}/rerun", {}, 404),
         ("POST", "/api/v1/tasks/nope/cancel", "/api/v1/tasks/{task_id}/cancel", {}, 404),
         ("GET", "/a2a/rest/tasks/nope", "/a2a/rest/tasks/{id}", {}, 404),
         ("GET", "/a2a/rest/tasks/nope", "/a2a/rest/tasks/{id}", {"headers": {}}, 401),
@@ -335,6 +358,11 @@ async def test_every_error_is_documented_on_its_route(
         ("POST", "/api/v1/triggers/nope", "/api/v1/triggers/{name}", {"headers": {}}, 404),
         ("POST", "/api/v1/triggers/hook", "/api/v1/triggers/{name}", {"json": {}}, 401),
         ("POST", "/api/v1/triggers/hook", "/api/v1/triggers/{name}", signed, 400),
+        ("POST", "/codec/decode", "/codec/decode", {"json": {"payloads": 1}}, 400),
+        ("POST", "/codec/decode", "/codec/decode", {"json": {}, "headers": {}}, 401),
+        ("POST", "/codec/decode", "/codec/decode", {"content": big}, 413),
+        ("POST", "/codec/encode", "/codec/encode", {"json": {}, "headers": READER}, 403),
+        ("POST", "/codec/session", "/codec/session", {"headers": {}}, 401),
     ]
     seen: dict[str, set[int]] = {}
     for method, url, route, request, status in cases:

@@ -71,6 +71,9 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, set[int]]] = {
         None,
         {200},
     ),
+    "GET /api/v1/tasks/{task_id}/steps": ({}, None, {200}),
+    "POST /api/v1/tasks/{task_id}/fork": ({}, {"at_step": 1, "task_id": f"a-fork{R}"}, {202}),
+    "POST /api/v1/tasks/{task_id}/rerun": ({}, {"task_id": f"a-rerun{R}"}, {202}),
     "POST /api/v1/approve/{workflow_id}": ({}, {"approved": True}, {200}),
     "POST /api/v1/tasks/{task_id}/answer": (
         {"task_id": f"a-asking{R}"},

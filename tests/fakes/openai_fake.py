@@ -38,9 +38,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .openai_access import azure_access, check_bearer, error, error_body
-from .openai_parts import Refused, chat_media
+from .openai_parts import Refused, chat_turns
 from .responses_fake import ResponsesWire
-from .rules import Call, FakeControl, FakeLLM, Reply, Result, Turn, Usage, words
+from .rules import FakeControl, FakeLLM, Reply, Usage, words
 from .server import FakeServer
 
 __all__ = ["FakeOpenAI", "FakeOpenAIControl", "create_app", "openai_fake_server"]
@@ -139,8 +139,10 @@ class FakeOpenAI:
             return error(400, "'messages' must be a non-empty array", param="messages")
         if refused := _problem(body):
             return error(400, refused[0], param=refused[1])
+        if problem := _unanswered(body["messages"]):
+            return error(400, problem, param="messages")
         try:
-            turns = _turns(body["messages"])
+            turns = chat_turns(body["messages"])
         except Refused as bad_part:
             return error(400, bad_part.message, param=bad_part.param, code=bad_part.code)
         entry = await self.llm.take(body | extra, request)
@@ -152,7 +154,9 @@ class FakeOpenAI:
             return JSONResponse({"id": "chatcmpl-bad", "object": "chat.completion"})
         tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
         reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
-        usage = _usage(self.llm.usage(turns, reply, entry), entry)
+        usage = (
+            _usage(self.llm.usage(turns, reply, entry), entry) if entry.get("usage", True) else None
+        )
         truncate = bool(entry.get("truncate"))
         fault = entry.get("fault")
         completion_id = f"chatcmpl-{next(self._completion_ids)}"
@@ -264,39 +268,29 @@ async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
     await asyncio.sleep(3600)
 
 
-def _turns(messages: list[dict[str, Any]]) -> list[Turn]:
-    turns: list[Turn] = []
-    for i, message in enumerate(messages):
-        role = str(message.get("role", ""))
-        content = message.get("content")
-        media = chat_media(i, role, content) if isinstance(content, list) else []
-        text = _text(content)
-        if role == "user" and media and turns and turns[-1].role == "tool":
-            turns[-1].media += media  # the files of the tool results just before
-            continue
+def _unanswered(messages: list[dict[str, Any]]) -> str | None:
+    """OpenAI's rule (its 400s' words): a tool message answers a call of the assistant
+    message before it, and every such call is answered before the next other message."""
+    waiting: list[str] = []
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role")
         if role == "tool":
-            result = Result(content=text, call_id=str(message.get("tool_call_id", "")))
-            turns.append(Turn(role="tool", tool_results=[result]))
+            if message.get("tool_call_id") not in waiting:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            waiting.remove(message["tool_call_id"])
             continue
-        calls = [
-            Call(
-                name=c.get("function", {}).get("name", ""),
-                arguments=c.get("function", {}).get("arguments", ""),
-                id=c.get("id", ""),
+        if waiting:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(waiting)}"
             )
-            for c in message.get("tool_calls") or []
-        ]
-        turns.append(Turn(role=role, text=text, tool_calls=calls, media=media))
-    return turns
-
-
-def _text(content: Any) -> str:
-    """A message's text: a string, or the text parts of a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
+        if role == "assistant":
+            waiting = [str(c.get("id")) for c in message.get("tool_calls") or []]
+    return None
 
 
 def _finish_reason(reply: Reply) -> str:

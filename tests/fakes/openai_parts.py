@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import decoded, sniffed
+from .rules import Call, Result, Turn, decoded, sniffed
 
-__all__ = ["Refused", "chat_media", "responses_media"]
+__all__ = ["Refused", "chat_media", "chat_turns", "responses_media"]
 
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _DETAILS = ("low", "high", "auto", "original")
@@ -70,6 +70,43 @@ def chat_media(i: int, role: str, parts: list[Any]) -> list[str]:
         if not file.get("filename"):
             raise Refused(f"Missing required parameter: '{where}.file.filename'.", where)
     return media
+
+
+def chat_turns(messages: list[dict[str, Any]]) -> list[Turn]:
+    """A chat request's messages as the rules read them, each one's images and files checked
+    (a user message of files right after tool messages: those results' files)."""
+    turns: list[Turn] = []
+    for i, message in enumerate(messages):
+        role = str(message.get("role", ""))
+        content = message.get("content")
+        media = chat_media(i, role, content) if isinstance(content, list) else []
+        text = _text(content)
+        if role == "user" and media and turns and turns[-1].role == "tool":
+            turns[-1].media += media  # the files of the tool results just before
+            continue
+        if role == "tool":
+            result = Result(content=text, call_id=str(message.get("tool_call_id", "")))
+            turns.append(Turn(role="tool", tool_results=[result]))
+            continue
+        calls = [
+            Call(
+                name=c.get("function", {}).get("name", ""),
+                arguments=c.get("function", {}).get("arguments", ""),
+                id=c.get("id", ""),
+            )
+            for c in message.get("tool_calls") or []
+        ]
+        turns.append(Turn(role=role, text=text, tool_calls=calls, media=media))
+    return turns
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
 
 
 def responses_media(i: int, item: dict[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ from tests.conftest import (
 from tests.fakes import anthropic_fake, gemini_fake
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
+from tests.integration.test_time_travel import fork as fork_of
 
 KEY = os.environ[FAKE_KEY_ENV]
 SUMMARY = {"effort": "low", "summary": True}
@@ -351,3 +352,57 @@ async def test_a_knob_the_model_cannot_honour_is_a_400(stack: Stack) -> None:
     assert error["code"] == "invalid_request"
     assert error["message"].startswith("model_config.reasoning.budget_tokens: ")
     assert error["details"] == {"field": "model_config.reasoning.budget_tokens"}
+
+
+async def test_forks_of_a_thinking_task(
+    stack: Stack, fakes: dict[str, FakeServer], tool_server: FakeServer
+) -> None:
+    """Claude thought through two tool steps; forks of that task (`travel/`): at its last LLM
+    call (step 5) both turns' signed thinking goes back verbatim, from the fork's own copies;
+    at its second tool step (4) the call made again has an id of its own, so that turn's
+    thinking is not sent and the request goes without thinking, as the API requires; at step
+    3 with another model forcing a tool call, the fork's first own call forces and the next
+    does not. A model whose tool_choice names no tool of the task is a 400."""
+    anthropic = fakes["anthropic"]
+    queries = [{"name": "get_weather", "arguments": {"query": q}} for q in ("a", "b")]
+    await enqueue(anthropic, [{"tool_calls": [call]} for call in queries])
+    claude = {"provider": "anthropic", "model": "claude-sonnet-4-5"}
+    await stack.execute(task_id="thinking-parent", user_message="weather twice",
+                        model_config={**claude, "reasoning": {"budget_tokens": 2048}},
+                        tools=[weather_tool(tool_server)])  # fmt: skip
+    await stack.events("thinking-parent")
+    signed = sent_back("anthropic")((await fake_requests(anthropic))[-1])
+    assert len(signed) == 2
+
+    async def fork(at_step: int, task_id: str, **edits: Any) -> dict[str, Any]:
+        await fork_of(stack, "thinking-parent", at_step=at_step, task_id=task_id, **edits)
+        await stack.events(task_id)
+        task = await stack.task(task_id)
+        assert task["status"] == "completed", task
+        return task
+
+    await fork(5, "thinking-at-5")
+    last = (await fake_requests(anthropic))[-1]
+    assert last["thinking"]["type"] == "enabled" and sent_back("anthropic")(last) == signed
+    seed = await stack.services.store.transcripts.get("thinking-at-5")
+    blobs = [m.reasoning.blob.split("/")[:2] for m in seed if m.reasoning is not None]
+    assert blobs == [["thinking-at-5", "fork"]] * 2 + [["thinking-at-5", "llm"]]  # + its own
+
+    await fork(4, "thinking-at-4")
+    last = (await fake_requests(anthropic))[-1]
+    remade = last["messages"][3]["content"]
+    assert "thinking" not in last and [b["type"] for b in remade] == ["tool_use"]
+
+    forcing: dict[str, Any] = {"provider": "openai-compatible", "model": "gpt-4o-mini"}
+    forcing["tool_choice"] = "required"
+    requests = len(await fake_requests(fakes["openai"]))
+    task = await fork(3, "thinking-forced", model_config=forcing)
+    first, second = (await fake_requests(fakes["openai"]))[requests:]
+    assert first["tool_choice"] == "required" and "tool_choice" not in second
+    assert task["iterations"] == 3  # the parent's first call, then its own two
+
+    forcing["tool_choice"] = {"name": "nope"}
+    body = {"at_step": 3, "model_config": forcing}
+    response = await stack.http.post("/api/v1/tasks/thinking-parent/fork", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"] == {"field": "model_config.tool_choice.name"}

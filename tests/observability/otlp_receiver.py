@@ -49,6 +49,7 @@ class OTLPReceiver:
 
     def __init__(self) -> None:
         self.spans: list[Span] = []
+        self.bodies: list[bytes] = []  # every export request as sent (for content checks)
         self._changed = threading.Condition()
         receiver = self
 
@@ -63,6 +64,7 @@ class OTLPReceiver:
                     return
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
+                receiver.bodies.append(body)
                 receiver._keep(request)
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -262,6 +262,34 @@ async def session(stack: Stack, fakes: Fakes) -> None:
     )
 
 
+async def compaction(stack: Stack, fakes: Fakes) -> None:
+    """A turn of a long session with compaction on: its first LLM call finds a compaction due
+    (the `compact_context` activity summarizes the older turns), then calls with the summary."""
+    await stack.execute(
+        task_id="compaction",
+        session_id=(await stack.task("tools"))["session_id"],
+        user_message="and the day after? [no tools]",
+        model_config=MODEL,
+        compaction={
+            "token_threshold": 40,
+            "overlap": 1,
+            "model": {**MODEL, "stream": False},
+            "prompt_template": "[summarize] {conversation_history}",
+        },
+    )
+
+
+async def cost_budget(stack: Stack, fakes: Fakes) -> None:
+    """Past `max_cost` after the first LLM call (the price table's): the task fails."""
+    await stack.execute(
+        task_id="cost_budget",
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        max_cost=1e-9,
+    )
+
+
 async def rate_limited(stack: Stack, fakes: Fakes) -> None:
     """The provider answers 429 with Retry-After: the call waits for capacity (a timer) and
     is made again (the provider has `limits`, so its 429s are shared)."""
@@ -295,6 +323,14 @@ async def cancel(stack: Stack, fakes: Fakes) -> None:
     )
     await wait_status(stack, "cancel", "awaiting_approval")
     (await stack.http.post("/api/v1/tasks/cancel/cancel")).raise_for_status()
+
+
+async def fork(stack: Stack, fakes: Fakes) -> None:
+    """A fork of the `tools` scenario's task at its step 3 (the second of its turn's two tool
+    calls) with a user message: the fork writes its seed, makes that call again, then goes
+    on with the LLM."""
+    body = {"at_step": 3, "task_id": "fork", "user_message": "and in Rome? [no tools]"}
+    (await stack.http.post("/api/v1/tasks/tools/fork", json=body)).raise_for_status()
 
 
 def recorded_input(release: str, scenario: str, **changes: Any) -> dict[str, Any]:
@@ -419,6 +455,9 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "max_iterations": (max_iterations, "failed"),
     "time_limit": (time_limit, "failed"),
     "session": (session, "completed"),
+    "fork": (fork, "completed"),
+    "compaction": (compaction, "completed"),
+    "cost_budget": (cost_budget, "failed"),
     "cancel": (cancel, "cancelled"),
     "legacy_254ae33": (legacy_254ae33, "completed"),
     "rate_limited": (rate_limited, "completed"),
@@ -442,6 +481,7 @@ async def record(out: Path) -> None:
                 data["executor"]["max_iterations"] = LONG_ITERATIONS + 5
                 data["llm"]["providers"][0]["limits"] = {}  # shares 429s (rate_limited)
                 data["tools"]["limits"] = {"tools": {LIMITED_TOOL: {"concurrency": 1}}}
+                data["llm"]["prices"] = {"openai/*": {"input": 0.15, "output": 0.6}}
                 # The Responses API on the same fake, for the reasoning scenario.
                 responses = {"base_url": openai.url, "api": "responses"}
                 data["llm"]["providers"].append(

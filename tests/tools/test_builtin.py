@@ -30,6 +30,19 @@ async def run(tool: str, settings: ToolsConfig | None = None, **arguments: Any) 
 # --- the registry --------------------------------------------------------------------------
 
 
+def test_side_effects_by_tool_type_and_read_only() -> None:
+    """HTTP tools may change something outside unless their spec says `read_only` (MCP
+    tools too: test_mcp.py); the built-ins declare that they do not (a fork's steps show it)."""
+    registry = ToolRegistry(ToolsConfig())
+    http = ToolSpec(name="pay", type="http", config={"endpoint": "http://127.0.0.1:9/pay"})
+    assert registry.side_effects(http)
+    assert not registry.side_effects(http.model_copy(update={"read_only": True}))
+    for name in ("calculator", "current_time", "json_query", "ask_user"):
+        assert not registry.side_effects(builtin(name, tool=None)), name
+    assert registry.side_effects(builtin(tool="no_such_builtin"))
+    assert registry.side_effects(ToolSpec(name="x", type="no_such_type"))
+
+
 def test_unknown_builtins_are_refused_at_submission() -> None:
     registry = ToolRegistry(ToolsConfig())
     registry.validate([builtin(tool="calculator"), builtin("current_time", tool=None)])

@@ -125,6 +125,10 @@ async def test_a_whole_server_expands_to_its_tools_with_schemas(mcp: McpTool) ->
     assert echo.description == "Return the text unchanged."
     assert echo.parameters["properties"]["text"]["type"] == "string"
     assert echo.parameters["required"] == ["text"]
+    # Side effects unless the spec says read_only (a fork's steps show it); its tools inherit it.
+    assert mcp.side_effects(echo) and not any(s.read_only for s in specs)
+    kept = await mcp.expand(whole.model_copy(update={"read_only": True}))
+    assert all(s.read_only and not mcp.side_effects(s) for s in kept)
 
 
 async def test_a_filter_keeps_the_tools_it_names_under_bare_names(mcp: McpTool) -> None:

@@ -107,6 +107,13 @@ class UpgradeTasks:
         await submit(http, ids["turn2"], session_id=self.session_id, user_message="second turn")
         logs, statuses = await finish(http, list(ids.values()), within=150)
         self._check(logs, statuses, await runs(temporal, ids["chain"]))
+        # A task the old release ran forks on the new one (what it was started with is read
+        # from its workflow's history: the old release kept no copy).
+        body = {"at_step": 1, "user_message": "forked turn"}
+        response = await http.post(f"/api/v1/tasks/{ids['turn1']}/fork", json=body)
+        assert response.status_code == 202, f"fork: {response.status_code} {response.text}"
+        forked = await wait_status(http, response.json()["task_id"], "completed")
+        assert forked["result"]["content"] == "Echo: forked turn", forked
 
     def _check(
         self, logs: dict[str, list[dict[str, Any]]], statuses: dict[str, str], chain_runs: int

@@ -9,11 +9,13 @@ index, state by task), so a retried or replayed record changes nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field
 from temporalio import activity
 
+from ..errors import TranscriptError
 from ..llm.messages import Message
 from ..payloads import resolve
 from ..store import NewEvent, Store
@@ -33,7 +35,8 @@ class EventRecord(Payload):
 
 class RecordInput(Versioned):
     """A step's writes. `count_transcript` asks for the session's transcript length before
-    anything is written (the first step of a turn)."""
+    anything is written (the first step of a turn); `seed` (with it) names the blob of a
+    fork's seed, the messages written there first (`workflows/inputs.py`, `ForkStart`)."""
 
     task_id: str
     session_id: str
@@ -42,6 +45,7 @@ class RecordInput(Versioned):
     first_index: int = 0
     transcript: list[Message] = Field(default_factory=list)
     count_transcript: bool = False
+    seed: str | None = None  # added in 0.2.0
 
 
 class RecordActivities:
@@ -54,6 +58,8 @@ class RecordActivities:
         count = (
             await self.turn_start(input.task_id, input.session_id) if input.count_transcript else 0
         )
+        if input.seed is not None:
+            await self.store.transcripts.put(input.session_id, count, await self.seed(input.seed))
         events = [NewEvent(e.key, e.type, await self.resolved(e.data)) for e in input.events]
         await self.write(input.state, input.first_index, input.transcript, events)
         return count
@@ -67,6 +73,13 @@ class RecordActivities:
             counted = await self.store.transcripts.count(session_id)
             kept = await self.store.blobs.put_new(key, str(counted))
         return int(kept)
+
+    async def seed(self, key: str) -> list[Message]:
+        """The messages of a fork's seed (written by the API before the fork started)."""
+        data = await self.store.blobs.get(key)
+        if data is None:
+            raise TranscriptError(f"the seed {key!r} of a fork is not in the store")
+        return [Message.model_validate(m) for m in json.loads(data)]
 
     async def write(
         self,

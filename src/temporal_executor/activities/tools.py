@@ -11,7 +11,6 @@ them go to the model with the result (`parts`)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import Any
@@ -28,6 +27,7 @@ from ..store import Blobs, EventLog, NewEvent
 from ..tasks import Artifact, EventType
 from ..tools import ToolFile, ToolOutput, ToolRegistry, ToolSpec
 from ..versioned import Versioned
+from .artifacts import artifact_event
 from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, waiting
 from .heartbeat import heartbeating
 
@@ -36,7 +36,6 @@ __all__ = [
     "ToolActivities",
     "ToolCallInput",
     "ToolResult",
-    "artifact_event",
 ]
 
 _ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -202,17 +201,3 @@ def _content(file: ToolFile) -> bytes | None:
     if file.data is not None:
         return json.dumps(file.data, separators=(",", ":"), ensure_ascii=False).encode()
     return file.content
-
-
-async def artifact_event(blobs: Blobs, artifact: Artifact, inline_bytes: int) -> NewEvent:
-    """The `artifact.created` event of `artifact`: its description, with its content whole
-    when it is at most `inline_bytes` (`content`, base64; `data` for a structured value), so
-    that clients get a small one without downloading it."""
-    data: dict[str, Any] = artifact.model_dump(mode="json", exclude={"blob"})
-    if artifact.blob and artifact.size is not None and artifact.size <= inline_bytes:
-        content = await blobs.get(artifact.blob)
-        if content is not None and artifact.type == "data":
-            data["data"] = json.loads(base64.b64decode(content))
-        elif content is not None:
-            data["content"] = content
-    return NewEvent(f"artifact:{artifact.artifact_id}", EventType.ARTIFACT_CREATED, data)

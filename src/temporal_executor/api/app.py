@@ -1,17 +1,19 @@
-"""The FastAPI application: routes, error rendering, auth, the body-size cap, and the A2A
-server; background work (A2A push deliveries, the A2A gRPC listener) starts and stops with the
-app's lifespan."""
+"""The FastAPI application: routes, error rendering, auth, the body-size cap, the A2A server,
+and the codec server when encryption has keys; background work (A2A push deliveries, the A2A
+gRPC listener) starts and stops with the app's lifespan."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
 from .. import __version__
 from ..build import build_id
 from ..config import Config
+from ..encryption import EncryptionCodec, Keyring
 from ..schedules import ScheduleService
 from ..service import TaskService
 from ..triggers import TriggerService
@@ -19,9 +21,10 @@ from .auth import Authenticator
 from .catalog import build_catalog
 from .catalog import router as catalog_router
 from .errors import install_error_handlers
-from .middleware import BearerAuth, BodyLimit, NestingLimit
-from .routes import a2a_message, approvals, files, probes, schedules, sessions, triggers
+from .middleware import BearerAuth, BodyLimit, CodecCors, NestingLimit
+from .routes import a2a_message, approvals, files, probes, schedules, sessions, travel, triggers
 from .routes import tasks as task_routes
+from .routes.codec import codec_router
 from .routes.deps import Api
 from .submission import Submissions
 from .ui import mount_ui
@@ -31,11 +34,14 @@ __all__ = ["create_app"]
 _UNTRACED = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
-def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> FastAPI:
+def create_app(
+    config: Config, tasks: TaskService, submissions: Submissions, *, keyring: Keyring | None = None
+) -> FastAPI:
     """The ASGI app serving `tasks` (and the schedules and webhook triggers that start
     them); auth keys and the secrets of config's triggers are read from the environment
     once, here (a trigger of config without its secret, or a default agent whose model has a
-    knob its provider cannot honour, is a `ConfigError`)."""
+    knob its provider cannot honour, is a `ConfigError`). With a `keyring`
+    (`security.encryption`), it serves the codec server at `/codec`."""
     trigger_service = TriggerService(config.triggers, tasks.store.definitions)
     triggers.check_configured(trigger_service, submissions)
     submissions.check_default_agent(config.a2a.default_agent)
@@ -80,16 +86,38 @@ def create_app(config: Config, tasks: TaskService, submissions: Submissions) -> 
     app.state.a2a = background[0] if background else None
     app.state.catalog = build_catalog(config)
     install_error_handlers(app)
-    routers = (task_routes, files, approvals, sessions, schedules, triggers, a2a_message, probes)
-    for routes in routers:
+    for routes in (
+        task_routes,
+        files,
+        travel,
+        approvals,
+        sessions,
+        schedules,
+        triggers,
+        a2a_message,
+        probes,
+    ):
         app.include_router(routes.router)
     app.include_router(catalog_router)
+    authenticator = Authenticator(config.server.api_keys())
+    if keyring is not None:
+        app.include_router(codec_router(EncryptionCodec(keyring), authenticator))
     mount_ui(app)
     for server in background:
         server.mount(app)
     # Added last = outermost: the size cap applies before anything reads the body, and the
     # nesting cap after auth and before any JSON parser.
     app.add_middleware(NestingLimit)
-    app.add_middleware(BearerAuth, authenticator=Authenticator(config.server.api_keys()))
+    app.add_middleware(BearerAuth, authenticator=authenticator)
     app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
+    # Outermost: a preflight is answered before auth, and a 401 is readable by the UI.
+    app.add_middleware(CodecCors, origin=_origin(config.temporal.ui_url))
     return app
+
+
+def _origin(url: str | None) -> str | None:
+    """The origin (scheme, host, port) of a URL: what a browser sends as `Origin`."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

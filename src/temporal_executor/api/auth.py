@@ -8,6 +8,12 @@ SHA-256 digests, so neither a key's length nor which key matched shows in the ti
 `tenancy_of(caller, named)` is the tenant a call acts in (`tenants.py`): its key's; the one
 it names, for an `admin` key or with auth off.
 
+The codec server (`routes/codec.py`) also takes a session cookie, because the Temporal UI
+that calls it cannot send a bearer token (see there): `Authenticator.session(caller)` mints
+one for a caller that authenticated with its key, `authenticate_session(value)` checks it.
+It names the key and when it expires, and is signed with a digest of the key's secret: any
+replica with the same keys accepts it, and it dies with its key.
+
 Request handlers get the caller in one way: the `CallerDep` dependency (REST routes), or
 `caller_of(context)` (A2A handlers, from the `ServerCallContext`); both read what the
 `BearerAuth` middleware stored on the request (`caller_from_scope`).
@@ -15,8 +21,10 @@ Request handlers get the caller in one way: the `CallerDep` dependency (REST rou
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -30,6 +38,7 @@ from ..tenants import DEFAULT_TENANT, Tenancy, valid_tenant
 
 __all__ = [
     "CALLER_STATE",
+    "SESSION_COOKIE",
     "Authenticator",
     "Caller",
     "CallerDep",
@@ -40,6 +49,7 @@ __all__ = [
 ]
 
 CALLER_STATE = "caller"  # the key of the request state (and A2A call context state)
+SESSION_COOKIE = "te_codec"  # the codec server's session (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -93,9 +103,37 @@ class Authenticator:
             raise UnauthorizedError("invalid bearer token")
         return Caller(found.name, found.scopes, found.tenant)
 
+    def session(self, caller: Caller, lifetime: float) -> str:
+        """A session cookie's value for `caller`, valid for `lifetime` seconds."""
+        digest = next(d for d, key in self._keys if key.name == caller.name)
+        claim = f"{caller.name}.{int(time.time() + lifetime)}"
+        return f"{claim}.{_sign(digest, claim)}"
+
+    def authenticate_session(self, value: str | None) -> Caller | None:
+        """The caller a session cookie names; None when auth is off; `UnauthorizedError` for
+        a missing, forged or expired one, or one whose key is gone."""
+        if not self._keys:
+            return None
+        # `<key name>.<expires>.<signature>`: a key's name may hold dots, the others not.
+        claim, _, signature = (value or "").rpartition(".")
+        name, _, expires = claim.rpartition(".")
+        for digest, key in self._keys:
+            if key.name == name and hmac.compare_digest(_sign(digest, claim), signature):
+                if not expires.isdigit() or int(expires) < time.time():
+                    raise UnauthorizedError("the codec session has expired: sign in again")
+                return Caller(key.name, key.scopes, key.tenant)
+        raise UnauthorizedError(
+            "missing bearer token or codec session (sign in to the console first)"
+        )
+
 
 def _digest(secret: bytes) -> bytes:
     return hashlib.sha256(secret).digest()
+
+
+def _sign(digest: bytes, claim: str) -> str:
+    mac = hmac.new(digest, b"codec-session\x00" + claim.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def caller_from_scope(scope: AsgiScope) -> Caller | None:

@@ -3,28 +3,23 @@ message with metadata (A2A, the seed's `/a2a/message`) becomes an execute reques
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from ..config import DefaultAgent
-from ..config.section import MEDIA_TYPE_PATTERN
 from ..errors import RequestError, describe_validation
-from ..llm.messages import Message, Usage
+from ..llm.messages import Message, Usage, UsageReport
 from ..spec import (
     MAX_JSON_DEPTH,
+    StrictCompaction,
     StrictModelSettings,
     StrictToolSpec,
     ToolSpec,
@@ -32,7 +27,19 @@ from ..spec import (
 )
 from ..tasks import PendingCall, TaskState
 from ..tenants import DEFAULT_TENANT
+from ..travel import ForkOrigin, ReusedCall, Step
 from ..workflows.approval import ApprovalDecision, ToolDecision
+from .message_parts import (
+    MAX_MESSAGE_CHARS,
+    MAX_PARTS,
+    InputPart,
+    MediaInput,
+    TextInput,
+    UserMessage,
+    has_content,
+    message_media,
+    message_text,
+)
 
 __all__ = [
     "ID_PATTERN",
@@ -44,12 +51,17 @@ __all__ = [
     "ApprovalPage",
     "ApprovalRequest",
     "ExecuteRequest",
+    "ForkAccepted",
+    "ForkRequest",
     "InputPart",
     "MediaInput",
+    "RerunRequest",
     "Session",
     "TaskBody",
     "TaskPage",
     "TaskReadout",
+    "TaskSteps",
+    "TaskView",
     "TextInput",
     "bounded_metadata",
     "execute_request",
@@ -58,12 +70,10 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 # Per-field caps of a request (the whole body is capped by `server.max_body_bytes`): small
 # enough that a request cannot make the API, or every LLM call, walk megabytes of nesting.
-MAX_MESSAGE_CHARS = 1_000_000
 MAX_TOOLS = 128
 MAX_SCHEMA_BYTES = 65_536
 MAX_TOOL_CONFIG_BYTES = 16_384
 MAX_METADATA_BYTES = 65_536
-MAX_PARTS = 64
 # Execute fields a message's metadata may set for a new task.
 OVERRIDES = frozenset(
     {
@@ -75,6 +85,8 @@ OVERRIDES = frozenset(
         "approval_timeout",
         "timeout",
         "max_total_tokens",
+        "max_cost",
+        "compaction",
     }
 )
 
@@ -107,56 +119,6 @@ class ApprovalRequest(ApprovalDecision):
     )
 
 
-class TextInput(BaseModel):
-    """A text part of a user message (the seed's content style)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["text"]
-    text: str = Field(max_length=MAX_MESSAGE_CHARS)
-
-
-class MediaInput(BaseModel):
-    """An image or a file of a user message: its content inline (`data`, base64, with its
-    `media_type`) or at an http(s) `url`, fetched when the task is submitted."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["image", "file"]
-    data: str | None = Field(default=None, min_length=1, repr=False)
-    url: str | None = Field(default=None, min_length=1, max_length=8192, pattern=r"^https?://")
-    media_type: str | None = Field(default=None, pattern=MEDIA_TYPE_PATTERN)
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> MediaInput:
-        if (self.data is None) == (self.url is None):
-            raise ValueError("give the content as data (base64) or url, one of them")
-        if self.data is not None and self.media_type is None:
-            raise ValueError("media_type is required with data")
-        if self.type == "image" and self.media_type and not self.media_type.startswith("image/"):
-            raise ValueError(f"an image's media_type is image/..., not {self.media_type}")
-        if self.data is not None:
-            try:
-                base64.b64decode(self.data, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("data is not base64") from None
-        return self
-
-    def content(self) -> bytes | None:
-        """The inline content, decoded (None: it is at `url`)."""
-        return None if self.data is None else base64.b64decode(self.data)
-
-
-InputPart = Annotated[TextInput | MediaInput, Field(discriminator="type")]
-# A user message: text, or a list of parts (errors then name the part: `user_message.0.url`).
-UserMessage = Annotated[
-    Annotated[str, Tag("text"), Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
-    | Annotated[list[InputPart], Tag("parts"), Field(min_length=1, max_length=MAX_PARTS)],
-    Discriminator(lambda value: "text" if isinstance(value, str) else "parts"),
-]
-
-
 class ExecuteRequest(BaseModel):
     """Body of `POST /api/v1/execute`, as in the seed. Unknown fields are refused, so a typo
     is an error rather than ignored."""
@@ -177,28 +139,25 @@ class ExecuteRequest(BaseModel):
     # Budgets: the task's wall-clock seconds, and tokens in + out over its LLM calls.
     timeout: float | None = Field(default=None, gt=0, le=366 * 86400)
     max_total_tokens: int | None = Field(default=None, ge=1, le=10**12)
+    # US dollars over its LLM calls, by the price table (`llm.prices`).
+    max_cost: float | None = Field(default=None, gt=0, le=10**9)
+    # How the session's conversation is compacted (None: `executor.compaction`; false: not).
+    compaction: StrictCompaction | Literal[False] | None = None
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("user_message")
     @classmethod
     def _parts(cls, message: str | list[TextInput | MediaInput]) -> Any:
-        if isinstance(message, list):
-            if not any(isinstance(p, MediaInput) or p.text.strip() for p in message):
-                raise ValueError("the message has no content")
-        return message
+        return has_content(message)
 
     def text(self) -> str:
         """The message's text: its text parts, one per line."""
-        if isinstance(self.user_message, str):
-            return self.user_message
-        return "\n".join(p.text for p in self.user_message if isinstance(p, TextInput))
+        return message_text(self.user_message)
 
     def media(self) -> list[tuple[int, MediaInput]]:
         """The message's images and files, in order, each with its place among the parts."""
-        if isinstance(self.user_message, str):
-            return []
-        return [(n, p) for n, p in enumerate(self.user_message) if isinstance(p, MediaInput)]
+        return message_media(self.user_message)
 
     @field_validator("tools")
     @classmethod
@@ -279,7 +238,27 @@ def bounded_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-class TaskBody(TaskState):
+class TaskView(TaskState):
+    """A task's state as the API shows it: its usage (in all and by model) with what is not
+    known as null (`Usage.report`)."""
+
+    usage: UsageReport  # type: ignore[assignment]
+    usage_by_model: dict[str, UsageReport] = Field(default_factory=dict)  # type: ignore[assignment]
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _report(cls, usage: Any) -> Any:
+        return usage.report() if isinstance(usage, Usage) else usage
+
+    @field_validator("usage_by_model", mode="before")
+    @classmethod
+    def _report_each(cls, by_model: Any) -> Any:
+        if not isinstance(by_model, dict):
+            return by_model
+        return {k: u.report() if isinstance(u, Usage) else u for k, u in by_model.items()}
+
+
+class TaskBody(TaskView):
     """`GET /api/v1/tasks/{id}` (and `?wait=true`): the task's state, its workflow in the
     Temporal UI when the UI's address is known (`temporal.ui_url`, set by `dev`), and the
     tenant it belongs to."""
@@ -289,19 +268,72 @@ class TaskBody(TaskState):
 
 
 class Session(BaseModel):
-    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript and usage."""
+    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript (a summary
+    of earlier messages marked by its `summary`, see README "Context compaction") and usage."""
 
     session_id: str
-    tasks: list[TaskState]
+    tasks: list[TaskView]
     messages: list[Message]
-    usage: Usage
+    usage: UsageReport
 
 
 class TaskReadout(TaskBody):
     """`GET /api/v1/tasks/{task_id}`: the task, and whether it was read from the store alone
-    while Temporal could not be reached (`stale`: it may be behind the workflow)."""
+    while Temporal could not be reached (`stale`: it may be behind the workflow); the task
+    it was forked from, if it was, and its own forks (their ids, oldest first)."""
 
     stale: bool = False
+    forked_from: ForkOrigin | None = None
+    forks: list[str] = Field(default_factory=list)
+
+
+class TaskSteps(BaseModel):
+    """`GET /api/v1/tasks/{task_id}/steps`: its LLM and tool calls, numbered as they ran."""
+
+    task_id: str
+    steps: list[Step]
+
+
+class RerunRequest(BaseModel):
+    """Body of `POST /api/v1/tasks/{task_id}/rerun` (optional): the new task's id and its
+    session (default: a new one, named as the task)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    session_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class ForkRequest(RerunRequest):
+    """Body of `POST /api/v1/tasks/{task_id}/fork`: the step to run anew (its steps before
+    are reused as recorded), and the edits."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
+
+    at_step: int = Field(ge=1, le=1_000_000)
+    user_message: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_CHARS)
+    model: StrictModelSettings | None = Field(default=None, alias="model_config")
+    tool_result_overrides: dict[str, str] = Field(default_factory=dict, max_length=MAX_TOOLS)
+
+    @field_validator("tool_result_overrides")
+    @classmethod
+    def _bounded(cls, overrides: dict[str, str]) -> dict[str, str]:
+        for call, content in overrides.items():
+            if len(call) > 256 or len(content) > MAX_MESSAGE_CHARS:
+                raise ValueError(f"{call[:64]!r}: a call id or content over its bound")
+        return overrides
+
+
+class ForkAccepted(BaseModel):
+    """A fork (or re-run) started: the new task, where it came from, and the recorded calls
+    it reuses rather than makes again."""
+
+    task_id: str
+    workflow_id: str
+    session_id: str
+    status: str
+    forked_from: ForkOrigin
+    reused: list[ReusedCall]
 
 
 class TaskPage(BaseModel):

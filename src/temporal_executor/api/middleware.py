@@ -1,8 +1,8 @@
-"""ASGI middleware: bearer-token auth and the request-size cap.
+"""ASGI middleware: bearer-token auth, the request-size cap, and CORS for the codec server.
 
-Both answer before the app runs, in the error format of the route asked for (`error_body`):
-ours (`{"error": {"code": "unauthorized", "message", "details"}}`) everywhere but under the
-A2A HTTP+JSON routes, which answer in A2A's (`{"error": {"code": 401, "status":
+The first two answer before the app runs, in the error format of the route asked for
+(`error_body`): ours (`{"error": {"code": "unauthorized", "message", "details"}}`) everywhere
+but under the A2A HTTP+JSON routes, which answer in A2A's (`{"error": {"code": 401, "status":
 "UNAUTHENTICATED", "message"}}`).
 """
 
@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import (
@@ -21,9 +22,17 @@ from ..errors import (
     RequestError,
     UnauthorizedError,
 )
-from .auth import CALLER_STATE, Authenticator
+from .auth import CALLER_STATE, SESSION_COOKIE, Authenticator
 
-__all__ = ["BearerAuth", "BodyLimit", "NestingLimit", "error_body", "error_headers"]
+__all__ = [
+    "CODEC_PREFIX",
+    "BearerAuth",
+    "BodyLimit",
+    "CodecCors",
+    "NestingLimit",
+    "error_body",
+    "error_headers",
+]
 
 _OPEN_PATHS = (
     "/healthz",
@@ -39,6 +48,7 @@ _OPEN_PATHS = (
 # the same path's DELETE (deleting the trigger) takes a bearer token as every route does.
 _OPEN_ROUTES = ((b"POST", re.compile(r"^/api/v1/triggers/[^/]+$")),)
 A2A_REST_PREFIX = "/a2a/rest/"
+CODEC_PREFIX = "/codec/"  # the codec server (`routes/codec.py`)
 JSONRPC_PATHS = ("/a2a", "/a2a/")
 MAX_BODY_DEPTH = 64  # JSON nesting of a request body; deeper would exhaust the parsers' stack
 # google.rpc status names of the errors answered here, for the A2A HTTP+JSON format.
@@ -79,8 +89,8 @@ async def _send_error(send: Send, path: str, error: ExecutorError) -> None:
 
 class BearerAuth:
     """Requires `Authorization: Bearer <key>` when keys are configured (probes, docs, the
-    agent card and webhooks stay open), and stores the `Caller` on the request for the
-    routes."""
+    agent card and webhooks stay open; the codec server takes its session cookie instead),
+    and stores the `Caller` on the request for the routes."""
 
     def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
         self.app = app
@@ -90,9 +100,14 @@ class BearerAuth:
         if scope["type"] != "http" or _open(scope):
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization")
+        headers = dict(scope["headers"])
+        header = headers.get(b"authorization")
         try:
-            caller = self.authenticator.authenticate(header)
+            if header is None and scope["path"].startswith(CODEC_PREFIX):
+                cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
+                caller = self.authenticator.authenticate_session(cookies.get(SESSION_COOKIE))
+            else:
+                caller = self.authenticator.authenticate(header)
         except UnauthorizedError as exc:
             await _send_error(send, scope["path"], exc)
             return
@@ -106,6 +121,58 @@ def _open(scope: Scope) -> bool:
         return True
     method = scope["method"].encode()
     return any(method == m and route.match(path) for m, route in _OPEN_ROUTES)
+
+
+class CodecCors:
+    """CORS for the codec server, for one origin (the Temporal UI's) and no other: preflights
+    are answered here, before auth (browsers send no credentials with them), and the
+    server's answers may be read by that origin's pages, with credentials (the session
+    cookie). Nothing else is cross-origin readable."""
+
+    _PREFLIGHT = [
+        (b"access-control-allow-methods", b"POST, DELETE, OPTIONS"),
+        (
+            b"access-control-allow-headers",
+            b"Content-Type, X-Namespace, Authorization, Authorization-Extras",
+        ),
+        (b"access-control-max-age", b"600"),
+    ]
+
+    def __init__(self, app: ASGIApp, origin: str | None) -> None:
+        self.app = app
+        self.origin = origin.encode("latin-1") if origin else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(CODEC_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        allowed = [
+            (b"access-control-allow-origin", origin or b""),
+            (b"access-control-allow-credentials", b"true"),
+        ]
+        if origin is None or origin != self.origin:
+            allowed = []
+        vary = [(b"vary", b"Origin")] if origin is not None else []
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            extra = allowed + self._PREFLIGHT if allowed else []
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204 if allowed else 403,
+                    "headers": extra + vary,
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *allowed, *vary]
+            await send(message)
+
+        await self.app(scope, receive, with_cors)
 
 
 class BodyLimit:

@@ -17,18 +17,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..config import Config, DefaultAgent, ExecutorConfig
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
-from ..spec import ModelChoice, ModelSettings, ToolChoiceName, ToolSpec
+from ..llm.prices import Prices
+from ..spec import (
+    Compaction,
+    ModelChoice,
+    ModelSettings,
+    StrictModelSettings,
+    ToolChoiceName,
+    ToolSpec,
+)
 from ..tools import ToolRegistry
 from ..tools.fetch import GuardedClient
 from ..tools.guard import AddressGuard
+from ..travel import ForkEdits
 from ..uploads import Media, PendingParts
 from ..workflows import AgentInput, TaskPolicies
-from .bodies import ExecuteRequest
+from .bodies import ExecuteRequest, ForkRequest
+
+if TYPE_CHECKING:
+    from ..tenant_tasks import TenantTasks
 
 __all__ = ["Submission", "Submissions"]
 
@@ -58,6 +70,7 @@ class Submissions:
         self.executor = config.executor
         self.providers = providers
         self.tools = tools
+        self.prices = Prices(config.llm.prices)
         guard = AddressGuard(config.tools.allow_private_hosts)
         self.fetcher = GuardedClient(guard, config.executor.inputs.fetch_timeout)
 
@@ -68,18 +81,23 @@ class Submissions:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
         workflow input with every default resolved. `field`: what the caller calls the
         message's parts, for errors (A2A: `message.parts`)."""
-        choices = request.model.choices()
-        for model in choices:
-            self.providers.get(model.provider)
+        compaction = self._compaction(request)
+        choices = list(request.model.choices())
+        models = list(choices)
+        if compaction is not None and compaction.model is not None:
+            models.append(compaction.model)
+        for choice in models:
+            self.providers.get(choice.provider)
         self.tools.validate(request.tools)
         expands = self.tools.expands(request.tools)
-        for n, model in enumerate(choices):
-            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
-            self._check_knobs(model, where, request.tools, expands)
+        model = self.model(request.model, request.tools, expands)
         executor = self.executor
         max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
         timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
         tokens = _at_most("max_total_tokens", request.max_total_tokens, executor.max_total_tokens)
+        max_cost = _at_most("max_cost", request.max_cost, executor.max_cost)
+        if max_cost is not None:
+            self._priced(models, "max_cost" if request.max_cost else "executor.max_cost")
         require_approval = request.require_approval
         if require_approval is None:
             require_approval = executor.require_approval
@@ -101,17 +119,36 @@ class Submissions:
             user_message=request.text(),
             user_message_id=request.message_id,
             system_message=request.system_message,
-            model=ModelSettings.model_validate(request.model.model_dump()),
+            model=model,
             tools=[ToolSpec.model_validate(tool.model_dump()) for tool in request.tools],
             max_iterations=max_iterations,
             require_approval=require_approval,
             approval_timeout=request.approval_timeout or executor.approval_timeout,
             timeout=timeout,
             max_total_tokens=tokens,
+            max_cost=max_cost,
+            compaction=compaction,
             expand_tools=expands,
             policies=task_policies(executor),
         )
         return Submission(input, parts)
+
+    def _compaction(self, request: ExecuteRequest) -> Compaction | None:
+        """The request's compaction (`false`: none), else the server's."""
+        chosen = self.executor.compaction if request.compaction is None else request.compaction
+        if not chosen:
+            return None
+        return Compaction.model_validate(chosen.model_dump())
+
+    def _priced(self, models: list[ModelChoice], budget: str) -> None:
+        """A cost budget needs every model the task may call to have a price."""
+        unpriced = sorted({m.key for m in models if self.prices.of(m.key) is None})
+        if unpriced:
+            raise RequestError(
+                f"{budget}: no price for {', '.join(unpriced)} in llm.prices, so the cost "
+                "of this task could not be counted",
+                details={"models": unpriced},
+            )
 
     def prepare_template(self, template: ExecuteRequest, field: str = "template") -> AgentInput:
         """A template (a schedule's, a webhook trigger's) checked as a request is, resolved
@@ -147,6 +184,35 @@ class Submissions:
                 self._check_knobs(model, where, agent.tools, expands)
             except RequestError as exc:
                 raise ConfigError(f"config: a2a.default_agent.{exc.message}") from None
+
+    def model(
+        self, model: StrictModelSettings, tools: Sequence[ToolSpec], expands: bool
+    ) -> ModelSettings:
+        """`model` (for a task with `tools`) as a task carries it; `RequestError` naming the
+        field for a provider not configured or a knob it cannot honour."""
+        for n, choice in enumerate(model.choices()):
+            where = f"model_config.fallbacks.{n - 1}." if n else "model_config."
+            self._check_knobs(choice, where, tools, expands)
+        return ModelSettings.model_validate(model.model_dump())
+
+    async def fork_edits(self, body: ForkRequest, parent: str, tasks: TenantTasks) -> ForkEdits:
+        """`body`'s edits for a fork of task `parent`: its `model_config` checked as a
+        request's, against the tools the fork has (the parent's). When those are no longer
+        known (no such task, or one from before inputs were kept), the fork is refused
+        anyway: the model goes unchecked, so that refusal is the answer."""
+        model = None
+        if body.model is not None:
+            known = await tasks.tools(parent)
+            if known is None:
+                model = ModelSettings.model_validate(body.model.model_dump())
+            else:
+                model = self.model(body.model, *known)
+        return ForkEdits(
+            at_step=body.at_step,
+            user_message=body.user_message,
+            model=model,
+            tool_result_overrides=body.tool_result_overrides,
+        )
 
     def _check_knobs(
         self, model: ModelChoice, where: str, tools: Sequence[ToolSpec], expands: bool

@@ -1,7 +1,8 @@
 """The `temporal-executor` command: the service (`dev`, `serve`, `worker`, `replay`: in
 `services.py`), a client of its API (`run`, `approvals`, `approve`, `answer`: in
-`client.py`; `schedule`: in `schedules.py`) and Worker Versioning for operators
-(`deployment`: in `deployment.py`)."""
+`client.py`; `schedule`: in `schedules.py`; `steps`, `fork`, `rerun`: in `travel.py`), Worker
+Versioning for operators (`deployment`: in `deployment.py`) and re-encrypting the store
+(`rekey`: in `rekey.py`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..build import build_id, default_build_id
 from ..config import load_config
 from ..errors import ConfigError, ExecutorError
 from ..observability import configure_logging
-from . import client, deployment, schedules, services
+from . import client, deployment, rekey, schedules, services, travel
 from .client import URL_ENV
 from .services import dev_defaults
 
@@ -151,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     answer.set_defaults(handler=client.answer)
 
     schedules.add_commands(commands)
+    travel.add_commands(commands)
     deployment.add_commands(commands)
+    rekey.add_command(commands)
     return parser
 
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from google.protobuf import json_format
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from .. import __version__
 from ..config import Config
 from ..devserver import DevServer, check_port_free
+from ..encryption import data_converter, keyring_of
 from ..errors import ExecutorError
 from ..loadtest.command import run_load
 from ..observability import setup_tracing, shutdown_tracing
@@ -48,8 +48,12 @@ def dev_defaults(config: Config) -> None:
 
 
 def dev(config: Config, args: argparse.Namespace) -> int:
+    # Keys first: a malformed one stops `dev` before anything starts.
+    encrypted = keyring_of(config.security.encryption) is not None
+    # With keys, the embedded UI decrypts through our codec server (README, "Encryption").
+    codec = ["--ui-codec-endpoint", f"{api_url(config)}/codec"] if encrypted else []
     server = DevServer(
-        config.temporal.host_port, config.temporal.ui_port, config.resolved_state_dir()
+        config.temporal.host_port, config.temporal.ui_port, config.resolved_state_dir(), codec
     )
     config.temporal.host_port = f"{server.ip}:{server.port}"
     _check_api_ports(config)
@@ -63,6 +67,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
 
                 def ready() -> None:
                     api = api_url(config)
+                    codec_line = f"  Codec server {api}/codec\n" if encrypted else ""
                     print(
                         f"temporal-executor {__version__} is running\n"
                         f"  Console      {api}/ui/\n"
@@ -70,6 +75,7 @@ def dev(config: Config, args: argparse.Namespace) -> int:
                         f"{_grpc_line(config)}"
                         f"  Temporal     {config.temporal.host_port}\n"
                         f"  Temporal UI  {server.ui_url}\n"
+                        f"{codec_line}"
                         f"  state        {config.resolved_state_dir()}\n"
                         "Press Ctrl+C to stop.",
                         flush=True,
@@ -170,7 +176,9 @@ def replay(config: Config, args: argparse.Namespace) -> int:
         return found
 
     async def main() -> int:
-        replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+        # With the codec: histories written with encryption on are decrypted to be replayed.
+        converter = data_converter(keyring_of(config.security.encryption))
+        replayer = Replayer(workflows=WORKFLOWS, data_converter=converter)
         failed = 0
         # The SDK logs each failed activation at length; our verdict line says enough.
         logging.getLogger("temporalio").setLevel(logging.CRITICAL)

@@ -3,7 +3,7 @@
 Each key's section, with its defaults, lives in the module of its area and nowhere else:
 `execution.py` (`temporal`, `executor`, `events`), `providers.py` (`llm`, `tools`),
 `server.py` (`server`), `observability.py` (`logging`, `observability`), `a2a.py` (`a2a`),
-`kagent.py` (`kagent`) and `triggers.py` (`triggers`);
+`security.py` (`security`), `kagent.py` (`kagent`) and `triggers.py` (`triggers`);
 `section.py` is what every section is. The workflow gets its timeouts and retry policies from
 these sections, fixed at submission. Provider and tool settings (`llm.providers[].config`, a
 tool's `config`) are typed by their adapters (`llm/settings.py`, `tools/`). This module's
@@ -33,8 +33,9 @@ from .execution import (
 )
 from .kagent import KagentConfig
 from .observability import LogConfig, ObservabilityConfig
-from .providers import HttpToolConfig, LLMConfig, ProviderConfig, ToolsConfig
+from .providers import HttpToolConfig, LLMConfig, PriceConfig, ProviderConfig, ToolsConfig
 from .section import Section
+from .security import EncryptionConfig, SecurityConfig
 from .server import ServerConfig
 from .triggers import TriggerConfig, Triggers
 
@@ -49,6 +50,7 @@ __all__ = [
     "DefaultAgent",
     "DeploymentConfig",
     "Duration",
+    "EncryptionConfig",
     "EventsConfig",
     "ExecutorConfig",
     "HttpToolConfig",
@@ -57,10 +59,12 @@ __all__ = [
     "LLMConfig",
     "LogConfig",
     "ObservabilityConfig",
+    "PriceConfig",
     "ProviderConfig",
     "RetryConfig",
     "RetrySettings",
     "Scope",
+    "SecurityConfig",
     "ServerConfig",
     "TemporalConfig",
     "Timeouts",
@@ -83,6 +87,7 @@ class Config(Section):
     a2a: A2AConfig = Field(default_factory=A2AConfig)
     kagent: KagentConfig = Field(default_factory=KagentConfig)
     triggers: Triggers = Field(default_factory=dict)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     state_dir: Path | None = None
     # What loading had to say, for the service to log once it starts: `(level, message)`.
     _notes: list[tuple[int, str]] = PrivateAttr(default_factory=list)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..encryption import Sealer
 from ..errors import ConfigError
 from . import appends, base
 from .appends import *  # noqa: F403
@@ -21,8 +22,11 @@ __all__ += appends.__all__ + base.__all__
 _SQLITE_PREFIX = "sqlite:///"
 
 
-async def open_store(url: str, *, poll_interval: float = 0.25) -> base.Store:
-    """Open the store `url` names (`events.url`).
+async def open_store(
+    url: str, *, poll_interval: float = 0.25, sealer: Sealer | None = None
+) -> base.Store:
+    """Open the store `url` names (`events.url`); `sealer` encrypts its content columns
+    (`encryption/sealed.py`; not in memory, where nothing is at rest).
 
     - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`: a SQLite file, as in
       SQLAlchemy (three slashes, then the path; an absolute path adds the fourth). The path is
@@ -40,14 +44,14 @@ async def open_store(url: str, *, poll_interval: float = 0.25) -> base.Store:
     if separator and scheme == "sqlite":
         path = _sqlite_path(url)
         try:
-            return await open_sqlite_store(path, poll_interval=poll_interval)
+            return await open_sqlite_store(path, poll_interval=poll_interval, sealer=sealer)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"events.url: cannot open SQLite database {path}: {exc}") from exc
     if separator and scheme in ("postgresql", "postgres"):
         # Imported only when asked for: asyncpg is an optional dependency.
         from .postgres import open_postgres_store
 
-        return await open_postgres_store(url, poll_interval=poll_interval)
+        return await open_postgres_store(url, poll_interval=poll_interval, sealer=sealer)
     # Only the scheme goes into the message: the rest of a database URL may hold a password.
     shown = f"{scheme!r}" if separator else "(none)"
     raise ConfigError(

@@ -29,6 +29,7 @@ from ..tenants import split
 from .appends import AppendPlan, NewEvent
 from .followers import FollowedLog
 from .limits import Ask, Refusal
+from .rekey import SealedColumns
 
 __all__ = [
     "Blobs",
@@ -274,7 +275,8 @@ class Definitions(ABC):
 @dataclass
 class Store:
     """One backend's parts: `kind` is `memory`, `sqlite` or `postgresql`, `where` the file or
-    the URL (its password hidden). `close()` releases its connections."""
+    the URL (its password hidden). `close()` releases its connections. `sealed`: its
+    encrypted content columns row by row, for `rekey` (None: it keeps nothing at rest)."""
 
     kind: str
     where: str
@@ -286,6 +288,7 @@ class Store:
     limiter: Limiter
     definitions: Definitions
     closer: Callable[[], Awaitable[None]]
+    sealed: SealedColumns | None = None
 
     async def close(self) -> None:
         await self.closer()

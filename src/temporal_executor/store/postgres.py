@@ -15,12 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..encryption import Sealer
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .postgres_db import APPEND_LOCK_SPACE, CHANNEL, Database
 from .postgres_limits import PostgresLimiter
+from .postgres_sealed import PostgresColumns, from_bytea, to_bytea
 
 __all__ = ["open_postgres_store"]
 
@@ -43,20 +45,20 @@ def _task_filter(
     return where.session_id, statuses, where.updated_after, prefix
 
 
-def _event(task_id: str, row: Any) -> Event:
-    return Event(
-        task_id=task_id,
-        seq=row["seq"],
-        type=row["type"],
-        data=json.loads(row["data"]),
-        time=row["time"],
-    )
-
-
 class _Events(base.EventLog):
-    def __init__(self, poll_interval: float) -> None:
+    def __init__(self, sealer: Sealer, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.db: Database | None = None
+        self.sealer = sealer
+
+    def _event(self, task_id: str, row: Any) -> Event:
+        return Event(
+            task_id=task_id,
+            seq=row["seq"],
+            type=row["type"],
+            data=json.loads(self.sealer.open(row["data"])),
+            time=row["time"],
+        )
 
     async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
         assert self.db is not None
@@ -83,18 +85,19 @@ class _Events(base.EventLog):
                 streams,
             )
             log = appends.LogState(
-                existing={row["key"]: _event(task_id, row) for row in rows},
+                existing={row["key"]: self._event(task_id, row) for row in rows},
                 last_seq=int(last_seq),
                 attempts={row["stream"]: row["attempt"] for row in attempts},
             )
             plan = appends.plan_append(task_id, log, new)
             new_rows = plan.rows
+            seal = self.sealer.seal
             if new_rows:
                 await db.executemany(
                     "INSERT INTO te_events (task_id, seq, key, type, data, stream, attempt, time)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     [
-                        (task_id, e.seq, n.key, n.type, data, n.stream, n.attempt, e.time)
+                        (task_id, e.seq, n.key, n.type, seal(data), n.stream, n.attempt, e.time)
                         for e, n, data in new_rows
                     ],
                 )
@@ -102,7 +105,7 @@ class _Events(base.EventLog):
             if plan.replaced:
                 await db.executemany(
                     "UPDATE te_events SET data = $1 WHERE task_id = $2 AND key = $3",
-                    [(data, task_id, key) for key, _, data in plan.replaced],
+                    [(seal(data), task_id, key) for key, _, data in plan.replaced],
                 )
         return plan
 
@@ -124,12 +127,13 @@ class _Events(base.EventLog):
             after,
             max(limit, 0),
         )
-        return [_event(task_id, row) for row in rows]
+        return [self._event(task_id, row) for row in rows]
 
 
 class _Transcripts(base.Transcripts):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         await self.db.execute(
@@ -138,7 +142,7 @@ class _Transcripts(base.Transcripts):
             " ON CONFLICT (conversation, idx) DO UPDATE SET body = excluded.body",
             conversation,
             list(range(first_index, first_index + len(messages))),
-            [message.model_dump_json() for message in messages],
+            [self.sealer.seal(message.model_dump_json()) for message in messages],
         )
 
     async def get(self, conversation: str, count: int | None = None) -> list[Message]:
@@ -149,7 +153,7 @@ class _Transcripts(base.Transcripts):
             conversation,
             count,
         )
-        return base.contiguous(rows)
+        return base.contiguous((index, self.sealer.open(body)) for index, body in rows)
 
     async def count(self, conversation: str) -> int:
         count = await self.db.fetchval(
@@ -160,22 +164,21 @@ class _Transcripts(base.Transcripts):
 
 
 class _Blobs(base.Blobs):
-    # BYTEA, because a TEXT column refuses strings that contain NUL.
-
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def put(self, key: str, data: str) -> None:
         await self.db.execute(
             "INSERT INTO te_blobs (key, data) VALUES ($1, $2)"
             " ON CONFLICT (key) DO UPDATE SET data = excluded.data",
             key,
-            data.encode("utf-8", "surrogatepass"),
+            to_bytea(self.sealer.seal(data)),
         )
 
     async def get(self, key: str) -> str | None:
         data = await self.db.fetchval("SELECT data FROM te_blobs WHERE key = $1", key)
-        return None if data is None else bytes(data).decode("utf-8", "surrogatepass")
+        return None if data is None else self.sealer.open(from_bytea(data))
 
     async def put_new(self, key: str, data: str) -> str:
         stored = await self.db.fetchval(
@@ -183,14 +186,15 @@ class _Blobs(base.Blobs):
             " ON CONFLICT (key) DO NOTHING RETURNING data)"
             " SELECT data FROM new UNION ALL SELECT data FROM te_blobs WHERE key = $1 LIMIT 1",
             key,
-            data.encode("utf-8", "surrogatepass"),
+            to_bytea(self.sealer.seal(data)),
         )
-        return bytes(stored).decode("utf-8", "surrogatepass")
+        return self.sealer.open(from_bytea(stored))
 
 
 class _Tasks(base.TaskRecords):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def save(self, state: TaskState) -> None:
         await self.db.execute(
@@ -201,13 +205,13 @@ class _Tasks(base.TaskRecords):
             state.task_id,
             state.session_id,
             state.status.value,
-            state.model_dump_json(),
+            self.sealer.seal(state.model_dump_json()),
             time.time(),
         )
 
     async def get(self, task_id: str) -> TaskState | None:
         state = await self.db.fetchval("SELECT state FROM te_tasks WHERE task_id = $1", task_id)
-        return None if state is None else TaskState.model_validate_json(state)
+        return None if state is None else self._state(state)
 
     async def _page(self, page: base.TaskPage) -> list[TaskState]:
         order = "updated DESC, task_id DESC" if page.recent_first else "created, task_id"
@@ -217,13 +221,16 @@ class _Tasks(base.TaskRecords):
             page.limit,
             page.offset,
         )
-        return [TaskState.model_validate_json(state) for (state,) in rows]
+        return [self._state(state) for (state,) in rows]
 
     async def _count(self, where: base.TaskFilter) -> int:
         count = await self.db.fetchval(
             f"SELECT COUNT(*) FROM te_tasks WHERE {_TASK_FILTER}", *_task_filter(where)
         )
         return int(count)
+
+    def _state(self, stored: str) -> TaskState:
+        return TaskState.model_validate_json(self.sealer.open(stored))
 
 
 class _Sessions(base.Sessions):
@@ -285,8 +292,9 @@ class _Sessions(base.Sessions):
 
 
 class _Definitions(base.Definitions):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
         status = await self.db.execute(
@@ -294,7 +302,7 @@ class _Definitions(base.Definitions):
             " ON CONFLICT (kind, name) DO NOTHING",
             kind,
             name,
-            json.dumps(data),
+            self.sealer.seal(json.dumps(data)),
             time.time(),
         )
         return str(status).endswith(" 1")  # "INSERT 0 1": one row added
@@ -303,13 +311,13 @@ class _Definitions(base.Definitions):
         data = await self.db.fetchval(
             "SELECT data FROM te_definitions WHERE kind = $1 AND name = $2", kind, name
         )
-        return None if data is None else dict(json.loads(data))
+        return None if data is None else dict(json.loads(self.sealer.open(data)))
 
     async def every(self, kind: str) -> list[dict[str, Any]]:
         rows = await self.db.fetch(
             "SELECT data FROM te_definitions WHERE kind = $1 ORDER BY created, name", kind
         )
-        return [json.loads(row["data"]) for row in rows]
+        return [json.loads(self.sealer.open(row["data"])) for row in rows]
 
     async def delete(self, kind: str, name: str) -> bool:
         status = await self.db.execute(
@@ -325,10 +333,13 @@ async def open_postgres_store(
     min_connections: int = 1,
     max_connections: int = 10,
     connect_timeout: float = 10.0,
+    sealer: Sealer | None = None,
 ) -> base.Store:
     """The store in the PostgreSQL database `url` names; tables are created on open. Raises
-    ConfigError, naming the URL without its password, when it cannot be opened."""
-    events = _Events(poll_interval)
+    ConfigError, naming the URL without its password, when it cannot be opened. `sealer`
+    seals the content columns (`encryption/sealed.py`; default: none)."""
+    sealer = sealer or Sealer(None)
+    events = _Events(sealer, poll_interval)
     db = Database(
         url,
         on_notify=events.wake,
@@ -343,11 +354,12 @@ async def open_postgres_store(
         kind="postgresql",
         where=db.url,
         events=events,
-        transcripts=_Transcripts(db),
-        blobs=_Blobs(db),
-        tasks=_Tasks(db),
+        transcripts=_Transcripts(db, sealer),
+        blobs=_Blobs(db, sealer),
+        tasks=_Tasks(db, sealer),
         sessions=_Sessions(db),
         limiter=PostgresLimiter(db),
-        definitions=_Definitions(db),
+        definitions=_Definitions(db, sealer),
         closer=db.close,
+        sealed=PostgresColumns(db),
     )

@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..encryption import Sealer
 from ..llm.messages import Message
 from ..tasks import Event, TaskState
 from ..tenants import SEPARATOR, key_prefix
 from . import appends, base
 from .sqlite_db import Database
 from .sqlite_limits import SqliteLimiter
+from .sqlite_sealed import SqliteColumns
 
 __all__ = ["open_sqlite_store"]
 
@@ -57,12 +59,14 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 class _Events(base.EventLog):
-    def __init__(self, db: Database, poll_interval: float) -> None:
+    def __init__(self, db: Database, sealer: Sealer, poll_interval: float) -> None:
         super().__init__(poll_interval=poll_interval)
         self.db = db
+        self.sealer = sealer
 
     async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
         keys, streams = appends.asked(new)
+        seal = self.sealer.seal
 
         def append(db: sqlite3.Connection) -> appends.AppendPlan:
             existing = db.execute(
@@ -79,10 +83,7 @@ class _Events(base.EventLog):
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?", (task_id,)
             ).fetchall()
             log = appends.LogState(
-                existing={
-                    key: Event(task_id=task_id, seq=seq, type=t, data=json.loads(data), time=at)
-                    for key, seq, t, data, at in existing
-                },
+                existing={key: self._event(task_id, *rest) for key, *rest in existing},
                 last_seq=last_seq,
                 attempts=dict(attempts),
             )
@@ -92,13 +93,13 @@ class _Events(base.EventLog):
                 "INSERT INTO events (task_id, seq, key, type, data, stream, attempt, time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (task_id, e.seq, n.key, n.type, d, n.stream, n.attempt, e.time)
+                    (task_id, e.seq, n.key, n.type, seal(d), n.stream, n.attempt, e.time)
                     for e, n, d in rows
                 ],
             )
             db.executemany(
                 "UPDATE events SET data = ? WHERE task_id = ? AND key = ?",
-                [(d, task_id, key) for key, _, d in plan.replaced],
+                [(seal(d), task_id, key) for key, _, d in plan.replaced],
             )
             return plan
 
@@ -117,10 +118,11 @@ class _Events(base.EventLog):
             " ORDER BY seq LIMIT ?",
             (task_id, after, max(limit, 0)),
         )
-        return [
-            Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
-            for seq, type, data, at in rows
-        ]
+        return [self._event(task_id, *row) for row in rows]
+
+    def _event(self, task_id: str, seq: int, type: str, data: str, at: float) -> Event:
+        data = self.sealer.open(data)
+        return Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
 
     async def another_process_appended(self) -> None:
         """Wake the followers of the tasks that have events they have not read."""
@@ -139,12 +141,13 @@ class _Events(base.EventLog):
 
 
 class _Transcripts(base.Transcripts):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         rows = [
-            (conversation, first_index + offset, message.model_dump_json())
+            (conversation, first_index + offset, self.sealer.seal(message.model_dump_json()))
             for offset, message in enumerate(messages)
         ]
         await self.db.write(
@@ -159,7 +162,7 @@ class _Transcripts(base.Transcripts):
             " ORDER BY idx",
             (conversation, 2**62 if count is None else count),
         )
-        return base.contiguous(rows)
+        return base.contiguous((index, self.sealer.open(body)) for index, body in rows)
 
     async def count(self, conversation: str) -> int:
         rows = await self.db.query(
@@ -170,32 +173,35 @@ class _Transcripts(base.Transcripts):
 
 
 class _Blobs(base.Blobs):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def put(self, key: str, data: str) -> None:
+        row = (key, self.sealer.seal(data))
         await self.db.write(
-            lambda db: db.execute(
-                "INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", (key, data)
-            )
+            lambda db: db.execute("INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)", row)
         )
 
     async def get(self, key: str) -> str | None:
         rows = await self.db.query("SELECT data FROM blobs WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
+        return self.sealer.open(str(rows[0][0])) if rows else None
 
     async def put_new(self, key: str, data: str) -> str:
+        row = (key, self.sealer.seal(data))
+
         def put(db: sqlite3.Connection) -> str:
-            db.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+            db.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", row)
             ((stored,),) = db.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchall()
             return str(stored)
 
-        return await self.db.write(put)
+        return self.sealer.open(await self.db.write(put))
 
 
 class _Tasks(base.TaskRecords):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def save(self, state: TaskState) -> None:
         now = time.time()
@@ -203,7 +209,7 @@ class _Tasks(base.TaskRecords):
             state.task_id,
             state.session_id,
             state.status.value,
-            state.model_dump_json(),
+            self.sealer.seal(state.model_dump_json()),
             now,
             now,
         )
@@ -219,7 +225,7 @@ class _Tasks(base.TaskRecords):
 
     async def get(self, task_id: str) -> TaskState | None:
         rows = await self.db.query("SELECT state FROM tasks WHERE task_id = ?", (task_id,))
-        return TaskState.model_validate_json(rows[0][0]) if rows else None
+        return self._state(rows[0][0]) if rows else None
 
     async def _page(self, page: base.TaskPage) -> list[TaskState]:
         condition, parameters = _task_filter(page.where)
@@ -228,12 +234,15 @@ class _Tasks(base.TaskRecords):
             f"SELECT state FROM tasks WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
             [*parameters, page.limit, page.offset],
         )
-        return [TaskState.model_validate_json(state) for (state,) in rows]
+        return [self._state(state) for (state,) in rows]
 
     async def _count(self, where: base.TaskFilter) -> int:
         condition, parameters = _task_filter(where)
         rows = await self.db.query(f"SELECT COUNT(*) FROM tasks WHERE {condition}", parameters)
         return int(rows[0][0])
+
+    def _state(self, stored: str) -> TaskState:
+        return TaskState.model_validate_json(self.sealer.open(stored))
 
 
 class _Sessions(base.Sessions):
@@ -288,11 +297,12 @@ class _Sessions(base.Sessions):
 
 
 class _Definitions(base.Definitions):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
+        self.sealer = sealer
 
     async def add(self, kind: str, name: str, data: dict[str, Any]) -> bool:
-        row = (kind, name, json.dumps(data), time.time())
+        row = (kind, name, self.sealer.seal(json.dumps(data)), time.time())
         added = await self.db.write(
             lambda db: (
                 db.execute(
@@ -308,13 +318,13 @@ class _Definitions(base.Definitions):
         rows = await self.db.query(
             "SELECT data FROM definitions WHERE kind = ? AND name = ?", (kind, name)
         )
-        return dict(json.loads(rows[0][0])) if rows else None
+        return dict(json.loads(self.sealer.open(rows[0][0]))) if rows else None
 
     async def every(self, kind: str) -> list[dict[str, Any]]:
         rows = await self.db.query(
             "SELECT data FROM definitions WHERE kind = ? ORDER BY created, name", (kind,)
         )
-        return [json.loads(data) for (data,) in rows]
+        return [json.loads(self.sealer.open(data)) for (data,) in rows]
 
     async def delete(self, kind: str, name: str) -> bool:
         deleted = await self.db.write(
@@ -328,13 +338,19 @@ class _Definitions(base.Definitions):
 
 
 async def open_sqlite_store(
-    path: str | Path, *, poll_interval: float = 0.25, busy_timeout: float = 10.0
+    path: str | Path,
+    *,
+    poll_interval: float = 0.25,
+    busy_timeout: float = 10.0,
+    sealer: Sealer | None = None,
 ) -> base.Store:
     """The store in the SQLite file at `path`, created with its directory if missing; opened
     now, so that a bad path fails at start-up. Followers see other processes' appends within
-    milliseconds (the file's change counter is watched), `poll_interval` at the latest."""
+    milliseconds (the file's change counter is watched), `poll_interval` at the latest.
+    `sealer` seals the content columns (`encryption/sealed.py`; default: none)."""
     db = await Database.open(Path(path), busy_timeout=busy_timeout)
-    events = _Events(db, poll_interval)
+    sealer = sealer or Sealer(None)
+    events = _Events(db, sealer, poll_interval)
 
     def changed() -> None:
         if events.heads():
@@ -345,11 +361,12 @@ async def open_sqlite_store(
         kind="sqlite",
         where=str(db.path),
         events=events,
-        transcripts=_Transcripts(db),
-        blobs=_Blobs(db),
-        tasks=_Tasks(db),
+        transcripts=_Transcripts(db, sealer),
+        blobs=_Blobs(db, sealer),
+        tasks=_Tasks(db, sealer),
         sessions=_Sessions(db),
         limiter=SqliteLimiter(db),
-        definitions=_Definitions(db),
+        definitions=_Definitions(db, sealer),
         closer=db.close,
+        sealed=SqliteColumns(db),
     )

@@ -5,6 +5,8 @@ Contract:
   `parse_config(spec)` reads it, raising `ToolSpecError` naming the tool and the field.
 - `validate(spec)` runs at task submission, on the API, from config alone (no I/O), so a
   malformed tool is a 400 before any workflow starts. By default it parses the config.
+- `side_effects(spec)`: whether a call may change something outside (a fork shows it for
+  each step): yes, unless the spec says `read_only: true`; built-ins say it themselves.
 - `call(spec, call)` runs one tool call on a worker and returns its result as text. It raises
   `ToolError`: with `retryable=True` for transient failures (Temporal tries again), otherwise
   the message goes back to the LLM as an error result. The tool call id is the idempotency
@@ -89,6 +91,10 @@ class ToolType(ABC):
     async def expand(self, spec: ToolSpec) -> list[ToolSpec]:
         """The concrete tools `spec` stands for, with their schemas."""
         return [spec]
+
+    def side_effects(self, spec: ToolSpec) -> bool:
+        """Whether a call of `spec` may change something outside (no I/O)."""
+        return not spec.read_only
 
     @abstractmethod
     async def call(self, spec: ToolSpec, call: ToolCall) -> str | ToolOutput:

@@ -70,6 +70,8 @@ class Builtin(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     parameters: ClassVar[dict[str, Any]]
+    # Whether its calls change nothing outside the worker (a third party's may well).
+    read_only: ClassVar[bool] = False
 
     @abstractmethod
     async def run(self, arguments: dict[str, Any]) -> Any:
@@ -100,6 +102,12 @@ class BuiltinTool(ToolType):
         if not spec.description:
             update["description"] = builtin.description
         return [spec.model_copy(update=update, deep=True)]
+
+    def side_effects(self, spec: ToolSpec) -> bool:
+        try:
+            return not (spec.read_only or self._builtin(spec).read_only)
+        except ToolSpecError:
+            return True
 
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
         try:

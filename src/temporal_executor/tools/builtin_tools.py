@@ -33,6 +33,7 @@ class AskUser(Builtin):
     """Its schema and description are what the model sees; its calls are answered by the
     workflow (`workflows/questions.py`), so `run` is reached only by a call that bypassed it."""
 
+    read_only = True
     name = "ask_user"
     description = (
         "Ask the user one or more questions and wait for the answers before going on: for "
@@ -73,6 +74,7 @@ class AskUser(Builtin):
 
 
 class CurrentTime(Builtin):
+    read_only = True
     name = "current_time"
     description = "The current date and time in a timezone (IANA name, default UTC)."
     parameters: ClassVar[dict[str, Any]] = {
@@ -158,6 +160,7 @@ _CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
 
 
 class Calculator(Builtin):
+    read_only = True
     name = "calculator"
     description = (
         "Evaluate an arithmetic expression: numbers, + - * / // % ** and parentheses, "
@@ -246,6 +249,7 @@ _WILDCARD = object()
 
 
 class JsonQuery(Builtin):
+    read_only = True
     name = "json_query"
     description = (
         "Select part of a JSON document with a path: a.b, a[0], a[-1], "

@@ -366,6 +366,7 @@ def _spec_for(spec: ToolSpec, server: str, tool: Tool, prefix: str | None) -> To
             parameters=_object_schema(tool.input_schema),
             type="mcp",
             config={"server": server, "tool": tool.name},
+            read_only=spec.read_only,
         )
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]

@@ -94,6 +94,13 @@ class ToolRegistry:
             seen.add(spec.name)
         return expanded
 
+    def side_effects(self, spec: ToolSpec) -> bool:
+        """Whether a call of `spec` may change something outside (an unknown type: yes)."""
+        try:
+            return self._get(spec).side_effects(spec)
+        except ToolSpecError:
+            return True
+
     async def call(self, spec: ToolSpec, call: ToolCall) -> ToolOutput:
         output = await self._get(spec).call(spec, call)
         return output if isinstance(output, ToolOutput) else ToolOutput(output)

@@ -77,10 +77,16 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
     @workflow.run
     async def run(self, input: AgentInput) -> TaskState:
         # A task that release 0.1.0+254ae33 started takes that release's steps (legacy.py).
+        # A fork starts where its parent's steps end (`_start_fork`): a path only an input
+        # with `fork` takes, which no task started before forks has.
         start, loop, finish = (
             (self._start_254ae33, self._loop_254ae33, self._finish_254ae33)
             if input.loop == LEGACY_LOOP
-            else (self._start, self._loop_in_time, self._finish)
+            else (
+                self._start if input.fork is None else self._start_fork,
+                self._loop_in_time,
+                self._finish,
+            )
         )
         try:
             if input.carry is None:
@@ -103,6 +109,28 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         if self.input.expand_tools:
             await self._expand_tools()
         self._turn_messages()
+
+    async def _start_fork(self) -> None:
+        """A fork's start: its seed (the parent's transcript up to the fork's step) written
+        into its session, the LLM calls of the seed counted, then the calls of a tool step
+        run again, and the user's new turn, if any, for the next LLM call."""
+        fork = self.input.fork
+        assert fork is not None
+        self.state.iterations = fork.iterations
+        origin = {"task_id": fork.parent_task_id, "at_step": fork.at_step}
+        self._steps.publish(EventType.TASK_STARTED, {**self._started_data(), "forked_from": origin})
+        turn_start = await self._record(count_transcript=True, seed=fork.seed_ref)
+        self._stored_messages = turn_start + fork.seed_messages
+        if self.input.expand_tools:
+            await self._expand_tools()
+        if fork.tool_calls:
+            # The LLM's message with these calls is the seed's last; their results follow it.
+            turn = Message(role="assistant", tool_calls=fork.tool_calls)
+            self._unsaved = (await self._run_tools(turn))[1:]
+        if fork.user_turn:
+            self._unsaved.append(
+                Message(role="user", content=self.input.user_message, id=self.input.user_message_id)
+            )
 
     def _started_data(self) -> dict[str, Any]:
         """The data of `task.started`."""
@@ -224,7 +252,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         self.state.pending_approval = None
         self.state.pending_input = None
         data: dict[str, Any] = {
-            "usage": self.state.usage.model_dump(),
+            "usage": self.state.usage.report().model_dump(),
             "iterations": self.state.iterations,
         }
         if result is not None:
@@ -234,10 +262,15 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         return terminal_event(status), data
 
     async def _record(
-        self, *, with_transcript: bool = False, count_transcript: bool = False
+        self,
+        *,
+        with_transcript: bool = False,
+        count_transcript: bool = False,
+        seed: str | None = None,
     ) -> int:
         """Write the step's events with the task's state (and, at the end, its transcript);
-        the session's transcript length when `count_transcript`."""
+        the session's transcript length when `count_transcript` (a fork's `seed` is then
+        written there)."""
         self._markers += 1
         transcript = self._unsaved if with_transcript else None
         return await self._steps.record(
@@ -245,6 +278,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             first_index=self._stored_messages,
             transcript=transcript,
             count_transcript=count_transcript,
+            seed=seed,
         )
 
 

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from pydantic import Field
 from temporalio.common import WorkflowIDReusePolicy
 
-from ..llm.messages import Message, Part
+from ..llm.messages import Message, Part, ToolCall
 from ..policies import ActivityOptions, RetrySettings, activity_options
-from ..spec import ModelSettings, ToolSpec
+from ..spec import Compaction, ModelSettings, ToolSpec
 from ..tasks import SESSION_MEMO, WORKFLOW_ID_PREFIX, TaskState, workflow_id
 from ..versioned import Payload, Versioned
 
@@ -27,6 +27,7 @@ __all__ = [
     "AgentCarry",
     "AgentInput",
     "ApprovalRule",
+    "ForkStart",
     "RetryPolicies",
     "ScheduledRunInput",
     "ScheduledRunResult",
@@ -93,6 +94,28 @@ class AgentCarry(Payload):
     started: float
 
 
+class ForkStart(Payload):
+    """Where a fork starts (`forks.py`): its parent's steps 1 … `at_step` - 1, as recorded.
+
+    The transcript up to there is the seed, kept in the store's blobs under `seed_ref` (a
+    JSON list of `seed_messages` messages: it may be long, history only names it); the first
+    run writes it into the fork's session before its first step. `iterations` is how many LLM
+    calls those steps hold (the fork's go on from there). A fork at a tool step first runs
+    `tool_calls` (that step's call and the same LLM turn's later ones); `user_turn` adds the
+    input's `user_message` as a user turn before the next LLM call. `forced_call` is the LLM
+    call (counted as `iterations` counts) a forcing tool_choice holds for: the fork's first
+    own call when the fork gave the model, else the task's first, as for its parent."""
+
+    parent_task_id: str
+    at_step: int
+    seed_ref: str
+    seed_messages: int
+    iterations: int = 0
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    user_turn: bool = True
+    forced_call: int = 1
+
+
 # The loop of release 0.1.0+254ae33 (`legacy.py`), for the tasks that release started.
 LEGACY_LOOP = "0.1.0+254ae33"
 
@@ -144,6 +167,10 @@ class AgentInput(Versioned):
     # server's `executor.timeouts.task`), and tokens in + out over all its LLM calls.
     timeout: float | None = None
     max_total_tokens: int | None = None
+    # US dollars over all its LLM calls, and how its session's conversation is compacted
+    # (both added in 0.2.0: none before).
+    max_cost: float | None = None
+    compaction: Compaction | None = None
     # Whether the loop runs under a timer for that time limit: not a task of v1 or v2, which
     # started without one (its history has no such timer to replay).
     time_limit_timer: bool = True
@@ -155,6 +182,9 @@ class AgentInput(Versioned):
     # Which loop runs this run: this release's, or (a task of v1, until it continues as new)
     # the steps release 0.1.0+254ae33 took, which its history holds (`legacy.py`).
     loop: Literal["current", "0.1.0+254ae33"] = "current"
+    # A fork's start (added in 0.2.0; None: the task starts from its user message). Only
+    # its first run reads it: a run it continues as new carries the loop's state instead.
+    fork: ForkStart | None = None
 
     MIGRATIONS = {
         1: _from_254ae33,

@@ -50,9 +50,11 @@ class Steps:
         first_index: int = 0,
         transcript: list[Message] | None = None,
         count_transcript: bool = False,
+        seed: str | None = None,
     ) -> int:
         """Write the queued events with `state` (and `transcript` from `first_index`); the
-        session's transcript length when `count_transcript`."""
+        session's transcript length when `count_transcript` (before a fork's `seed`, which
+        is written at that index)."""
         events, self._events = self._events, []
         count: int = await workflow.execute_local_activity_method(
             RecordActivities.record,
@@ -64,6 +66,7 @@ class Steps:
                 first_index=first_index,
                 transcript=transcript or [],
                 count_transcript=count_transcript,
+                seed=seed,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,

@@ -40,6 +40,7 @@ from ..submission import Submissions
 from .errors import a2a_errors
 from .hitl import answer_from, decision_from, hitl_requested
 from .task_store import ServiceTaskStore
+from .travel import TravelRequest, travel_request
 from .view import INTERRUPTED, TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalAgentExecutor"]
@@ -114,6 +115,11 @@ class TemporalAgentExecutor(AgentExecutor):
                 current.replay = True
                 return current
             return await self._resume(current, message, _caller_name(context))
+        metadata = {**_struct(message), **context.metadata}
+        with a2a_errors():
+            travel = travel_request(message, metadata, _user_text(message))
+        if travel is not None:
+            return await self._travel(context, travel, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
         with a2a_errors():
             submission = self.submissions.prepare(request, "message.parts")
@@ -129,6 +135,26 @@ class TemporalAgentExecutor(AgentExecutor):
             files = [p.model_dump(include=_DESCRIBED) for _, p in request.media()]
             view.add_user_message(request.text(), request.message_id, files)
             await self.tasks.submit(input, named=True, parts=submission.parts)
+        return view
+
+    async def _travel(
+        self, context: RequestContext, travel: TravelRequest, *, hitl: bool
+    ) -> TaskView:
+        """Start the fork or re-run the message asks for (`travel.py`), as `start` starts a
+        new task: once per message id."""
+        message, task_id, context_id = context.message, context.task_id, context.context_id
+        assert message is not None and task_id is not None and context_id is not None
+        with a2a_errors():
+            first = await self._first_task(context, task_id)
+            if first != task_id and (replayed := await self._replayed(first, hitl=hitl)):
+                return replayed
+            view = TaskView(first, context_id, hitl=hitl)
+            view.add_user_message(_user_text(message), message.message_id or None)
+            if travel.fork is None:
+                await self.tasks.rerun(travel.parent, first, context_id, named=True)
+            else:
+                edits = await self.submissions.fork_edits(travel.fork, travel.parent, self.tasks)
+                await self.tasks.fork(travel.parent, edits, first, context_id, named=True)
         return view
 
     async def turn(self, view: TaskView) -> AsyncGenerator[A2AEvent]:
@@ -280,6 +306,15 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
     if not any(p["type"] != "text" or p["text"].strip() for p in parts):
         raise InvalidParamsError("the message has no content")
     return parts
+
+
+def _user_text(message: Message) -> str:
+    """The text of a message that forks or re-runs a task (data parts as JSON): a fork's
+    edited user message is text, so a file there is refused rather than dropped."""
+    parts = _user_parts(message)
+    if any(p["type"] != "text" for p in parts):
+        raise InvalidParamsError("a message that forks or re-runs a task has no files")
+    return "\n".join(p["text"] for p in parts)
 
 
 def _caller_name(context: RequestContext) -> str | None:

@@ -2,6 +2,7 @@
 
 - `tasks.py`: submit (`POST /api/v1/execute`), list, read, follow (SSE) and cancel tasks;
 - `files.py`: download a task's artifacts and its user message's files;
+- `travel.py`: a task's steps, forking it from one, re-running it;
 - `approvals.py`: the approvals inbox, deciding tool calls, answering questions;
 - `sessions.py`: a session's turns and transcript, deleting a session;
 - `schedules.py`: schedules (tasks on a timetable): make, list, read, pause, resume,

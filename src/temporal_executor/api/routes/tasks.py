@@ -12,7 +12,7 @@ from ...config import Scope
 from ...tasks import TaskState, workflow_id
 from ...tenant_tasks import TenantTasks
 from ..auth import Caller, CallerDep, requires
-from ..bodies import ExecuteRequest, TaskPage, TaskReadout
+from ..bodies import ExecuteRequest, TaskBody, TaskPage, TaskReadout
 from ..openapi import BODY, SSE_EVENT, Accepted, CancelAccepted, errors
 from ..params import (
     After,
@@ -33,7 +33,7 @@ router = APIRouter(tags=["tasks"])
 # What a submission answers (`/api/v1/execute`, and `/a2a/message`, which submits the same way).
 SUBMITTED: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "the task started (or exists already)"},
-    200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
+    200: {"model": TaskBody, "description": "`wait=true`: the task, ended or paused"},
     **errors(400, 404, 409, *BODY, 503),
 }
 
@@ -128,13 +128,16 @@ async def list_tasks(
 async def get_task(
     task_id: TaskIdPath, api: Deps, tasks: TasksDep, response: Response
 ) -> TaskReadout:
-    """The task. While Temporal cannot be reached, a task that has not ended is answered from
-    the event store with `"stale": true` (and the header `X-Task-Stale: true`): its last
-    recorded state, which the workflow may already have moved past."""
+    """The task, the task it was forked from (if it was) and its forks. While Temporal
+    cannot be reached, a task that has not ended is answered from the event store with
+    `"stale": true` (and the header `X-Task-Stale: true`): its last recorded state, which
+    the workflow may already have moved past."""
     state, stale = await tasks.read(task_id)
     if stale:
         response.headers["X-Task-Stale"] = "true"
-    return TaskReadout(**dict(api.body(state, tasks.tenant)), stale=stale)
+    forked_from, forks = await tasks.links(task_id)
+    body = dict(api.body(state, tasks.tenant))
+    return TaskReadout(**body, stale=stale, forked_from=forked_from, forks=forks)
 
 
 @router.get(

@@ -302,9 +302,19 @@ export function formatAge(seconds) {
   return `${Math.floor(age / 86400)} d`;
 }
 
+// A task's usage (the API's: a token count is null when a call reported no usage, `cost`
+// null when a call had no price): "unknown" then, never 0.
 export function formatUsage(usage) {
   if (!usage) return "–";
-  return `${usage.total_tokens} (${usage.prompt_tokens} in, ${usage.completion_tokens} out)`;
+  const calls = usage.unreported || 0;
+  const tokens = usage.total_tokens == null
+    ? `unknown (${calls} LLM call${calls === 1 ? "" : "s"} reported no usage)`
+    : `${usage.total_tokens} (${usage.prompt_tokens} in, ${usage.completion_tokens} out)`;
+  return usage.cost == null ? tokens : `${tokens}, $${usage.cost.toFixed(6)}`;
+}
+
+export function formatTokens(usage) {
+  return usage && usage.total_tokens != null ? String(usage.total_tokens) : "unknown";
 }
 
 // A link to the task's page; a task of a tenant other than `default` is named with it, and
@@ -320,12 +330,24 @@ export function prettyJson(value) {
   return JSON.stringify(value, null, 2);
 }
 
+// The codec server's session cookie (`/codec/session`): with it, the Temporal UI decrypts
+// histories for this key (its Codec Server setting "Include cross-origin credentials" on).
+// Best effort: a server without encryption has no codec server (404), and that is fine.
+export async function codecSession(method) {
+  try {
+    await api("/codec/session", { method, redirectOn401: false });
+  } catch {
+    // no codec server, or the token was refused: nothing to keep
+  }
+}
+
 // Every page: the sign-out button, and the count of calls waiting in the nav.
 function setUpChrome() {
   const signOut = document.getElementById("sign-out");
   if (token()) {
     signOut.hidden = false;
-    signOut.addEventListener("click", () => {
+    signOut.addEventListener("click", async () => {
+      await codecSession("DELETE");
       setToken(null);
       location.assign("/ui/login");
     });

@@ -1,6 +1,9 @@
-// The login form: checks the token against the API, keeps it in sessionStorage, goes back.
+// The login form: checks the token against the API, keeps it in sessionStorage (and starts
+// the codec server's session, for the Temporal UI), goes back.
 
-import { api, ApiError, describeError, setToken, takeLoginMessage, token } from "./app.js";
+import {
+  api, ApiError, codecSession, describeError, setToken, takeLoginMessage, token,
+} from "./app.js";
 
 const form = document.getElementById("login");
 const message = document.getElementById("login-message");
@@ -23,6 +26,7 @@ form.addEventListener("submit", async (event) => {
   error.hidden = true;
   try {
     await api("/api/v1/tasks?limit=1", { redirectOn401: false });
+    await codecSession("POST");
     location.assign(target);
   } catch (failure) {
     setToken(previous);

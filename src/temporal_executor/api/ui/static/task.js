@@ -1,12 +1,14 @@
 // One task: its facts, the conversation as it streams (token by token from the SSE endpoint,
 // resumed with Last-Event-ID after a drop), the user's images and files, tool calls folded
 // with their results, the files the task made (artifacts), the decisions it waits for, the
-// shared limits its calls wait for, and cancel.
+// shared limits its calls wait for, and cancel; its steps, with forking from one of them and
+// re-running (steps.js).
 
 import {
   api, describeError, el, fileList, followEvents, formatUsage, notify, prettyJson, statusBadge,
 } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
+import { loadSteps, renderLinks, setUpRerun } from "./steps.js";
 
 const taskId = document.getElementById("task").dataset.taskId;
 const conversation = document.getElementById("conversation");
@@ -114,6 +116,17 @@ const handlers = {
   "input.required"(data) {
     note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
   },
+  "context.compacted"(data) {
+    // The older turns are summarized (or dropped) for the model; the page keeps them.
+    const how = data.model ? `summarized by ${data.model}` : "dropped (no summarizer model)";
+    const text = `Conversation compacted: messages ${data.first}-${data.end - 1} ${how}, ` +
+      `~${data.tokens_before} → ~${data.tokens_after} tokens`;
+    const node = item("note summary", el("span", { text }));
+    if (data.summary) {
+      node.append(el("details", { class: "summary" }, el("summary", { text: "Summary" }),
+        el("div", { class: "text", text: data.summary })));
+    }
+  },
   "task.waiting_for_capacity"(data) {
     note(`Waiting for capacity (${data.limit}): ${REASONS[data.reason] || data.reason}`, "waiting");
   },
@@ -141,13 +154,14 @@ const REASONS = {
 const STATE_EVENTS = new Set([
   "task.started", "llm.message", "tool.result", "artifact.created", "approval.required",
   "approval.decided", "input.required", "input.answered", "task.waiting_for_capacity",
-  "task.completed", "task.failed", "task.cancelled",
+  "task.completed", "task.failed", "task.cancelled", "context.compacted",
 ]);
 
 function onEvent(event) {
   const handle = handlers[event.event];
   if (handle) handle(event.data);
-  if (STATE_EVENTS.has(event.event)) loadTask();
+  if (STATE_EVENTS.has(event.event)) setUpRerun(taskId);
+loadTask();
 }
 
 function render(task) {
@@ -170,6 +184,7 @@ function render(task) {
   }
   renderDecisions(task);
   renderArtifacts(task.artifacts || []);
+  renderLinks(task);
 }
 
 // What the task made: its files (downloads; images shown), links, structured values.
@@ -233,6 +248,7 @@ async function loadTask() {
       again = false;
       try {
         render(await api(`/api/v1/tasks/${encodeURIComponent(taskId)}`));
+        await loadSteps(taskId);
       } catch (error) {
         notify(`Could not load the task: ${describeError(error)}`, "error");
       }
@@ -264,4 +280,5 @@ const follower = followEvents(taskId, onEvent, {
 });
 // For a person (or a test) to try the reconnect: the stream resumes after the last event.
 window.temporalExecutorConsole = { dropStream: () => follower.drop(), lastEventId: () => follower.last };
+setUpRerun(taskId);
 loadTask();

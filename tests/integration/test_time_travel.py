@@ -14,8 +14,10 @@ import pytest
 from temporal_executor.cli import _parser
 from temporal_executor.config import Config
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
+from tests.fakes.samples import PDF, PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
+from tests.integration.test_media import chart_tool, message, sent_files
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 
@@ -246,3 +248,48 @@ async def test_forks_of_forks_and_in_the_same_session(
     steps = await steps_of(stack, "travel-same")
     assert [s["reused"] for s in steps] == [True] * 6 + [False]
     assert steps[6]["input"]["messages"][-1]["content"] == "Summarize [no tools]"
+
+
+async def test_forks_and_reruns_of_a_task_with_files_have_their_own_copies(
+    stack: Stack, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    """A re-run gives the model the user's image and PDF again, and has them as its own
+    (downloadable from it, even once its parent's session is deleted); a fork after the tool
+    step sends the user's files and the tool's image from its seed, under its own keys."""
+    parent = f"travel-files-{uuid.uuid4().hex[:8]}"
+    chart = chart_tool(tool_server)
+    await stack.execute(
+        task_id=parent, user_message=message(tool_server), model_config=MODEL, tools=[chart]
+    )
+    await stack.events(parent)
+    assert len(await steps_of(stack, parent)) == 3  # LLM, the chart tool, LLM
+
+    before = len(await fake_requests(openai_fake))
+    response = await stack.http.post(f"/api/v1/tasks/{parent}/rerun")
+    assert response.status_code == 202, response.text
+    rerun = response.json()["task_id"]
+    await stack.events(rerun)
+    task = await stack.task(rerun)
+    assert task["status"] == "completed", task
+    (made,) = task["artifacts"]  # its own tool call made its own chart
+    assert made["blob"].startswith(f"{rerun}/artifact/")
+    first = (await fake_requests(openai_fake))[before]
+    assert sent_files("openai", first) == (["image/png", "application/pdf"], [])
+
+    forked = (await fork(stack, parent, at_step=3))["task_id"]
+    await stack.events(forked)
+    task = await stack.task(forked)
+    assert task["status"] == "completed", task
+    # The chart came from the reused step 2: the parent's artifact, not one the fork made.
+    assert task["artifacts"] == []
+    (sent,) = (await fake_requests(openai_fake))[before + 2 :]
+    assert sent_files("openai", sent) == (["image/png", "application/pdf"], ["image/png"])
+    seed = json.loads(await stack.services.store.blobs.get(f"{forked}/fork/seed") or "[]")
+    blobs = [p["blob"] for m in seed for p in m.get("parts") or []]
+    assert len(blobs) == 3 and all(b.startswith(f"{forked}/fork/{parent}/") for b in blobs)
+
+    deleted = await stack.http.delete(f"/api/v1/sessions/{parent}")
+    assert deleted.status_code == 204, deleted.text
+    photo, pdf = [await stack.http.get(f"/api/v1/tasks/{rerun}/inputs/{n}") for n in (0, 1)]
+    assert (photo.status_code, photo.content, pdf.content) == (200, PNG, PDF)
+    assert all([await stack.services.store.blobs.get(b) for b in blobs])

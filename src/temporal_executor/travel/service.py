@@ -6,6 +6,14 @@ kept: its workflow's input, while Temporal still has its history); `{task}/fork`
 `ForkRecord`; `{task}/fork/seed`, a fork's seed (its workflow input only names it);
 `{task}/forks/<n>`, the ids of the task's forks, n = 0, 1, … (each added where the first
 free slot is: two forks made at once take two slots).
+
+Blobs a fork's messages name (a reasoning model's turns, the images and files of the user's
+message and of tool results) are copied under the fork's keys, not shared with its parent:
+a blob is deleted with its task's session, so a fork sharing its parent's would lose them when
+the parent's session goes (and keys are a tenant's, so a copy stays in the fork's tenant).
+The user's files of a fork that gives its turn's user message again (a re-run, a fork at
+step 1) are the fork's own `user_parts`, under its input keys (`…/inputs/{n}` serves them);
+a fork at a later step has them in its seed, as the parent's transcript does.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..errors import ConflictError, TaskNotFoundError
 from ..llm.messages import Message
-from ..payloads import resolve_messages
+from ..payloads import input_key, resolve_messages
 from ..spec import ToolSpec
 from ..tasks import TaskState, workflow_id
 from ..tenants import name
@@ -181,11 +189,19 @@ class TimeTravel:
             # A model the fork gives applies from its own first call on, forcing included.
             forced_call=plan.iterations + 1 if edits.model is not None else 1,
         )
+        # The user's files go with the message when the fork gives it again (edited or not);
+        # after step 1 they are in the seed (iterations 0: the fork starts at its first call).
+        regives = plan.user_turn and plan.iterations == 0
+        parts = [
+            part.model_copy(update={"blob": await self._copy(part.blob, input_key(task_id, n))})
+            for n, part in enumerate(input.user_parts if regives else [])
+        ]
         fork = input.model_copy(
             update={
                 "task_id": task_id,
                 "session_id": session,
                 "user_message": edits.user_message or input.user_message,
+                "user_parts": parts,
                 "user_message_id": None,
                 "model": edits.model or input.model,
                 "approved_tools": [],
@@ -222,12 +238,7 @@ class TimeTravel:
         async def own(blob: str | None) -> str | None:
             if blob is None or blob.startswith(f"{fork_id}/"):
                 return blob
-            data = await self.store.blobs.get(blob)
-            if data is None:
-                return blob
-            copy = f"{fork_id}/fork/{blob}"
-            await self.store.blobs.put(copy, data)
-            return copy
+            return await self._copy(blob, f"{fork_id}/fork/{blob}")
 
         update: dict[str, object] = {}
         if message.reasoning is not None:
@@ -238,6 +249,14 @@ class TimeTravel:
                 part.model_copy(update={"blob": await own(part.blob)}) for part in message.parts
             ]
         return message.model_copy(update=update) if update else message
+
+    async def _copy(self, blob: str | None, to: str) -> str | None:
+        """The key of a copy of `blob` under `to`; `blob` itself when it is gone."""
+        data = None if blob is None else await self.store.blobs.get(blob)
+        if data is None:
+            return blob
+        await self.store.blobs.put(to, data)
+        return to
 
     async def _existing(self, task_id: str) -> TaskState | None:
         try:

@@ -127,9 +127,15 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             # The LLM's message with these calls is the seed's last; their results follow it.
             turn = Message(role="assistant", tool_calls=fork.tool_calls)
             self._unsaved = (await self._run_tools(turn))[1:]
-        if fork.user_turn:
+        if fork.user_turn:  # (its user_parts: when it gives its first message again)
+            input = self.input
             self._unsaved.append(
-                Message(role="user", content=self.input.user_message, id=self.input.user_message_id)
+                Message(
+                    role="user",
+                    content=input.user_message,
+                    parts=input.user_parts,
+                    id=input.user_message_id,
+                )
             )
 
     def _started_data(self) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 admin, traces to an OTLP receiver, logging at debug level.
 
 A task whose prompt, tool arguments, tool result and answer carry a marker completes,
-streams and is approvable as before. The marker is then in no file under the state
+streams and is approvable as before, and so does one with a text file (with the marker) whose
+tool makes an image (an artifact): both download as they were. The marker is then in no file
+under the state
 directory (Temporal's SQLite file and log, our event store), in no log line, trace or
 metric. The codec server (and the Temporal CLI through it) decrypts the task's history for
 its tenant's key and an admin's, not for another tenant's; `dev` has wired its embedded UI
@@ -40,6 +42,7 @@ from temporal_executor.devserver import find_temporal_cli
 from temporal_executor.encryption import payload_tenant
 from tests.conftest import (
     config_data,
+    enqueue,
     fake_requests,
     free_port,
     read_sse,
@@ -47,7 +50,9 @@ from tests.conftest import (
     write_config,
 )
 from tests.encryption.keys import entry
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
+from tests.integration.test_media import chart_tool
 from tests.observability.otlp_receiver import OTLPReceiver
 from tests.processes import service_process, wait_healthy
 
@@ -123,6 +128,35 @@ async def run_task(http: httpx.AsyncClient, task_id: str, marker: str, tool: Any
     decided = await http.post(path, json={"approved": True})
     assert decided.status_code == 200, decided.text
     return events + await read_sse(http, task_id, events[-1]["id"])
+
+
+async def run_with_files(
+    http: httpx.AsyncClient, marker: str, tools: FakeServer, llm: FakeServer
+) -> list[bytes]:
+    """A task with a text file carrying `marker`, whose tool answers an image: both download
+    as they were. Returns their contents as the store keeps a blob when not sealed (base64)."""
+    # The tool is called with arguments of its own: the chart tool GETs them as its URL's
+    # query, which an HTTP client span shows (as it would the weather tool's, were it GET).
+    await enqueue(llm, [{"tool_calls": [{"name": "chart", "arguments": {"query": "sales"}}]}])
+    notes = f"notes on {marker}".encode()
+    file = {"type": "file", "media_type": "text/plain", "name": "notes.txt"}
+    body = {
+        "task_id": "enc-files",
+        "user_message": [
+            {"type": "text", "text": "read this"},
+            file | {"data": base64.b64encode(notes).decode()},
+        ],
+        "model_config": MODEL,
+        "tools": [chart_tool(tools)],
+    }
+    response = await http.post("/api/v1/execute?wait=true", json=body)
+    task = response.json()
+    assert task["status"] == "completed", task
+    (made,) = task["artifacts"]
+    path = "/api/v1/tasks/enc-files"
+    assert (await http.get(f"{path}/artifacts/{made['artifact_id']}")).content == PNG
+    assert (await http.get(f"{path}/inputs/0")).content == notes
+    return [base64.b64encode(content) for content in (notes, PNG)]
 
 
 async def cli(config: Path, *args: str) -> tuple[int, str]:
@@ -244,6 +278,13 @@ async def test_encrypted_at_rest_decrypted_for_the_owner(
                 assert first in json.dumps(result)
                 task = (await http.get("/api/v1/tasks/enc-1")).json()
                 assert task["status"] == "completed" and first in task["result"]["content"]
+                unsealed = await run_with_files(http, first, tool_server, openai_fake)
+                with sqlite3.connect(state / "events.db") as db:  # (before any rekey)
+                    query = "SELECT key, data FROM blobs WHERE key LIKE 'team-a~enc-files/%'"
+                    blobs = dict(db.execute(query).fetchall())
+                kept = [k for k in blobs if "/input/" in k or "/artifact/" in k]
+                assert len(kept) == 2, sorted(blobs)
+                assert all(blobs[k].startswith("$te-enc:1:k1:") for k in kept)
 
                 raw = await Client.connect(target)  # no codec: what Temporal holds
                 history = await raw.get_workflow_handle(workflow).fetch_history()
@@ -337,6 +378,6 @@ async def test_encrypted_at_rest_decrypted_for_the_owner(
     assert any(p.name == "temporal.db" for p in files) and any(p.name == "events.db" for p in files)
     for path in [*files, *logs]:
         content = path.read_bytes()
-        for marker in (first, second):
-            assert marker.encode() not in content, f"{marker} in {path}"
+        for marker in (first.encode(), second.encode(), *unsealed):
+            assert marker not in content, f"{marker!r} in {path}"
     assert spans and not any(first.encode() in body for body in spans)

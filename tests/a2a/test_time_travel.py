@@ -1,17 +1,19 @@
 """Forks and re-runs over A2A (JSON-RPC, the official client): a message with
 `referenceTaskIds` and `metadata.fork` forks the named task at a step, its text the edited
 user message; `metadata.rerun` runs the task's request again; a fork request without the
-task to fork is refused."""
+task to fork is refused, and so is a fork's message with a file (its edit is text)."""
 
 from __future__ import annotations
 
 import pytest
+from a2a.helpers import new_raw_part
 from a2a.types import Role, TaskState
 from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
 from tests.a2a.conftest import a2a_client, answer_text, send, user_message
 from tests.conftest import Stack, enqueue
+from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to
 from tests.integration.test_time_travel import weather_call
@@ -57,3 +59,8 @@ async def test_fork_and_rerun_over_a2a(
         nowhere.reference_task_ids.append("no-such-task")
         with pytest.raises(TaskNotFoundError):
             await send(client, nowhere)
+        filed = user_message("Look", metadata={"fork": {"at_step": 1}})
+        filed.parts.append(new_raw_part(PNG, "image/png", "photo.png"))
+        filed.reference_task_ids.append(parent.id)
+        with pytest.raises(InvalidParamsError, match="takes no files"):
+            await send(client, filed)

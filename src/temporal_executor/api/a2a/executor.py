@@ -117,7 +117,7 @@ class TemporalAgentExecutor(AgentExecutor):
             return await self._resume(current, message, _caller_name(context))
         metadata = {**_struct(message), **context.metadata}
         with a2a_errors():
-            travel = travel_request(message, metadata, _user_text(message))
+            travel = travel_request(message, metadata, lambda: _user_text(message))
         if travel is not None:
             return await self._travel(context, travel, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
@@ -148,8 +148,9 @@ class TemporalAgentExecutor(AgentExecutor):
             first = await self._first_task(context, task_id)
             if first != task_id and (replayed := await self._replayed(first, hitl=hitl)):
                 return replayed
-            view = TaskView(first, context_id, hitl=hitl)
-            view.add_user_message(_user_text(message), message.message_id or None)
+            view = self.store.new_view(first, context_id, hitl=hitl)
+            text = _user_text(message, files=travel.fork is None)
+            view.add_user_message(text, message.message_id or None)
             if travel.fork is None:
                 await self.tasks.rerun(travel.parent, first, context_id, named=True)
             else:
@@ -308,13 +309,14 @@ def _user_parts(message: Message) -> list[dict[str, Any]]:
     return parts
 
 
-def _user_text(message: Message) -> str:
-    """The text of a message that forks or re-runs a task (data parts as JSON): a fork's
-    edited user message is text, so a file there is refused rather than dropped."""
+def _user_text(message: Message, *, files: bool = False) -> str:
+    """The text of a message that forks or re-runs a task (data parts as JSON). A fork's
+    edited user message is text, so a file there is refused rather than dropped (`files`:
+    left out instead, for a re-run, which sends its task's own message whatever this says)."""
     parts = _user_parts(message)
-    if any(p["type"] != "text" for p in parts):
-        raise InvalidParamsError("a message that forks or re-runs a task has no files")
-    return "\n".join(p["text"] for p in parts)
+    if not files and any(p["type"] != "text" for p in parts):
+        raise InvalidParamsError("a message that forks a task is text: it takes no files")
+    return "\n".join(p["text"] for p in parts if p["type"] == "text")
 
 
 def _caller_name(context: RequestContext) -> str | None:

@@ -9,6 +9,7 @@ own: that session goes on)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +31,12 @@ class TravelRequest:
     fork: ForkRequest | None
 
 
-def travel_request(message: Message, metadata: dict[str, Any], text: str) -> TravelRequest | None:
+def travel_request(
+    message: Message, metadata: dict[str, Any], text: Callable[[], str]
+) -> TravelRequest | None:
     """What the message asks for, when it asks to fork or re-run a task (None: it does not);
-    `InvalidParamsError` naming the field for a request that cannot be run."""
+    `InvalidParamsError` naming the field for a request that cannot be run. `text`: the
+    message's text, read for a fork only."""
     fork, rerun = metadata.get("fork"), metadata.get("rerun")
     if fork is None and not rerun:
         return None
@@ -48,7 +52,7 @@ def travel_request(message: Message, metadata: dict[str, Any], text: str) -> Tra
             "metadata.fork: an object with at_step (and no metadata.rerun beside it)"
         )
     try:
-        body = ForkRequest.model_validate({"user_message": text, **fork})
+        body = ForkRequest.model_validate({"user_message": text(), **fork})
     except ValidationError as exc:
         summary, _ = describe_validation(
             exc, field=lambda loc: "metadata.fork." + ".".join(map(str, loc))

@@ -202,6 +202,19 @@ class Following:
         self.turn = ChildTurn()
         self._shown = ""
         self._replace = restarted
+        self._answered: list[str] = []  # the ids of the pause a reply was sent to
+
+    @property
+    def over(self) -> bool:
+        """The turn is over, unless what shows is still the pause just answered (the task
+        as it stood when the reply came: the first thing a stream sends)."""
+        if not self.turn.over:
+            return False
+        if self._answered and self.turn.waiting and self.turn.message is not None:
+            with contextlib.suppress(ValueError):
+                now = pause_of(self.turn.task_id, self.turn.context_id, self.turn.message)
+                return now is None or [t.id for t in now.tools] != self._answered
+        return True
 
     async def stream(
         self, responses: AsyncIterator[StreamResponse], named: Named | None = None
@@ -215,7 +228,7 @@ class Following:
                     await named(self.turn.task_id, self.turn.context_id)
                     named = None
                 await self._show()
-                if self.turn.over:
+                if self.over:
                     return
         finally:
             await responses.aclose()  # type: ignore[attr-defined]  # an async generator
@@ -245,10 +258,11 @@ class Following:
             await self.task(pause.task_id)  # an earlier attempt gave it: follow the task
             return
         answer = reply_message(pause, reply, message_id=message_id)
+        self._answered = [t.id for t in pause.tools]
         await self.stream(self.client.send_message(_send(answer), context=self.context))
 
     async def _poll(self, *, now: bool = False) -> None:
-        while now or not self.turn.over:
+        while now or not self.over:
             if not now:
                 await asyncio.sleep(POLL_INTERVAL)
             now = False

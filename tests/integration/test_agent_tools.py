@@ -310,3 +310,30 @@ async def test_a_worker_killed_while_the_child_works_does_not_ask_it_again(
     followed = [r.get("rpc") for r in requests[requests.index(sent) + 1 :]]
     assert {"SubscribeToTask", "GetTask"} & set(followed), followed
     assert len(await tool_calls(tool_server, "/slow")) == 1
+
+
+async def test_a_cancelled_task_cancels_the_childs(
+    stack: Stack,
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+) -> None:
+    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=20")
+    child_data = child_config(
+        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
+    )
+    async with running_stack(child_data) as child:
+        await enqueue(openai_fake, [ASKS_THE_HELPER])
+        started = await stack.execute(
+            user_message="Ask the helper", model_config=MODEL, tools=[agent_tool(child.url)]
+        )
+        for _ in range(600):
+            if await tool_calls(tool_server, "/slow"):
+                break
+            await asyncio.sleep(0.05)
+        (child_task,) = (await child.http.get("/api/v1/tasks")).json()["tasks"]
+        cancelled = await stack.http.post(f"/api/v1/tasks/{started['task_id']}/cancel")
+        assert cancelled.status_code == 202, cancelled.text
+        await until(stack, started["task_id"], "cancelled")
+        await until(child, child_task["task_id"], "cancelled")

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(
     reason="set TE_TEST_KAGENT_ADK=1 to test against kagent-adk 0.10.4 (its venv: PyPI)",
 )
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
-APP = Path(__file__).parent / "adk_app.py"
+APP = BENCHMARK_KAGENT / "app.py"  # kagent's app, here with an AgentConfig of the test's
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from a2a.types import Artifact, Message, StreamResponse, Task, TaskState, TaskStatus
 
-__all__ = ["ChildTurn"]
+__all__ = ["ENDED", "WAITING", "ChildTurn"]
 
-_ENDED = frozenset(
+# A2A's task states that end a task, and those in which it waits for someone.
+ENDED = frozenset(
     {
         TaskState.TASK_STATE_COMPLETED,
         TaskState.TASK_STATE_FAILED,
@@ -23,7 +24,7 @@ _ENDED = frozenset(
         TaskState.TASK_STATE_REJECTED,
     }
 )
-_WAITING = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+WAITING = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
 
 
 def _text(parts: object) -> str:
@@ -43,11 +44,11 @@ class ChildTurn:
 
     @property
     def over(self) -> bool:
-        return self.reply is not None or self.state in _ENDED | _WAITING
+        return self.reply is not None or self.state in ENDED | WAITING
 
     @property
     def ended(self) -> bool:
-        return self.reply is not None or self.state in _ENDED
+        return self.reply is not None or self.state in ENDED
 
     @property
     def waiting(self) -> bool:
@@ -55,7 +56,7 @@ class ChildTurn:
 
     @property
     def failed(self) -> bool:
-        return self.reply is None and self.state in _ENDED - {TaskState.TASK_STATE_COMPLETED}
+        return self.reply is None and self.state in ENDED - {TaskState.TASK_STATE_COMPLETED}
 
     @property
     def text(self) -> str:

@@ -46,19 +46,13 @@ from a2a.types import (
 
 from ...llm.messages import ToolCall
 from ...tasks import Event, NestedApproval, PendingInput, workflow_id
+from ...tools.agent_turn import ENDED, WAITING
 from .pause import approval_pause, pause_message, question_pause
 
 __all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
 
-TERMINAL = frozenset(
-    {
-        TaskState.TASK_STATE_COMPLETED,
-        TaskState.TASK_STATE_FAILED,
-        TaskState.TASK_STATE_CANCELED,
-        TaskState.TASK_STATE_REJECTED,
-    }
-)
-INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+# A2A's states that end a task, and those in which it waits (as an agent we call shows them).
+TERMINAL, INTERRUPTED = ENDED, WAITING
 
 
 def ends_stream(event: A2AEvent) -> bool:

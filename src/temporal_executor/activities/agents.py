@@ -55,6 +55,7 @@ from ..kagent.hitl import (
     reply_message,
 )
 from ..llm.messages import ToolCall
+from ..observability import ToolCallWatch
 from ..store import Blobs, EventLog
 from ..tasks import EventType
 from ..tools import ToolRegistry, ToolSpec
@@ -111,8 +112,10 @@ class AgentActivities:
             return AgentCallResult(result=kept)
         name = input.spec.name
         try:
-            async with heartbeating():
-                turn = await self._round(input)
+            with ToolCallWatch(input.spec, input.call, task_id=input.task_id) as watch:
+                async with heartbeating():
+                    turn = await self._round(input)
+                watch.returned(turn.result())
             if turn.waiting:
                 message = turn.message
                 pause = pause_of(turn.task_id, turn.context_id, message) if message else None
@@ -248,18 +251,32 @@ class Following:
             await self._poll(now=True)
 
     async def reply(self, pause: ChildPause, reply: ChildReply, message_id: str) -> None:
-        """Give `reply` to the task paused on `pause`, unless it no longer waits on it."""
+        """Give `reply` to the task paused on `pause`, unless it no longer waits on it (an
+        earlier attempt gave it: then, and when the agent refuses it for that reason, follow
+        the task)."""
         await self._get(pause.task_id)
         self._shown = self.turn.text  # shown before it paused
-        message = self.turn.message
-        waiting = self.turn.waiting and message is not None
-        now = pause_of(pause.task_id, pause.context_id, message) if waiting and message else None
-        if now is None or [t.id for t in now.tools] != [t.id for t in pause.tools]:
-            await self.task(pause.task_id)  # an earlier attempt gave it: follow the task
+        if not self._paused_on(pause):
+            await self.task(pause.task_id)
             return
         answer = reply_message(pause, reply, message_id=message_id)
         self._answered = [t.id for t in pause.tools]
-        await self.stream(self.client.send_message(_send(answer), context=self.context))
+        try:
+            await self.stream(self.client.send_message(_send(answer), context=self.context))
+        except A2AError:
+            await self._get(pause.task_id)
+            if self._paused_on(pause):
+                raise
+            self._answered = []
+            await self.task(pause.task_id)
+
+    def _paused_on(self, pause: ChildPause) -> bool:
+        """Whether the task, as last read, still waits on `pause`."""
+        message = self.turn.message
+        if not self.turn.waiting or message is None:
+            return False
+        now = pause_of(pause.task_id, pause.context_id, message)
+        return now is not None and [t.id for t in now.tools] == [t.id for t in pause.tools]
 
     async def _poll(self, *, now: bool = False) -> None:
         while now or not self.over:

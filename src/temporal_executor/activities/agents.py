@@ -97,6 +97,10 @@ class AgentCallResult(Versioned):
 
 
 class AgentActivities:
+    """`call_agent`, over the tool registry (its `agent` type makes the A2A clients), the
+    tool activities (which keep a call's result and write its `tool.result`), the store's
+    blobs (the agent's task id, once named) and the event log (`tool.progress`)."""
+
     def __init__(
         self, tools: ToolRegistry, results: ToolActivities, blobs: Blobs, events: EventLog
     ) -> None:

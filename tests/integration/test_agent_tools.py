@@ -337,3 +337,38 @@ async def test_a_cancelled_task_cancels_the_childs(
         assert cancelled.status_code == 202, cancelled.text
         await until(stack, started["task_id"], "cancelled")
         await until(child, child_task["task_id"], "cancelled")
+
+
+async def test_agent_calls_take_their_turn_under_tool_limits(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+) -> None:
+    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=1")
+    child_data = child_config(
+        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
+    )
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    data["tools"]["limits"] = {"tools": {"helper": {"concurrency": 1}}}
+    two = [{"name": "helper", "arguments": {"request": f"Weather in {c}?"}} for c in "AB"]
+    async with running_stack(child_data) as child, running_stack(data) as parent:
+        await enqueue(openai_fake, [{"tool_calls": two}])
+        started = await parent.execute(
+            user_message="Ask twice",
+            model_config=MODEL,
+            tools=[agent_tool(child.url, isolate_sessions=True)],
+        )
+        events = await parent.events(started["task_id"])
+        final = await parent.task(started["task_id"])
+    assert final["status"] == "completed", final
+    waits = [e["data"] for e in events if e["event"] == "task.waiting_for_capacity"]
+    assert waits and {w["limit"] for w in waits} == {"tool:helper"}
+    runs = sorted(
+        (c["time"], c["arguments"]["query"]) for c in await tool_calls(tool_server, "/slow")
+    )
+    assert [query for _, query in runs] in (
+        ["Weather in A?", "Weather in B?"],
+        ["Weather in B?", "Weather in A?"],
+    )
+    assert runs[1][0] - runs[0][0] >= 1.0  # one agent call at a time: the second after the first

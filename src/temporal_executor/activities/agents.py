@@ -45,6 +45,7 @@ from a2a.types import (
 from a2a.utils.errors import A2AError
 from temporalio import activity
 
+from .. import tenants
 from ..errors import ToolError, to_failure
 from ..kagent.hitl import (
     HITL_EXTENSION_HEADER,
@@ -62,6 +63,7 @@ from ..tools import ToolRegistry, ToolSpec
 from ..tools.agent import AgentTool
 from ..tools.agent_turn import ChildTurn
 from ..versioned import Versioned
+from .capacity import CapacityWait, MayWait, WaitsForCapacity, waiting
 from .deltas import DeltaPublisher
 from .heartbeat import heartbeating
 from .tools import ToolActivities, ToolResult
@@ -73,7 +75,7 @@ _CONTEXTS = uuid.UUID("7b0b6f0e-4f5a-4c0e-9a57-2f1a3d1b8c01")
 POLL_INTERVAL = 1.0  # seconds between GetTask calls when no stream follows the task
 
 
-class AgentCallInput(Versioned):
+class AgentCallInput(Versioned, WaitsForCapacity):
     """One round of the call `call` of the agent tool `spec` by task `task_id`: round 0
     sends the request; a later one sends `reply` to the task paused on `pause`."""
 
@@ -89,8 +91,9 @@ class AgentCallInput(Versioned):
     root_context_id: str | None = None
 
 
-class AgentCallResult(Versioned):
-    """The call's result (the agent's turn ended), or what the agent waits for."""
+class AgentCallResult(Versioned, MayWait):
+    """The call's result (the agent's turn ended), or what the agent waits for (or, with
+    `wait`, nothing yet: no capacity under the tool's limits)."""
 
     result: ToolResult | None = None
     pause: ChildPause | None = None
@@ -115,11 +118,15 @@ class AgentActivities:
         if kept is not None:
             return AgentCallResult(result=kept)
         name = input.spec.name
+        key = f"{input.task_id}/tool/{input.call.id}"
+        lease = await self.results.capacity.tool(input.spec).acquire(key)
+        if isinstance(lease, CapacityWait):
+            return AgentCallResult(wait=waiting(lease, input.may_wait))
         try:
-            with ToolCallWatch(input.spec, input.call, task_id=input.task_id) as watch:
-                async with heartbeating():
+            async with lease, heartbeating():
+                with ToolCallWatch(input.spec, input.call, task_id=input.task_id) as watch:
                     turn = await self._round(input)
-                watch.returned(turn.result())
+                    watch.returned(turn.result())
             if turn.waiting:
                 message = turn.message
                 pause = pause_of(turn.task_id, turn.context_id, message) if message else None
@@ -343,12 +350,13 @@ def _send(message: Message) -> SendMessageRequest:
 def _headers(input: AgentCallInput, tool: AgentTool) -> dict[str, str]:
     """kagent's headers for a call of an agent tool, over the spec's own."""
     headers = dict(tool.config(input.spec).headers)
+    session = tenants.name(input.session_id)  # as the task's tenant knows it
     headers.update(
         {
             "x-kagent-source": "agent",
             HITL_EXTENSION_HEADER: HITL_EXTENSION_URI,
-            "x-kagent-parent-context-id": input.session_id,
-            "x-kagent-root-context-id": input.root_context_id or input.session_id,
+            "x-kagent-parent-context-id": session,
+            "x-kagent-root-context-id": input.root_context_id or session,
         }
     )
     if input.user_id:

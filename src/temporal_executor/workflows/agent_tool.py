@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from .failures import cause, reraise_cancellation
     from .inputs import AgentInput
 
+from .calls import ActivityCalls
 from .human import HumanSteps
 
 __all__ = ["AGENT_TOOL_PATCH", "AgentToolStep", "is_agent"]
@@ -52,8 +53,10 @@ def is_agent(spec: ToolSpec) -> bool:
     return spec.type == "agent"
 
 
-class AgentToolStep(HumanSteps):
-    """Calls of agent tools; the workflow class provides the attributes below."""
+class AgentToolStep(HumanSteps, ActivityCalls):
+    """Calls of agent tools, under `tools.limits` as other tool calls are (a round holds its
+    place while the agent works, none while a person decides); the workflow class provides
+    the attributes below."""
 
     input: AgentInput
     _publish_result: Callable[[ToolResult], None]
@@ -81,7 +84,7 @@ class AgentToolStep(HumanSteps):
         async with self._conversation(spec):
             while True:
                 try:
-                    outcome: AgentCallResult = await workflow.execute_activity_method(
+                    outcome: AgentCallResult = await self._call(
                         AgentActivities.call_agent,
                         AgentCallInput(
                             task_id=self.input.task_id,
@@ -95,9 +98,11 @@ class AgentToolStep(HumanSteps):
                             user_id=self.input.user_id,
                             root_context_id=self.input.root_context_id,
                         ),
-                        **options,
+                        options,
                         summary=f"agent {call.name} ({call.id})"
                         + (f", round {round}" * bool(round)),
+                        call=f"tool:{call.id}",
+                        local=False,  # it may run long, and heartbeats
                     )
                 except FailureError as exc:
                     reraise_cancellation(exc)

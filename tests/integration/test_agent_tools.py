@@ -3,14 +3,12 @@ child, a second service on the same Temporal server) as an `agent` tool. When th
 pauses for a person, so does the parent, with the child's calls or questions `nested`; the
 person decides at the parent (REST, or A2A with kagent's HITL extension over JSON-RPC,
 HTTP+JSON and gRPC), the decision reaches the child's task, and the child's tool runs once.
-A parent worker killed while the child works does not send the child its request again."""
+(A parent worker killed while the child works: `test_crash.py`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +35,8 @@ from tests.conftest import (
     enqueue,
     running_stack,
     weather_tool,
-    write_config,
 )
-from tests.fakes.a2a_proxy import message_sends, recording_proxy
 from tests.fakes.server import FakeServer
-from tests.integration.test_crash import worker_process
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 ASKS_THE_HELPER = {"tool_calls": [{"name": "helper", "arguments": {"request": "Weather in Oslo?"}}]}
@@ -263,55 +258,6 @@ async def test_a_childs_questions_are_answered_at_the_parent(
         assert "Bergen" in answer_text(done)
 
 
-async def test_a_worker_killed_while_the_child_works_does_not_ask_it_again(
-    temporal: str,
-    openai_fake: FakeServer,
-    tool_server: FakeServer,
-    tmp_path: Path,
-) -> None:
-    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=4")
-    child_data = child_config(
-        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
-    )
-    data = config_data(temporal, openai_fake.url, tmp_path)
-    config_path = write_config(data, tmp_path / "config.yaml")
-    log = tmp_path / "worker.log"
-    async with running_stack(child_data) as child:
-        with FakeServer(recording_proxy(child.url)) as proxy:
-            # Every call through the proxy: kagent's proxy routing (`x-kagent-host`).
-            tool = agent_tool(proxy.base_url, headers={"x-kagent-host": "child.local"})
-            async with running_stack(data, worker=False) as parent:
-                with worker_process(config_path, log) as first:
-                    await enqueue(openai_fake, [ASKS_THE_HELPER])
-                    started = await parent.execute(
-                        user_message="Ask the helper", model_config=MODEL, tools=[tool]
-                    )
-                    for _ in range(600):
-                        if await tool_calls(tool_server, "/slow"):
-                            break
-                        await asyncio.sleep(0.05)
-                    else:
-                        raise AssertionError(f"the child never ran its tool:\n{log.read_text()}")
-                    os.kill(first.pid, signal.SIGKILL)
-                    first.wait()
-                with worker_process(config_path, log):
-                    await asyncio.wait_for(parent.events(started["task_id"]), 120)
-                final = await parent.task(started["task_id"])
-            requests: list[dict[str, Any]] = proxy.app.state.requests
-    assert final["status"] == "completed", final
-    assert final["result"]["content"].startswith("Tool results: helper=Tool results: slow_lookup=")
-    (sent,) = message_sends(requests)  # one request, however many attempts followed it
-    headers = sent["headers"]
-    assert headers["x-kagent-source"] == "agent"
-    assert headers["a2a-extensions"] == HITL_EXTENSION_URI
-    assert headers["x-kagent-parent-context-id"] == started["session_id"]
-    assert headers["x-kagent-root-context-id"] == started["session_id"]
-    assert headers["x-kagent-host"] == "child.local"
-    followed = [r.get("rpc") for r in requests[requests.index(sent) + 1 :]]
-    assert {"SubscribeToTask", "GetTask"} & set(followed), followed
-    assert len(await tool_calls(tool_server, "/slow")) == 1
-
-
 async def test_a_cancelled_task_cancels_the_childs(
     stack: Stack,
     temporal: str,
@@ -323,6 +269,9 @@ async def test_a_cancelled_task_cancels_the_childs(
     child_data = child_config(
         temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
     )
+    # The child's tool call as a regular activity, told of the cancel at its next heartbeat:
+    # a local one would hear of it only when its workflow task is next heartbeated (~8 s).
+    child_data["executor"]["local_activities"] = False
     async with running_stack(child_data) as child:
         await enqueue(openai_fake, [ASKS_THE_HELPER])
         started = await stack.execute(
@@ -345,7 +294,7 @@ async def test_agent_calls_take_their_turn_under_tool_limits(
     tool_server: FakeServer,
     tmp_path: Path,
 ) -> None:
-    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=1")
+    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=0.5")
     child_data = child_config(
         temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
     )
@@ -371,4 +320,4 @@ async def test_agent_calls_take_their_turn_under_tool_limits(
         ["Weather in A?", "Weather in B?"],
         ["Weather in B?", "Weather in A?"],
     )
-    assert runs[1][0] - runs[0][0] >= 1.0  # one agent call at a time: the second after the first
+    assert runs[1][0] - runs[0][0] >= 0.5  # one agent call at a time: the second after the first

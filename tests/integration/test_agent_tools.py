@@ -63,6 +63,35 @@ def child_config(
     return data
 
 
+def working_child(
+    temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path, delay: float
+) -> dict[str, Any]:
+    """A child whose agent calls a slow tool (`delay` seconds, arguments `{"query": <the
+    request>}`), without approval."""
+    slow = weather_tool(tool_server, name="slow_lookup", path=f"/slow?delay={delay:g}")
+    return child_config(
+        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
+    )
+
+
+async def slow_calls(tool_server: FakeServer, query: str | None = None) -> list[dict[str, Any]]:
+    """The slow tool's calls (for `query`)."""
+    calls = await tool_calls(tool_server, "/slow")
+    return [c for c in calls if query is None or c["arguments"]["query"] == query]
+
+
+async def slow_call(
+    tool_server: FakeServer, query: str | None = None, log: Path | None = None
+) -> None:
+    """Until the slow tool is called (for `query`); else a failure showing `log` (a worker's)."""
+    for _ in range(600):
+        if await slow_calls(tool_server, query):
+            return
+        await asyncio.sleep(0.05)
+    shown = await asyncio.to_thread(log.read_text) if log else ""
+    raise AssertionError(f"the slow tool was never called (for {query!r})\n{shown}")
+
+
 @pytest.fixture
 async def child(
     temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
@@ -265,10 +294,7 @@ async def test_a_cancelled_task_cancels_the_childs(
     tool_server: FakeServer,
     tmp_path: Path,
 ) -> None:
-    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=20")
-    child_data = child_config(
-        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
-    )
+    child_data = working_child(temporal, openai_fake, tool_server, tmp_path, 20)
     # The child's tool call as a regular activity, told of the cancel at its next heartbeat:
     # a local one would hear of it only when its workflow task is next heartbeated (~8 s).
     child_data["executor"]["local_activities"] = False
@@ -277,10 +303,7 @@ async def test_a_cancelled_task_cancels_the_childs(
         started = await stack.execute(
             user_message="Ask the helper", model_config=MODEL, tools=[agent_tool(child.url)]
         )
-        for _ in range(600):
-            if await tool_calls(tool_server, "/slow"):
-                break
-            await asyncio.sleep(0.05)
+        await slow_call(tool_server)
         (child_task,) = (await child.http.get("/api/v1/tasks")).json()["tasks"]
         cancelled = await stack.http.post(f"/api/v1/tasks/{started['task_id']}/cancel")
         assert cancelled.status_code == 202, cancelled.text
@@ -294,10 +317,7 @@ async def test_agent_calls_take_their_turn_under_tool_limits(
     tool_server: FakeServer,
     tmp_path: Path,
 ) -> None:
-    slow = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=0.5")
-    child_data = child_config(
-        temporal, openai_fake, tool_server, tmp_path, tools=[slow], require_approval=False
-    )
+    child_data = working_child(temporal, openai_fake, tool_server, tmp_path, 0.5)
     data = config_data(temporal, openai_fake.url, tmp_path)
     data["tools"]["limits"] = {"tools": {"helper": {"concurrency": 1}}}
     two = [{"name": "helper", "arguments": {"request": f"Weather in {c}?"}} for c in "AB"]
@@ -313,9 +333,7 @@ async def test_agent_calls_take_their_turn_under_tool_limits(
     assert final["status"] == "completed", final
     waits = [e["data"] for e in events if e["event"] == "task.waiting_for_capacity"]
     assert waits and {w["limit"] for w in waits} == {"tool:helper"}
-    runs = sorted(
-        (c["time"], c["arguments"]["query"]) for c in await tool_calls(tool_server, "/slow")
-    )
+    runs = sorted((c["time"], c["arguments"]["query"]) for c in await slow_calls(tool_server))
     assert [query for _, query in runs] in (
         ["Weather in A?", "Weather in B?"],
         ["Weather in B?", "Weather in A?"],

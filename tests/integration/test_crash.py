@@ -30,8 +30,9 @@ from tests.fakes.server import FakeServer
 from tests.integration.test_agent_tools import (
     ASKS_THE_HELPER,
     agent_tool,
-    child_config,
-    tool_calls,
+    slow_call,
+    slow_calls,
+    working_child,
 )
 from tests.processes import service_process, wait_healthy
 
@@ -42,21 +43,6 @@ def worker_process(config_path: Path, log: Path) -> AbstractContextManager[subpr
 
 def api_process(config_path: Path, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     return service_process(config_path, log, "serve")
-
-
-async def slow_calls(tool_server: FakeServer, query: str) -> list[dict[str, Any]]:
-    """The slow tool's calls for `query`."""
-    return [c for c in await tool_calls(tool_server, "/slow") if c["arguments"]["query"] == query]
-
-
-async def slow_call(tool_server: FakeServer, query: str, log: Path) -> None:
-    """Until the slow tool is called for `query`."""
-    for _ in range(600):
-        if await slow_calls(tool_server, query):
-            return
-        await asyncio.sleep(0.05)
-    worker_log = await asyncio.to_thread(log.read_text)
-    raise AssertionError(f"no tool call for {query!r}; worker log:\n{worker_log}")
 
 
 async def test_worker_killed_during_tool_call(
@@ -71,10 +57,7 @@ async def test_worker_killed_during_tool_call(
     log = tmp_path / "worker.log"
     tool = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=4")
     # Still working when the worker is killed: after the other task has started its tool.
-    childs = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=5")
-    child_data = child_config(
-        temporal, openai_fake, tool_server, tmp_path, tools=[childs], require_approval=False
-    )
+    child_data = working_child(temporal, openai_fake, tool_server, tmp_path, 5)
 
     async with running_stack(child_data) as child, running_stack(data, worker=False) as stack:
         with FakeServer(recording_proxy(child.url)) as proxy:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import httpx
 import pytest
 from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.types import Task, TaskState
-from benchmarks.common import Proc, free_port, spawn, wait_http, wait_port
+from benchmarks.common import free_port, spawn, wait_http, wait_port
 from benchmarks.versus import HERE as BENCHMARK_KAGENT
 from benchmarks.versus import kagent_python
 
@@ -42,6 +42,11 @@ pytestmark = pytest.mark.skipif(
     reason="set TE_TEST_KAGENT_ADK=1 to test against kagent-adk 0.10.4 (its venv: PyPI)",
 )
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+# The parent's model asks the helper, the helper's model calls its weather tool.
+HELPER_THEN_WEATHER = [
+    {"tool_calls": [{"name": "helper", "arguments": {"request": "Oslo?"}}]},
+    {"tool_calls": [{"name": "get_weather", "arguments": {"query": "Oslo"}}]},
+]
 APP = BENCHMARK_KAGENT / "app.py"  # kagent's app, here with an AgentConfig of the test's
 
 
@@ -51,17 +56,19 @@ def adk_python() -> Path:
     return kagent_python(Path(root) / "temporal-executor-benchmarks")
 
 
-@contextlib.contextmanager
-def kagent_agent(
+@contextlib.asynccontextmanager
+async def kagent_agent(
     python: Path, workdir: Path, name: str, config: dict[str, Any]
-) -> Iterator[tuple[str, Proc]]:
-    """kagent-adk serving the agent `config` describes; its URL."""
+) -> AsyncIterator[str]:
+    """kagent-adk serving the agent `config` describes (its card served); its URL."""
     path = workdir / f"{name}.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     port = free_port()
     argv = [str(python), str(APP), "--port", str(port), "--name", name, "--config", str(path)]
     with spawn(name, argv, workdir, env={"OPENAI_API_KEY": "sk-test"}) as proc:
-        yield f"http://127.0.0.1:{port}", proc
+        url = f"http://127.0.0.1:{port}"
+        await wait_http(url + "/.well-known/agent-card.json", proc)
+        yield url
 
 
 def kagent_model(openai_fake: FakeServer) -> dict[str, Any]:
@@ -99,15 +106,8 @@ async def test_our_agent_calls_a_kagent_agent_that_pauses(
     }
     with spawn("weather-mcp", weather, tmp_path) as mcp:
         wait_port(mcp_port, mcp)
-        with kagent_agent(adk_python, tmp_path, "weather_agent", child) as (url, proc):
-            await wait_http(url + "/.well-known/agent-card.json", proc)
-            await enqueue(
-                openai_fake,
-                [
-                    {"tool_calls": [{"name": "helper", "arguments": {"request": "Oslo?"}}]},
-                    {"tool_calls": [{"name": "get_weather", "arguments": {"query": "Oslo"}}]},
-                ],
-            )
+        async with kagent_agent(adk_python, tmp_path, "weather_agent", child) as url:
+            await enqueue(openai_fake, HELPER_THEN_WEATHER)
             async with running_stack(config_data(temporal, openai_fake.url, tmp_path)) as stack:
                 started = await stack.execute(
                     user_message="Ask the helper", model_config=MODEL, tools=[agent_tool(url)]
@@ -146,15 +146,8 @@ async def test_a_kagent_agent_calls_ours_that_pauses(
             "remote_agents": [{"name": "helper", "url": ours.url}],
             "stream": False,
         }
-        with kagent_agent(adk_python, tmp_path, "parent_agent", parent) as (url, proc):
-            await wait_http(url + "/.well-known/agent-card.json", proc)
-            await enqueue(
-                openai_fake,
-                [
-                    {"tool_calls": [{"name": "helper", "arguments": {"request": "Oslo?"}}]},
-                    {"tool_calls": [{"name": "get_weather", "arguments": {"query": "Oslo"}}]},
-                ],
-            )
+        async with kagent_agent(adk_python, tmp_path, "parent_agent", parent) as url:
+            await enqueue(openai_fake, HELPER_THEN_WEATHER)
             async with httpx.AsyncClient(timeout=120) as http:
                 card = await A2ACardResolver(http, url).get_agent_card()
                 client = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(

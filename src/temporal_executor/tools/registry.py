@@ -99,7 +99,7 @@ class ToolRegistry:
     def side_effects(self, spec: ToolSpec) -> bool:
         """Whether a call of `spec` may change something outside (an unknown type: yes)."""
         try:
-            return self._get(spec).side_effects(spec)
+            return self.type_of(spec).side_effects(spec)
         except ToolSpecError:
             return True
 

@@ -31,14 +31,14 @@ from .artifacts import artifact_event
 from .capacity import Capacity, CapacityWait, MayWait, WaitsForCapacity, waiting
 from .heartbeat import heartbeating
 
-__all__ = [
-    "ExpandToolsInput",
-    "ToolActivities",
-    "ToolCallInput",
-    "ToolResult",
-]
+__all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
 
 _ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _memo(task_id: str, call_id: str) -> str:
+    """Where a call's result is kept once a run of it ended."""
+    return f"{task_id}/tool/{call_id}/result"
 
 
 class ToolCallInput(Versioned, WaitsForCapacity):
@@ -111,62 +111,72 @@ class ToolActivities:
         """Run the call, unless it ran to its end before: the store keeps its result, so a
         call run again after it finished (its worker died before Temporal recorded it) is not
         made twice. The `tool.result` event is written here, the whole content in it."""
-        memo = f"{input.task_id}/tool/{input.call.id}/result"
-        whole: str | None = None
-        if (kept := await self.blobs.get(memo)) is None:
-            ran = await self._run(input)
-            if isinstance(ran, CapacityWait):
-                return ToolResult.waiting(input.call, ran)
-            result, whole = ran
-            kept = await self.blobs.put_new(memo, result.model_dump_json())
-            if kept != result.model_dump_json():  # another attempt had kept its result first
-                whole = None
+        kept = await self.kept(input.task_id, input.call, input.inline_bytes)
+        if kept is not None:
+            return kept
+        ran = await self._run(input)
+        if isinstance(ran, CapacityWait):
+            return ToolResult.waiting(input.call, ran)
+        output, failed = ran
+        return await self.keep(input.task_id, input.call, output, input.inline_bytes, failed)
+
+    async def kept(self, task_id: str, call: ToolCall, inline_bytes: int = 0) -> ToolResult | None:
+        """The result of `call` when a run of it ended before (its events written again:
+        under the same keys, so once), else None."""
+        kept = await self.blobs.get(_memo(task_id, call.id))
+        if kept is None:
+            return None
         result = ToolResult.model_validate_json(kept)
+        await self._publish(task_id, result, None, inline_bytes)
+        return result
+
+    async def keep(
+        self,
+        task_id: str,
+        call: ToolCall,
+        content: str | ToolOutput,
+        inline_bytes: int,
+        failed: bool = False,
+    ) -> ToolResult:
+        """Keep what a run of `call` returned (`failed`: an error for the LLM; a long content
+        offloaded, its files stored as artifacts) and write its events; the result kept
+        first, should another attempt have kept its own."""
+        output = content if isinstance(content, ToolOutput) else ToolOutput(content)
+        if failed:
+            result = ToolResult.error(call, output.text)
+        else:
+            key = f"{task_id}/tool/{call.id}"
+            preview, ref = await offload(self.blobs, key, output.text, inline_bytes)
+            artifacts, parts = await self._keep_files(task_id, call, output)
+            result = ToolResult(
+                tool_call_id=call.id,
+                name=call.name,
+                content=preview,
+                content_ref=ref,
+                parts=parts,
+                artifacts=artifacts,
+            )
+        kept = await self.blobs.put_new(_memo(task_id, call.id), result.model_dump_json())
+        if kept != result.model_dump_json():  # another attempt had kept its result first
+            result = ToolResult.model_validate_json(kept)
+            return await self._publish(task_id, result, None, inline_bytes)
+        return await self._publish(task_id, result, output.text, inline_bytes)
+
+    async def _publish(
+        self, task_id: str, result: ToolResult, whole: str | None, inline_bytes: int
+    ) -> ToolResult:
         if whole is None:
             whole = await resolve(self.blobs, result.content, result.content_ref)
         data = {**result.event(), "content": whole}
         data.pop("content_ref", None)
         events = [
-            *[await artifact_event(self.blobs, a, input.inline_bytes) for a in result.artifacts],
+            *[await artifact_event(self.blobs, a, inline_bytes) for a in result.artifacts],
             NewEvent(result.event_key(), EventType.TOOL_RESULT, data),
         ]
-        await self.events.append_all(input.task_id, events)
+        await self.events.append_all(task_id, events)
         return result
 
-    async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str] | CapacityWait:
-        """The call's result (a long content offloaded), and its whole content; or how long
-        to wait for capacity."""
-        call, spec = input.call, input.spec
-        if call.arguments_error:
-            return ToolResult.error(call, call.arguments_error), call.arguments_error
-        lease = await self.capacity.tool(spec).acquire(f"{input.task_id}/tool/{call.id}")
-        if isinstance(lease, CapacityWait):
-            return waiting(lease, input.may_wait)
-        try:
-            async with lease, heartbeating():
-                with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
-                    output = await self.tools.call(spec, call)
-                    watch.returned(output.text)
-        except ToolSpecError as exc:
-            return ToolResult.error(call, exc.message), exc.message
-        except ToolError as exc:
-            if exc.retryable:
-                raise to_failure(exc) from exc
-            return ToolResult.error(call, exc.message), exc.message
-        key = f"{input.task_id}/tool/{call.id}"
-        preview, ref = await offload(self.blobs, key, output.text, input.inline_bytes)
-        artifacts, parts = await self._keep(input.task_id, call, output)
-        result = ToolResult(
-            tool_call_id=call.id,
-            name=call.name,
-            content=preview,
-            content_ref=ref,
-            parts=parts,
-            artifacts=artifacts,
-        )
-        return result, output.text
-
-    async def _keep(
+    async def _keep_files(
         self, task_id: str, call: ToolCall, output: ToolOutput
     ) -> tuple[list[Artifact], list[Part]]:
         """The call's files as artifacts (their contents stored), and the parts of them the
@@ -192,6 +202,28 @@ class ToolActivities:
                     parts.append(Part.model_validate(artifact.model_dump(include=_PART_FIELDS)))
             artifacts.append(artifact)
         return artifacts, parts
+
+    async def _run(self, input: ToolCallInput) -> tuple[ToolOutput, bool] | CapacityWait:
+        """What the call returned, and whether that is an error for the LLM; or how long to
+        wait for capacity."""
+        call, spec = input.call, input.spec
+        if call.arguments_error:
+            return ToolOutput(call.arguments_error), True
+        lease = await self.capacity.tool(spec).acquire(f"{input.task_id}/tool/{call.id}")
+        if isinstance(lease, CapacityWait):
+            return waiting(lease, input.may_wait)
+        try:
+            async with lease, heartbeating():
+                with ToolCallWatch(spec, call, task_id=input.task_id) as watch:
+                    output = await self.tools.call(spec, call)
+                    watch.returned(output.text)
+        except ToolSpecError as exc:
+            return ToolOutput(exc.message), True
+        except ToolError as exc:
+            if exc.retryable:
+                raise to_failure(exc) from exc
+            return ToolOutput(exc.message), True
+        return output, False
 
 
 _PART_FIELDS = set(Part.model_fields) - {"data"}

@@ -53,9 +53,10 @@ class Submission:
     input: AgentInput
     parts: PendingParts | None = None
 
-    def for_task(self, task_id: str) -> Submission:
-        """The same request, as the task `task_id` (one a client's id is already taken by)."""
-        return Submission(self.input.model_copy(update={"task_id": task_id}), self.parts)
+    def updated(self, **fields: Any) -> Submission:
+        """The same request with these input fields (the task id of the task a client's id
+        is already taken by, what A2A's headers say of its caller)."""
+        return Submission(self.input.model_copy(update=fields), self.parts)
 
 
 # The task and session ids of a template as resolved: each run replaces them with its own.

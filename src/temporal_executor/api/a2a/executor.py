@@ -47,6 +47,7 @@ __all__ = ["TemporalAgentExecutor"]
 
 # What the user's files show of themselves in the task's history (as `task.started` has them).
 _DESCRIBED = {"media_type", "name", "url"}
+ROOT_HEADER = "x-kagent-root-context-id"
 # A2A's names of the execute fields a message sets.
 _FIELD_NAMES = {
     "session_id": "contextId",
@@ -123,12 +124,13 @@ class TemporalAgentExecutor(AgentExecutor):
         request = self._execute_request(message, context.task_id, context.context_id, context)
         with a2a_errors():
             submission = self.submissions.prepare(request, "message.parts")
+            submission = submission.updated(**_lineage(context))
             first = await self._first_task(context, submission.input.task_id)
             if first != submission.input.task_id:
                 replayed = await self._replayed(first, hitl=hitl)
                 if replayed is not None:
                     return replayed
-                submission = submission.for_task(first)
+                submission = submission.updated(task_id=first)
             input = submission.input
             # Made before the workflow starts: `submitted` is timestamped before `working`.
             view = self.store.new_view(input.task_id, context.context_id, hitl=hitl)
@@ -317,6 +319,16 @@ def _user_text(message: Message, *, files: bool = False) -> str:
     if not files and any(p["type"] != "text" for p in parts):
         raise InvalidParamsError("a message that forks a task is text: it takes no files")
     return "\n".join(p["text"] for p in parts if p["type"] == "text")
+
+
+def _lineage(context: RequestContext) -> dict[str, str]:
+    """Who asked and the conversation at the top of a chain of agents, as kagent's headers
+    say (`x-user-id`, `x-kagent-root-context-id`): the task passes them on to the agents it
+    calls as tools."""
+    state = context.call_context.state if context.call_context else {}
+    headers = {str(k).lower(): v for k, v in (state.get("headers") or {}).items()}
+    lineage = {"user_id": headers.get("x-user-id"), "root_context_id": headers.get(ROOT_HEADER)}
+    return {key: str(value) for key, value in lineage.items() if isinstance(value, str) and value}
 
 
 def _caller_name(context: RequestContext) -> str | None:

@@ -175,6 +175,8 @@ class TaskState(Payload):
     created_at: float | None = None
     # Its calls that wait for capacity now (added in 0.2.0: none, before).
     waiting_for_capacity: list[CapacityWaiting] = Field(default_factory=list)
+    # Its priority, 1 (least urgent) to 5 (most urgent); None: recorded before there were.
+    priority: int | None = None
 
     def pending_calls(self) -> list[PendingCall]:
         """The tool calls this task waits to have decided."""

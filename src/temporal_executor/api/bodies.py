@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import DefaultAgent
+from ..config import ConcurrentMessages, DefaultAgent
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage
 from ..spec import (
@@ -65,6 +65,8 @@ OVERRIDES = frozenset(
         "approval_timeout",
         "timeout",
         "max_total_tokens",
+        "priority",
+        "concurrent_messages",
     }
 )
 
@@ -118,6 +120,12 @@ class ExecuteRequest(BaseModel):
     max_total_tokens: int | None = Field(default=None, ge=1, le=10**12)
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
+    # 1 (least urgent) to 5 (most urgent); default `executor.priority`.
+    priority: int | None = Field(default=None, ge=1, le=5)
+    # What this message does when its session has a task that has not ended: refused (409),
+    # queued behind it, or that task stops (`interrupt`) or is undone (`rollback`) for this
+    # one; default `executor.concurrent_messages`.
+    concurrent_messages: ConcurrentMessages | None = None
 
     @field_validator("tools")
     @classmethod

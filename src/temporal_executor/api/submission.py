@@ -10,23 +10,25 @@ the worker's to find out (the task then fails with `provider_not_configured`).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..config import Config, DefaultAgent, ExecutorConfig
+from ..config import MAX_FAIRNESS_KEY_BYTES, Config, DefaultAgent, ExecutorConfig
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
+from ..tenants import DEFAULT_TENANT, scoped
 from ..tools import ToolRegistry
 from ..travel import ForkEdits
-from ..workflows import AgentInput, TaskPolicies
+from ..workflows import AgentInput, Dispatch, TaskPolicies
 from .bodies import ExecuteRequest, ForkRequest
 
 if TYPE_CHECKING:
     from ..tenant_tasks import TenantTasks
 
-__all__ = ["Submissions"]
+__all__ = ["Submissions", "dispatch"]
 
 
 # The task and session ids of a template as resolved: each run replaces them with its own.
@@ -42,9 +44,19 @@ class Submissions:
         self.providers = providers
         self.tools = tools
 
-    def prepare(self, request: ExecuteRequest) -> AgentInput:
+    def prepare(
+        self,
+        request: ExecuteRequest,
+        caller: str | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        template: bool = False,
+    ) -> AgentInput:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
-        workflow input with every default resolved."""
+        workflow input with every default resolved. Its fairness key comes from `tenant`
+        (the tenant it is started in), `caller` (the name of the API key that sends it;
+        None: auth is off, or no key sends it) or its session (not a `template`'s: each run
+        has its own), by `executor.fairness_key`."""
         for choice in request.model.choices():
             self.providers.get(choice.provider)
         self.tools.validate(request.tools)
@@ -58,9 +70,10 @@ class Submissions:
         if require_approval is None:
             require_approval = executor.require_approval
         task_id = request.task_id or uuid.uuid4().hex
+        session_id = request.session_id or task_id
         return AgentInput(
             task_id=task_id,
-            session_id=request.session_id or task_id,
+            session_id=session_id,
             user_message=request.user_message,
             user_message_id=request.message_id,
             system_message=request.system_message,
@@ -73,12 +86,27 @@ class Submissions:
             max_total_tokens=tokens,
             expand_tools=expands,
             policies=task_policies(executor),
+            dispatch=dispatch(
+                executor,
+                request.priority,
+                tenant=tenant,
+                caller=caller,
+                session=None if template else scoped(tenant, session_id),
+            ),
         )
 
-    def prepare_template(self, template: ExecuteRequest, field: str = "template") -> AgentInput:
+    def prepare_template(
+        self,
+        template: ExecuteRequest,
+        field: str = "template",
+        *,
+        tenant: str = DEFAULT_TENANT,
+        caller: str | None = None,
+    ) -> AgentInput:
         """A template (a schedule's, a webhook trigger's) checked as a request is, resolved
-        as one; a problem names its field under `field`. Each run is a task of its own, so a
-        template names no task or session (the session runs share is given beside it)."""
+        as one (for `tenant`, by `caller`); a problem names its field under `field`. Each
+        run is a task of its own, so a template names no task or session (the session runs
+        share is given beside it)."""
         for name, what in (("task_id", "task"), ("session_id", "session")):
             if getattr(template, name) is not None:
                 raise RequestError(
@@ -86,7 +114,8 @@ class Submissions:
                     "own (a session the runs share is `session_id`, beside the template)"
                 )
         try:
-            return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID}))
+            request = template.model_copy(update={"task_id": TEMPLATE_ID})
+            return self.prepare(request, caller, tenant=tenant, template=True)
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
 
@@ -162,6 +191,28 @@ def task_policies(executor: ExecutorConfig) -> TaskPolicies:
     """`executor`'s timeouts, retries and sizes as a task carries them: config's values in
     the workflow's own models, which the config's schema can change without touching."""
     return TaskPolicies.model_validate(executor.model_dump(include=set(TaskPolicies.model_fields)))
+
+
+def dispatch(
+    executor: ExecutorConfig,
+    priority: int | None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    caller: str | None = None,
+    session: str | None = None,
+) -> Dispatch:
+    """The task's priority (the request's, else `executor.priority`) and its fairness key
+    by `executor.fairness_key` (a session's key: its tenant's, without a session), with that
+    key's weight."""
+    keys = {"tenant": tenant, "api_key": caller, "session": session or tenant, "none": None}
+    key = keys[executor.fairness_key]
+    if key is not None and len(key.encode()) > MAX_FAIRNESS_KEY_BYTES:
+        key = hashlib.sha256(key.encode()).hexdigest()  # Temporal's limit; one key a session
+    return Dispatch(
+        priority=priority or executor.priority,
+        fairness_key=key,
+        fairness_weight=executor.fairness_weights.get(key) if key is not None else None,
+    )
 
 
 def _at_most(field: str, asked: float | None, limit: float | None) -> Any:

@@ -50,6 +50,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             approved_tools=list(input.approved_tools),
             model=f"{input.model.provider}/{input.model.model}",
             created_at=self._started,
+            priority=input.dispatch.priority,
         )
         self._steps = Steps(input.task_id, input.session_id)
         self._history_seen = self._markers = 0  # see _history_is_long

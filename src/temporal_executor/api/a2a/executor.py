@@ -119,7 +119,9 @@ class TemporalAgentExecutor(AgentExecutor):
             return await self._travel(context, travel, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
         with a2a_errors():
-            input = self.submissions.prepare(request)
+            input = self.submissions.prepare(
+                request, _caller_name(context), tenant=self.tasks.tenant
+            )
             first = await self._first_task(context, input.task_id)
             if first != input.task_id:
                 replayed = await self._replayed(first, hitl=hitl)

@@ -48,7 +48,7 @@ async def submit(
 ) -> Any:
     """Start the task `body` asks for, in the caller's tenant; with `wait`, answer once it
     ends or pauses."""
-    input = api.submissions.prepare(body)
+    input = api.submissions.prepare(body, caller.name if caller else None, tenant=tasks.tenant)
     state = await tasks.submit(input, named=body.task_id is not None)
     audit(caller, "task submitted:", tasks.key(state.task_id))
     if wait:

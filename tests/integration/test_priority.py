@@ -1,0 +1,118 @@
+"""Priority and fairness on a small scale: a backlog queued while no worker runs, then one
+worker with two workflow-task slots drains it. An urgent task (priority 5) behind 30 of
+priority 1 is among the first done; 3 tasks of one API key behind 30 of another all finish
+in the first third (the benchmark does the same with 300). Bounded orderings, never times."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from temporal_executor.llm.registry import ProviderRegistry
+from temporal_executor.worker import build_worker
+from temporal_executor.workflows import workflow_id
+from tests.conftest import Stack, config_data, running_stack
+from tests.fakes.server import FakeServer
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
+KEYS_ENV = "TE_TEST_FAIRNESS_KEYS"
+KEYS = {"batch": "b-secret", "interactive": "i-secret"}
+BACKLOG = 30
+
+
+@pytest.fixture
+def fairness_keys() -> Iterator[None]:
+    os.environ[KEYS_ENV] = ",".join(f"{name}:{secret}" for name, secret in KEYS.items())
+    try:
+        yield
+    finally:
+        del os.environ[KEYS_ENV]
+
+
+@pytest.fixture
+async def api_only(
+    fairness_keys: None, temporal: str, openai_fake: FakeServer, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """The API alone (tasks queue in Temporal); `draining` runs a worker beside it."""
+    data = config_data(temporal, openai_fake.url, tmp_path, max_concurrent_workflows=2)
+    data["server"]["api_keys_env"] = KEYS_ENV
+    data["executor"]["fairness_weights"] = {"interactive": 1.0}
+    async with running_stack(data, worker=False) as stack:
+        stack.http.headers["Authorization"] = f"Bearer {KEYS['batch']}"
+        yield stack
+
+
+@contextlib.asynccontextmanager
+async def draining(stack: Stack) -> AsyncIterator[None]:
+    """A worker (two workflow-task slots) for the stack's task queue, on a client of its own."""
+    services = stack.services
+    client = await Client.connect(
+        stack.config.temporal.host_port, data_converter=services.client.data_converter
+    )
+    providers = ProviderRegistry(services.providers)
+    worker = build_worker(client, stack.config, services.store, providers, services.tools)
+    try:
+        async with worker:
+            yield
+    finally:
+        await providers.aclose()
+
+
+async def submit(stack: Stack, key: str, task_id: str, **body: Any) -> None:
+    response = await stack.http.post(
+        "/api/v1/execute",
+        json={"task_id": task_id, "user_message": f"{task_id} [no tools]", "model_config": MODEL}
+        | body,
+        headers={"Authorization": f"Bearer {KEYS[key]}"},
+    )
+    assert response.status_code == 202, response.text
+
+
+async def finishing_order(stack: Stack, task_ids: list[str]) -> list[str]:
+    """The tasks in the order they completed (by their terminal event's time)."""
+    ended: dict[str, float] = {}
+    for _ in range(1200):
+        for task_id in task_ids:
+            if task_id not in ended:
+                log = await stack.services.tasks.log(task_id)
+                if log and log[-1].terminal:
+                    assert log[-1].type == "task.completed", log[-1]
+                    ended[task_id] = log[-1].time
+        if len(ended) == len(task_ids):
+            return sorted(ended, key=ended.__getitem__)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{len(task_ids) - len(ended)} tasks did not complete")
+
+
+async def test_urgent_first_and_fair_shares(api_only: Stack) -> None:
+    stack = api_only
+    batch = [f"prio-low-{i}" for i in range(BACKLOG)]
+    for task_id in batch:
+        await submit(stack, "batch", task_id, priority=1)
+    await submit(stack, "batch", "prio-urgent", priority=5)
+    handle = stack.services.client.get_workflow_handle(workflow_id("prio-urgent"))
+    priority = (await handle.describe()).raw_description.workflow_execution_info.priority
+    assert (priority.priority_key, priority.fairness_key) == (1, "batch")  # Temporal's scale
+    async with draining(stack):
+        order = await finishing_order(stack, [*batch, "prio-urgent"])
+    assert order.index("prio-urgent") < 3, order  # before at least 90 % of the backlog
+    assert (await stack.task("prio-urgent"))["priority"] == 5
+    assert (await stack.task("prio-low-0"))["priority"] == 1
+
+    many = [f"fair-batch-{i}" for i in range(BACKLOG)]
+    few = [f"fair-interactive-{i}" for i in range(3)]
+    for task_id in many:
+        await submit(stack, "batch", task_id)
+    for task_id in few:
+        await submit(stack, "interactive", task_id)
+    async with draining(stack):
+        order = await finishing_order(stack, [*many, *few])
+    last = max(order.index(task_id) for task_id in few)
+    assert last < len(order) // 3, order  # all three within the first third

@@ -214,6 +214,20 @@ async def test_messages_at_fixed_indexes(store: Store) -> None:
     assert await store.transcripts.get("other", 4) == []
 
 
+async def test_rolled_back_messages_are_gone(store: Store) -> None:
+    messages = transcript()
+    await store.transcripts.put("t1", 0, messages)
+    await store.transcripts.put("t2", 0, messages)
+    await store.transcripts.truncate("t1", 2)
+    await store.transcripts.truncate("t1", 2)  # a retried rollback
+
+    assert await store.transcripts.get("t1") == messages[:2]
+    assert await store.transcripts.count("t1") == 2
+    assert await store.transcripts.get("t2") == messages  # other sessions keep theirs
+    await store.transcripts.put("t1", 2, messages[3:])  # the next turn writes from there
+    assert await store.transcripts.get("t1") == [*messages[:2], messages[3]]
+
+
 async def test_messages_stop_at_a_gap(store: Store) -> None:
     messages = transcript()
     await store.transcripts.put("t1", 0, messages[:2])
@@ -323,6 +337,12 @@ async def test_claim_and_release_session(store: Store) -> None:
     assert await store.sessions.claim("s1", "t3") == "t2"
     await store.sessions.release("s1", "t2")
     assert await store.sessions.claim("s1", "t3") is None
+
+    # A task that ends while queued hands the session back to the one it waited for.
+    assert await store.sessions.claim("s1", "t4", replace="t3") is None
+    await store.sessions.release("s1", "t4", to="t3")
+    await store.sessions.release("s1", "t4", to="t3")  # a retried release: nothing happens
+    assert await store.sessions.claim("s1", "t5") == "t3"
 
 
 async def test_blobs_roundtrip(store: Store) -> None:

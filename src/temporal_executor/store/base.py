@@ -123,6 +123,10 @@ class Transcripts(ABC):
         """How many messages the conversation has (writes are in order from index 0)."""
 
     @abstractmethod
+    async def truncate(self, conversation: str, count: int) -> None:
+        """Keep the first `count` messages only: a turn rolled back leaves no trace."""
+
+    @abstractmethod
     async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         """`put`, with `first_index` >= 0 and at least one message."""
 
@@ -205,7 +209,9 @@ class TaskRecords(ABC):
 
 
 class Sessions(ABC):
-    """Which task runs in each session: one at a time, so that turns never interleave."""
+    """Which task runs in each session: one at a time, so that turns never interleave. With
+    tasks queued behind it (`executor.concurrent_messages`), the holder is the last of them,
+    which the next message's task queues behind (`TaskService.submit`)."""
 
     @abstractmethod
     async def claim(
@@ -215,8 +221,9 @@ class Sessions(ABC):
         instead (and changes nothing), unless that holder is `replace` or `task_id` itself."""
 
     @abstractmethod
-    async def release(self, session_id: str, task_id: str) -> None:
-        """End `task_id`'s hold on the session (no-op when another task holds it)."""
+    async def release(self, session_id: str, task_id: str, *, to: str | None = None) -> None:
+        """End `task_id`'s hold on the session, handing it to `to` (None: nobody); a no-op
+        when another task holds it."""
 
     @abstractmethod
     async def delete(self, session_id: str) -> int:

@@ -251,7 +251,7 @@ async def test_task_state_roundtrip(store: Store) -> None:
 
 async def test_list_tasks_filters_and_pages(store: Store) -> None:
     for task_id, session_id, status in [
-        ("t1", "s1", TaskStatus.COMPLETED),
+        ("t1", "s1", TaskStatus.RUNNING),
         ("t2", "s2", TaskStatus.RUNNING),
         ("t3", "s1", TaskStatus.RUNNING),
         ("t4", "s1", TaskStatus.FAILED),
@@ -295,6 +295,15 @@ async def test_tenants_keep_to_their_own(store: Store) -> None:
     assert await store.sessions.delete("team-a") == 1
     assert await store.blobs.get("team-a~t1/content") == "team-a~t1"
     assert await store.blobs.get("team-a/content") is None
+
+
+async def test_a_tasks_first_end_stands(store: Store) -> None:
+    """A workflow task run again after the task's end was recorded does not undo it."""
+    done = TaskState(task_id="t1", session_id="s1", status=TaskStatus.COMPLETED, iterations=2)
+    await store.tasks.save(done)
+    await store.tasks.save(TaskState(task_id="t1", session_id="s1"))
+    await store.tasks.save(done.model_copy(update={"status": TaskStatus.CANCELLED}))
+    assert await store.tasks.get("t1") == done
 
 
 async def test_list_tasks_last_updated_first(store: Store) -> None:

@@ -1,10 +1,10 @@
 """Temporal activities: everything the workflow does that touches the outside world.
 
 `invoke_llm` (`llm.py`), `execute_tool` and `expand_tools` (`tools.py`) are regular
-activities (LLM and tool calls under shared limits: `capacity.py`); `record` (`records.py`)
-is the local activity that writes a step's events, state and transcript. Each takes one
-model and returns one. `legacy.py` has the local activities of release 0.1.0+254ae33, for
-the tasks it started.
+activities (LLM and tool calls under shared limits: `capacity.py`), and so is `session_turn`
+(`turns.py`: may a queued task start); `record` (`records.py`) is the local activity that
+writes a step's events, state and transcript. Each takes one model and returns one.
+`legacy.py` has the local activities of release 0.1.0+254ae33, for the tasks it started.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .llm import LLMActivities, LLMCallInput, LLMCallResult
 from .records import EventRecord, RecordActivities, RecordInput
 from .schedules import Admit, OpenRunInput, OpenRunResult, ScheduleActivities
 from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
+from .turns import Turn, TurnActivities, TurnInput
 
 __all__ = [
     "Admit",
@@ -44,6 +45,9 @@ __all__ = [
     "ToolActivities",
     "ToolCallInput",
     "ToolResult",
+    "Turn",
+    "TurnActivities",
+    "TurnInput",
     "build_activities",
 ]
 
@@ -70,4 +74,5 @@ def build_activities(
         legacy.open_session,
         legacy.save_state,
         ScheduleActivities(store.tasks, admit).open_scheduled_run,
+        TurnActivities(store).session_turn,
     ]

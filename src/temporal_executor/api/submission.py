@@ -15,7 +15,13 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..config import MAX_FAIRNESS_KEY_BYTES, Config, DefaultAgent, ExecutorConfig
+from ..config import (
+    MAX_FAIRNESS_KEY_BYTES,
+    ConcurrentMessages,
+    Config,
+    DefaultAgent,
+    ExecutorConfig,
+)
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
@@ -118,6 +124,10 @@ class Submissions:
             return self.prepare(request, caller, tenant=tenant, template=True)
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
+
+    def concurrent_messages(self, request: ExecuteRequest) -> ConcurrentMessages:
+        """What the request does when its session's task has not ended."""
+        return request.concurrent_messages or self.executor.concurrent_messages
 
     def check_default_agent(self, agent: DefaultAgent) -> None:
         """Refuse to start (`ConfigError` naming the key) when a model of `a2a.default_agent`

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..observability import observe_appended
-from ..tasks import Event, TaskState
+from ..tasks import Event, TaskState, TaskStatus
 from ..tenants import split
 from .appends import AppendPlan, NewEvent
 from .followers import FollowedLog
@@ -32,6 +32,7 @@ from .limits import Ask, Refusal
 from .rekey import SealedColumns
 
 __all__ = [
+    "ENDED",
     "Blobs",
     "Definitions",
     "EventLog",
@@ -173,12 +174,19 @@ class TaskPage:
     offset: int
 
 
+# The statuses a task ends in, as the stores' SQL lists them.
+ENDED = ", ".join(f"'{status.value}'" for status in TaskStatus if status.terminal)
+
+
 class TaskRecords(ABC):
     """Each task's latest state, and when it was last saved."""
 
     @abstractmethod
     async def save(self, state: TaskState) -> None:
-        """Store the latest state of a task."""
+        """Store the latest state of a task, unless the stored one has ended: a task's first
+        recorded end stands. (A workflow task that ran a task to its end can be replaced, when
+        a signal came meanwhile, by one that takes another way, e.g. stopped by that signal:
+        the calls the first one made happened, and its end is what the log shows.)"""
 
     @abstractmethod
     async def get(self, task_id: str) -> TaskState | None:

@@ -127,6 +127,9 @@ class _Tasks(base.TaskRecords):
         self.data = data
 
     async def save(self, state: TaskState) -> None:
+        stored = self.data.tasks.get(state.task_id)
+        if stored is not None and stored.status.terminal:
+            return
         self.data.tasks[state.task_id] = state.model_copy(deep=True)
         self.data.updated[state.task_id] = time.time()
 

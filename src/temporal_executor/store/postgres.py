@@ -206,7 +206,8 @@ class _Tasks(base.TaskRecords):
             "INSERT INTO te_tasks (task_id, session_id, status, state, created, updated)"
             " VALUES ($1, $2, $3, $4, $5, $5)"
             " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
-            " status = excluded.status, state = excluded.state, updated = excluded.updated",
+            " status = excluded.status, state = excluded.state, updated = excluded.updated"
+            f" WHERE te_tasks.status NOT IN ({base.ENDED})",
             state.task_id,
             state.session_id,
             state.status.value,

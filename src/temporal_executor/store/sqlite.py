@@ -225,7 +225,8 @@ class _Tasks(base.TaskRecords):
                 "INSERT INTO tasks (task_id, session_id, status, state, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
-                " status = excluded.status, state = excluded.state, updated = excluded.updated",
+                " status = excluded.status, state = excluded.state, updated = excluded.updated"
+                f" WHERE tasks.status NOT IN ({base.ENDED})",
                 row,
             )
         )

@@ -4,7 +4,9 @@ answers to an `ask_user` call's questions (`answer` update), and goes on when th
 
 A parked task records its state (`awaiting_approval` / `awaiting_input`, with what it waits
 for) and an event (`approval.required` / `input.required`), then waits on a durable
-condition: it holds no worker while it waits, and survives restarts of anything. What
+condition: it holds no worker while it waits, and survives restarts of anything. A new
+message that stops the task (`turn_step.py`) ends the wait too: the calls are refused, the
+questions go unanswered. What
 arrives is checked by the update's validator (a refused update leaves no trace in history)
 and recorded with its own event (`approval.decided` / `input.answered`).
 """
@@ -21,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from ..errors import ConflictError, InvalidArgumentsError, RequestError, to_failure
     from ..llm.messages import ToolCall
     from ..tasks import EventType, PendingApproval, PendingInput, TaskState, TaskStatus
+    from ..turns import StopInput
     from .approval import ApprovalDecision, ApproveInput
     from .failures import TaskFailed
     from .inputs import AgentInput
@@ -29,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
 
 from .legacy import unsupported
 
-__all__ = ["HumanSteps"]
+__all__ = ["STOPPED", "HumanSteps"]
+
+STOPPED = "the task was stopped by a new message in its session"
 
 
 class HumanSteps:
@@ -41,6 +46,7 @@ class HumanSteps:
     _steps: Steps
     _record: Callable[..., Awaitable[int]]
     _publish_result: Callable[[ToolResult], None]
+    _stop: StopInput | None
 
     def _init_human(self) -> None:
         self._decision: ApproveInput | None = None
@@ -124,7 +130,9 @@ class HumanSteps:
         if limited:
             timeout = max(self.input.time_limit - (workflow.time() - self._started), 1.0)
         try:
-            await workflow.wait_condition(arrived, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: arrived() or self._stop is not None, timeout=timeout
+            )
             came = True
         except TimeoutError:
             if limited:
@@ -157,7 +165,9 @@ class HumanSteps:
         decision, self._decision = self._decision, None
         if not arrived:
             decision = self._expired(timeout or 0.0)
-        assert decision is not None
+        elif decision is None:  # a new message stopped the task
+            refused = ApprovalDecision(approved=False, reason=STOPPED)
+            decision = ApproveInput(decision=refused, by="stop")
         self.state.pending_approval = None
         self._decided(decision, calls)
         await self._record()
@@ -170,6 +180,8 @@ class HumanSteps:
             code, what = "approval_timeout", "no approval decision"
         elif self.state.status == TaskStatus.AWAITING_INPUT:
             code, what = "input_timeout", "no answer to the questions"
+        elif self.state.status == TaskStatus.QUEUED:
+            code, what = "timeout", f"no turn after task {self.state.queued_behind!r}"
         else:
             code, what = "timeout", "no final answer"
         return TaskFailed(code, f"{what} within the task's time limit ({limit})")
@@ -209,8 +221,12 @@ class HumanSteps:
             lambda: self._answer is not None,
         )
         answer, self._answer = self._answer, None
-        assert answer is not None
         self.state.pending_input = None
+        if answer is None:  # a new message stopped the task
+            unanswered = ToolResult.error(call, f"no answer: {STOPPED}")
+            self._publish_result(unanswered)
+            await self._record()
+            return unanswered
         self._steps.publish(EventType.INPUT_ANSWERED, answer.event(pending))
         content = answer_result(pending, answer.answers)
         result = ToolResult(tool_call_id=call.id, name=call.name, content=content)

@@ -113,6 +113,7 @@ class AgentCarry(Payload):
     unsaved: list[Message]
     tools: list[ToolSpec]
     started: float
+    followers: list[str] = Field(default_factory=list)  # tasks queued behind (0.2.0)
 
 
 class ForkStart(Payload):

@@ -131,7 +131,8 @@ class TemporalAgentExecutor(AgentExecutor):
             # Made before the workflow starts: `submitted` is timestamped before `working`.
             view = TaskView(input.task_id, context.context_id, hitl=hitl)
             view.add_user_message(request.user_message, request.message_id)
-            await self.tasks.submit(input, named=True)
+            concurrent = self.submissions.concurrent_messages(request)
+            await self.tasks.submit(input, named=True, concurrent=concurrent)
         return view
 
     async def _travel(

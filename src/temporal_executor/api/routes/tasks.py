@@ -48,8 +48,10 @@ async def submit(
 ) -> Any:
     """Start the task `body` asks for, in the caller's tenant; with `wait`, answer once it
     ends or pauses."""
-    input = api.submissions.prepare(body, caller.name if caller else None, tenant=tasks.tenant)
-    state = await tasks.submit(input, named=body.task_id is not None)
+    submissions = api.submissions
+    input = submissions.prepare(body, caller.name if caller else None, tenant=tasks.tenant)
+    concurrent = submissions.concurrent_messages(body)
+    state = await tasks.submit(input, named=body.task_id is not None, concurrent=concurrent)
     audit(caller, "task submitted:", tasks.key(state.task_id))
     if wait:
         response.status_code = 200

@@ -1,0 +1,166 @@
+"""A second message while the session's task runs, over REST: refused (`reject`), queued
+behind it, durably (`enqueue`), or that task stops at its next step, keeping what it did
+(`interrupt`), or is cancelled and its turn taken out of the transcript (`rollback`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import (
+    Stack,
+    config_data,
+    fake_requests,
+    read_sse,
+    running_stack,
+    weather_tool,
+)
+from tests.fakes.server import FakeServer
+from tests.integration.test_agent_task import wait_status
+
+MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
+
+
+@pytest.fixture
+def queueing(temporal: str, openai_fake: FakeServer, tmp_path: Path) -> dict[str, Any]:
+    """A config whose messages wait by default (`executor.concurrent_messages: enqueue`)."""
+    return config_data(temporal, openai_fake.url, tmp_path, concurrent_messages="enqueue")
+
+
+@pytest.fixture
+async def queue_stack(queueing: dict[str, Any]) -> AsyncIterator[Stack]:
+    async with running_stack(queueing) as stack:
+        yield stack
+
+
+async def send(stack: Stack, task_id: str, text: str, **body: Any) -> dict[str, Any]:
+    return await stack.execute(
+        task_id=task_id, session_id=body.pop("session_id", "chat"), user_message=text,
+        model_config=MODEL, **body,
+    )  # fmt: skip
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [event["event"] for event in events]
+
+
+async def test_enqueue_waits_in_order_and_survives_a_restart(
+    queueing: dict[str, Any], tool_server: FakeServer
+) -> None:
+    tools = [weather_tool(tool_server)]
+    async with running_stack(queueing) as stack:
+        await send(stack, "q-a", "weather?", tools=tools, require_approval=True)
+        await wait_status(stack, "q-a", "awaiting_approval")
+        b = await send(stack, "q-b", "second [no tools]")  # the server's default: enqueue
+        c = await send(stack, "q-c", "third [no tools]", concurrent_messages="enqueue")
+        assert (b["status"], c["status"]) == ("queued", "queued")
+        refused = await stack.http.post(
+            "/api/v1/execute",
+            json={"session_id": "chat", "user_message": "no", "model_config": MODEL,
+                  "concurrent_messages": "reject"},
+        )  # fmt: skip
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["details"] == {"session_id": "chat", "task_id": "q-c"}
+        await wait_status(stack, "q-b", "queued")
+        assert (await stack.task("q-b"))["queued_behind"] == "q-a"
+        assert (await stack.task("q-c"))["queued_behind"] == "q-b"
+    # Everything stops (API and worker) and starts again: the queue is durable.
+    async with running_stack(queueing) as stack:
+        approve = await stack.http.post(
+            "/api/v1/approve/agent-execution-q-a", json={"approved": True}
+        )
+        assert approve.status_code == 200, approve.text
+        logs = {task: await stack.events(task) for task in ("q-a", "q-b", "q-c")}
+        session = (await stack.http.get("/api/v1/sessions/chat")).json()
+
+    assert types(logs["q-b"])[:3] == ["task.queued", "task.started", "llm.message"]
+    assert logs["q-b"][0]["data"] == {"behind": "q-a"}
+    assert all(types(log)[-1] == "task.completed" for log in logs.values())
+    # Each started after the one ahead of it had ended.
+    ended_a = logs["q-a"][-1]["data"]
+    assert ended_a["result"]["content"].startswith("Tool results")
+    texts = [m.get("content") for m in session["messages"] if m["role"] in ("user", "assistant")]
+    second, third = "second [no tools]", "third [no tools]"
+    assert texts[-4:] == [second, f"Echo: {second}", third, f"Echo: {third}"]
+    assert [t["task_id"] for t in session["tasks"]] == ["q-a", "q-b", "q-c"]
+
+
+async def test_interrupt_stops_at_the_next_step_keeping_what_was_done(
+    queueing: dict[str, Any], openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    """With regular activities, every call ends a workflow task: the task sees the message
+    at its next step. (With local activities, when its workflow task ends: see README.)"""
+    queueing["executor"]["local_activities"] = False
+    slow = weather_tool(tool_server, path="/slow?delay=1.5")
+    async with running_stack(queueing) as stack:
+        await send(stack, "i-a", "weather?", tools=[slow])
+        await wait_for_event(stack, "i-a", "tool.call")
+        await send(stack, "i-d", "never mind [no tools]", concurrent_messages="interrupt")
+        a_events = await stack.events("i-a")
+        d_events = await stack.events("i-d")
+        a, d = await stack.task("i-a"), await stack.task("i-d")
+
+    assert (a["status"], a["error"]["code"], a["iterations"]) == ("cancelled", "interrupted", 1)
+    assert "i-d" in a["error"]["message"]
+    assert "tool.result" in types(a_events)  # the call in flight finished, and was kept
+    assert d["status"] == "completed" and d["result"]["content"] == "Echo: never mind [no tools]"
+    assert types(d_events)[0] == "task.queued"
+    # The new message continues the conversation: its LLM call saw the interrupted turn.
+    last = (await fake_requests(openai_fake))[-1]["messages"]
+    assert [m["role"] for m in last] == ["user", "assistant", "tool", "user"]
+    assert "done" in last[2]["content"]  # the slow tool's result
+
+
+async def test_interrupt_while_awaiting_approval_refuses_the_calls(
+    queue_stack: Stack, tool_server: FakeServer
+) -> None:
+    stack = queue_stack
+    await send(stack, "p-a", "weather?", tools=[weather_tool(tool_server)], require_approval=True)
+    await wait_status(stack, "p-a", "awaiting_approval")
+    await send(stack, "p-d", "stop that [no tools]", concurrent_messages="interrupt")
+    a_events = await stack.events("p-a")
+    await stack.events("p-d")
+    session = (await stack.http.get("/api/v1/sessions/chat")).json()
+
+    decided = next(e for e in a_events if e["event"] == "approval.decided")
+    assert decided["data"]["approved"] is False and decided["data"]["by"] == "stop"
+    assert types(a_events)[-1] == "task.cancelled"
+    roles = [m["role"] for m in session["messages"]]
+    assert roles == ["user", "assistant", "tool", "user", "assistant"]
+    assert "rejected" in session["messages"][2]["content"]
+
+
+async def test_rollback_cancels_and_removes_the_turn(
+    queue_stack: Stack, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    stack = queue_stack
+    first = await stack.http.post(
+        "/api/v1/execute?wait=true",
+        json={"task_id": "r-0", "session_id": "chat", "user_message": "hello [no tools]",
+              "model_config": MODEL},
+    )  # fmt: skip
+    assert first.json()["status"] == "completed"
+    await send(stack, "r-a", "weather?", tools=[weather_tool(tool_server, path="/slow?delay=30")])
+    await wait_for_event(stack, "r-a", "tool.call")
+    await send(stack, "r-d", "forget it [no tools]", concurrent_messages="rollback")
+    await stack.events("r-a")  # ended long before the slow tool would have answered
+    d_events = await stack.events("r-d")
+    a = await stack.task("r-a")
+    session = (await stack.http.get("/api/v1/sessions/chat")).json()
+
+    assert (a["status"], a["error"]["code"]) == ("cancelled", "rolled_back")
+    assert types(d_events)[-1] == "task.completed"
+    texts = [m.get("content") for m in session["messages"]]
+    assert texts == [
+        "hello [no tools]", "Echo: hello [no tools]", "forget it [no tools]",
+        "Echo: forget it [no tools]",
+    ]  # fmt: skip
+    last = (await fake_requests(openai_fake))[-1]["messages"]
+    assert [m["content"] for m in last] == texts[:3]  # no trace of the rolled-back turn
+
+
+async def wait_for_event(stack: Stack, task_id: str, event: str) -> None:
+    await read_sse(stack.http, task_id, until=event)

@@ -4,7 +4,7 @@
 // forking from one of them and re-running (steps.js).
 
 import {
-  api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge,
+  api, describeError, el, followEvents, formatUsage, notify, prettyJson, statusBadge, taskLink,
 } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
 import { loadSteps, renderLinks, setUpRerun } from "./steps.js";
@@ -48,6 +48,9 @@ function decidedCalls(data) {
 }
 
 const handlers = {
+  "task.queued"(data) {
+    note(`Queued behind task ${data.behind}: it starts once that one has ended`, "waiting");
+  },
   "task.started"(data) {
     item("user", el("span", { class: "who", text: "You" }), el("div", { class: "text", text: data.user_message }));
   },
@@ -117,8 +120,8 @@ const handlers = {
   "task.failed"(data) {
     note(`Failed: ${data.error?.message || "unknown error"} (${data.error?.code || "?"})`, "error");
   },
-  "task.cancelled"() {
-    note("Cancelled", "warn");
+  "task.cancelled"(data) {
+    note(data.error ? `Cancelled: ${data.error.message}` : "Cancelled", "warn");
   },
 };
 
@@ -130,7 +133,7 @@ const REASONS = {
 };
 
 const STATE_EVENTS = new Set([
-  "task.started", "llm.message", "tool.result", "approval.required", "approval.decided",
+  "task.queued", "task.started", "llm.message", "tool.result", "approval.required", "approval.decided",
   "input.required", "input.answered", "task.waiting_for_capacity", "task.completed",
   "task.failed", "task.cancelled",
 ]);
@@ -155,6 +158,10 @@ function render(task) {
   document.getElementById("model").textContent = task.model || "–";
   document.getElementById("usage").textContent = formatUsage(task.usage);
   document.getElementById("iterations").textContent = String(task.iterations);
+  document.getElementById("priority").textContent = task.priority ? `${task.priority} of 5` : "–";
+  const queued = task.status === "queued" && task.queued_behind;
+  document.getElementById("queued-fact").hidden = !queued;
+  document.getElementById("queued-behind").replaceChildren(...(queued ? [taskLink(task.queued_behind, task.tenant)] : []));
   cancel.hidden = ["completed", "failed", "cancelled"].includes(task.status);
   if (task.temporal_ui_url) {
     temporalLink.href = task.temporal_ui_url;

@@ -39,10 +39,12 @@ async def test_reject_and_enqueue(a2a_stack: Stack, transport: str) -> None:
             user_message(
                 "and Quito? [no tools]",
                 context_id=context,
-                metadata={"concurrent_messages": "enqueue"},
+                metadata={"concurrent_messages": "enqueue", "priority": 4},
             ),
         )
         assert queued.status.state == TaskState.TASK_STATE_SUBMITTED
+        record = await a2a_stack.task(queued.id)
+        assert (record["queued_behind"], record["priority"]) == (first.id, 4)
 
         async def state_of(task: Task) -> TaskState:
             return (await client.get_task(GetTaskRequest(id=task.id))).status.state

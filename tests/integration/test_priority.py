@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.common import Priority
 
+from temporal_executor.api.submission import dispatch
+from temporal_executor.config import ExecutorConfig
 from temporal_executor.llm.registry import ProviderRegistry
 from temporal_executor.worker import build_worker
-from temporal_executor.workflows import workflow_id
+from temporal_executor.workflows import Dispatch, workflow_id
 from tests.conftest import Stack, config_data, running_stack
 from tests.fakes.server import FakeServer
 
@@ -43,7 +46,7 @@ async def api_only(
     """The API alone (tasks queue in Temporal); `draining` runs a worker beside it."""
     data = config_data(temporal, openai_fake.url, tmp_path, max_concurrent_workflows=2)
     data["server"]["api_keys_env"] = KEYS_ENV
-    data["executor"]["fairness_weights"] = {"interactive": 1.0}
+    data["executor"]["fairness_weights"] = {"interactive": 2.0}
     async with running_stack(data, worker=False) as stack:
         stack.http.headers["Authorization"] = f"Bearer {KEYS['batch']}"
         yield stack
@@ -112,7 +115,30 @@ async def test_urgent_first_and_fair_shares(api_only: Stack) -> None:
         await submit(stack, "batch", task_id)
     for task_id in few:
         await submit(stack, "interactive", task_id)
+    handle = stack.services.client.get_workflow_handle(workflow_id(few[0]))
+    priority = (await handle.describe()).raw_description.workflow_execution_info.priority
+    assert (priority.fairness_key, priority.fairness_weight) == ("interactive", 2.0)
     async with draining(stack):
         order = await finishing_order(stack, [*many, *few])
     last = max(order.index(task_id) for task_id in few)
     assert last < len(order) // 3, order  # all three within the first third
+
+
+def test_fairness_keys_by_config() -> None:
+    """`executor.fairness_key` picks whose backlog a task counts against; a key longer than
+    Temporal takes (64 bytes) stands in by its digest, one per session still."""
+    executor = ExecutorConfig(fairness_weights={"ci": 0.5})
+    assert dispatch(executor, None, "ci", "s1") == Dispatch(
+        priority=3, fairness_key="ci", fairness_weight=0.5
+    )
+    assert dispatch(executor, 5, None, "s1").temporal() == Priority(priority_key=1)
+    by_session = executor.model_copy(update={"fairness_key": "session"})
+    assert dispatch(by_session, 2, "ci", "s1").fairness_key == "s1"
+    long = dispatch(by_session, None, "ci", "s" * 100).fairness_key
+    assert (
+        long is not None
+        and len(long) == 64
+        and long != dispatch(by_session, None, "ci", "t" * 100).fairness_key
+    )
+    nobody = executor.model_copy(update={"fairness_key": "none"})
+    assert dispatch(nobody, None, "ci", "s1").temporal() == Priority(priority_key=3)

@@ -7,7 +7,9 @@ task-queue partition); the 1-tool task against the scripted LLM and tool.
   at least 90 % of them); beside it the same with the last task at priority 1 too;
 - fairness: `backlog` tasks sent with the API key `batch`, then `few` with the key
   `interactive` (`executor.fairness_key: api_key`; target: all of them finish within the
-  first third of the drain); beside it the same with every task sent with `batch`.
+  first third of the drain, counted in tasks finished; the share of its time is printed
+  beside, which a freshly started worker's slow first tasks inflate in a short drain);
+  beside it the same with every task sent with `batch`.
 
 The worker takes at most `executor.max_concurrent_workflows` tasks' steps at once (`slots`):
 those run on whatever comes after them, so the urgent task can do no better than about

@@ -189,6 +189,8 @@ ADDED: dict[str, Any] = {
     "waiting_for_capacity": [],
     "forked_from": None,  # time travel (0.2.0): not forked, no forks yet
     "forks": [],
+    "priority": None,  # (recorded before there were priorities)
+    "queued_behind": None,
 }
 
 

@@ -55,37 +55,47 @@ async def test_enqueue_waits_in_order_and_survives_a_restart(
         await send(stack, "q-a", "weather?", tools=tools, require_approval=True)
         await wait_status(stack, "q-a", "awaiting_approval")
         b = await send(stack, "q-b", "second [no tools]")  # the server's default: enqueue
-        c = await send(stack, "q-c", "third [no tools]", concurrent_messages="enqueue")
-        assert (b["status"], c["status"]) == ("queued", "queued")
+        c = await send(stack, "q-c", "never sent [no tools]", concurrent_messages="enqueue")
+        d = await send(stack, "q-d", "third [no tools]", concurrent_messages="enqueue")
+        assert (b["status"], c["status"], d["status"]) == ("queued",) * 3
         refused = await stack.http.post(
             "/api/v1/execute",
             json={"session_id": "chat", "user_message": "no", "model_config": MODEL,
                   "concurrent_messages": "reject"},
         )  # fmt: skip
         assert refused.status_code == 409, refused.text
-        assert refused.json()["error"]["details"] == {"session_id": "chat", "task_id": "q-c"}
-        await wait_status(stack, "q-b", "queued")
-        assert (await stack.task("q-b"))["queued_behind"] == "q-a"
-        assert (await stack.task("q-c"))["queued_behind"] == "q-b"
+        assert refused.json()["error"]["details"] == {"session_id": "chat", "task_id": "q-d"}
+        await wait_status(stack, "q-c", "queued")
+        behind = {t: (await stack.task(t))["queued_behind"] for t in ("q-b", "q-c", "q-d")}
+        assert behind == {"q-b": "q-a", "q-c": "q-b", "q-d": "q-c"}
+        # One of them is cancelled while it waits: the one behind it takes its place.
+        assert (await stack.http.post("/api/v1/tasks/q-c/cancel")).status_code == 202
+        await wait_status(stack, "q-c", "cancelled")
     # Everything stops (API and worker) and starts again: the queue is durable.
     async with running_stack(queueing) as stack:
         approve = await stack.http.post(
             "/api/v1/approve/agent-execution-q-a", json={"approved": True}
         )
         assert approve.status_code == 200, approve.text
-        logs = {task: await stack.events(task) for task in ("q-a", "q-b", "q-c")}
+        for task_id in ("q-a", "q-b", "q-d"):
+            await stack.events(task_id)  # to its end
+        logs = {t: await stack.services.tasks.log(t) for t in ("q-a", "q-b", "q-c", "q-d")}
         session = (await stack.http.get("/api/v1/sessions/chat")).json()
 
-    assert types(logs["q-b"])[:3] == ["task.queued", "task.started", "llm.message"]
-    assert logs["q-b"][0]["data"] == {"behind": "q-a"}
-    assert all(types(log)[-1] == "task.completed" for log in logs.values())
-    # Each started after the one ahead of it had ended.
-    ended_a = logs["q-a"][-1]["data"]
-    assert ended_a["result"]["content"].startswith("Tool results")
+    def at(task_id: str, event: str) -> float:
+        return next(e.time for e in logs[task_id] if e.type == event)
+
+    assert [e.type for e in logs["q-b"][:3]] == ["task.queued", "task.started", "llm.message"]
+    assert logs["q-b"][0].data == {"behind": "q-a"}
+    assert [e.type for e in logs["q-c"]] == ["task.queued", "task.cancelled"]  # never ran
+    assert all(logs[t][-1].type == "task.completed" for t in ("q-a", "q-b", "q-d"))
+    # Each started once the one ahead of it had ended, in the order sent.
+    assert at("q-b", "task.started") >= at("q-a", "task.completed")
+    assert at("q-d", "task.started") >= at("q-b", "task.completed")
     texts = [m.get("content") for m in session["messages"] if m["role"] in ("user", "assistant")]
     second, third = "second [no tools]", "third [no tools]"
     assert texts[-4:] == [second, f"Echo: {second}", third, f"Echo: {third}"]
-    assert [t["task_id"] for t in session["tasks"]] == ["q-a", "q-b", "q-c"]
+    assert [t["task_id"] for t in session["tasks"]] == ["q-a", "q-b", "q-c", "q-d"]
 
 
 async def test_interrupt_stops_at_the_next_step_keeping_what_was_done(

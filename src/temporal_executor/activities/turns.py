@@ -9,9 +9,10 @@ workflow open, did it take the follower) and the store (what the task recorded).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,6 +28,10 @@ __all__ = ["Turn", "TurnActivities", "TurnInput"]
 # it never will be (the API stopped in between) and counts as ended without having run.
 NEVER_STARTED_AFTER = 60.0
 MAX_QUEUE = 1000  # tasks walked past at most (a queue is one per message, never this long)
+# How long `follow` may wait for the task ahead to take it (one of its workflow tasks must
+# run: a busy or stopping worker may not run one soon). Past it, the queued task asks again
+# at its next check rather than hold an activity slot.
+FOLLOW_WAIT = timedelta(seconds=5)
 
 
 class TurnInput(Versioned):
@@ -69,11 +74,15 @@ class TurnActivities:
 
     async def _follow(self, task_id: str, follower: str) -> str:
         """Ask `task_id` to signal `follower` when it ends: "following", "ended" (it has, or
-        is ending), "missing" (Temporal has no such workflow) or "unknown" (a worker that
-        has no `follow`: the follower asks again later)."""
+        is ending), "missing" (Temporal has no such workflow) or "unknown" (no answer within
+        `FOLLOW_WAIT`, or a worker that has no `follow`: the follower asks again later)."""
         handle = activity.client().get_workflow_handle(workflow_id(task_id))
         try:
-            await handle.execute_update(FOLLOW, FollowInput(task_id=follower))
+            await handle.execute_update(
+                FOLLOW, FollowInput(task_id=follower), rpc_timeout=FOLLOW_WAIT
+            )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            return "unknown"
         except WorkflowUpdateFailedError as exc:
             refused = exc.cause
             if isinstance(refused, ApplicationError) and refused.type == ENDED:

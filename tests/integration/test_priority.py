@@ -1,7 +1,8 @@
 """Priority and fairness on a small scale: a backlog queued while no worker runs, then one
 worker with two workflow-task slots drains it. An urgent task (priority 5) behind 30 of
-priority 1 is among the first done; 3 tasks of one API key behind 30 of another all finish
-in the first third (the benchmark does the same with 300). Bounded orderings, never times."""
+priority 1 is among the first done; 3 tasks of one tenant behind 30 of another (the default
+`executor.fairness_key: tenant`) all finish in the first third (the benchmark does the same
+with 300, by API key). Bounded orderings, never times."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from temporalio.common import Priority
 from temporal_executor.api.submission import dispatch
 from temporal_executor.config import ExecutorConfig
 from temporal_executor.llm.registry import ProviderRegistry
+from temporal_executor.tenants import scoped
 from temporal_executor.worker import build_worker
 from temporal_executor.workflows import Dispatch, workflow_id
 from tests.conftest import Stack, config_data, running_stack
@@ -27,6 +29,7 @@ from tests.fakes.server import FakeServer
 MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
 KEYS_ENV = "TE_TEST_FAIRNESS_KEYS"
 KEYS = {"batch": "b-secret", "interactive": "i-secret"}
+TENANTS = {"batch": "team-batch", "interactive": "team-ui"}
 BACKLOG = 30
 
 
@@ -46,7 +49,8 @@ async def api_only(
     """The API alone (tasks queue in Temporal); `draining` runs a worker beside it."""
     data = config_data(temporal, openai_fake.url, tmp_path, max_concurrent_workflows=2)
     data["server"]["api_keys_env"] = KEYS_ENV
-    data["executor"]["fairness_weights"] = {"interactive": 2.0}
+    data["server"]["api_key_tenants"] = TENANTS
+    data["executor"]["fairness_weights"] = {"team-ui": 2.0}
     async with running_stack(data, worker=False) as stack:
         stack.http.headers["Authorization"] = f"Bearer {KEYS['batch']}"
         yield stack
@@ -78,67 +82,71 @@ async def submit(stack: Stack, key: str, task_id: str, **body: Any) -> None:
     assert response.status_code == 202, response.text
 
 
-async def finishing_order(stack: Stack, task_ids: list[str]) -> list[str]:
-    """The tasks in the order they completed (by their terminal event's time)."""
+async def finishing_order(stack: Stack, tasks: list[tuple[str, str]]) -> list[str]:
+    """The tasks (key name, task id) in the order they completed (by their terminal event's
+    time), by id."""
     ended: dict[str, float] = {}
     for _ in range(1200):
-        for task_id in task_ids:
+        for key, task_id in tasks:
             if task_id not in ended:
-                log = await stack.services.tasks.log(task_id)
+                log = await stack.services.tasks.log(scoped(TENANTS[key], task_id))
                 if log and log[-1].terminal:
                     assert log[-1].type == "task.completed", log[-1]
                     ended[task_id] = log[-1].time
-        if len(ended) == len(task_ids):
+        if len(ended) == len(tasks):
             return sorted(ended, key=ended.__getitem__)
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{len(task_ids) - len(ended)} tasks did not complete")
+    raise AssertionError(f"{len(tasks) - len(ended)} tasks did not complete")
+
+
+async def priority_of(stack: Stack, key: str, task_id: str) -> Any:
+    """The task's priority as Temporal has it."""
+    handle = stack.services.client.get_workflow_handle(workflow_id(scoped(TENANTS[key], task_id)))
+    return (await handle.describe()).raw_description.workflow_execution_info.priority
 
 
 async def test_urgent_first_and_fair_shares(api_only: Stack) -> None:
     stack = api_only
-    batch = [f"prio-low-{i}" for i in range(BACKLOG)]
-    for task_id in batch:
-        await submit(stack, "batch", task_id, priority=1)
+    batch = [("batch", f"prio-low-{i}") for i in range(BACKLOG)]
+    for key, task_id in batch:
+        await submit(stack, key, task_id, priority=1)
     await submit(stack, "batch", "prio-urgent", priority=5)
-    handle = stack.services.client.get_workflow_handle(workflow_id("prio-urgent"))
-    priority = (await handle.describe()).raw_description.workflow_execution_info.priority
-    assert (priority.priority_key, priority.fairness_key) == (1, "batch")  # Temporal's scale
+    priority = await priority_of(stack, "batch", "prio-urgent")
+    assert (priority.priority_key, priority.fairness_key) == (1, "team-batch")  # Temporal's
     async with draining(stack):
-        order = await finishing_order(stack, [*batch, "prio-urgent"])
+        order = await finishing_order(stack, [*batch, ("batch", "prio-urgent")])
     assert order.index("prio-urgent") < 3, order  # before at least 90 % of the backlog
     assert (await stack.task("prio-urgent"))["priority"] == 5
     assert (await stack.task("prio-low-0"))["priority"] == 1
 
-    many = [f"fair-batch-{i}" for i in range(BACKLOG)]
-    few = [f"fair-interactive-{i}" for i in range(3)]
-    for task_id in many:
-        await submit(stack, "batch", task_id)
-    for task_id in few:
-        await submit(stack, "interactive", task_id)
-    handle = stack.services.client.get_workflow_handle(workflow_id(few[0]))
-    priority = (await handle.describe()).raw_description.workflow_execution_info.priority
-    assert (priority.fairness_key, priority.fairness_weight) == ("interactive", 2.0)
+    many = [("batch", f"fair-batch-{i}") for i in range(BACKLOG)]
+    few = [("interactive", f"fair-interactive-{i}") for i in range(3)]
+    for key, task_id in [*many, *few]:
+        await submit(stack, key, task_id)
+    priority = await priority_of(stack, *few[0])
+    assert (priority.fairness_key, priority.fairness_weight) == ("team-ui", 2.0)
     async with draining(stack):
         order = await finishing_order(stack, [*many, *few])
-    last = max(order.index(task_id) for task_id in few)
+    last = max(order.index(task_id) for _, task_id in few)
     assert last < len(order) // 3, order  # all three within the first third
 
 
 def test_fairness_keys_by_config() -> None:
-    """`executor.fairness_key` picks whose backlog a task counts against; a key longer than
-    Temporal takes (64 bytes) stands in by its digest, one per session still."""
-    executor = ExecutorConfig(fairness_weights={"ci": 0.5})
-    assert dispatch(executor, None, "ci", "s1") == Dispatch(
-        priority=3, fairness_key="ci", fairness_weight=0.5
+    """`executor.fairness_key` picks whose backlog a task counts against: its tenant (the
+    default), the key that sent it, its session (a template's: its tenant), or nobody; a
+    key longer than Temporal takes (64 bytes) stands in by its digest, one per session."""
+    executor = ExecutorConfig(fairness_weights={"team-a": 0.5})
+    assert dispatch(executor, None, tenant="team-a", caller="ci") == Dispatch(
+        priority=3, fairness_key="team-a", fairness_weight=0.5
     )
-    assert dispatch(executor, 5, None, "s1").temporal() == Priority(priority_key=1)
+    assert dispatch(executor, 5).temporal() == Priority(priority_key=1, fairness_key="default")
+    by_key = executor.model_copy(update={"fairness_key": "api_key"})
+    assert dispatch(by_key, 2, tenant="team-a", caller="ci").fairness_key == "ci"
     by_session = executor.model_copy(update={"fairness_key": "session"})
-    assert dispatch(by_session, 2, "ci", "s1").fairness_key == "s1"
-    long = dispatch(by_session, None, "ci", "s" * 100).fairness_key
-    assert (
-        long is not None
-        and len(long) == 64
-        and long != dispatch(by_session, None, "ci", "t" * 100).fairness_key
-    )
+    assert dispatch(by_session, 2, tenant="t", session="t~s1").fairness_key == "t~s1"
+    assert dispatch(by_session, 2, tenant="t").fairness_key == "t"  # a template's
+    long = dispatch(by_session, None, session="s" * 100).fairness_key
+    other = dispatch(by_session, None, session="t" * 100).fairness_key
+    assert long is not None and len(long) == 64 and long != other
     nobody = executor.model_copy(update={"fairness_key": "none"})
-    assert dispatch(nobody, None, "ci", "s1").temporal() == Priority(priority_key=3)
+    assert dispatch(nobody, None, caller="ci").temporal() == Priority(priority_key=3)

@@ -5,8 +5,8 @@ answers to an `ask_user` call's questions (`answer` update), and goes on when th
 A parked task records its state (`awaiting_approval` / `awaiting_input`, with what it waits
 for) and an event (`approval.required` / `input.required`), then waits on a durable
 condition: it holds no worker while it waits, and survives restarts of anything. A new
-message that stops the task (`turn_step.py`) ends the wait too: the calls are refused, the
-questions go unanswered. What
+message that interrupts the task (`turn_step.py`) ends the wait too: the calls are refused,
+the questions go unanswered. What
 arrives is checked by the update's validator (a refused update leaves no trace in history)
 and recorded with its own event (`approval.decided` / `input.answered`).
 """
@@ -131,7 +131,7 @@ class HumanSteps:
             timeout = max(self.input.time_limit - (workflow.time() - self._started), 1.0)
         try:
             await workflow.wait_condition(
-                lambda: arrived() or self._stop is not None, timeout=timeout
+                lambda: arrived() or self._interrupted(), timeout=timeout
             )
             came = True
         except TimeoutError:
@@ -172,6 +172,11 @@ class HumanSteps:
         self._decided(decision, calls)
         await self._record()
         return decision
+
+    def _interrupted(self) -> bool:
+        """Whether a new message interrupted the task: a person's wait ends (a rollback's
+        cancellation ends it at once, and is not waited for here)."""
+        return self._stop is not None and self._stop.mode == "interrupt"
 
     def _out_of_time(self) -> TaskFailed:
         """The failure of a task that reached its time limit, by what it was waiting for."""

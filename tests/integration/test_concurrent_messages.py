@@ -4,12 +4,15 @@ behind it, durably (`enqueue`), or that task stops at its next step, keeping wha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
+from temporal_executor.workflows import workflow_id
 from tests.conftest import (
     Stack,
     config_data,
@@ -71,6 +74,7 @@ async def test_enqueue_waits_in_order_and_survives_a_restart(
         # One of them is cancelled while it waits: the one behind it takes its place.
         assert (await stack.http.post("/api/v1/tasks/q-c/cancel")).status_code == 202
         await wait_status(stack, "q-c", "cancelled")
+        await turn_asked(stack, "q-d", times=2)  # then asks to follow q-b: let it answer
     # Everything stops (API and worker) and starts again: the queue is durable.
     async with running_stack(queueing) as stack:
         approve = await stack.http.post(
@@ -98,20 +102,29 @@ async def test_enqueue_waits_in_order_and_survives_a_restart(
     assert [t["task_id"] for t in session["tasks"]] == ["q-a", "q-b", "q-c", "q-d"]
 
 
-async def test_interrupt_stops_at_the_next_step_keeping_what_was_done(
+async def test_interrupt_and_rollback_of_a_call_in_flight(
     queueing: dict[str, Any], openai_fake: FakeServer, tool_server: FakeServer
 ) -> None:
     """With regular activities, every call ends a workflow task: the task sees the message
-    at its next step. (With local activities, when its workflow task ends: see README.)"""
+    at its next step, and a cancellation reaches it (and its call in flight) at once. (With
+    local activities, when its workflow task ends: see README.)"""
     queueing["executor"]["local_activities"] = False
-    slow = weather_tool(tool_server, path="/slow?delay=1.5")
     async with running_stack(queueing) as stack:
-        await send(stack, "i-a", "weather?", tools=[slow])
-        await wait_for_event(stack, "i-a", "tool.call")
-        await send(stack, "i-d", "never mind [no tools]", concurrent_messages="interrupt")
-        a_events = await stack.events("i-a")
-        d_events = await stack.events("i-d")
-        a, d = await stack.task("i-a"), await stack.task("i-d")
+        await interrupted(stack, openai_fake, tool_server)
+        await rolled_back(stack, openai_fake, tool_server)
+
+
+async def interrupted(stack: Stack, openai_fake: FakeServer, tool_server: FakeServer) -> None:
+    """The task stops once its call in flight has finished, keeping it."""
+    slow = weather_tool(tool_server, path="/slow?delay=1.5")
+    await send(stack, "i-a", "weather?", tools=[slow], session_id="chat-i")
+    await wait_for_event(stack, "i-a", "tool.call")
+    await send(
+        stack, "i-d", "never mind [no tools]", concurrent_messages="interrupt", session_id="chat-i"
+    )
+    a_events = await stack.events("i-a")
+    d_events = await stack.events("i-d")
+    a, d = await stack.task("i-a"), await stack.task("i-d")
 
     assert (a["status"], a["error"]["code"], a["iterations"]) == ("cancelled", "interrupted", 1)
     assert "i-d" in a["error"]["message"]
@@ -143,23 +156,24 @@ async def test_interrupt_while_awaiting_approval_refuses_the_calls(
     assert "rejected" in session["messages"][2]["content"]
 
 
-async def test_rollback_cancels_and_removes_the_turn(
-    queue_stack: Stack, openai_fake: FakeServer, tool_server: FakeServer
-) -> None:
-    stack = queue_stack
+async def rolled_back(stack: Stack, openai_fake: FakeServer, tool_server: FakeServer) -> None:
+    """The task and its call in flight are cancelled; its turn leaves the transcript."""
     first = await stack.http.post(
         "/api/v1/execute?wait=true",
-        json={"task_id": "r-0", "session_id": "chat", "user_message": "hello [no tools]",
+        json={"task_id": "r-0", "session_id": "chat-r", "user_message": "hello [no tools]",
               "model_config": MODEL},
     )  # fmt: skip
     assert first.json()["status"] == "completed"
-    await send(stack, "r-a", "weather?", tools=[weather_tool(tool_server, path="/slow?delay=30")])
+    slow = weather_tool(tool_server, path="/slow?delay=30")
+    await send(stack, "r-a", "weather?", tools=[slow], session_id="chat-r")
     await wait_for_event(stack, "r-a", "tool.call")
-    await send(stack, "r-d", "forget it [no tools]", concurrent_messages="rollback")
+    await send(
+        stack, "r-d", "forget it [no tools]", concurrent_messages="rollback", session_id="chat-r"
+    )
     await stack.events("r-a")  # ended long before the slow tool would have answered
     d_events = await stack.events("r-d")
     a = await stack.task("r-a")
-    session = (await stack.http.get("/api/v1/sessions/chat")).json()
+    session = (await stack.http.get("/api/v1/sessions/chat-r")).json()
 
     assert (a["status"], a["error"]["code"]) == ("cancelled", "rolled_back")
     assert types(d_events)[-1] == "task.completed"
@@ -170,6 +184,19 @@ async def test_rollback_cancels_and_removes_the_turn(
     ]  # fmt: skip
     last = (await fake_requests(openai_fake))[-1]["messages"]
     assert [m["content"] for m in last] == texts[:3]  # no trace of the rolled-back turn
+
+
+async def turn_asked(stack: Stack, task_id: str, times: int) -> None:
+    """Wait until the queued task's `session_turn` has answered `times` times (a worker
+    stopped while one asks holds its shutdown until the follow's wait has passed)."""
+    handle = stack.services.client.get_workflow_handle(workflow_id(task_id))
+    for _ in range(200):
+        events = (await handle.fetch_history()).events
+        done = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED]
+        if len(done) >= times:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{task_id}'s turn was asked fewer than {times} times")
 
 
 async def wait_for_event(stack: Stack, task_id: str, event: str) -> None:

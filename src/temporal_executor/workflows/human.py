@@ -130,9 +130,7 @@ class HumanSteps:
         if limited:
             timeout = max(self.input.time_limit - (workflow.time() - self._started), 1.0)
         try:
-            await workflow.wait_condition(
-                lambda: arrived() or self._interrupted(), timeout=timeout
-            )
+            await workflow.wait_condition(lambda: arrived() or self._interrupted(), timeout=timeout)
             came = True
         except TimeoutError:
             if limited:

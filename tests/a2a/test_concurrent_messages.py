@@ -61,13 +61,17 @@ async def test_reject_and_enqueue(a2a_stack: Stack, transport: str) -> None:
         assert answer_text(finished) == "Echo: and Quito? [no tools]"
 
 
-async def test_interrupt_continues_the_conversation(
-    a2a_stack: Stack, openai_fake: FakeServer
+@pytest.mark.parametrize("mode", ["interrupt", "rollback"])
+async def test_interrupt_or_rollback_continues_the_conversation(
+    a2a_stack: Stack, openai_fake: FakeServer, mode: str
 ) -> None:
+    """A task waiting for approval is stopped: interrupted, its turn stays (its call
+    refused); rolled back, its turn is undone. (A call in flight:
+    tests/integration/test_concurrent_messages.py.)"""
     async with a2a_client(a2a_stack.url, streaming=False) as client:
         first = await send(client, parking())
         assert first.status.state == PARKED
-        metadata = {"concurrent_messages": "interrupt"}
+        metadata = {"concurrent_messages": mode}
         second = await send(
             client,
             user_message("skip it [no tools]", context_id=first.context_id, metadata=metadata),
@@ -76,30 +80,14 @@ async def test_interrupt_continues_the_conversation(
         assert answer_text(second) == "Echo: skip it [no tools]"
         stopped = await client.get_task(GetTaskRequest(id=first.id))
         assert stopped.status.state == CANCELED
-        assert "interrupted" in get_message_text(stopped.status.message)
-        # The interrupted turn stays: its call, refused, then the new message.
+        said = {"interrupt": "interrupted", "rollback": "rolled back"}[mode]
+        assert said in get_message_text(stopped.status.message)
         last = (await fake_requests(openai_fake))[-1]["messages"]
-        assert [m["role"] for m in last] == ["system", "user", "assistant", "tool", "user"]
-        assert "stopped by a new message" in last[3]["content"]
-
-
-async def test_rollback_undoes_the_turn(a2a_stack: Stack, openai_fake: FakeServer) -> None:
-    """A task waiting for approval (its turn already in the transcript) is rolled back; a
-    call in flight is cancelled too: tests/integration/test_concurrent_messages.py."""
-    async with a2a_client(a2a_stack.url, streaming=False) as client:
-        first = await send(client, parking())
-        assert first.status.state == PARKED
-        metadata = {"concurrent_messages": "rollback"}
-        second = await send(
-            client,
-            user_message("forget it [no tools]", context_id=first.context_id, metadata=metadata),
-        )
-        assert second.status.state == COMPLETED
-        undone = await client.get_task(GetTaskRequest(id=first.id))
-        assert undone.status.state == CANCELED
-        assert "rolled back" in get_message_text(undone.status.message)
-        last = (await fake_requests(openai_fake))[-1]["messages"]
-        assert [(m["role"], m["content"]) for m in last] == [
-            ("system", "You are a helpful weather assistant."),
-            ("user", "forget it [no tools]"),
-        ]
+        if mode == "interrupt":  # the turn stays: its call, refused, then the new message
+            assert [m["role"] for m in last] == ["system", "user", "assistant", "tool", "user"]
+            assert "stopped by a new message" in last[3]["content"]
+        else:
+            assert [(m["role"], m["content"]) for m in last] == [
+                ("system", "You are a helpful weather assistant."),
+                ("user", "skip it [no tools]"),
+            ]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,22 @@ from temporal_executor.worker import build_worker
 from temporal_executor.workflows import Dispatch, workflow_id
 from tests.conftest import Stack, config_data, running_stack
 from tests.fakes.server import FakeServer
+from tests.tenants import TENANTS, bearer, tenant_keys
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
-KEYS_ENV = "TE_TEST_FAIRNESS_KEYS"
-KEYS = {"batch": "b-secret", "interactive": "i-secret"}
-TENANTS = {"batch": "team-batch", "interactive": "team-ui"}
 BACKLOG = 30
+BATCH, INTERACTIVE = "alice", "bob"  # tenants team-a and team-b
 
 
 @pytest.fixture
-def fairness_keys() -> Iterator[None]:
-    os.environ[KEYS_ENV] = ",".join(f"{name}:{secret}" for name, secret in KEYS.items())
-    try:
-        yield
-    finally:
-        del os.environ[KEYS_ENV]
-
-
-@pytest.fixture
-async def api_only(
-    fairness_keys: None, temporal: str, openai_fake: FakeServer, tmp_path: Path
-) -> AsyncIterator[Stack]:
+async def api_only(temporal: str, openai_fake: FakeServer, tmp_path: Path) -> AsyncIterator[Stack]:
     """The API alone (tasks queue in Temporal); `draining` runs a worker beside it."""
     data = config_data(temporal, openai_fake.url, tmp_path, max_concurrent_workflows=2)
-    data["server"]["api_keys_env"] = KEYS_ENV
-    data["server"]["api_key_tenants"] = TENANTS
-    data["executor"]["fairness_weights"] = {"team-ui": 2.0}
-    async with running_stack(data, worker=False) as stack:
-        stack.http.headers["Authorization"] = f"Bearer {KEYS['batch']}"
-        yield stack
+    data["executor"]["fairness_weights"] = {TENANTS[INTERACTIVE]: 2.0}
+    with tenant_keys(data):
+        async with running_stack(data, worker=False) as stack:
+            stack.http.headers.update(bearer(BATCH))
+            yield stack
 
 
 @contextlib.asynccontextmanager
@@ -77,7 +63,7 @@ async def submit(stack: Stack, key: str, task_id: str, **body: Any) -> None:
         "/api/v1/execute",
         json={"task_id": task_id, "user_message": f"{task_id} [no tools]", "model_config": MODEL}
         | body,
-        headers={"Authorization": f"Bearer {KEYS[key]}"},
+        headers=bearer(key),
     )
     assert response.status_code == 202, response.text
 
@@ -107,24 +93,24 @@ async def priority_of(stack: Stack, key: str, task_id: str) -> Any:
 
 async def test_urgent_first_and_fair_shares(api_only: Stack) -> None:
     stack = api_only
-    batch = [("batch", f"prio-low-{i}") for i in range(BACKLOG)]
+    batch = [(BATCH, f"prio-low-{i}") for i in range(BACKLOG)]
     for key, task_id in batch:
         await submit(stack, key, task_id, priority=1)
-    await submit(stack, "batch", "prio-urgent", priority=5)
-    priority = await priority_of(stack, "batch", "prio-urgent")
-    assert (priority.priority_key, priority.fairness_key) == (1, "team-batch")  # Temporal's
+    await submit(stack, BATCH, "prio-urgent", priority=5)
+    priority = await priority_of(stack, BATCH, "prio-urgent")
+    assert (priority.priority_key, priority.fairness_key) == (1, "team-a")  # Temporal's
     async with draining(stack):
-        order = await finishing_order(stack, [*batch, ("batch", "prio-urgent")])
+        order = await finishing_order(stack, [*batch, (BATCH, "prio-urgent")])
     assert order.index("prio-urgent") < 3, order  # before at least 90 % of the backlog
     assert (await stack.task("prio-urgent"))["priority"] == 5
     assert (await stack.task("prio-low-0"))["priority"] == 1
 
-    many = [("batch", f"fair-batch-{i}") for i in range(BACKLOG)]
-    few = [("interactive", f"fair-interactive-{i}") for i in range(3)]
+    many = [(BATCH, f"fair-batch-{i}") for i in range(BACKLOG)]
+    few = [(INTERACTIVE, f"fair-interactive-{i}") for i in range(3)]
     for key, task_id in [*many, *few]:
         await submit(stack, key, task_id)
     priority = await priority_of(stack, *few[0])
-    assert (priority.fairness_key, priority.fairness_weight) == ("team-ui", 2.0)
+    assert (priority.fairness_key, priority.fairness_weight) == ("team-b", 2.0)
     async with draining(stack):
         order = await finishing_order(stack, [*many, *few])
     last = max(order.index(task_id) for _, task_id in few)

@@ -85,6 +85,11 @@ async def test_enqueue_waits_in_order_and_survives_a_restart(
             await stack.events(task_id)  # to its end
         logs = {t: await stack.services.tasks.log(t) for t in ("q-a", "q-b", "q-c", "q-d")}
         session = (await stack.http.get("/api/v1/sessions/chat")).json()
+        # A fork of a task that was queued starts at once: its parent's place is not its own.
+        fork = await stack.http.post("/api/v1/tasks/q-b/fork", json={"at_step": 1})
+        assert fork.status_code == 202, fork.text
+        fork_events = await stack.events(fork.json()["task_id"])
+        assert types(fork_events)[0] == "task.started"
 
     def at(task_id: str, event: str) -> float:
         return next(e.time for e in logs[task_id] if e.type == event)

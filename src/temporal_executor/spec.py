@@ -1,4 +1,5 @@
-"""What a task asks for: a model with its sampling (`ModelSettings`) and tools (`ToolSpec`).
+"""What a task asks for: a model with its sampling (`ModelSettings`), tools (`ToolSpec`), and
+how its session's conversation is compacted (`Compaction`).
 
 These are words of the task's contract (workflow inputs carry them: `Payload`s, decoded
 leniently, see `versioned.py`), so they sit below requests, config and workflows: the LLM
@@ -20,17 +21,21 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from .versioned import Payload
 
 __all__ = [
+    "HISTORY_PLACEHOLDER",
     "MAX_JSON_DEPTH",
     "TOOL_NAME_PATTERN",
+    "Compaction",
     "ModelChoice",
     "ModelSettings",
     "ReasoningSettings",
     "Sampling",
+    "StrictCompaction",
     "StrictModelChoice",
     "StrictModelSettings",
     "StrictToolSpec",
@@ -169,6 +174,48 @@ class StrictModelSettings(_StrictSampling, ModelSettings):
     model_config = _STRICT
 
     fallbacks: list[StrictModelChoice] = Field(default_factory=list, max_length=4)  # type: ignore[assignment]
+
+
+# Where a summarizer's prompt template takes the conversation it summarizes.
+HISTORY_PLACEHOLDER = "{conversation_history}"
+
+
+class Compaction(Payload):
+    """When and how a session's conversation is compacted (README "Context compaction"): once
+    the prompt of an LLM call would reach `token_threshold` tokens (estimated at four
+    characters a token), or once `interval` turns could be summarized, the turns before the
+    last `overlap` (at least the current one) are summarized by `model` with
+    `prompt_template` (None: kagent's prompt), or dropped when no `model` is given. The
+    summary goes into the transcript; later calls send it, then the messages after it."""
+
+    token_threshold: int | None = Field(default=None, ge=1)
+    interval: int | None = Field(default=None, ge=1)
+    overlap: int = Field(default=2, ge=0)
+    model: ModelChoice | None = None
+    prompt_template: str | None = None
+
+
+class StrictCompaction(Compaction):
+    """`Compaction` as a request or config gives it: unknown keys refused, and checked."""
+
+    model_config = _STRICT
+
+    overlap: int = Field(default=2, ge=0, le=1000)
+    model: StrictModelChoice | None = None
+    prompt_template: str | None = Field(default=None, min_length=1, max_length=65_536)
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _takes_history(cls, value: str | None) -> str | None:
+        if value is not None and HISTORY_PLACEHOLDER not in value:
+            raise ValueError(f"must contain {HISTORY_PLACEHOLDER}, where the conversation goes")
+        return value
+
+    @model_validator(mode="after")
+    def _has_trigger(self) -> StrictCompaction:
+        if self.token_threshold is None and self.interval is None:
+            raise ValueError("set token_threshold, interval or both: when to compact")
+        return self
 
 
 MAX_JSON_DEPTH = 32  # deep enough for any real tool schema or metadata

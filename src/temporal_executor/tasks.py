@@ -222,6 +222,7 @@ class EventType(StrEnum):
     INPUT_REQUIRED = "input.required"
     INPUT_ANSWERED = "input.answered"
     WAITING_FOR_CAPACITY = "task.waiting_for_capacity"
+    CONTEXT_COMPACTED = "context.compacted"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
     TASK_CANCELLED = "task.cancelled"

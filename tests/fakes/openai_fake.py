@@ -133,6 +133,8 @@ class FakeOpenAI:
             return error(400, "'messages' must be a non-empty array", param="messages")
         if refused := _problem(body):
             return error(400, refused[0], param=refused[1])
+        if problem := _unanswered(body["messages"]):
+            return error(400, problem, param="messages")
         entry = await self.llm.take(body | extra, request)
         if "status" in entry:
             status = int(entry["status"])
@@ -143,7 +145,9 @@ class FakeOpenAI:
         turns = _turns(body["messages"])
         tools = [t["function"]["name"] for t in body.get("tools") or [] if "function" in t]
         reply = self.llm.reply(turns, tools, entry, _choice(body.get("tool_choice")))
-        usage = _usage(self.llm.usage(turns, reply, entry), entry)
+        usage = (
+            _usage(self.llm.usage(turns, reply, entry), entry) if entry.get("usage", True) else None
+        )
         truncate = bool(entry.get("truncate"))
         fault = entry.get("fault")
         completion_id = f"chatcmpl-{next(self._completion_ids)}"
@@ -253,6 +257,31 @@ async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
             yield event
         return
     await asyncio.sleep(3600)
+
+
+def _unanswered(messages: list[dict[str, Any]]) -> str | None:
+    """OpenAI's rule (its 400s' words): a tool message answers a call of the assistant
+    message before it, and every such call is answered before the next other message."""
+    waiting: list[str] = []
+    for message in [*messages, {"role": "end"}]:
+        role = message.get("role")
+        if role == "tool":
+            if message.get("tool_call_id") not in waiting:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            waiting.remove(message["tool_call_id"])
+            continue
+        if waiting:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(waiting)}"
+            )
+        if role == "assistant":
+            waiting = [str(c.get("id")) for c in message.get("tool_calls") or []]
+    return None
 
 
 def _turns(messages: list[dict[str, Any]]) -> list[Turn]:

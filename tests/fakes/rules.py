@@ -13,7 +13,12 @@ The rules, on the neutral conversation:
    first tool (to the first two with "[two tools]"), arguments `{"query": <user text>}`;
 3. the last turn is `tool` → "Tool results: name=content | …" over its trailing results
    (a result without a name is named after the call with its `call_id`);
-4. otherwise → "Echo: <last user text>".
+4. the last user text contains "[summarize]" (a summarizer's prompt) → "Summary: " and every
+   fact the conversation states, "FACT <key>=<value>" each, in order, once;
+5. the last user text contains "[recall <key>]" → "<key>=<value>" from the latest
+   "FACT <key>=<value>" in the conversation it got (any turn: so a fact summarized away
+   is recalled only when the summary carries it), else "<key> unknown";
+6. otherwise → "Echo: <last user text>".
 
 The request's tool choice, in the vendor's words, overrides rules 1-2: one that forces a call
 (`required`, or a tool's name: a `Choice`) always gets a call (to that tool, or the first),
@@ -32,7 +37,8 @@ auth on these):
   `{"malformed": true}` (a 200 reply without the vendor's required content),
   `{"fault": "cut" | "garbage" | "stall"}` (OpenAI fake: a stream dropped after two chunks,
   a chunk that is not JSON, or a stream that stalls for an hour; `garbage` answers a JSON
-  request with bytes that are not JSON),
+  request with bytes that are not JSON), `{"usage": false}` (OpenAI fake: the reply reports
+  no usage, not even in a stream that asks for it, as llama.cpp's server streams none),
   `{"content": "...", "tool_calls": [{"name": ..., "arguments": ..., "id": ...}]}` (a canned
   reply; `arguments` a string is sent as is, `id` optional). Any entry may add
   `"delay": seconds`, and one that gets a reply `"cache_read_tokens": n` (that many prompt
@@ -132,6 +138,10 @@ def thought(turns: list[Turn]) -> str:
     return f"I think about: {users[-1] if users else 'nothing'}"
 
 
+_FACT = re.compile(r"FACT (\w+)=([\w-]+)")
+_RECALL = re.compile(r"\[recall (\w+)\]")
+
+
 def words(text: str | None) -> list[str]:
     """`text` in stream-sized pieces (each word with its surrounding spaces)."""
     return re.findall(r"\s*\S+\s*", text or "")
@@ -210,6 +220,14 @@ class FakeLLM:
             return Reply(tool_calls=[Call(n, arguments, self.call_id()) for n in tools[:count]])
         if last == "tool":
             return Reply(text="Tool results: " + " | ".join(_tool_results(turns)))
+        facts = [fact for turn in turns for fact in _FACT.findall(turn.text)]
+        if "[summarize]" in user_text:
+            stated = list(dict.fromkeys(f"FACT {key}={value}" for key, value in facts))
+            return Reply(text="Summary: " + ("; ".join(stated) or "nothing to remember"))
+        if recall := _RECALL.search(user_text):
+            key = recall.group(1)
+            values = [value for name, value in facts if name == key]
+            return Reply(text=f"{key}={values[-1]}" if values else f"{key} unknown")
         return Reply(text="Echo: " + user_text)
 
     def _canned(self, entry: dict[str, Any]) -> Reply:

@@ -142,5 +142,5 @@ async def test_the_agent_kagent_defines_is_the_one_that_answers(
     notes = [r.getMessage() for r in caplog.records if "not honoured" in r.getMessage()]
     assert notes == [
         "kagent agent config (KAGENT_CONFIG_JSON): not honoured: remote_agents, "
-        "context_config, session_db_url"
+        "session_db_url, context_config.compaction.event_retention_size"
     ]

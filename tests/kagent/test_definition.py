@@ -120,9 +120,45 @@ def test_the_sandbox_agent_compilers_config_is_the_agent() -> None:
         (
             logging.WARNING,
             "kagent agent config (KAGENT_CONFIG_JSON): not honoured: remote_agents, "
-            "context_config, session_db_url",
+            "session_db_url, context_config.compaction.event_retention_size",
         ),
     ]
+
+
+def test_context_compaction_is_ours_with_kagents_summarizer_semantics() -> None:
+    config = load(kagent_env(compiled("sandbox-agent.config.json")))
+    compaction = config.executor.compaction
+    assert compaction is not None and compaction.model is not None
+    assert (compaction.token_threshold, compaction.interval, compaction.overlap) == (8000, 5, 2)
+    assert (compaction.model.provider, compaction.model.model) == ("openai", "gpt-4o-mini")
+    assert (compaction.model.temperature, compaction.model.stream) == (0.2, False)
+
+    # No summarizer: kagent summarizes with the agent's own model (it never drops turns).
+    data = sandbox_config()
+    del data["context_config"]["compaction"]["summarizer_model"]
+    data["context_config"]["compaction"]["prompt_template"] = "Sum up: {conversation_history}"
+    compaction = load(kagent_env(data)).executor.compaction
+    assert compaction is not None and compaction.model is not None
+    assert (compaction.model.provider, compaction.model.model) == ("openai", "gpt-4o-mini")
+    assert compaction.prompt_template == "Sum up: {conversation_history}"
+
+    # A summarizer behind another endpoint of the same type gets a provider of its own.
+    data = sandbox_config()
+    summarizer = data["context_config"]["compaction"]["summarizer_model"]
+    summarizer.update({"model": "small-1", "base_url": "http://small.kagent.svc/v1"})
+    config = load(kagent_env(data))
+    assert [p.name for p in config.llm.providers] == ["openai", "openai-summarizer"]
+    summarizing = config.provider("openai-summarizer")
+    assert summarizing is not None
+    assert summarizing.config == {"base_url": "http://small.kagent.svc/v1"}
+    compaction = config.executor.compaction
+    assert compaction is not None and compaction.model is not None
+    assert (compaction.model.provider, compaction.model.model) == ("openai-summarizer", "small-1")
+
+    data = sandbox_config()
+    data["context_config"]["compaction"]["overlap_size"] = -1
+    with pytest.raises(ConfigError, match=r"context_config\.compaction\.overlap_size"):
+        load(kagent_env(data))
 
 
 def test_the_harness_compilers_config_with_a_credential_placeholder() -> None:

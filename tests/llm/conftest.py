@@ -102,6 +102,10 @@ def counted_usage(cache_read: int = 0, cache_creation: int = 0) -> dict[str, int
         "total_tokens": 9,
         "cache_read_tokens": cache_read,
         "cache_creation_tokens": cache_creation,
+        # Reported (so not unknown); priced later, by `invoke_llm`.
+        "unreported": 0,
+        "unpriced": 0,
+        "cost": 0.0,
     }
 
 

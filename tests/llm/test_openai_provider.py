@@ -93,6 +93,21 @@ async def test_usage_is_reported(provider: OpenAIProvider, stream: bool) -> None
 
 
 @BOTH
+async def test_usage_a_server_does_not_report_is_unknown_not_zero(
+    provider: OpenAIProvider, fake: FakeControl, stream: bool
+) -> None:
+    fake.enqueue({"usage": False})  # as llama.cpp's server: no usage, even when asked
+
+    response, _ = await complete(provider, user("hello"), stream)
+
+    assert response.message.content == "Echo: hello"
+    assert response.usage.unreported == 1 and response.usage.total_tokens == 0
+    assert response.usage.report().total_tokens is None
+    if stream:
+        assert fake.requests()[-1]["stream_options"] == {"include_usage": True}
+
+
+@BOTH
 async def test_cached_prompt_tokens_are_reported(
     provider: OpenAIProvider, fake: FakeControl, stream: bool
 ) -> None:

@@ -261,6 +261,34 @@ async def session(stack: Stack, fakes: Fakes) -> None:
     )
 
 
+async def compaction(stack: Stack, fakes: Fakes) -> None:
+    """A turn of a long session with compaction on: its first LLM call finds a compaction due
+    (the `compact_context` activity summarizes the older turns), then calls with the summary."""
+    await stack.execute(
+        task_id="compaction",
+        session_id=(await stack.task("tools"))["session_id"],
+        user_message="and the day after? [no tools]",
+        model_config=MODEL,
+        compaction={
+            "token_threshold": 40,
+            "overlap": 1,
+            "model": {**MODEL, "stream": False},
+            "prompt_template": "[summarize] {conversation_history}",
+        },
+    )
+
+
+async def cost_budget(stack: Stack, fakes: Fakes) -> None:
+    """Past `max_cost` after the first LLM call (the price table's): the task fails."""
+    await stack.execute(
+        task_id="cost_budget",
+        user_message="look it up",
+        model_config=MODEL,
+        tools=[weather_tool(fakes.tools)],
+        max_cost=1e-9,
+    )
+
+
 async def rate_limited(stack: Stack, fakes: Fakes) -> None:
     """The provider answers 429 with Retry-After: the call waits for capacity (a timer) and
     is made again (the provider has `limits`, so its 429s are shared)."""
@@ -454,6 +482,8 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "time_limit": (time_limit, "failed"),
     "session": (session, "completed"),
     "fork": (fork, "completed"),
+    "compaction": (compaction, "completed"),
+    "cost_budget": (cost_budget, "failed"),
     "cancel": (cancel, "cancelled"),
     "legacy_254ae33": (legacy_254ae33, "completed"),
     "rate_limited": (rate_limited, "completed"),
@@ -482,6 +512,7 @@ async def record(out: Path) -> None:
                 data["executor"]["max_iterations"] = LONG_ITERATIONS + 5
                 data["llm"]["providers"][0]["limits"] = {}  # shares 429s (rate_limited)
                 data["tools"]["limits"] = {"tools": {LIMITED_TOOL: {"concurrency": 1}}}
+                data["llm"]["prices"] = {"openai/*": {"input": 0.15, "output": 0.6}}
                 # The Responses API on the same fake, for the reasoning scenario.
                 responses = {"base_url": openai.url, "api": "responses"}
                 data["llm"]["providers"].append(

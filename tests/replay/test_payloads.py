@@ -23,6 +23,7 @@ from temporalio.api.common.v1 import Payload as TemporalPayload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from temporal_executor.activities import (
+    CompactionActivities,
     LegacyActivities,
     LLMActivities,
     OpenRunInput,
@@ -48,6 +49,7 @@ from tests.replay.test_replay import FILES, RELEASES, load
 
 ACTIVITIES = {
     "invoke_llm": LLMActivities.invoke_llm,
+    "compact_context": CompactionActivities.compact_context,
     "execute_tool": ToolActivities.execute_tool,
     "expand_tools": ToolActivities.expand_tools,
     "record": RecordActivities.record,

@@ -15,6 +15,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
+from temporal_executor.llm.messages import Usage
 from temporal_executor.store import NewEvent
 from temporal_executor.tasks import TaskState, TaskStatus
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
@@ -326,3 +327,41 @@ async def test_a_queued_task_shows_what_it_waits_for_and_its_priority(
     assert approve.status_code == 200, approve.text
     await expect(page.locator("#status")).to_have_text("completed")
     await expect(page.locator("#queued-fact")).to_be_hidden()
+async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page: Any) -> None:
+    """A task one of whose calls reported no usage shows its tokens as unknown (the list and
+    the Task page), never 0; a compaction shows as a note with its summary."""
+    store = console.services.store
+    usage = Usage(prompt_tokens=40, completion_tokens=5, total_tokens=45, unreported=1, unpriced=1)
+    done = TaskState(
+        task_id="ui-unknown", session_id="ui-unknown", status=TaskStatus.COMPLETED, usage=usage
+    )
+    await store.tasks.save(done)
+    compacted = {
+        "index": 6,
+        "first": 0,
+        "end": 4,
+        "model": "openai/summarizer-1",
+        "summary": "Summary: FACT code=Z-1234",
+        "tokens_before": 420,
+        "tokens_after": 90,
+        "usage": None,
+    }
+    events = [
+        ("task.started", {"session_id": "ui-unknown", "user_message": "[recall code]"}),
+        ("context.compacted", compacted),
+        ("task.completed", {"usage": usage.report().model_dump(), "iterations": 1}),
+    ]
+    await store.events.append_all(
+        "ui-unknown", [NewEvent(f"wf:{n}", type, data) for n, (type, data) in enumerate(events, 1)]
+    )
+    await page.goto(console.url + "/ui/tasks/ui-unknown")
+    await expect(page.locator("#usage")).to_have_text("unknown (1 LLM call reported no usage)")
+    note = page.locator(".turn.note.summary")
+    await expect(note).to_contain_text(
+        "Conversation compacted: messages 0-3 summarized by openai/summarizer-1, ~420 → ~90 tokens"
+    )
+    await note.locator("summary").click()
+    await expect(note.locator(".text")).to_have_text("Summary: FACT code=Z-1234")
+    await page.goto(console.url + "/ui/?session_id=ui-unknown")
+    row = page.locator('tr[data-task-id="ui-unknown"]')
+    await expect(row.locator("td.num")).to_have_text("unknown")

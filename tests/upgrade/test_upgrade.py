@@ -192,6 +192,16 @@ ADDED: dict[str, Any] = {
     "priority": None,  # (recorded before there were priorities)
     "queued_behind": None,
 }
+# And to its usage: the calls that reported none (none here), and the cost (null: the previous
+# release priced no call, and no price is configured here).
+ADDED_USAGE: dict[str, Any] = {"unreported": 0, "cost": None}
+
+
+def as_this_version(body: dict[str, Any]) -> dict[str, Any]:
+    """The previous release's task body as this version's API shows the same task."""
+    by_model = {k: {**u, **ADDED_USAGE} for k, u in body["usage_by_model"].items()}
+    usage = {**body["usage"], **ADDED_USAGE}
+    return {**body, **ADDED, "usage": usage, "usage_by_model": by_model}
 
 
 async def both_serve(old: httpx.AsyncClient, new: httpx.AsyncClient, tasks: UpgradeTasks) -> None:
@@ -202,7 +212,7 @@ async def both_serve(old: httpx.AsyncClient, new: httpx.AsyncClient, tasks: Upgr
         task_id = tasks.ids[name]
         mine = (await old.get(f"/api/v1/tasks/{task_id}")).json()
         theirs = (await new.get(f"/api/v1/tasks/{task_id}")).json()
-        assert theirs == {**mine, **ADDED}, (mine, theirs)
+        assert theirs == as_this_version(mine), (mine, theirs)
     started = task_ids("beside", 2)
     for http, task_id in zip((old, new), started, strict=True):
         await submit(http, task_id, user_message=f"hello {task_id}")

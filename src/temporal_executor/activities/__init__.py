@@ -1,10 +1,11 @@
 """Temporal activities: everything the workflow does that touches the outside world.
 
-`invoke_llm` (`llm.py`), `execute_tool` and `expand_tools` (`tools.py`) are regular
-activities (LLM and tool calls under shared limits: `capacity.py`), and so is `session_turn`
-(`turns.py`: may a queued task start); `record` (`records.py`) is the local activity that
-writes a step's events, state and transcript. Each takes one model and returns one.
-`legacy.py` has the local activities of release 0.1.0+254ae33, for the tasks it started.
+`invoke_llm` (`llm.py`), `compact_context` (`compaction.py`), `execute_tool` and
+`expand_tools` (`tools.py`) are regular activities (LLM and tool calls under shared limits:
+`capacity.py`), and so is `session_turn` (`turns.py`: may a queued task start); `record`
+(`records.py`) is the local activity that writes a step's events, state and transcript. Each
+takes one model and returns one. `legacy.py` has the local activities of release
+0.1.0+254ae33, for the tasks it started.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..llm.prices import Prices
 from ..llm.registry import ProviderRegistry
 from ..store import Store
 from ..tools import ToolRegistry
 from .capacity import Capacity, CapacityWait
+from .compaction import CompactInput, CompactionActivities, CompactResult
 from .legacy import LegacyActivities, OpenSessionInput, PublishEventInput, SaveStateInput
 from .llm import LLMActivities, LLMCallInput, LLMCallResult
 from .records import EventRecord, RecordActivities, RecordInput
@@ -28,6 +31,9 @@ __all__ = [
     "Admit",
     "Capacity",
     "CapacityWait",
+    "CompactInput",
+    "CompactResult",
+    "CompactionActivities",
     "EventRecord",
     "ExpandToolsInput",
     "LLMActivities",
@@ -62,11 +68,14 @@ def build_activities(
     """The activity functions a worker registers, bound to their dependencies (the limits
     of `config`, on the store's limiter; `admit`: `TaskService.admit`)."""
     capacity = Capacity(config, store.limiter)
+    prices = Prices(config.llm.prices)
+    llm = LLMActivities(providers, store, capacity, prices)
     tool_activities = ToolActivities(tools, store.blobs, store.events, capacity)
     records = RecordActivities(store)
     legacy = LegacyActivities(records)
     return [
-        LLMActivities(providers, store, capacity).invoke_llm,
+        llm.invoke_llm,
+        CompactionActivities(llm, store).compact_context,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
         records.record,

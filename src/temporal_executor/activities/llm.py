@@ -1,8 +1,11 @@
 """`invoke_llm`: one LLM call.
 
 The activity input carries only the messages that are new since the previous call; they are
-appended to the stored transcript, which is then read whole and sent to the provider. So
-workflow history grows with the conversation, not with its square. When streaming, text
+appended to the stored transcript, which is then read whole and sent to the provider (from
+its latest summary on, when it was compacted: `llm/compaction.py`). So workflow history
+grows with the conversation, not with its square. A call whose task compacts its session's
+conversation returns at once, without calling, when a compaction is due: the workflow makes
+it (`compaction.py`), then calls again. When streaming, text
 deltas go to the task's event log while the model writes (`deltas.py`).
 
 The response is kept in the store under the call's key before it is returned, and a call that
@@ -29,11 +32,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import Field
 from temporalio import activity
 
 from ..errors import ExecutorError, ProviderError, SupersededError, TranscriptError, to_failure
+from ..llm.compaction import plan, sent
 from ..llm.messages import (
     LLMRequest,
     LLMResponse,
@@ -43,10 +49,11 @@ from ..llm.messages import (
     ToolCall,
     ToolDefinition,
 )
+from ..llm.prices import Prices
 from ..llm.registry import ProviderRegistry
 from ..observability import LLMCallWatch
 from ..payloads import offload, resolve, resolve_messages
-from ..spec import ModelChoice
+from ..spec import Compaction, ModelChoice
 from ..store import Blobs, NewEvent, Store
 from ..tasks import EventType, TaskState
 from ..versioned import Versioned
@@ -59,6 +66,8 @@ __all__ = ["LLMActivities", "LLMCallInput", "LLMCallResult", "answer_dangling_ca
 
 # Native turns a worker keeps in memory (they never change: their keys are their digests).
 KEPT_TURNS = 256
+# Reads a streamed answer to a request (its deltas to the task's log), under a call's watch.
+Streamer = Callable[[LLMRequest, LLMCallWatch], Awaitable[LLMResponse]]
 
 
 class LLMCallInput(Versioned, WaitsForCapacity):
@@ -77,16 +86,24 @@ class LLMCallInput(Versioned, WaitsForCapacity):
     max_content_bytes: int
     model: ModelChoice
     tools: list[ToolDefinition] = Field(default_factory=list)
+    # The task's compaction, when this call is to wait for one that is due (`compact`).
+    compaction: Compaction | None = None
 
 
 class LLMCallResult(LLMResponse, MayWait):
-    """What `invoke_llm` returns: the model's answer, or (with `wait` set, the call not made)
-    how long to wait for capacity. Histories from before waits hold plain `LLMResponse`s,
-    which read as this with no `wait`."""
+    """What `invoke_llm` returns: the model's answer, or (the call not made) how long to wait
+    for capacity (`wait`), or that the conversation is to be compacted first (`compact`).
+    Histories from before hold plain `LLMResponse`s, which read as this with neither."""
+
+    compact: bool = False
 
     @classmethod
     def waiting(cls, wait: CapacityWait) -> LLMCallResult:
         return cls(message=Message(role="assistant"), wait=wait)
+
+    @classmethod
+    def compacting(cls) -> LLMCallResult:
+        return cls(message=Message(role="assistant"), compact=True)
 
 
 def answer_dangling_calls(messages: list[Message]) -> list[Message]:
@@ -111,23 +128,29 @@ def _no_result(call: ToolCall) -> Message:
 
 
 class LLMActivities:
-    def __init__(self, providers: ProviderRegistry, store: Store, capacity: Capacity) -> None:
+    def __init__(
+        self, providers: ProviderRegistry, store: Store, capacity: Capacity, prices: Prices
+    ) -> None:
         self.providers = providers
         self.store = store
         self.capacity = capacity
+        self.prices = prices
         self._turns: OrderedDict[str, NativeTurn] = OrderedDict()
 
     @activity.defn(name="invoke_llm")
     async def invoke_llm(self, input: LLMCallInput) -> LLMCallResult:
         """The model's answer; its `llm.message` and `tool.call` events and the task's state
         are written here before it is returned (again, idempotently, for a kept answer), when
-        the input carries the state. Or, the call not made, how long to wait for capacity."""
+        the input carries the state. Or, the call not made, how long to wait for capacity, or
+        that a compaction of the conversation is due (with `input.compaction`)."""
         memo = f"{input.task_id}/llm/{input.call_key}/response"
         kept = await self.store.blobs.get(memo)
         if kept is not None:
             response = LLMCallResult.model_validate_json(kept)
         elif isinstance(called := await self._call(input), CapacityWait):
             return LLMCallResult.waiting(called)
+        elif called.compact:
+            return called
         else:
             response = called
         if input.state is not None:
@@ -137,33 +160,33 @@ class LLMActivities:
     async def _call(self, input: LLMCallInput) -> LLMCallResult | CapacityWait:
         blobs = self.store.blobs
         memo = f"{input.task_id}/llm/{input.call_key}/response"
-        gate = self.capacity.llm(input.model)
-        watch = LLMCallWatch(input.model, task_id=input.task_id, session_id=input.conversation)
         try:
-            with watch:
-                provider = self.providers.check(input.model.provider, input.model.model)
-                request = await self._request(input)
-                key = f"{input.task_id}/{input.call_key}"
-                lease = await gate.acquire(key, estimated_tokens(request))
-                if isinstance(lease, CapacityWait):
-                    watch.refused(lease.limit)
-                    return waiting(lease, input.may_wait)
-                async with lease:
-                    watch.sent(request)
-                    async with heartbeating():
-                        if input.model.stream:
-                            response = await self._stream(input, request, watch)
-                        else:
-                            response = await provider.chat(request)
-                    lease.used(response.usage.total_tokens)
-                watch.answered(response)
-        except ProviderError as exc:
-            if exc.status == 429 and (wait := await gate.rate_limited(exc.retry_after)):
-                if input.may_wait:
-                    return wait
-            raise to_failure(exc) from exc
+            messages = await self._conversation(input)
         except ExecutorError as exc:
             raise to_failure(exc) from exc
+        if input.compaction is not None and plan(messages, input.compaction) is not None:
+            return LLMCallResult.compacting()
+        messages, turns = await self._turns_for(input, sent(messages))
+        request = LLMRequest(
+            model=input.model.model,
+            messages=answer_dangling_calls(messages),
+            tools=input.tools,
+            sampling=input.model,
+            reasoning=turns,
+            cache_key=hashlib.sha256(input.conversation.encode()).hexdigest()[:32],
+        )
+        answered = await self.ask(
+            input.model,
+            request,
+            task_id=input.task_id,
+            session_id=input.conversation,
+            call_key=input.call_key,
+            may_wait=input.may_wait,
+            stream=partial(self._stream, input) if input.model.stream else None,
+        )
+        if isinstance(answered, CapacityWait):
+            return answered
+        response = answered
         message = response.message
         if message.content is not None:
             key = f"{input.task_id}/llm/{input.call_key}"
@@ -177,6 +200,50 @@ class LLMActivities:
             await blobs.put_new(memo, response.model_dump_json())
         )
 
+    async def ask(
+        self,
+        model: ModelChoice,
+        request: LLMRequest,
+        *,
+        task_id: str,
+        session_id: str,
+        call_key: str,
+        may_wait: bool,
+        stream: Streamer | None = None,
+    ) -> LLMResponse | CapacityWait:
+        """One call of `model` (`stream`: how to read its answer as it streams; None: in one
+        piece) under the shared limits, watched (metrics, span), its usage priced; or, the call
+        not made, how long to wait for capacity. Failures leave as Temporal failures."""
+        gate = self.capacity.llm(model)
+        watch = LLMCallWatch(model, task_id=task_id, session_id=session_id)
+        try:
+            with watch:
+                provider = self.providers.check(model.provider, model.model)
+                lease = await gate.acquire(f"{task_id}/{call_key}", estimated_tokens(request))
+                if isinstance(lease, CapacityWait):
+                    watch.refused(lease.limit)
+                    return waiting(lease, may_wait)
+                async with lease:
+                    watch.sent(request)
+                    async with heartbeating():
+                        if stream is not None:
+                            response = await stream(request, watch)
+                        else:
+                            response = await provider.chat(request)
+                    usage = self.prices.priced(model.key, response.usage)
+                    if not usage.unreported:  # (else the estimate stays counted)
+                        lease.used(usage.total_tokens)
+                response = response.model_copy(update={"usage": usage})
+                watch.answered(response)
+        except ProviderError as exc:
+            if exc.status == 429 and (wait := await gate.rate_limited(exc.retry_after)):
+                if may_wait:
+                    return wait
+            raise to_failure(exc) from exc
+        except ExecutorError as exc:
+            raise to_failure(exc) from exc
+        return response
+
     async def _publish(self, input: LLMCallInput, response: LLMResponse, state: TaskState) -> None:
         message = response.message
         content = await resolve(self.store.blobs, message.content or "", message.content_ref)
@@ -188,7 +255,7 @@ class LLMActivities:
                     "iteration": state.iterations,
                     "content": content if message.content is not None else None,
                     "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
-                    "usage": response.usage.model_dump(),
+                    "usage": response.usage.report().model_dump(),
                     "finish_reason": response.finish_reason,
                 },
             ),
@@ -204,7 +271,8 @@ class LLMActivities:
         await self.store.tasks.save(state.counted(input.model.key, response.usage))
         await self.store.events.append_all(input.task_id, events)
 
-    async def _request(self, input: LLMCallInput) -> LLMRequest:
+    async def _conversation(self, input: LLMCallInput) -> list[Message]:
+        """The session's transcript with the new messages, their contents resolved."""
         transcripts = self.store.transcripts
         await transcripts.put(input.conversation, input.first_index, input.new_messages)
         count = input.first_index + len(input.new_messages)
@@ -214,16 +282,7 @@ class LLMActivities:
                 f"transcript of session {input.conversation} has {len(messages)} of {count} "
                 "messages"
             )
-        messages = await resolve_messages(self.store.blobs, messages, input.max_content_bytes)
-        messages, turns = await self._turns_for(input, messages)
-        return LLMRequest(
-            model=input.model.model,
-            messages=answer_dangling_calls(messages),
-            tools=input.tools,
-            sampling=input.model,
-            reasoning=turns,
-            cache_key=hashlib.sha256(input.conversation.encode()).hexdigest()[:32],
-        )
+        return await resolve_messages(self.store.blobs, messages, input.max_content_bytes)
 
     async def _keep_turn(self, input: LLMCallInput, turn: NativeTurn) -> Reasoning:
         """Keep the model's native turn in the blobs (under its digest, so a racing attempt

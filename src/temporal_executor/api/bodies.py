@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import ConcurrentMessages, DefaultAgent
 from ..errors import RequestError, describe_validation
-from ..llm.messages import Message, Usage
+from ..llm.messages import Message, Usage, UsageReport
 from ..spec import (
     MAX_JSON_DEPTH,
+    StrictCompaction,
     StrictModelSettings,
     StrictToolSpec,
     ToolSpec,
@@ -41,6 +42,7 @@ __all__ = [
     "TaskPage",
     "TaskReadout",
     "TaskSteps",
+    "TaskView",
     "bounded_metadata",
     "execute_request",
 ]
@@ -67,6 +69,8 @@ OVERRIDES = frozenset(
         "max_total_tokens",
         "priority",
         "concurrent_messages",
+        "max_cost",
+        "compaction",
     }
 )
 
@@ -118,6 +122,10 @@ class ExecuteRequest(BaseModel):
     # Budgets: the task's wall-clock seconds, and tokens in + out over its LLM calls.
     timeout: float | None = Field(default=None, gt=0, le=366 * 86400)
     max_total_tokens: int | None = Field(default=None, ge=1, le=10**12)
+    # US dollars over its LLM calls, by the price table (`llm.prices`).
+    max_cost: float | None = Field(default=None, gt=0, le=10**9)
+    # How the session's conversation is compacted (None: `executor.compaction`; false: not).
+    compaction: StrictCompaction | Literal[False] | None = None
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
     # 1 (least urgent) to 5 (most urgent); default `executor.priority`.
@@ -207,7 +215,27 @@ def bounded_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-class TaskBody(TaskState):
+class TaskView(TaskState):
+    """A task's state as the API shows it: its usage (in all and by model) with what is not
+    known as null (`Usage.report`)."""
+
+    usage: UsageReport  # type: ignore[assignment]
+    usage_by_model: dict[str, UsageReport] = Field(default_factory=dict)  # type: ignore[assignment]
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _report(cls, usage: Any) -> Any:
+        return usage.report() if isinstance(usage, Usage) else usage
+
+    @field_validator("usage_by_model", mode="before")
+    @classmethod
+    def _report_each(cls, by_model: Any) -> Any:
+        if not isinstance(by_model, dict):
+            return by_model
+        return {k: u.report() if isinstance(u, Usage) else u for k, u in by_model.items()}
+
+
+class TaskBody(TaskView):
     """`GET /api/v1/tasks/{id}` (and `?wait=true`): the task's state, its workflow in the
     Temporal UI when the UI's address is known (`temporal.ui_url`, set by `dev`), and the
     tenant it belongs to."""
@@ -217,12 +245,13 @@ class TaskBody(TaskState):
 
 
 class Session(BaseModel):
-    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript and usage."""
+    """`GET /api/v1/sessions/{id}`: the session's tasks (its turns), transcript (a summary
+    of earlier messages marked by its `summary`, see README "Context compaction") and usage."""
 
     session_id: str
-    tasks: list[TaskState]
+    tasks: list[TaskView]
     messages: list[Message]
-    usage: Usage
+    usage: UsageReport
 
 
 class TaskReadout(TaskBody):

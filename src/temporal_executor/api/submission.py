@@ -24,7 +24,15 @@ from ..config import (
 )
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
-from ..spec import ModelChoice, ModelSettings, StrictModelSettings, ToolChoiceName, ToolSpec
+from ..llm.prices import Prices
+from ..spec import (
+    Compaction,
+    ModelChoice,
+    ModelSettings,
+    StrictModelSettings,
+    ToolChoiceName,
+    ToolSpec,
+)
 from ..tenants import DEFAULT_TENANT, scoped
 from ..tools import ToolRegistry
 from ..travel import ForkEdits
@@ -49,6 +57,7 @@ class Submissions:
         self.executor = config.executor
         self.providers = providers
         self.tools = tools
+        self.prices = Prices(config.llm.prices)
 
     def prepare(
         self,
@@ -63,7 +72,11 @@ class Submissions:
         (the tenant it is started in), `caller` (the name of the API key that sends it;
         None: auth is off, or no key sends it) or its session (not a `template`'s: each run
         has its own), by `executor.fairness_key`."""
-        for choice in request.model.choices():
+        compaction = self._compaction(request)
+        models = list(request.model.choices())
+        if compaction is not None and compaction.model is not None:
+            models.append(compaction.model)
+        for choice in models:
             self.providers.get(choice.provider)
         self.tools.validate(request.tools)
         expands = self.tools.expands(request.tools)
@@ -72,6 +85,9 @@ class Submissions:
         max_iterations = _at_most("max_iterations", request.max_iterations, executor.max_iterations)
         timeout = _at_most("timeout", request.timeout, executor.timeouts.task)
         tokens = _at_most("max_total_tokens", request.max_total_tokens, executor.max_total_tokens)
+        max_cost = _at_most("max_cost", request.max_cost, executor.max_cost)
+        if max_cost is not None:
+            self._priced(models, "max_cost" if request.max_cost else "executor.max_cost")
         require_approval = request.require_approval
         if require_approval is None:
             require_approval = executor.require_approval
@@ -90,6 +106,8 @@ class Submissions:
             approval_timeout=request.approval_timeout or executor.approval_timeout,
             timeout=timeout,
             max_total_tokens=tokens,
+            max_cost=max_cost,
+            compaction=compaction,
             expand_tools=expands,
             policies=task_policies(executor),
             dispatch=dispatch(
@@ -100,6 +118,23 @@ class Submissions:
                 session=None if template else scoped(tenant, session_id),
             ),
         )
+
+    def _compaction(self, request: ExecuteRequest) -> Compaction | None:
+        """The request's compaction (`false`: none), else the server's."""
+        chosen = self.executor.compaction if request.compaction is None else request.compaction
+        if not chosen:
+            return None
+        return Compaction.model_validate(chosen.model_dump())
+
+    def _priced(self, models: list[ModelChoice], budget: str) -> None:
+        """A cost budget needs every model the task may call to have a price."""
+        unpriced = sorted({m.key for m in models if self.prices.of(m.key) is None})
+        if unpriced:
+            raise RequestError(
+                f"{budget}: no price for {', '.join(unpriced)} in llm.prices, so the cost "
+                "of this task could not be counted",
+                details={"models": unpriced},
+            )
 
     def prepare_template(
         self,

@@ -32,6 +32,7 @@ __all__ = [
     "approve",
     "call",
     "clip",
+    "describe_usage",
     "execute_body",
     "first_line",
     "follow",
@@ -161,6 +162,19 @@ def _interactive(hint: str) -> bool:
     return False
 
 
+def describe_usage(usage: dict[str, Any]) -> str:
+    """A task's usage (`Usage.report`) in words: its tokens, or "tokens unknown" when a call
+    did not report them; its cost when it is known."""
+    tokens = usage.get("total_tokens")
+    if tokens is None and usage.get("unreported"):
+        calls = usage["unreported"]
+        text = f"tokens unknown ({calls} LLM call{'s' if calls != 1 else ''} reported no usage)"
+    else:
+        text = f"{tokens or 0} tokens"
+    cost = usage.get("cost")
+    return text if cost is None else f"{text}, ${cost:.6f}"
+
+
 class _Printer:
     def __init__(self, client: httpx.Client, task_id: str) -> None:
         self.client, self.task_id = client, task_id
@@ -195,8 +209,7 @@ class _Printer:
         elif type == "task.waiting_for_capacity":
             print(f"[waiting for capacity ({data['limit']}): {data['reason']}]", file=sys.stderr)
         elif type == "task.completed":
-            usage = data.get("usage", {})
-            print(f"[completed: {usage.get('total_tokens', 0)} tokens]", file=sys.stderr)
+            print(f"[completed: {describe_usage(data.get('usage') or {})}]", file=sys.stderr)
             return 0
         elif type == "task.failed":
             print(f"[failed: {data.get('error', {}).get('message')}]", file=sys.stderr)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from ..spec import StrictCompaction
 from .duration import Duration
 from .section import Section, http_url
 
@@ -148,6 +149,12 @@ class ExecutorConfig(Section):
     # Tokens (in + out, all LLM calls) one task may use; a request's `max_total_tokens` may
     # only lower it.
     max_total_tokens: int | None = Field(default=None, ge=1)
+    # US dollars (by `llm.prices`) one task's LLM calls may cost; a request's `max_cost` may
+    # only lower it. A task whose models have no price is refused while a budget applies.
+    max_cost: float | None = Field(default=None, gt=0)
+    # Context compaction of every session's conversation (a request's `compaction` replaces
+    # it, `false` turns it off); unset: none (README "Context compaction").
+    compaction: StrictCompaction | None = None
     local_activities: bool = True
     workflow_sandbox: bool = False
     # Flow control (README, "Priority and fairness", "A second message while a task runs"):

@@ -12,7 +12,14 @@ from .duration import Duration
 from .limits import ProviderLimits, ToolLimits
 from .section import Section
 
-__all__ = ["DEFAULT_PROVIDER", "HttpToolConfig", "LLMConfig", "ProviderConfig", "ToolsConfig"]
+__all__ = [
+    "DEFAULT_PROVIDER",
+    "HttpToolConfig",
+    "LLMConfig",
+    "PriceConfig",
+    "ProviderConfig",
+    "ToolsConfig",
+]
 
 
 class ProviderConfig(Section):
@@ -36,10 +43,35 @@ class ProviderConfig(Section):
 DEFAULT_PROVIDER = {"name": "openai", "api_key_env": "OPENAI_API_KEY"}
 
 
+class PriceConfig(Section):
+    """What a model costs, in US dollars per million tokens: prompt tokens (`input`; those
+    read from the prompt cache at `cache_read`, those written to it at `cache_write`, each
+    `input` when not given) and `output` tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
 class LLMConfig(Section):
+    """The providers, and the price table: `prices` by `provider/model` (a shell-style pattern
+    may stand for several models: `anthropic/claude-sonnet-*`; an exact key comes first, then
+    the first pattern that matches). A model with no price costs "unknown"."""
+
     providers: list[ProviderConfig] = Field(
         default_factory=lambda: [ProviderConfig.model_validate(DEFAULT_PROVIDER)]
     )
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+
+    @field_validator("prices")
+    @classmethod
+    def _model_keys(cls, prices: dict[str, PriceConfig]) -> dict[str, PriceConfig]:
+        for key in prices:
+            provider, _, model = key.partition("/")
+            if not provider or not model:
+                raise ValueError(f"{key!r}: a price is keyed by provider/model")
+        return prices
 
     @field_validator("providers")
     @classmethod

@@ -34,7 +34,7 @@ from .execution import (
 )
 from .kagent import KagentConfig
 from .observability import LogConfig, ObservabilityConfig
-from .providers import HttpToolConfig, LLMConfig, ProviderConfig, ToolsConfig
+from .providers import HttpToolConfig, LLMConfig, PriceConfig, ProviderConfig, ToolsConfig
 from .section import Section
 from .security import EncryptionConfig, SecurityConfig
 from .server import ServerConfig
@@ -61,6 +61,7 @@ __all__ = [
     "LLMConfig",
     "LogConfig",
     "ObservabilityConfig",
+    "PriceConfig",
     "ProviderConfig",
     "RetryConfig",
     "RetrySettings",

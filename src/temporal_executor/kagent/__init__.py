@@ -9,6 +9,8 @@ environment overrides ← kagent's definition), so the API and the worker see th
   tools, under their bare names, with `require_approval` (`tools.py`); kagent's agents always
   have `ask_user`, and so does this one;
 - `stream` → the model's streaming (kagent's default: off);
+- `context_config.compaction` → `executor.compaction` (`compaction.py`: without a
+  `summarizer_model`, the agent's own model summarizes, as in kagent);
 - `description` and the card → `a2a` (`card.py`).
 The default agent is kagent's alone: the one of our config (its prompt, model and tools) is
 replaced. A config without a model (what kagent gives a BYO agent) defines nothing: our config
@@ -26,6 +28,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .card import map_card
+from .compaction import map_compaction
 from .definition import CARD_ENV, CONFIG_ENV, Keys, read_json
 from .model import map_model
 from .tools import map_tools
@@ -67,6 +70,7 @@ def apply_kagent(
     a2a: dict[str, Any] = {"default_agent": agent}
     if description := root.text("description"):
         a2a["description"] = description
+    compaction, summarizer = map_compaction(root, env, mapped)
     if root.data.get("share_tools") is False:
         root.skip("share_tools")  # not sharing tools with kagent's controller: as we do
     unread = root.unread()
@@ -77,6 +81,10 @@ def apply_kagent(
         unread += [f"{card_source.name}: {path}" for path in card.unread()]
 
     _set_provider(data, mapped.provider)
+    if summarizer is not None:
+        _set_provider(data, summarizer)
+    if compaction is not None:
+        _section(data, "executor")["compaction"] = compaction
     section = _section(data, "tools")
     servers = section.get("mcp_servers")
     section["mcp_servers"] = {**(servers if isinstance(servers, dict) else {}), **tools.servers}

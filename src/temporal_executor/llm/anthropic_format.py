@@ -315,7 +315,9 @@ def counts(usage: object) -> dict[str, int]:
 
 def usage(counts: dict[str, int]) -> Usage:
     """Anthropic's `input_tokens` leave out the prompt tokens read from or written to the
-    cache; our `prompt_tokens` count them all."""
+    cache; our `prompt_tokens` count them all. No counts at all: the usage is unknown."""
+    if not counts:
+        return Usage.unknown()
     cache_read = counts.get("cache_read_input_tokens") or 0
     cache_creation = counts.get("cache_creation_input_tokens") or 0
     prompt = (counts.get("input_tokens") or 0) + cache_read + cache_creation

@@ -236,7 +236,7 @@ class _Accumulator:
     finish_message: str | None = None
     block_reason: str | None = None
     response_id: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage.unknown)  # until a reply has usage_metadata
     chunks: int = 0
     candidates: int = 0
 

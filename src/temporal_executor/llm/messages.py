@@ -15,7 +15,9 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     model_serializer,
+    model_validator,
 )
 
 from ..spec import Sampling
@@ -29,9 +31,11 @@ __all__ = [
     "Part",
     "Reasoning",
     "StreamChunk",
+    "Summary",
     "ToolCall",
     "ToolDefinition",
     "Usage",
+    "UsageReport",
 ]
 
 
@@ -79,10 +83,22 @@ class Reasoning(Payload):
     edited: bool = False
 
 
+class Summary(Payload):
+    """What a summary message of a session's transcript stands for (context compaction,
+    `llm/compaction.py`): the messages from index `first` up to, not including, `end`,
+    summarized by `model` ("provider/model"; None: they were dropped, and the message has no
+    text). It supersedes the summaries before it."""
+
+    first: int
+    end: int
+    model: str | None = None
+
+
 class Message(Payload):
     """One message of a conversation, provider-neutral; providers convert at their edge.
     `content` is its text; `parts` what else it holds (images, files …), in order; an
-    assistant message of a reasoning model carries its `reasoning`."""
+    assistant message of a reasoning model carries its `reasoning`. A message with a
+    `summary` stands for earlier ones (context compaction): it is sent in their place."""
 
     role: Literal["system", "user", "assistant", "tool"]
     content: str | None = None
@@ -94,20 +110,84 @@ class Message(Payload):
     parts: list[Part] = Field(default_factory=list)
     reasoning: Reasoning | None = None
     id: str | None = None  # a user turn's client-given id (A2A messageId); never sent to LLMs
+    summary: Summary | None = None
 
 
 class Usage(Payload):
     """Token counts; `cache_read_tokens` / `cache_creation_tokens` where the vendor reports
-    prompt caching (they are part of, not added to, `prompt_tokens`)."""
+    prompt caching (they are part of, not added to, `prompt_tokens`).
+
+    Summed over calls, it also counts what is not known: `unreported`, the calls whose server
+    reported no usage (an OpenAI-compatible server that streams none: their tokens are not in
+    the counts, which are then a lower bound), and `unpriced`, the calls whose cost is not in
+    `cost` (no price configured for the model, or no usage reported). `cost` is in US dollars
+    (`llm.prices`). `report()` is how the API shows it: unknown as null, never as 0."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+    unreported: int = 0
+    unpriced: int = 0
+    cost: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpriced_before_costs(cls, data: Any, info: ValidationInfo) -> Any:
+        # Usage written before costs were counted (release 0.1.0, or one of its workers in a
+        # rolling upgrade) has no `cost`: what it counts had no price.
+        written = info.mode == "json" or (info.context or {}).get("decoding", False)
+        if written and isinstance(data, dict) and "cost" not in data:
+            if any(data.get(key) for key in _TOKEN_FIELDS) and not data.get("unpriced"):
+                return {**data, "unpriced": 1}
+        return data
+
+    @classmethod
+    def unknown(cls) -> Usage:
+        """One call's, when its server reported none."""
+        return cls(unreported=1, unpriced=1)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
+
+    def report(self) -> UsageReport:
+        """As the API shows it: the token counts null when a call did not report its usage,
+        the cost null when a call's cost is not known."""
+        known = self.unreported == 0
+        tokens = {key: getattr(self, key) if known else None for key in _TOKEN_FIELDS}
+        cost = round(self.cost, 9) if self.unpriced == 0 else None
+        return UsageReport(**tokens, unreported=self.unreported, cost=cost)
+
+
+_TOKEN_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+)
+
+
+class UsageReport(BaseModel):
+    """Usage as the API shows it (REST, A2A, events): a token count is null ("unknown") when
+    `unreported` calls reported no usage (the counts the others reported are not shown as if
+    they were all); `cost` (US dollars) is null when a call had no price in `llm.prices` or
+    reported no usage."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    unreported: int = 0
+    cost: float | None = None
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> UsageReport:
+        """An event's `usage` (this version's report; a count an earlier release did not
+        write is 0)."""
+        return cls.model_validate({**dict.fromkeys(_TOKEN_FIELDS, 0), **data})
 
 
 class ToolDefinition(Payload):

@@ -197,7 +197,7 @@ class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
         content = message.content if isinstance(message.content, str) else None
         return LLMResponse(
             message=Message(role="assistant", content=content, tool_calls=calls),
-            usage=_usage(completion.usage) if completion.usage else Usage(),
+            usage=_usage(completion.usage) if completion.usage else Usage.unknown(),
             finish_reason=choice.finish_reason,
         )
 
@@ -251,12 +251,13 @@ class _PartialCall:
 
 @dataclass
 class _Accumulator:
-    """The streamed reply so far: text, tool calls by index, finish reason, usage."""
+    """The streamed reply so far: text, tool calls by index, finish reason, usage (unknown
+    until a chunk reports it: a server may send none, whatever `include_usage` asks)."""
 
     text: list[str] = field(default_factory=list)
     calls: dict[int, _PartialCall] = field(default_factory=dict)
     finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage.unknown)
 
     def add(self, choice: ChunkChoice) -> str:
         """Take one streamed choice; return its text delta ("" if none)."""

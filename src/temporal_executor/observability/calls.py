@@ -132,6 +132,10 @@ class LLMCallWatch(_Watch):
 
     def answered(self, response: LLMResponse) -> None:
         usage = response.usage
+        if usage.unreported:
+            series.LLM_USAGE_UNREPORTED.labels(self.provider, self.model).inc()
+        elif not usage.unpriced:
+            series.LLM_COST.labels(self.provider, self.model).inc(usage.cost)
         tokens = series.LLM_TOKENS
         if usage.prompt_tokens:
             tokens.labels(self.provider, self.model, "input").inc(usage.prompt_tokens)
@@ -143,8 +147,9 @@ class LLMCallWatch(_Watch):
         if usage.cache_creation_tokens:
             cached.labels(self.provider, self.model, "write").inc(usage.cache_creation_tokens)
         if self._span is not None:
-            self._set("gen_ai.usage.input_tokens", usage.prompt_tokens)
-            self._set("gen_ai.usage.output_tokens", usage.completion_tokens)
+            if not usage.unreported:  # (unknown: no attribute, rather than 0)
+                self._set("gen_ai.usage.input_tokens", usage.prompt_tokens)
+                self._set("gen_ai.usage.output_tokens", usage.completion_tokens)
             if usage.cache_read_tokens:
                 self._set("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens)
             if usage.cache_creation_tokens:

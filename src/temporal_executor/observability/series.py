@@ -33,9 +33,11 @@ __all__ = [
     "CAPACITY_WAITING",
     "CAPACITY_WAITS",
     "LLM_CALLS",
+    "LLM_COST",
     "LLM_SECONDS",
     "LLM_TOKENS",
     "LLM_TTFT_SECONDS",
+    "LLM_USAGE_UNREPORTED",
     "MODELS",
     "PUSH_DELIVERIES",
     "REGISTRY",
@@ -141,13 +143,24 @@ LLM_TTFT_SECONDS = Histogram(
     ["provider", "model"], buckets=_TTFT_BUCKETS, registry=REGISTRY,
 )  # fmt: skip
 LLM_TOKENS = Counter(
-    "executor_llm_tokens", "Tokens the providers reported, by type: input or output.",
+    "executor_llm_tokens", "Tokens the providers reported, by type: input or output (a call "
+    "whose server reported none adds nothing here: see executor_llm_usage_unreported).",
     ["provider", "model", "type"], registry=REGISTRY,
 )  # fmt: skip
 LLM_CACHED_TOKENS = Counter(
     "executor_llm_cached_tokens", "Prompt tokens the providers reported as read from their "
     "prompt cache (type read) or written to it (type write); part of the input tokens.",
     ["provider", "model", "type"], registry=REGISTRY,
+)  # fmt: skip
+LLM_USAGE_UNREPORTED = Counter(
+    "executor_llm_usage_unreported", "LLM calls whose server reported no token usage (an "
+    "OpenAI-compatible server that streams none): their tokens are unknown, not 0.",
+    ["provider", "model"], registry=REGISTRY,
+)  # fmt: skip
+LLM_COST = Counter(
+    "executor_llm_cost_usd", "What LLM calls cost, in US dollars, by the price table "
+    "(llm.prices); calls of a model with no price, or with no usage reported, add nothing.",
+    ["provider", "model"], registry=REGISTRY,
 )  # fmt: skip
 
 TOOL_CALLS = Counter(

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..llm.messages import Message, ToolCall, Usage
+from ..llm.messages import Message, ToolCall, UsageReport
 from ..spec import ToolSpec
 from ..tasks import Event, EventType
 
@@ -46,7 +46,7 @@ class Step(BaseModel):
     )
     input: dict[str, Any] = Field(default_factory=dict)
     output: dict[str, Any] | None = None
-    usage: Usage | None = None
+    usage: UsageReport | None = None
     overridden: bool = Field(default=False, description="a result a fork replaced")
 
 
@@ -110,7 +110,7 @@ def own_steps(
                         "tool_calls": [c.model_dump(mode="json") for c in calls],
                         "finish_reason": data.get("finish_reason"),
                     },
-                    usage=Usage.model_validate(data.get("usage") or {}),
+                    usage=UsageReport.of(data.get("usage") or {}),
                 )
             )
             for call in calls:

@@ -276,7 +276,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop, TurnSteps):
         self.state.pending_approval = None
         self.state.pending_input = None
         data: dict[str, Any] = {
-            "usage": self.state.usage.model_dump(),
+            "usage": self.state.usage.report().model_dump(),
             "iterations": self.state.iterations,
         }
         if result is not None:

@@ -17,7 +17,7 @@ from temporalio.common import Priority, WorkflowIDReusePolicy
 
 from ..llm.messages import Message, ToolCall
 from ..policies import ActivityOptions, RetrySettings, activity_options
-from ..spec import ModelSettings, ToolSpec
+from ..spec import Compaction, ModelSettings, ToolSpec
 from ..tasks import SESSION_MEMO, WORKFLOW_ID_PREFIX, TaskState, workflow_id
 from ..versioned import Payload, Versioned
 
@@ -187,6 +187,10 @@ class AgentInput(Versioned):
     # server's `executor.timeouts.task`), and tokens in + out over all its LLM calls.
     timeout: float | None = None
     max_total_tokens: int | None = None
+    # US dollars over all its LLM calls, and how its session's conversation is compacted
+    # (both added in 0.2.0: none before).
+    max_cost: float | None = None
+    compaction: Compaction | None = None
     # Whether the loop runs under a timer for that time limit: not a task of v1 or v2, which
     # started without one (its history has no such timer to replay).
     time_limit_timer: bool = True

@@ -137,7 +137,7 @@ class LegacyLoop:
                 "content": message.content,
                 "content_ref": message.content_ref,
                 "tool_calls": [c.model_dump(mode="json") for c in message.tool_calls],
-                "usage": response.usage.model_dump(),
+                "usage": response.usage.report().model_dump(),
                 "finish_reason": response.finish_reason,
             },
         )

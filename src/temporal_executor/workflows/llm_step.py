@@ -1,9 +1,10 @@
 """The LLM step of `AgentExecutionWorkflow`, as the base class it inherits it from: one
 LLM call with the task's model, then with each of `model_config.fallbacks` in turn while the
-model before it is down; the token budget checked after each call. A `tool_choice` that
-forces a tool call holds for the task's first LLM call only: every later call follows an
-answer that called tools, and goes with the provider's default (auto), as the OpenAI Agents
-SDK resets it, so a task cannot loop on forced calls."""
+model before it is down; the conversation compacted first when that is due (`compaction.py`);
+the budgets checked after each call. A `tool_choice` that forces a tool call holds for the
+task's first LLM call only: every later call follows an answer that called tools, and goes
+with the provider's default (auto), as the OpenAI Agents SDK resets it, so a task cannot loop
+on forced calls."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ with workflow.unsafe.imports_passed_through():
     from ..activities import LLMActivities, LLMCallInput, LLMCallResult
     from ..errors import ModelUnavailableError
     from ..llm.messages import Message, ToolDefinition
-    from ..spec import ModelChoice, ToolSpec
+    from ..spec import Compaction, ModelChoice, ToolSpec
     from ..tasks import EventType, TaskState
     from .failures import TaskFailed, cause, reraise_cancellation, underlying
     from .inputs import AgentInput
     from .steps import Steps
 
-from .calls import ActivityCalls
+from .compaction import CompactionStep
 
 __all__ = ["LLMStep"]
 
@@ -31,7 +32,7 @@ __all__ = ["LLMStep"]
 TOOL_CHOICE_RESET = "tool-choice-reset"
 
 
-class LLMStep(ActivityCalls):
+class LLMStep(CompactionStep):
     """The LLM call of each iteration; the workflow class provides the attributes below."""
 
     input: AgentInput
@@ -50,7 +51,9 @@ class LLMStep(ActivityCalls):
         for n, model in enumerate(choices):
             key = f"llm:{self.state.iterations}" + (f":{n}" if n else "")
             try:
-                response = await self._call_llm(model, key)
+                # The model's first try may compact first (a fallback's call is made on the
+                # conversation as the failed call left it).
+                response = await self._call_llm(model, key, may_compact=n == 0)
                 break
             except FailureError as exc:
                 reraise_cancellation(exc)
@@ -78,12 +81,22 @@ class LLMStep(ActivityCalls):
         return response
 
     def _check_budget(self) -> None:
+        """The budgets, over what is known: the tokens the servers reported, and the cost of
+        the calls that have a price (a call that reported no usage counts for neither)."""
+        usage = self.state.usage
         budget = self.input.max_total_tokens
-        if budget is not None and self.state.usage.total_tokens > budget:
+        if budget is not None and usage.total_tokens > budget:
             raise TaskFailed(
                 "budget_exceeded",
-                f"the task used {self.state.usage.total_tokens} tokens, more than its "
+                f"the task used {usage.total_tokens} tokens, more than its "
                 f"max_total_tokens ({budget})",
+            )
+        # A task of before 0.2.0 has no `max_cost`: its steps stay as they were.
+        max_cost = self.input.max_cost
+        if max_cost is not None and usage.cost > max_cost:
+            raise TaskFailed(
+                "budget_exceeded",
+                f"the task cost ${usage.cost:.6f}, more than its max_cost (${max_cost:g})",
             )
 
     def _as_called(self, model: ModelChoice) -> ModelChoice:
@@ -101,10 +114,22 @@ class LLMStep(ActivityCalls):
         return model
 
     async def _call_llm(
-        self, model: ModelChoice, call_key: str, *, records: bool = True
+        self, model: ModelChoice, call_key: str, *, records: bool = True, may_compact: bool = False
     ) -> LLMCallResult:
         """The call's activity; it writes the answer's events and the task's state when it
-        `records` (not for the loop of 0.1.0+254ae33, which writes them itself)."""
+        `records` (not for the loop of 0.1.0+254ae33, which writes them itself). When it
+        `may_compact` and the task compacts its conversation, the call may find a compaction
+        due: the step makes it, then the call again (which does not compact)."""
+        compaction = self.input.compaction if may_compact else None
+        result = await self._llm_call(model, call_key, records, compaction)
+        if result.compact:
+            await self._compact()
+            result = await self._llm_call(model, call_key, records, None)
+        return result
+
+    async def _llm_call(
+        self, model: ModelChoice, call_key: str, records: bool, compaction: Compaction | None
+    ) -> LLMCallResult:
         policies = self.input.policies
         model = self._as_called(model)
         call = LLMCallInput(
@@ -121,6 +146,7 @@ class LLMStep(ActivityCalls):
                 ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
                 for t in self._tools
             ],
+            compaction=compaction,
         )
         return await self._call(
             LLMActivities.invoke_llm,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from ...config import Scope
 from ..auth import CallerDep, requires
-from ..bodies import Session
+from ..bodies import Session, TaskView
 from ..openapi import errors
 from ..params import SessionIdPath
 from .deps import TasksDep, audit
@@ -25,7 +25,8 @@ router = APIRouter(tags=["sessions"])
 async def get_session(session_id: SessionIdPath, tasks: TasksDep) -> Session:
     """The session's turns (its tasks), its transcript and its summed token usage."""
     turns, messages, usage = await tasks.session(session_id)
-    return Session(session_id=session_id, tasks=turns, messages=messages, usage=usage)
+    views = [TaskView(**dict(turn)) for turn in turns]
+    return Session(session_id=session_id, tasks=views, messages=messages, usage=usage.report())
 
 
 @router.delete(

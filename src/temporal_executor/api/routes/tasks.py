@@ -12,7 +12,7 @@ from ...config import Scope
 from ...tasks import TaskState, workflow_id
 from ...tenant_tasks import TenantTasks
 from ..auth import Caller, CallerDep, requires
-from ..bodies import ExecuteRequest, TaskPage, TaskReadout
+from ..bodies import ExecuteRequest, TaskBody, TaskPage, TaskReadout
 from ..openapi import BODY, SSE_EVENT, Accepted, CancelAccepted, errors
 from ..params import (
     After,
@@ -33,7 +33,7 @@ router = APIRouter(tags=["tasks"])
 # What a submission answers (`/api/v1/execute`, and `/a2a/message`, which submits the same way).
 SUBMITTED: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "the task started (or exists already)"},
-    200: {"model": TaskState, "description": "`wait=true`: the task, ended or paused"},
+    200: {"model": TaskBody, "description": "`wait=true`: the task, ended or paused"},
     **errors(400, 404, 409, *BODY, 503),
 }
 

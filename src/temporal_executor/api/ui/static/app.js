@@ -279,9 +279,19 @@ export function formatAge(seconds) {
   return `${Math.floor(age / 86400)} d`;
 }
 
+// A task's usage (the API's: a token count is null when a call reported no usage, `cost`
+// null when a call had no price): "unknown" then, never 0.
 export function formatUsage(usage) {
   if (!usage) return "–";
-  return `${usage.total_tokens} (${usage.prompt_tokens} in, ${usage.completion_tokens} out)`;
+  const calls = usage.unreported || 0;
+  const tokens = usage.total_tokens == null
+    ? `unknown (${calls} LLM call${calls === 1 ? "" : "s"} reported no usage)`
+    : `${usage.total_tokens} (${usage.prompt_tokens} in, ${usage.completion_tokens} out)`;
+  return usage.cost == null ? tokens : `${tokens}, $${usage.cost.toFixed(6)}`;
+}
+
+export function formatTokens(usage) {
+  return usage && usage.total_tokens != null ? String(usage.total_tokens) : "unknown";
 }
 
 // A link to the task's page; a task of a tenant other than `default` is named with it, and

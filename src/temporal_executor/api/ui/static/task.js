@@ -108,6 +108,17 @@ const handlers = {
   "input.required"(data) {
     note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
   },
+  "context.compacted"(data) {
+    // The older turns are summarized (or dropped) for the model; the page keeps them.
+    const how = data.model ? `summarized by ${data.model}` : "dropped (no summarizer model)";
+    const text = `Conversation compacted: messages ${data.first}-${data.end - 1} ${how}, ` +
+      `~${data.tokens_before} → ~${data.tokens_after} tokens`;
+    const node = item("note summary", el("span", { text }));
+    if (data.summary) {
+      node.append(el("details", { class: "summary" }, el("summary", { text: "Summary" }),
+        el("div", { class: "text", text: data.summary })));
+    }
+  },
   "task.waiting_for_capacity"(data) {
     note(`Waiting for capacity (${data.limit}): ${REASONS[data.reason] || data.reason}`, "waiting");
   },
@@ -135,7 +146,7 @@ const REASONS = {
 const STATE_EVENTS = new Set([
   "task.queued", "task.started", "llm.message", "tool.result", "approval.required", "approval.decided",
   "input.required", "input.answered", "task.waiting_for_capacity", "task.completed",
-  "task.failed", "task.cancelled",
+  "task.failed", "task.cancelled", "context.compacted",
 ]);
 
 function onEvent(event) {

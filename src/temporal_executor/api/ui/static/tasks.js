@@ -2,7 +2,8 @@
 // refreshed every 2 s. A queued task links to the task it waits for.
 
 import {
-  api, describeError, el, filterForm, formatAge, notify, poll, statusBadge, taskLink,
+  api, describeError, el, filterForm, formatAge, formatTokens, notify, poll, statusBadge,
+  taskLink,
 } from "./app.js";
 
 const PAGE = 50;
@@ -31,7 +32,7 @@ function row(task) {
     el("td", {}, ...status(task)),
     el("td", {}, session),
     el("td", { text: task.model || "–" }),
-    el("td", { class: "num", text: String(task.usage.total_tokens) }),
+    el("td", { class: "num", text: formatTokens(task.usage) }),
     el("td", { text: formatAge(task.created_at), title: task.created_at ? new Date(task.created_at * 1000).toLocaleString() : "" }),
     el("td", { class: "num", text: task.priority ? String(task.priority) : "–" }));
 }

@@ -327,6 +327,8 @@ async def test_a_queued_task_shows_what_it_waits_for_and_its_priority(
     assert approve.status_code == 200, approve.text
     await expect(page.locator("#status")).to_have_text("completed")
     await expect(page.locator("#queued-fact")).to_be_hidden()
+
+
 async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page: Any) -> None:
     """A task one of whose calls reported no usage shows its tokens as unknown (the list and
     the Task page), never 0; a compaction shows as a note with its summary."""

@@ -366,4 +366,4 @@ async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page:
     await expect(note.locator(".text")).to_have_text("Summary: FACT code=Z-1234")
     await page.goto(console.url + "/ui/?session_id=ui-unknown")
     row = page.locator('tr[data-task-id="ui-unknown"]')
-    await expect(row.locator("td.num")).to_have_text("unknown")
+    await expect(row.locator("td.num").first).to_have_text("unknown")

@@ -22,6 +22,10 @@ __all__ = [
     "CapacityWaiting",
     "Event",
     "EventType",
+    "Nested",
+    "NestedApproval",
+    "NestedInput",
+    "NestedTool",
     "PendingApproval",
     "PendingCall",
     "PendingInput",
@@ -95,15 +99,67 @@ class TaskResult(Payload):
     content_ref: str | None = None
 
 
+class Question(Payload):
+    """One question of an `ask_user` call (kagent-adk's shape): free text, or one of
+    `choices` (several when `multiple`)."""
+
+    question: str = Field(min_length=1, max_length=4096)
+    choices: list[str] = Field(default_factory=list, max_length=64)
+    multiple: bool = False
+
+
+class NestedTool(Payload):
+    """A tool call another agent waits to have decided, as kagent's HITL extension names it
+    (its `HitlTool`): `id` is what a decision names, `call_id` that agent's own call id."""
+
+    id: str
+    call_id: str
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Nested(Payload):
+    """Another agent, called by this task as a tool (`tool_call`), paused for a person: its
+    name (the tool's), its task and context. The person decides here; the task passes the
+    decision on to that agent's task (kagent's HITL extension's `nested` block)."""
+
+    subagent_name: str
+    task_id: str
+    context_id: str
+    tool_call: ToolCall
+
+
+class NestedApproval(Nested):
+    """The other agent waits for a decision on `tools`."""
+
+    tools: list[NestedTool]
+
+
+class NestedInput(Nested):
+    """The other agent asks `questions` (its `ask_user` call `id`)."""
+
+    id: str
+    questions: list[Question]
+
+
 class PendingApproval(Payload):
     """The tool calls a task waits to have decided: since `requested_at` (epoch seconds),
     decided by `expires_at` when an approval timeout applies; `parameters` is each pending
-    tool's JSON Schema (by name), which edited arguments must match."""
+    tool's JSON Schema (by name), which edited arguments must match. With `nested`, the calls
+    are another agent's (its `tools`), which that agent called while this task called it."""
 
     tool_calls: list[ToolCall]
     requested_at: float | None = None
     expires_at: float | None = None
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    nested: NestedApproval | None = None
+
+    def event(self) -> dict[str, Any]:
+        """The data of its `approval.required` event (`nested` only when there is one)."""
+        data = self.model_dump(mode="json", include={"tool_calls", "requested_at", "expires_at"})
+        if self.nested is not None:
+            data["nested"] = self.nested.model_dump(mode="json")
+        return data
 
 
 class PendingCall(BaseModel):
@@ -119,22 +175,21 @@ class PendingCall(BaseModel):
     requested_at: float | None = None
     expires_at: float | None = None
     tenant: str = DEFAULT_TENANT
-
-
-class Question(Payload):
-    """One question of an `ask_user` call (kagent-adk's shape): free text, or one of
-    `choices` (several when `multiple`)."""
-
-    question: str = Field(min_length=1, max_length=4096)
-    choices: list[str] = Field(default_factory=list, max_length=64)
-    multiple: bool = False
+    # Another agent's call, when it is one (see `PendingApproval.nested`).
+    nested: NestedApproval | None = None
 
 
 class PendingInput(Payload):
-    """The questions a task waits to have answered; `id` is the `ask_user` call's id."""
+    """The questions a task waits to have answered; `id` is the `ask_user` call's id. With
+    `nested`, another agent asks them (the id is its call's)."""
 
     id: str
     questions: list[Question]
+    nested: NestedInput | None = None
+
+    def event(self) -> dict[str, Any]:
+        """The data of its `input.required` event (`nested` only when there is one)."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class TaskError(Payload):
@@ -197,6 +252,7 @@ class TaskState(Payload):
                 parameters=pending.parameters.get(call.name),
                 requested_at=pending.requested_at,
                 expires_at=pending.expires_at,
+                nested=pending.nested,
             )
             for call in pending.tool_calls
         ]
@@ -217,6 +273,7 @@ class EventType(StrEnum):
     LLM_FALLBACK = "llm.fallback"
     TOOL_CALL = "tool.call"
     TOOL_RESULT = "tool.result"
+    TOOL_PROGRESS = "tool.progress"
     APPROVAL_REQUIRED = "approval.required"
     APPROVAL_DECIDED = "approval.decided"
     INPUT_REQUIRED = "input.required"

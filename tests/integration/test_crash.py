@@ -1,4 +1,5 @@
-"""A task survives `kill -9` of its worker in the middle of a tool call, and finishes once."""
+"""A task survives `kill -9` of its worker in the middle of a tool call (or of another agent's
+work, or of a streamed answer, or of its API while a client streams), and finishes once."""
 
 from __future__ import annotations
 
@@ -9,19 +10,30 @@ import subprocess
 from collections import Counter
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from temporal_executor.api.a2a.hitl import HITL_EXTENSION_URI
 from temporal_executor.store import Store
 from tests.conftest import (
     config_data,
+    enqueue,
     free_port,
     read_sse,
     running_stack,
     weather_tool,
     write_config,
 )
+from tests.fakes.a2a_proxy import message_sends, recording_proxy
 from tests.fakes.server import FakeServer
+from tests.integration.test_agent_tools import (
+    ASKS_THE_HELPER,
+    agent_tool,
+    slow_call,
+    slow_calls,
+    working_child,
+)
 from tests.processes import service_process, wait_healthy
 
 
@@ -36,51 +48,78 @@ def api_process(config_path: Path, log: Path) -> AbstractContextManager[subproce
 async def test_worker_killed_during_tool_call(
     temporal: str, openai_fake: FakeServer, tool_server: FakeServer, tmp_path: Path
 ) -> None:
+    """Killed while one task calls a slow tool and another calls an agent (a second service,
+    reached through a recording proxy) whose own tool is slow. The tool is called again under
+    the same idempotency key; the agent is sent the request once (the next attempt follows
+    the agent's task)."""
     data = config_data(temporal, openai_fake.url, tmp_path)
     config_path = write_config(data, tmp_path / "config.yaml")
     log = tmp_path / "worker.log"
     tool = weather_tool(tool_server, name="slow_lookup", path="/slow?delay=4")
+    # Still working when the worker is killed: after the other task has started its tool.
+    child_data = working_child(temporal, openai_fake, tool_server, tmp_path, 5)
 
-    async with running_stack(data, worker=False) as stack:
-        with worker_process(config_path, log) as first:
-            await stack.execute(
-                task_id="crash-1",
-                user_message="look it up slowly",
-                model_config={"provider": "openai", "model": "gpt-4o-mini"},
-                tools=[tool],
-            )
-            async with httpx.AsyncClient() as http:
-                for _ in range(400):
-                    calls = (await http.get(tool_server.base_url + "/_tool/calls")).json()
-                    if calls:
-                        break
-                    await asyncio.sleep(0.05)
-            assert len(calls) == 1, f"the tool was never called; worker log:\n{log.read_text()}"
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
+    async with running_stack(child_data) as child, running_stack(data, worker=False) as stack:
+        with FakeServer(recording_proxy(child.url)) as proxy:
+            # Every call through the proxy: kagent's proxy routing (`x-kagent-host`).
+            helper = agent_tool(proxy.base_url, headers={"x-kagent-host": "child.local"})
+            with worker_process(config_path, log) as first:
+                await enqueue(openai_fake, [ASKS_THE_HELPER])
+                asks = await stack.execute(
+                    task_id="crash-agent",
+                    user_message="Ask the helper",
+                    model_config={"provider": "openai", "model": "gpt-4o-mini"},
+                    tools=[helper],
+                )
+                await slow_call(tool_server, "Weather in Oslo?", log)  # the child's
+                await stack.execute(
+                    task_id="crash-1",
+                    user_message="look it up slowly",
+                    model_config={"provider": "openai", "model": "gpt-4o-mini"},
+                    tools=[tool],
+                )
+                await slow_call(tool_server, "look it up slowly", log)
+                os.kill(first.pid, signal.SIGKILL)
+                first.wait()
 
-        with worker_process(config_path, log):
-            events = await asyncio.wait_for(stack.events("crash-1"), 120)
+            with worker_process(config_path, log):
+                events = await asyncio.wait_for(stack.events("crash-1"), 120)
+                await asyncio.wait_for(stack.events("crash-agent"), 120)
+            task = await stack.task("crash-1")
+            asked = await stack.task("crash-agent")
+            requests: list[dict[str, Any]] = proxy.app.state.requests
 
-        task = await stack.task("crash-1")
-        assert task["status"] == "completed", task
-        assert task["result"]["content"].startswith("Tool results: slow_lookup=")
+    assert task["status"] == "completed", task
+    assert task["result"]["content"].startswith("Tool results: slow_lookup=")
 
-        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
-        counts = Counter(e["event"] for e in events if e["event"] != "llm.delta")
-        assert counts == {
-            "task.started": 1,
-            "llm.message": 2,
-            "tool.call": 1,
-            "tool.result": 1,
-            "task.completed": 1,
-        }
-        async with httpx.AsyncClient() as http:
-            calls = (await http.get(tool_server.base_url + "/_tool/calls")).json()
-        call_id = next(e for e in events if e["event"] == "tool.call")["data"]["id"]
-        # At-least-once delivery, made safe by the idempotency key: the retry carries the same one.
-        assert len(calls) == 2
-        assert {c["idempotency_key"] for c in calls} == {call_id}
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    counts = Counter(e["event"] for e in events if e["event"] != "llm.delta")
+    assert counts == {
+        "task.started": 1,
+        "llm.message": 2,
+        "tool.call": 1,
+        "tool.result": 1,
+        "task.completed": 1,
+    }
+    calls = await slow_calls(tool_server, "look it up slowly")
+    call_id = next(e for e in events if e["event"] == "tool.call")["data"]["id"]
+    # At-least-once delivery, made safe by the idempotency key: the retry carries the same one.
+    assert len(calls) == 2
+    assert {c["idempotency_key"] for c in calls} == {call_id}
+
+    # The agent: one request, however many attempts followed it; kagent's headers.
+    assert asked["status"] == "completed", asked
+    assert asked["result"]["content"].startswith("Tool results: helper=Tool results: slow_lookup=")
+    (sent,) = message_sends(requests)
+    headers = sent["headers"]
+    assert headers["x-kagent-source"] == "agent"
+    assert headers["a2a-extensions"] == HITL_EXTENSION_URI
+    assert headers["x-kagent-parent-context-id"] == asks["session_id"]
+    assert headers["x-kagent-root-context-id"] == asks["session_id"]
+    assert headers["x-kagent-host"] == "child.local"
+    followed = [r.get("rpc") for r in requests[requests.index(sent) + 1 :]]
+    assert {"SubscribeToTask", "GetTask"} & set(followed), followed
+    assert len(await slow_calls(tool_server, "Weather in Oslo?")) == 1
 
 
 async def wait_for_event(store: Store, task_id: str, type: str) -> None:

@@ -93,8 +93,18 @@ def test_the_sandbox_agent_compilers_config_is_the_agent() -> None:
                 "tool_filter": ["search_docs", "delete_page"],
             },
         },
+        {
+            "name": "kagent__NS__k8s_helper",
+            "type": "agent",
+            "config": {
+                "url": "http://kagent-controller.kagent:8083/api/a2a-sandboxes/kagent/k8s-helper",
+                "headers": {},
+                "isolate_sessions": True,
+            },
+        },
         {"name": "ask_user", "type": "builtin", "config": {}},
     ]
+    assert agent.tools[1].description == "Inspects Kubernetes resources and reports what it finds."
     assert agent.require_approval == ["delete_page"]
     assert config.tools.mcp_servers == {
         "kagent_http_0": {
@@ -105,7 +115,7 @@ def test_the_sandbox_agent_compilers_config_is_the_agent() -> None:
             "call_timeout": 30.0,
         }
     }
-    assert config.tools.allow_private_hosts == ["docs-mcp.kagent.svc"]
+    assert config.tools.allow_private_hosts == ["docs-mcp.kagent.svc", "kagent-controller.kagent"]
     ToolRegistry(config.tools).validate(agent.tools)  # what a request with them checks
 
     # The card's identity is ours to show; how to reach the agent stays ours.
@@ -115,12 +125,13 @@ def test_the_sandbox_agent_compilers_config_is_the_agent() -> None:
         (
             logging.INFO,
             "kagent agent config (KAGENT_CONFIG_JSON): the agent is kagent's: model "
-            "openai/gpt-4o-mini, tools kagent_http_0, ask_user, approval for delete_page",
+            "openai/gpt-4o-mini, tools kagent_http_0, kagent__NS__k8s_helper, ask_user, "
+            "approval for delete_page",
         ),
         (
             logging.WARNING,
-            "kagent agent config (KAGENT_CONFIG_JSON): not honoured: remote_agents, "
-            "session_db_url, context_config.compaction.event_retention_size",
+            "kagent agent config (KAGENT_CONFIG_JSON): not honoured: session_db_url, "
+            "context_config.compaction.event_retention_size",
         ),
     ]
 
@@ -374,3 +385,26 @@ def test_the_service_does_not_start_on_a_definition_that_cannot_run(
         "provider in temporal-executor"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]  # no state written
+
+
+def test_a_remote_agent_is_an_agent_tool() -> None:
+    data = sandbox_config()
+    (agent,) = data["remote_agents"]
+    agent.update(timeout=45, headers={"x-kagent-host": "k8s-helper.kagent"})
+    del agent["description"]
+    config = load(kagent_env(data))
+    spec = next(t for t in config.a2a.default_agent.tools if t.type == "agent")
+    assert spec.description == ""  # the agent card's, when the task lists its tools
+    assert spec.config["timeout"] == 45.0
+    assert spec.config["headers"] == {"x-kagent-host": "k8s-helper.kagent"}
+
+    agent["name"] = "kagent/k8s-helper"
+    with pytest.raises(ConfigError) as refused:
+        load(kagent_env(data))
+    assert refused.value.message.startswith(
+        "kagent agent config (KAGENT_CONFIG_JSON): remote_agents[0]: name: "
+    )
+    agent["name"], agent["url"] = "helper", "ftp://k8s-helper"
+    with pytest.raises(ConfigError) as refused:
+        load(kagent_env(data))
+    assert "remote_agents[0]: url" in refused.value.message

@@ -188,6 +188,28 @@ async def ask_user(stack: Stack, fakes: Fakes) -> None:
     response.raise_for_status()
 
 
+async def nested_approval(stack: Stack, fakes: Fakes) -> None:
+    """An agent tool (this service's own A2A agent, whose weather tool needs approval): the
+    agent pauses, so does the task (its pending approval nested), a person approves here, the
+    decision goes to the agent in a second round of its call."""
+    request = json.dumps({"request": "weather in Oslo"})
+    await fakes.enqueue({"tool_calls": [{"name": "helper", "arguments": request}]})
+    helper = {
+        "name": "helper",
+        "type": "agent",
+        "description": "Answers weather questions.",
+        "config": {"url": stack.url, "isolate_sessions": True},
+    }
+    await stack.execute(
+        task_id="nested_approval", user_message="ask the helper", model_config=MODEL, tools=[helper]
+    )
+    await wait_status(stack, "nested_approval", "awaiting_approval")
+    response = await stack.http.post(
+        f"/api/v1/approve/{workflow_id('nested_approval')}", json={"approved": True}
+    )
+    response.raise_for_status()
+
+
 async def continue_as_new(stack: Stack, fakes: Fakes) -> None:
     """Enough tool iterations (non-streamed) for the run to continue as new."""
     call = {"name": "get_weather", "arguments": '{"query": "again"}'}
@@ -474,6 +496,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "reasoning": (reasoning, "completed"),
     "approval_timeout": (approval_timeout, "completed"),
     "ask_user": (ask_user, "completed"),
+    "nested_approval": (nested_approval, "completed"),
     "continue_as_new": (continue_as_new, "completed"),
     "failure": (failure, "failed"),
     "fallback": (fallback, "completed"),
@@ -518,6 +541,14 @@ async def record(out: Path) -> None:
                 data["llm"]["providers"].append(
                     {"name": "openai-compatible", "api_key_env": FAKE_KEY_ENV, "config": responses}
                 )
+                # The agent the nested_approval scenario's task calls: this service's own.
+                data["a2a"] = {
+                    "default_agent": {
+                        "model_config": MODEL,
+                        "tools": [weather_tool(tools_server)],
+                        "require_approval": True,
+                    }
+                }
                 fakes = Fakes(openai, tools_server)
                 async with running_stack(data) as stack:
                     for name, (drive, status) in SCENARIOS.items():

@@ -23,6 +23,7 @@ from temporalio.api.common.v1 import Payload as TemporalPayload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from temporal_executor.activities import (
+    AgentActivities,
     CompactionActivities,
     LegacyActivities,
     LLMActivities,
@@ -52,6 +53,7 @@ ACTIVITIES = {
     "compact_context": CompactionActivities.compact_context,
     "execute_tool": ToolActivities.execute_tool,
     "expand_tools": ToolActivities.expand_tools,
+    "call_agent": AgentActivities.call_agent,
     "record": RecordActivities.record,
     "session_turn": TurnActivities.session_turn,
     # The local activities of 0.1.0+254ae33, for its tasks (workflows/legacy.py).

@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
-from tests.conftest import Stack, fake_requests, weather_tool
+from tests.conftest import Stack, enqueue, fake_requests, weather_tool
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import calls_to, wait_status
+from tests.integration.test_agent_tools import ASKS_THE_HELPER, agent_tool, child, until
 from tests.ui.conftest import TEMPORAL_UI, screenshot
 
 MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
+__all__ = ["child"]  # a fixture: another service, whose agent the tasks here call
 
 
 async def slow_stream(openai_fake: FakeServer, delay: float) -> None:
@@ -159,3 +161,42 @@ async def test_bad_json_shows_an_error_and_sends_nothing(
     await page.goto(console.url + "/ui/approvals?tool=get_weather&session_id=s-ui-bad-json")
     await expect(page.get_by_label("Session", exact=True)).to_have_value("s-ui-bad-json")
     await expect(card).to_be_visible()
+
+
+async def test_another_agents_call_is_decided_from_the_inbox(
+    console: Stack, child: Stack, page: Any, openai_fake: FakeServer, tool_server: FakeServer
+) -> None:
+    await enqueue(openai_fake, [ASKS_THE_HELPER])
+    await console.execute(
+        task_id="ui-nested",
+        user_message="Ask the helper",
+        model_config=MODEL,
+        tools=[agent_tool(child.url)],
+    )
+    state = await until(console, "ui-nested", "awaiting_approval")
+    nested = state["pending_approval"]["nested"]
+    await page.goto(console.url + "/ui/approvals")
+    card = decision(page, "ui-nested")
+    await expect(card.locator(".nested")).to_have_text(
+        f"Asked by agent helper (its task {nested['task_id']}), which this task called as a tool"
+    )
+    await expect(card.locator(".tool")).to_have_text(["helper", "get_weather"])
+    editor = card.get_by_label("Arguments (the agent's, as it asked)")
+    await expect(editor).to_have_attribute("readonly", "")
+    await expect(card.get_by_text("Approve and stop asking")).to_be_hidden()
+    await screenshot(page, "approvals-nested")
+
+    await card.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#notice")).to_have_text("Task ui-nested: approved 1 tool call.")
+    await page.goto(console.url + "/ui/tasks/ui-nested")
+    await expect(page.locator("#status")).to_have_text("completed")
+    await expect(page.locator(".turn.note.waiting")).to_have_text(
+        "Waiting for approval: get_weather (asked by agent helper)"
+    )
+    tool = page.locator("details.tool-call")
+    await tool.locator("summary").click()
+    child_answer = (await child.task(nested["task_id"]))["result"]["content"]
+    await expect(tool.locator("pre.progress")).to_have_text(child_answer)
+    await expect(tool.locator("pre.result")).to_have_text(child_answer)
+    await screenshot(page, "task-nested")
+    assert len(await calls_to(tool_server)) == 1

@@ -195,13 +195,20 @@ ADDED: dict[str, Any] = {
 # And to its usage: the calls that reported none (none here), and the cost (null: the previous
 # release priced no call, and no price is configured here).
 ADDED_USAGE: dict[str, Any] = {"unreported": 0, "cost": None}
+# And to its pauses: `nested` (whose calls or questions they are when another agent's; none
+# here).
+PAUSE_ADDED: dict[str, Any] = {"nested": None}
 
 
 def as_this_version(body: dict[str, Any]) -> dict[str, Any]:
     """The previous release's task body as this version's API shows the same task."""
     by_model = {k: {**u, **ADDED_USAGE} for k, u in body["usage_by_model"].items()}
     usage = {**body["usage"], **ADDED_USAGE}
-    return {**body, **ADDED, "usage": usage, "usage_by_model": by_model}
+    shown = {**body, **ADDED, "usage": usage, "usage_by_model": by_model}
+    for pause in ("pending_approval", "pending_input"):
+        if shown.get(pause) is not None:
+            shown[pause] = {**shown[pause], **PAUSE_ADDED}
+    return shown
 
 
 async def both_serve(old: httpx.AsyncClient, new: httpx.AsyncClient, tasks: UpgradeTasks) -> None:

@@ -1,8 +1,9 @@
 """Temporal activities: everything the workflow does that touches the outside world.
 
 `invoke_llm` (`llm.py`), `compact_context` (`compaction.py`), `execute_tool` and
-`expand_tools` (`tools.py`) are regular activities (LLM and tool calls under shared limits:
-`capacity.py`), and so is `session_turn` (`turns.py`: may a queued task start); `record`
+`expand_tools` (`tools.py`) and `call_agent` (`agents.py`: a round of a call of another agent)
+are regular activities (LLM and tool calls under shared limits: `capacity.py`), and so is
+`session_turn` (`turns.py`: may a queued task start); `record`
 (`records.py`) is the local activity that writes a step's events, state and transcript. Each
 takes one model and returns one. `legacy.py` has the local activities of release
 0.1.0+254ae33, for the tasks it started.
@@ -18,6 +19,7 @@ from ..llm.prices import Prices
 from ..llm.registry import ProviderRegistry
 from ..store import Store
 from ..tools import ToolRegistry
+from .agents import AgentActivities, AgentCallInput, AgentCallResult
 from .capacity import Capacity, CapacityWait
 from .compaction import CompactInput, CompactionActivities, CompactResult
 from .legacy import LegacyActivities, OpenSessionInput, PublishEventInput, SaveStateInput
@@ -29,6 +31,9 @@ from .turns import Turn, TurnActivities, TurnInput
 
 __all__ = [
     "Admit",
+    "AgentActivities",
+    "AgentCallInput",
+    "AgentCallResult",
     "Capacity",
     "CapacityWait",
     "CompactInput",
@@ -71,6 +76,7 @@ def build_activities(
     prices = Prices(config.llm.prices)
     llm = LLMActivities(providers, store, capacity, prices)
     tool_activities = ToolActivities(tools, store.blobs, store.events, capacity)
+    agents = AgentActivities(tools, tool_activities, store.blobs, store.events)
     records = RecordActivities(store)
     legacy = LegacyActivities(records)
     return [
@@ -78,6 +84,7 @@ def build_activities(
         CompactionActivities(llm, store).compact_context,
         tool_activities.expand_tools,
         tool_activities.execute_tool,
+        agents.call_agent,
         records.record,
         legacy.publish_event,
         legacy.open_session,

@@ -1,5 +1,6 @@
 """Token deltas of a streaming LLM call, as few, ordered `llm.delta` events (and, when a task
-asks for reasoning summaries, `llm.reasoning` events, the same way).
+asks for reasoning summaries, `llm.reasoning` events, the same way); and the same for the text
+another agent writes while one of our tool calls waits on it (`tool.progress`).
 
 A delta that follows a quiet spell is written at once; what the model writes within
 `DELTA_WINDOW` after a write is coalesced into the next event (or `DELTA_MAX_CHARS` of it), so
@@ -8,6 +9,8 @@ A retried attempt first publishes `llm.restart` (with the attempt number): a cli
 partial text it has for this call and renders the new stream.
 Deltas of an older attempt that is still running are dropped by the store, so two half
 answers never interleave (`superseded` tells the activity so).
+An agent's text may also start over (its own next LLM call): `replace` writes the whole
+text in one event marked `replace: true`, and a client shows that instead of what it had.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ DELTA_MAX_CHARS = 2048
 
 class DeltaPublisher:
     """Buffers text deltas and appends them as few, ordered events of `type` (`llm.delta`,
-    or `llm.reasoning` for reasoning summaries)."""
+    `llm.reasoning` for reasoning summaries, `tool.progress` for another agent's text), each
+    with `extra` in its data."""
 
     def __init__(
         self,
@@ -36,12 +40,14 @@ class DeltaPublisher:
         call_key: str,
         attempt: int,
         type: EventType = EventType.LLM_DELTA,
+        *,
+        extra: dict[str, object] | None = None,
     ) -> None:
         self.events, self.task_id, self.call_key, self.attempt = events, task_id, call_key, attempt
-        self.type = type
+        self.type, self.extra = type, extra or {}
         # An answer's deltas are keyed `{attempt}:{n}` (as they always were), its reasoning's
         # `{attempt}:reasoning:{n}`.
-        self._prefix = "" if type == EventType.LLM_DELTA else "reasoning:"
+        self._prefix = "reasoning:" if type == EventType.LLM_REASONING else ""
         self._buffer: list[str] = []
         self._buffered = 0
         self._count = 0
@@ -73,16 +79,27 @@ class DeltaPublisher:
         await self.flush()
 
     async def flush(self) -> None:
+        await self._write(None)
+
+    async def replace(self, text: str) -> None:
+        """The whole text from here on is `text` (what is buffered is dropped)."""
+        await self._write(text)
+
+    async def _write(self, replacement: str | None) -> None:
         async with self._lock:
-            if not self._buffer:
+            if replacement is not None:
+                self._buffer, self._buffered = [], 0
+                data: dict[str, object] = {"text": replacement, "replace": True}
+            elif not self._buffer:
                 return
-            text = "".join(self._buffer)
-            self._buffer.clear()
-            self._buffered = 0
+            else:
+                data = {"text": "".join(self._buffer)}
+                self._buffer.clear()
+                self._buffered = 0
             self._count += 1
             self._written = asyncio.get_running_loop().time()
             suffix = f"{self.attempt}:{self._prefix}{self._count}"
-            await self._append(self.type, suffix, {"text": text})
+            await self._append(self.type, suffix, data)
         if not activity.info().is_local:  # local activities do not heartbeat
             activity.heartbeat()
 
@@ -97,7 +114,7 @@ class DeltaPublisher:
             self.task_id,
             f"{self.call_key}:{suffix}",
             type,
-            {"call": self.call_key, "attempt": self.attempt, **data},
+            {"call": self.call_key, "attempt": self.attempt, **self.extra, **data},
             stream=self.call_key,
             attempt=self.attempt,
         )

@@ -24,6 +24,11 @@ from .heartbeat import heartbeating
 __all__ = ["ExpandToolsInput", "ToolActivities", "ToolCallInput", "ToolResult"]
 
 
+def _memo(task_id: str, call_id: str) -> str:
+    """Where a call's result is kept once a run of it ended."""
+    return f"{task_id}/tool/{call_id}/result"
+
+
 class ToolCallInput(Versioned, WaitsForCapacity):
     task_id: str
     call: ToolCall
@@ -90,30 +95,58 @@ class ToolActivities:
         """Run the call, unless it ran to its end before: the store keeps its result, so a
         call run again after it finished (its worker died before Temporal recorded it) is not
         made twice. The `tool.result` event is written here, the whole content in it."""
-        memo = f"{input.task_id}/tool/{input.call.id}/result"
-        whole: str | None = None
-        if (kept := await self.blobs.get(memo)) is None:
-            ran = await self._run(input)
-            if isinstance(ran, CapacityWait):
-                return ToolResult.waiting(input.call, ran)
-            result, whole = ran
-            kept = await self.blobs.put_new(memo, result.model_dump_json())
-            if kept != result.model_dump_json():  # another attempt had kept its result first
-                whole = None
+        kept = await self.kept(input.task_id, input.call)
+        if kept is not None:
+            return kept
+        ran = await self._run(input)
+        if isinstance(ran, CapacityWait):
+            return ToolResult.waiting(input.call, ran)
+        content, failed = ran
+        return await self.keep(input.task_id, input.call, content, input.inline_bytes, failed)
+
+    async def kept(self, task_id: str, call: ToolCall) -> ToolResult | None:
+        """The result of `call` when a run of it ended before (its `tool.result` written
+        again: under the same key, so once), else None."""
+        kept = await self.blobs.get(_memo(task_id, call.id))
+        if kept is None:
+            return None
         result = ToolResult.model_validate_json(kept)
+        await self._publish(task_id, result, None)
+        return result
+
+    async def keep(
+        self, task_id: str, call: ToolCall, content: str, inline_bytes: int, failed: bool = False
+    ) -> ToolResult:
+        """Keep what a run of `call` returned (`failed`: an error for the LLM; a long content
+        offloaded) and write its `tool.result`; the result kept first, should another
+        attempt have kept its own."""
+        if failed:
+            result = ToolResult.error(call, content)
+        else:
+            key = f"{task_id}/tool/{call.id}"
+            preview, ref = await offload(self.blobs, key, content, inline_bytes)
+            result = ToolResult(
+                tool_call_id=call.id, name=call.name, content=preview, content_ref=ref
+            )
+        kept = await self.blobs.put_new(_memo(task_id, call.id), result.model_dump_json())
+        if kept != result.model_dump_json():  # another attempt had kept its result first
+            return await self._publish(task_id, ToolResult.model_validate_json(kept), None)
+        return await self._publish(task_id, result, content)
+
+    async def _publish(self, task_id: str, result: ToolResult, whole: str | None) -> ToolResult:
         if whole is None:
             whole = await resolve(self.blobs, result.content, result.content_ref)
         data = {**result.event(), "content": whole}
         data.pop("content_ref", None)
-        await self.events.append(input.task_id, result.event_key(), EventType.TOOL_RESULT, data)
+        await self.events.append(task_id, result.event_key(), EventType.TOOL_RESULT, data)
         return result
 
-    async def _run(self, input: ToolCallInput) -> tuple[ToolResult, str] | CapacityWait:
-        """The call's result (a long content offloaded), and its whole content; or how long
-        to wait for capacity."""
+    async def _run(self, input: ToolCallInput) -> tuple[str, bool] | CapacityWait:
+        """What the call returned, and whether that is an error for the LLM; or how long to
+        wait for capacity."""
         call, spec = input.call, input.spec
         if call.arguments_error:
-            return ToolResult.error(call, call.arguments_error), call.arguments_error
+            return call.arguments_error, True
         lease = await self.capacity.tool(spec).acquire(f"{input.task_id}/tool/{call.id}")
         if isinstance(lease, CapacityWait):
             return waiting(lease, input.may_wait)
@@ -123,12 +156,9 @@ class ToolActivities:
                     content = await self.tools.call(spec, call)
                     watch.returned(content)
         except ToolSpecError as exc:
-            return ToolResult.error(call, exc.message), exc.message
+            return exc.message, True
         except ToolError as exc:
             if exc.retryable:
                 raise to_failure(exc) from exc
-            return ToolResult.error(call, exc.message), exc.message
-        key = f"{input.task_id}/tool/{call.id}"
-        preview, ref = await offload(self.blobs, key, content, input.inline_bytes)
-        result = ToolResult(tool_call_id=call.id, name=call.name, content=preview, content_ref=ref)
-        return result, content
+            return exc.message, True
+        return content, False

@@ -1,4 +1,5 @@
-"""kagent's tools → our `tools.mcp_servers` entries and the agent's tool specs.
+"""kagent's tools → our `tools.mcp_servers` entries and the agent's tool specs; its agents
+as tools → `agent` specs.
 
 Each `http_tools[i]` / `sse_tools[i]` / `stdio_tools[i]` becomes an MCP server
 `kagent_http_<i>` / `kagent_sse_<i>` / `kagent_stdio_<i>` and one `mcp` spec of that name
@@ -18,8 +19,11 @@ calls), `tls_*`, `terminate_on_close: false`.
 The URLs' hosts are allowed to be private addresses (`tools.allow_private_hosts`): kagent's
 MCP servers are services in the cluster, named by whoever defined the agent.
 
-`remote_agents` (other agents as tools) map here once the `agent` tool type exists; until
-then they stay unread, and so are listed.
+Each `remote_agents[i]` (another agent as a tool) becomes an `agent` spec of its `name`
+(`tools/agent.py`): `url`, `headers`, `isolate_sessions`; `description` (else the agent
+card's); `timeout` (kagent-adk's HTTP timeout of its one blocking call, 30 s when absent)
+bounds one attempt to follow the agent's turn (absent: `executor.timeouts.tool`). Its host is
+allowed as the MCP servers' are.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from pydantic import ValidationError
+
+from ..errors import ConfigError, describe_validation
 from .definition import Keys
 
 __all__ = ["MappedTools", "map_tools"]
@@ -38,13 +44,46 @@ _KINDS = (("http_tools", "http", "streamable_http"), ("sse_tools", "sse", "sse")
 
 @dataclass
 class MappedTools:
-    """What kagent's tools become: MCP servers by name, the agent's tool specs, the tools
-    that need approval, and the hosts to allow."""
+    """What kagent's tools become: MCP servers by name, the agent's tool specs (its MCP
+    servers', its agents'), the tools that need approval, and the hosts to allow."""
 
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     specs: list[dict[str, Any]] = field(default_factory=list)
     require_approval: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
+
+    def allow(self, url: str | None) -> None:
+        """The host of `url` among the private hosts allowed."""
+        host = urlsplit(url or "").hostname
+        if host and host not in self.hosts:
+            self.hosts.append(host)
+
+    def add_agent(self, entry: Keys) -> None:
+        """`remote_agents[i]` as an `agent` spec; one we would refuse is a `ConfigError`."""
+        from ..spec import StrictToolSpec
+        from ..tools.agent import AgentToolConfig  # imports the config package
+
+        config: dict[str, Any] = {
+            "url": entry.text("url", required=True),
+            "headers": entry.mapping("headers"),
+            "isolate_sessions": bool(entry.flag("isolate_sessions")),
+        }
+        if (timeout := entry.number("timeout")) is not None:
+            config["timeout"] = timeout
+        spec = {
+            "name": entry.text("name", required=True),
+            "type": "agent",
+            "description": entry.text("description") or "",
+            "config": config,
+        }
+        try:
+            StrictToolSpec.model_validate(spec)
+            AgentToolConfig.model_validate(config)
+        except ValidationError as exc:
+            summary, _ = describe_validation(exc)
+            raise entry.source.error(entry.where, summary) from None
+        self.specs.append(spec)
+        self.allow(config["url"])
 
     def add(self, name: str, server: dict[str, Any], entry: Keys) -> None:
         """Server `name`, offered as the tools `entry` names (all when none); a server entry
@@ -83,9 +122,7 @@ def map_tools(root: Keys) -> MappedTools:
             if params.data.get("terminate_on_close") in (None, True):
                 params.skip("terminate_on_close")  # ending the session on close: ours too
             mapped.add(f"kagent_{prefix}_{index}", server, entry)
-            host = urlsplit(url or "").hostname
-            if host and host not in mapped.hosts:
-                mapped.hosts.append(host)
+            mapped.allow(url)
     for index, entry in enumerate(root.children("stdio_tools")):
         server = {
             "transport": "stdio",
@@ -96,6 +133,8 @@ def map_tools(root: Keys) -> MappedTools:
         if directory := entry.text("dir"):
             server["cwd"] = directory
         mapped.add(f"kagent_stdio_{index}", server, entry)
+    for entry in root.children("remote_agents"):
+        mapped.add_agent(entry)
     return mapped
 
 

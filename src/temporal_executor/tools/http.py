@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ..config import ToolsConfig
     from ..llm.messages import ToolCall
 
-__all__ = ["HttpConfig", "HttpTool"]
+__all__ = ["Endpoint", "Headers", "HttpConfig", "HttpTool"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -104,16 +104,21 @@ def _header_value(raw: object) -> str:
     return raw
 
 
+# An absolute http(s) URL, and request headers, as tool configs give them (`agent` too).
+Endpoint = Annotated[httpx.URL, BeforeValidator(_url)]
+Headers = Annotated[
+    dict[str, Annotated[str, BeforeValidator(_header_value)]], BeforeValidator(_headers)
+]
+
+
 class HttpConfig(BaseModel):
     """An `http` tool's `config`."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    endpoint: Annotated[httpx.URL, BeforeValidator(_url)]
+    endpoint: Endpoint
     method: Annotated[str, BeforeValidator(_method)] = "POST"
-    headers: Annotated[
-        dict[str, Annotated[str, BeforeValidator(_header_value)]], BeforeValidator(_headers)
-    ] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     timeout: Duration | None = None
 
 

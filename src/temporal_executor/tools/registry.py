@@ -35,6 +35,7 @@ TOOL_TYPES = Plugins(
         "http": ".tools.http:HttpTool",
         "mcp": ".tools.mcp:McpTool",
         "builtin": ".tools.builtin:BuiltinTool",
+        "agent": ".tools.agent:AgentTool",
     },
 )
 
@@ -53,7 +54,8 @@ class ToolRegistry:
         # A bad server entry should stop the service at start-up, not fail a request later.
         parse_servers(settings.mcp_servers)
 
-    def _get(self, spec: ToolSpec) -> ToolType:
+    def type_of(self, spec: ToolSpec) -> ToolType:
+        """The tool type that runs `spec` (`ToolSpecError` for an unknown type)."""
         tool = self._tools.get(spec.type)
         if tool is None:
             cls = self._types.get(spec.type) or TOOL_TYPES.load(spec.type)
@@ -69,11 +71,11 @@ class ToolRegistry:
         """Raise `ToolSpecError` for the first unusable spec (at submission, no I/O)."""
         for spec in specs:
             check_parameters(spec)
-            self._get(spec).validate(spec)
+            self.type_of(spec).validate(spec)
 
     def expands(self, specs: Sequence[ToolSpec]) -> bool:
         """Whether any spec must be expanded (by `expand`, in an activity) before use."""
-        return any(self._get(spec).expands(spec) for spec in specs)
+        return any(self.type_of(spec).expands(spec) for spec in specs)
 
     async def expand(self, specs: list[ToolSpec]) -> list[ToolSpec]:
         """Every spec replaced by the concrete tools it stands for (I/O allowed). Raises
@@ -81,7 +83,7 @@ class ToolRegistry:
         `ToolError` when a server cannot be reached."""
         expanded: list[ToolSpec] = []
         for spec in specs:
-            tool = self._get(spec)
+            tool = self.type_of(spec)
             expanded += await tool.expand(spec) if tool.expands(spec) else [spec]
         seen: set[str] = set()
         for spec in expanded:
@@ -97,12 +99,12 @@ class ToolRegistry:
     def side_effects(self, spec: ToolSpec) -> bool:
         """Whether a call of `spec` may change something outside (an unknown type: yes)."""
         try:
-            return self._get(spec).side_effects(spec)
+            return self.type_of(spec).side_effects(spec)
         except ToolSpecError:
             return True
 
     async def call(self, spec: ToolSpec, call: ToolCall) -> str:
-        return await self._get(spec).call(spec, call)
+        return await self.type_of(spec).call(spec, call)
 
     async def aclose(self) -> None:
         for tool in self._tools.values():

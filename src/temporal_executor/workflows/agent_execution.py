@@ -39,10 +39,11 @@ __all__ = ["AgentExecutionWorkflow"]
 @workflow.defn(name="AgentExecutionWorkflow")
 class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop, TurnSteps):
     """The loop. Its steps come from the classes it inherits: the LLM call with fallbacks
-    (`LLMStep`, `llm_step.py`), the tool calls (`ToolStep`, `tool_step.py`), the handlers
-    and waits for people (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does
-    (`calls.py`), the task's turn in its session (`TurnSteps`, `turn_step.py`), and the loop of
-    release 0.1.0+254ae33 for the tasks it started (`LegacyLoop`, `legacy.py`)."""
+    (`LLMStep`, `llm_step.py`), the tool calls (`ToolStep`, `tool_step.py`; calls of other
+    agents: `AgentToolStep`, `agent_tool.py`), the handlers and waits for people
+    (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does (`calls.py`), the
+    task's turn in its session (`TurnSteps`, `turn_step.py`), and the loop of release
+    0.1.0+254ae33 for the tasks it started (`LegacyLoop`, `legacy.py`)."""
 
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
@@ -62,6 +63,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop, TurnSteps):
         self._unsaved: list[Message] = []
         self._init_human()
         self._init_turns(input.carry.followers if input.carry is not None else [])
+        self._init_agent_tools()
         self._tools = input.tools
         if input.carry is not None:
             carry = input.carry

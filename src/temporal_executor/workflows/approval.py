@@ -90,9 +90,11 @@ class ApprovalDecision(_Decided):
         self._check_approval_only(self.approved)
         return self
 
-    def problem(self, pending: list[ToolCall]) -> str | None:
-        """Why this decision cannot settle `pending`, or None when it can (edited arguments
-        are checked by `argument_problem`)."""
+    def problem(self, pending: list[ToolCall], *, nested: bool = False) -> str | None:
+        """Why this decision cannot settle `pending` (`nested`: another agent's calls), or
+        None when it can (edited arguments are checked by `argument_problem`)."""
+        if nested and (problem := self._nested_problem()):
+            return problem
         ids = {call.id for call in pending}
         unknown = sorted(set(self.tool_calls) - ids)
         if unknown:
@@ -105,6 +107,16 @@ class ApprovalDecision(_Decided):
                 f'"arguments" edits the one pending call, but {len(pending)} are pending: '
                 'give them per call in "tool_calls"'
             )
+        return None
+
+    def _nested_problem(self) -> str | None:
+        """What a decision on another agent's calls cannot do: that agent runs them, with
+        its own arguments, and remembers nothing for our session."""
+        decided = [self, *self.tool_calls.values()]
+        if any(d.arguments is not None for d in decided):
+            return "arguments: these calls are another agent's, which runs them as it asked"
+        if any(d.remember is not None for d in decided):
+            return 'remember: these calls are another agent\'s; approve without "remember"'
         return None
 
     def argument_problem(

@@ -47,20 +47,24 @@ class ActivityCalls:
         summary: str,
         call: str,
         saves_state: bool = False,
+        local: bool = True,
     ) -> Out:
         """An LLM or tool call (`call`: `llm:<n>` or `tool:<id>`). When the activity finds no
         capacity under a shared limit it returns at once (no slot held, no retry spent) and
         the call waits on a durable timer, then tries again: the task's state lists it in
         `waiting_for_capacity` meanwhile, and a `task.waiting_for_capacity` event says so
         when it starts waiting (or waits for another limit). An activity that `saves_state`
-        writes the state without the wait itself once it got through. The loop of
-        0.1.0+254ae33 (`legacy.py`) makes each call once, as that release did."""
+        writes the state without the wait itself once it got through. Not `local`: a
+        regular activity only (a call that may run long). The loop of 0.1.0+254ae33
+        (`legacy.py`) makes each call once, as that release did."""
         if self.input.loop == LEGACY_LOOP or not workflow.patched(CAPACITY_PATCH):
-            return await self._attempt(method, arg, options, summary=summary)
+            return await self._attempt(method, arg, options, summary=summary, local=local)
         arg = arg.model_copy(update={"may_wait": True})
         waited: CapacityWait | None = None
         try:
-            while (result := await self._attempt(method, arg, options, summary=summary)).wait:
+            while (
+                result := await self._attempt(method, arg, options, summary=summary, local=local)
+            ).wait:
                 wait = result.wait
                 if waited is None or waited.limit != wait.limit:
                     self._wait_starts(call, wait)
@@ -101,13 +105,14 @@ class ActivityCalls:
         options: ActivityOptions,
         *,
         summary: str,
+        local: bool,
     ) -> Out:
         """One try of a call: a local activity in this worker first (no round trips through
         Temporal), and when that attempt fails in a way worth retrying, a regular activity
         with the retry policy (any worker, heartbeats); only the latter without
-        `executor.local_activities`. A call that finished is not made again: the activities
-        keep their results in the store."""
-        if self.input.policies.local_activities:
+        `executor.local_activities` or `local`. A call that finished is not made again: the
+        activities keep their results in the store."""
+        if local and self.input.policies.local_activities:
             self._markers += 1
             try:
                 return await workflow.execute_local_activity_method(

@@ -22,7 +22,14 @@ with workflow.unsafe.imports_passed_through():
     from ..activities import ToolResult
     from ..errors import ConflictError, InvalidArgumentsError, RequestError, to_failure
     from ..llm.messages import ToolCall
-    from ..tasks import EventType, PendingApproval, PendingInput, TaskState, TaskStatus
+    from ..tasks import (
+        EventType,
+        NestedApproval,
+        PendingApproval,
+        PendingInput,
+        TaskState,
+        TaskStatus,
+    )
     from ..turns import StopInput
     from .approval import ApprovalDecision, ApproveInput
     from .failures import TaskFailed
@@ -67,7 +74,8 @@ class HumanSteps:
         pending = self.state.pending_approval
         if pending is None or self._decision is not None:
             raise to_failure(ConflictError("no tool call is awaiting approval"))
-        if problem := decision.decision.problem(pending.tool_calls) or unsupported(
+        nested = pending.nested is not None
+        if problem := decision.decision.problem(pending.tool_calls, nested=nested) or unsupported(
             self.input, decision.decision
         ):
             raise to_failure(RequestError(problem))
@@ -81,7 +89,7 @@ class HumanSteps:
         if pending is None or self._decision is not None:
             workflow.logger.warning("approval signal ignored: nothing is awaiting approval")
         elif problem := (
-            decision.decision.problem(pending.tool_calls)
+            decision.decision.problem(pending.tool_calls, nested=pending.nested is not None)
             or unsupported(self.input, decision.decision)
             or decision.decision.argument_problem(pending.tool_calls, pending.parameters)
         ):
@@ -140,11 +148,14 @@ class HumanSteps:
         return came
 
     async def _await_approval(
-        self, calls: list[ToolCall], parameters: dict[str, dict[str, Any]]
+        self,
+        calls: list[ToolCall],
+        parameters: dict[str, dict[str, Any]],
+        nested: NestedApproval | None = None,
     ) -> ApproveInput:
         """Wait for the decision on `calls` (`parameters`: their tools' schemas, which
-        edited arguments must match), or take the configured one when it does not come
-        within the approval timeout."""
+        edited arguments must match; `nested`: whose calls they are, when another agent's),
+        or take the configured one when it does not come within the approval timeout."""
         timeout = self.input.approval_timeout
         now = workflow.now().timestamp()
         pending = self.state.pending_approval = PendingApproval(
@@ -152,11 +163,12 @@ class HumanSteps:
             requested_at=now,
             expires_at=now + timeout if timeout else None,
             parameters={c.name: parameters[c.name] for c in calls if c.name in parameters},
+            nested=nested,
         )
         arrived = await self._park(
             TaskStatus.AWAITING_APPROVAL,
             EventType.APPROVAL_REQUIRED,
-            pending.model_dump(mode="json", include={"tool_calls", "requested_at", "expires_at"}),
+            pending.event(),
             lambda: self._decision is not None,
             timeout,
         )
@@ -175,6 +187,22 @@ class HumanSteps:
         """Whether a new message interrupted the task: a person's wait ends (a rollback's
         cancellation ends it at once, and is not waited for here)."""
         return self._stop is not None and self._stop.mode == "interrupt"
+
+    async def _await_answer(self, pending: PendingInput) -> AnswerInput | None:
+        """Put `pending`'s questions to a person and wait for the answers (recorded); None
+        when a new message stopped the task first."""
+        self.state.pending_input = pending
+        await self._park(
+            TaskStatus.AWAITING_INPUT,
+            EventType.INPUT_REQUIRED,
+            pending.event(),
+            lambda: self._answer is not None,
+        )
+        answer, self._answer = self._answer, None
+        self.state.pending_input = None
+        if answer is not None:
+            self._steps.publish(EventType.INPUT_ANSWERED, answer.event(pending))
+        return answer
 
     def _out_of_time(self) -> TaskFailed:
         """The failure of a task that reached its time limit, by what it was waiting for."""
@@ -216,21 +244,13 @@ class HumanSteps:
             refused = ToolResult.error(call, str(exc))
             self._publish_result(refused)
             return refused
-        pending = self.state.pending_input = PendingInput(id=call.id, questions=questions)
-        await self._park(
-            TaskStatus.AWAITING_INPUT,
-            EventType.INPUT_REQUIRED,
-            pending.model_dump(mode="json"),
-            lambda: self._answer is not None,
-        )
-        answer, self._answer = self._answer, None
-        self.state.pending_input = None
+        pending = PendingInput(id=call.id, questions=questions)
+        answer = await self._await_answer(pending)
         if answer is None:  # a new message stopped the task
             unanswered = ToolResult.error(call, f"no answer: {STOPPED}")
             self._publish_result(unanswered)
             await self._record()
             return unanswered
-        self._steps.publish(EventType.INPUT_ANSWERED, answer.event(pending))
         content = answer_result(pending, answer.answers)
         result = ToolResult(tool_call_id=call.id, name=call.name, content=content)
         self._publish_result(result)

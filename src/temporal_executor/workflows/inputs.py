@@ -199,6 +199,11 @@ class AgentInput(Versioned):
     approval_timeout: float | None = None
     policies: TaskPolicies
     carry: AgentCarry | None = None
+    # Who asked, as the A2A request said (`x-user-id`), and the conversation at the top of a
+    # chain of agents calling agents (`x-kagent-root-context-id`): passed on to the agents
+    # this task calls as tools (None: not given).
+    user_id: str | None = None
+    root_context_id: str | None = None
     # Which loop runs this run: this release's, or (a task of v1, until it continues as new)
     # the steps release 0.1.0+254ae33 took, which its history holds (`legacy.py`).
     loop: Literal["current", "0.1.0+254ae33"] = "current"

@@ -1,6 +1,7 @@
 """The tool step of `AgentExecutionWorkflow`, as the base class it inherits it from: the
-calls of one LLM turn, each run, refused, decided by a person first (`approval.gate`), or put
-to a person as questions (`ask_user`), in parallel; their results in the LLM's order."""
+calls of one LLM turn, each run, refused, decided by a person first (`approval.gate`), put
+to a person as questions (`ask_user`), or made of another agent (`agent_tool.py`), in
+parallel; their results in the LLM's order."""
 
 from __future__ import annotations
 
@@ -21,13 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from .questions import is_ask_user
     from .steps import Steps
 
+from .agent_tool import AGENT_TOOL_PATCH, AgentToolStep, is_agent
 from .calls import ActivityCalls
-from .human import HumanSteps
 
 __all__ = ["ToolStep"]
 
 
-class ToolStep(HumanSteps, ActivityCalls):
+class ToolStep(AgentToolStep, ActivityCalls):
     """The tool calls of each iteration; the workflow class provides the attributes below."""
 
     input: AgentInput
@@ -70,6 +71,8 @@ class ToolStep(HumanSteps, ActivityCalls):
             elif call.id in asks:
                 async with asking:  # one question pause at a time, in the LLM's order
                     return await self._ask(call)
+            elif is_agent(specs[call.name]) and workflow.patched(AGENT_TOOL_PATCH):
+                return await self._call_agent(call, specs[call.name], asking)
             else:
                 result, written = await self._execute_tool(call, specs[call.name])
                 if written:

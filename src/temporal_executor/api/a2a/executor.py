@@ -44,6 +44,7 @@ from .view import INTERRUPTED, TERMINAL, TaskView, ends_stream
 
 __all__ = ["TemporalAgentExecutor"]
 
+ROOT_HEADER = "x-kagent-root-context-id"
 # A2A's names of the execute fields a message sets.
 _FIELD_NAMES = {
     "session_id": "contextId",
@@ -121,7 +122,7 @@ class TemporalAgentExecutor(AgentExecutor):
         with a2a_errors():
             input = self.submissions.prepare(
                 request, _caller_name(context), tenant=self.tasks.tenant
-            )
+            ).model_copy(update=_lineage(context))
             first = await self._first_task(context, input.task_id)
             if first != input.task_id:
                 replayed = await self._replayed(first, hitl=hitl)
@@ -297,6 +298,16 @@ def _user_text(message: Message) -> str:
     if not text.strip():
         raise InvalidParamsError("the message has no content")
     return text
+
+
+def _lineage(context: RequestContext) -> dict[str, str]:
+    """Who asked and the conversation at the top of a chain of agents, as kagent's headers
+    say (`x-user-id`, `x-kagent-root-context-id`): the task passes them on to the agents it
+    calls as tools."""
+    state = context.call_context.state if context.call_context else {}
+    headers = {str(k).lower(): v for k, v in (state.get("headers") or {}).items()}
+    lineage = {"user_id": headers.get("x-user-id"), "root_context_id": headers.get(ROOT_HEADER)}
+    return {key: str(value) for key, value in lineage.items() if isinstance(value, str) and value}
 
 
 def _caller_name(context: RequestContext) -> str | None:

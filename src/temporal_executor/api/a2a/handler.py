@@ -36,6 +36,7 @@ from a2a.types import (
     ListTasksRequest,
     ListTasksResponse,
     Message,
+    Part,
     SendMessageRequest,
     SubscribeToTaskRequest,
     Task,
@@ -48,8 +49,10 @@ from a2a.utils.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
+from a2a.utils.proto_utils import validate_proto_required_fields
 from a2a.utils.task import apply_history_length, validate_history_length
 
+from ...kagent.hitl import DECISION_TEXT, hitl_payload
 from ...observability import subscribed
 from ..bodies import ID_PATTERN
 from .hitl import hitl_requested
@@ -84,10 +87,10 @@ class TemporalRequestHandler(RequestHandler):
 
     # --- messages ----------------------------------------------------------------------------
 
-    @validate_request_params
     async def on_message_send(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> Task | Message:
+        _validate_send(params)
         a2a = self.tenants.acting(context, params)
         view = await self._start(a2a, params, context)
         if not params.configuration.return_immediately:
@@ -99,10 +102,10 @@ class TemporalRequestHandler(RequestHandler):
                 await events.aclose()
         return _trimmed(view.snapshot(), params)
 
-    @validate_request_params
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[A2AEvent]:
+        _validate_send(params)
         a2a = self.tenants.acting(context, params)
         view = await self._start(a2a, params, context)
         yield _trimmed(view.snapshot(), params)
@@ -281,6 +284,19 @@ class TemporalRequestHandler(RequestHandler):
         if await a2a.store.get(params.task_id, context) is None:
             raise TaskNotFoundError(f"no task with id {params.task_id!r}")
         return await push.configs.get_info(a2a.tasks.key(params.task_id), context)
+
+
+def _validate_send(params: SendMessageRequest) -> None:
+    """The SDK's check of the required fields, except that a decision of kagent's HITL
+    extension may come without parts: kagent's Python runtime sends them so (to the agents it
+    calls as tools), though A2A 1.0 wants a message to have one."""
+    message = params.message
+    if not message.parts and hitl_payload(message) is not None:
+        checked = SendMessageRequest()
+        checked.CopyFrom(params)
+        checked.message.parts.append(Part(text=DECISION_TEXT))
+        params = checked
+    validate_proto_required_fields(params)
 
 
 def _trimmed(event: A2AEvent, params: SendMessageRequest) -> Task:

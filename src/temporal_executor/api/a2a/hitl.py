@@ -42,6 +42,13 @@ from google.protobuf.json_format import MessageToDict
 from pydantic import ValidationError
 
 from ...errors import describe_validation
+from ...kagent.hitl import (
+    ASK_USER_REQUEST,
+    ASK_USER_RESPONSE,
+    HITL_EXTENSION_URI,
+    TOOL_APPROVAL_REQUEST,
+    TOOL_APPROVAL_RESPONSE,
+)
 from ...llm.messages import ToolCall
 from ...tasks import PendingInput
 from ...workflows import AnswerInput, ApprovalDecision, ToolDecision
@@ -55,12 +62,6 @@ __all__ = [
     "decision_from",
     "hitl_requested",
 ]
-
-HITL_EXTENSION_URI = "https://kagent.dev/extensions/hitl/v1"
-TOOL_APPROVAL_REQUEST = "tool_approval_request"
-TOOL_APPROVAL_RESPONSE = "tool_approval_response"
-ASK_USER_REQUEST = "ask_user_request"
-ASK_USER_RESPONSE = "ask_user_response"
 
 _YES = r"approve|approved|yes|y|ok"
 _NO = r"reject|rejected|deny|denied|no|n"
@@ -253,7 +254,9 @@ def _kagent_decision(data: dict[str, Any]) -> ApprovalDecision:
     if not isinstance(reasons, dict):
         raise InvalidParamsError("rejection_reasons must map tool call ids to reasons")
     if kind in ("approve", "reject"):
-        return ApprovalDecision(approved=kind == "approve", reason=_text_or_none(reasons.get("*")))
+        # A uniform rejection's reason is `rejection_reason` (kagent's UI), or under "*".
+        reason = _text_or_none(data.get("rejection_reason")) or _text_or_none(reasons.get("*"))
+        return ApprovalDecision(approved=kind == "approve", reason=reason)
     if kind != "batch":
         raise InvalidParamsError(f"decision_type must be approve, reject or batch, got {kind!r}")
     decisions = data.get("decisions")

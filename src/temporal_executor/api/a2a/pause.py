@@ -17,6 +17,14 @@ The hints are kagent's (kagent-adk `_approval.py`, `tools/ask_user_tool.py`, `_h
 wait (kagent's Python runtime keeps the first, its Go runtime the last); an ask_user's questions
 joined by "; "; `Human input is required before the agent can continue.` when there is nothing
 to say.
+
+A pause of another agent that this task called as a tool (`nested`) is written as kagent
+writes it: the request's `tools` (or an ask_user request's `id`) is this task's call of that
+agent, `nested` is `{subagent_name, task_id, context_id, tools}` with that agent's calls, and
+the hint is `Remote agent '<name>' requires approval for tool(s): …` / `… asks: …`. The
+answer names the nested tools' ids (`hitl.py` checks them as those of the pending calls).
+Without the extension, the DataParts are those of the nested calls, as if they were this
+task's, plus `{"nested": {…}}`.
 """
 
 from __future__ import annotations
@@ -28,14 +36,21 @@ from a2a.helpers import new_data_part, new_text_part
 from a2a.types import Message, Part, Role
 from google.protobuf.json_format import ParseDict
 
+from ...kagent.hitl import (
+    ADK_REQUEST_CONFIRMATION,
+    ASK_USER,
+    ASK_USER_REQUEST,
+    DEFAULT_HINT,
+    TOOL_APPROVAL_REQUEST,
+    attach,
+    remote_hint,
+    tool_hint,
+)
 from ...llm.messages import ToolCall
-from ...tasks import PendingInput
-from .hitl import ASK_USER_REQUEST, HITL_EXTENSION_URI, HOW_TO_APPROVE, TOOL_APPROVAL_REQUEST
+from ...tasks import Nested, NestedApproval, NestedTool, PendingInput
+from .hitl import HOW_TO_APPROVE
 
 __all__ = ["DEFAULT_HINT", "Pause", "approval_pause", "pause_message", "question_pause"]
-
-DEFAULT_HINT = "Human input is required before the agent can continue."
-ADK_REQUEST_CONFIRMATION = "adk_request_confirmation"
 
 
 @dataclass(frozen=True)
@@ -63,42 +78,68 @@ def pause_message(
         parts=[new_text_part(pause.hint or DEFAULT_HINT)],
     )
     if hitl:
-        payload = {**pause.request, "hint": pause.hint} if pause.hinted else pause.request
-        ParseDict({HITL_EXTENSION_URI: payload}, message.metadata)
-        message.extensions.append(HITL_EXTENSION_URI)
+        attach(message, {**pause.request, "hint": pause.hint} if pause.hinted else pause.request)
     else:
         message.parts.extend(pause.parts)
     return message
 
 
-def tool_hint(name: str) -> str:
-    return f"Tool '{name}' requires approval before execution."
-
-
-def approval_pause(calls: list[ToolCall]) -> Pause:
-    """Tool calls waiting for a decision. Their approval ids are the calls' own ids."""
+def approval_pause(calls: list[ToolCall], nested: NestedApproval | None = None) -> Pause:
+    """Tool calls waiting for a decision (another agent's, with `nested`). Their approval
+    ids are the calls' own ids."""
     hint = tool_hint(calls[0].name) if calls else DEFAULT_HINT
     tools = [{"id": c.id, "call_id": c.id, "name": c.name, "args": c.arguments} for c in calls]
+    request: dict[str, Any] = {"type": TOOL_APPROVAL_REQUEST, "tools": tools}
     pending = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
     parts = [new_text_part(f"To answer: {HOW_TO_APPROVE}."), new_data_part({"toolCalls": pending})]
+    if nested is not None:
+        hint = remote_hint(nested.subagent_name, nested.tools, [])
+        request = {
+            "type": TOOL_APPROVAL_REQUEST,
+            "tools": [_own_call(nested)],
+            "nested": _nested_block(nested, nested.tools),
+        }
+        parts.append(new_data_part({"nested": request["nested"]}))
     parts.extend(_adk_confirmation(call) for call in calls)
-    return Pause(
-        hint=hint,
-        request={"type": TOOL_APPROVAL_REQUEST, "tools": tools},
-        parts=parts,
-        hinted=True,
-    )
+    return Pause(hint=hint, request=request, parts=parts, hinted=True)
 
 
 def question_pause(pending: PendingInput) -> Pause:
-    """Questions from `ask_user` waiting for answers."""
+    """Questions from `ask_user` waiting for answers (another agent's, with `nested`)."""
     hint = "; ".join(q.question for q in pending.questions) or "Questions for the user."
     questions = [q.model_dump() for q in pending.questions]
-    return Pause(
-        hint=hint,
-        request={"type": ASK_USER_REQUEST, "id": pending.id, "questions": questions},
-        parts=[new_data_part({"askUser": {"id": pending.id, "questions": questions}})],
-    )
+    request: dict[str, Any] = {"type": ASK_USER_REQUEST, "id": pending.id, "questions": questions}
+    data: dict[str, Any] = {"id": pending.id, "questions": questions}
+    if (nested := pending.nested) is not None:
+        hint = remote_hint(nested.subagent_name, [], pending.questions)
+        ask = NestedTool(
+            id=pending.id, call_id=pending.id, name=ASK_USER, args={"questions": questions}
+        )
+        # The request's id is this task's call of the agent; the answer names the nested one.
+        request = {
+            "type": ASK_USER_REQUEST,
+            "id": nested.tool_call.id,
+            "questions": questions,
+            "nested": _nested_block(nested, [ask]),
+        }
+        data["nested"] = request["nested"]
+    return Pause(hint=hint, request=request, parts=[new_data_part({"askUser": data})])
+
+
+def _own_call(nested: Nested) -> dict[str, Any]:
+    """This task's call of the paused agent, as a `HitlTool`."""
+    call = nested.tool_call
+    return {"id": call.id, "call_id": call.id, "name": call.name, "args": call.arguments}
+
+
+def _nested_block(nested: Nested, tools: list[NestedTool]) -> dict[str, Any]:
+    """kagent's `NestedHitlRequest`: these keys and no others (its models refuse others)."""
+    return {
+        "subagent_name": nested.subagent_name,
+        "task_id": nested.task_id,
+        "context_id": nested.context_id,
+        "tools": [tool.model_dump(mode="json") for tool in tools],
+    }
 
 
 def _adk_confirmation(call: ToolCall) -> Part:

@@ -14,6 +14,7 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | `llm.restart`       | artifact `answer` replaced by "" (the retried call starts over)    |
 | `llm.message`       | history; with tool calls also status `working` + that message      |
 | `tool.result`       | history; status `working` + the result                             |
+| `tool.progress`     | (none: another agent's text as it works, for the SSE and the console) |
 | `approval.required` | status `input-required` + the pending calls (see `hitl.py`)        |
 | `approval.decided`  | history (the user's decision); status `working`                    |
 | `input.required`    | status `input-required` + the questions (`ask_user`, see `hitl.py`) |
@@ -45,20 +46,14 @@ from a2a.types import (
 )
 
 from ...llm.messages import ToolCall
-from ...tasks import Event, PendingInput, workflow_id
+from ...tasks import Event, NestedApproval, PendingInput, workflow_id
+from ...tools.agent_turn import ENDED, WAITING
 from .pause import approval_pause, pause_message, question_pause
 
 __all__ = ["INTERRUPTED", "TERMINAL", "TaskView", "ends_stream"]
 
-TERMINAL = frozenset(
-    {
-        TaskState.TASK_STATE_COMPLETED,
-        TaskState.TASK_STATE_FAILED,
-        TaskState.TASK_STATE_CANCELED,
-        TaskState.TASK_STATE_REJECTED,
-    }
-)
-INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
+# A2A's states that end a task, and those in which it waits (as an agent we call shows them).
+TERMINAL, INTERRUPTED = ENDED, WAITING
 
 
 def ends_stream(event: A2AEvent) -> bool:
@@ -82,6 +77,7 @@ class TaskView:
         self.replay = False
         self.seq = 0
         self.pending: list[ToolCall] = []
+        self.nested: NestedApproval | None = None  # whose calls `pending` are, if not ours
         self.pending_input: PendingInput | None = None
         self._answer = ""
         self._call: str | None = None  # the LLM call whose text the answer holds
@@ -157,8 +153,10 @@ class TaskView:
 
     def _on_approval_required(self, event: Event) -> list[A2AEvent]:
         self.pending = [ToolCall.model_validate(c) for c in event.data.get("tool_calls", [])]
+        nested = event.data.get("nested")
+        self.nested = NestedApproval.model_validate(nested) if nested else None
         message = pause_message(
-            approval_pause(self.pending),
+            approval_pause(self.pending, self.nested),
             task_id=self.task.id,
             context_id=self.task.context_id,
             message_id=self._message_id(event),
@@ -170,7 +168,7 @@ class TaskView:
         data = event.data
         if data.get("automatic"):
             return []  # decided by the approval policy or for the session: nobody paused
-        self.pending = []
+        self.pending, self.nested = [], None
         verdicts = {**data.get("tool_calls", {})}
         if data.get("approved") is not None:
             text = "approve" if data["approved"] else "reject"

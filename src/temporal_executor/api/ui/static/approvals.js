@@ -29,7 +29,8 @@ async function pendingCalls() {
   for (const row of page.approvals) {
     const task = `${row.tenant}/${row.task_id}`;
     if (!groups.has(task)) {
-      groups.set(task, { task_id: row.task_id, session_id: row.session_id, tenant: row.tenant, calls: [] });
+      const group = { task_id: row.task_id, session_id: row.session_id, tenant: row.tenant, nested: row.nested, calls: [] };
+      groups.set(task, group);
     }
     groups.get(task).calls.push({
       id: row.tool_call_id,

@@ -7,7 +7,13 @@ import { canonical, parseArguments, validate } from "./schema.js";
 
 let serial = 0;
 
-function callArticle(call, decide) {
+// "agent helper (its task T)": whose calls or questions these are, when another agent's.
+function nestedNote(nested) {
+  return el("p", { class: "nested" }, "Asked by agent ", el("span", { class: "tool", text: nested.subagent_name }),
+    " (its task ", el("code", { text: nested.task_id }), "), which this task called as a tool");
+}
+
+function callArticle(call, decide, nested) {
   const id = `call-${++serial}`;
   const original = canonical(call.arguments ?? {});
   const editor = el("textarea", {
@@ -18,6 +24,8 @@ function callArticle(call, decide) {
     "aria-describedby": `${id}-problem`,
   });
   editor.value = prettyJson(call.arguments ?? {});
+  // Another agent's call runs with the arguments that agent gave: they are shown, not edited.
+  editor.readOnly = Boolean(nested);
   const problem = el("p", { id: `${id}-problem`, class: "error", role: "alert", hidden: true });
   const reason = el("input", { id: `${id}-reason`, name: "reason", autocomplete: "off" });
   const state = el("p", { class: "decided", hidden: true });
@@ -36,7 +44,8 @@ function callArticle(call, decide) {
   function decided(text) {
     state.textContent = text;
     state.hidden = !text;
-    approve.disabled = reject.disabled = editor.readOnly = reason.readOnly = Boolean(text);
+    approve.disabled = reject.disabled = reason.readOnly = Boolean(text);
+    editor.readOnly = Boolean(text) || Boolean(nested);
     undo.hidden = !text;
   }
 
@@ -70,10 +79,16 @@ function callArticle(call, decide) {
     { class: "call", "data-call-id": call.id, "aria-labelledby": `${id}-title` },
     el("h3", { id: `${id}-title` }, el("span", { class: "tool", text: call.name }), " ",
       el("small", { text: call.id })),
-    el("label", { for: editor.id, text: "Arguments (JSON; edit before approving)" }),
+    el("label", {
+      for: editor.id,
+      text: nested ? "Arguments (the agent's, as it asked)" : "Arguments (JSON; edit before approving)",
+    }),
     editor,
     problem,
-    el("label", { for: reason.id, text: "Reason (sent to the model when you reject)" }),
+    el("label", {
+      for: reason.id,
+      text: `Reason (sent to the ${nested ? "agent" : "model"} when you reject)`,
+    }),
     reason,
     el("div", { class: "buttons" }, approve, reject, undo),
     state,
@@ -82,8 +97,9 @@ function callArticle(call, decide) {
   return article;
 }
 
-// A task's pending calls: {task_id, session_id, requested_at?, calls: [{id, name, arguments,
-// parameters}]}. The decision is sent once every call has one; `onSent(text)` then.
+// A task's pending calls: {task_id, session_id, requested_at?, nested?, calls: [{id, name,
+// arguments, parameters}]}; `nested` when they are another agent's (the task called it as a
+// tool). The decision is sent once every call has one; `onSent(text)` then.
 export function approvalForm(group, { onSent }) {
   const decisions = new Map();
   const error = el("p", { class: "error", role: "alert", hidden: true });
@@ -126,22 +142,26 @@ export function approvalForm(group, { onSent }) {
   }
 
   const waiting = el("p", { class: "hint", "aria-live": "polite" });
-  for (const call of group.calls) articles.push(callArticle(call, decide));
+  for (const call of group.calls) articles.push(callArticle(call, decide, group.nested));
+  const remember = el("label", { class: "check" }, rememberBox,
+    " Approve and stop asking: later calls of the approved tools in this session run without asking");
+  remember.hidden = Boolean(group.nested); // the other agent's tools are not this session's
   const section = el(
     "section",
     { class: "decision", "data-task-id": group.task_id, "aria-label": `Tool calls of task ${group.task_id}` },
     el("h2", {}, "Task ", taskLink(group.task_id, group.tenant), " ",
       el("small", { text: `session ${group.session_id}` })),
+    ...(group.nested ? [nestedNote(group.nested)] : []),
     ...articles,
-    el("label", { class: "check" }, rememberBox,
-      " Approve and stop asking: later calls of the approved tools in this session run without asking"),
+    remember,
     waiting,
     error,
   );
   return section;
 }
 
-// The questions a task asks: {task_id, session_id, pending_input: {id, questions}}.
+// The questions a task asks: {task_id, session_id, pending_input: {id, questions, nested?}}
+// (`nested`: another agent asks them).
 export function questionsForm(task, { onSent }) {
   const pending = task.pending_input;
   const error = el("p", { class: "error", role: "alert", hidden: true });
@@ -165,6 +185,7 @@ export function questionsForm(task, { onSent }) {
     "form",
     { class: "decision questions", "data-task-id": task.task_id },
     el("h2", {}, "Questions from task ", taskLink(task.task_id, task.tenant)),
+    ...(pending.nested ? [nestedNote(pending.nested)] : []),
     ...fields,
     error,
     submit,

@@ -80,6 +80,19 @@ const handlers = {
     toolItems.set(data.id, details);
     item("tool", details);
   },
+  "tool.progress"(data) {
+    // What another agent (called as a tool) writes while it works.
+    const details = toolItems.get(data.tool_call_id);
+    if (!details) return;
+    let progress = details.querySelector("pre.progress");
+    if (!progress) {
+      details.querySelector(".tool-state").textContent = "working";
+      progress = el("pre", { class: "progress" });
+      details.append(el("p", { class: "label", text: "The agent writes" }), progress);
+    }
+    if (data.replace) progress.textContent = data.text;
+    else progress.append(data.text);
+  },
   "tool.result"(data) {
     let details = toolItems.get(data.tool_call_id);
     if (!details) details = item("tool", el("details", { class: "tool-call" }, el("summary", { text: data.name }))).firstChild;
@@ -90,7 +103,8 @@ const handlers = {
   },
   "approval.required"(data) {
     requested = data.tool_calls;
-    note(`Waiting for approval: ${data.tool_calls.map((c) => c.name).join(", ")}`, "waiting");
+    const whose = data.nested ? ` (asked by agent ${data.nested.subagent_name})` : "";
+    note(`Waiting for approval: ${data.tool_calls.map((c) => c.name).join(", ")}${whose}`, "waiting");
   },
   "approval.decided"(data) {
     const calls = data.calls || decidedCalls(data);
@@ -106,7 +120,8 @@ const handlers = {
     note(text, approved ? "ok" : "warn");
   },
   "input.required"(data) {
-    note(`Question: ${data.questions.map((q) => q.question).join(" · ")}`, "waiting");
+    const whose = data.nested ? ` (asked by agent ${data.nested.subagent_name})` : "";
+    note(`Question: ${data.questions.map((q) => q.question).join(" · ")}${whose}`, "waiting");
   },
   "context.compacted"(data) {
     // The older turns are summarized (or dropped) for the model; the page keeps them.
@@ -199,6 +214,7 @@ function renderDecisions(task) {
     const group = {
       task_id: task.task_id,
       session_id: task.session_id,
+      nested: task.pending_approval.nested,
       calls: calls.map((call) => ({ ...call, parameters: schemas[call.name] || null })),
     };
     decisions.replaceChildren(approvalForm(group, { onSent }));

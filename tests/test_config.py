@@ -150,6 +150,11 @@ def test_grpc_is_off_unless_asked_for() -> None:
         ("triggers: {hook: {template: {}, secret_env: 'A B'}}", {}, "triggers.hook.secret_env"),
         ("triggers: {hook: {template: {}}}", {}, "triggers.hook.secret_env: Field required"),
         ("triggers: {hook: {template: {}, secret_env: S, secret: x}}", {}, "unknown key"),
+        ("executor: {priority: 6}", {}, "executor.priority"),
+        ("executor: {fairness_key: team}", {}, "executor.fairness_key"),
+        ("executor: {fairness_weights: {ci: 0}}", {}, "'ci': a weight is from 0.001 to 1000"),
+        (f"executor: {{fairness_weights: {{{'k' * 65}: 2}}}}", {}, "at most 64 bytes"),
+        ("executor: {concurrent_messages: queue}", {}, "executor.concurrent_messages"),
     ],
 )
 def test_invalid_config_is_one_clear_error(

@@ -26,6 +26,11 @@ __all__ = ["DEV_TUNING", "DevServer", "check_port_free", "find_temporal_cli", "s
 # default, so at low load every workflow- and activity-task dispatch waits ~50 ms; and its
 # SQLite file syncs every write. Tuned, a 3-activity workflow takes ~35 ms instead of ~200 ms.
 # WAL with synchronous=normal survives a crash of the server process (not of the machine).
+# Then task priority and fairness (`executor.priority`, `executor.fairness_key`) as Temporal
+# documents them: fairness keys are ignored unless `matching.enableFairness` is on, and both
+# hold within one partition of a task queue, so the one-host server keeps one (more spread
+# the work over matching hosts; here they only scramble the order). A server restarted with
+# these on a file whose queues had backlog in 4 partitions ran all of it (measured).
 DEV_TUNING = (
     *(
         arg
@@ -34,6 +39,9 @@ DEV_TUNING = (
     ),
     "--sqlite-pragma", "journal_mode=wal",
     "--sqlite-pragma", "synchronous=normal",
+    "--dynamic-config-value", "matching.enableFairness=true",
+    "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+    "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 )  # fmt: skip
 
 # Supervision: how often the child is checked, the backoff between restarts (first, most),

@@ -17,6 +17,9 @@ __all__ = [
     "ONE_ATTEMPT",
     "RECORD_RETRY",
     "RECORD_TIMEOUT",
+    "TURN_CHECKS",
+    "TURN_RETRY",
+    "TURN_TIMEOUT",
     "ActivityOptions",
     "RetrySettings",
     "activity_options",
@@ -33,6 +36,18 @@ RECORD_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
 )
 
+
+# A queued task asks whether it may start (`session_turn`): a few reads and an update to the
+# task ahead, retried until they succeed. It asks again after the first of these intervals
+# (seconds), doubling up to the second, unless the task ahead signals first, as it does when
+# it ends: the checks only catch a signal lost to a race.
+TURN_TIMEOUT = timedelta(seconds=30)
+TURN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+TURN_CHECKS = (5.0, 300.0)
 
 # A local attempt of an LLM or tool call: a failure falls back to a regular activity.
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)

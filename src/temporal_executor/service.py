@@ -31,6 +31,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
+from .config import ConcurrentMessages
 from .errors import (
     ConflictError,
     RequestError,
@@ -42,12 +43,13 @@ from .errors import (
 )
 from .llm.messages import Message, Usage
 from .payloads import resolve_messages
-from .sessions import SessionGate
+from .sessions import SessionGate, submitted
 from .spec import ToolSpec
 from .store import Store, TaskFilter
 from .tasks import SESSION_MEMO, Event, EventType, PendingCall, TaskError, TaskState, TaskStatus
 from .tenants import name
 from .travel import TimeTravel
+from .turns import StopInput
 from .uploads import PendingParts
 from .workflows import AgentExecutionWorkflow, AgentInput, AnswerInput, ApproveInput, workflow_id
 from .workflows.human import HumanSteps
@@ -92,7 +94,7 @@ class TaskService:
         self.client = client
         self.store = store
         self.task_queue = task_queue
-        self.sessions = SessionGate(store, self._existing)
+        self.sessions = SessionGate(client, store, self._existing)
         self.draining = False
         # Steps, forks and re-runs (`travel/`): the routes reach them through here too.
         self.travel = TimeTravel(self, side_effects or (lambda spec: not spec.read_only))
@@ -106,19 +108,28 @@ class TaskService:
     # --- start ---------------------------------------------------------------------------
 
     async def submit(
-        self, input: AgentInput, *, named: bool, parts: PendingParts | None = None
+        self,
+        input: AgentInput,
+        *,
+        named: bool,
+        concurrent: ConcurrentMessages = "reject",
+        parts: PendingParts | None = None,
     ) -> TaskState:
         """Start the task's workflow; a task id the caller `named` that exists already is
         that task, returned as it stands (never a second run). `parts`: the user message's
         images and files, fetched (when given by URL) and stored before the workflow starts.
 
-        One task runs at a time in a session (its turns share one transcript): a second one
-        is refused with `ConflictError` while the first has not ended."""
+        One task runs at a time in a session (its turns share one transcript). While one
+        has not ended, a new one is, by `concurrent`: refused with `ConflictError`
+        (`reject`), or queued behind the session's last task (`enqueue`), which is stopped
+        first with the tasks ahead of it (`interrupt`, `rollback`; `turns.py`)."""
         if named and await self.store.tasks.get(input.task_id) is not None:
             return await self.get(input.task_id)
         if parts is not None:
             input = input.model_copy(update={"user_parts": await parts.load(input.task_id)})
-        approved = await self.admit(input.task_id, input.session_id)
+        ahead, approved = await self.sessions.enter(input, concurrent)
+        if ahead is not None:
+            input = input.model_copy(update={"queued_behind": ahead})
         if approved:
             input = input.model_copy(update={"approved_tools": approved})
         if parts is not None:
@@ -134,9 +145,11 @@ class TaskService:
             )
         except WorkflowAlreadyStartedError:
             return await self.get(input.task_id)
+        if ahead is not None and concurrent in ("interrupt", "rollback"):
+            await self.sessions.stop_ahead(ahead, StopInput(mode=concurrent, by=input.task_id))
         if named:  # it may have been running already (USE_EXISTING)
             return await self.get(input.task_id)
-        return TaskState(task_id=input.task_id, session_id=input.session_id)
+        return submitted(input)
 
     async def first_task_of(
         self, session_id: str, message_id: str, task_id: str, fingerprint: str
@@ -306,7 +319,7 @@ class TaskService:
         """Wait until the task ends or parks for a person (approval, questions); return its
         state (`state`: how it stands now, when the caller knows, as just after starting)."""
         state = state or await self.get(task_id)
-        if state.status != TaskStatus.RUNNING:
+        if state.status not in (TaskStatus.RUNNING, TaskStatus.QUEUED):
             return state
         async for event in self.events(task_id):
             # Earlier pauses of this task are in the log too: only a pending one counts.

@@ -77,6 +77,7 @@ def scheduled_task_id(run_workflow_id: str) -> str:
 
 
 class TaskStatus(StrEnum):
+    QUEUED = "queued"  # behind another task of its session (`queued_behind`)
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
     AWAITING_INPUT = "awaiting_input"
@@ -233,6 +234,11 @@ class TaskState(Payload):
     waiting_for_capacity: list[CapacityWaiting] = Field(default_factory=list)
     # What the task made, in the order it was made.
     artifacts: list[Artifact] = Field(default_factory=list)
+    # Its priority, 1 (least urgent) to 5 (most urgent); None: recorded before there were.
+    priority: int | None = None
+    # The task of its session it waits for, while `queued` (kept if it ended without having
+    # run: the task after it then waits for that one).
+    queued_behind: str | None = None
 
     def pending_calls(self) -> list[PendingCall]:
         """The tool calls this task waits to have decided."""
@@ -261,6 +267,7 @@ class TaskState(Payload):
 
 
 class EventType(StrEnum):
+    TASK_QUEUED = "task.queued"
     TASK_STARTED = "task.started"
     LLM_DELTA = "llm.delta"
     LLM_REASONING = "llm.reasoning"

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
 from . import task_files
+from .config import ConcurrentMessages
 from .llm.messages import Artifact, Message, Part, Usage
 from .service import TaskService
 from .spec import ToolSpec
@@ -54,11 +55,19 @@ class TenantTasks:
     # --- start and read ------------------------------------------------------------------
 
     async def submit(
-        self, input: AgentInput, *, named: bool, parts: PendingParts | None = None
+        self,
+        input: AgentInput,
+        *,
+        named: bool,
+        concurrent: ConcurrentMessages = "reject",
+        parts: PendingParts | None = None,
     ) -> TaskState:
         keyed = {"task_id": self.key(input.task_id), "session_id": self.key(input.session_id)}
         keyed_input = input.model_copy(update=keyed)
-        return _local(await self.service.submit(keyed_input, named=named, parts=parts))
+        submitted = self.service.submit(
+            keyed_input, named=named, concurrent=concurrent, parts=parts
+        )
+        return _local(await submitted)
 
     async def first_task_of(
         self, session_id: str, message_id: str, task_id: str, fingerprint: str
@@ -229,11 +238,14 @@ class TenantTasks:
 
 
 def _local(state: TaskState) -> TaskState:
-    """`state` with its ids as its tenant knows them."""
+    """`state` with its ids as its tenant knows them (the task it is queued behind too)."""
     task_id, session_id = name(state.task_id), name(state.session_id)
     if (task_id, session_id) == (state.task_id, state.session_id):
         return state  # a default-tenant task: nothing to change
-    return state.model_copy(update={"task_id": task_id, "session_id": session_id})
+    update = {"task_id": task_id, "session_id": session_id}
+    if state.queued_behind is not None:
+        update["queued_behind"] = name(state.queued_behind)
+    return state.model_copy(update=update)
 
 
 def _keyed(state: TaskState, tenant: str) -> TaskState:
@@ -249,15 +261,16 @@ def _local_record(record: ForkRecord) -> ForkRecord:
 
 
 def _local_event(event: Event) -> Event:
-    """`event` with its ids as its tenant knows them (`task.started` names the session, and
-    a fork's its parent)."""
+    """`event` with its ids as its tenant knows them (`task.started` names the session,
+    `task.queued` the task ahead, and a fork's its parent)."""
     updates: dict[str, object] = {}
     if (task_id := name(event.task_id)) != event.task_id:
         updates["task_id"] = task_id
     data = dict(event.data)
-    session = data.get("session_id")
-    if isinstance(session, str) and (local := name(session)) != session:
-        data["session_id"] = local
+    for field in ("session_id", "behind"):
+        value = data.get(field)
+        if isinstance(value, str) and (local := name(value)) != value:
+            data[field] = local
     origin = data.get("forked_from")
     if isinstance(origin, dict) and isinstance(parent := origin.get("task_id"), str):
         data["forked_from"] = {**origin, "task_id": name(parent)}

@@ -92,6 +92,15 @@ async def test_wrong_types(stack: Stack) -> None:
     await expect(
         stack, 422, "invalid_request", body(surprise=True), contains="surprise: unknown field"
     )
+    await expect(stack, 422, "invalid_request", body(priority=0), contains="priority")
+    await expect(stack, 422, "invalid_request", body(priority=6), contains="priority")
+    await expect(
+        stack,
+        422,
+        "invalid_request",
+        body(concurrent_messages="later"),
+        contains="concurrent_messages",
+    )
 
 
 async def test_invalid_json(stack: Stack) -> None:

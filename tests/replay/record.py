@@ -461,6 +461,60 @@ async def files(stack: Stack, fakes: Fakes) -> None:
     )
 
 
+async def enqueue_ahead(stack: Stack, fakes: Fakes) -> None:
+    """Parked awaiting approval while two messages queue behind it (the second is cancelled
+    while it waits); approved, it tells the first of them its turn has come."""
+    body = {"session_id": "queue", "model_config": MODEL}
+    await stack.execute(
+        task_id="enqueue_ahead",
+        user_message="look it up",
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+        **body,
+    )
+    await wait_status(stack, "enqueue_ahead", "awaiting_approval")
+    for task_id in ("enqueued", "queue_cancelled"):
+        queued = {"concurrent_messages": "enqueue"}
+        await stack.execute(task_id=task_id, user_message="next [no tools]", **queued, **body)
+    await wait_status(stack, "queue_cancelled", "queued")
+    (await stack.http.post("/api/v1/tasks/queue_cancelled/cancel")).raise_for_status()
+    await wait_status(stack, "queue_cancelled", "cancelled")
+    decision = {"approved": True}
+    response = await stack.http.post(
+        f"/api/v1/approve/{workflow_id('enqueue_ahead')}", json=decision
+    )
+    response.raise_for_status()
+
+
+async def queued(stack: Stack, fakes: Fakes) -> None:
+    """Driven by `enqueue_ahead`: queued, then it runs (or, cancelled, never does)."""
+
+
+async def interrupted(stack: Stack, fakes: Fakes) -> None:
+    """Parked awaiting approval when a new message interrupts it (`interrupter`)."""
+    await _stopped(stack, fakes, "interrupted", "interrupter", "interrupt")
+
+
+async def rolled_back(stack: Stack, fakes: Fakes) -> None:
+    """Parked awaiting approval when a new message rolls its turn back (and cancels it)."""
+    await _stopped(stack, fakes, "rolled_back", "rollback_follower", "rollback")
+
+
+async def _stopped(stack: Stack, fakes: Fakes, task_id: str, by: str, how: str) -> None:
+    body = {"session_id": f"{task_id}-session", "model_config": MODEL}
+    await stack.execute(
+        task_id=task_id,
+        user_message="look it up",
+        tools=[weather_tool(fakes.tools)],
+        require_approval=True,
+        **body,
+    )
+    await wait_status(stack, task_id, "awaiting_approval")
+    await stack.execute(
+        task_id=by, user_message="something else [no tools]", concurrent_messages=how, **body
+    )
+
+
 # scenario -> (what drives it, the status its task ends in)
 SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tools": (tools, "completed"),
@@ -487,6 +541,12 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "tool_capacity": (tool_capacity, "completed"),
     "scheduled": (scheduled, "completed"),
     "files": (files, "completed"),
+    "enqueue_ahead": (enqueue_ahead, "completed"),
+    "enqueued": (queued, "completed"),
+    "queue_cancelled": (queued, "cancelled"),
+    "interrupted": (interrupted, "cancelled"),
+    "interrupter": (queued, "completed"),
+    "rolled_back": (rolled_back, "cancelled"),
 }
 
 

@@ -32,6 +32,7 @@ from temporal_executor.activities import (
     RecordActivities,
     ScheduleActivities,
     ToolActivities,
+    TurnActivities,
 )
 from temporal_executor.activities.llm import LLMCallInput
 from temporal_executor.llm.messages import LLMResponse, Message
@@ -54,16 +55,20 @@ ACTIVITIES = {
     "expand_tools": ToolActivities.expand_tools,
     "call_agent": AgentActivities.call_agent,
     "record": RecordActivities.record,
+    "session_turn": TurnActivities.session_turn,
     # The local activities of 0.1.0+254ae33, for its tasks (workflows/legacy.py).
     "publish_event": LegacyActivities.publish_event,
     "open_session": LegacyActivities.open_session,
     "save_state": LegacyActivities.save_state,
     "open_scheduled_run": ScheduleActivities.open_scheduled_run,
 }
+# (The `turn` signal carries nothing.)
 HANDLERS = {
     "approve": AgentExecutionWorkflow.approve,
     "decide": AgentExecutionWorkflow.decide,
     "answer": AgentExecutionWorkflow.answer,
+    "follow": AgentExecutionWorkflow.follow,
+    "stop": AgentExecutionWorkflow.stop,
 }
 
 

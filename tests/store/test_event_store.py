@@ -214,6 +214,20 @@ async def test_messages_at_fixed_indexes(store: Store) -> None:
     assert await store.transcripts.get("other", 4) == []
 
 
+async def test_rolled_back_messages_are_gone(store: Store) -> None:
+    messages = transcript()
+    await store.transcripts.put("t1", 0, messages)
+    await store.transcripts.put("t2", 0, messages)
+    await store.transcripts.truncate("t1", 2)
+    await store.transcripts.truncate("t1", 2)  # a retried rollback
+
+    assert await store.transcripts.get("t1") == messages[:2]
+    assert await store.transcripts.count("t1") == 2
+    assert await store.transcripts.get("t2") == messages  # other sessions keep theirs
+    await store.transcripts.put("t1", 2, messages[3:])  # the next turn writes from there
+    assert await store.transcripts.get("t1") == [*messages[:2], messages[3]]
+
+
 async def test_messages_stop_at_a_gap(store: Store) -> None:
     messages = transcript()
     await store.transcripts.put("t1", 0, messages[:2])
@@ -237,7 +251,7 @@ async def test_task_state_roundtrip(store: Store) -> None:
 
 async def test_list_tasks_filters_and_pages(store: Store) -> None:
     for task_id, session_id, status in [
-        ("t1", "s1", TaskStatus.COMPLETED),
+        ("t1", "s1", TaskStatus.RUNNING),
         ("t2", "s2", TaskStatus.RUNNING),
         ("t3", "s1", TaskStatus.RUNNING),
         ("t4", "s1", TaskStatus.FAILED),
@@ -283,6 +297,15 @@ async def test_tenants_keep_to_their_own(store: Store) -> None:
     assert await store.blobs.get("team-a/content") is None
 
 
+async def test_a_tasks_first_end_stands(store: Store) -> None:
+    """A workflow task run again after the task's end was recorded does not undo it."""
+    done = TaskState(task_id="t1", session_id="s1", status=TaskStatus.COMPLETED, iterations=2)
+    await store.tasks.save(done)
+    await store.tasks.save(TaskState(task_id="t1", session_id="s1"))
+    await store.tasks.save(done.model_copy(update={"status": TaskStatus.CANCELLED}))
+    assert await store.tasks.get("t1") == done
+
+
 async def test_list_tasks_last_updated_first(store: Store) -> None:
     """A2A's ListTasks order (spec 3.1.4): the task updated last comes first."""
     for task_id in ("t1", "t2", "t3"):
@@ -323,6 +346,12 @@ async def test_claim_and_release_session(store: Store) -> None:
     assert await store.sessions.claim("s1", "t3") == "t2"
     await store.sessions.release("s1", "t2")
     assert await store.sessions.claim("s1", "t3") is None
+
+    # A task that ends while queued hands the session back to the one it waited for.
+    assert await store.sessions.claim("s1", "t4", replace="t3") is None
+    await store.sessions.release("s1", "t4", to="t3")
+    await store.sessions.release("s1", "t4", to="t3")  # a retried release: nothing happens
+    assert await store.sessions.claim("s1", "t5") == "t3"
 
 
 async def test_blobs_roundtrip(store: Store) -> None:

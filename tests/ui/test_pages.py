@@ -18,7 +18,7 @@ from playwright.async_api import expect
 from temporal_executor.llm.messages import Usage
 from temporal_executor.store import NewEvent
 from temporal_executor.tasks import TaskState, TaskStatus
-from tests.conftest import Stack, enqueue, fake_requests
+from tests.conftest import Stack, enqueue, fake_requests, weather_tool
 from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
@@ -330,6 +330,43 @@ async def test_the_task_page_shows_the_users_files_and_the_tasks_artifacts(
     await screenshot(page, "task-files")
 
 
+async def test_a_queued_task_shows_what_it_waits_for_and_its_priority(
+    console: Stack, page: Any, tool_server: FakeServer
+) -> None:
+    body = {"session_id": "ui-queue", "model_config": MODEL}
+    tools = [weather_tool(tool_server)]
+    await console.execute(
+        task_id="ui-ahead", user_message="weather?", tools=tools, require_approval=True, **body
+    )
+    await wait_status(console, "ui-ahead", "awaiting_approval")
+    await console.execute(
+        task_id="ui-queued", user_message="then this [no tools]", priority=5,
+        concurrent_messages="enqueue", **body,
+    )  # fmt: skip
+    await wait_status(console, "ui-queued", "queued")
+
+    await page.goto(console.url + "/ui/")
+    row = page.locator('tr[data-task-id="ui-queued"]')
+    await expect(row.locator("td").nth(1)).to_have_text("queued behind ui-ahead")
+    await expect(row.locator("td").nth(6)).to_have_text("5")
+    await row.locator("td").nth(1).get_by_role("link", name="ui-ahead").click()
+    await page.wait_for_url("**/ui/tasks/ui-ahead")
+    await expect(page.locator("#priority")).to_have_text("3 of 5")
+
+    await page.goto(console.url + "/ui/tasks/ui-queued")
+    await expect(page.locator("#status")).to_have_text("queued")
+    await expect(page.locator("#queued-behind")).to_have_text("ui-ahead")
+    await expect(page.locator("#priority")).to_have_text("5 of 5")
+    await expect(page.locator(".turn.note").first).to_contain_text("Queued behind task ui-ahead")
+    await screenshot(page, "queued-task")
+    approve = await console.http.post(
+        "/api/v1/approve/agent-execution-ui-ahead", json={"approved": True}
+    )
+    assert approve.status_code == 200, approve.text
+    await expect(page.locator("#status")).to_have_text("completed")
+    await expect(page.locator("#queued-fact")).to_be_hidden()
+
+
 async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page: Any) -> None:
     """A task one of whose calls reported no usage shows its tokens as unknown (the list and
     the Task page), never 0; a compaction shows as a note with its summary."""
@@ -367,4 +404,4 @@ async def test_unknown_usage_and_a_compaction_read_as_such(console: Stack, page:
     await expect(note.locator(".text")).to_have_text("Summary: FACT code=Z-1234")
     await page.goto(console.url + "/ui/?session_id=ui-unknown")
     row = page.locator('tr[data-task-id="ui-unknown"]')
-    await expect(row.locator("td.num")).to_have_text("unknown")
+    await expect(row.locator("td.num").first).to_have_text("unknown")

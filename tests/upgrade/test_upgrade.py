@@ -190,6 +190,8 @@ ADDED: dict[str, Any] = {
     "forked_from": None,  # time travel (0.2.0): not forked, no forks yet
     "forks": [],
     "artifacts": [],
+    "priority": None,  # (recorded before there were priorities)
+    "queued_behind": None,
 }
 # And to its usage: the calls that reported none (none here), and the cost (null: the previous
 # release priced no call, and no price is configured here).

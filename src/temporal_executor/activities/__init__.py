@@ -2,7 +2,8 @@
 
 `invoke_llm` (`llm.py`), `compact_context` (`compaction.py`), `execute_tool` and
 `expand_tools` (`tools.py`) and `call_agent` (`agents.py`: a round of a call of another agent)
-are regular activities (LLM and tool calls under shared limits: `capacity.py`); `record`
+are regular activities (LLM and tool calls under shared limits: `capacity.py`), and so is
+`session_turn` (`turns.py`: may a queued task start); `record`
 (`records.py`) is the local activity that writes a step's events, state and transcript. Each
 takes one model and returns one. `legacy.py` has the local activities of release
 0.1.0+254ae33, for the tasks it started.
@@ -26,6 +27,7 @@ from .llm import LLMActivities, LLMCallInput, LLMCallResult
 from .records import EventRecord, RecordActivities, RecordInput
 from .schedules import Admit, OpenRunInput, OpenRunResult, ScheduleActivities
 from .tools import ExpandToolsInput, ToolActivities, ToolCallInput, ToolResult
+from .turns import Turn, TurnActivities, TurnInput
 
 __all__ = [
     "Admit",
@@ -54,6 +56,9 @@ __all__ = [
     "ToolActivities",
     "ToolCallInput",
     "ToolResult",
+    "Turn",
+    "TurnActivities",
+    "TurnInput",
     "build_activities",
 ]
 
@@ -85,4 +90,5 @@ def build_activities(
         legacy.open_session,
         legacy.save_state,
         ScheduleActivities(store.tasks, admit).open_scheduled_run,
+        TurnActivities(store).session_turn,
     ]

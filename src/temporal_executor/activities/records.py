@@ -36,7 +36,9 @@ class EventRecord(Payload):
 class RecordInput(Versioned):
     """A step's writes. `count_transcript` asks for the session's transcript length before
     anything is written (the first step of a turn); `seed` (with it) names the blob of a
-    fork's seed, the messages written there first (`workflows/inputs.py`, `ForkStart`)."""
+    fork's seed, the messages written there first (`workflows/inputs.py`, `ForkStart`);
+    `truncate_transcript` cuts the session's transcript back to where this task's turn
+    started (a turn rolled back)."""
 
     task_id: str
     session_id: str
@@ -46,6 +48,7 @@ class RecordInput(Versioned):
     transcript: list[Message] = Field(default_factory=list)
     count_transcript: bool = False
     seed: str | None = None  # added in 0.2.0
+    truncate_transcript: bool = False  # added in 0.2.0
 
 
 class RecordActivities:
@@ -61,13 +64,15 @@ class RecordActivities:
         if input.seed is not None:
             await self.store.transcripts.put(input.session_id, count, await self.seed(input.seed))
         events = [NewEvent(e.key, e.type, await self.resolved(e.data)) for e in input.events]
-        await self.write(input.state, input.first_index, input.transcript, events)
+        await self.write(
+            input.state, input.first_index, input.transcript, events, undo=input.truncate_transcript
+        )
         return count
 
     async def turn_start(self, task_id: str, session_id: str) -> int:
         """Where the task's turn starts in its session's transcript: counted once, and kept,
         so a step run again (a worker died before Temporal recorded it) gets the same."""
-        key = f"{task_id}/turn-start"
+        key = _turn_start(task_id)
         kept = await self.store.blobs.get(key)
         if kept is None:
             counted = await self.store.transcripts.count(session_id)
@@ -87,17 +92,44 @@ class RecordActivities:
         first_index: int,
         transcript: list[Message],
         events: list[NewEvent] | None = None,
+        *,
+        undo: bool = False,
     ) -> None:
-        """Transcript entries from `first_index`, the state, the events, in this order; the
-        session is released once the state is final."""
+        """Transcript entries from `first_index` (or with `undo` the transcript cut back to
+        where the task's turn started), the state, the events, in this order; the session is
+        released once the state is final. A task's first recorded end stands (see
+        `TaskRecords.save`): an end that comes after another writes no transcript."""
         store = self.store
-        if transcript:
-            await store.transcripts.put(state.session_id, first_index, transcript)
+        if not await self._ended_otherwise(state):
+            if transcript:
+                await store.transcripts.put(state.session_id, first_index, transcript)
+            if undo:
+                await self._roll_back(state)
         await store.tasks.save(await self._whole(state))
         if events:
             await store.events.append_all(state.task_id, events)
         if state.status.terminal:
-            await store.sessions.release(state.session_id, state.task_id)
+            # A task that ended without having run hands the session back to the task it
+            # waited for (still running, or the one the next message will queue behind).
+            await store.sessions.release(state.session_id, state.task_id, to=state.queued_behind)
+
+    async def _ended_otherwise(self, state: TaskState) -> bool:
+        """Whether the task's record ended already, in another way than `state` says: a
+        workflow task that ran the task to its end was replaced by one that went another
+        way. That first end stands, with its transcript."""
+        if not state.status.terminal:
+            return False  # (only a turn's end writes the transcript or rolls it back)
+        stored = await self.store.tasks.get(state.task_id)
+        if stored is None or not stored.status.terminal:
+            return False
+        return (stored.status, stored.error) != (state.status, state.error)
+
+    async def _roll_back(self, state: TaskState) -> None:
+        """The session's transcript as it was before this task's turn (nothing to do for a
+        turn that never started)."""
+        start = await self.store.blobs.get(_turn_start(state.task_id))
+        if start is not None:
+            await self.store.transcripts.truncate(state.session_id, int(start))
 
     async def _whole(self, state: TaskState) -> TaskState:
         """The state with its answer whole (the workflow holds a preview of a long one)."""
@@ -118,3 +150,8 @@ class RecordActivities:
         if ref is not None:
             data["content"] = await resolve(self.store.blobs, data.get("content") or "", ref)
         return data
+
+
+def _turn_start(task_id: str) -> str:
+    """The blob that keeps where the task's turn starts in its session's transcript."""
+    return f"{task_id}/turn-start"

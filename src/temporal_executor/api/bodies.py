@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..config import DefaultAgent
+from ..config import ConcurrentMessages, DefaultAgent
 from ..errors import RequestError, describe_validation
 from ..llm.messages import Message, Usage, UsageReport
 from ..spec import (
@@ -85,6 +85,8 @@ OVERRIDES = frozenset(
         "approval_timeout",
         "timeout",
         "max_total_tokens",
+        "priority",
+        "concurrent_messages",
         "max_cost",
         "compaction",
     }
@@ -145,6 +147,12 @@ class ExecuteRequest(BaseModel):
     compaction: StrictCompaction | Literal[False] | None = None
     # The client's id of the user message (A2A's messageId): kept on the transcript's turn.
     message_id: str | None = Field(default=None, min_length=1, max_length=256)
+    # 1 (least urgent) to 5 (most urgent); default `executor.priority`.
+    priority: int | None = Field(default=None, ge=1, le=5)
+    # What this message does when its session has a task that has not ended: refused (409),
+    # queued behind it, or that task stops (`interrupt`) or is undone (`rollback`) for this
+    # one; default `executor.concurrent_messages`.
+    concurrent_messages: ConcurrentMessages | None = None
 
     @field_validator("user_message")
     @classmethod

@@ -14,12 +14,19 @@ is submitted (`uploads.py`).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..config import Config, DefaultAgent, ExecutorConfig
+from ..config import (
+    MAX_FAIRNESS_KEY_BYTES,
+    ConcurrentMessages,
+    Config,
+    DefaultAgent,
+    ExecutorConfig,
+)
 from ..errors import ConfigError, RequestError
 from ..llm.catalog import ProviderCatalog
 from ..llm.prices import Prices
@@ -31,18 +38,19 @@ from ..spec import (
     ToolChoiceName,
     ToolSpec,
 )
+from ..tenants import DEFAULT_TENANT, scoped
 from ..tools import ToolRegistry
 from ..tools.fetch import GuardedClient
 from ..tools.guard import AddressGuard
 from ..travel import ForkEdits
 from ..uploads import Media, PendingParts
-from ..workflows import AgentInput, TaskPolicies
+from ..workflows import AgentInput, Dispatch, TaskPolicies
 from .bodies import ExecuteRequest, ForkRequest
 
 if TYPE_CHECKING:
     from ..tenant_tasks import TenantTasks
 
-__all__ = ["Submission", "Submissions"]
+__all__ = ["Submission", "Submissions", "dispatch"]
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,20 @@ class Submissions:
     async def aclose(self) -> None:
         await self.fetcher.aclose()
 
-    def prepare(self, request: ExecuteRequest, field: str = "user_message") -> Submission:
+    def prepare(
+        self,
+        request: ExecuteRequest,
+        caller: str | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        template: bool = False,
+        field: str = "user_message",
+    ) -> Submission:
         """Raise a `RequestError` (400) unless this server can run `request`; else the
-        workflow input with every default resolved. `field`: what the caller calls the
+        workflow input with every default resolved. Its fairness key comes from `tenant`
+        (the tenant it is started in), `caller` (the name of the API key that sends it;
+        None: auth is off, or no key sends it) or its session (not a `template`'s: each run
+        has its own), by `executor.fairness_key`. `field`: what the caller calls the
         message's parts, for errors (A2A: `message.parts`)."""
         compaction = self._compaction(request)
         choices = list(request.model.choices())
@@ -114,9 +133,10 @@ class Submissions:
             )
             inputs = executor.inputs
             parts = PendingParts.check(media, inputs, accepted, self.fetcher)
+        session_id = request.session_id or task_id
         input = AgentInput(
             task_id=task_id,
-            session_id=request.session_id or task_id,
+            session_id=session_id,
             user_message=request.text(),
             user_message_id=request.message_id,
             system_message=request.system_message,
@@ -131,6 +151,13 @@ class Submissions:
             compaction=compaction,
             expand_tools=expands,
             policies=task_policies(executor),
+            dispatch=dispatch(
+                executor,
+                request.priority,
+                tenant=tenant,
+                caller=caller,
+                session=None if template else scoped(tenant, session_id),
+            ),
         )
         return Submission(input, parts)
 
@@ -151,10 +178,18 @@ class Submissions:
                 details={"models": unpriced},
             )
 
-    def prepare_template(self, template: ExecuteRequest, field: str = "template") -> AgentInput:
+    def prepare_template(
+        self,
+        template: ExecuteRequest,
+        field: str = "template",
+        *,
+        tenant: str = DEFAULT_TENANT,
+        caller: str | None = None,
+    ) -> AgentInput:
         """A template (a schedule's, a webhook trigger's) checked as a request is, resolved
-        as one; a problem names its field under `field`. Each run is a task of its own, so a
-        template names no task or session (the session runs share is given beside it)."""
+        as one (for `tenant`, by `caller`); a problem names its field under `field`. Each
+        run is a task of its own, so a template names no task or session (the session runs
+        share is given beside it)."""
         for name, what in (("task_id", "task"), ("session_id", "session")):
             if getattr(template, name) is not None:
                 raise RequestError(
@@ -165,9 +200,14 @@ class Submissions:
             # A run's task starts from a workflow, where no API stores a message's files.
             _refuse(f"{field}.user_message", "a template's message is text (no images or files)")
         try:
-            return self.prepare(template.model_copy(update={"task_id": TEMPLATE_ID})).input
+            request = template.model_copy(update={"task_id": TEMPLATE_ID})
+            return self.prepare(request, caller, tenant=tenant, template=True).input
         except RequestError as exc:
             raise type(exc)(f"{field}: {exc.message}", details=exc.details) from None
+
+    def concurrent_messages(self, request: ExecuteRequest) -> ConcurrentMessages:
+        """What the request does when its session's task has not ended."""
+        return request.concurrent_messages or self.executor.concurrent_messages
 
     def check_default_agent(self, agent: DefaultAgent) -> None:
         """Refuse to start (`ConfigError` naming the key) when a model of `a2a.default_agent`
@@ -241,6 +281,28 @@ def task_policies(executor: ExecutorConfig) -> TaskPolicies:
     """`executor`'s timeouts, retries and sizes as a task carries them: config's values in
     the workflow's own models, which the config's schema can change without touching."""
     return TaskPolicies.model_validate(executor.model_dump(include=set(TaskPolicies.model_fields)))
+
+
+def dispatch(
+    executor: ExecutorConfig,
+    priority: int | None,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    caller: str | None = None,
+    session: str | None = None,
+) -> Dispatch:
+    """The task's priority (the request's, else `executor.priority`) and its fairness key
+    by `executor.fairness_key` (a session's key: its tenant's, without a session), with that
+    key's weight."""
+    keys = {"tenant": tenant, "api_key": caller, "session": session or tenant, "none": None}
+    key = keys[executor.fairness_key]
+    if key is not None and len(key.encode()) > MAX_FAIRNESS_KEY_BYTES:
+        key = hashlib.sha256(key.encode()).hexdigest()  # Temporal's limit; one key a session
+    return Dispatch(
+        priority=priority or executor.priority,
+        fairness_key=key,
+        fairness_weight=executor.fairness_weights.get(key) if key is not None else None,
+    )
 
 
 def _at_most(field: str, asked: float | None, limit: float | None) -> Any:

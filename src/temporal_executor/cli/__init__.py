@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-iterations", type=int)
     run.add_argument("--task-id")
     run.add_argument("--session-id")
+    run.add_argument(
+        "--priority", type=int, choices=range(1, 6), metavar="1-5", help="5 is the most urgent"
+    )
+    run.add_argument(
+        "--concurrent-messages",
+        choices=["reject", "enqueue", "interrupt", "rollback"],
+        help="when the session's task has not ended: refuse, queue, interrupt it, or undo it",
+    )
     run.add_argument("--no-stream", action="store_true", help="non-streaming LLM calls")
     run.add_argument("--url", help=f"API URL (default: ${URL_ENV}, else from config)")
     run.set_defaults(handler=client.run)

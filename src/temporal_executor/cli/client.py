@@ -81,7 +81,8 @@ def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> dict[st
 
 def run(config: Config, args: argparse.Namespace) -> int:
     body = execute_body(config, args)
-    for key in ("task_id", "session_id", "max_iterations", "require_approval"):
+    options = ["task_id", "session_id", "max_iterations", "require_approval", "priority"]
+    for key in [*options, "concurrent_messages"]:
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
     with api_client(config, args) as client:

@@ -4,7 +4,7 @@ agent loop's bounds, policies, timeouts and retries (`executor`), and the event 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -13,7 +13,9 @@ from .duration import Duration
 from .section import MediaType, Section, http_url
 
 __all__ = [
+    "MAX_FAIRNESS_KEY_BYTES",
     "ApprovalRule",
+    "ConcurrentMessages",
     "DeploymentConfig",
     "EventsConfig",
     "ExecutorConfig",
@@ -136,6 +138,12 @@ class InputsConfig(Section):
     fetch_timeout: Duration = 30.0
 
 
+# Temporal's bounds: a fairness key of at most 64 bytes, a weight in [0.001, 1000].
+MAX_FAIRNESS_KEY_BYTES = 64
+FairnessKey = Annotated[str, Field(min_length=1)]
+ConcurrentMessages = Literal["reject", "enqueue", "interrupt", "rollback"]
+
+
 class ExecutorConfig(Section):
     """The agent loop's bounds and policies. `local_activities`: LLM and tool calls run as
     local activities in the worker that runs the task (no round trips through Temporal; a
@@ -177,10 +185,33 @@ class ExecutorConfig(Section):
     compaction: StrictCompaction | None = None
     local_activities: bool = True
     workflow_sandbox: bool = False
+    # Flow control (README, "Priority and fairness", "A second message while a task runs"):
+    # a task's priority, 1 (least urgent) to 5 (most urgent), when its request says none;
+    # whose backlog a task counts against when Temporal shares the workers out fairly (its
+    # tenant, the submitting key's name, its session, or nobody), with a weight per key
+    # (default 1: a key of weight 2 gets twice the dispatches of one of weight 1 while both
+    # wait); what a message to a session whose task has not ended does (a request's
+    # `concurrent_messages` overrides).
+    priority: int = Field(default=3, ge=1, le=5)
+    fairness_key: Literal["tenant", "api_key", "session", "none"] = "tenant"
+    fairness_weights: dict[FairnessKey, float] = Field(default_factory=dict, max_length=1000)
+    concurrent_messages: ConcurrentMessages = "reject"
     graceful_shutdown_timeout: Duration = 30.0
     timeouts: Timeouts = Field(default_factory=Timeouts)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     inputs: InputsConfig = Field(default_factory=InputsConfig)
+
+    @field_validator("fairness_weights")
+    @classmethod
+    def _weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        for key, weight in weights.items():
+            if len(key.encode()) > MAX_FAIRNESS_KEY_BYTES:
+                raise ValueError(
+                    f"{key[:16]!r}…: a fairness key has at most {MAX_FAIRNESS_KEY_BYTES} bytes"
+                )
+            if not 0.001 <= weight <= 1000:
+                raise ValueError(f"{key!r}: a weight is from 0.001 to 1000 (got {weight:g})")
+        return weights
 
 
 class EventsConfig(Section):

@@ -21,7 +21,9 @@ from .a2a import A2AConfig, A2AGrpcConfig, A2APushConfig, A2ASkill, DefaultAgent
 from .api_keys import ApiKey, Scope
 from .duration import Duration, parse_duration
 from .execution import (
+    MAX_FAIRNESS_KEY_BYTES,
     ApprovalRule,
+    ConcurrentMessages,
     DeploymentConfig,
     EventsConfig,
     ExecutorConfig,
@@ -40,12 +42,14 @@ from .server import ServerConfig
 from .triggers import TriggerConfig, Triggers
 
 __all__ = [
+    "MAX_FAIRNESS_KEY_BYTES",
     "A2AConfig",
     "A2AGrpcConfig",
     "A2APushConfig",
     "A2ASkill",
     "ApiKey",
     "ApprovalRule",
+    "ConcurrentMessages",
     "Config",
     "DefaultAgent",
     "DeploymentConfig",

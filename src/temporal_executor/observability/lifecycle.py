@@ -24,7 +24,8 @@ async def observe_appended(
     first_event: Callable[[str], Awaitable[Event | None]],
 ) -> None:
     """Observe one append that wrote `appended` in `seconds`; `first_event(task_id)` reads
-    the task's first event (its `task.started`, for a task's duration)."""
+    the task's first event (its `task.started`, or `task.queued` for a task that waited
+    for its turn: its duration counts from then, as its time limit does)."""
     series.APPEND_SECONDS.observe(seconds)
     for event in appended:
         if event.type == EventType.TASK_STARTED:

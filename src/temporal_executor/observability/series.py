@@ -113,7 +113,8 @@ TASKS_ENDED = Counter(
     "executor_tasks_ended", "Tasks ended, by final status.", ["status"], registry=REGISTRY
 )
 TASK_SECONDS = Histogram(
-    "executor_task_duration_seconds", "From task.started to the terminal event, by status.",
+    "executor_task_duration_seconds",
+    "From the task's first event (task.started, or task.queued) to its last, by status.",
     ["status"], buckets=_TASK_BUCKETS, registry=REGISTRY,
 )  # fmt: skip
 TASKS_OPEN = Gauge(

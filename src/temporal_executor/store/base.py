@@ -24,7 +24,7 @@ from typing import Any
 
 from ..llm.messages import Message
 from ..observability import observe_appended
-from ..tasks import Event, TaskState
+from ..tasks import Event, TaskState, TaskStatus
 from ..tenants import split
 from .appends import AppendPlan, NewEvent
 from .followers import FollowedLog
@@ -32,6 +32,7 @@ from .limits import Ask, Refusal
 from .rekey import SealedColumns
 
 __all__ = [
+    "ENDED",
     "Blobs",
     "Definitions",
     "EventLog",
@@ -123,6 +124,10 @@ class Transcripts(ABC):
         """How many messages the conversation has (writes are in order from index 0)."""
 
     @abstractmethod
+    async def truncate(self, conversation: str, count: int) -> None:
+        """Keep the first `count` messages only: a turn rolled back leaves no trace."""
+
+    @abstractmethod
     async def _put(self, conversation: str, first_index: int, messages: list[Message]) -> None:
         """`put`, with `first_index` >= 0 and at least one message."""
 
@@ -169,12 +174,19 @@ class TaskPage:
     offset: int
 
 
+# The statuses a task ends in, as the stores' SQL lists them.
+ENDED = ", ".join(f"'{status.value}'" for status in TaskStatus if status.terminal)
+
+
 class TaskRecords(ABC):
     """Each task's latest state, and when it was last saved."""
 
     @abstractmethod
     async def save(self, state: TaskState) -> None:
-        """Store the latest state of a task."""
+        """Store the latest state of a task, unless the stored one has ended: a task's first
+        recorded end stands. (A workflow task that ran a task to its end can be replaced, when
+        a signal came meanwhile, by one that takes another way, e.g. stopped by that signal:
+        the calls the first one made happened, and its end is what the log shows.)"""
 
     @abstractmethod
     async def get(self, task_id: str) -> TaskState | None:
@@ -205,7 +217,9 @@ class TaskRecords(ABC):
 
 
 class Sessions(ABC):
-    """Which task runs in each session: one at a time, so that turns never interleave."""
+    """Which task runs in each session: one at a time, so that turns never interleave. With
+    tasks queued behind it (`executor.concurrent_messages`), the holder is the last of them,
+    which the next message's task queues behind (`TaskService.submit`)."""
 
     @abstractmethod
     async def claim(
@@ -215,8 +229,9 @@ class Sessions(ABC):
         instead (and changes nothing), unless that holder is `replace` or `task_id` itself."""
 
     @abstractmethod
-    async def release(self, session_id: str, task_id: str) -> None:
-        """End `task_id`'s hold on the session (no-op when another task holds it)."""
+    async def release(self, session_id: str, task_id: str, *, to: str | None = None) -> None:
+        """End `task_id`'s hold on the session, handing it to `to` (None: nobody); a no-op
+        when another task holds it."""
 
     @abstractmethod
     async def delete(self, session_id: str) -> int:

@@ -102,6 +102,11 @@ class _Transcripts(base.Transcripts):
     async def count(self, conversation: str) -> int:
         return len(await self.get(conversation))
 
+    async def truncate(self, conversation: str, count: int) -> None:
+        stored = self.data.messages.get(conversation, {})
+        for index in [i for i in stored if i >= count]:
+            del stored[index]
+
 
 class _Blobs(base.Blobs):
     def __init__(self, data: _Data) -> None:
@@ -122,6 +127,9 @@ class _Tasks(base.TaskRecords):
         self.data = data
 
     async def save(self, state: TaskState) -> None:
+        stored = self.data.tasks.get(state.task_id)
+        if stored is not None and stored.status.terminal:
+            return
         self.data.tasks[state.task_id] = state.model_copy(deep=True)
         self.data.updated[state.task_id] = time.time()
 
@@ -166,9 +174,13 @@ class _Sessions(base.Sessions):
         self.data.holders[session_id] = task_id
         return None
 
-    async def release(self, session_id: str, task_id: str) -> None:
-        if self.data.holders.get(session_id) == task_id:
+    async def release(self, session_id: str, task_id: str, *, to: str | None = None) -> None:
+        if self.data.holders.get(session_id) != task_id:
+            return
+        if to is None:
             del self.data.holders[session_id]
+        else:
+            self.data.holders[session_id] = to
 
     async def delete(self, session_id: str) -> int:
         data = self.data

@@ -162,6 +162,11 @@ class _Transcripts(base.Transcripts):
         )
         return int(count)
 
+    async def truncate(self, conversation: str, count: int) -> None:
+        await self.db.execute(
+            "DELETE FROM te_messages WHERE conversation = $1 AND idx >= $2", conversation, count
+        )
+
 
 class _Blobs(base.Blobs):
     def __init__(self, db: Database, sealer: Sealer) -> None:
@@ -201,7 +206,8 @@ class _Tasks(base.TaskRecords):
             "INSERT INTO te_tasks (task_id, session_id, status, state, created, updated)"
             " VALUES ($1, $2, $3, $4, $5, $5)"
             " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
-            " status = excluded.status, state = excluded.state, updated = excluded.updated",
+            " status = excluded.status, state = excluded.state, updated = excluded.updated"
+            f" WHERE te_tasks.status NOT IN ({base.ENDED})",
             state.task_id,
             state.session_id,
             state.status.value,
@@ -260,11 +266,12 @@ class _Sessions(base.Sessions):
             )
         return None
 
-    async def release(self, session_id: str, task_id: str) -> None:
+    async def release(self, session_id: str, task_id: str, *, to: str | None = None) -> None:
         await self.db.execute(
-            "UPDATE te_sessions SET active_task = NULL WHERE session_id = $1 AND active_task = $2",
+            "UPDATE te_sessions SET active_task = $3 WHERE session_id = $1 AND active_task = $2",
             session_id,
             task_id,
+            to,
         )
 
     async def delete(self, session_id: str) -> int:

@@ -171,6 +171,13 @@ class _Transcripts(base.Transcripts):
         )
         return int(rows[0][0])
 
+    async def truncate(self, conversation: str, count: int) -> None:
+        await self.db.write(
+            lambda db: db.execute(
+                "DELETE FROM messages WHERE conversation = ? AND idx >= ?", (conversation, count)
+            )
+        )
+
 
 class _Blobs(base.Blobs):
     def __init__(self, db: Database, sealer: Sealer) -> None:
@@ -218,7 +225,8 @@ class _Tasks(base.TaskRecords):
                 "INSERT INTO tasks (task_id, session_id, status, state, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id,"
-                " status = excluded.status, state = excluded.state, updated = excluded.updated",
+                " status = excluded.status, state = excluded.state, updated = excluded.updated"
+                f" WHERE tasks.status NOT IN ({base.ENDED})",
                 row,
             )
         )
@@ -268,11 +276,11 @@ class _Sessions(base.Sessions):
 
         return await self.db.write(claim)
 
-    async def release(self, session_id: str, task_id: str) -> None:
+    async def release(self, session_id: str, task_id: str, *, to: str | None = None) -> None:
         await self.db.write(
             lambda db: db.execute(
-                "UPDATE sessions SET active_task = NULL WHERE session_id = ? AND active_task = ?",
-                (session_id, task_id),
+                "UPDATE sessions SET active_task = ? WHERE session_id = ? AND active_task = ?",
+                (to, session_id, task_id),
             )
         )
 

@@ -209,6 +209,7 @@ class TimeTravel:
                 "loop": "current",
                 "time_limit_timer": True,
                 "fork": start,
+                "queued_behind": None,  # the parent's place in its queue is not the fork's
             }
         )
         state = await self.service.submit(fork, named=named)

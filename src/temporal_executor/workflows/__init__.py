@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from .inputs import (
         AgentCarry,
         AgentInput,
+        Dispatch,
         ScheduledRunInput,
         ScheduledRunResult,
         TaskPolicies,
@@ -36,6 +37,7 @@ __all__ = [
     "AnswerInput",
     "ApprovalDecision",
     "ApproveInput",
+    "Dispatch",
     "ScheduledRunInput",
     "ScheduledRunResult",
     "ScheduledRunWorkflow",

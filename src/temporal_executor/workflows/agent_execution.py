@@ -3,7 +3,9 @@
 LLM call → (approval, when required) → tool calls in parallel → LLM call … until the LLM
 answers without tool calls; the task fails (transcript kept) after `max_iterations` LLM calls,
 past `max_total_tokens`, or at its time limit (`timeout`: tools in flight are cancelled). An
-LLM call that fails for good is made again with the next of `model_config.fallbacks`.
+LLM call that fails for good is made again with the next of `model_config.fallbacks`. A task
+queued behind another of its session waits for its turn first; a new message may stop it
+(`turn_step.py`).
 Each step's events and the task's state are written by one local activity (`record`); every
 event gets its key from the workflow's own counter, so a replay or an activity retry never
 publishes an event twice.
@@ -21,24 +23,27 @@ with workflow.unsafe.imports_passed_through():
     from ..activities import ExpandToolsInput, ToolActivities
     from ..llm.messages import Message, Part
     from ..tasks import EventType, TaskError, TaskResult, TaskState, TaskStatus, terminal_event
-    from .failures import TaskFailed, reraise_cancellation
+    from .failures import TaskFailed, TaskStopped, reraise_cancellation
     from .inputs import LEGACY_LOOP, AgentCarry, AgentInput
     from .steps import Steps
 
+from .human import STOPPED
 from .legacy import LegacyLoop
 from .llm_step import LLMStep
 from .tool_step import ToolStep
+from .turn_step import TurnSteps
 
 __all__ = ["AgentExecutionWorkflow"]
 
 
 @workflow.defn(name="AgentExecutionWorkflow")
-class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
+class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop, TurnSteps):
     """The loop. Its steps come from the classes it inherits: the LLM call with fallbacks
     (`LLMStep`, `llm_step.py`), the tool calls (`ToolStep`, `tool_step.py`; calls of other
-    agents: `AgentToolStep`, `agent_tool.py`), and the handlers and waits for people
-    (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does (`calls.py`); the
-    loop of release 0.1.0+254ae33 for the tasks it started (`LegacyLoop`, `legacy.py`)."""
+    agents: `AgentToolStep`, `agent_tool.py`), the handlers and waits for people
+    (`HumanSteps`, `human.py`), which make calls as `ActivityCalls` does (`calls.py`), the
+    task's turn in its session (`TurnSteps`, `turn_step.py`), and the loop of release
+    0.1.0+254ae33 for the tasks it started (`LegacyLoop`, `legacy.py`)."""
 
     @workflow.init
     def __init__(self, input: AgentInput) -> None:
@@ -50,12 +55,14 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             approved_tools=list(input.approved_tools),
             model=f"{input.model.provider}/{input.model.model}",
             created_at=self._started,
+            priority=input.dispatch.priority,
         )
         self._steps = Steps(input.task_id, input.session_id)
         self._history_seen = self._markers = 0  # see _history_is_long
         self._stored_messages = 0
         self._unsaved: list[Message] = []
         self._init_human()
+        self._init_turns(input.carry.followers if input.carry is not None else [])
         self._init_agent_tools()
         self._tools = input.tools
         if input.carry is not None:
@@ -91,16 +98,29 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         )
         try:
             if input.carry is None:
+                if input.queued_behind is not None:
+                    await self._wait_for_turn(input.queued_behind)
                 await start()
             answer = await loop()
+        except TaskStopped as stopped:  # by a new message in its session
+            await self._finish_stopped(stopped)
         except TaskFailed as failed:
             await finish(TaskStatus.FAILED, error=failed.error)
+            await self._tell_followers()
             raise ApplicationError(failed.error.message, type=failed.error.code) from None
         except asyncio.CancelledError:
-            await finish(TaskStatus.CANCELLED)
+            # By a person, or (`rollback`) by a new message, as its stop says (a task in
+            # the loop of 0.1.0+254ae33 is only ever cancelled).
+            if self._stop is None or input.loop == LEGACY_LOOP:
+                await finish(TaskStatus.CANCELLED)
+            else:
+                await self._finish_stopped(TaskStopped(self._stop))
+            await self._tell_followers()
             raise
-        result = TaskResult(content=answer.content or "", content_ref=answer.content_ref)
-        await finish(TaskStatus.COMPLETED, result=result)
+        else:
+            result = TaskResult(content=answer.content or "", content_ref=answer.content_ref)
+            await finish(TaskStatus.COMPLETED, result=result)
+        await self._tell_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -178,6 +198,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
 
     async def _loop(self) -> Message:
         while True:
+            self._check_stop()
             if self._history_is_long():
                 await self._continue_as_new()
             self._check_iterations()
@@ -186,6 +207,9 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             self._check_budget()  # (the answer that passed it is kept in the transcript)
             if not message.tool_calls:
                 return message
+            if self._stop is not None:  # no tool runs: each call gets a result saying so
+                self._unsaved = self._not_run(message, STOPPED)
+                self._check_stop()
             self._unsaved = await self._run_tools(message)
 
     def _check_iterations(self) -> None:
@@ -218,6 +242,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             unsaved=self._unsaved,
             tools=self._tools,
             started=self._started,
+            followers=self._followers,
         )
         workflow.continue_as_new(self.input.model_copy(update={"carry": carry, "loop": "current"}))
 
@@ -241,13 +266,19 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         *,
         result: TaskResult | None = None,
         error: TaskError | None = None,
+        undo: bool = False,
     ) -> None:
+        """End the task: its final state, its terminal event and (unless `undo`: its turn is
+        taken out of the session's transcript) the transcript's last entries."""
         terminal, data = self._end(status, result, error)
         # One record: the transcript (the last answer and unsent tool results included) and
         # the final state are written before the terminal event, so a client that sees it
         # finds both.
         self._steps.publish(terminal, data)
-        await self._record(with_transcript=True)
+        await self._record(with_transcript=not undo, undo=undo)
+
+    async def _finish_stopped(self, stopped: TaskStopped) -> None:
+        await self._finish(TaskStatus.CANCELLED, error=stopped.error, undo=stopped.rollback)
 
     def _end(
         self, status: TaskStatus, result: TaskResult | None, error: TaskError | None
@@ -274,10 +305,11 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
         with_transcript: bool = False,
         count_transcript: bool = False,
         seed: str | None = None,
+        undo: bool = False,
     ) -> int:
-        """Write the step's events with the task's state (and, at the end, its transcript);
-        the session's transcript length when `count_transcript` (a fork's `seed` is then
-        written there)."""
+        """Write the step's events with the task's state (and, at the end, its transcript, or
+        with `undo` the transcript as it was before the turn); the session's transcript
+        length when `count_transcript` (a fork's `seed` is then written there)."""
         self._markers += 1
         transcript = self._unsaved if with_transcript else None
         return await self._steps.record(
@@ -286,6 +318,7 @@ class AgentExecutionWorkflow(LLMStep, ToolStep, LegacyLoop):
             transcript=transcript,
             count_transcript=count_transcript,
             seed=seed,
+            undo=undo,
         )
 
 

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from .inputs import AgentInput
 
 from .calls import ActivityCalls
-from .human import HumanSteps
+from .human import STOPPED, HumanSteps
 
 __all__ = ["AGENT_TOOL_PATCH", "AgentToolStep", "is_agent"]
 
@@ -115,10 +115,15 @@ class AgentToolStep(HumanSteps, ActivityCalls):
                 pause = outcome.pause
                 async with asking:
                     reply = await self._ask_for(call, pause)
+                if reply is None:
+                    stopped = ToolResult.error(call, f"no answer: {STOPPED}")
+                    self._publish_result(stopped)
+                    return stopped
                 round += 1
 
-    async def _ask_for(self, call: ToolCall, pause: ChildPause) -> ChildReply:
-        """Put the other agent's pause to a person, as this task's own; what they decided."""
+    async def _ask_for(self, call: ToolCall, pause: ChildPause) -> ChildReply | None:
+        """Put the other agent's pause to a person, as this task's own; what they decided
+        (None: a new message stopped this task before they answered)."""
         whose = {
             "subagent_name": call.name,
             "task_id": pause.task_id,
@@ -131,7 +136,8 @@ class AgentToolStep(HumanSteps, ActivityCalls):
             pending = PendingInput(id=asked.id, questions=pause.questions, nested=nested)
             answer = await self._await_answer(pending)
             await self._record()
-            return ChildReply(answers=answer.answers)
+            # A new message stopped this task: the other agent's task is left as it paused.
+            return None if answer is None else ChildReply(answers=answer.answers)
         calls = [ToolCall(id=t.id, name=t.name, arguments=t.args) for t in pause.tools]
         decision = await self._await_approval(calls, {}, NestedApproval(**whose, tools=pause.tools))
         approvals = []

@@ -15,8 +15,10 @@ from temporalio.exceptions import ActivityError, CancelledError, FailureError
 with workflow.unsafe.imports_passed_through():
     from ..errors import failure_message, from_failure
     from ..tasks import TaskError
+    from ..tenants import name
+    from ..turns import StopInput
 
-__all__ = ["TaskFailed", "cause", "reraise_cancellation", "underlying"]
+__all__ = ["TaskFailed", "TaskStopped", "cause", "reraise_cancellation", "underlying"]
 
 
 class TaskFailed(Exception):
@@ -32,6 +34,18 @@ class TaskFailed(Exception):
         ours (`provider_not_configured`, …), else `code`."""
         ours = from_failure(underlying(exc))
         return cls(ours.code if ours else code, prefix + cause(exc))
+
+
+class TaskStopped(Exception):
+    """Ends the task `cancelled` because a new message of its session stopped it (`stop`):
+    its error says how (`interrupted`: what it did is kept; `rolled_back`: its turn is
+    taken out of the session's transcript) and for which task."""
+
+    def __init__(self, stop: StopInput) -> None:
+        how = "interrupted" if stop.mode == "interrupt" else "rolled back"
+        super().__init__(f"{how} by a new message in its session (task {name(stop.by)!r})")
+        self.rollback = stop.mode == "rollback"
+        self.error = TaskError(code=how.replace(" ", "_"), message=str(self))
 
 
 def underlying(exc: FailureError) -> BaseException:

@@ -4,7 +4,9 @@ answers to an `ask_user` call's questions (`answer` update), and goes on when th
 
 A parked task records its state (`awaiting_approval` / `awaiting_input`, with what it waits
 for) and an event (`approval.required` / `input.required`), then waits on a durable
-condition: it holds no worker while it waits, and survives restarts of anything. What
+condition: it holds no worker while it waits, and survives restarts of anything. A new
+message that interrupts the task (`turn_step.py`) ends the wait too: the calls are refused,
+the questions go unanswered. What
 arrives is checked by the update's validator (a refused update leaves no trace in history)
 and recorded with its own event (`approval.decided` / `input.answered`).
 """
@@ -28,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
         TaskStatus,
     )
+    from ..turns import StopInput
     from .approval import ApprovalDecision, ApproveInput
     from .failures import TaskFailed
     from .inputs import AgentInput
@@ -36,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
 
 from .legacy import unsupported
 
-__all__ = ["HumanSteps"]
+__all__ = ["STOPPED", "HumanSteps"]
+
+STOPPED = "the task was stopped by a new message in its session"
 
 
 class HumanSteps:
@@ -48,6 +53,7 @@ class HumanSteps:
     _steps: Steps
     _record: Callable[..., Awaitable[int]]
     _publish_result: Callable[[ToolResult], None]
+    _stop: StopInput | None
 
     def _init_human(self) -> None:
         self._decision: ApproveInput | None = None
@@ -132,7 +138,7 @@ class HumanSteps:
         if limited:
             timeout = max(self.input.time_limit - (workflow.time() - self._started), 1.0)
         try:
-            await workflow.wait_condition(arrived, timeout=timeout)
+            await workflow.wait_condition(lambda: arrived() or self._interrupted(), timeout=timeout)
             came = True
         except TimeoutError:
             if limited:
@@ -169,14 +175,22 @@ class HumanSteps:
         decision, self._decision = self._decision, None
         if not arrived:
             decision = self._expired(timeout or 0.0)
-        assert decision is not None
+        elif decision is None:  # a new message stopped the task
+            refused = ApprovalDecision(approved=False, reason=STOPPED)
+            decision = ApproveInput(decision=refused, by="stop")
         self.state.pending_approval = None
         self._decided(decision, calls)
         await self._record()
         return decision
 
-    async def _await_answer(self, pending: PendingInput) -> AnswerInput:
-        """Put `pending`'s questions to a person and wait for the answers (recorded)."""
+    def _interrupted(self) -> bool:
+        """Whether a new message interrupted the task: a person's wait ends (a rollback's
+        cancellation ends it at once, and is not waited for here)."""
+        return self._stop is not None and self._stop.mode == "interrupt"
+
+    async def _await_answer(self, pending: PendingInput) -> AnswerInput | None:
+        """Put `pending`'s questions to a person and wait for the answers (recorded); None
+        when a new message stopped the task first."""
         self.state.pending_input = pending
         await self._park(
             TaskStatus.AWAITING_INPUT,
@@ -185,9 +199,9 @@ class HumanSteps:
             lambda: self._answer is not None,
         )
         answer, self._answer = self._answer, None
-        assert answer is not None
         self.state.pending_input = None
-        self._steps.publish(EventType.INPUT_ANSWERED, answer.event(pending))
+        if answer is not None:
+            self._steps.publish(EventType.INPUT_ANSWERED, answer.event(pending))
         return answer
 
     def _out_of_time(self) -> TaskFailed:
@@ -197,6 +211,8 @@ class HumanSteps:
             code, what = "approval_timeout", "no approval decision"
         elif self.state.status == TaskStatus.AWAITING_INPUT:
             code, what = "input_timeout", "no answer to the questions"
+        elif self.state.status == TaskStatus.QUEUED:
+            code, what = "timeout", f"no turn after task {self.state.queued_behind!r}"
         else:
             code, what = "timeout", "no final answer"
         return TaskFailed(code, f"{what} within the task's time limit ({limit})")
@@ -230,6 +246,11 @@ class HumanSteps:
             return refused
         pending = PendingInput(id=call.id, questions=questions)
         answer = await self._await_answer(pending)
+        if answer is None:  # a new message stopped the task
+            unanswered = ToolResult.error(call, f"no answer: {STOPPED}")
+            self._publish_result(unanswered)
+            await self._record()
+            return unanswered
         content = answer_result(pending, answer.answers)
         result = ToolResult(tool_call_id=call.id, name=call.name, content=content)
         self._publish_result(result)

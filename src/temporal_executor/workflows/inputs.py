@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDReusePolicy
 
 from ..llm.messages import Message, Part, ToolCall
 from ..policies import ActivityOptions, RetrySettings, activity_options
@@ -27,6 +27,7 @@ __all__ = [
     "AgentCarry",
     "AgentInput",
     "ApprovalRule",
+    "Dispatch",
     "ForkStart",
     "RetryPolicies",
     "ScheduledRunInput",
@@ -83,6 +84,26 @@ class TaskPolicies(Payload):
         return activity_options(self.timeouts.tool, self.timeouts.heartbeat, self.retry.tool)
 
 
+class Dispatch(Payload):
+    """How Temporal hands out the task's work: its workflow tasks, and the activities that
+    inherit this (a local activity runs inside the workflow task that starts it). `priority`
+    is ours, 1 (least urgent) to 5 (most urgent): Temporal's priority key is the reverse (1
+    most urgent), `temporal()` maps it. `fairness_key`: whose backlog the task counts
+    against (None: nobody's), `fairness_weight` that key's share (None: 1)."""
+
+    priority: int = 3
+    fairness_key: str | None = None
+    fairness_weight: float | None = None
+
+    def temporal(self) -> Priority:
+        """As Temporal takes it when the workflow starts (a continued run keeps it)."""
+        return Priority(
+            priority_key=6 - self.priority,
+            fairness_key=self.fairness_key,
+            fairness_weight=self.fairness_weight,
+        )
+
+
 class AgentCarry(Payload):
     """What a run hands to the next when it continues as new: the loop's whole state."""
 
@@ -92,6 +113,7 @@ class AgentCarry(Payload):
     unsaved: list[Message]
     tools: list[ToolSpec]
     started: float
+    followers: list[str] = Field(default_factory=list)  # tasks queued behind (0.2.0)
 
 
 class ForkStart(Payload):
@@ -190,6 +212,11 @@ class AgentInput(Versioned):
     # A fork's start (added in 0.2.0; None: the task starts from its user message). Only
     # its first run reads it: a run it continues as new carries the loop's state instead.
     fork: ForkStart | None = None
+    # Added in 0.2.0, with defaults that keep the old behaviour: Temporal's default priority
+    # and no fairness key; no task ahead of this one in its session (one that is: the task
+    # waits until that one has ended, `executor.concurrent_messages: enqueue`).
+    dispatch: Dispatch = Field(default_factory=Dispatch)
+    queued_behind: str | None = None
 
     MIGRATIONS = {
         1: _from_254ae33,
@@ -213,13 +240,15 @@ class AgentInput(Versioned):
     def start_options(self) -> dict[str, Any]:
         """How the task's workflow starts, whoever starts it (`TaskService.submit`, or a
         schedule's run, as its child): its id, used once; its time limit, with a margin for
-        its last steps; its session in the memo; a summary for the Temporal UI."""
+        its last steps; its session in the memo; a summary for the Temporal UI; its priority
+        and fairness key (`dispatch`)."""
         return {
             "id": workflow_id(self.task_id),
             "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
             "execution_timeout": timedelta(seconds=self.time_limit * 1.1 + 60),
             "memo": {SESSION_MEMO: self.session_id},
             "static_summary": f"{self.model.provider}/{self.model.model}: {self.user_message[:80]}",
+            "priority": self.dispatch.temporal(),
         }
 
 

@@ -51,10 +51,12 @@ class Steps:
         transcript: list[Message] | None = None,
         count_transcript: bool = False,
         seed: str | None = None,
+        undo: bool = False,
     ) -> int:
-        """Write the queued events with `state` (and `transcript` from `first_index`); the
-        session's transcript length when `count_transcript` (before a fork's `seed`, which
-        is written at that index)."""
+        """Write the queued events with `state` (and `transcript` from `first_index`, or
+        with `undo` the session's transcript cut back to this turn's start); the session's
+        transcript length when `count_transcript` (before a fork's `seed`, which is written
+        at that index)."""
         events, self._events = self._events, []
         count: int = await workflow.execute_local_activity_method(
             RecordActivities.record,
@@ -67,6 +69,7 @@ class Steps:
                 transcript=transcript or [],
                 count_transcript=count_transcript,
                 seed=seed,
+                truncate_transcript=undo,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,

@@ -89,6 +89,14 @@ class ToolStep(AgentToolStep, ActivityCalls):
             results.append(Message(role="user", content=decision.message, id=decision.message_id))
         return [_as_ran(message, run), *results]
 
+    def _not_run(self, message: Message, reason: str) -> list[Message]:
+        """The LLM's message and, for each of its calls, a result saying it did not run
+        (providers want an answer to every call)."""
+        results = [ToolResult.error(call, f"not run: {reason}") for call in message.tool_calls]
+        for result in results:
+            self._publish_result(result)
+        return [message, *(result.message() for result in results)]
+
     def _automatic_decisions(
         self,
         calls: list[ToolCall],

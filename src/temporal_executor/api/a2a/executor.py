@@ -123,8 +123,9 @@ class TemporalAgentExecutor(AgentExecutor):
             return await self._travel(context, travel, hitl=hitl)
         request = self._execute_request(message, context.task_id, context.context_id, context)
         with a2a_errors():
-            submission = self.submissions.prepare(request, "message.parts")
-            submission = submission.updated(**_lineage(context))
+            submission = self.submissions.prepare(
+                request, _caller_name(context), tenant=self.tasks.tenant, field="message.parts"
+            ).updated(**_lineage(context))
             first = await self._first_task(context, submission.input.task_id)
             if first != submission.input.task_id:
                 replayed = await self._replayed(first, hitl=hitl)
@@ -136,7 +137,10 @@ class TemporalAgentExecutor(AgentExecutor):
             view = self.store.new_view(input.task_id, context.context_id, hitl=hitl)
             files = [p.model_dump(include=_DESCRIBED) for _, p in request.media()]
             view.add_user_message(request.text(), request.message_id, files)
-            await self.tasks.submit(input, named=True, parts=submission.parts)
+            concurrent = self.submissions.concurrent_messages(request)
+            await self.tasks.submit(
+                input, named=True, concurrent=concurrent, parts=submission.parts
+            )
         return view
 
     async def _travel(

@@ -42,6 +42,7 @@ __all__ = ["ServiceTaskStore", "check_task_id"]
 
 # The A2A states a ListTasks filter asks for, in our stored statuses.
 _STATUS_FILTER: dict[TaskState, list[TaskStatus]] = {
+    TaskState.TASK_STATE_SUBMITTED: [TaskStatus.QUEUED],
     TaskState.TASK_STATE_WORKING: [TaskStatus.RUNNING],
     TaskState.TASK_STATE_INPUT_REQUIRED: [TaskStatus.AWAITING_APPROVAL, TaskStatus.AWAITING_INPUT],
     TaskState.TASK_STATE_COMPLETED: [TaskStatus.COMPLETED],

@@ -8,6 +8,7 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | our event           | A2A                                                                |
 |---------------------|--------------------------------------------------------------------|
 | (none yet)          | Task `submitted`                                                   |
+| `task.queued`       | status `submitted` + "queued behind task …" (its context's task)   |
 | `task.started`      | status `working` (the user's message, with its files, in history) |
 | `llm.delta`         | artifact `answer`: the text, `append` after the call's first delta |
 | `llm.restart`       | artifact `answer` replaced by "" (the retried call starts over)    |
@@ -22,7 +23,7 @@ exact resubscription, and GetTask, ListTasks, streams and push notifications agr
 | `input.answered`    | history (the user's answers); status `working`                     |
 | `task.completed`    | artifact `answer` = the final answer, `lastChunk`; status `completed` |
 | `task.failed`       | status `failed` + the error                                        |
-| `task.cancelled`    | status `canceled`                                                  |
+| `task.cancelled`    | status `canceled` (+ why, when a new message stopped it)           |
 
 A new LLM call's first delta replaces the answer (`append: false`): the artifact holds the
 text the agent is writing now, and the final answer once the task completed. The answer stays
@@ -285,7 +286,17 @@ class TaskView:
 
     def _on_task_cancelled(self, event: Event) -> list[A2AEvent]:
         self._set_usage(event.data)
-        return [self._status(event, TaskState.TASK_STATE_CANCELED)]
+        error = event.data.get("error")
+        if not isinstance(error, dict):
+            return [self._status(event, TaskState.TASK_STATE_CANCELED)]
+        text = f"{error.get('code', 'cancelled')}: {error.get('message', '')}"
+        message = self._message(event, Role.ROLE_AGENT, [new_text_part(text)])
+        return [self._status(event, TaskState.TASK_STATE_CANCELED, message)]
+
+    def _on_task_queued(self, event: Event) -> list[A2AEvent]:
+        text = f"queued behind task {event.data.get('behind')} of this context"
+        message = self._message(event, Role.ROLE_AGENT, [new_text_part(text)])
+        return [self._status(event, TaskState.TASK_STATE_SUBMITTED, message)]
 
     # --- building blocks -------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ async def create_schedule(
             f"cron or interval: a schedule has {'one of them, not both' if both else 'one'}",
             details={"cron": body.cron, "interval": body.interval},
         )
-    agent = api.submissions.prepare_template(body.template)
+    caller_name = caller.name if caller else None
+    agent = api.submissions.prepare_template(body.template, tenant=tasks.tenant, caller=caller_name)
     definition = ScheduleDefinition(
         schedule_id=tasks.key(body.schedule_id or f"sch-{uuid.uuid4().hex[:12]}"),
         template=body.template.model_dump(by_alias=True, exclude_unset=True),

@@ -49,9 +49,14 @@ async def submit(
 ) -> Any:
     """Start the task `body` asks for, in the caller's tenant; with `wait`, answer once it
     ends or pauses. `parts`: where the request has the message's parts, for errors."""
-    submission = api.submissions.prepare(body, parts)
+    submissions = api.submissions
+    name = caller.name if caller else None
+    submission = submissions.prepare(body, name, tenant=tasks.tenant, field=parts)
+    concurrent = submissions.concurrent_messages(body)
     named = body.task_id is not None
-    state = await tasks.submit(submission.input, named=named, parts=submission.parts)
+    state = await tasks.submit(
+        submission.input, named=named, concurrent=concurrent, parts=submission.parts
+    )
     audit(caller, "task submitted:", tasks.key(state.task_id))
     if wait:
         response.status_code = 200

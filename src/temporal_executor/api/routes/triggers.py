@@ -97,7 +97,8 @@ async def webhook(name: TriggerNamePath, request: Request, api: Deps) -> dict[st
         summary, _ = describe_validation(exc)
         raise RequestError(f"the trigger's template, rendered: {summary}") from None
     owner = TenantTasks(api.tasks, Tenancy(trigger.tenant))
-    state = await owner.submit(api.submissions.prepare(execute).input, named=delivery is not None)
+    input = api.submissions.prepare(execute, tenant=trigger.tenant).input
+    state = await owner.submit(input, named=delivery is not None)
     answer = accepted(api, state, trigger.tenant)
     return {**answer, "trigger": name, "delivery_id": delivery, "tenant": trigger.tenant}
 

@@ -6,6 +6,7 @@
 
 import {
   api, describeError, el, fileList, followEvents, formatUsage, notify, prettyJson, statusBadge,
+  taskLink,
 } from "./app.js";
 import { approvalForm, questionsForm } from "./decide.js";
 import { loadSteps, renderLinks, setUpRerun } from "./steps.js";
@@ -52,6 +53,9 @@ function decidedCalls(data) {
 }
 
 const handlers = {
+  "task.queued"(data) {
+    note(`Queued behind task ${data.behind}: it starts once that one has ended`, "waiting");
+  },
   "task.started"(data) {
     const files = (data.parts || []).map((part, n) => ({
       path: `${taskPath}/inputs/${n}`,
@@ -154,8 +158,8 @@ const handlers = {
   "task.failed"(data) {
     note(`Failed: ${data.error?.message || "unknown error"} (${data.error?.code || "?"})`, "error");
   },
-  "task.cancelled"() {
-    note("Cancelled", "warn");
+  "task.cancelled"(data) {
+    note(data.error ? `Cancelled: ${data.error.message}` : "Cancelled", "warn");
   },
 };
 
@@ -167,9 +171,10 @@ const REASONS = {
 };
 
 const STATE_EVENTS = new Set([
-  "task.started", "llm.message", "tool.result", "artifact.created", "approval.required",
-  "approval.decided", "input.required", "input.answered", "task.waiting_for_capacity",
-  "task.completed", "task.failed", "task.cancelled", "context.compacted",
+  "task.queued", "task.started", "llm.message", "tool.result", "artifact.created",
+  "approval.required", "approval.decided", "input.required", "input.answered",
+  "task.waiting_for_capacity", "task.completed", "task.failed", "task.cancelled",
+  "context.compacted",
 ]);
 
 function onEvent(event) {
@@ -192,6 +197,10 @@ function render(task) {
   document.getElementById("model").textContent = task.model || "–";
   document.getElementById("usage").textContent = formatUsage(task.usage);
   document.getElementById("iterations").textContent = String(task.iterations);
+  document.getElementById("priority").textContent = task.priority ? `${task.priority} of 5` : "–";
+  const queued = task.status === "queued" && task.queued_behind;
+  document.getElementById("queued-fact").hidden = !queued;
+  document.getElementById("queued-behind").replaceChildren(...(queued ? [taskLink(task.queued_behind, task.tenant)] : []));
   cancel.hidden = ["completed", "failed", "cancelled"].includes(task.status);
   if (task.temporal_ui_url) {
     temporalLink.href = task.temporal_ui_url;

@@ -1,5 +1,5 @@
 // The Tasks page: the most recently updated tasks first, filtered by status and session,
-// refreshed every 2 s.
+// refreshed every 2 s. A queued task links to the task it waits for.
 
 import {
   api, describeError, el, filterForm, formatAge, formatTokens, notify, poll, statusBadge,
@@ -29,11 +29,18 @@ function row(task) {
   const session = el("a", { href: `?${filter}` }, el("code", { text: task.session_id }));
   return el("tr", { "data-task-id": task.task_id },
     el("td", {}, taskLink(task.task_id, task.tenant)),
-    el("td", {}, statusBadge(task.status)),
+    el("td", {}, ...status(task)),
     el("td", {}, session),
     el("td", { text: task.model || "–" }),
     el("td", { class: "num", text: formatTokens(task.usage) }),
-    el("td", { text: formatAge(task.created_at), title: task.created_at ? new Date(task.created_at * 1000).toLocaleString() : "" }));
+    el("td", { text: formatAge(task.created_at), title: task.created_at ? new Date(task.created_at * 1000).toLocaleString() : "" }),
+    el("td", { class: "num", text: task.priority ? String(task.priority) : "–" }));
+}
+
+function status(task) {
+  const badge = statusBadge(task.status);
+  if (task.status !== "queued" || !task.queued_behind) return [badge];
+  return [badge, el("span", { class: "behind" }, " behind ", taskLink(task.queued_behind, task.tenant))];
 }
 
 async function refresh() {

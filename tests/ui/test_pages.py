@@ -19,7 +19,6 @@ from temporal_executor.llm.messages import Usage
 from temporal_executor.store import NewEvent
 from temporal_executor.tasks import TaskState, TaskStatus
 from tests.conftest import Stack, enqueue, fake_requests, weather_tool
-from tests.fakes.samples import PNG
 from tests.fakes.server import FakeServer
 from tests.integration.test_agent_task import wait_status
 from tests.integration.test_schedules import ended
@@ -291,43 +290,6 @@ async def test_schedules_page_lists_pauses_and_resumes(console: Stack, page: Any
     await expect(page.locator(".turn.assistant .text")).to_have_text(
         "Echo: daily digest [no tools]"
     )
-
-
-async def test_the_task_page_shows_the_users_files_and_the_tasks_artifacts(
-    console: Stack, page: Any, tool_server: FakeServer
-) -> None:
-    chart = {
-        "name": "chart",
-        "type": "http",
-        "config": {"endpoint": tool_server.base_url + "/files/chart.png", "method": "GET"},
-    }
-    await console.execute(
-        task_id="ui-files",
-        user_message=[
-            {"type": "text", "text": "What is in here?"},
-            {
-                "type": "image",
-                "data": base64.b64encode(PNG).decode(),
-                "media_type": "image/png",
-                "name": "photo.png",
-            },
-            {"type": "file", "url": tool_server.base_url + "/files/report.pdf"},
-        ],
-        model_config=MODEL,
-        tools=[chart],
-    )
-    await page.goto(console.url + "/ui/tasks/ui-files")
-    await expect(page.locator("#status")).to_have_text("completed")
-    user = page.locator(".turn.user")
-    await expect(user.locator("img[alt='photo.png']")).to_be_visible()
-    await expect(
-        user.get_by_role("link", name=re.compile(r"^report\.pdf \(application.pdf"))
-    ).to_be_visible()
-    made = page.get_by_role("region", name="Artifacts")
-    await expect(made.locator("img[alt='chart.png']")).to_be_visible()
-    link = made.get_by_role("link", name=re.compile(r"^chart\.png \(image.png, 67 bytes\)"))
-    await expect(link).to_have_attribute("href", re.compile(r"^blob:"))
-    await screenshot(page, "task-files")
 
 
 async def test_a_queued_task_shows_what_it_waits_for_and_its_priority(

@@ -1,12 +1,14 @@
 """B1, engine overhead: the 1-tool task (LLM → tool → LLM) over REST, `serve` + `worker`,
-against a bare workflow with three no-op activities: same tuned Temporal server (SQLite file
-in WAL mode, as `dev` runs it), same worker settings, same data converter. Beside ours, the
-same service with encryption at rest on (`security.encryption`, its own store): what that
-costs a task, in latency and in our processes' CPU.
+against stock Temporal doing the same durable work at its fastest (`bare.py`: three no-op
+activities, unsandboxed, the SDK's default converter, its own worker; regular and local
+activities), on the same tuned Temporal server (SQLite file in WAL mode, as `dev` runs it).
+Beside ours, the same service with encryption at rest on (`security.encryption`, its own
+store): what that costs a task, in latency and in our processes' CPU.
 
-All run side by side and take turns, round by round at each concurrency, so that the
-machine's changing speed (a shared machine's varies by tens of percent from minute to
-minute) weighs on them alike; the ratio is taken per round, and its median reported."""
+All take turns, round by round at each concurrency (a shared machine's speed varies by tens
+of percent from minute to minute, so it weighs on all alike). The limit at a concurrency is
+the bare variant with the higher throughput there; the ratio is ours over it, taken per
+round, and its median reported. CPU per task: our API + worker against the bare worker."""
 
 from __future__ import annotations
 
@@ -22,15 +24,16 @@ from typing import Any
 import httpx
 import yaml
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from temporal_executor.loadtest.runner import Run, load
 
-from .bare import BareWorkflow
+from .bare import VARIANTS
 from .common import Proc, merged, python, spawn, temporal_server, wait_http
 from .systems import config, rest_task, scripted, split
 
 KEYS_ENV = "BENCH_ENCRYPTION_KEYS"
+
+Call = Callable[[int], Awaitable[None]]
 
 
 def _says_ready(log: Path) -> bool:
@@ -55,27 +58,35 @@ def _encrypted(workdir: Path, scripted_url: str, target: str) -> Path:
     return path
 
 
-async def _costed(
-    call: Callable[[int], Awaitable[None]], calls: int, concurrency: int, procs: list[Proc]
-) -> tuple[Run, float]:
+async def _costed(call: Call, calls: int, c: int, procs: list[Proc]) -> tuple[Run, float]:
     """A load run, and the CPU seconds `procs` spent on it."""
     before = sum(p.cpu() for p in procs)
-    run = await load(call, calls, concurrency)
+    run = await load(call, calls, c)
     return run, sum(p.cpu() for p in procs) - before
 
 
-def _per_task(runs: list[tuple[Run, float]]) -> dict[str, Any]:
-    """Runs at one concurrency: their summary, and CPU ms per task."""
-    tasks = sum(len(r.latencies) + r.failures for r, _ in runs)
-    cpu = sum(c for _, c in runs) / tasks if tasks else float("nan")
-    return {**merged([r for r, _ in runs]).summary(), "cpu_ms_per_task": round(cpu * 1000, 1)}
+def _summarize(results: dict[str, Any], c: str, runs: dict[str, list[tuple[Run, float]]]) -> None:
+    """One concurrency's figures into `results`: each system's, the limit, the ratios."""
+    for name, each in runs.items():
+        tasks = sum(len(r.latencies) + r.failures for r, _ in each)
+        cpu = sum(used for _, used in each) / tasks if tasks else float("nan")
+        summary = merged([r for r, _ in each]).summary()
+        results[name].append({**summary, "cpu_ms_per_task": round(cpu * 1000, 1)})
+    fast, slow = sorted(VARIANTS, key=lambda n: -results[n][-1]["per_s"])
+    results["limit"][c] = fast
+    for into, base in (("ratios", fast), ("ratios_vs_other", slow)):
+        pairs = zip(runs[base], runs["ours"], strict=True)
+        ratios = [o.throughput / b.throughput for (b, _), (o, _) in pairs if b.throughput]
+        results[into][c] = round(statistics.median(ratios), 2) if ratios else float("nan")
 
 
 async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int) -> dict[str, Any]:
-    """At each concurrency (`levels`: concurrency → calls a round), `rounds` rounds of each:
-    throughput and latency of all three, the median of the rounds' ratios (ours / bare),
-    and what encryption costs a task (encrypted minus ours: p50 and CPU ms)."""
-    results: dict[str, Any] = {"bare": [], "ours": [], "encrypted": [], "ratios": {}}
+    """At each concurrency (`levels`: concurrency → calls a round), `rounds` rounds of each
+    system: throughput, latency and CPU a task, the limit (the faster bare variant), the
+    median of the rounds' ratios against it, and what encryption costs a task."""
+    names = [*VARIANTS, "ours", "encrypted"]
+    results: dict[str, Any] = {name: [] for name in names}
+    results |= {"limit": {}, "ratios": {}, "ratios_vs_other": {}}
     keys = {KEYS_ENV: f"bench:{base64.b64encode(os.urandom(32)).decode()}"}
     with temporal_server(workdir) as (target, _), scripted(workdir) as llm:
         queue = f"bare-{uuid.uuid4().hex[:8]}"
@@ -89,41 +100,39 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
             await _wait_ready(worker.log)
             await wait_http(ours.url + "/readyz", ours.procs[0])
             await wait_http(encrypted.url + "/readyz", encrypted.procs[0])
-            client = await Client.connect(target, data_converter=pydantic_data_converter)
+            client = await Client.connect(target)  # the SDK's default converter
             async with (
                 httpx.AsyncClient(base_url=ours.url, timeout=300) as http,
                 httpx.AsyncClient(base_url=encrypted.url, timeout=300) as sealed,
             ):
 
-                async def bare(i: int) -> None:
-                    await client.execute_workflow(
-                        BareWorkflow.run, str(i), id=f"bare-{uuid.uuid4().hex}", task_queue=queue
-                    )
+                def bare(variant: str) -> Call:
+                    async def run(i: int) -> None:
+                        wf_id = f"bare-{uuid.uuid4().hex}"
+                        await client.execute_workflow(
+                            VARIANTS[variant], str(i), id=wf_id, task_queue=queue
+                        )
 
-                async def task(i: int) -> None:
-                    await rest_task(http, llm, f"weather in city {i}")
+                    return run
 
-                async def sealed_task(i: int) -> None:
-                    await rest_task(sealed, llm, f"weather in city {i}")
+                def task(on: httpx.AsyncClient) -> Call:
+                    return lambda i: rest_task(on, llm, f"weather in city {i}")
 
-                for each in (bare, task, sealed_task):
-                    await load(each, warmup, 1)
+                systems: dict[str, tuple[Call, list[Proc]]] = {
+                    **{name: (bare(name), [worker]) for name in VARIANTS},
+                    "ours": (task(http), ours.procs),
+                    "encrypted": (task(sealed), encrypted.procs),
+                }
+                for call, _ in systems.values():
+                    await load(call, warmup, 1)
                 for concurrency, calls in levels.items():
-                    runs: dict[str, list[tuple[Run, float]]] = {k: [] for k in ("b", "o", "e")}
+                    runs: dict[str, list[tuple[Run, float]]] = {name: [] for name in names}
                     for turn in range(rounds):
-                        runs["b"].append((await load(bare, calls, concurrency), 0.0))
                         # Ours and encrypted swap places every round: neither always goes
-                        # first after the bare workflow.
-                        pair = [("o", task, ours.procs), ("e", sealed_task, encrypted.procs)]
-                        for name, call, procs in pair[:: 1 if turn % 2 == 0 else -1]:
+                        # first after the bare workflows.
+                        order = [*VARIANTS, *(["ours", "encrypted"][:: 1 - 2 * (turn % 2)])]
+                        for name in order:
+                            call, procs = systems[name]
                             runs[name].append(await _costed(call, calls, concurrency, procs))
-                    results["bare"].append(merged([b for b, _ in runs["b"]]).summary())
-                    results["ours"].append(_per_task(runs["o"]))
-                    results["encrypted"].append(_per_task(runs["e"]))
-                    ratios = [
-                        o.throughput / b.throughput
-                        for (b, _), (o, _) in zip(runs["b"], runs["o"], strict=True)
-                        if b.throughput
-                    ]
-                    results["ratios"][str(concurrency)] = round(statistics.median(ratios), 2)
+                    _summarize(results, str(concurrency), runs)
     return results

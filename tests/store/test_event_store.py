@@ -20,6 +20,7 @@ from temporal_executor.store import (
     open_sqlite_store,
     open_store,
 )
+from temporal_executor.store.sqlite_db import Database
 from temporal_executor.tasks import Event, TaskState, TaskStatus
 from temporal_executor.tenants import scoped
 from tests.store.conftest import MakeStore
@@ -184,6 +185,27 @@ async def test_follow_sees_another_instance_by_polling(make_store: MakeStore) ->
         assert [e.seq for e in await first] == [1, 2]
     finally:
         await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_follow_wakes_the_idle_watcher_of_another_process(sqlite_path: Path) -> None:
+    """The watcher of other processes' commits sleeps long while nobody follows; a follow
+    that starts ends that sleep (else a `wait=true` request sleeps it out before it sees
+    its task's events). Here its idle sleep is a minute: only the nudge can wake it."""
+    await (await open_sqlite_store(sqlite_path)).close()  # the schema
+    db = await Database.open(sqlite_path)
+    changed = asyncio.Event()
+    following = False
+    db.watch(changed.set, wanted=lambda: following, idle=60)
+    try:
+        await asyncio.sleep(0.1)  # the watcher is in its idle sleep
+        with sqlite3.connect(sqlite_path) as other:
+            other.execute("INSERT INTO blobs (key, data) VALUES ('a/b', 'c')")
+        following = True
+        db.nudge()
+        async with asyncio.timeout(5):
+            await changed.wait()
+    finally:
+        await db.close()
 
 
 # --- transcript and task state ---------------------------------------------------------------

@@ -61,8 +61,11 @@ class FollowedLog(ABC):
         read), when they follow on from the last one yielded; anything else is read from the
         store."""
         me = _Follower(after)
+        first = not self._positions
         followers = self._positions.setdefault(task_id, {})
         followers[id(me)] = me
+        if first:
+            self.following_started()
         try:
             while not self._stopped:
                 waiter = self._waiters.setdefault(task_id, asyncio.Event())
@@ -85,6 +88,11 @@ class FollowedLog(ABC):
         """End every `follow`, now and from now on, after the events it has read."""
         self._stopped = True
         self.wake_all()
+
+    def following_started(self) -> None:
+        """A first task is followed now, after none was (a backend that watches for other
+        processes' appends more closely while someone follows starts doing so)."""
+        return None
 
     def followed(self) -> bool:
         """Whether any task is followed (safe to ask from another thread)."""

@@ -64,6 +64,9 @@ class _Events(base.EventLog):
         self.db = db
         self.sealer = sealer
 
+    def following_started(self) -> None:
+        self.db.nudge()
+
     async def _append(self, task_id: str, new: Sequence[appends.NewEvent]) -> appends.AppendPlan:
         keys, streams = appends.asked(new)
         seal = self.sealer.seal

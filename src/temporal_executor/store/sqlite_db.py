@@ -9,8 +9,9 @@ started it runs to its end even if its caller is cancelled, so no transaction is
 
 Other processes (the API beside a worker on one host) see each other's appends through
 `watch`: a thread of its own polls the file's change counter (`PRAGMA data_version`) every few
-milliseconds, which costs nothing while nothing changes, and calls back when another
-connection has committed.
+milliseconds while someone follows a task, which costs nothing while nothing changes, and
+calls back when another connection has committed; `nudge()` ends its idle sleep at once when
+following starts (else a request that waits for its task sleeps out the idle interval too).
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ class Database:
         self._db: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
         self._watching: threading.Event | None = None
+        self._nudged = threading.Event()
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout: float = 10.0) -> Database:
@@ -161,6 +163,7 @@ class Database:
     async def close(self) -> None:
         if self._watching is not None:
             self._watching.set()
+            self._nudged.set()
         if self._db is not None:
             db, self._db = self._db, None
             await self._run(lambda: db.close())
@@ -201,6 +204,7 @@ class Database:
         task), every `idle` seconds otherwise."""
         loop = asyncio.get_running_loop()
         self._watching = stop = threading.Event()
+        nudged = self._nudged
 
         def poll() -> None:
             # Errors never end the watch (a dead watcher would leave followers to the slow
@@ -209,7 +213,11 @@ class Database:
             with sqlite3.connect(self.path, timeout=self.busy_timeout) as db:
                 with contextlib.suppress(sqlite3.Error):
                     (seen,) = db.execute("PRAGMA data_version").fetchone()
-                while not stop.wait(interval if wanted() else idle):
+                while True:
+                    nudged.wait(interval if wanted() else idle)
+                    nudged.clear()
+                    if stop.is_set():
+                        return
                     try:
                         (version,) = db.execute("PRAGMA data_version").fetchone()
                     except sqlite3.Error:
@@ -219,6 +227,11 @@ class Database:
                     seen = version
 
         threading.Thread(target=poll, name="sqlite-watch", daemon=True).start()
+
+    def nudge(self) -> None:
+        """Let the watcher look now, and at its short interval if someone follows (safe from
+        any thread)."""
+        self._nudged.set()
 
     async def _use(self, function: Callable[[], T]) -> T:
         """`_run`, with the file's "cannot be used just now" errors (disk full, read-only,

@@ -187,6 +187,30 @@ async def test_follow_sees_another_instance_by_polling(make_store: MakeStore) ->
         await events.aclose()  # type: ignore[attr-defined]
 
 
+async def test_followers_at_different_places_get_another_process_appends(
+    sqlite_path: Path,
+) -> None:
+    """Another process's appends reach each follower of a task from where it stands, in
+    order and once (handed over from one read for all, with polling out of the way)."""
+    reader = await open_sqlite_store(sqlite_path, poll_interval=60)
+    writer = await open_sqlite_store(sqlite_path)
+    await writer.events.append("t1", "k1", "test", {})
+    behind, ahead = reader.events.follow("t1"), reader.events.follow("t1", after=1)
+    try:
+        first = asyncio.create_task(take(behind, 4))
+        second = asyncio.create_task(take(ahead, 3))
+        await asyncio.sleep(0.05)
+        for n in (2, 3, 4):
+            await writer.events.append("t1", f"k{n}", "test", {"n": n})
+        assert [e.seq for e in await first] == [1, 2, 3, 4]
+        assert [e.data.get("n") for e in await second] == [2, 3, 4]
+    finally:
+        for events in (behind, ahead):
+            await events.aclose()  # type: ignore[attr-defined]
+        await reader.close()
+        await writer.close()
+
+
 async def test_a_follow_wakes_the_idle_watcher_of_another_process(sqlite_path: Path) -> None:
     """The watcher of other processes' commits sleeps long while nobody follows; a follow
     that starts ends that sleep (else a `wait=true` request sleeps it out before it sees

@@ -48,19 +48,31 @@ async def sse_stream(
         with subscribed("sse"):
             yield f"retry: {RETRY_MS}\n\n"
             while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), heartbeat)
-                except TimeoutError:
-                    if await ended():
-                        return
-                    yield ": keep-alive\n\n"
-                    continue
+                if queue.empty():
+                    try:
+                        event = await asyncio.wait_for(queue.get(), heartbeat)
+                    except TimeoutError:
+                        if await ended():
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                else:
+                    event = queue.get_nowait()
+                # What is queued goes out as one write: a busy stream costs one send (and
+                # one wait) per batch of events, not per event.
+                frames = []
+                while event is not None:
+                    terminal = event.terminal
+                    frames.append(_frame(event))
+                    if queue.empty():
+                        break
+                    event = queue.get_nowait()
+                if frames:
+                    yield "".join(frames)
                 if event is None:
                     await producer  # re-raise what ended the pump, if anything
                     if not terminal:
                         yield RECONNECT_HINT
                     return
-                terminal = event.terminal
-                yield _frame(event)
     finally:
         producer.cancel()

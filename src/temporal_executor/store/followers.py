@@ -25,6 +25,15 @@ class _Follower:
         self.seen = seen
         self.fresh: list[Event] = []
 
+    def upto(self) -> int:
+        """The last seq it has read or been handed."""
+        return self.fresh[-1].seq if self.fresh else self.seen
+
+    def hand(self, events: Sequence[Event]) -> None:
+        """Hand it events (in seq order) it has not been handed yet."""
+        upto = self.upto()
+        self.fresh += [event for event in events if event.seq > upto]
+
     def handed(self, after: int) -> list[Event]:
         """The appended events that follow on from `after` (none when there is a gap)."""
         fresh = [event for event in self.fresh if event.seq > after]
@@ -99,9 +108,10 @@ class FollowedLog(ABC):
         return bool(self._positions)
 
     def heads(self) -> dict[str, int]:
-        """The tasks being followed, each with the lowest seq its followers have read."""
+        """The tasks being followed, each with the lowest seq up to which its followers have
+        read, or been handed, its events (what a backend reads for them starts after it)."""
         return {
-            task: min(f.seen for f in followers.values())
+            task: min(f.upto() for f in followers.values())
             for task, followers in self._positions.items()
             if followers
         }
@@ -125,7 +135,7 @@ class FollowedLog(ABC):
         """Let the task's followers read again (something was appended: `appended`, when
         this process appended it)."""
         for follower in self._positions.get(task_id, {}).values():
-            follower.fresh += appended
+            follower.hand(appended)
         waiter = self._waiters.pop(task_id, None)
         if waiter is not None:
             waiter.set()

@@ -116,11 +116,7 @@ class _Events(base.EventLog):
         return int(rows[0][0])
 
     async def read(self, task_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
-        rows = await self.db.query(
-            "SELECT seq, type, data, time FROM events WHERE task_id = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
-            (task_id, after, max(limit, 0)),
-        )
+        rows = await self.db.query(_READ, (task_id, after, max(limit, 0)))
         return [self._event(task_id, *row) for row in rows]
 
     def _event(self, task_id: str, seq: int, type: str, data: str, at: float) -> Event:
@@ -128,19 +124,26 @@ class _Events(base.EventLog):
         return Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
 
     async def another_process_appended(self) -> None:
-        """Wake the followers of the tasks that have events they have not read."""
+        """Hand the followers of each followed task the events they have not seen: one trip
+        to the database thread for every task (not one read per follower woken)."""
         heads = self.heads()
         if not heads:
             return
-        tasks = list(heads)
-        rows = await self.db.query(
-            f"SELECT task_id, MAX(seq) FROM events WHERE task_id IN ({_marks(tasks)})"
-            " GROUP BY task_id",
-            tasks,
-        )
-        for task_id, last in rows:
-            if last > heads.get(task_id, 0):
-                self.wake(task_id)
+
+        def read(db: sqlite3.Connection) -> dict[str, list[Any]]:
+            return {
+                task_id: db.execute(_READ, (task_id, after, 1000)).fetchall()
+                for task_id, after in heads.items()
+            }
+
+        for task_id, rows in (await self.db.read(read)).items():
+            if rows:
+                self.wake(task_id, [self._event(task_id, *row) for row in rows])
+
+
+_READ = (
+    "SELECT seq, type, data, time FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
 
 
 class _Transcripts(base.Transcripts):

@@ -2,10 +2,11 @@
 thread of its own, and a watcher that hears other processes' commits.
 
 Each `Database` owns one connection, used only by one worker thread: an operation (`read`,
-`write`) is a plain function that runs there whole, so it costs one hop between the event
-loop and that thread however many statements it runs. A write runs in one `BEGIN IMMEDIATE`
-transaction, committed when the function returns and rolled back when it raises; once
-started it runs to its end even if its caller is cancelled, so no transaction is left open.
+`write`) is a plain function that runs there whole, however many statements it runs, queued
+with the others (`sqlite_queue.py`: a burst costs one hop). A write runs in a `BEGIN
+IMMEDIATE` transaction (shared with the writes queued beside it, each in its own savepoint),
+kept when the function returns and rolled back when it raises; once started it runs to its
+end even if its caller is cancelled, so no transaction is left open.
 
 Other processes (the API beside a worker on one host) see each other's appends through
 `watch`: a thread of its own polls the file's change counter (`PRAGMA data_version`) every few
@@ -22,12 +23,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, StoreUnavailableError
+from .sqlite_queue import OperationQueue
 
 __all__ = ["Database"]
 
@@ -145,6 +147,7 @@ class Database:
         self.busy_timeout = busy_timeout
         self._db: sqlite3.Connection | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+        self._queue = OperationQueue(self._thread, self._connection)
         self._watching: threading.Event | None = None
         self._nudged = threading.Event()
 
@@ -171,23 +174,11 @@ class Database:
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """`operation(connection)` on the database thread, outside a transaction."""
-        return await self._use(lambda: operation(self._connection()))
+        return await self._unavailable(self._queue.submit(operation, write=False))
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """`operation(connection)` in one write transaction, on the database thread."""
-
-        def transaction() -> T:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = operation(db)
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
-            return result
-
-        return await self._use(transaction)
+        """`operation(connection)` in a write transaction, on the database thread."""
+        return await self._unavailable(self._queue.submit(operation, write=True))
 
     async def query(self, sql: str, parameters: Any = ()) -> list[Any]:
         return await self.read(lambda db: db.execute(sql, parameters).fetchall())
@@ -233,11 +224,12 @@ class Database:
         any thread)."""
         self._nudged.set()
 
-    async def _use(self, function: Callable[[], T]) -> T:
-        """`_run`, with the file's "cannot be used just now" errors (disk full, read-only,
-        locked too long, I/O error) as `StoreUnavailableError`: worth trying again later."""
+    async def _unavailable(self, operation: Awaitable[T]) -> T:
+        """`operation`, with the file's "cannot be used just now" errors (disk full,
+        read-only, locked too long, I/O error) as `StoreUnavailableError`: worth trying again
+        later."""
         try:
-            return await self._run(function)
+            return await operation
         except sqlite3.OperationalError as exc:
             if not any(sign in str(exc) for sign in _UNAVAILABLE_SIGNS):
                 raise

@@ -83,15 +83,25 @@ class FollowedLog(ABC):
                     yield event
                     after = me.seen = event.seq
                 if not events:
+                    # A timer, not `wait_for` (a task of its own each wait, many a second).
+                    poll = asyncio.get_running_loop().call_later(
+                        self.poll_interval, self._poll, task_id, waiter
+                    )
                     try:
-                        await asyncio.wait_for(waiter.wait(), self.poll_interval)
-                    except TimeoutError:
-                        pass
+                        await waiter.wait()
+                    finally:
+                        poll.cancel()
         finally:
             del followers[id(me)]
             if not followers:
                 del self._positions[task_id]
                 self._waiters.pop(task_id, None)
+
+    def _poll(self, task_id: str, waiter: asyncio.Event) -> None:
+        """A follower's poll interval is up: it (and any sharing its waiter) reads again."""
+        if self._waiters.get(task_id) is waiter:
+            del self._waiters[task_id]
+        waiter.set()
 
     def stop_following(self) -> None:
         """End every `follow`, now and from now on, after the events it has read."""

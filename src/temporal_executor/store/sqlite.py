@@ -367,7 +367,7 @@ async def open_sqlite_store(
     events = _Events(db, sealer, poll_interval)
 
     def changed() -> None:
-        if events.heads():
+        if events.followed():
             events.spawn(events.another_process_appended)
 
     db.watch(changed, wanted=events.followed)

@@ -136,19 +136,21 @@ class TaskService:
             await parts.keep(self.store.blobs)
         await self.travel.keep_input(input)
         try:
+            # FAIL, not USE_EXISTING: a workflow of this id that runs already (a named task
+            # submitted twice at once) is an error we answer with that task as it stands, so
+            # a start that returns is ours, new, and needs no read back (one store read and
+            # one Temporal call fewer per named submission, as every A2A message is).
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
                 input,
                 task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 **input.start_options(),
             )
         except WorkflowAlreadyStartedError:
             return await self.get(input.task_id)
         if ahead is not None and concurrent in ("interrupt", "rollback"):
             await self.sessions.stop_ahead(ahead, StopInput(mode=concurrent, by=input.task_id))
-        if named:  # it may have been running already (USE_EXISTING)
-            return await self.get(input.task_id)
         return submitted(input)
 
     async def first_task_of(

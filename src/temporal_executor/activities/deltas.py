@@ -5,6 +5,9 @@ another agent writes while one of our tool calls waits on it (`tool.progress`).
 A delta that follows a quiet spell is written at once; what the model writes within
 `DELTA_WINDOW` after a write is coalesced into the next event (or `DELTA_MAX_CHARS` of it), so
 a client sees a slow model's tokens as they come and a fast model is not one write per token.
+When many streams run in this process at once the window widens, up to `BUSY_WINDOW` at
+`BUSY_STREAMS`: every event costs the store, the API and the client the same whatever its
+length, and a busy process that writes a token an event falls behind by more than it saves.
 A retried attempt first publishes `llm.restart` (with the attempt number): a client drops the
 partial text it has for this call and renders the new stream.
 Deltas of an older attempt that is still running are dropped by the store, so two half
@@ -26,12 +29,25 @@ __all__ = ["DELTA_MAX_CHARS", "DELTA_WINDOW", "DeltaPublisher"]
 
 DELTA_WINDOW = 0.02
 DELTA_MAX_CHARS = 2048
+# The window widens from `DELTA_WINDOW` past `CALM_STREAMS` streams at once (in this
+# process) to `BUSY_WINDOW` at `BUSY_STREAMS`.
+CALM_STREAMS = 5
+BUSY_STREAMS = 25
+BUSY_WINDOW = 0.05
+
+
+def _window(streams: int) -> float:
+    busy = min(max(streams - CALM_STREAMS, 0) / (BUSY_STREAMS - CALM_STREAMS), 1.0)
+    return DELTA_WINDOW + (BUSY_WINDOW - DELTA_WINDOW) * busy
 
 
 class DeltaPublisher:
     """Buffers text deltas and appends them as few, ordered events of `type` (`llm.delta`,
     `llm.reasoning` for reasoning summaries, `tool.progress` for another agent's text), each
     with `extra` in its data."""
+
+    # Publishers of this process that have had text and are not closed.
+    streaming = 0
 
     def __init__(
         self,
@@ -54,12 +70,16 @@ class DeltaPublisher:
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
         self._written = float("-inf")  # when the last delta was written (loop time)
+        self._streaming = False
         self.superseded = False
 
     async def restart(self) -> None:
         await self._append(EventType.LLM_RESTART, f"restart:{self.attempt}", {})
 
     async def add(self, text: str) -> None:
+        if not self._streaming:
+            self._streaming = True
+            DeltaPublisher.streaming += 1
         self._buffer.append(text)
         self._buffered += len(text)
         if self._buffered >= DELTA_MAX_CHARS:
@@ -67,7 +87,8 @@ class DeltaPublisher:
             return
         if self._timer is not None:
             return  # a write is due anyway
-        wait = self._written + DELTA_WINDOW - asyncio.get_running_loop().time()
+        window = _window(DeltaPublisher.streaming)
+        wait = self._written + window - asyncio.get_running_loop().time()
         if wait <= 0 and not self._lock.locked():
             await self.flush()
         else:
@@ -104,6 +125,9 @@ class DeltaPublisher:
             activity.heartbeat()
 
     async def close(self) -> None:
+        if self._streaming:
+            self._streaming = False
+            DeltaPublisher.streaming -= 1
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

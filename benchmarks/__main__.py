@@ -102,15 +102,35 @@ def b1_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
 
 
 def b2_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
-    head = ["system", "c", "tasks/s", "p50 ms", "p95 ms", "CPU ms/task", "RSS MB", "x kagent"]
+    head = ["system", "c", "tasks/s", "p50 ms", "p95 ms", "CPU ms/task", "RSS MB", "x kagent",
+            "target"]  # fmt: skip
+    p50 = {(s, one["concurrency"]): one["p50_ms"] for s, res in r.items() for one in res["runs"]}
+    dev = next((s for s in r if "dev" in s), None)
     rows = []
     for system, result in r.items():
         for i, one in enumerate(result["runs"]):
-            ratio = result.get("ratio_vs_kagent", {}).get(str(one["concurrency"]), "-")
+            c = one["concurrency"]
+            ratio = result.get("ratio_vs_kagent", {}).get(str(c), "-")
             rss = result["rss_mb"] if i == len(result["runs"]) - 1 else ""
-            row = [system, one["concurrency"], one["per_s"], one["p50_ms"], one["p95_ms"]]
-            rows.append([*row, one["cpu_ms_per_task"], rss, ratio])
+            row = [system, c, one["per_s"], one["p50_ms"], one["p95_ms"]]
+            rows.append([*row, one["cpu_ms_per_task"], rss, ratio, _b2_target(system, c, ratio,
+                        p50.get(("kagent-adk", c)), one["p50_ms"], p50.get((dev, c)))])  # fmt: skip
     return head, rows
+
+
+def _b2_target(system: str, c: int, ratio: Any, kagent: Any, p50: float, dev: Any) -> str:
+    """The issue's targets for one row: c=10 >= 2x kagent-adk; at c=1 p50 <= half of
+    kagent-adk's, and serve + worker's within 10 % of dev's."""
+    if system == "kagent-adk":
+        return ""
+    if c == 10 and isinstance(ratio, float):
+        return f">= 2x {_met(ratio, 2)}"
+    if c != 1:
+        return ""
+    met = [f"p50 <= kagent/2 {_met(p50, kagent / 2, higher=False)}"] if kagent else []
+    if "dev" not in system and dev:
+        met.append(f"p50 <= 1.1 x dev {_met(p50, 1.1 * dev, higher=False)}")
+    return ", ".join(met)
 
 
 def b3_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
@@ -132,6 +152,9 @@ def b4_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
     for system, result in r.items():
         for client, s in result.items():
             target = f"p50 <= 15 {_met(s['p50_ms'], 15, higher=False)}" if "_" not in client else ""
+            if "_" in client and system == "serve+worker":
+                rate = _met(s["tokens_per_s"], 2000)
+                target = f">= 2000/s {rate}, p95 <= 100 {_met(s['p95_ms'], 100, higher=False)}"
             row = [system, client, s["tokens"], s["p50_ms"], s["p95_ms"], s.get("tokens_per_s", "")]
             rows.append([*row, target])
     return head, rows

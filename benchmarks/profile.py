@@ -54,8 +54,9 @@ def system(which: str, workdir: Path, llm: str) -> Iterator[tuple[Ours, str]]:
 def spied(procs: list[Proc], out: Path, label: str, seconds: float) -> Iterator[None]:
     """py-spy records each process for `seconds` into `out/<label>-<process>.svg`."""
     spy = str(Path(sys.executable).parent / "py-spy")
-    argv = [spy, "record", "-d", str(int(seconds)), "-r", "100", "--nolineno"]
-    argv.append("--nonblocking")
+    # --gil: samples of a thread holding the GIL, i.e. Python at work (idle threads
+    # otherwise show, waiting, as if busy); SQLite and the SDK core run without it.
+    argv = [spy, "record", "-d", str(int(seconds)), "-r", "100", "--nolineno", "--gil"]
     running = [
         subprocess.Popen(
             [*argv, "-p", str(p.pid), "-o", str(out / f"{label}-{p.name}.svg")],

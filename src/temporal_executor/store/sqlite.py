@@ -120,8 +120,9 @@ class _Events(base.EventLog):
         return [self._event(task_id, *row) for row in rows]
 
     def _event(self, task_id: str, seq: int, type: str, data: str, at: float) -> Event:
-        data = self.sealer.open(data)
-        return Event(task_id=task_id, seq=seq, type=type, data=json.loads(data), time=at)
+        """A stored event (the store wrote it valid: not validated again, many a second)."""
+        body = json.loads(self.sealer.open(data))
+        return Event.model_construct(task_id=task_id, seq=seq, type=type, data=body, time=at)
 
     async def another_process_appended(self) -> None:
         """Hand the followers of each followed task the events they have not seen: one trip

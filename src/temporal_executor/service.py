@@ -136,10 +136,8 @@ class TaskService:
             await parts.keep(self.store.blobs)
         await self.travel.keep_input(input)
         try:
-            # FAIL, not USE_EXISTING: a workflow of this id that runs already (a named task
-            # submitted twice at once) is an error we answer with that task as it stands, so
-            # a start that returns is ours, new, and needs no read back (one store read and
-            # one Temporal call fewer per named submission, as every A2A message is).
+            # FAIL: a running workflow of this id is answered as it stands (below), so a start
+            # that returns is new and needs no read back (one describe fewer per A2A message).
             await self.client.start_workflow(
                 AgentExecutionWorkflow.run,
                 input,

@@ -47,15 +47,15 @@ async def test_a_long_session_stays_under_its_threshold_and_recalls_its_first_tu
                 text = "[recall code]"
             else:
                 text = f"turn {turn}: nothing to remember here, only words that fill the turn."
-            body = {"task_id": f"long-{turn}", "session_id": "long", "user_message": text}
+            body = {"task_id": f"compact-{turn}", "session_id": "compact", "user_message": text}
             done = await stack.http.post(
                 "/api/v1/execute?wait=true", json={**body, "model_config": model}
             )
             task = done.json()
             assert task["status"] == "completed", task
             answers[turn] = task["result"]["content"]
-        session = (await stack.http.get("/api/v1/sessions/long")).json()
-        events = await stack.events(f"long-{TURNS}")
+        session = (await stack.http.get("/api/v1/sessions/compact")).json()
+        events = await stack.events(f"compact-{TURNS}")
     took = time.monotonic() - started
 
     # Every recall, the last one too, answers from the first turn.

@@ -18,7 +18,7 @@ from tests.observability.test_metrics_api import scrape, value
 
 LIMITED = {"provider": "openai", "model": "gpt-4o-mini", "stream": False}
 OTHER = {"provider": "openai-compatible", "model": "gpt-4o", "stream": False}
-RETRY_AFTER = 4.0
+RETRY_AFTER = 8.0  # long enough for the other task to run first on a loaded machine
 
 
 def limited_config(temporal: str, openai: FakeServer, tmp_path: Path) -> dict[str, Any]:

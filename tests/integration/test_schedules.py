@@ -243,22 +243,25 @@ async def test_every_5_seconds_on_two_workers_one_killed(
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
 
-            # Paused as soon as the third run started, before a fourth tick (5 s later).
-            started = await runs(3)
+            # Paused once the third run started (on a loaded machine more ticks may have
+            # fired by then: each must run once, and none after the pause).
+            await runs(3)
             paused = await stack.http.post("/api/v1/schedules/often/pause")
             assert paused.status_code == 200 and paused.json()["paused"] is True
-            assert len(started) == 3, started
+            started = await runs(3)
+            assert len(started) >= 3 and len(set(started)) == len(started), started
             for task_id in started:
                 assert (await ended(stack, task_id))["status"] == "completed"
             await asyncio.sleep(5.5)  # more than a tick
-            assert (await handle.describe()).info.num_actions == 3
+            assert (await handle.describe()).info.num_actions == len(started)
             assert await runs(3) == started
             for task_id in started:
                 counts = Counter(e["event"] for e in await stack.events(task_id))
                 assert (counts["task.started"], counts["task.completed"]) == (1, 1), counts
             listed = (await stack.http.get("/api/v1/tasks?limit=100")).json()["tasks"]
             assert sorted(t["task_id"] for t in listed) == sorted(started)
-            assert len(await fake_requests(openai_fake)) == 3  # one LLM call a run, none again
+            # One LLM call a run, none again.
+            assert len(await fake_requests(openai_fake)) == len(started)
             assert (await stack.http.delete("/api/v1/schedules/often")).status_code == 204
 
     times = [datetime.strptime(t.removeprefix("often-"), "%Y-%m-%dT%H:%M:%SZ") for t in started]

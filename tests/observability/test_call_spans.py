@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -126,3 +127,32 @@ def test_tracing_is_off_unless_the_environment_asks() -> None:
     # This process never set tracing up: nothing is installed, no span is made.
     assert tracing.tracer() is None and list(interceptors()) == []
     assert not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+
+
+@pytest.mark.parametrize("capture", [False, True])
+async def test_an_http_spans_query_values_are_content(capture: bool) -> None:
+    """An HTTP tool called with GET sends its arguments in the query: the client span (the
+    real httpx instrumentation, with the hooks `setup_tracing` installs) keeps the names only,
+    unless content is captured."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    transport = AsyncOpenTelemetryTransport(
+        httpx.MockTransport(lambda request: httpx.Response(200, json={})),
+        tracer_provider=provider,
+        request_hook=tracing.async_redact_query,
+    )
+    saved = tracing._state.capture_content
+    tracing._state.capture_content = capture
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.get("http://tool.test/weather", params={"city": PROMPT, "n": "2"})
+    finally:
+        tracing._state.capture_content = saved
+    (span,) = exporter.get_finished_spans()
+    attributes = span.attributes or {}
+    url = attributes.get("url.full") or attributes["http.url"]
+    if capture:
+        assert url == "http://tool.test/weather?city=the+secret+plan+for+Tuesday&n=2"
+    else:
+        assert url == "http://tool.test/weather?city=REDACTED&n=REDACTED"

@@ -20,6 +20,7 @@ import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from opentelemetry import trace
 from temporalio.client import Interceptor
@@ -90,12 +91,33 @@ def setup_tracing(*, capture_content: bool = False, role: str = "service") -> bo
     provider.add_span_processor(BatchSpanProcessor(_exporter()))
     trace.set_tracer_provider(provider)
     # httpx for tools and webhooks; httpx2 is what the OpenAI and Anthropic SDKs send with.
-    instrumentation.HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    hooks = {"request_hook": redact_query, "async_request_hook": async_redact_query}
+    instrumentation.HTTPXClientInstrumentor().instrument(tracer_provider=provider, **hooks)
     if importlib.util.find_spec("httpx2") is not None:
-        instrumentation.HTTPX2ClientInstrumentor().instrument(tracer_provider=provider)
+        instrumentation.HTTPX2ClientInstrumentor().instrument(tracer_provider=provider, **hooks)
     _state.provider = provider
     _state.tracer = provider.get_tracer("temporal_executor", __version__)
     return True
+
+
+def redact_query(span: trace.Span, request: Any) -> None:
+    """An HTTP client span's URL without its query's values, unless content is captured:
+    they are content (an HTTP tool called with GET sends its arguments there)."""
+    if _state.capture_content or not span.is_recording():
+        return
+    parts = urlsplit(str(request.url))
+    if not parts.query:
+        return
+    names = [(name, "REDACTED") for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    url = urlunsplit(parts._replace(query=urlencode(names)))
+    attributes = getattr(span, "attributes", None) or {}
+    for key in ("url.full", "http.url"):  # the semantic conventions' new and old names
+        if key in attributes:
+            span.set_attribute(key, url)
+
+
+async def async_redact_query(span: trace.Span, request: Any) -> None:
+    redact_query(span, request)
 
 
 def shutdown_tracing() -> None:

@@ -27,6 +27,7 @@ ExecutorError                          code                     HTTP  retried by
 ├── StoreUnavailableError              store_unavailable         503   yes
 ├── DecryptionError                    decryption_failed         500   yes
 ├── TaskUnavailableError               task_unavailable          503   -
+├── TriggerUnavailableError            trigger_unavailable       503   -
 ├── CapacityError                      no_capacity               503   yes
 └── SupersededError                    superseded                500   yes
 
@@ -276,9 +277,8 @@ class TranscriptError(ExecutorError):
 
 
 class StoreUnavailableError(ExecutorError):
-    """The event store cannot be used just now: its server is down or restarting, the
-    connection dropped, its disk is full or its file read-only. An activity that meets it is
-    tried again (the task pauses until the store is back); the API answers 503."""
+    """The event store cannot be used now (server down, connection dropped, disk full, file
+    read-only): an activity is tried again (the task pauses until it is back); the API: 503."""
 
     code = "store_unavailable"
     http_status = 503
@@ -287,17 +287,15 @@ class StoreUnavailableError(ExecutorError):
 
 class DecryptionError(ExecutorError):
     """Something encrypted at rest cannot be decrypted here: its key is not in this process's
-    key ring (`security.encryption`), or the value was altered. Retried: deploying the
-    missing key to this process is the fix, and the task goes on once it is there."""
+    key ring (`security.encryption`) or it was altered. Retried: deploy the key, it goes on."""
 
     code = "decryption_failed"
     retryable = True
 
 
 class TaskUnavailableError(ExecutorError):
-    """A task's workflow cannot make progress just now: its workflow task is failing (a
-    worker cannot decode or replay its history, e.g. one of another release), so it takes
-    no update until that is fixed; the worker's logs say why. Worth trying again later."""
+    """A task's workflow cannot make progress now: its workflow task fails (a worker cannot
+    decode or replay its history; its logs say why). It takes no update; try again later."""
 
     code = "task_unavailable"
     http_status = 503
@@ -305,8 +303,7 @@ class TaskUnavailableError(ExecutorError):
 
 
 class TriggerUnavailableError(ExecutorError):
-    """A webhook names a trigger whose secret is not in this server's environment: the
-    delivery cannot be checked, so nothing starts; the operator must set the variable."""
+    """A webhook's trigger has no secret in this server's environment: nothing starts."""
 
     code = "trigger_unavailable"
     http_status = 503

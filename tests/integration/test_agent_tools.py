@@ -339,3 +339,42 @@ async def test_agent_calls_take_their_turn_under_tool_limits(
         ["Weather in B?", "Weather in A?"],
     )
     assert runs[1][0] - runs[0][0] >= 0.5  # one agent call at a time: the second after the first
+
+
+async def test_a_new_message_interrupts_a_task_waiting_on_a_childs_question(
+    temporal: str,
+    openai_fake: FakeServer,
+    tool_server: FakeServer,
+    tmp_path: Path,
+) -> None:
+    """The parent waits for an answer to the child's question; a new message in its session
+    with `interrupt` stops it: the agent call ends 'no answer' and the task is cancelled
+    (`interrupted`), and the new message's task runs."""
+    asks = {"name": "ask_user", "type": "builtin"}
+    questions = [{"question": "Which city?", "choices": ["Oslo", "Bergen"]}]
+    asking = {"tool_calls": [{"name": "ask_user", "arguments": {"questions": questions}}]}
+    data = config_data(temporal, openai_fake.url, tmp_path)
+    child_data = child_config(
+        temporal, openai_fake, tool_server, tmp_path, tools=[asks], require_approval=False
+    )
+    async with running_stack(child_data) as child, running_stack(data) as parent:
+        await enqueue(openai_fake, [ASKS_THE_HELPER, asking])  # the parent's turn, the child's
+        session = {"session_id": "nested-stop", "model_config": MODEL}
+        await parent.execute(
+            task_id="n-a", user_message="Go", tools=[agent_tool(child.url)], **session
+        )
+        waiting = await until(parent, "n-a", "awaiting_input")
+        assert waiting["pending_input"]["nested"]["questions"][0]["question"] == "Which city?"
+        await parent.execute(
+            task_id="n-b",
+            user_message="never mind [no tools]",
+            concurrent_messages="interrupt",
+            **session,
+        )
+        events = await parent.events("n-a")
+        stopped = await parent.task("n-a")
+        assert (stopped["status"], stopped["error"]["code"]) == ("cancelled", "interrupted")
+        (result,) = [e["data"] for e in events if e["event"] == "tool.result"]
+        assert result["content"].startswith("no answer: the task was stopped by a new message")
+        assert "input.answered" not in [e["event"] for e in events]
+        assert (await parent.events("n-b"))[-1]["event"] == "task.completed"

@@ -18,7 +18,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -58,7 +57,6 @@ __all__ = ["TaskService"]
 
 In = TypeVar("In")
 
-READY_TIMEOUT = timedelta(seconds=3)
 # How long a read waits for Temporal before answering from the store, marked stale.
 STALE_AFTER = timedelta(seconds=2)
 # Statuses of a Temporal call that mean "not reachable now", not "no such workflow".
@@ -328,26 +326,6 @@ class TaskService:
                 if state.status.parked:
                     return state
         return await self.get(task_id)
-
-    async def ready(self) -> dict[str, str]:
-        """Whether Temporal answers and the store can be read: "ok" or the error, each
-        (and `shutdown` when this process is draining)."""
-        checks: dict[str, str] = {}
-        if self.draining:
-            checks["shutdown"] = "draining"
-        try:
-            await self.client.workflow_service.get_system_info(
-                GetSystemInfoRequest(), timeout=READY_TIMEOUT
-            )
-            checks["temporal"] = "ok"
-        except Exception as exc:  # any failure means not ready
-            checks["temporal"] = f"error: {exc}"
-        try:
-            await self.store.events.read("readyz-probe", 0, 1)
-            checks["events"] = "ok"
-        except Exception as exc:
-            checks["events"] = f"error: {exc}"
-        return checks
 
     # --- act -----------------------------------------------------------------------------
 

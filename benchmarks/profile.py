@@ -51,15 +51,20 @@ def system(which: str, workdir: Path, llm: str) -> Iterator[tuple[Ours, str]]:
 
 
 @contextlib.contextmanager
-def spied(procs: list[Proc], out: Path, label: str, seconds: float) -> Iterator[None]:
-    """py-spy records each process for `seconds` into `out/<label>-<process>.svg`."""
+def spied(
+    procs: list[Proc], out: Path, label: str, seconds: float, raw: bool = False
+) -> Iterator[None]:
+    """py-spy records each process for `seconds` into `out/<label>-<process>.svg` (with
+    `raw`, its collapsed stacks into `.txt`: one line a stack, and its sample count)."""
     spy = str(Path(sys.executable).parent / "py-spy")
     # --gil: samples of a thread holding the GIL, i.e. Python at work (idle threads
     # otherwise show, waiting, as if busy); SQLite and the SDK core run without it.
     argv = [spy, "record", "-d", str(int(seconds)), "-r", "100", "--nolineno", "--gil"]
+    argv += ["-f", "raw"] if raw else []
+    suffix = "txt" if raw else "svg"
     running = [
         subprocess.Popen(
-            [*argv, "-p", str(p.pid), "-o", str(out / f"{label}-{p.name}.svg")],
+            [*argv, "-p", str(p.pid), "-o", str(out / f"{label}-{p.name}.{suffix}")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -115,7 +120,7 @@ async def profile(args: argparse.Namespace, workdir: Path) -> None:
             await load(task, 20, 1)
             sent.clear()
             label = f"{args.system}-{args.load}"
-            with spied(ours.procs, args.out, label, args.seconds):
+            with spied(ours.procs, args.out, label, args.seconds, args.raw):
                 deadline = time.monotonic() + args.seconds
                 while time.monotonic() < deadline:
                     if args.load == "streams":
@@ -134,6 +139,7 @@ def main() -> None:
     parser.add_argument("--load", choices=["c1", "c20", "streams"], default="c1")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", type=Path, default=HERE / "profiles")
+    parser.add_argument("--raw", action="store_true", help="collapsed stacks, not SVG")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with TemporaryDirectory(prefix="bench-profile-") as workdir:

@@ -81,11 +81,12 @@ def _met(value: float, target: float, higher: bool = True) -> str:
 def b1_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
     head = ["c", "bare wf/s", "bare local wf/s", "ours tasks/s", "bare p50 ms", "bare local p50 ms",
             "ours p50 ms", "ours p95 ms", "CPU ms/wf bare, local, ours", "limit",
+            "bare calls wf/s", "bare calls p50 ms", "bare calls CPU ms/wf", "ours vs bare calls",
             "ratio vs limit (vs other)", "target", "encrypted tasks/s", "encrypted p50 ms",
             "encrypted CPU ms/task", "encryption cost ms/task (p50, CPU)"]  # fmt: skip
     rows = []
-    for bare, local, ours, sealed in zip(
-        r["bare"], r["bare local"], r["ours"], r["encrypted"], strict=True
+    for bare, local, calls, ours, sealed in zip(
+        r["bare"], r["bare local"], r["bare calls"], r["ours"], r["encrypted"], strict=True
     ):
         c = str(bare["concurrency"])
         ratio = r["ratios"][c]
@@ -94,7 +95,8 @@ def b1_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
         cost = round(sealed["cpu_ms_per_task"] - ours["cpu_ms_per_task"], 1)
         rows.append(
             [c, bare["per_s"], local["per_s"], ours["per_s"], bare["p50_ms"], local["p50_ms"],
-             ours["p50_ms"], ours["p95_ms"], cpu, r["limit"][c],
+             ours["p50_ms"], ours["p95_ms"], cpu, r["limit"][c], calls["per_s"],
+             calls["p50_ms"], calls["cpu_ms_per_task"], r["ratios_vs_calls"][c],
              f"{ratio} ({r['ratios_vs_other'][c]})", f">= 0.9 {_met(ratio, 0.9)}",
              sealed["per_s"], sealed["p50_ms"], sealed["cpu_ms_per_task"], f"{p50:+}, {cost:+}"]
         )  # fmt: skip

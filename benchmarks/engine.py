@@ -8,7 +8,9 @@ store): what that costs a task, in latency and in our processes' CPU.
 All take turns, round by round at each concurrency (a shared machine's speed varies by tens
 of percent from minute to minute, so it weighs on all alike). The limit at a concurrency is
 the bare variant with the higher throughput there; the ratio is ours over it, taken per
-round, and its median reported. CPU per task: our API + worker against the bare worker."""
+round, and its median reported. CPU per task: our API + worker against the bare worker.
+Beside them, "bare calls": stock Temporal making the task's own calls and nothing else (what
+the work itself costs; not the limit)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from temporalio.client import Client
 
 from temporal_executor.loadtest.runner import Run, load
 
-from .bare import VARIANTS
+from .bare import CALLS, VARIANTS
 from .common import Proc, merged, python, spawn, temporal_server, wait_http
 from .systems import config, rest_task, scripted, split
 
@@ -74,7 +76,11 @@ def _summarize(results: dict[str, Any], c: str, runs: dict[str, list[tuple[Run, 
         results[name].append({**summary, "cpu_ms_per_task": round(cpu * 1000, 1)})
     fast, slow = sorted(VARIANTS, key=lambda n: -results[n][-1]["per_s"])
     results["limit"][c] = fast
-    for into, base in (("ratios", fast), ("ratios_vs_other", slow)):
+    for into, base in (
+        ("ratios", fast),
+        ("ratios_vs_other", slow),
+        ("ratios_vs_calls", "bare calls"),
+    ):
         pairs = zip(runs[base], runs["ours"], strict=True)
         ratios = [o.throughput / b.throughput for (b, _), (o, _) in pairs if b.throughput]
         results[into][c] = round(statistics.median(ratios), 2) if ratios else float("nan")
@@ -84,13 +90,13 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
     """At each concurrency (`levels`: concurrency → calls a round), `rounds` rounds of each
     system: throughput, latency and CPU a task, the limit (the faster bare variant), the
     median of the rounds' ratios against it, and what encryption costs a task."""
-    names = [*VARIANTS, "ours", "encrypted"]
+    names = [*VARIANTS, *CALLS, "ours", "encrypted"]
     results: dict[str, Any] = {name: [] for name in names}
-    results |= {"limit": {}, "ratios": {}, "ratios_vs_other": {}}
+    results |= {"limit": {}, "ratios": {}, "ratios_vs_other": {}, "ratios_vs_calls": {}}
     keys = {KEYS_ENV: f"bench:{base64.b64encode(os.urandom(32)).decode()}"}
     with temporal_server(workdir) as (target, _), scripted(workdir) as llm:
         queue = f"bare-{uuid.uuid4().hex[:8]}"
-        argv = python("-m", "benchmarks.bare", target, queue)
+        argv = python("-m", "benchmarks.bare", target, queue, llm)
         encrypted_config = _encrypted(workdir / "encrypted", llm, target)
         with (
             spawn("bare-worker", argv, workdir) as worker,
@@ -106,11 +112,11 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
                 httpx.AsyncClient(base_url=encrypted.url, timeout=300) as sealed,
             ):
 
-                def bare(variant: str) -> Call:
+                def bare(workflow: str) -> Call:
                     async def run(i: int) -> None:
                         wf_id = f"bare-{uuid.uuid4().hex}"
                         await client.execute_workflow(
-                            VARIANTS[variant], str(i), id=wf_id, task_queue=queue
+                            workflow, f"weather in city {i}", id=wf_id, task_queue=queue
                         )
 
                     return run
@@ -119,7 +125,7 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
                     return lambda i: rest_task(on, llm, f"weather in city {i}")
 
                 systems: dict[str, tuple[Call, list[Proc]]] = {
-                    **{name: (bare(name), [worker]) for name in VARIANTS},
+                    **{name: (bare(wf), [worker]) for name, wf in {**VARIANTS, **CALLS}.items()},
                     "ours": (task(http), ours.procs),
                     "encrypted": (task(sealed), encrypted.procs),
                 }
@@ -130,7 +136,7 @@ async def engine(workdir: Path, levels: dict[int, int], rounds: int, warmup: int
                     for turn in range(rounds):
                         # Ours and encrypted swap places every round: neither always goes
                         # first after the bare workflows.
-                        order = [*VARIANTS, *(["ours", "encrypted"][:: 1 - 2 * (turn % 2)])]
+                        order = [*VARIANTS, *CALLS, *(["ours", "encrypted"][:: 1 - 2 * (turn % 2)])]
                         for name in order:
                             call, procs = systems[name]
                             runs[name].append(await _costed(call, calls, concurrency, procs))

@@ -254,8 +254,9 @@ class FakeOpenAI:
 
 async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
     """The first two chunks of `events`, then the fault: `cut` drops the connection (no
-    end of the chunked body), `garbage` sends a chunk that is not JSON, `stall` sends
-    nothing more for an hour."""
+    end of the chunked body), `garbage` sends a chunk that is not JSON, `error` an error
+    event as OpenAI sends one when the server fails mid-answer, `shape` a chunk whose
+    `choices` is not a list, `stall` sends nothing more for an hour."""
     for _ in range(2):
         yield await anext(events)
     if fault == "cut":
@@ -264,6 +265,14 @@ async def _faulty(events: AsyncIterator[str], fault: str) -> AsyncIterator[str]:
         yield "data: {not json at all\n\n"
         async for event in events:
             yield event
+        return
+    if fault == "error":
+        error = {"message": "The server had an error while processing your request.",
+                 "type": "server_error", "param": None, "code": None}  # fmt: skip
+        yield f"data: {json.dumps({'error': error})}\n\n"
+        return
+    if fault == "shape":
+        yield f"data: {json.dumps({'id': 'chatcmpl-bad', 'choices': {'delta': 'x'}})}\n\n"
         return
     await asyncio.sleep(3600)
 

@@ -364,6 +364,27 @@ async def test_truncated_stream_is_retryable(provider: OpenAIProvider, fake: Fak
     assert texts, "the deltas before the cut were delivered"
 
 
+@pytest.mark.parametrize(
+    ("fault", "retryable", "says"),
+    [
+        ("error", True, "openai: error in stream: The server had an error"),
+        ("garbage", False, "openai: malformed reply"),
+        ("shape", False, "openai: malformed reply: choices that is not a list"),
+    ],
+)
+async def test_stream_that_goes_wrong_midway(
+    provider: OpenAIProvider, fake: FakeControl, fault: str, retryable: bool, says: str
+) -> None:
+    """Chunks are read as plain JSON (not the SDK's models): an error event, a chunk that
+    is not JSON and one of the wrong shape are each a clear ProviderError."""
+    fake.enqueue({"fault": fault})
+    with pytest.raises(ProviderError) as caught:
+        async for _ in provider.chat_stream(user("one two three four five six")):
+            pass
+    assert caught.value.retryable is retryable
+    assert str(caught.value).startswith(says)
+
+
 async def test_connection_refused_is_retryable() -> None:
     provider = make_provider(f"{refused_url()}/v1")
 

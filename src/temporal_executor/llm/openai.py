@@ -34,7 +34,6 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 from openai.types.chat.chat_completion import Choice
-from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.completion_usage import CompletionUsage
 
 from ..errors import ProviderError
@@ -125,15 +124,20 @@ class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
             return
         client = self._sdk()
         reply = _Accumulator()
+        create = client.chat.completions.with_streaming_response.create
         try:
-            stream = await client.chat.completions.create(
+            async with create(
                 **self._params(request), stream=True, stream_options={"include_usage": True}
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage:
-                        reply.usage = _usage(chunk.usage)
-                    for choice in chunk.choices or []:
+            ) as raw:
+                # The SDK's own stream (its SSE reading, in-stream errors, timeouts), each
+                # chunk as the JSON object it is: building its models cost 60 % of a
+                # stream's CPU.
+                async for chunk in await raw.parse(to=openai.AsyncStream[object]):
+                    if not isinstance(chunk, dict):
+                        raise _MalformedChunk("a stream chunk that is not an object")
+                    if chunk.get("usage"):
+                        reply.usage = _usage(CompletionUsage.model_validate(chunk["usage"]))
+                    for choice in _listed(chunk.get("choices"), "choices"):
                         if text := reply.add(choice):
                             yield StreamChunk(text=text)
         except SDK_ERRORS as exc:
@@ -266,23 +270,55 @@ class _Accumulator:
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage.unknown)
 
-    def add(self, choice: ChunkChoice) -> str:
-        """Take one streamed choice; return its text delta ("" if none)."""
-        delta = choice.delta
-        text = (delta.content if delta else None) or ""
+    def add(self, choice: object) -> str:
+        """Take one streamed choice (a chunk's JSON); return its text delta ("" if none)."""
+        if not isinstance(choice, dict):
+            raise _MalformedChunk("a choice that is not an object")
+        delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            raise _MalformedChunk("a delta that is not an object")
+        text = delta.get("content") or ""
+        if not isinstance(text, str):
+            raise _MalformedChunk("a delta whose content is not text")
         if text:
             self.text.append(text)
-        for piece in (delta.tool_calls if delta else None) or []:
+        for piece in _listed(delta.get("tool_calls"), "tool_calls"):
+            if not isinstance(piece, dict):
+                raise _MalformedChunk("a tool call that is not an object")
             # Some compatible servers omit `index` and send each call whole.
-            index = piece.index if isinstance(piece.index, int) else len(self.calls)
-            call = self.calls.setdefault(index, _PartialCall())
-            call.id = call.id or piece.id or ""
-            if piece.function:
-                call.name = call.name or piece.function.name or ""
-                call.arguments.append(piece.function.arguments or "")
-        if choice.finish_reason:
-            self.finish_reason = choice.finish_reason
+            index = piece.get("index")
+            call = self.calls.setdefault(
+                index if isinstance(index, int) else len(self.calls), _PartialCall()
+            )
+            call.id = call.id or _text(piece.get("id"))
+            function = piece.get("function") or {}
+            if not isinstance(function, dict):
+                raise _MalformedChunk("a tool call whose function is not an object")
+            call.name = call.name or _text(function.get("name"))
+            call.arguments.append(_text(function.get("arguments")))
+        if choice.get("finish_reason"):
+            self.finish_reason = str(choice["finish_reason"])
         return text
+
+
+class _MalformedChunk(ValueError):
+    """A streamed chunk of the wrong shape (a ValueError: a malformed reply, as the SDK's)."""
+
+
+def _listed(value: object, name: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _MalformedChunk(f"{name} that is not a list")
+    return value
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _MalformedChunk(f"{value!r} where text belongs")
+    return value
 
 
 # --- our format -> request -----------------------------------------------------------------

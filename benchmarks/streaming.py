@@ -45,14 +45,19 @@ async def sse(http: httpx.AsyncClient, path: str, **kwargs: Any) -> AsyncIterato
                 event, data = "message", ""
 
 
-async def rest_stream(http: httpx.AsyncClient, tokens: int) -> tuple[list[float], int]:
-    """Each token's latency over SSE, and how many `llm.delta` events carried them."""
+async def rest_stream(
+    http: httpx.AsyncClient, tokens: int, first: list[float] | None = None
+) -> tuple[list[float], int]:
+    """Each token's latency over SSE, and how many `llm.delta` events carried them (and
+    into `first`, when the first of them arrived: `time.perf_counter()`)."""
     body = {"user_message": f"stream {tokens}", "model_config": STREAM_MODEL}
     task = (await http.post("/api/v1/execute", json=body)).json()
     latencies: list[float] = []
     deltas = 0
     async for event, data in sse(http, f"/api/v1/tasks/{task['task_id']}/events"):
         if event == "llm.delta":
+            if not deltas and first is not None:
+                first.append(time.perf_counter())
             deltas += 1
             latencies += token_latencies(data["text"], time.time())
         if event.startswith("task."):
@@ -102,11 +107,14 @@ async def _measure(url: str, tokens: int, streams: int) -> dict[str, Any]:
         result["sse"] = stats((await rest_stream(http, tokens))[0])
         result["a2a"] = stats(await a2a_stream(http, tokens))
         start = time.perf_counter()
-        many = await asyncio.gather(*(rest_stream(http, tokens) for _ in range(streams)))
+        first: list[float] = []
+        many = await asyncio.gather(*(rest_stream(http, tokens, first) for _ in range(streams)))
         elapsed = time.perf_counter() - start
         result[f"sse_{streams}_streams"] = {
             **stats([x for one, _ in many for x in one]),
             "tokens_per_s": round(sum(len(one) + SKIP for one, _ in many) / elapsed, 1),
+            # How long until every task was streaming: starting them is part of the time.
+            "all_streaming_s": round(max(first) - start, 2) if first else None,
             "delta_events_per_s": round(sum(n for _, n in many) / elapsed, 1),
         }
     return result

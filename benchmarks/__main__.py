@@ -116,7 +116,8 @@ def b2_table(r: dict[str, Any]) -> tuple[list[str], list[Row]]:
             rss = result["rss_mb"] if i == len(result["runs"]) - 1 else ""
             row = [system, c, one["per_s"], one["p50_ms"], one["p95_ms"]]
             rows.append([*row, one["cpu_ms_per_task"], rss, ratio, _b2_target(system, c, ratio,
-                        p50.get(("kagent-adk", c)), one["p50_ms"], p50.get((dev, c)))])  # fmt: skip
+                        p50.get(("kagent-adk", c)), one["p50_ms"],
+                        p50.get((dev, c)) if dev else None)])  # fmt: skip
     return head, rows
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import openai
@@ -43,6 +42,7 @@ from .media import data_url, kind_of
 from .messages import LLMRequest, LLMResponse, Message, Part, StreamChunk, ToolCall, Usage
 from .openai_common import SDK_ERRORS, provider_error, tool_choice_params
 from .openai_responses import ResponsesAPI
+from .openai_stream import Accumulator, MalformedChunk, listed
 from .settings import CompatibleSettings, OpenAISettings, ProviderSettings
 from .wire import parse_arguments
 
@@ -123,7 +123,7 @@ class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
                 yield chunk
             return
         client = self._sdk()
-        reply = _Accumulator()
+        reply = Accumulator()
         create = client.chat.completions.with_streaming_response.create
         try:
             async with create(
@@ -134,10 +134,10 @@ class OpenAIProvider(ResponsesAPI, Provider[openai.AsyncOpenAI]):
                 # stream's CPU.
                 async for chunk in await raw.parse(to=openai.AsyncStream[object]):
                     if not isinstance(chunk, dict):
-                        raise _MalformedChunk("a stream chunk that is not an object")
+                        raise MalformedChunk("a stream chunk that is not an object")
                     if chunk.get("usage"):
                         reply.usage = _usage(CompletionUsage.model_validate(chunk["usage"]))
-                    for choice in _listed(chunk.get("choices"), "choices"):
+                    for choice in listed(chunk.get("choices"), "choices"):
                         if text := reply.add(choice):
                             yield StreamChunk(text=text)
         except SDK_ERRORS as exc:
@@ -251,74 +251,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     def _max_tokens_key(self, model: str) -> str:
         return "max_tokens"
-
-
-@dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Accumulator:
-    """The streamed reply so far: text, tool calls by index, finish reason, usage (unknown
-    until a chunk reports it: a server may send none, whatever `include_usage` asks)."""
-
-    text: list[str] = field(default_factory=list)
-    calls: dict[int, _PartialCall] = field(default_factory=dict)
-    finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage.unknown)
-
-    def add(self, choice: object) -> str:
-        """Take one streamed choice (a chunk's JSON); return its text delta ("" if none)."""
-        if not isinstance(choice, dict):
-            raise _MalformedChunk("a choice that is not an object")
-        delta = choice.get("delta") or {}
-        if not isinstance(delta, dict):
-            raise _MalformedChunk("a delta that is not an object")
-        text = delta.get("content") or ""
-        if not isinstance(text, str):
-            raise _MalformedChunk("a delta whose content is not text")
-        if text:
-            self.text.append(text)
-        for piece in _listed(delta.get("tool_calls"), "tool_calls"):
-            if not isinstance(piece, dict):
-                raise _MalformedChunk("a tool call that is not an object")
-            # Some compatible servers omit `index` and send each call whole.
-            index = piece.get("index")
-            call = self.calls.setdefault(
-                index if isinstance(index, int) else len(self.calls), _PartialCall()
-            )
-            call.id = call.id or _text(piece.get("id"))
-            function = piece.get("function") or {}
-            if not isinstance(function, dict):
-                raise _MalformedChunk("a tool call whose function is not an object")
-            call.name = call.name or _text(function.get("name"))
-            call.arguments.append(_text(function.get("arguments")))
-        if choice.get("finish_reason"):
-            self.finish_reason = str(choice["finish_reason"])
-        return text
-
-
-class _MalformedChunk(ValueError):
-    """A streamed chunk of the wrong shape (a ValueError: a malformed reply, as the SDK's)."""
-
-
-def _listed(value: object, name: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _MalformedChunk(f"{name} that is not a list")
-    return value
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _MalformedChunk(f"{value!r} where text belongs")
-    return value
 
 
 # --- our format -> request -----------------------------------------------------------------

@@ -6,7 +6,9 @@ second from a thread of its own, and at each scrape) and keeps the totals: count
 their deltas, gauges keep the last value, histograms count observations into fixed buckets
 (seconds; named `…_seconds`, as the SDK's own Prometheus exporter names them). Core hands out
 the same attributes object for the same label set, so an update costs two dict lookups;
-series are still keyed by label values, since two sets can be equal.
+series are still keyed by label values, since two sets can be equal. Core makes a new set for
+each workflow run and activity it starts (about 18 a parked task), so the label keys of at most
+`KEYS_CACHED` sets are kept: holding every set it ever made grew the worker ~7 KB a task.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from temporalio.runtime import (
 __all__ = ["TemporalMetrics"]
 
 BUFFER_SIZE = 200_000
+KEYS_CACHED = 4096  # attribute sets whose label key is kept (then forgotten all at once)
 DRAIN_INTERVAL = 1.0
 BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -96,6 +99,8 @@ class TemporalMetrics(Collector):
                 attributes = update.attributes
                 keyed = self._keys.get(id(attributes))
                 if keyed is None:
+                    if len(self._keys) >= KEYS_CACHED:
+                        self._keys.clear()
                     key = tuple(sorted((_name(k), str(v)) for k, v in attributes.items()))
                     keyed = self._keys[id(attributes)] = (attributes, key)
                 series = family.series.get(keyed[1])

@@ -102,7 +102,13 @@ async def ran(
                 spans = receiver.wait_for("execute_tool get_weather")
                 spans = receiver.wait_for("chat gpt-4o-mini", 2)
                 spans = receiver.wait_for("CompleteWorkflow:AgentExecutionWorkflow")
-                worker_metrics = (await http.get(metrics_url + "/metrics")).text
+                # Core's count of completed workflows can reach the worker's metrics after the
+                # completion's span (CI saw it missing once): scrape until it is there, ≤ 10 s.
+                for _ in range(50):
+                    worker_metrics = (await http.get(metrics_url + "/metrics")).text
+                    if "temporal_workflow_completed_total" in worker_metrics:
+                        break
+                    await asyncio.sleep(0.2)
                 api_metrics = (await http.get(api_url + "/metrics")).text
             await asyncio.sleep(0.5)  # the core's forwarded logs come in batches
     yield Ran(

@@ -120,7 +120,8 @@ async def profile(args: argparse.Namespace, workdir: Path) -> None:
             await load(task, 20, 1)
             sent.clear()
             label = f"{args.system}-{args.load}"
-            with spied(ours.procs, args.out, label, args.seconds, args.raw):
+            spy = contextlib.nullcontext() if args.no_spy else None
+            with spy or spied(ours.procs, args.out, label, args.seconds, args.raw):
                 deadline = time.monotonic() + args.seconds
                 while time.monotonic() < deadline:
                     if args.load == "streams":
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", type=Path, default=HERE / "profiles")
     parser.add_argument("--raw", action="store_true", help="collapsed stacks, not SVG")
+    parser.add_argument(
+        "--no-spy", action="store_true", help="the load (and c1's timeline) without py-spy's cost"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with TemporaryDirectory(prefix="bench-profile-") as workdir:

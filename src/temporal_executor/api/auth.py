@@ -142,7 +142,7 @@ def caller_from_scope(scope: AsgiScope) -> Caller | None:
     return caller
 
 
-def _caller(request: Request) -> Caller | None:
+async def _caller(request: Request) -> Caller | None:
     return caller_from_scope(request.scope)
 
 
@@ -154,7 +154,7 @@ def requires(scope: Scope) -> Any:
     """A route dependency: 403 unless the caller's key has `scope` (nothing when auth is
     off)."""
 
-    def check(caller: CallerDep) -> None:
+    async def check(caller: CallerDep) -> None:
         if caller is not None:
             caller.require(scope)
 

@@ -120,7 +120,7 @@ def _mcp_tools(config: Config) -> list[CatalogTool]:
     ]
 
 
-def _catalog(request: Request) -> Catalog:
+async def _catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 

@@ -62,7 +62,7 @@ class Api:
         return TaskBody(**dict(state), temporal_ui_url=link, tenant=tenant)
 
 
-def _api(request: Request) -> Api:
+async def _api(request: Request) -> Api:
     api: Api = request.app.state.api
     return api
 
@@ -70,7 +70,7 @@ def _api(request: Request) -> Api:
 Deps = Annotated[Api, Depends(_api)]
 
 
-def _tenant_tasks(
+async def _tenant_tasks(
     api: Deps,
     caller: CallerDep,
     tenant: Annotated[

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
@@ -134,7 +133,6 @@ def _serve_forever(main: Coroutine[Any, Any, None], config: Config, role: str) -
     wake-up between the Temporal core, the database thread and the sockets), traced when the
     environment asks for it (`OTEL_*`)."""
     setup_tracing(capture_content=config.observability.capture_content, role=role)
-    _settle_heap()
     try:
         try:
             import uvloop
@@ -145,16 +143,6 @@ def _serve_forever(main: Coroutine[Any, Any, None], config: Config, role: str) -
             runner.run(main)
     finally:
         shutdown_tracing()
-
-
-def _settle_heap() -> None:
-    """Take what start-up made (modules, classes, schemas: ~150 000 objects, which live as
-    long as the process) out of the cyclic collector's sight, and collect young objects a
-    tenth as often: under load the worker spent ~4.6 % of its CPU in the collector, most of it
-    in full collections of ~100 ms each over those objects (B1 at c=20)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
 
 
 def load(config: Config, args: argparse.Namespace) -> int:

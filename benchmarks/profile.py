@@ -120,8 +120,8 @@ async def profile(args: argparse.Namespace, workdir: Path) -> None:
             await load(task, 20, 1)
             sent.clear()
             label = f"{args.system}-{args.load}"
-            spy = contextlib.nullcontext() if args.no_spy else None
-            with spy or spied(ours.procs, args.out, label, args.seconds, args.raw):
+            spy = spied(ours.procs, args.out, label, args.seconds, args.raw)
+            with contextlib.nullcontext() if args.no_spy else spy:
                 deadline = time.monotonic() + args.seconds
                 while time.monotonic() < deadline:
                     if args.load == "streams":
